@@ -1,0 +1,290 @@
+/**
+ * The job model shared by every executor, the store and the monitor.
+ *
+ * Everything here is a Schema so that records can be printed as JSON by the CLI, stored by a
+ * persistent JobStore and decoded back without loss.
+ */
+import { Schema } from "effect"
+
+// ---------------------------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------------------------
+
+export const JobStatus = Schema.Literal("Pending", "Running", "Done", "Failed", "Killed", "Unknown")
+export type JobStatus = typeof JobStatus.Type
+
+export const terminalStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>(["Done", "Failed", "Killed"])
+
+export const isTerminalStatus = (status: JobStatus): boolean => terminalStatuses.has(status)
+
+// ---------------------------------------------------------------------------------------------
+// Why a job did not succeed
+// ---------------------------------------------------------------------------------------------
+
+/** The job's command exited with a non-zero code. */
+export const NonZeroExit = Schema.TaggedStruct("NonZeroExit", { exitCode: Schema.Int })
+/** The job's process was ended by a signal it did not ask for. */
+export const Signalled = Schema.TaggedStruct("Signalled", { signal: Schema.String })
+/** The job ran past its walltime. */
+export const Timeout = Schema.TaggedStruct("Timeout", {})
+/** The job used more memory than it asked for. */
+export const OutOfMemory = Schema.TaggedStruct("OutOfMemory", {})
+/** A node the job ran on failed. */
+export const NodeFailure = Schema.TaggedStruct("NodeFailure", {})
+/** The scheduler preempted the job for another one. */
+export const Preempted = Schema.TaggedStruct("Preempted", {})
+/** The job was cancelled, by this library or by someone else (`by` names whom when known). */
+export const Cancelled = Schema.TaggedStruct("Cancelled", { by: Schema.optional(Schema.String) })
+/** The scheduler stopped reporting the job and nothing said how it ended (zombie timeout). */
+export const Vanished = Schema.TaggedStruct("Vanished", { lastSeen: Schema.Date })
+/** The job was never accepted by the scheduler. */
+export const SubmitFailed = Schema.TaggedStruct("SubmitFailed", { message: Schema.String })
+/** A job this one depends on ended in a way that means this one can never run. */
+export const DependencyFailed = Schema.TaggedStruct("DependencyFailed", {
+  dependencies: Schema.Array(Schema.String)
+})
+/** One or more elements of an array job failed (their indices). */
+export const ElementsFailed = Schema.TaggedStruct("ElementsFailed", { indices: Schema.Array(Schema.Int) })
+/** The scheduler reported a failure it gave no more detail about. */
+export const SchedulerFailure = Schema.TaggedStruct("SchedulerFailure", { detail: Schema.String })
+
+export const FailureReason = Schema.Union(
+  NonZeroExit,
+  Signalled,
+  Timeout,
+  OutOfMemory,
+  NodeFailure,
+  Preempted,
+  Cancelled,
+  Vanished,
+  SubmitFailed,
+  DependencyFailed,
+  ElementsFailed,
+  SchedulerFailure
+)
+export type FailureReason = typeof FailureReason.Type
+
+/** One line for people: "exit code 3", "out of memory", "cancelled by 1001". */
+export const describeReason = (reason: FailureReason): string => {
+  switch (reason._tag) {
+    case "NonZeroExit":
+      return `exit code ${reason.exitCode}`
+    case "Signalled":
+      return `killed by signal ${reason.signal}`
+    case "Timeout":
+      return "ran past its walltime"
+    case "OutOfMemory":
+      return "out of memory"
+    case "NodeFailure":
+      return "node failure"
+    case "Preempted":
+      return "preempted"
+    case "Cancelled":
+      return reason.by === undefined ? "cancelled" : `cancelled by ${reason.by}`
+    case "Vanished":
+      return `vanished from the scheduler (last seen ${reason.lastSeen.toISOString()})`
+    case "SubmitFailed":
+      return `submit failed: ${reason.message}`
+    case "DependencyFailed":
+      return `dependency failed: ${reason.dependencies.join(", ")}`
+    case "ElementsFailed":
+      return `array elements failed: ${reason.indices.join(", ")}`
+    case "SchedulerFailure":
+      return reason.detail
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a job asks for
+// ---------------------------------------------------------------------------------------------
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
+
+/**
+ * Resources for one job. Every field is optional: what a job leaves out comes from the config.
+ * `memory` ("8 GB", "512M", "2TiB") and `walltime` ("04:00", "1:30:00", "2-00:00:00", "90m")
+ * are parsed when the job is submitted; a value that cannot be parsed fails the submit with a
+ * typed error.
+ */
+export const ResourceSpec = Schema.Struct({
+  cpus: Schema.optional(PositiveInt),
+  gpus: Schema.optional(NonNegativeInt),
+  nodes: Schema.optional(PositiveInt),
+  memory: Schema.optional(Schema.String),
+  walltime: Schema.optional(Schema.String),
+  queue: Schema.optional(Schema.String),
+  account: Schema.optional(Schema.String),
+  /** Where the job runs (its current directory). Default: the current directory. */
+  workDir: Schema.optional(Schema.String),
+  /** Where the job's stdout goes. Default: `stdout.{id}.log` beside the script. */
+  stdoutPath: Schema.optional(Schema.String),
+  /** Where the job's stderr goes. Default: `stderr.{id}.log` beside the script. */
+  stderrPath: Schema.optional(Schema.String),
+  /** Scheduler directives without their prefix: `"-P proj"` becomes `#BSUB -P proj`. */
+  extraDirectives: Schema.optional(Schema.Array(Schema.String)),
+  /** Arguments appended to the submit command line after the config's `extra_args`. */
+  extraArgs: Schema.optional(Schema.Array(Schema.String))
+})
+export type ResourceSpec = typeof ResourceSpec.Type
+
+/** An array job: elements `start..end` (inclusive) stepping by `step`, at most `maxConcurrent` at once. */
+export const ArraySpec = Schema.Struct({
+  start: NonNegativeInt,
+  end: NonNegativeInt,
+  step: Schema.optional(PositiveInt),
+  maxConcurrent: Schema.optional(PositiveInt)
+})
+export type ArraySpec = typeof ArraySpec.Type
+
+/** The indices an array spec covers, in order. */
+export const arrayIndices = (array: ArraySpec): ReadonlyArray<number> => {
+  const out: Array<number> = []
+  const step = array.step ?? 1
+  for (let i = array.start; i <= array.end; i += step) out.push(i)
+  return out
+}
+
+/** Renders `1-10`, `1-10:2`, `1-10%3`, `1-10:2%3`. */
+export const formatArraySpec = (array: ArraySpec): string =>
+  `${array.start}-${array.end}${array.step !== undefined && array.step !== 1 ? `:${array.step}` : ""}${
+    array.maxConcurrent !== undefined ? `%${array.maxConcurrent}` : ""
+  }`
+
+export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+export type Metadata = typeof Metadata.Type
+
+/** What to run. `command` is a shell command line, run by the script's shell exactly as written. */
+export const JobSpec = Schema.Struct({
+  command: Schema.String,
+  name: Schema.String,
+  resources: Schema.optional(ResourceSpec),
+  /** Environment variables exported in the job script; names must be shell identifiers. */
+  env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Lines run before the command, after the config's `script_prologue`. */
+  prologue: Schema.optional(Schema.Array(Schema.String)),
+  /** Lines run after the command, after the config's `script_epilogue`. */
+  epilogue: Schema.optional(Schema.Array(Schema.String)),
+  metadata: Schema.optional(Metadata),
+  array: Schema.optional(ArraySpec)
+})
+export type JobSpec = typeof JobSpec.Type
+
+// ---------------------------------------------------------------------------------------------
+// What is known about a job
+// ---------------------------------------------------------------------------------------------
+
+export const ArrayElement = Schema.Struct({
+  index: Schema.Int,
+  status: JobStatus,
+  reason: Schema.optional(FailureReason),
+  exitCode: Schema.optional(Schema.Int),
+  execHost: Schema.optional(Schema.String),
+  /** Peak resident memory in bytes, when the scheduler reports it. */
+  maxMem: Schema.optional(Schema.Number),
+  submitTime: Schema.optional(Schema.Date),
+  startTime: Schema.optional(Schema.Date),
+  finishTime: Schema.optional(Schema.Date)
+})
+export type ArrayElement = typeof ArrayElement.Type
+
+export const ExecutorKind = Schema.Literal("local", "slurm", "lsf", "sge", "pbs")
+export type ExecutorKind = typeof ExecutorKind.Type
+
+export const JobRecord = Schema.Struct({
+  jobId: Schema.String,
+  /** The name the scheduler knows: `{job_name_prefix}-{name}` with unsafe characters replaced. */
+  name: Schema.String,
+  command: Schema.String,
+  executor: ExecutorKind,
+  status: JobStatus,
+  reason: Schema.optional(FailureReason),
+  exitCode: Schema.optional(Schema.Int),
+  execHost: Schema.optional(Schema.String),
+  /** Peak resident memory in bytes, when the scheduler reports it. */
+  maxMem: Schema.optional(Schema.Number),
+  submitTime: Schema.optional(Schema.Date),
+  startTime: Schema.optional(Schema.Date),
+  finishTime: Schema.optional(Schema.Date),
+  /** When the scheduler last reported this job; the zombie timeout counts from here. */
+  lastSeen: Schema.Date,
+  workDir: Schema.optional(Schema.String),
+  scriptPath: Schema.optional(Schema.String),
+  stdoutPath: Schema.optional(Schema.String),
+  stderrPath: Schema.optional(Schema.String),
+  metadata: Metadata,
+  array: Schema.optional(ArraySpec),
+  /** Array elements seen so far, by index. */
+  elements: Schema.optional(Schema.Array(ArrayElement))
+})
+export type JobRecord = typeof JobRecord.Type
+
+export const isTerminal = (record: { readonly status: JobStatus }): boolean => isTerminalStatus(record.status)
+
+/** Indices of array elements that ended Failed or Killed. */
+export const failedElementIndices = (record: JobRecord): ReadonlyArray<number> =>
+  (record.elements ?? []).filter((e) => e.status === "Failed" || e.status === "Killed").map((e) => e.index)
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+export const JobSubmitted = Schema.TaggedStruct("JobSubmitted", { record: JobRecord, at: Schema.Date })
+export const JobStatusChanged = Schema.TaggedStruct("JobStatusChanged", {
+  from: JobStatus,
+  to: JobStatus,
+  record: JobRecord,
+  at: Schema.Date
+})
+export const ArrayElementChanged = Schema.TaggedStruct("ArrayElementChanged", {
+  jobId: Schema.String,
+  index: Schema.Int,
+  from: Schema.optional(JobStatus),
+  to: JobStatus,
+  at: Schema.Date
+})
+export const PollFailed = Schema.TaggedStruct("PollFailed", {
+  executor: ExecutorKind,
+  message: Schema.String,
+  consecutiveFailures: Schema.Int,
+  at: Schema.Date
+})
+export const JobPurged = Schema.TaggedStruct("JobPurged", { jobId: Schema.String, at: Schema.Date })
+
+export const JobEvent = Schema.Union(JobSubmitted, JobStatusChanged, ArrayElementChanged, PollFailed, JobPurged)
+export type JobEvent = typeof JobEvent.Type
+
+// ---------------------------------------------------------------------------------------------
+// What an executor reports about a job in one poll
+// ---------------------------------------------------------------------------------------------
+
+/** One element of an array as seen by one poll. */
+export interface ElementObservation {
+  readonly index: number
+  readonly status: JobStatus
+  readonly reason?: FailureReason | undefined
+  readonly exitCode?: number | undefined
+  readonly execHost?: string | undefined
+  readonly maxMem?: number | undefined
+  readonly submitTime?: Date | undefined
+  readonly startTime?: Date | undefined
+  readonly finishTime?: Date | undefined
+}
+
+/**
+ * A job as seen by one poll. A job the executor did not see gets no observation at all (it is not
+ * "unknown" and never "done"): only the zombie timeout ends a job nobody reports.
+ */
+export interface Observation {
+  readonly jobId: string
+  /** The job's own status; for an array parent it may be left out and derived from `elements`. */
+  readonly status?: JobStatus | undefined
+  readonly reason?: FailureReason | undefined
+  readonly exitCode?: number | undefined
+  readonly execHost?: string | undefined
+  readonly maxMem?: number | undefined
+  readonly submitTime?: Date | undefined
+  readonly startTime?: Date | undefined
+  readonly finishTime?: Date | undefined
+  readonly elements?: ReadonlyArray<ElementObservation> | undefined
+}

@@ -1,0 +1,194 @@
+/**
+ * Every error a user of cluster-api can meet. Each is a Schema.TaggedError so that it can be
+ * printed as JSON by the CLI and stored; each `message` says what went wrong and what to fix.
+ */
+import { Duration, Schema } from "effect"
+
+const showArgv = (argv: ReadonlyArray<string>): string =>
+  argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" ")
+
+const tail = (text: string, max = 2000): string => {
+  const t = text.trim()
+  return t.length > max ? `…${t.slice(t.length - max)}` : t
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running commands
+// ---------------------------------------------------------------------------------------------
+
+export class CommandTimeout extends Schema.TaggedError<CommandTimeout>("cluster-api/CommandTimeout")(
+  "CommandTimeout",
+  { argv: Schema.Array(Schema.String), timeoutMillis: Schema.Number, stdout: Schema.String, stderr: Schema.String }
+) {
+  override get message(): string {
+    return `Command timed out after ${Duration.format(Duration.millis(this.timeoutMillis))} and was killed: ${
+      showArgv(this.argv)
+    }. Raise command_timeout in the config if the scheduler is just slow.`
+  }
+}
+
+export class CommandFailed extends Schema.TaggedError<CommandFailed>("cluster-api/CommandFailed")(
+  "CommandFailed",
+  {
+    argv: Schema.Array(Schema.String),
+    exitCode: Schema.optional(Schema.Int),
+    signal: Schema.optional(Schema.String),
+    stdout: Schema.String,
+    stderr: Schema.String
+  }
+) {
+  override get message(): string {
+    const how = this.signal !== undefined ? `was killed by ${this.signal}` : `exited with code ${this.exitCode}`
+    const err = tail(this.stderr)
+    return `Command ${how}: ${showArgv(this.argv)}${err.length > 0 ? `\nstderr: ${err}` : ""}`
+  }
+}
+
+export class CommandNotFound extends Schema.TaggedError<CommandNotFound>("cluster-api/CommandNotFound")(
+  "CommandNotFound",
+  { argv: Schema.Array(Schema.String) }
+) {
+  override get message(): string {
+    return `Command not found: ${this.argv[0]}. Is it installed and on PATH? (ran: ${showArgv(this.argv)})`
+  }
+}
+
+export class CommandSpawnFailed extends Schema.TaggedError<CommandSpawnFailed>("cluster-api/CommandSpawnFailed")(
+  "CommandSpawnFailed",
+  { argv: Schema.Array(Schema.String), detail: Schema.String }
+) {
+  override get message(): string {
+    return `Could not start ${showArgv(this.argv)}: ${this.detail}`
+  }
+}
+
+export type CommandError = CommandTimeout | CommandFailed | CommandNotFound | CommandSpawnFailed
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+export class ConfigNotFound extends Schema.TaggedError<ConfigNotFound>("cluster-api/ConfigNotFound")(
+  "ConfigNotFound",
+  { path: Schema.String, source: Schema.String }
+) {
+  override get message(): string {
+    return `Config file not found: ${this.path} (named by ${this.source}). Fix the path or remove the setting.`
+  }
+}
+
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>("cluster-api/ConfigInvalid")(
+  "ConfigInvalid",
+  { file: Schema.String, problems: Schema.Array(Schema.String) }
+) {
+  override get message(): string {
+    return `Invalid config ${this.file}:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`
+  }
+}
+
+export class UnknownProfile extends Schema.TaggedError<UnknownProfile>("cluster-api/UnknownProfile")(
+  "UnknownProfile",
+  { profile: Schema.String, available: Schema.Array(Schema.String), file: Schema.optional(Schema.String) }
+) {
+  override get message(): string {
+    const where = this.file === undefined ? "no config file was found" : `in ${this.file}`
+    return `Unknown profile '${this.profile}' (${where}); available profiles: ${
+      this.available.length === 0 ? "(none)" : this.available.join(", ")
+    }`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Job input
+// ---------------------------------------------------------------------------------------------
+
+export class InvalidMemory extends Schema.TaggedError<InvalidMemory>("cluster-api/InvalidMemory")(
+  "InvalidMemory",
+  { input: Schema.String }
+) {
+  override get message(): string {
+    return `Cannot parse memory ${JSON.stringify(this.input)}: write a number and a unit, e.g. "8 GB", "512M", "1.5 GiB", "2TiB" (units B, K, M, G, T, P; KB and KiB both mean 1024 bytes)`
+  }
+}
+
+export class InvalidWalltime extends Schema.TaggedError<InvalidWalltime>("cluster-api/InvalidWalltime")(
+  "InvalidWalltime",
+  { input: Schema.String }
+) {
+  override get message(): string {
+    return `Cannot parse walltime ${JSON.stringify(this.input)}: write "HH:MM" (e.g. "04:00" = 4 hours), "H:MM:SS", "D-HH:MM:SS", a number of minutes, or units like "90m", "1h30m", "2d"`
+  }
+}
+
+/** A job spec that cannot be submitted as written. */
+export class InvalidJobSpec extends Schema.TaggedError<InvalidJobSpec>("cluster-api/InvalidJobSpec")(
+  "InvalidJobSpec",
+  { name: Schema.String, field: Schema.String, problem: Schema.String }
+) {
+  override get message(): string {
+    return `Job '${this.name}': ${this.field} ${this.problem}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to the scheduler
+// ---------------------------------------------------------------------------------------------
+
+export class SubmitError extends Schema.TaggedError<SubmitError>("cluster-api/SubmitError")("SubmitError", {
+  name: Schema.String,
+  detail: Schema.String,
+  scriptPath: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `Could not submit job '${this.name}': ${this.detail}${
+      this.scriptPath === undefined ? "" : ` (script kept at ${this.scriptPath})`
+    }`
+  }
+}
+
+export class PollError extends Schema.TaggedError<PollError>("cluster-api/PollError")("PollError", {
+  executor: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `Could not read job status from ${this.executor}: ${this.detail}. No job was changed; the next poll tries again.`
+  }
+}
+
+export class CancelError extends Schema.TaggedError<CancelError>("cluster-api/CancelError")("CancelError", {
+  jobId: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `Could not cancel job ${this.jobId}: ${this.detail}`
+  }
+}
+
+export class JobNotFound extends Schema.TaggedError<JobNotFound>("cluster-api/JobNotFound")("JobNotFound", {
+  jobId: Schema.String,
+  hint: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `No job ${this.jobId} is tracked here${this.hint === undefined ? "" : `: ${this.hint}`}`
+  }
+}
+
+export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>("cluster-api/AwaitTimeout")("AwaitTimeout", {
+  jobIds: Schema.Array(Schema.String),
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `Timed out after ${Duration.format(Duration.millis(this.timeoutMillis))} waiting for job(s) ${
+      this.jobIds.join(", ")
+    } to end; they are still tracked and were not cancelled.`
+  }
+}
+
+export class StoreError extends Schema.TaggedError<StoreError>("cluster-api/StoreError")("StoreError", {
+  operation: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `Job store ${this.operation} failed: ${this.detail}`
+  }
+}
