@@ -4,8 +4,12 @@
  * Keys are the YAML file's keys (snake_case), so that what `config show` prints, what the file
  * says and what `overrides` take are the same words.
  */
-import { Context, Layer, Schema } from "effect"
-import { availableParallelism } from "node:os"
+import { FileSystem, Path } from "@effect/platform"
+import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { availableParallelism, homedir } from "node:os"
+import * as YAML from "yaml"
+import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
+import { parseMemory, parseWalltime } from "./Units.js"
 
 /** Executors this version of cluster-api can run jobs on. */
 export const availableExecutors = ["local"] as const
@@ -13,7 +17,7 @@ export const ConfigExecutor = Schema.Literal(...availableExecutors)
 
 export const LsfUnits = Schema.Literal("KB", "MB", "GB", "TB")
 
-const PositiveNumber = Schema.Number.pipe(Schema.positive())
+const PositiveNumber = Schema.Number.pipe(Schema.finite(), Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 const Strings = Schema.Array(Schema.String)
@@ -53,7 +57,7 @@ export const ConfigOptions = Schema.Struct({
   /** Seconds a scheduler command may run before it is killed. */
   command_timeout: PositiveNumber,
   zombie_timeout_minutes: PositiveNumber,
-  completed_retention_minutes: Schema.Number.pipe(Schema.nonNegative()),
+  completed_retention_minutes: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
   poll_all_users: Schema.Boolean,
   /** How many local jobs (or array elements) run at once; the rest wait, Pending. */
   max_local_jobs: PositiveInt
@@ -106,4 +110,329 @@ export class ClusterConfig extends Context.Tag("cluster-api/ClusterConfig")<Clus
   /** A layer of a config made in code (tests, embedding applications). */
   static readonly layerTest = (options: Partial<ConfigOptions> = {}): Layer.Layer<ClusterConfig> =>
     Layer.succeed(ClusterConfig, ClusterConfig.make(options))
+
+  /** A layer of the config loaded from file, profile and overrides: see {@link loadConfig}. */
+  static readonly layer = (
+    options?: LoadOptions
+  ): Layer.Layer<ClusterConfig, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =>
+    layer(options)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading: file search, YAML parsing, profile merge, validation
+// ---------------------------------------------------------------------------------------------
+
+export interface LoadOptions {
+  /** Profile from the file's `profiles:` map to apply on top of its top-level keys. */
+  readonly profile?: string | undefined
+  /** A config file to read instead of searching; it must exist. Relative to `cwd`. */
+  readonly configPath?: string | undefined
+  /** Options that beat the file and the profile, with the YAML's keys (e.g. from CLI flags). */
+  readonly overrides?: Readonly<Record<string, unknown>> | undefined
+  /** Where `./cluster-api.yaml` is looked for and relative paths start; default `process.cwd()`. */
+  readonly cwd?: string | undefined
+}
+
+type OptionKey = keyof ConfigOptions
+
+const optionKeys = Object.keys(ConfigOptions.fields) as ReadonlyArray<OptionKey>
+const isOptionKey = (key: string): key is OptionKey => Object.hasOwn(ConfigOptions.fields, key)
+
+/** Whether an option may be unset (it has no value unless given one). */
+const isOptional = (key: OptionKey): boolean => Schema.isPropertySignature(ConfigOptions.fields[key])
+
+/** Checks one option on its own, with the option's schema from `ConfigOptions`. */
+const decodeOne = (key: OptionKey, value: unknown): boolean =>
+  Either.isRight(Schema.decodeUnknownEither(ConfigOptions.pick(key))({ [key]: value }))
+
+/** What each option's value must be, in the words of a problem report: `expected …`. */
+const expected: { readonly [K in OptionKey]: string } = {
+  executor: `one of ${availableExecutors.join(", ")}`,
+  cpus: "a positive integer",
+  gpus: "a non-negative integer",
+  nodes: "a positive integer",
+  memory: `a memory size string such as "8 GB" or "512M"`,
+  walltime: `a walltime string such as "04:00" (hours:minutes) or "90m"`,
+  queue: "a string",
+  account: "a string",
+  poll_interval: "a positive number",
+  log_directory: "a string",
+  job_name_prefix: "a string",
+  shebang: "a string",
+  script_prologue: "a list of strings",
+  script_epilogue: "a list of strings",
+  extra_directives: "a list of strings",
+  directives_skip: "a list of strings",
+  extra_args: "a list of strings",
+  use_stdin: "true or false",
+  lsf_units: `one of ${LsfUnits.literals.join(", ")}`,
+  suppress_job_email: "true or false",
+  command_timeout: "a positive number",
+  zombie_timeout_minutes: "a positive number",
+  completed_retention_minutes: "a non-negative number",
+  poll_all_users: "true or false",
+  max_local_jobs: "a positive integer"
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** A value as a problem report shows it: JSON-ish, and short. */
+const show = (value: unknown): string => {
+  let text: string
+  if (typeof value === "number" || typeof value === "bigint") text = String(value)
+  else if (value instanceof Uint8Array) text = "binary data"
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value)
+    } catch {
+      text = String(value)
+    }
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+/** What kind of YAML node a value came from, for structural problems. */
+const kindOf = (value: unknown): string =>
+  Array.isArray(value) ? "a list" : isRecord(value) ? "a mapping" : `${show(value)}`
+
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}
+
+/** The closest of `candidates` within edit distance 2 (case-insensitive), if any. */
+const suggest = (key: string, candidates: ReadonlyArray<string>): string | undefined => {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const candidate of candidates) {
+    const distance = editDistance(key.toLowerCase(), candidate)
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** One layer of options as written: the file's top level, one profile, or the overrides. */
+interface OptionLayer {
+  /** Key path prefix in reports: "", "profiles.dev.", "overrides.". */
+  readonly prefix: string
+  /** Where the layer was written, for warnings: the file, or "overrides". */
+  readonly origin: string
+  readonly values: Readonly<Record<string, unknown>>
+  /** Extra known keys at this level (only `profiles`, at the top level). */
+  readonly alsoKnown: ReadonlyArray<string>
+}
+
+/** A value that sets an option back to unset (optional options) or to its default. */
+const isUnset = (key: OptionKey, value: unknown): boolean =>
+  value === null || (key === "job_name_prefix" && value === "")
+
+/** Problems with one present value, each naming its key path and what was expected. */
+const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray<string> => {
+  if (!decodeOne(key, value)) {
+    const quoteHint = (key === "memory" || key === "walltime") && typeof value === "number"
+      ? " (quote it)"
+      : ""
+    return [`${path}: expected ${expected[key]}, got ${show(value)}${quoteHint}`]
+  }
+  if (key === "memory" && typeof value === "string") {
+    const parsed = parseMemory(value)
+    if (Either.isLeft(parsed)) return [`${path}: ${parsed.left.message}`]
+  }
+  if (key === "walltime" && typeof value === "string") {
+    const parsed = parseWalltime(value)
+    if (Either.isLeft(parsed)) return [`${path}: ${parsed.left.message}`]
+  }
+  return []
+}
+
+/** Parses a config file's text: the top-level mapping, or problems (YAML syntax with line/column). */
+const parseYaml = (text: string): Either.Either<Record<string, unknown>, ReadonlyArray<string>> => {
+  const lineCounter = new YAML.LineCounter()
+  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false })
+  if (doc.errors.length > 0) {
+    return Either.left(doc.errors.map((error) => {
+      const { line, col } = lineCounter.linePos(error.pos[0])
+      return `YAML syntax error at line ${line}, column ${col}: ${error.message}`
+    }))
+  }
+  let value: unknown
+  try {
+    value = doc.toJS()
+  } catch (error) {
+    return Either.left([`cannot read the YAML: ${error instanceof Error ? error.message : String(error)}`])
+  }
+  if (value === null || value === undefined) return Either.right({})
+  if (!isRecord(value)) {
+    return Either.left([`the top level must be a mapping of option names to values, got ${kindOf(value)}`])
+  }
+  return Either.right(value)
+}
+
+/** The file to read, or none; an explicitly named file that is missing is an error. */
+const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const home = yield* Config.option(Config.string("HOME")).pipe(
+    Effect.map(Option.filter((h) => h.length > 0)),
+    Effect.map(Option.getOrElse(() => homedir())),
+    Effect.orDie
+  )
+  const resolve = (p: string): string =>
+    path.resolve(cwd, p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p)
+  // A path someone named must exist; an error other than "no such file" surfaces when reading.
+  const named = (p: string, source: string) =>
+    fs.exists(resolve(p)).pipe(
+      Effect.orElseSucceed(() => true),
+      Effect.flatMap((exists) =>
+        exists ? Effect.succeed(resolve(p)) : Effect.fail(new ConfigNotFound({ path: resolve(p), source }))
+      )
+    )
+  const searched = (p: string) =>
+    fs.exists(p).pipe(Effect.orElseSucceed(() => false), Effect.map((exists) => (exists ? Option.some(p) : Option.none())))
+
+  if (options.configPath !== undefined) return Option.some(yield* named(options.configPath, "configPath"))
+  const fromEnv = yield* Config.option(Config.string("CLUSTER_API_CONFIG")).pipe(Effect.orDie)
+  if (Option.isSome(fromEnv) && fromEnv.value.length > 0) {
+    return Option.some(yield* named(fromEnv.value, "$CLUSTER_API_CONFIG"))
+  }
+  const inCwd = yield* searched(path.join(cwd, "cluster-api.yaml"))
+  if (Option.isSome(inCwd)) return inCwd
+  return yield* searched(path.join(home, ".config", "cluster-api", "config.yaml"))
+})
+
+/**
+ * Loads the configuration: the first of `configPath`, `$CLUSTER_API_CONFIG`,
+ * `{cwd}/cluster-api.yaml`, `~/.config/cluster-api/config.yaml` (or none: defaults), then the
+ * file's top-level options, the chosen profile on top, and `overrides` on top of that.
+ *
+ * A `null` value unsets an option (back to its default, or to unset if it has none to need).
+ * Unknown keys are logged as warnings and ignored; wrong values fail with every problem listed.
+ */
+export const loadConfig: (
+  options?: LoadOptions
+) => Effect.Effect<ClusterConfigShape, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =
+  Effect.fn("ClusterConfig.load")(function*(options: LoadOptions = {}) {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const cwd = path.resolve(options.cwd ?? process.cwd())
+    const file = Option.getOrUndefined(yield* findConfigFile(options, cwd))
+    const profile = options.profile === "" ? undefined : options.profile
+
+    // The file: top level and profiles
+    let top: Record<string, unknown> = {}
+    let profiles: Record<string, unknown> = {}
+    const problems: Array<string> = []
+    if (file !== undefined) {
+      yield* Effect.logDebug(`Reading config ${file}`)
+      const text = yield* fs.readFileString(file).pipe(
+        Effect.mapError((error) => new ConfigInvalid({ file, problems: [`cannot read the file: ${error.message}`] }))
+      )
+      const parsed = parseYaml(text)
+      if (Either.isLeft(parsed)) return yield* new ConfigInvalid({ file, problems: parsed.left })
+      const { profiles: rawProfiles = null, ...rest } = parsed.right
+      top = rest
+      if (rawProfiles !== null) {
+        if (!isRecord(rawProfiles)) {
+          return yield* new ConfigInvalid({
+            file,
+            problems: [`profiles: expected a mapping of profile names to mappings of options, got ${kindOf(rawProfiles)}`]
+          })
+        }
+        profiles = rawProfiles
+        for (const [name, body] of Object.entries(rawProfiles)) {
+          if (body !== null && !isRecord(body)) {
+            problems.push(`profiles.${name}: expected a mapping of options, got ${kindOf(body)}`)
+          }
+        }
+      }
+    }
+    const profileNames = Object.keys(profiles)
+    if (profile !== undefined && !Object.hasOwn(profiles, profile)) {
+      return yield* new UnknownProfile({ profile, available: profileNames, ...(file === undefined ? {} : { file }) })
+    }
+
+    // Layers, lowest precedence first
+    const origin = file ?? "overrides"
+    const layers: Array<OptionLayer> = [{ prefix: "", origin, values: top, alsoKnown: ["profiles"] }]
+    if (profile !== undefined) {
+      const body = profiles[profile]
+      layers.push({ prefix: `profiles.${profile}.`, origin, values: isRecord(body) ? body : {}, alsoKnown: [] })
+    }
+    if (options.overrides !== undefined) {
+      layers.push({
+        prefix: file === undefined ? "" : "overrides.",
+        origin: "overrides",
+        values: options.overrides,
+        alsoKnown: []
+      })
+    }
+
+    const merged: Record<string, unknown> = { ...defaultOptions }
+    for (const layer of layers) {
+      for (const [key, value] of Object.entries(layer.values)) {
+        if (value === undefined) continue
+        const keyPath = layer.origin === "overrides" ? key : `${layer.prefix}${key}`
+        if (!isOptionKey(key)) {
+          const guess = suggest(key, [...optionKeys, ...layer.alsoKnown])
+          yield* Effect.logWarning(
+            `Unknown config key ${keyPath} in ${layer.origin}, ignored${guess === undefined ? "" : `; did you mean ${guess}?`}`
+          )
+          continue
+        }
+        if (isUnset(key, value)) {
+          if (isOptional(key)) delete merged[key]
+          else merged[key] = defaultOptions[key]
+          continue
+        }
+        const found = checkValue(`${layer.prefix}${key}`, key, value)
+        problems.push(...found)
+        if (found.length === 0) merged[key] = value
+      }
+    }
+    if (problems.length > 0) return yield* new ConfigInvalid({ file: origin, problems })
+
+    // Every value was checked above; this only builds the typed result.
+    const decoded = Schema.decodeUnknownEither(ConfigOptions)(merged)
+    if (Either.isLeft(decoded)) {
+      return yield* new ConfigInvalid({ file: origin, problems: [ParseResult.TreeFormatter.formatErrorSync(decoded.left)] })
+    }
+    return {
+      options: decoded.right,
+      source: { file, profile, profiles: profileNames }
+    } satisfies ClusterConfigShape
+  })
+
+/** A ClusterConfig layer from {@link loadConfig}. */
+export const layer = (
+  options?: LoadOptions
+): Layer.Layer<ClusterConfig, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(ClusterConfig, loadConfig(options))
+
+/**
+ * The resolved options as YAML (what `cluster-api config show` prints), after comment lines
+ * saying where they came from. Unset options are listed in a comment.
+ */
+export const renderConfig = (config: ClusterConfigShape): string => {
+  const { options, source } = config
+  const unset = optionKeys.filter((key) => options[key] === undefined)
+  const header = [
+    "# cluster-api configuration, resolved",
+    `# file: ${source.file ?? "none (built-in defaults)"}`,
+    `# profile: ${source.profile ?? "none"}`,
+    ...(source.profiles.length > 0 ? [`# profiles in the file: ${source.profiles.join(", ")}`] : []),
+    ...(unset.length > 0 ? [`# unset: ${unset.join(", ")}`] : [])
+  ]
+  return `${header.join("\n")}\n${YAML.stringify(options)}`
 }
