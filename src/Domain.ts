@@ -188,6 +188,7 @@ export const ArrayElement = Schema.Struct({
 })
 export type ArrayElement = typeof ArrayElement.Type
 
+/** The executors cluster-api knows by name. Records carry any executor's name as a string. */
 export const ExecutorKind = Schema.Literal("local", "slurm", "lsf", "sge", "pbs")
 export type ExecutorKind = typeof ExecutorKind.Type
 
@@ -196,7 +197,8 @@ export const JobRecord = Schema.Struct({
   /** The name the scheduler knows: `{job_name_prefix}-{name}` with unsafe characters replaced. */
   name: Schema.String,
   command: Schema.String,
-  executor: ExecutorKind,
+  /** The executor that submitted the job ("local", "slurm", …). */
+  executor: Schema.String,
   status: JobStatus,
   reason: Schema.optional(FailureReason),
   exitCode: Schema.optional(Schema.Int),
@@ -244,7 +246,7 @@ export const ArrayElementChanged = Schema.TaggedStruct("ArrayElementChanged", {
   at: Schema.Date
 })
 export const PollFailed = Schema.TaggedStruct("PollFailed", {
-  executor: ExecutorKind,
+  executor: Schema.String,
   message: Schema.String,
   consecutiveFailures: Schema.Int,
   at: Schema.Date

@@ -1,0 +1,178 @@
+/**
+ * The Executor contract: one scheduler's way of submitting, watching and cancelling jobs.
+ *
+ * An executor writes what it does to the JobStore (a submitted record, a cancellation) and
+ * reports what the scheduler says (`poll`) without changing anything: the Monitor turns
+ * observations into transitions.
+ */
+import type { Duration } from "effect"
+import { Context, Effect } from "effect"
+import type { ArraySpec, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
+import type {
+  CancelError,
+  InvalidJobSpec,
+  InvalidMemory,
+  InvalidWalltime,
+  JobNotFound,
+  PollError,
+  StoreError,
+  SubmitError
+} from "./Errors.js"
+import type { ConfigOptions } from "./Config.js"
+import { fullJobName, requireSingleLine, validateEnv } from "./Script.js"
+import { parseMemory, parseWalltime } from "./Units.js"
+import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
+
+export type SubmitFailure = SubmitError | InvalidJobSpec | InvalidMemory | InvalidWalltime | StoreError
+
+export interface CancelOptions {
+  /** Record the job as Done rather than Killed (LSF's `bkill -d`). */
+  readonly done?: boolean | undefined
+}
+
+export interface ExecutorShape {
+  /** The executor's name, as written in `JobRecord.executor`. */
+  readonly kind: string
+  /** Submits a job (an array job when `spec.array` is set). The record is in the JobStore on return. */
+  readonly submit: (spec: JobSpec) => Effect.Effect<JobRecord, SubmitFailure>
+  /** Submits an array job over `array`'s indices. */
+  readonly submitArray: (spec: JobSpec, array: ArraySpec) => Effect.Effect<JobRecord, SubmitFailure>
+  /**
+   * Asks the scheduler about all the given jobs at once (one status command for all of them, plus
+   * at most one accounting command for those that left the live queue). Changes nothing: a job
+   * the scheduler did not report gets no observation.
+   */
+  readonly poll: (jobs: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<Observation>, PollError>
+  /** Cancels one job; a job that already ended is left as it is. */
+  readonly cancel: (
+    jobId: string,
+    options?: CancelOptions
+  ) => Effect.Effect<JobRecord, CancelError | JobNotFound | StoreError>
+  /** Cancels the tracked, unfinished jobs whose name matches a glob (`*`, `?`, `[...]`). */
+  readonly cancelByName: (
+    pattern: string,
+    options?: CancelOptions
+  ) => Effect.Effect<ReadonlyArray<JobRecord>, CancelError | StoreError>
+  /** Cancels every tracked, unfinished job; failures are logged, never raised. */
+  readonly cancelAll: (options?: CancelOptions) => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
+}
+
+export class Executor extends Context.Tag("cluster-api/Executor")<Executor, ExecutorShape>() {}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers every executor uses
+// ---------------------------------------------------------------------------------------------
+
+/** A job's resources with the config's defaults filled in, memory and walltime parsed. */
+export interface ResolvedResources {
+  readonly cpus?: number | undefined
+  readonly gpus?: number | undefined
+  readonly nodes?: number | undefined
+  readonly memoryBytes?: number | undefined
+  readonly walltime?: Duration.Duration | undefined
+  readonly queue?: string | undefined
+  readonly account?: string | undefined
+  readonly workDir?: string | undefined
+  readonly stdoutPath?: string | undefined
+  readonly stderrPath?: string | undefined
+  readonly extraDirectives: ReadonlyArray<string>
+  /** Config-level `extra_args` first, then the job's own. */
+  readonly extraArgs: ReadonlyArray<string>
+}
+
+/** The job's full name and resources, validated: everything a dialect needs to render a script. */
+export interface PreparedJob {
+  readonly spec: JobSpec
+  readonly name: string
+  readonly resources: ResolvedResources
+  readonly array?: ArraySpec | undefined
+}
+
+const orElse = <A>(job: A | undefined, config: A | undefined): A | undefined => job !== undefined ? job : config
+
+const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, InvalidJobSpec> =>
+  array.end < array.start
+    ? Effect.fail(
+      new InvalidJobSpecError({
+        name,
+        field: "array",
+        problem: `range ${array.start}-${array.end} is empty; the end must not be below the start`
+      })
+    )
+    : Effect.succeed(array)
+
+/**
+ * Validates a job spec against the config and fills in defaults: the name is prefixed and made
+ * safe, memory and walltime are parsed, and values that go on directive lines are refused when
+ * they hold line breaks.
+ */
+export const prepareJob = Effect.fn("Executor.prepareJob")(function*(spec: JobSpec, options: ConfigOptions) {
+  const name = fullJobName(options.job_name_prefix, spec.name)
+  if (spec.command.trim().length === 0) {
+    return yield* new InvalidJobSpecError({ name, field: "command", problem: "is empty; give the command to run" })
+  }
+  const r: ResourceSpec = spec.resources ?? {}
+  yield* validateEnv(name, spec.env)
+  for (const [field, value] of [
+    ["resources.workDir", r.workDir],
+    ["resources.stdoutPath", r.stdoutPath],
+    ["resources.stderrPath", r.stderrPath],
+    ["resources.queue", orElse(r.queue, options.queue)],
+    ["resources.account", orElse(r.account, options.account)]
+  ] as const) {
+    yield* requireSingleLine(name, field, value)
+  }
+  for (const d of [...(r.extraDirectives ?? []), ...options.extra_directives]) {
+    yield* requireSingleLine(name, "extra directive", d)
+  }
+  const memory = orElse(r.memory, options.memory)
+  const walltime = orElse(r.walltime, options.walltime)
+  const memoryBytes = memory === undefined ? undefined : yield* parseMemory(memory)
+  const wall = walltime === undefined ? undefined : yield* parseWalltime(walltime)
+  const array = spec.array === undefined ? undefined : yield* checkArray(name, spec.array)
+  const resources: ResolvedResources = {
+    cpus: orElse(r.cpus, options.cpus),
+    gpus: orElse(r.gpus, options.gpus),
+    nodes: orElse(r.nodes, options.nodes),
+    memoryBytes,
+    walltime: wall,
+    queue: orElse(r.queue, options.queue),
+    account: orElse(r.account, options.account),
+    workDir: r.workDir,
+    stdoutPath: r.stdoutPath,
+    stderrPath: r.stderrPath,
+    extraDirectives: r.extraDirectives ?? [],
+    extraArgs: [...options.extra_args, ...(r.extraArgs ?? [])]
+  }
+  const prepared: PreparedJob = { spec, name, resources, array }
+  return prepared
+})
+
+/** A glob (`*`, `?`, `[...]`) as an anchored RegExp. */
+export const globToRegExp = (glob: string): RegExp => {
+  let out = ""
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!
+    if (c === "*") out += ".*"
+    else if (c === "?") out += "."
+    else if (c === "[") {
+      const close = glob.indexOf("]", i + 2)
+      if (close === -1) out += "\\["
+      else {
+        const body = glob.slice(i + 1, close).replace(/\\/g, "\\\\")
+        out += `[${body.startsWith("!") ? `^${body.slice(1)}` : body}]`
+        i = close
+      }
+    } else out += c.replace(/[.+^${}()|\\/]/g, "\\$&")
+  }
+  return new RegExp(`^${out}$`)
+}
+
+/** Whether a job's name matches a pattern, with or without the configured prefix. */
+export const nameMatches = (pattern: string, prefix: string | undefined) => {
+  const re = globToRegExp(pattern)
+  const strip = prefix !== undefined && prefix.length > 0 ? `${prefix}-` : undefined
+  return (name: string): boolean =>
+    re.test(name) || (strip !== undefined && name.startsWith(strip) && re.test(name.slice(strip.length)))
+}
+

@@ -1,0 +1,109 @@
+/**
+ * Job scripts: names, quoting, rendering and writing.
+ *
+ * A script is `shebang`, the scheduler's directive lines, the job's environment as `export` lines,
+ * the prologue, the command, and the epilogue. The command and the prologue/epilogue lines are the
+ * user's own shell, written as given; every other user value (names, environment values, paths)
+ * is quoted or refused so that it can never run as shell or open a new directive line.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { Effect } from "effect"
+import { InvalidJobSpec } from "./Errors.js"
+
+/** Replaces every character outside `[A-Za-z0-9_.-]` with `-`. */
+export const sanitizeJobName = (name: string): string => name.replace(/[^\w.-]/g, "-")
+
+/** `{prefix}-{name}` (or the name alone without a prefix), made safe for every scheduler. */
+export const fullJobName = (prefix: string | undefined, name: string): string =>
+  sanitizeJobName(prefix !== undefined && prefix.length > 0 ? `${prefix}-${name}` : name)
+
+/** Quotes a value for POSIX shells: the result is always one word with no expansion. */
+export const shellQuote = (value: string): string =>
+  /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
+
+/** Quotes a value for a directive line: double quotes, backslash-escaped. */
+export const directiveQuote = (value: string): string => `"${value.replace(/(["\\$`])/g, "\\$1")}"`
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Fails when a value would break out of the single line it is written on. */
+export const requireSingleLine = (
+  jobName: string,
+  field: string,
+  value: string | undefined
+): Effect.Effect<void, InvalidJobSpec> =>
+  value !== undefined && /[\r\n\0]/.test(value)
+    ? Effect.fail(
+      new InvalidJobSpec({
+        name: jobName,
+        field,
+        problem: `contains a line break or NUL (${JSON.stringify(value)}); write it on one line`
+      })
+    )
+    : Effect.void
+
+/** Checks environment variable names (values may hold anything: they are quoted). */
+export const validateEnv = (
+  jobName: string,
+  env: Readonly<Record<string, string>> | undefined
+): Effect.Effect<void, InvalidJobSpec> => {
+  const bad = Object.keys(env ?? {}).filter((k) => !envName.test(k))
+  return bad.length === 0 ? Effect.void : Effect.fail(
+    new InvalidJobSpec({
+      name: jobName,
+      field: "env",
+      problem: `has names that are not shell variable names: ${
+        bad.map((b) => JSON.stringify(b)).join(", ")
+      }; use letters, digits and _ (not starting with a digit)`
+    })
+  )
+}
+
+/** Keeps directive lines that contain none of the `directives_skip` substrings. */
+export const skipDirectives = (lines: ReadonlyArray<string>, skip: ReadonlyArray<string>): Array<string> =>
+  lines.filter((line) => !skip.some((s) => s.length > 0 && line.includes(s)))
+
+export interface ScriptParts {
+  readonly shebang: string
+  /** Complete directive lines, already prefixed (`#SBATCH -J x`); comments are fine too. */
+  readonly header: ReadonlyArray<string>
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly prologue: ReadonlyArray<string>
+  readonly command: string
+  readonly epilogue: ReadonlyArray<string>
+}
+
+export const renderScript = (parts: ScriptParts): string => {
+  const exports = Object.entries(parts.env ?? {}).map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+  const lines = [parts.shebang, ...parts.header, ...exports, ...parts.prologue, parts.command, ...parts.epilogue]
+  return `${lines.join("\n")}\n`
+}
+
+/**
+ * Writes a script as `{dir}/{name}.{n}.sh`, mode 0700, taking the first `n` (from `from`) whose
+ * file does not exist yet: a script from an earlier run, which may still be running, is never
+ * overwritten. Returns the path and the `n` used.
+ */
+export const writeScript = Effect.fn("Script.write")(function*(
+  dir: string,
+  name: string,
+  content: string,
+  from = 1
+): Effect.fn.Return<{ readonly path: string; readonly n: number }, PlatformError, FileSystem.FileSystem | Path.Path> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  yield* fs.makeDirectory(dir, { recursive: true })
+  const safe = sanitizeJobName(name)
+  for (let n = from;; n++) {
+    const file = path.join(dir, `${safe}.${n}.sh`)
+    const written = yield* fs.writeFileString(file, content, { flag: "wx", mode: 0o700 }).pipe(
+      Effect.as(true),
+      Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "AlreadyExists", () => Effect.succeed(false))
+    )
+    if (written) {
+      yield* fs.chmod(file, 0o700)
+      return { path: file, n }
+    }
+  }
+})

@@ -1,0 +1,146 @@
+/**
+ * The pure transition function: what a record becomes given one observation, or given that no
+ * executor has reported it for a while. No time is read here: `now` is passed in.
+ */
+import type { ArrayElement, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "./Domain.js"
+import { arrayIndices, isTerminalStatus } from "./Domain.js"
+
+const defined = <A>(next: A | undefined, current: A | undefined): A | undefined => next !== undefined ? next : current
+
+const reasonFor = (
+  status: JobStatus,
+  reason: FailureReason | undefined,
+  exitCode: number | undefined
+): FailureReason | undefined => {
+  if (status === "Done") return undefined
+  if (reason !== undefined) return reason
+  if (status === "Failed" && exitCode !== undefined && exitCode !== 0) {
+    return { _tag: "NonZeroExit", exitCode }
+  }
+  return undefined
+}
+
+const applyElement = (current: ArrayElement | undefined, obs: ElementObservation): ArrayElement => {
+  if (current !== undefined && isTerminalStatus(current.status)) return current
+  const status = obs.status
+  const exitCode = defined(obs.exitCode, current?.exitCode) ?? (status === "Done" ? 0 : undefined)
+  const reason = reasonFor(status, defined(obs.reason, current?.reason), exitCode)
+  const next: {
+    -readonly [K in keyof ArrayElement]: ArrayElement[K]
+  } = { index: obs.index, status }
+  if (reason !== undefined) next.reason = reason
+  if (exitCode !== undefined) next.exitCode = exitCode
+  const execHost = defined(obs.execHost, current?.execHost)
+  if (execHost !== undefined) next.execHost = execHost
+  const maxMem = defined(obs.maxMem, current?.maxMem)
+  if (maxMem !== undefined) next.maxMem = maxMem
+  const submitTime = defined(obs.submitTime, current?.submitTime)
+  if (submitTime !== undefined) next.submitTime = submitTime
+  const startTime = defined(obs.startTime, current?.startTime)
+  if (startTime !== undefined) next.startTime = startTime
+  const finishTime = defined(obs.finishTime, current?.finishTime)
+  if (finishTime !== undefined) next.finishTime = finishTime
+  return next
+}
+
+/** Merges element observations into the elements already known, sorted by index. */
+export const mergeElements = (
+  current: ReadonlyArray<ArrayElement> | undefined,
+  observed: ReadonlyArray<ElementObservation>
+): ReadonlyArray<ArrayElement> => {
+  const byIndex = new Map<number, ArrayElement>()
+  for (const e of current ?? []) byIndex.set(e.index, e)
+  for (const o of observed) byIndex.set(o.index, applyElement(byIndex.get(o.index), o))
+  return Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+}
+
+/**
+ * An array's status from its elements. It is terminal only once every expected element is:
+ * then Failed if any failed, else Killed if any was killed, else Done. Before that it is Running
+ * once any element has started or ended, and Pending while none has.
+ */
+export const aggregateArray = (expected: number, elements: ReadonlyArray<ArrayElement>): JobStatus => {
+  const terminal = elements.filter((e) => isTerminalStatus(e.status))
+  if (terminal.length >= expected && terminal.length === elements.length) {
+    if (terminal.some((e) => e.status === "Failed")) return "Failed"
+    if (terminal.some((e) => e.status === "Killed")) return "Killed"
+    return "Done"
+  }
+  const started = elements.some((e) => e.status !== "Pending")
+  return started ? "Running" : "Pending"
+}
+
+/** What `record` becomes given `obs`, seen at `now`. A terminal record never changes. */
+export const applyObservation = (record: JobRecord, obs: Observation, now: Date): JobRecord => {
+  if (isTerminalStatus(record.status)) return record
+  const elements = obs.elements !== undefined && obs.elements.length > 0
+    ? mergeElements(record.elements, obs.elements)
+    : record.elements
+  let status: JobStatus = obs.status ?? record.status
+  let reason = defined(obs.reason, record.reason)
+  if (record.array !== undefined && elements !== undefined && elements.length > 0) {
+    status = aggregateArray(arrayIndices(record.array).length, elements)
+    if (status === "Failed" && obs.reason === undefined) {
+      const failed = elements.filter((e) => e.status === "Failed").map((e) => e.index)
+      reason = { _tag: "ElementsFailed", indices: failed }
+    }
+  }
+  const exitCode = defined(obs.exitCode, record.exitCode) ?? (status === "Done" ? 0 : undefined)
+  reason = reasonFor(status, reason, exitCode)
+  const terminal = isTerminalStatus(status)
+  const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = { ...record, status, lastSeen: now }
+  if (reason !== undefined) next.reason = reason
+  else delete next.reason
+  if (exitCode !== undefined) next.exitCode = exitCode
+  if (elements !== undefined) next.elements = elements
+  const execHost = defined(obs.execHost, record.execHost)
+  if (execHost !== undefined) next.execHost = execHost
+  const maxMem = defined(obs.maxMem, record.maxMem)
+  if (maxMem !== undefined) next.maxMem = maxMem
+  const submitTime = defined(obs.submitTime, record.submitTime)
+  if (submitTime !== undefined) next.submitTime = submitTime
+  const startTime = defined(obs.startTime, record.startTime)
+  if (startTime !== undefined) next.startTime = startTime
+  const finishTime = defined(obs.finishTime, record.finishTime) ?? (terminal ? now : undefined)
+  if (finishTime !== undefined) next.finishTime = finishTime
+  return next
+}
+
+/** Whether a job unseen since `lastSeen` has outlived the zombie timeout at `now`. */
+export const isZombie = (record: JobRecord, now: Date, zombieTimeoutMillis: number): boolean =>
+  !isTerminalStatus(record.status) && now.getTime() - record.lastSeen.getTime() > zombieTimeoutMillis
+
+/** A job no executor has reported for longer than the zombie timeout: Failed, reason Vanished. */
+export const vanish = (record: JobRecord, now: Date): JobRecord => {
+  if (isTerminalStatus(record.status)) return record
+  const reason: FailureReason = { _tag: "Vanished", lastSeen: record.lastSeen }
+  const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = {
+    ...record,
+    status: "Failed",
+    reason,
+    finishTime: now,
+    metadata: { ...record.metadata, zombie: true }
+  }
+  if (record.elements !== undefined) {
+    next.elements = record.elements.map((e) => isTerminalStatus(e.status) ? e : { ...e, status: "Failed", reason })
+  }
+  return next
+}
+
+/** A job ended by cancellation: Killed with reason Cancelled, or Done when asked to mark it done. */
+export const cancelled = (record: JobRecord, now: Date, done: boolean, by?: string): JobRecord => {
+  if (isTerminalStatus(record.status)) return record
+  const status: JobStatus = done ? "Done" : "Killed"
+  const reason: FailureReason = by === undefined ? { _tag: "Cancelled" } : { _tag: "Cancelled", by }
+  const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = { ...record, status, finishTime: now }
+  if (done) delete next.reason
+  else next.reason = reason
+  if (record.elements !== undefined) {
+    next.elements = record.elements.map((e) => {
+      if (isTerminalStatus(e.status)) return e
+      if (done) return { index: e.index, status }
+      return { ...e, status, reason }
+    })
+  }
+  return next
+}

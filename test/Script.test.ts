@@ -1,0 +1,140 @@
+import { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import { execFileSync } from "node:child_process"
+import { ClusterConfig } from "../src/Config.js"
+import { prepareJob } from "../src/Executor.js"
+import { renderLocalScript } from "../src/schedulers/Local.js"
+import {
+  fullJobName,
+  renderScript,
+  sanitizeJobName,
+  shellQuote,
+  skipDirectives,
+  writeScript
+} from "../src/Script.js"
+
+describe("job names", () => {
+  it.each([
+    ["my-Demo App-run", "my-Demo-App-run"],
+    ["a b c", "a-b-c"],
+    ["job@host#1", "job-host-1"],
+    ["prefix-my_job.v2", "prefix-my_job.v2"],
+    ["test-myjob", "test-myjob"],
+    ["x$(touch canary)`id`'\"\n", "x--touch-canary--id----"]
+  ])("sanitizes %j to %j", (input, expected) => {
+    expect(sanitizeJobName(input)).toBe(expected)
+  })
+
+  it("prefixes as {prefix}-{name}, or leaves the name alone without a prefix", () => {
+    expect(fullJobName("capi", "Demo App")).toBe("capi-Demo-App")
+    expect(fullJobName(undefined, "my-job")).toBe("my-job")
+    expect(fullJobName("", "my-job")).toBe("my-job")
+  })
+})
+
+describe("shellQuote", () => {
+  it.each([
+    "plain",
+    "with space",
+    "it's",
+    "$(touch canary)",
+    "`touch canary`",
+    "a\nb",
+    "\"double\" 'single' \\back",
+    ""
+  ])("round-trips %j through a real shell as one word", (value) => {
+    const out = execFileSync("bash", ["-c", `printf '%s' ${shellQuote(value)}`], { encoding: "utf8" })
+    expect(out).toBe(value)
+  })
+})
+
+describe("renderScript", () => {
+  it("orders shebang, header, exports, prologue, command, epilogue", () => {
+    const script = renderScript({
+      shebang: "#!/bin/bash",
+      header: ["#SBATCH -J x"],
+      env: { FOO: "bar baz" },
+      prologue: ["module load java/11"],
+      command: "echo hello",
+      epilogue: ["echo done"]
+    })
+    expect(script).toBe(
+      "#!/bin/bash\n#SBATCH -J x\nexport FOO='bar baz'\nmodule load java/11\necho hello\necho done\n"
+    )
+  })
+
+  it("drops directive lines containing a directives_skip substring", () => {
+    expect(skipDirectives(["#BSUB -q normal", "#BSUB -R span", "#BSUB -W 1:00"], ["-R"])).toEqual([
+      "#BSUB -q normal",
+      "#BSUB -W 1:00"
+    ])
+  })
+
+  it("puts the config's and the job's prologue and epilogue lines in order, with a custom shebang", () => {
+    const options = ClusterConfig.make({
+      shebang: "#!/bin/zsh",
+      script_prologue: ["P1"],
+      script_epilogue: ["E1"],
+      extra_directives: ["#LOCAL extra"]
+    }).options
+    const job = Effect.runSync(
+      prepareJob({ name: "j", command: "run", prologue: ["P2"], epilogue: ["E2"] }, options)
+    )
+    const script = renderLocalScript(job, options)
+    const lines = script.trimEnd().split("\n")
+    expect(lines[0]).toBe("#!/bin/zsh")
+    expect(lines).toContain("#LOCAL extra")
+    expect(lines.slice(-5)).toEqual(["P1", "P2", "run", "E1", "E2"])
+  })
+})
+
+describe("prepareJob", () => {
+  const options = ClusterConfig.make({ memory: "8 GB", walltime: "04:00", extra_args: ["-a"] }).options
+  const prepare = (spec: Parameters<typeof prepareJob>[0]) => Effect.runSync(Effect.either(prepareJob(spec, options)))
+
+  it("fills config defaults and parses memory and walltime", () => {
+    const job = prepare({ name: "j", command: "x", resources: { extraArgs: ["-b"] } })
+    expect(Either.isRight(job)).toBe(true)
+    if (Either.isRight(job)) {
+      expect(job.right.resources.memoryBytes).toBe(8 * 1024 ** 3)
+      expect(job.right.resources.extraArgs).toEqual(["-a", "-b"])
+      expect(job.right.name).toBe("capi-j")
+    }
+  })
+
+  it.each([
+    [{ name: "j", command: "x", resources: { memory: "lots" } }, "InvalidMemory"],
+    [{ name: "j", command: "x", resources: { walltime: "soon" } }, "InvalidWalltime"],
+    [{ name: "j", command: "x", env: { "BAD-NAME": "1" } }, "InvalidJobSpec"],
+    [{ name: "j", command: "x", resources: { workDir: "/tmp/a\nb" } }, "InvalidJobSpec"],
+    [{ name: "j", command: "x", resources: { extraDirectives: ["-P a\n#SBATCH --evil"] } }, "InvalidJobSpec"],
+    [{ name: "j", command: "   " }, "InvalidJobSpec"],
+    [{ name: "j", command: "x", array: { start: 5, end: 1 } }, "InvalidJobSpec"]
+  ] as const)("refuses %j with %s", (spec, tag) => {
+    const result = prepare(spec)
+    expect(Either.isLeft(result) && result.left._tag).toBe(tag)
+  })
+
+  it("says what to fix", () => {
+    const result = prepare({ name: "j", command: "x", env: { "1X": "v" } })
+    expect(Either.isLeft(result) && result.left.message).toMatch(/not shell variable names: "1X"/)
+  })
+})
+
+describe("writeScript", () => {
+  it.scoped("writes {dir}/{name}.{n}.sh executable by the owner only and never overwrites", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const first = yield* writeScript(path.join(dir, "sub"), "my job", "#!/bin/bash\necho 1\n")
+      const second = yield* writeScript(path.join(dir, "sub"), "my job", "#!/bin/bash\necho 2\n")
+      expect(first.path).toBe(path.join(dir, "sub", "my-job.1.sh"))
+      expect(second.path).toBe(path.join(dir, "sub", "my-job.2.sh"))
+      expect(yield* fs.readFileString(first.path)).toContain("echo 1")
+      const info = yield* fs.stat(first.path)
+      expect(info.mode & 0o777).toBe(0o700)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

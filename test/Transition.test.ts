@@ -1,0 +1,163 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { JobRecord } from "../src/Domain.js"
+import { failedElementIndices } from "../src/Domain.js"
+import { aggregateArray, applyObservation, cancelled, isZombie, mergeElements, vanish } from "../src/Transition.js"
+
+const t0 = new Date("2026-01-01T00:00:00Z")
+const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000)
+
+const record = (over: Partial<JobRecord> = {}): JobRecord => ({
+  jobId: "1",
+  name: "capi-job",
+  command: "true",
+  executor: "local",
+  status: "Pending",
+  lastSeen: t0,
+  metadata: {},
+  ...over
+})
+
+const arrayRecord = (start: number, end: number) => record({ array: { start, end } })
+
+describe("applyObservation", () => {
+  it("moves Pending → Running → Done and fills the exit code 0", () => {
+    const running = applyObservation(record(), { jobId: "1", status: "Running", execHost: "node1" }, at(10))
+    expect(running.status).toBe("Running")
+    expect(running.execHost).toBe("node1")
+    expect(running.lastSeen).toEqual(at(10))
+    const done = applyObservation(running, { jobId: "1", status: "Done" }, at(20))
+    expect(done.status).toBe("Done")
+    expect(done.exitCode).toBe(0)
+    expect(done.reason).toBeUndefined()
+    expect(done.finishTime).toEqual(at(20))
+    expect(done.execHost).toBe("node1")
+  })
+
+  it("gives a failure with a non-zero exit code the NonZeroExit reason", () => {
+    const failed = applyObservation(record({ status: "Running" }), { jobId: "1", status: "Failed", exitCode: 3 }, at(5))
+    expect(failed.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+  })
+
+  it("keeps a reason the scheduler gave", () => {
+    const failed = applyObservation(record(), { jobId: "1", status: "Failed", reason: { _tag: "OutOfMemory" } }, at(5))
+    expect(failed.reason).toEqual({ _tag: "OutOfMemory" })
+  })
+
+  it("never changes a terminal record", () => {
+    const killed = record({ status: "Killed", reason: { _tag: "Cancelled" } })
+    expect(applyObservation(killed, { jobId: "1", status: "Done" }, at(5))).toBe(killed)
+  })
+
+  it("keeps fields the observation leaves out", () => {
+    const r = record({ status: "Running", maxMem: 100, startTime: at(1) })
+    const next = applyObservation(r, { jobId: "1", status: "Running" }, at(5))
+    expect(next.maxMem).toBe(100)
+    expect(next.startTime).toEqual(at(1))
+  })
+})
+
+describe("arrays", () => {
+  it("stays Pending while no element has started", () => {
+    const r = applyObservation(arrayRecord(1, 3), {
+      jobId: "1",
+      elements: [{ index: 1, status: "Pending" }, { index: 2, status: "Pending" }]
+    }, at(1))
+    expect(r.status).toBe("Pending")
+  })
+
+  it("is Running until every expected element is terminal, even when all seen ones are", () => {
+    const r = applyObservation(arrayRecord(1, 5), {
+      jobId: "1",
+      elements: [{ index: 1, status: "Done" }, { index: 2, status: "Done" }]
+    }, at(1))
+    expect(r.status).toBe("Running")
+  })
+
+  it("ends Done when all elements are Done", () => {
+    const r = applyObservation(arrayRecord(1, 2), {
+      jobId: "1",
+      elements: [{ index: 1, status: "Done" }, { index: 2, status: "Done" }]
+    }, at(1))
+    expect(r.status).toBe("Done")
+    expect(r.exitCode).toBe(0)
+  })
+
+  it("ends Failed when any element failed (Failed wins over Killed), naming the failed indices", () => {
+    const r = applyObservation(arrayRecord(1, 3), {
+      jobId: "1",
+      elements: [
+        { index: 1, status: "Done" },
+        { index: 2, status: "Failed", exitCode: 1 },
+        { index: 3, status: "Killed" }
+      ]
+    }, at(1))
+    expect(r.status).toBe("Failed")
+    expect(r.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+    expect(failedElementIndices(r)).toEqual([2, 3])
+    expect(r.elements?.[1]?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 1 })
+  })
+
+  it("ends Killed when elements were killed and none failed", () => {
+    expect(aggregateArray(2, [{ index: 1, status: "Done" }, { index: 2, status: "Killed" }])).toBe("Killed")
+  })
+
+  it("merges element observations over several polls, keeping terminal elements", () => {
+    const first = mergeElements(undefined, [{ index: 2, status: "Done" }, { index: 1, status: "Running" }])
+    expect(first.map((e) => e.index)).toEqual([1, 2])
+    const second = mergeElements(first, [{ index: 2, status: "Running" }, { index: 1, status: "Done" }])
+    expect(second.map((e) => e.status)).toEqual(["Done", "Done"])
+  })
+
+  it("counts a stepped range's elements", () => {
+    const r = applyObservation(record({ array: { start: 1, end: 5, step: 2 } }), {
+      jobId: "1",
+      elements: [1, 3, 5].map((index) => ({ index, status: "Done" as const }))
+    }, at(1))
+    expect(r.status).toBe("Done")
+  })
+})
+
+describe("zombies", () => {
+  it("is a zombie only past the timeout", () => {
+    const r = record({ status: "Running", lastSeen: t0 })
+    expect(isZombie(r, at(59), 60_000)).toBe(false)
+    expect(isZombie(r, at(61), 60_000)).toBe(true)
+    expect(isZombie(record({ status: "Done" }), at(1000), 60_000)).toBe(false)
+  })
+
+  it("vanish marks Failed with the Vanished reason and the zombie metadata", () => {
+    const r = vanish(record({ status: "Running", lastSeen: at(3) }), at(100))
+    expect(r.status).toBe("Failed")
+    expect(r.reason).toEqual({ _tag: "Vanished", lastSeen: at(3) })
+    expect(r.metadata["zombie"]).toBe(true)
+    expect(r.finishTime).toEqual(at(100))
+  })
+})
+
+describe("cancelled", () => {
+  it("marks Killed with reason Cancelled, or Done when asked", () => {
+    expect(cancelled(record({ status: "Running" }), at(1), false).status).toBe("Killed")
+    expect(cancelled(record({ status: "Running" }), at(1), false).reason).toEqual({ _tag: "Cancelled" })
+    const done = cancelled(record({ status: "Running" }), at(1), true)
+    expect(done.status).toBe("Done")
+    expect(done.reason).toBeUndefined()
+  })
+
+  it("ends unfinished elements and leaves finished ones", () => {
+    const r = cancelled(
+      record({
+        status: "Running",
+        array: { start: 1, end: 2 },
+        elements: [{ index: 1, status: "Done", exitCode: 0 }, { index: 2, status: "Running" }]
+      }),
+      at(1),
+      false
+    )
+    expect(r.elements?.map((e) => e.status)).toEqual(["Done", "Killed"])
+  })
+
+  it("leaves a job that already ended alone", () => {
+    const done = record({ status: "Done" })
+    expect(cancelled(done, at(1), false)).toBe(done)
+  })
+})
