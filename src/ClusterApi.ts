@@ -1,0 +1,89 @@
+/**
+ * The one layer users provide: config → command runner → job store → executor → monitor.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const executor = yield* Executor
+ *   const monitor = yield* Monitor
+ *   const job = yield* executor.submit({ name: "hello", command: "echo hello" })
+ *   yield* monitor.await(job)
+ * })
+ * program.pipe(Effect.provide(ClusterApi.layer({ profile: "local_dev" })), NodeRuntime.runMain)
+ * ```
+ */
+import type { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import * as CommandRunnerNode from "./CommandRunner.js"
+import type { CommandRunner } from "./CommandRunner.js"
+import type { ConfigOptions, LoadOptions } from "./Config.js"
+import { ClusterConfig } from "./Config.js"
+import type { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
+import type { Executor } from "./Executor.js"
+import type { JobStore } from "./JobStore.js"
+import { layerMemory } from "./JobStore.js"
+import * as LocalExecutor from "./LocalExecutor.js"
+import * as Monitor from "./Monitor.js"
+import type { Rule, SpawnRule } from "./TestCommandRunner.js"
+import { TestCommandRunner } from "./TestCommandRunner.js"
+
+/** Every service a program gets from `ClusterApi.layer`. */
+export type Services = ClusterConfig | CommandRunner | JobStore | Executor | Monitor.Monitor
+
+/** The executor the config names. */
+export const executorLayer: Layer.Layer<
+  Executor,
+  never,
+  ClusterConfig | CommandRunner | JobStore | FileSystem.FileSystem | Path.Path
+> = Layer.unwrapEffect(
+  Effect.map(ClusterConfig, ({ options }) => {
+    switch (options.executor) {
+      case "local":
+        return LocalExecutor.layer
+    }
+  })
+)
+
+type Platform = FileSystem.FileSystem | Path.Path
+
+/** Wires the services from a config layer, a command runner layer, a store and an executor. */
+export const compose = <E, R>(parts: {
+  readonly config: Layer.Layer<ClusterConfig, E, Platform>
+  readonly runner: Layer.Layer<R | CommandRunner>
+  readonly store?: Layer.Layer<JobStore, E> | undefined
+  /** Default: the executor the config names. */
+  readonly executor?: Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | Platform> | undefined
+}): Layer.Layer<Services | R, E> =>
+  Monitor.layer.pipe(
+    Layer.provideMerge(parts.executor ?? executorLayer),
+    Layer.provideMerge(Layer.mergeAll(parts.config, parts.runner, parts.store ?? layerMemory)),
+    Layer.provide(NodeContext.layer)
+  )
+
+export type LayerError = ConfigNotFound | ConfigInvalid | UnknownProfile
+
+/**
+ * Everything, for real: the config from YAML (`profile`, `configPath`, `overrides` as in
+ * `ClusterConfig.layer`), real processes, the in-memory store.
+ */
+export const layer = (options?: LoadOptions): Layer.Layer<Services, LayerError> =>
+  compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layer })
+
+/**
+ * Everything for tests: a config made in code, a TestCommandRunner answering from rules (exposed
+ * too, to read the calls it recorded), the in-memory store. Time is whatever clock the test runs on.
+ */
+export const layerTest = (
+  options: {
+    readonly config?: Partial<ConfigOptions> | undefined
+    readonly rules?: ReadonlyArray<Rule> | undefined
+    readonly spawnRules?: ReadonlyArray<SpawnRule> | undefined
+    /** Default: the executor the config names. */
+    readonly executor?: Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | Platform> | undefined
+  } = {}
+): Layer.Layer<Services | TestCommandRunner> =>
+  compose({
+    config: ClusterConfig.layerTest(options.config),
+    runner: TestCommandRunner.layer({ rules: options.rules ?? [], spawnRules: options.spawnRules ?? [] }),
+    executor: options.executor
+  })

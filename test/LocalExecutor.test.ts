@@ -1,0 +1,276 @@
+/**
+ * The local executor with real processes (it.live: real clock, real bash), through the whole
+ * service stack: config made in code, Node command runner, in-memory store, Monitor.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as ClusterApi from "../src/ClusterApi.js"
+import { layer as nodeRunner } from "../src/CommandRunner.js"
+import { ClusterConfig } from "../src/Config.js"
+import type { ConfigOptions } from "../src/Config.js"
+import { failedElementIndices } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { JobStore } from "../src/JobStore.js"
+import { Monitor } from "../src/Monitor.js"
+
+const dirs: Array<string> = []
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "capi-local-"))
+  dirs.push(d)
+  return d
+}
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+const live = (config: Partial<ConfigOptions> = {}) =>
+  ClusterApi.compose({
+    config: ClusterConfig.layerTest({ poll_interval: 0.05, job_name_prefix: "test", ...config }),
+    runner: nodeRunner
+  })
+
+const run = <A, E>(body: (dir: string) => Effect.Effect<A, E, ClusterApi.Services>, config: Partial<ConfigOptions> = {}) => {
+  const dir = tempDir()
+  return body(dir).pipe(Effect.provide(live({ log_directory: dir, ...config })))
+}
+
+const read = (file: string | undefined) => readFileSync(file ?? "", "utf8")
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("local jobs", () => {
+  it.live("runs a job to Done, with its stdout and stderr in stdout.{id}.log / stderr.{id}.log", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "hello", command: "echo hello" })
+        expect(job.status).toBe("Pending")
+        expect(job.name).toBe("test-hello")
+        const [done] = yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(done?.status).toBe("Done")
+        expect(done?.exitCode).toBe(0)
+        expect(done?.execHost).toBeDefined()
+        expect(done?.startTime).toBeDefined()
+        expect(done?.stdoutPath).toBe(join(dir, `stdout.${job.jobId}.log`))
+        expect(read(done?.stdoutPath)).toBe("hello\n")
+        expect(read(done?.stderrPath)).toBe("")
+        expect(read(done?.scriptPath)).toContain("echo hello")
+      })
+    ))
+
+  it.live("reports a non-zero exit as Failed with the code, stderr kept", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "bad", command: "echo oops >&2; exit 42" })
+        const [r] = yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(r?.status).toBe("Failed")
+        expect(r?.exitCode).toBe(42)
+        expect(r?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 42 })
+        expect(read(r?.stderrPath)).toBe("oops\n")
+      })
+    ))
+
+  it.live("gives every job its own id and runs several at once", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const jobs = yield* Effect.forEach([1, 2, 3], (i) => executor.submit({ name: `j${i}`, command: "true" }))
+        expect(new Set(jobs.map((j) => j.jobId)).size).toBe(3)
+        const done = yield* monitor.await(jobs, { timeout: "10 seconds" })
+        expect(done.map((r) => r.status)).toEqual(["Done", "Done", "Done"])
+        const store = yield* JobStore
+        expect((yield* store.active).length).toBe(0)
+        expect((yield* store.list()).length).toBe(3)
+      })
+    ))
+
+  it.live("runs in work_dir and writes the script and logs there; without one, in log_directory", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const work = join(dir, "work dir")
+        mkdirSync(work)
+        const a = yield* executor.submit({ name: "pwd", command: "pwd", resources: { workDir: work } })
+        const b = yield* executor.submit({ name: "pwd2", command: "pwd" })
+        const [ra, rb] = yield* monitor.await([a, b], { timeout: "10 seconds" })
+        expect(read(ra?.stdoutPath).trim()).toBe(work)
+        expect(ra?.scriptPath?.startsWith(work)).toBe(true)
+        expect(read(rb?.stdoutPath).trim()).toBe(process.cwd())
+        expect(rb?.stdoutPath?.startsWith(dir)).toBe(true)
+      })
+    ))
+
+  it.live("refuses a work_dir that does not exist, before anything runs", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const error = yield* Effect.flip(
+          executor.submit({ name: "x", command: "true", resources: { workDir: join(dir, "missing") } })
+        )
+        expect(error._tag).toBe("InvalidJobSpec")
+        expect(error.message).toContain("does not exist")
+      })
+    ))
+
+  it.live("cancel kills the whole process tree and records Killed; with done, Done", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const pidFile = join(dir, "child.pid")
+        const job = yield* executor.submit({ name: "tree", command: `sleep 60 & echo $! > '${pidFile}'; wait` })
+        const other = yield* executor.submit({ name: "other", command: "sleep 60" })
+        yield* Effect.sleep("300 millis").pipe(Effect.repeat({ until: () => existsSync(pidFile) }))
+        const child = Number(read(pidFile).trim())
+        expect(alive(child)).toBe(true)
+        const killed = yield* executor.cancel(job.jobId)
+        expect(killed.status).toBe("Killed")
+        expect(alive(child)).toBe(false)
+        const done = yield* executor.cancel(other.jobId, { done: true })
+        expect(done.status).toBe("Done")
+        const [final] = yield* monitor.await(job, { timeout: "5 seconds" })
+        expect(final?.status).toBe("Killed")
+      })
+    ))
+
+  it.live("ends a job that runs past its walltime as Failed(Timeout)", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "slow", command: "sleep 30", resources: { walltime: "1s" } })
+        const [r] = yield* monitor.await(job, { timeout: "15 seconds" })
+        expect(r?.status).toBe("Failed")
+        expect(r?.reason).toEqual({ _tag: "Timeout" })
+      })
+    ))
+
+  it.live("runs at most max_local_jobs at once", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const log = join(dir, "log")
+        const cmd = `echo start >> '${log}'; sleep 0.5; echo end >> '${log}'`
+        const jobs = yield* Effect.forEach([1, 2, 3], (i) => executor.submit({ name: `c${i}`, command: cmd }))
+        yield* monitor.await(jobs, { timeout: "10 seconds" })
+        let running = 0
+        let peak = 0
+        for (const line of read(log).trim().split("\n")) {
+          running += line === "start" ? 1 : -1
+          peak = Math.max(peak, running)
+        }
+        expect(peak).toBe(1)
+      }), { max_local_jobs: 1 }))
+})
+
+describe("local arrays", () => {
+  it.live("runs every element with ARRAY_INDEX set and its own log files", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submitArray({ name: "arr", command: "echo element $ARRAY_INDEX" }, {
+          start: 5,
+          end: 7
+        })
+        const [r] = yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(r?.status).toBe("Done")
+        expect(r?.elements?.map((e) => [e.index, e.status, e.exitCode])).toEqual([
+          [5, "Done", 0],
+          [6, "Done", 0],
+          [7, "Done", 0]
+        ])
+        for (const i of [5, 6, 7]) {
+          expect(read(join(dir, `stdout.${job.jobId}.${i}.log`))).toBe(`element ${i}\n`)
+        }
+      })
+    ))
+
+  it.live("a failing element fails the array, naming it", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submitArray(
+          { name: "arr", command: "[ \"$ARRAY_INDEX\" != 2 ]" },
+          { start: 1, end: 3, maxConcurrent: 2 }
+        )
+        const [r] = yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(r?.status).toBe("Failed")
+        expect(failedElementIndices(r!)).toEqual([2])
+        expect(r?.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+      })
+    ))
+
+  it.live("cancelling an array kills every element", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submitArray({ name: "arr", command: "sleep 60" }, { start: 1, end: 3 })
+        yield* Effect.sleep("300 millis")
+        const killed = yield* executor.cancel(job.jobId)
+        expect(killed.status).toBe("Killed")
+        const [r] = yield* monitor.await(job, { timeout: "5 seconds" })
+        expect(r?.status).toBe("Killed")
+        expect(r?.elements?.every((e) => e.status === "Killed")).toBe(true)
+      })
+    ))
+})
+
+describe("hostile input", () => {
+  it.live("names, env values, paths and commands with quotes, $(…), backticks, newlines and spaces run nothing unwritten", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const canary = join(dir, "canary")
+        const evil = `$(touch '${canary}')\`touch '${canary}'\`'"; touch '${canary}' #`
+        const work = join(dir, "w $(touch canary) `touch canary` '\"")
+        mkdirSync(work)
+        const job = yield* executor.submit({
+          name: evil,
+          command: "printf '%s\\n' \"$EVIL\" \"$MULTI\"; pwd",
+          env: { EVIL: evil, MULTI: "line1\nline2 $(touch canary)" },
+          resources: { workDir: work, stdoutPath: "out $(x).log" }
+        })
+        const [r] = yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(r?.status).toBe("Done")
+        expect(existsSync(canary)).toBe(false)
+        expect(existsSync(join(work, "canary"))).toBe(false)
+        expect(existsSync(join(process.cwd(), "canary"))).toBe(false)
+        expect(read(join(work, "out $(x).log"))).toBe(`${evil}\nline1\nline2 $(touch canary)\n${work}\n`)
+        expect(r?.name).not.toMatch(/[$`'" ;]/)
+      })
+    ))
+
+  it.live("refuses values that would open a new line in a script, and nothing is submitted", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const store = yield* JobStore
+        const error = yield* Effect.flip(executor.submit({
+          name: "x",
+          command: "true",
+          resources: { stdoutPath: "a\ntouch canary" }
+        }))
+        expect(error._tag).toBe("InvalidJobSpec")
+        expect((yield* store.list()).length).toBe(0)
+        expect(Option.isNone(yield* store.get("1"))).toBe(true)
+      })
+    ))
+})

@@ -1,0 +1,449 @@
+/**
+ * The Monitor under TestClock: every poll, zombie and retention decision is driven by
+ * `TestClock.adjust`, never by real sleeps. Scheduler answers come from TestCommandRunner rules.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import type { Scope } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as ClusterApi from "../src/ClusterApi.js"
+import type { ConfigOptions } from "../src/Config.js"
+import type { JobEvent } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { JobStore } from "../src/JobStore.js"
+import { Monitor } from "../src/Monitor.js"
+import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
+import { TestCommandRunner } from "../src/TestCommandRunner.js"
+import { toyExecutorLayer } from "./support/ToyDialect.js"
+
+const dirs: Array<string> = []
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "capi-monitor-"))
+  dirs.push(d)
+  return d
+}
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+/** A toy scheduler whose job table the test controls. */
+const toyScheduler = Effect.gen(function*() {
+  const table = yield* Ref.make(new Map<string, string>()) // id -> "STATE|EXIT"
+  const accounting = yield* Ref.make(new Map<string, string>())
+  let next = 100
+  const ids = (call: RecordedCall) => call.argv.slice(1)
+  const rules: ReadonlyArray<Rule> = [
+    { match: "toysub", reply: () => ({ stdout: `${next++}\n` }) },
+    {
+      match: "toystat",
+      reply: (call) => {
+        const t = Effect.runSync(Ref.get(table))
+        return { stdout: ids(call).flatMap((id) => t.has(id) ? [`${id}|${t.get(id)}`] : []).join("\n") }
+      }
+    },
+    {
+      match: "toyacct",
+      reply: (call) => {
+        const t = Effect.runSync(Ref.get(accounting))
+        return { stdout: ids(call).flatMap((id) => t.has(id) ? [`${id}|${t.get(id)}`] : []).join("\n") }
+      }
+    },
+    { match: "toykill", reply: { stdout: "" } }
+  ]
+  const set = (id: string, state: string) => Ref.update(table, (m) => new Map(m).set(id, state))
+  const finish = (id: string, state: string) =>
+    Ref.update(table, (m) => {
+      const n = new Map(m)
+      n.delete(id)
+      return n
+    }).pipe(Effect.zipRight(Ref.update(accounting, (m) => new Map(m).set(id, state))))
+  /** The job leaves the live queue and the accounting tool has no record of it either. */
+  const forget = (id: string) =>
+    Ref.update(table, (m) => {
+      const n = new Map(m)
+      n.delete(id)
+      return n
+    })
+  return { rules, set, finish, forget }
+})
+
+const toyLayer = (rules: ReadonlyArray<Rule>, config: Partial<ConfigOptions> = {}) =>
+  ClusterApi.layerTest({
+    config: { poll_interval: 10, log_directory: tempDir(), ...config },
+    rules,
+    executor: toyExecutorLayer
+  })
+
+const withToy = <A, E>(
+  body: (
+    toy: Effect.Effect.Success<typeof toyScheduler>
+  ) => Effect.Effect<A, E, ClusterApi.Services | TestCommandRunner | Scope.Scope>,
+  config: Partial<ConfigOptions> = {}
+) =>
+  Effect.gen(function*() {
+    const toy = yield* toyScheduler
+    return yield* body(toy).pipe(Effect.scoped, Effect.provide(toyLayer(toy.rules, config)))
+  })
+
+const calls = (prefix: string) =>
+  Effect.flatMap(TestCommandRunner, (t) => t.callsMatching(prefix)).pipe(Effect.map((c) => c.length))
+
+const statusOf = (jobId: string) =>
+  Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.map((r) => r.status)))
+
+describe("polling", () => {
+  it.effect("makes exactly one status call per tick for 1,000 tracked jobs", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const jobs = yield* Effect.forEach(
+          Array.from({ length: 1000 }, (_, i) => i),
+          (i) => executor.submit({ name: `j${i}`, command: "true" })
+        )
+        for (const j of jobs) yield* toy.set(j.jobId, "R|")
+        expect(yield* calls("toystat")).toBe(0)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* calls("toystat")).toBe(1)
+        expect(yield* calls("toyacct")).toBe(0)
+        const store = yield* JobStore
+        expect((yield* store.active).every((r) => r.status === "Running")).toBe(true)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* calls("toystat")).toBe(2)
+      })
+    ))
+
+  it.effect("asks nothing when no job is active", () =>
+    withToy(() =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust("60 seconds")
+        expect(yield* calls("toystat")).toBe(0)
+        const report = yield* (yield* Monitor).tick
+        expect(report.polled).toBe(false)
+      })
+    ))
+
+  it.effect("asks the accounting tool once, only about jobs that left the live queue", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "false" })
+        const c = yield* executor.submit({ name: "c", command: "sleep 100" })
+        yield* toy.set(c.jobId, "R|")
+        yield* toy.finish(a.jobId, "CD|0")
+        yield* toy.finish(b.jobId, "F|2")
+        yield* TestClock.adjust("10 seconds")
+        const runner = yield* TestCommandRunner
+        const acct = yield* runner.callsMatching("toyacct")
+        expect(acct.map((call) => call.argv.slice(1))).toEqual([[a.jobId, b.jobId]])
+        const store = yield* JobStore
+        const final = yield* store.get(b.jobId)
+        expect(Option.getOrThrow(final).status).toBe("Failed")
+        expect(Option.getOrThrow(final).reason).toEqual({ _tag: "NonZeroExit", exitCode: 2 })
+        expect(yield* statusOf(a.jobId)).toEqual(Option.some("Done"))
+        expect(yield* statusOf(c.jobId)).toEqual(Option.some("Running"))
+      })
+    ))
+
+  it.effect("a failed status command changes no job, is published, and is retried next tick", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const runner = yield* TestCommandRunner
+        const events = yield* monitor.subscribe
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "R|")
+        yield* runner.addRules([{
+          match: "toystat",
+          reply: { exitCode: 1, stderr: "slurm_load_jobs error: Unable to contact slurm controller" },
+          times: 2
+        }])
+        yield* TestClock.adjust("10 seconds")
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Pending"))
+        expect(yield* monitor.consecutivePollFailures).toBe(2)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Running"))
+        expect(yield* monitor.consecutivePollFailures).toBe(0)
+        const seen = yield* Stream.take(events, 4).pipe(Stream.runCollect)
+        const failures = Chunk.toArray(seen).filter((e): e is Extract<JobEvent, { _tag: "PollFailed" }> =>
+          e._tag === "PollFailed"
+        )
+        expect(failures.map((f) => f.consecutiveFailures)).toEqual([1, 2])
+        expect(failures[0]?.message).toContain("Unable to contact slurm controller")
+      })
+    ))
+
+  it.effect("garbled status output changes no job", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "CD|0")
+        yield* runner.addRules([{ match: "toystat", reply: { stdout: "<html>proxy error</html>" }, times: 1 }])
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Pending"))
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Done"))
+      })
+    ))
+
+  it.effect("marks a job unseen past the zombie timeout Failed(Vanished), and fires its failure callback", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const fired = yield* Ref.make<Array<string>>([])
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "R|")
+        yield* monitor.onFailure(job, (r) => Ref.update(fired, (xs) => [...xs, r.reason?._tag ?? "none"]))
+        yield* TestClock.adjust("10 seconds")
+        yield* toy.forget(job.jobId)
+        yield* Effect.forEach([1, 2, 3, 4, 5, 6], () => TestClock.adjust("10 seconds"))
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Running"))
+        yield* TestClock.adjust("10 seconds")
+        const record = Option.getOrThrow(yield* (yield* JobStore).get(job.jobId))
+        expect(record.status).toBe("Failed")
+        expect(record.reason?._tag).toBe("Vanished")
+        expect(record.metadata["zombie"]).toBe(true)
+        yield* Effect.yieldNow()
+        expect(yield* Ref.get(fired)).toEqual(["Vanished"])
+      }), { zombie_timeout_minutes: 1 }))
+
+  it.effect("never turns a job into a zombie while polls fail", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "R|")
+        yield* runner.addRules([{ match: "toystat", reply: { fail: "timeout" } }])
+        yield* TestClock.adjust("5 minutes")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Pending"))
+      }), { zombie_timeout_minutes: 1 }))
+})
+
+describe("callbacks", () => {
+  it.effect("fire exactly once, by condition; plain, Promise and Effect callbacks all run", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const log: Array<string> = []
+        const ok = yield* executor.submit({ name: "ok", command: "true" })
+        const bad = yield* executor.submit({ name: "bad", command: "false" })
+        yield* monitor.onSuccess(ok, (r) => {
+          log.push(`plain success ${r.name}`)
+        })
+        yield* monitor.onSuccess(ok, async (r) => {
+          log.push(`promise success ${r.name}`)
+        })
+        yield* monitor.onFailure(ok, () => log.push("WRONG: failure for ok"))
+        yield* monitor.onFailure(bad, (r) => Effect.sync(() => log.push(`effect failure ${r.exitCode}`)))
+        yield* monitor.onExit(bad, () => log.push("any for bad"), "any")
+        yield* monitor.onExit(bad, () => log.push("WRONG: killed for bad"), "killed")
+        yield* toy.set(ok.jobId, "CD|0")
+        yield* toy.set(bad.jobId, "F|7")
+        yield* TestClock.adjust("10 seconds")
+        yield* TestClock.adjust("10 seconds")
+        yield* Effect.yieldNow()
+        expect(log.sort()).toEqual(
+          ["any for bad", "effect failure 7", "plain success capi-ok", "promise success capi-ok"].sort()
+        )
+      })
+    ))
+
+  it.effect("a failing callback is logged and the monitor goes on", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "true" })
+        const later = yield* Deferred.make<string>()
+        yield* monitor.onExit(a, () => {
+          throw new Error("boom")
+        })
+        yield* monitor.onExit(a, () => Effect.fail("typed failure"))
+        yield* monitor.onExit(b, (r) => Deferred.succeed(later, r.jobId))
+        yield* toy.set(a.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        yield* toy.set(b.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* Deferred.await(later)).toBe(b.jobId)
+      })
+    ))
+
+  it.effect("a callback registered after the job ended fires at once, once", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        const count = yield* Ref.make(0)
+        yield* monitor.onSuccess(job, () => Ref.update(count, (n) => n + 1))
+        yield* TestClock.adjust("10 seconds")
+        yield* Effect.yieldNow()
+        expect(yield* Ref.get(count)).toBe(1)
+      })
+    ))
+
+  it.effect("registering on an unknown job is a JobNotFound error", () =>
+    withToy(() =>
+      Effect.gen(function*() {
+        const monitor = yield* Monitor
+        const error = yield* Effect.flip(monitor.onSuccess("nope", () => undefined))
+        expect(error._tag).toBe("JobNotFound")
+      })
+    ))
+})
+
+describe("await", () => {
+  it.effect("returns the final records once every job has ended", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "true" })
+        const waiting = yield* Effect.fork(monitor.await([a, b]))
+        yield* toy.set(a.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
+        yield* toy.set(b.jobId, "F|1")
+        yield* TestClock.adjust("10 seconds")
+        const records = yield* Fiber.join(waiting)
+        expect(records.map((r) => [r.jobId, r.status])).toEqual([[a.jobId, "Done"], [b.jobId, "Failed"]])
+      })
+    ))
+
+  it.effect("returns at once for jobs that already ended", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(a.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        const [r] = yield* monitor.await(a)
+        expect(r?.status).toBe("Done")
+      })
+    ))
+
+  it.effect("fails with AwaitTimeout when the jobs outlive the timeout, leaving them tracked", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "sleep 1000" })
+        yield* toy.set(a.jobId, "R|")
+        const waiting = yield* Effect.fork(Effect.flip(monitor.await(a, { timeout: "30 seconds" })))
+        yield* TestClock.adjust("31 seconds")
+        const error = yield* Fiber.join(waiting)
+        expect(error._tag).toBe("AwaitTimeout")
+        expect(error.message).toContain(a.jobId)
+        expect(yield* statusOf(a.jobId)).toEqual(Option.some("Running"))
+      })
+    ))
+})
+
+describe("events", () => {
+  it.effect("publish submit and every status change in order", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const events = yield* monitor.subscribe
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "R|")
+        yield* TestClock.adjust("10 seconds")
+        yield* toy.set(job.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        const seen = Chunk.toArray(yield* Stream.take(events, 3).pipe(Stream.runCollect))
+        expect(seen.map((e) => e._tag === "JobStatusChanged" ? `${e.from}->${e.to}` : e._tag)).toEqual([
+          "JobSubmitted",
+          "Pending->Running",
+          "Running->Done"
+        ])
+      })
+    ))
+})
+
+describe("retention", () => {
+  it.effect("purges ended jobs after completed_retention_minutes, once their callbacks have run", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const store = yield* JobStore
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "true" })
+        // b's callback takes 5 minutes: b must outlive its retention until the callback is done.
+        yield* monitor.onSuccess(b, () => Effect.sleep("5 minutes"))
+        yield* toy.set(a.jobId, "CD|0")
+        yield* toy.set(b.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        expect(Option.isSome(yield* store.get(a.jobId))).toBe(true)
+        yield* TestClock.adjust("70 seconds")
+        expect(Option.isNone(yield* store.get(a.jobId))).toBe(true)
+        expect(Option.isSome(yield* store.get(b.jobId))).toBe(true)
+        yield* TestClock.adjust("5 minutes")
+        expect(Option.isNone(yield* store.get(b.jobId))).toBe(true)
+      }), { completed_retention_minutes: 1 }))
+})
+
+describe("cancel through a batch scheduler", () => {
+  it.effect("runs the cancel command, records Killed and fires killed callbacks", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const runner = yield* TestCommandRunner
+        const job = yield* executor.submit({ name: "a", command: "sleep 100" })
+        yield* toy.set(job.jobId, "R|")
+        const killed = yield* Deferred.make<string>()
+        yield* monitor.onExit(job, (r) => Deferred.succeed(killed, r.status), "killed")
+        const after = yield* executor.cancel(job.jobId)
+        expect(after.status).toBe("Killed")
+        expect(after.reason).toEqual({ _tag: "Cancelled" })
+        expect((yield* runner.callsMatching("toykill")).map((c) => c.argv)).toEqual([["toykill", job.jobId]])
+        expect(yield* Deferred.await(killed)).toBe("Killed")
+        // A later poll saying it is still running changes nothing: Killed is final.
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Killed"))
+      })
+    ))
+
+  it.effect("cancelling a job that already finished is not an error and keeps its true end", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* runner.addRules([{ match: "toykill", reply: { exitCode: 1, stderr: "job already finished" } }])
+        const after = yield* executor.cancel(job.jobId)
+        expect(after.status).toBe("Pending")
+        yield* toy.finish(job.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Done"))
+      })
+    ))
+
+  it.effect("cancel by name matches with or without the prefix; cancel all takes the rest", () =>
+    withToy(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const align = yield* Effect.forEach([1, 2], (i) => executor.submit({ name: `align-${i}`, command: "x" }))
+        const other = yield* executor.submit({ name: "sort", command: "x" })
+        const byName = yield* executor.cancelByName("align-*")
+        expect(byName.map((r) => r.jobId).sort()).toEqual(align.map((r) => r.jobId).sort())
+        expect(yield* statusOf(other.jobId)).toEqual(Option.some("Pending"))
+        const rest = yield* executor.cancelAll({ done: true })
+        expect(rest.map((r) => [r.jobId, r.status])).toEqual([[other.jobId, "Done"]])
+      })
+    ))
+})

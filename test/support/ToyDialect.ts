@@ -1,0 +1,48 @@
+/**
+ * A deliberately tiny scheduler dialect for testing the machinery every batch scheduler shares
+ * (BatchExecutor, Monitor) without any one scheduler's syntax. Its commands are `toysub`,
+ * `toystat` and `toyacct`, `toykill`; its outputs are lines `ID|STATE|EXIT` with STATE one of
+ * PD, R, CD, F, CA. It stands for no real scheduler: real dialects are tested against outputs
+ * recorded from the real thing.
+ */
+import { Either, Layer } from "effect"
+import type { Dialect } from "../../src/BatchExecutor.js"
+import { make } from "../../src/BatchExecutor.js"
+import type { JobStatus, Observation } from "../../src/Domain.js"
+import { Executor } from "../../src/Executor.js"
+
+const states: Record<string, JobStatus> = { PD: "Pending", R: "Running", CD: "Done", F: "Failed", CA: "Killed" }
+
+const parseLines = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> => {
+  const out: Array<Observation> = []
+  for (const line of stdout.split("\n")) {
+    if (line.trim() === "") continue
+    const [id, state, exit] = line.split("|")
+    const status = state === undefined ? undefined : states[state]
+    if (id === undefined || id === "" || status === undefined) return Either.left(`bad line ${JSON.stringify(line)}`)
+    const exitCode = exit === undefined || exit === "" ? undefined : Number(exit)
+    out.push({ jobId: id, status, exitCode })
+  }
+  return Either.right(out)
+}
+
+export const toyDialect: Dialect = {
+  kind: "toy",
+  logFileName: (stream, isArray) => `${stream}.%j${isArray ? ".%a" : ""}.log`,
+  directives: (job, paths) => [`#TOY -J ${job.name}`, `#TOY -o ${paths.stdout}`],
+  submit: (request) => ({ argv: ["toysub", ...request.job.resources.extraArgs, request.scriptPath] }),
+  parseSubmit: (stdout) => {
+    const m = /^(\d+)\s*$/.exec(stdout)
+    return m?.[1] !== undefined ? Either.right(m[1]) : Either.left(`no job id in ${JSON.stringify(stdout)}`)
+  },
+  status: (jobs) => ({ argv: ["toystat", ...jobs.map((j) => j.jobId)] }),
+  parseStatus: parseLines,
+  accounting: {
+    command: (jobs) => ({ argv: ["toyacct", ...jobs.map((j) => j.jobId)] }),
+    parse: parseLines
+  },
+  cancel: (ids) => ({ argv: ["toykill", ...ids] }),
+  cancelAlreadyEnded: (stderr) => stderr.includes("already finished")
+}
+
+export const toyExecutorLayer = Layer.effect(Executor, make(toyDialect))
