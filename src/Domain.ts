@@ -137,6 +137,13 @@ export const ArraySpec = Schema.Struct({
 })
 export type ArraySpec = typeof ArraySpec.Type
 
+/** How many elements an array spec covers (counted, not listed). */
+export const arraySize = (array: ArraySpec): number =>
+  array.end < array.start ? 0 : Math.floor((array.end - array.start) / (array.step ?? 1)) + 1
+
+/** The most elements one array job may have. */
+export const maxArraySize = 1_000_000
+
 /** The indices an array spec covers, in order. */
 export const arrayIndices = (array: ArraySpec): ReadonlyArray<number> => {
   const out: Array<number> = []

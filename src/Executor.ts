@@ -19,6 +19,7 @@ import type {
   SubmitError
 } from "./Errors.js"
 import type { ConfigOptions } from "./Config.js"
+import { arraySize, maxArraySize } from "./Domain.js"
 import { fullJobName, requireSingleLine, validateEnv } from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
@@ -90,16 +91,27 @@ export interface PreparedJob {
 
 const orElse = <A>(job: A | undefined, config: A | undefined): A | undefined => job !== undefined ? job : config
 
-const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, InvalidJobSpec> =>
-  array.end < array.start
-    ? Effect.fail(
+const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, InvalidJobSpec> => {
+  if (array.end < array.start) {
+    return Effect.fail(
       new InvalidJobSpecError({
         name,
         field: "array",
         problem: `range ${array.start}-${array.end} is empty; the end must not be below the start`
       })
     )
-    : Effect.succeed(array)
+  }
+  if (arraySize(array) > maxArraySize) {
+    return Effect.fail(
+      new InvalidJobSpecError({
+        name,
+        field: "array",
+        problem: `range ${array.start}-${array.end} has ${arraySize(array)} elements; split it into arrays of at most ${maxArraySize}`
+      })
+    )
+  }
+  return Effect.succeed(array)
+}
 
 /**
  * Validates a job spec against the config and fills in defaults: the name is prefixed and made

@@ -47,7 +47,12 @@ export interface JobStoreShape {
   readonly subscribe: Effect.Effect<Queue.Dequeue<JobChange>, never, Scope.Scope>
 }
 
-export class JobStore extends Context.Tag("cluster-api/JobStore")<JobStore, JobStoreShape>() {}
+export class JobStore extends Context.Tag("cluster-api/JobStore")<JobStore, JobStoreShape>() {
+  /** The in-memory store (same as the module's `layerMemory`). */
+  static get layerMemory(): Layer.Layer<JobStore> {
+    return layerMemory
+  }
+}
 
 const elementsChanged = (before: JobRecord, after: JobRecord): boolean => {
   const a = before.elements ?? []

@@ -88,7 +88,12 @@ export interface MonitorShape {
   readonly consecutivePollFailures: Effect.Effect<number>
 }
 
-export class Monitor extends Context.Tag("cluster-api/Monitor")<Monitor, MonitorShape>() {}
+export class Monitor extends Context.Tag("cluster-api/Monitor")<Monitor, MonitorShape>() {
+  /** The Monitor layer (same as the module's `layer`). */
+  static get layer(): Layer.Layer<Monitor, never, ClusterConfig | Executor | JobStore> {
+    return layer
+  }
+}
 
 const conditionOf = (status: JobStatus): ExitCondition | undefined =>
   status === "Done" ? "success" : status === "Failed" ? "failure" : status === "Killed" ? "killed" : undefined

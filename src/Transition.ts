@@ -3,7 +3,7 @@
  * executor has reported it for a while. No time is read here: `now` is passed in.
  */
 import type { ArrayElement, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "./Domain.js"
-import { arrayIndices, isTerminalStatus } from "./Domain.js"
+import { arraySize, isTerminalStatus } from "./Domain.js"
 
 const defined = <A>(next: A | undefined, current: A | undefined): A | undefined => next !== undefined ? next : current
 
@@ -79,7 +79,7 @@ export const applyObservation = (record: JobRecord, obs: Observation, now: Date)
   let status: JobStatus = obs.status ?? record.status
   let reason = defined(obs.reason, record.reason)
   if (record.array !== undefined && elements !== undefined && elements.length > 0) {
-    status = aggregateArray(arrayIndices(record.array).length, elements)
+    status = aggregateArray(arraySize(record.array), elements)
     if (status === "Failed" && obs.reason === undefined) {
       const failed = elements.filter((e) => e.status === "Failed").map((e) => e.index)
       reason = { _tag: "ElementsFailed", indices: failed }

@@ -111,7 +111,8 @@ describe("prepareJob", () => {
     [{ name: "j", command: "x", resources: { workDir: "/tmp/a\nb" } }, "InvalidJobSpec"],
     [{ name: "j", command: "x", resources: { extraDirectives: ["-P a\n#SBATCH --evil"] } }, "InvalidJobSpec"],
     [{ name: "j", command: "   " }, "InvalidJobSpec"],
-    [{ name: "j", command: "x", array: { start: 5, end: 1 } }, "InvalidJobSpec"]
+    [{ name: "j", command: "x", array: { start: 5, end: 1 } }, "InvalidJobSpec"],
+    [{ name: "j", command: "x", array: { start: 0, end: 2_000_000_000 } }, "InvalidJobSpec"]
   ] as const)("refuses %j with %s", (spec, tag) => {
     const result = prepare(spec)
     expect(Either.isLeft(result) && result.left._tag).toBe(tag)

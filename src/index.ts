@@ -1,0 +1,50 @@
+/**
+ * cluster-api: submit executables to batch schedulers or local processes, watch them, and act
+ * when they end, as Effect services.
+ */
+export * from "./Domain.js"
+export * from "./Errors.js"
+
+export * as ClusterApi from "./ClusterApi.js"
+export type { Services } from "./ClusterApi.js"
+
+export { availableExecutors, ClusterConfig, ConfigOptions, defaultOptions, loadConfig, renderConfig } from "./Config.js"
+export type { ClusterConfigShape, ConfigSource, LoadOptions } from "./Config.js"
+
+export { CommandRunner } from "./CommandRunner.js"
+export type {
+  CommandResult,
+  CommandRunnerShape,
+  CommandSpec,
+  ProcessExit,
+  SpawnedProcess,
+  SpawnSpec
+} from "./CommandRunner.js"
+export { matches, TestCommandRunner } from "./TestCommandRunner.js"
+export type {
+  Matcher,
+  RecordedCall,
+  Reply,
+  Rule,
+  SentSignal,
+  SpawnReply,
+  SpawnRule,
+  TestCommandRunnerOptions,
+  TestCommandRunnerShape
+} from "./TestCommandRunner.js"
+
+export { Executor, globToRegExp, nameMatches, prepareJob } from "./Executor.js"
+export type { CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
+export * as BatchExecutor from "./BatchExecutor.js"
+export type { Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
+export * as LocalExecutor from "./LocalExecutor.js"
+
+export { JobStore } from "./JobStore.js"
+export type { JobChange, JobFilter, JobStoreShape } from "./JobStore.js"
+
+export { Monitor } from "./Monitor.js"
+export type { ExitCondition, JobCallback, JobRef, MonitorShape, TickReport } from "./Monitor.js"
+
+export * as Script from "./Script.js"
+export * as Transition from "./Transition.js"
+export * as Units from "./Units.js"

@@ -1,0 +1,100 @@
+/**
+ * Property tests: random input never produces a defect (only success or a typed error), and the
+ * transition function keeps its invariants for arbitrary records and observations.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Arbitrary, Cause, Effect, Exit, FastCheck, Schema } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { ClusterConfig, loadConfig } from "../src/Config.js"
+import { JobRecord, JobSpec, JobStatus } from "../src/Domain.js"
+import { prepareJob } from "../src/Executor.js"
+import { aggregateArray, applyObservation } from "../src/Transition.js"
+
+/** True when the exit is a success or a failure made only of typed errors (no defect, no interrupt). */
+const typedOnly = <A, E>(exit: Exit.Exit<A, E>): boolean =>
+  Exit.isSuccess(exit) || (Cause.isFailType(exit.cause) || Cause.failures(exit.cause).length > 0) &&
+    Cause.defects(exit.cause).length === 0
+
+const yamlish = FastCheck.oneof(
+  FastCheck.string(),
+  FastCheck.fullUnicodeString(),
+  // Structured documents with known and unknown keys and values of every type.
+  FastCheck.dictionary(
+    FastCheck.constantFrom(
+      "executor",
+      "poll_interval",
+      "memory",
+      "walltime",
+      "cpus",
+      "job_name_prefix",
+      "profiles",
+      "script_prologue",
+      "max_local_jobs",
+      "nonsense"
+    ),
+    FastCheck.jsonValue()
+  ).map((doc) => JSON.stringify(doc))
+)
+
+describe("random input", () => {
+  const dir = mkdtempSync(join(tmpdir(), "capi-prop-"))
+  const file = join(dir, "config.yaml")
+
+  it.effect.prop("loadConfig on any file content gives a config or a typed error, never a defect", [yamlish], ([text]) =>
+    Effect.gen(function*() {
+      writeFileSync(file, text)
+      const exit = yield* Effect.exit(loadConfig({ configPath: file }))
+      expect(typedOnly(exit)).toBe(true)
+    }).pipe(Effect.provide(NodeContext.layer)), { fastCheck: { numRuns: 300 } })
+
+  it.effect.prop("loadConfig with any profile name gives a config or a typed error", [FastCheck.string()], ([profile]) =>
+    Effect.gen(function*() {
+      writeFileSync(file, "profiles:\n  dev:\n    poll_interval: 2\n")
+      const exit = yield* Effect.exit(loadConfig({ configPath: file, profile }))
+      expect(typedOnly(exit)).toBe(true)
+      if (profile.trim() !== "" && profile !== "dev") expect(Exit.isFailure(exit)).toBe(true)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.prop("prepareJob on any job spec gives a prepared job or a typed error", [Arbitrary.make(JobSpec)], ([spec]) => {
+    const exit = Effect.runSyncExit(prepareJob(spec, ClusterConfig.make().options))
+    expect(typedOnly(exit)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.name).toMatch(/^[\w.-]+$/)
+  }, { fastCheck: { numRuns: 300 } })
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+})
+
+const observation = FastCheck.record({
+  status: FastCheck.option(Arbitrary.make(JobStatus), { nil: undefined }),
+  exitCode: FastCheck.option(FastCheck.integer({ min: -1, max: 255 }), { nil: undefined })
+})
+
+describe("transitions", () => {
+  it.prop(
+    "a terminal record never changes, and a record always keeps its id",
+    [Arbitrary.make(JobRecord), observation],
+    ([record, obs]) => {
+      const next = applyObservation(record, { jobId: record.jobId, ...obs }, new Date(0))
+      expect(next.jobId).toBe(record.jobId)
+      if (["Done", "Failed", "Killed"].includes(record.status)) expect(next).toBe(record)
+      expect(Schema.is(JobRecord)(next)).toBe(true)
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+
+  it.prop(
+    "an array is terminal exactly when every expected element is",
+    [FastCheck.array(Arbitrary.make(JobStatus), { minLength: 1, maxLength: 8 }), FastCheck.integer({ min: 1, max: 8 })],
+    ([statuses, expected]) => {
+      const elements = statuses.map((status, index) => ({ index, status }))
+      const status = aggregateArray(expected, elements)
+      const allTerminal = statuses.every((s) => s === "Done" || s === "Failed" || s === "Killed")
+      const terminal = status === "Done" || status === "Failed" || status === "Killed"
+      expect(terminal).toBe(allTerminal && statuses.length >= expected)
+      if (terminal && statuses.includes("Failed")) expect(status).toBe("Failed")
+    }
+  )
+})
