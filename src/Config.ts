@@ -8,6 +8,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import { availableParallelism, homedir } from "node:os"
 import * as YAML from "yaml"
+import { resourceDefaultFields } from "./Domain.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 
@@ -19,7 +20,6 @@ export const LsfUnits = Schema.Literal("KB", "MB", "GB", "TB")
 
 const PositiveNumber = Schema.Number.pipe(Schema.finite(), Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
-const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 const Strings = Schema.Array(Schema.String)
 
 /**
@@ -28,13 +28,7 @@ const Strings = Schema.Array(Schema.String)
  */
 export const ConfigOptions = Schema.Struct({
   executor: ConfigExecutor,
-  cpus: Schema.optional(PositiveInt),
-  gpus: Schema.optional(NonNegativeInt),
-  nodes: Schema.optional(PositiveInt),
-  memory: Schema.optional(Schema.String),
-  walltime: Schema.optional(Schema.String),
-  queue: Schema.optional(Schema.String),
-  account: Schema.optional(Schema.String),
+  ...resourceDefaultFields,
   /** Seconds between status polls. */
   poll_interval: PositiveNumber,
   /** Where job scripts and logs are written for jobs that name no work_dir. */

@@ -101,6 +101,17 @@ export const describeReason = (reason: FailureReason): string => {
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 
+/** Resources a job may ask for that the config can give defaults for (same names in both). */
+export const resourceDefaultFields = {
+  cpus: Schema.optional(PositiveInt),
+  gpus: Schema.optional(NonNegativeInt),
+  nodes: Schema.optional(PositiveInt),
+  memory: Schema.optional(Schema.String),
+  walltime: Schema.optional(Schema.String),
+  queue: Schema.optional(Schema.String),
+  account: Schema.optional(Schema.String)
+}
+
 /**
  * Resources for one job. Every field is optional: what a job leaves out comes from the config.
  * `memory` ("8 GB", "512M", "2TiB") and `walltime` ("04:00", "1:30:00", "2-00:00:00", "90m")
@@ -108,13 +119,7 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
  * typed error.
  */
 export const ResourceSpec = Schema.Struct({
-  cpus: Schema.optional(PositiveInt),
-  gpus: Schema.optional(NonNegativeInt),
-  nodes: Schema.optional(PositiveInt),
-  memory: Schema.optional(Schema.String),
-  walltime: Schema.optional(Schema.String),
-  queue: Schema.optional(Schema.String),
-  account: Schema.optional(Schema.String),
+  ...resourceDefaultFields,
   /** Where the job runs (its current directory). Default: the current directory. */
   workDir: Schema.optional(Schema.String),
   /** Where the job's stdout goes. Default: `stdout.{id}.log` beside the script. */
@@ -181,8 +186,8 @@ export type JobSpec = typeof JobSpec.Type
 // What is known about a job
 // ---------------------------------------------------------------------------------------------
 
-export const ArrayElement = Schema.Struct({
-  index: Schema.Int,
+/** What is known of how a job (or an array element) is doing or ended. */
+const outcomeFields = {
   status: JobStatus,
   reason: Schema.optional(FailureReason),
   exitCode: Schema.optional(Schema.Int),
@@ -192,7 +197,9 @@ export const ArrayElement = Schema.Struct({
   submitTime: Schema.optional(Schema.Date),
   startTime: Schema.optional(Schema.Date),
   finishTime: Schema.optional(Schema.Date)
-})
+}
+
+export const ArrayElement = Schema.Struct({ index: Schema.Int, ...outcomeFields })
 export type ArrayElement = typeof ArrayElement.Type
 
 /** The executors cluster-api knows by name. Records carry any executor's name as a string. */
@@ -206,15 +213,7 @@ export const JobRecord = Schema.Struct({
   command: Schema.String,
   /** The executor that submitted the job ("local", "slurm", …). */
   executor: Schema.String,
-  status: JobStatus,
-  reason: Schema.optional(FailureReason),
-  exitCode: Schema.optional(Schema.Int),
-  execHost: Schema.optional(Schema.String),
-  /** Peak resident memory in bytes, when the scheduler reports it. */
-  maxMem: Schema.optional(Schema.Number),
-  submitTime: Schema.optional(Schema.Date),
-  startTime: Schema.optional(Schema.Date),
-  finishTime: Schema.optional(Schema.Date),
+  ...outcomeFields,
   /** When the scheduler last reported this job; the zombie timeout counts from here. */
   lastSeen: Schema.Date,
   workDir: Schema.optional(Schema.String),

@@ -20,26 +20,27 @@ const reasonFor = (
   return undefined
 }
 
+/** Details an observation may report; a missing one keeps what was known. */
+const details = ["execHost", "maxMem", "submitTime", "startTime", "finishTime"] as const
+type Details = { -readonly [K in typeof details[number]]?: ElementObservation[K] }
+
+/** Writes onto `target` each detail the observation reports, else the one already known. */
+const carryDetails = (target: Details, obs: Details, current: Details | undefined): void => {
+  for (const key of details) {
+    const value = obs[key] !== undefined ? obs[key] : current?.[key]
+    if (value !== undefined) (target as Record<string, unknown>)[key] = value
+  }
+}
+
 const applyElement = (current: ArrayElement | undefined, obs: ElementObservation): ArrayElement => {
   if (current !== undefined && isTerminalStatus(current.status)) return current
   const status = obs.status
   const exitCode = defined(obs.exitCode, current?.exitCode) ?? (status === "Done" ? 0 : undefined)
   const reason = reasonFor(status, defined(obs.reason, current?.reason), exitCode)
-  const next: {
-    -readonly [K in keyof ArrayElement]: ArrayElement[K]
-  } = { index: obs.index, status }
+  const next: { -readonly [K in keyof ArrayElement]: ArrayElement[K] } = { index: obs.index, status }
   if (reason !== undefined) next.reason = reason
   if (exitCode !== undefined) next.exitCode = exitCode
-  const execHost = defined(obs.execHost, current?.execHost)
-  if (execHost !== undefined) next.execHost = execHost
-  const maxMem = defined(obs.maxMem, current?.maxMem)
-  if (maxMem !== undefined) next.maxMem = maxMem
-  const submitTime = defined(obs.submitTime, current?.submitTime)
-  if (submitTime !== undefined) next.submitTime = submitTime
-  const startTime = defined(obs.startTime, current?.startTime)
-  if (startTime !== undefined) next.startTime = startTime
-  const finishTime = defined(obs.finishTime, current?.finishTime)
-  if (finishTime !== undefined) next.finishTime = finishTime
+  carryDetails(next, obs, current)
   return next
 }
 
@@ -93,16 +94,8 @@ export const applyObservation = (record: JobRecord, obs: Observation, now: Date)
   else delete next.reason
   if (exitCode !== undefined) next.exitCode = exitCode
   if (elements !== undefined) next.elements = elements
-  const execHost = defined(obs.execHost, record.execHost)
-  if (execHost !== undefined) next.execHost = execHost
-  const maxMem = defined(obs.maxMem, record.maxMem)
-  if (maxMem !== undefined) next.maxMem = maxMem
-  const submitTime = defined(obs.submitTime, record.submitTime)
-  if (submitTime !== undefined) next.submitTime = submitTime
-  const startTime = defined(obs.startTime, record.startTime)
-  if (startTime !== undefined) next.startTime = startTime
-  const finishTime = defined(obs.finishTime, record.finishTime) ?? (terminal ? now : undefined)
-  if (finishTime !== undefined) next.finishTime = finishTime
+  carryDetails(next, obs, record)
+  if (terminal && next.finishTime === undefined) next.finishTime = now
   return next
 }
 
