@@ -6,7 +6,7 @@
  * observations into transitions.
  */
 import type { Duration } from "effect"
-import { Context, Effect } from "effect"
+import { Context, Effect, ParseResult, Schema } from "effect"
 import type { ArraySpec, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
 import type {
   CancelError,
@@ -19,7 +19,7 @@ import type {
   SubmitError
 } from "./Errors.js"
 import type { ConfigOptions } from "./Config.js"
-import { arraySize, maxArraySize } from "./Domain.js"
+import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
 import { fullJobName, requireSingleLine, validateEnv } from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
@@ -118,7 +118,18 @@ const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, In
  * safe, memory and walltime are parsed, and values that go on directive lines are refused when
  * they hold line breaks.
  */
-export const prepareJob = Effect.fn("Executor.prepareJob")(function*(spec: JobSpec, options: ConfigOptions) {
+export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobSpec, options: ConfigOptions) {
+  // Checked at run time too: callers from plain JavaScript or JSON are not type-checked.
+  const spec = yield* Schema.decodeUnknown(JobSpecSchema)(input).pipe(
+    Effect.mapError((error) => {
+      const [first] = ParseResult.ArrayFormatter.formatErrorSync(error)
+      return new InvalidJobSpecError({
+        name: typeof input?.name === "string" ? input.name : "(unnamed)",
+        field: first === undefined || first.path.length === 0 ? "spec" : first.path.join("."),
+        problem: first?.message ?? "is not a valid job spec"
+      })
+    })
+  )
   const name = fullJobName(options.job_name_prefix, spec.name)
   if (spec.command.trim().length === 0) {
     return yield* new InvalidJobSpecError({ name, field: "command", problem: "is empty; give the command to run" })

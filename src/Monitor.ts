@@ -230,6 +230,9 @@ export const make = Effect.gen(function*() {
       return due.length
     })
 
+  // Ticks never overlap: the fiber's and any caller's run one after the other.
+  const tickLock = yield* Effect.makeSemaphore(1)
+
   const tick: MonitorShape["tick"] = Effect.gen(function*() {
     const active = yield* store.active
     const startMillis = yield* now
@@ -274,7 +277,7 @@ export const make = Effect.gen(function*() {
     }
     const purged = yield* purge(startMillis)
     return { active: active.length, polled, failed, observed, changed, vanished, purged }
-  }).pipe(Effect.withSpan("Monitor.tick"))
+  }).pipe(tickLock.withPermits(1), Effect.withSpan("Monitor.tick"))
 
   // The polling fiber: a failing tick (the store itself failing) is logged, never fatal.
   yield* tick.pipe(

@@ -95,6 +95,10 @@ export const applyObservation = (record: JobRecord, obs: Observation, now: Date)
   if (exitCode !== undefined) next.exitCode = exitCode
   if (elements !== undefined) next.elements = elements
   carryDetails(next, obs, record)
+  if (next.startTime === undefined && elements !== undefined) {
+    const started = elements.flatMap((e) => e.startTime === undefined ? [] : [e.startTime.getTime()])
+    if (started.length > 0) next.startTime = new Date(Math.min(...started))
+  }
   if (terminal && next.finishTime === undefined) next.finishTime = now
   return next
 }

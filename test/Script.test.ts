@@ -139,3 +139,12 @@ describe("writeScript", () => {
       expect(info.mode & 0o777).toBe(0o700)
     }).pipe(Effect.provide(NodeContext.layer)))
 })
+
+describe("prepareJob at run time", () => {
+  it("refuses values the types would refuse, naming the field", () => {
+    const spec = { name: "j", command: "x", resources: { cpus: 0 } } as unknown as Parameters<typeof prepareJob>[0]
+    const result = Effect.runSync(Effect.either(prepareJob(spec, ClusterConfig.make().options)))
+    expect(Either.isLeft(result) && result.left._tag).toBe("InvalidJobSpec")
+    expect(Either.isLeft(result) && result.left.message).toContain("resources.cpus")
+  })
+})

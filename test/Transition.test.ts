@@ -161,3 +161,13 @@ describe("cancelled", () => {
     expect(cancelled(done, at(1), false)).toBe(done)
   })
 })
+
+describe("array parent times", () => {
+  it("takes the parent's start time from its earliest element", () => {
+    const r = applyObservation(arrayRecord(1, 2), {
+      jobId: "1",
+      elements: [{ index: 1, status: "Running", startTime: at(7) }, { index: 2, status: "Running", startTime: at(3) }]
+    }, at(10))
+    expect(r.startTime).toEqual(at(3))
+  })
+})
