@@ -1,0 +1,438 @@
+/**
+ * What the CLI shows while it waits for jobs, and the tables it prints about them.
+ *
+ * Everything that decides what text to show is a pure function of records, events and the time
+ * (tested in test/Progress.test.ts). `start` is the one effectful part: it follows the Monitor's
+ * events and either redraws a compact summary in place (on a terminal), prints one line per event
+ * (in a log or a pipe), or shows nothing (`--json`).
+ */
+import type { Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, Schedule, Stream, SubscriptionRef } from "effect"
+import type { ArrayElement, JobEvent, JobRecord, JobStatus } from "../Domain.js"
+import { arrayIndices, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
+import { formatBytes } from "../Units.js"
+
+// ---------------------------------------------------------------------------------------------
+// Times
+// ---------------------------------------------------------------------------------------------
+
+const pad2 = (n: number): string => String(n).padStart(2, "0")
+
+/** A wall-clock time of day, local time: "12:00:01". */
+export const formatClock = (date: Date): string =>
+  `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`
+
+/**
+ * A point in time for a table: "12:00:01" on the same local day as `now`, else
+ * "2024-05-01 12:00:01". Absent: "-".
+ */
+export const formatTime = (date: Date | undefined, now: Date): string => {
+  if (date === undefined) return "-"
+  const sameDay = date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() &&
+    date.getDate() === now.getDate()
+  return sameDay
+    ? formatClock(date)
+    : `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${formatClock(date)}`
+}
+
+/** A length of time as "HH:MM:SS" (hours unbounded, whole seconds, never negative). */
+export const formatDuration = (millis: number): string => {
+  const s = Math.max(0, Math.floor(millis / 1000))
+  return `${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}`
+}
+
+const minTime = (dates: ReadonlyArray<Date | undefined>): Date | undefined =>
+  dates.reduce<Date | undefined>((a, d) => (d !== undefined && (a === undefined || d < a) ? d : a), undefined)
+
+const maxTime = (dates: ReadonlyArray<Date | undefined>): Date | undefined =>
+  dates.reduce<Date | undefined>((a, d) => (d !== undefined && (a === undefined || d > a) ? d : a), undefined)
+
+/**
+ * How long a job has run: from its start (for an array, its first element's start) to its end
+ * (its last element's end) or to `now` while it runs. Undefined until it has started.
+ */
+export const elapsedMillis = (record: JobRecord, now: Date): number | undefined => {
+  const elements = record.elements ?? []
+  const start = record.startTime ?? minTime(elements.map((e) => e.startTime))
+  if (start === undefined) return undefined
+  const end = isTerminalStatus(record.status)
+    ? record.finishTime ?? maxTime(elements.map((e) => e.finishTime)) ?? now
+    : now
+  return end.getTime() - start.getTime()
+}
+
+const formatElapsed = (record: JobRecord, now: Date): string => {
+  const ms = elapsedMillis(record, now)
+  return ms === undefined ? "-" : formatDuration(ms)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+// ---------------------------------------------------------------------------------------------
+
+/** Shortens text to `max` characters, ending in "…" when cut. */
+export const truncate = (text: string, max: number): string =>
+  max <= 0 ? "" : text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`
+
+/** Left-aligned columns two spaces apart, header first, no trailing spaces. */
+export const formatTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const all = [header, ...rows]
+  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? "").length)))
+  return all
+    .map((row) => header.map((_, i) => (row[i] ?? "").padEnd(widths[i] ?? 0)).join("  ").trimEnd())
+    .join("\n")
+}
+
+interface Column {
+  readonly title: string
+  readonly value: (record: JobRecord, now: Date) => string
+  /** Left out when every row shows "-". */
+  readonly optional?: boolean
+}
+
+const reasonText = (record: JobRecord): string =>
+  record.reason === undefined ? "-" : truncate(describeReason(record.reason), 48)
+
+const columns = {
+  id: { title: "ID", value: (r) => r.jobId },
+  name: { title: "NAME", value: (r) => r.name },
+  status: { title: "STATUS", value: (r) => r.status },
+  exit: { title: "EXIT", value: (r) => (r.exitCode === undefined ? "-" : String(r.exitCode)), optional: true },
+  reason: { title: "REASON", value: reasonText, optional: true },
+  host: { title: "HOST", value: (r) => r.execHost ?? "-", optional: true },
+  maxMem: { title: "MAX MEM", value: (r) => (r.maxMem === undefined ? "-" : formatBytes(r.maxMem)), optional: true },
+  submitted: { title: "SUBMITTED", value: (r, now) => formatTime(r.submitTime, now), optional: true },
+  started: {
+    title: "STARTED",
+    value: (r, now) => formatTime(r.startTime ?? minTime((r.elements ?? []).map((e) => e.startTime)), now),
+    optional: true
+  },
+  finished: { title: "ENDED", value: (r, now) => formatTime(r.finishTime, now), optional: true },
+  elapsed: { title: "ELAPSED", value: formatElapsed },
+  failedElements: {
+    title: "FAILED ELEMENTS",
+    value: (r) => {
+      const failed = failedElementIndices(r)
+      return failed.length === 0 ? "-" : failed.join(",")
+    },
+    optional: true
+  }
+} satisfies Record<string, Column>
+
+const recordTable = (cols: ReadonlyArray<Column>, records: ReadonlyArray<JobRecord>, now: Date): string => {
+  const cells = records.map((r) => cols.map((c) => c.value(r, now)))
+  const keep = cols.map((c, i) => c.optional !== true || cells.some((row) => row[i] !== "-"))
+  const pick = <A>(row: ReadonlyArray<A>) => row.filter((_, i) => keep[i])
+  return formatTable(pick(cols.map((c) => c.title)), cells.map(pick))
+}
+
+/**
+ * The `status` table: id, name, status, exit code, reason, host, peak memory, times and elapsed.
+ * Columns that are empty for every job are left out.
+ */
+export const statusTable = (records: ReadonlyArray<JobRecord>, now: Date): string =>
+  recordTable(
+    [
+      columns.id,
+      columns.name,
+      columns.status,
+      columns.exit,
+      columns.reason,
+      columns.host,
+      columns.maxMem,
+      columns.submitted,
+      columns.started,
+      columns.finished,
+      columns.elapsed
+    ],
+    records,
+    now
+  )
+
+/** The table printed when waiting ends: id, name, status, exit code, reason, elapsed, failed elements. */
+export const resultTable = (records: ReadonlyArray<JobRecord>, now: Date): string =>
+  recordTable(
+    [
+      columns.id,
+      columns.name,
+      columns.status,
+      columns.exit,
+      columns.reason,
+      columns.elapsed,
+      columns.failedElements
+    ],
+    records,
+    now
+  )
+
+// ---------------------------------------------------------------------------------------------
+// What is known while waiting
+// ---------------------------------------------------------------------------------------------
+
+/** The jobs being watched, in the order they were first seen. */
+export interface ProgressState {
+  readonly jobs: ReadonlyMap<string, JobRecord>
+}
+
+export const emptyProgress: ProgressState = { jobs: new Map() }
+
+/** Adds or replaces records (a record never goes back from an ended state to a running one). */
+export const trackRecords = (state: ProgressState, records: ReadonlyArray<JobRecord>): ProgressState => {
+  if (records.length === 0) return state
+  const jobs = new Map(state.jobs)
+  for (const r of records) {
+    const known = jobs.get(r.jobId)
+    if (known !== undefined && isTerminalStatus(known.status) && !isTerminalStatus(r.status)) continue
+    jobs.set(r.jobId, r)
+  }
+  return { jobs }
+}
+
+const setElement = (
+  elements: ReadonlyArray<ArrayElement>,
+  index: number,
+  status: JobStatus
+): ReadonlyArray<ArrayElement> => {
+  const found = elements.some((e) => e.index === index)
+  const next = found
+    ? elements.map((e) => (e.index === index ? { ...e, status } : e))
+    : [...elements, { index, status }]
+  return [...next].sort((a, b) => a.index - b.index)
+}
+
+/** The state after one event. */
+export const applyEvent = (state: ProgressState, event: JobEvent): ProgressState => {
+  switch (event._tag) {
+    case "JobSubmitted":
+    case "JobStatusChanged":
+      return trackRecords(state, [event.record])
+    case "ArrayElementChanged": {
+      const record = state.jobs.get(event.jobId)
+      if (record === undefined) return state
+      const jobs = new Map(state.jobs)
+      jobs.set(event.jobId, { ...record, elements: setElement(record.elements ?? [], event.index, event.to) })
+      return { jobs }
+    }
+    case "PollFailed":
+    case "JobPurged":
+      return state
+  }
+}
+
+/**
+ * Whether the state has seen every given record's final status and each of its elements' final
+ * status (so that nothing is left to draw or print about them).
+ */
+export const caughtUp = (state: ProgressState, records: ReadonlyArray<JobRecord>): boolean =>
+  records.every((r) => {
+    const known = state.jobs.get(r.jobId)
+    if (known === undefined || known.status !== r.status) return false
+    const seen = new Map((known.elements ?? []).map((e) => [e.index, e.status] as const))
+    return (r.elements ?? []).every((e) => seen.get(e.index) === e.status)
+  })
+
+/** Element counts of an array job: every index it covers, by where it is. */
+export interface ElementCounts {
+  readonly total: number
+  readonly ended: number
+  readonly failed: number
+  readonly running: number
+}
+
+export const elementCounts = (record: JobRecord): ElementCounts | undefined => {
+  if (record.array === undefined) return undefined
+  const elements = record.elements ?? []
+  return {
+    total: arrayIndices(record.array).length,
+    ended: elements.filter((e) => isTerminalStatus(e.status)).length,
+    failed: elements.filter((e) => e.status === "Failed" || e.status === "Killed").length,
+    running: elements.filter((e) => e.status === "Running").length
+  }
+}
+
+/** "2/4 ended, 1 running, 1 failed" */
+export const formatElementCounts = (counts: ElementCounts): string =>
+  [
+    `${counts.ended}/${counts.total} ended`,
+    ...(counts.running > 0 ? [`${counts.running} running`] : []),
+    ...(counts.failed > 0 ? [`${counts.failed} failed`] : [])
+  ].join(", ")
+
+const statusOrder: ReadonlyArray<JobStatus> = ["Pending", "Running", "Done", "Failed", "Killed", "Unknown"]
+
+/** "3 jobs: 1 Running, 1 Done, 1 Failed" (statuses with no job left out). */
+export const countsLine = (records: ReadonlyArray<JobRecord>): string => {
+  const parts = statusOrder.flatMap((status) => {
+    const n = records.filter((r) => r.status === status).length
+    return n === 0 ? [] : [`${n} ${status}`]
+  })
+  return `${records.length} job${records.length === 1 ? "" : "s"}${parts.length === 0 ? "" : `: ${parts.join(", ")}`}`
+}
+
+/**
+ * The live summary: a counts line, then one line per job with its status, elapsed time and, for
+ * arrays, its elements; lines are cut to `width` so that the terminal never wraps them. Nothing
+ * while there is no job.
+ */
+export const frameLines = (state: ProgressState, now: Date, width = 100): ReadonlyArray<string> => {
+  const max = Math.max(20, width) - 1
+  const records = Array.from(state.jobs.values())
+  if (records.length === 0) return []
+  const rows = records.map((r) => {
+    const counts = elementCounts(r)
+    const detail = counts !== undefined
+      ? `elements ${formatElementCounts(counts)}`
+      : r.reason !== undefined
+      ? describeReason(r.reason)
+      : ""
+    return [r.jobId, r.name, r.status, formatElapsed(r, now), detail]
+  })
+  const table = formatTable(["", "", "", "", ""], rows).split("\n").slice(1)
+  return [countsLine(records), ...table.map((line) => `  ${line}`)].map((line) => truncate(line, max))
+}
+
+/**
+ * One line about an event for logs and pipes, e.g. `12:00:01 capi-hello 4242-1 Pending → Running`;
+ * undefined for events not worth a line. `state` names the jobs element events are about.
+ */
+export const eventLine = (state: ProgressState, event: JobEvent): string | undefined => {
+  const at = formatClock(event.at)
+  switch (event._tag) {
+    case "JobSubmitted": {
+      const r = event.record
+      return `${at} ${r.name} ${r.jobId} submitted${r.array === undefined ? "" : ` (array ${formatArraySpec(r.array)})`}`
+    }
+    case "JobStatusChanged": {
+      const r = event.record
+      const why = event.to !== "Done" && r.reason !== undefined ? ` (${describeReason(r.reason)})` : ""
+      return `${at} ${r.name} ${r.jobId} ${event.from} → ${event.to}${why}`
+    }
+    case "ArrayElementChanged": {
+      const name = state.jobs.get(event.jobId)?.name
+      return `${at} ${name === undefined ? "" : `${name} `}${event.jobId}[${event.index}] ${event.from ?? "new"} → ${event.to}`
+    }
+    case "PollFailed":
+      return `${at} poll of ${event.executor} failed (${event.consecutiveFailures} in a row): ${event.message}`
+    case "JobPurged":
+      return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing in place (ANSI)
+// ---------------------------------------------------------------------------------------------
+
+const ESC = "\u001b["
+
+/**
+ * Replaces the `previous` lines drawn last (the cursor is on the line below them) with `lines`:
+ * cursor up, then each line cleared and written, then everything below cleared.
+ */
+export const redraw = (previous: number, lines: ReadonlyArray<string>): string =>
+  `${previous > 0 ? `${ESC}${previous}A` : ""}\r${lines.map((l) => `${ESC}2K${l}\n`).join("")}${ESC}J`
+
+/** Erases the `previous` lines drawn last and leaves the cursor where they began. */
+export const erase = (previous: number): string => (previous > 0 ? `${ESC}${previous}A\r${ESC}J` : "")
+
+// ---------------------------------------------------------------------------------------------
+// The live view
+// ---------------------------------------------------------------------------------------------
+
+/** `tty`: redraw a summary in place; `lines`: one line per event; `off`: nothing (--json). */
+export type ProgressMode = "tty" | "lines" | "off"
+
+export interface ProgressOptions {
+  readonly mode: ProgressMode
+  /** Where output goes (process.stdout.write). */
+  readonly write: (text: string) => void
+  /** The terminal's width, read at each redraw. */
+  readonly width?: (() => number) | undefined
+  /** Jobs to show before any event about them arrives (e.g. jobs being waited for). */
+  readonly initial?: ReadonlyArray<JobRecord> | undefined
+  /** How often the summary is redrawn on a terminal, besides on each event. Default 200 ms. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** How long `finish` waits for the events about the final records to arrive. Default 2 s. */
+  readonly catchUpTimeout?: Duration.DurationInput | undefined
+}
+
+export interface Progress {
+  /** Prints a line: above the live summary on a terminal, in order with event lines otherwise. */
+  readonly log: (line: string) => Effect.Effect<void>
+  /**
+   * Stops following events once every final record (and each of its elements) has been shown
+   * (or after a short timeout), and erases the live summary: the caller prints the results.
+   */
+  readonly finish: (finals: ReadonlyArray<JobRecord>) => Effect.Effect<void>
+}
+
+/**
+ * Follows `events` (subscribe BEFORE submitting, so nothing is missed) until `finish` or the end
+ * of the scope.
+ */
+export const start = (
+  events: Stream.Stream<JobEvent>,
+  options: ProgressOptions
+): Effect.Effect<Progress, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { mode, write } = options
+    const state = yield* SubscriptionRef.make(trackRecords(emptyProgress, options.initial ?? []))
+    const output = yield* Effect.makeSemaphore(1)
+    let drawn = 0
+    let finished = false
+
+    const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
+    const draw = output.withPermits(1)(
+      Effect.gen(function*() {
+        if (mode !== "tty" || finished) return
+        const lines = frameLines(yield* SubscriptionRef.get(state), yield* now, options.width?.() ?? 100)
+        write(redraw(drawn, lines))
+        drawn = lines.length
+      })
+    )
+
+    const onEvent = (event: JobEvent) =>
+      Effect.gen(function*() {
+        const before = yield* SubscriptionRef.get(state)
+        const after = applyEvent(before, event)
+        if (mode === "lines") {
+          const line = eventLine(after, event)
+          if (line !== undefined) yield* output.withPermits(1)(Effect.sync(() => write(`${line}\n`)))
+        }
+        yield* SubscriptionRef.set(state, after)
+        if (mode === "tty") yield* draw
+      })
+
+    const follower = yield* Stream.runForEach(events, onEvent).pipe(Effect.forkScoped)
+    const ticker = mode === "tty"
+      ? yield* draw.pipe(Effect.repeat(Schedule.spaced(options.interval ?? Duration.millis(200))), Effect.forkScoped)
+      : undefined
+
+    const log = (line: string) =>
+      output.withPermits(1)(Effect.sync(() => {
+        if (mode === "tty" && !finished) {
+          write(`${erase(drawn)}${line}\n`)
+          drawn = 0
+        } else {
+          write(`${line}\n`)
+        }
+      })).pipe(Effect.zipRight(draw))
+
+    const finish = (finals: ReadonlyArray<JobRecord>) =>
+      Effect.gen(function*() {
+        if (finished) return
+        yield* state.changes.pipe(
+          Stream.takeUntil((s) => caughtUp(s, finals)),
+          Stream.runDrain,
+          Effect.timeoutOption(options.catchUpTimeout ?? Duration.seconds(2))
+        )
+        yield* Fiber.interrupt(follower)
+        if (ticker !== undefined) yield* Fiber.interrupt(ticker)
+        yield* output.withPermits(1)(Effect.sync(() => {
+          if (mode === "tty") write(erase(drawn))
+          drawn = 0
+          finished = true
+        }))
+      })
+
+    return { log, finish } satisfies Progress
+  })
