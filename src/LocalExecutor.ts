@@ -8,7 +8,7 @@
  * ends or is interrupted), every job still running is terminated.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Clock, Duration, Effect, Exit, FiberMap, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Exit, FiberMap, Layer, Option, Queue } from "effect"
 import { hostname } from "node:os"
 import { CommandRunner } from "./CommandRunner.js"
 import type { ProcessExit, SpawnedProcess } from "./CommandRunner.js"
@@ -36,7 +36,12 @@ export const make = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
-  const slots = yield* Effect.makeSemaphore(options.max_local_jobs)
+  // Slots are tokens in a queue: waiting jobs get them first come, first served, so array
+  // elements start in index order.
+  const slots = yield* Queue.bounded<void>(options.max_local_jobs)
+  yield* Queue.offerAll(slots, Array.from({ length: options.max_local_jobs }, () => undefined))
+  const withSlot = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.acquireUseRelease(Queue.take(slots), () => effect, () => Queue.offer(slots, undefined))
   const fibers = yield* FiberMap.make<string>()
   const states = new Map<string, ProcessState>()
   const host = hostname()
@@ -57,7 +62,7 @@ export const make = Effect.gen(function*() {
     stderrFile: string,
     walltime: Duration.Duration | undefined
   ) =>
-    slots.withPermits(1)(
+    withSlot(
       Effect.acquireUseRelease(
         runner.spawn({ argv, env, cwd, stdoutFile, stderrFile }).pipe(
           Effect.tap((proc) =>

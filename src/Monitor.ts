@@ -168,15 +168,7 @@ export const make = Effect.gen(function*() {
       if (before === undefined) {
         yield* PubSub.publish(events, { _tag: "JobSubmitted", record: after, at })
       } else {
-        if (before.status !== after.status) {
-          yield* PubSub.publish(events, {
-            _tag: "JobStatusChanged",
-            from: before.status,
-            to: after.status,
-            record: after,
-            at
-          })
-        }
+        // Elements first: an array's own change is the consequence of its elements'.
         const previous = new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
         for (const e of after.elements ?? []) {
           const from = previous.get(e.index)
@@ -190,6 +182,15 @@ export const make = Effect.gen(function*() {
               at
             })
           }
+        }
+        if (before.status !== after.status) {
+          yield* PubSub.publish(events, {
+            _tag: "JobStatusChanged",
+            from: before.status,
+            to: after.status,
+            record: after,
+            at
+          })
         }
       }
       if (isTerminal(after) && (before === undefined || !isTerminal(before))) {

@@ -200,6 +200,20 @@ describe("local arrays", () => {
       })
     ))
 
+  it.live("starts elements in index order when slots are scarce", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const log = join(dir, "order")
+        const job = yield* executor.submitArray(
+          { name: "ordered", command: `echo $ARRAY_INDEX >> '${log}'` },
+          { start: 1, end: 6 }
+        )
+        yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(read(log).trim().split("\n")).toEqual(["1", "2", "3", "4", "5", "6"])
+      }), { max_local_jobs: 1 }))
+
   it.live("a failing element fails the array, naming it", () =>
     run(() =>
       Effect.gen(function*() {
