@@ -1,0 +1,97 @@
+/**
+ * Example: an array job.
+ *
+ * Submits elements 1 to 6, at most 2 running at once. Each element prints its index (the local
+ * executor sets `$ARRAY_INDEX`) and one of them fails on purpose. The program follows the
+ * elements' progress on the Monitor's event stream, waits for the array and prints how each
+ * element ended and which ones failed.
+ *
+ *   npm run build && node dist/examples/array-job.js
+ *
+ * Scripts and logs go to a temporary directory that is removed when the program ends.
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Stream } from "effect"
+import { pathToFileURL } from "node:url"
+import * as ClusterApi from "../src/ClusterApi.js"
+import type { JobRecord } from "../src/Domain.js"
+import { describeReason, failedElementIndices, formatArraySpec } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { Monitor } from "../src/Monitor.js"
+
+export interface ArrayOutcome {
+  /** The array's final record; `elements` holds one entry per element. */
+  readonly record: JobRecord
+  /** The indices of the elements that failed (or were killed). */
+  readonly failed: ReadonlyArray<number>
+}
+
+/** One line per element, then the failed indices. */
+export const renderArray = ({ failed, record }: ArrayOutcome): string =>
+  [
+    `array job ${record.jobId} (${record.name}) ${record.array === undefined ? "" : formatArraySpec(record.array)}: ${record.status}`,
+    ...(record.elements ?? []).map((e) =>
+      `  element ${e.index}: ${e.status}${
+        e.reason === undefined ? `, exit code ${e.exitCode ?? "none"}` : ` (${describeReason(e.reason)})`
+      }`
+    ),
+    `failed elements: ${failed.length === 0 ? "none" : failed.join(", ")}`
+  ].join("\n")
+
+/** The array job, with the element that fails as a parameter. */
+export const arrayJob = (failingIndex = 4) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const monitor = yield* Monitor
+
+    // Subscribe before submitting, so no event is missed; the subscription lives as long as the
+    // enclosing scope (Effect.scoped below).
+    const events = yield* monitor.subscribe
+    yield* events.pipe(
+      Stream.runForEach((event) =>
+        event._tag === "ArrayElementChanged"
+          ? Effect.log(`element ${event.index}: ${event.from ?? "new"} -> ${event.to}`)
+          : Effect.void
+      ),
+      Effect.forkScoped
+    )
+
+    const job = yield* executor.submitArray(
+      {
+        name: "array",
+        // Each element takes a moment (so the progress events show elements queueing, running
+        // and ending); the one whose index is `failingIndex` writes to stderr and exits with 3.
+        command: `echo "element $ARRAY_INDEX"; sleep 0.3; if [ "$ARRAY_INDEX" = ${failingIndex} ]; then ` +
+          `echo "element $ARRAY_INDEX fails on purpose" >&2; exit 3; fi`
+      },
+      { start: 1, end: 6, maxConcurrent: 2 }
+    )
+    // An array's stdout path holds a literal `{index}`: element i writes to that path with i in it.
+    yield* Effect.log(`submitted array job ${job.jobId}; element logs: ${job.stdoutPath}`)
+
+    // The array ends once every element has: Failed if any element failed.
+    const [record] = yield* monitor.await(job, { timeout: "1 minute" })
+    if (record === undefined) return yield* Effect.dieMessage("await returned no record for the one job it was given")
+
+    const outcome: ArrayOutcome = { record, failed: failedElementIndices(record) }
+    yield* Console.log(renderArray(outcome))
+    return outcome
+  }).pipe(Effect.scoped)
+
+/** The example as run: element 4 fails. */
+export const program = arrayJob(4)
+
+/** Run directly: the real stack, logs in a temporary directory, a short poll interval. */
+const ExampleLayer = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-api-example-" })
+    return ClusterApi.layer({ overrides: { log_directory: dir, poll_interval: 0.2 } })
+  })
+).pipe(Layer.provide(NodeContext.layer))
+
+const entry = process.argv[1]
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  NodeRuntime.runMain(program.pipe(Effect.provide(ExampleLayer)))
+}
