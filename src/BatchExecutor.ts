@@ -18,7 +18,7 @@ import { CancelError, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
 import { nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
-import { renderScript, skipDirectives, writeScript } from "./Script.js"
+import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
 import { cancelled } from "./Transition.js"
 
 /** A command to run: argv, and optionally text for its stdin and extra environment. */
@@ -106,6 +106,7 @@ export const make = (dialect: Dialect) =>
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
+    const writeNextScript = yield* makeScriptWriter
     const baseDir = process.cwd()
     const timeout = Duration.seconds(options.command_timeout)
     const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
@@ -147,7 +148,7 @@ export const make = (dialect: Dialect) =>
         command: job.spec.command,
         epilogue: [...options.script_epilogue, ...(job.spec.epilogue ?? [])]
       })
-      const written = yield* writeScript(outDir, job.name, script).pipe(
+      const written = yield* writeNextScript(outDir, job.name, script).pipe(
         Effect.provide(platform),
         Effect.mapError((e) =>
           new SubmitError({ name: job.name, detail: `could not write the job script in ${outDir}: ${e.message}` })

@@ -21,7 +21,7 @@ import { Executor, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable, logFileName, observe, renderLocalScript } from "./schedulers/Local.js"
 import type { ProcessState } from "./schedulers/Local.js"
-import { writeScript } from "./Script.js"
+import { makeScriptWriter } from "./Script.js"
 import { cancelled } from "./Transition.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
@@ -36,6 +36,7 @@ export const make = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
+  const writeNextScript = yield* makeScriptWriter
   // Slots are tokens in a queue: waiting jobs get them first come, first served, so array
   // elements start in index order.
   const slots = yield* Queue.bounded<void>(options.max_local_jobs)
@@ -117,7 +118,7 @@ export const make = Effect.gen(function*() {
         })
       }
     }
-    const script = yield* writeScript(outDir, job.name, renderLocalScript(job, options)).pipe(
+    const script = yield* writeNextScript(outDir, job.name, renderLocalScript(job, options)).pipe(
       Effect.provide(platform),
       Effect.mapError((e) =>
         new SubmitError({ name: job.name, detail: `could not write the job script in ${outDir}: ${e.message}` })

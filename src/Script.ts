@@ -107,3 +107,29 @@ export const writeScript = Effect.fn("Script.write")(function*(
     }
   }
 })
+
+/**
+ * A script writer that remembers the next free number of each name in each directory, so that
+ * many jobs of one name cost one directory listing, not one failed create per earlier script.
+ */
+export const makeScriptWriter = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const next = new Map<string, number>()
+  return Effect.fn("Script.writeNext")(function*(dir: string, name: string, content: string) {
+    const safe = sanitizeJobName(name)
+    const key = `${dir}\0${safe}`
+    let from = next.get(key)
+    if (from === undefined) {
+      const entries = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+      from = 1
+      for (const entry of entries) {
+        if (!entry.startsWith(`${safe}.`) || !entry.endsWith(".sh")) continue
+        const n = Number(entry.slice(safe.length + 1, -3))
+        if (Number.isInteger(n) && n >= from) from = n + 1
+      }
+    }
+    const written = yield* writeScript(dir, name, content, from)
+    next.set(key, written.n + 1)
+    return written
+  })
+})

@@ -12,6 +12,7 @@ import {
   sanitizeJobName,
   shellQuote,
   skipDirectives,
+  makeScriptWriter,
   writeScript
 } from "../src/Script.js"
 
@@ -147,4 +148,22 @@ describe("prepareJob at run time", () => {
     expect(Either.isLeft(result) && result.left._tag).toBe("InvalidJobSpec")
     expect(Either.isLeft(result) && result.left.message).toContain("resources.cpus")
   })
+})
+
+describe("makeScriptWriter", () => {
+  it.scoped("continues after the scripts an earlier run left, then counts on without probing", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFileString(path.join(dir, "job.1.sh"), "old")
+      yield* fs.writeFileString(path.join(dir, "job.7.sh"), "old")
+      yield* fs.writeFileString(path.join(dir, "job-other.9.sh"), "other name")
+      const write = yield* makeScriptWriter
+      const a = yield* write(dir, "job", "new a")
+      const b = yield* write(dir, "job", "new b")
+      const c = yield* write(dir, "fresh", "new c")
+      expect([a.n, b.n, c.n]).toEqual([8, 9, 1])
+      expect(yield* fs.readFileString(path.join(dir, "job.7.sh"))).toBe("old")
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
