@@ -10,15 +10,12 @@
  *
  * Scripts and logs go to a temporary directory that is removed when the program ends.
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Stream } from "effect"
-import { pathToFileURL } from "node:url"
-import * as ClusterApi from "../src/ClusterApi.js"
+import { Console, Effect, Stream } from "effect"
 import type { JobRecord } from "../src/Domain.js"
 import { describeReason, failedElementIndices, formatArraySpec } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
+import { ExampleLayer, runIfMain } from "./support.js"
 
 export interface ArrayOutcome {
   /** The array's final record; `elements` holds one entry per element. */
@@ -82,16 +79,5 @@ export const arrayJob = (failingIndex = 4) =>
 /** The example as run: element 4 fails. */
 export const program = arrayJob(4)
 
-/** Run directly: the real stack, logs in a temporary directory, a short poll interval. */
-const ExampleLayer = Layer.unwrapScoped(
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-api-example-" })
-    return ClusterApi.layer({ overrides: { log_directory: dir, poll_interval: 0.2 } })
-  })
-).pipe(Layer.provide(NodeContext.layer))
 
-const entry = process.argv[1]
-if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
-  NodeRuntime.runMain(program.pipe(Effect.provide(ExampleLayer)))
-}
+runIfMain(import.meta.url, program.pipe(Effect.provide(ExampleLayer)))

@@ -12,15 +12,12 @@
  *
  * Scripts and logs go to a temporary directory that is removed when the program ends.
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Data, Deferred, Duration, Effect, Layer, Option, Ref } from "effect"
-import { pathToFileURL } from "node:url"
-import * as ClusterApi from "../src/ClusterApi.js"
+import { Console, Data, Deferred, Duration, Effect, Option, Ref } from "effect"
 import type { JobRecord, JobSpec } from "../src/Domain.js"
 import { describeReason } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
+import { ExampleLayer, runIfMain } from "./support.js"
 
 export type Step = "A" | "B" | "C"
 
@@ -170,14 +167,6 @@ export const chain = (options: ChainOptions = {}) =>
 /** The example as run: every step succeeds. */
 export const program = chain()
 
-/** Run directly: the real stack, logs in a temporary directory, a short poll interval. */
-const ExampleLayer = Layer.unwrapScoped(
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-api-example-" })
-    return ClusterApi.layer({ overrides: { log_directory: dir, poll_interval: 0.2 } })
-  })
-).pipe(Layer.provide(NodeContext.layer))
 
 const parseFailAt = (args: ReadonlyArray<string>): Step | undefined => {
   const i = args.indexOf("--fail-at")
@@ -197,7 +186,4 @@ const main = chain({ failAt: parseFailAt(process.argv.slice(2)) }).pipe(
   Effect.provide(ExampleLayer)
 )
 
-const entry = process.argv[1]
-if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
-  NodeRuntime.runMain(main)
-}
+runIfMain(import.meta.url, main)

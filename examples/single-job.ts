@@ -10,14 +10,12 @@
  * and logs go to a temporary directory that is removed when the program ends.
  */
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer } from "effect"
-import { pathToFileURL } from "node:url"
-import * as ClusterApi from "../src/ClusterApi.js"
+import { Console, Effect } from "effect"
 import type { JobRecord } from "../src/Domain.js"
 import { describeReason } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
+import { ExampleLayer, runIfMain } from "./support.js"
 
 /** A record as a few lines for people (a pure function: no effect needed to render). */
 export const renderRecord = (record: JobRecord): string =>
@@ -68,18 +66,6 @@ export const program = Effect.gen(function*() {
   return final
 })
 
-/**
- * Run directly: the real stack from `ClusterApi.layer` (config file if any, real processes), with
- * the logs in a temporary directory and a short poll interval so the example ends quickly.
- */
-const ExampleLayer = Layer.unwrapScoped(
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    // Removed when the layer's scope closes, after the job services are shut down.
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-api-example-" })
-    return ClusterApi.layer({ overrides: { log_directory: dir, poll_interval: 0.2 } })
-  })
-).pipe(Layer.provide(NodeContext.layer))
 
 const main = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
@@ -87,9 +73,6 @@ const main = Effect.gen(function*() {
   if (record.stdoutPath !== undefined) {
     yield* Console.log(`--- the job's stdout ---\n${(yield* fs.readFileString(record.stdoutPath)).trimEnd()}`)
   }
-}).pipe(Effect.provide(Layer.merge(ExampleLayer, NodeContext.layer)))
+}).pipe(Effect.provide(ExampleLayer))
 
-const entry = process.argv[1]
-if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
-  NodeRuntime.runMain(main)
-}
+runIfMain(import.meta.url, main)
