@@ -13,10 +13,9 @@ import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import type { JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
-import type { CommandError } from "./Errors.js"
 import { CancelError, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
-import { nameMatches, prepareJob } from "./Executor.js"
+import { jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
 import { cancelled } from "./Transition.js"
@@ -96,8 +95,6 @@ export const chunkJobs = (jobs: ReadonlyArray<JobRecord>, budget = argvBudget): 
   return chunks
 }
 
-const describeCommandError = (e: CommandError): string => e.message
-
 export const make = (dialect: Dialect) =>
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
@@ -122,8 +119,7 @@ export const make = (dialect: Dialect) =>
 
     const submit = Effect.fn(`${dialect.kind}.submit`)(function*(spec: JobSpec) {
       const job = yield* prepareJob(spec, options)
-      const runDir = path.resolve(baseDir, job.resources.workDir ?? ".")
-      const outDir = job.resources.workDir === undefined ? path.resolve(baseDir, options.log_directory) : runDir
+      const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
       yield* fs.makeDirectory(outDir, { recursive: true }).pipe(
         Effect.mapError((e) => new SubmitError({ name: job.name, detail: `could not create ${outDir}: ${e.message}` }))
       )
@@ -157,7 +153,7 @@ export const make = (dialect: Dialect) =>
       const invocation = dialect.submit({ job, options, scriptPath: written.path, script, paths })
       const result = yield* call(invocation, runDir).pipe(
         Effect.mapError((e) =>
-          new SubmitError({ name: job.name, detail: describeCommandError(e), scriptPath: written.path })
+          new SubmitError({ name: job.name, detail: e.message, scriptPath: written.path })
         )
       )
       const jobId = dialect.parseSubmit(result.stdout)
@@ -195,7 +191,7 @@ export const make = (dialect: Dialect) =>
           usableOnFailure !== undefined && usableOnFailure(e.exitCode, e.stdout, e.stderr)
             ? Effect.succeed(e.stdout)
             : Effect.fail(e)),
-        Effect.mapError((e) => new PollError({ executor: dialect.kind, detail: describeCommandError(e) })),
+        Effect.mapError((e) => new PollError({ executor: dialect.kind, detail: e.message })),
         Effect.flatMap((stdout) => {
           const parsed = parse(stdout)
           return Either.isRight(parsed)
@@ -238,7 +234,7 @@ export const make = (dialect: Dialect) =>
           Effect.as(true),
           Effect.catchTag("CommandFailed", (e) =>
             dialect.cancelAlreadyEnded?.(e.stderr, e.stdout) === true ? Effect.succeed(false) : Effect.fail(e)),
-          Effect.mapError((e) => new CancelError({ jobId: ids.join(","), detail: describeCommandError(e) }))
+          Effect.mapError((e) => new CancelError({ jobId: ids.join(","), detail: e.message }))
         )
         // Jobs that had already ended keep their true end, which the next poll records.
         if (!ok) return []

@@ -171,6 +171,21 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
   return prepared
 })
 
+/**
+ * Where a job runs and where its script and default logs go: both in `resources.workDir` when the
+ * job names one, else it runs in `baseDir` with its files in the config's `log_directory`.
+ */
+export const jobDirectories = (
+  job: PreparedJob,
+  options: ConfigOptions,
+  baseDir: string,
+  resolve: (...segments: Array<string>) => string
+): { readonly runDir: string; readonly outDir: string } => {
+  const runDir = resolve(baseDir, job.resources.workDir ?? ".")
+  const outDir = job.resources.workDir === undefined ? resolve(baseDir, options.log_directory) : runDir
+  return { runDir, outDir }
+}
+
 /** A glob (`*`, `?`, `[...]`) as an anchored RegExp. */
 export const globToRegExp = (glob: string): RegExp => {
   let out = ""

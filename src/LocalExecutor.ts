@@ -17,7 +17,7 @@ import type { ArraySpec, JobRecord, JobSpec, Observation } from "./Domain.js"
 import { arrayIndices, isTerminal } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
-import { Executor, nameMatches, prepareJob } from "./Executor.js"
+import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable, logFileName, observe, renderLocalScript } from "./schedulers/Local.js"
 import type { ProcessState } from "./schedulers/Local.js"
@@ -106,8 +106,7 @@ export const make = Effect.gen(function*() {
 
   const submit = Effect.fn("LocalExecutor.submit")(function*(spec: JobSpec) {
     const job = yield* prepareJob(spec, options)
-    const runDir = path.resolve(baseDir, job.resources.workDir ?? ".")
-    const outDir = job.resources.workDir === undefined ? path.resolve(baseDir, options.log_directory) : runDir
+    const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
     if (job.resources.workDir !== undefined) {
       const exists = yield* fs.exists(runDir).pipe(Effect.orElseSucceed(() => false))
       if (!exists) {

@@ -9,7 +9,7 @@
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Fiber, Schedule, Stream, SubscriptionRef } from "effect"
 import type { ArrayElement, JobEvent, JobRecord, JobStatus } from "../Domain.js"
-import { arrayIndices, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
+import { arraySize, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
 import { formatBytes } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ export const elementCounts = (record: JobRecord): ElementCounts | undefined => {
   if (record.array === undefined) return undefined
   const elements = record.elements ?? []
   return {
-    total: arrayIndices(record.array).length,
+    total: arraySize(record.array),
     ended: elements.filter((e) => isTerminalStatus(e.status)).length,
     failed: elements.filter((e) => e.status === "Failed" || e.status === "Killed").length,
     running: elements.filter((e) => e.status === "Running").length
