@@ -12,13 +12,14 @@ import { CommandRunner } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import type { JobRecord, JobSpec, Observation } from "./Domain.js"
-import { isTerminal } from "./Domain.js"
+import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
 import { jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
+import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
-import { cancelled } from "./Transition.js"
+import { applyObservation, cancelled } from "./Transition.js"
 
 /** A command to run: argv, and optionally text for its stdin and extra environment. */
 export interface Invocation {
@@ -44,6 +45,20 @@ export interface SubmitRequest {
   readonly paths: JobPaths
 }
 
+/** What the cancel command answered. */
+export interface CancelAnswer {
+  readonly exitCode: number | undefined
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** A job found in the scheduler's queue: its id, its name and what the queue says of it. */
+export interface BatchListing {
+  readonly jobId: string
+  readonly name: string
+  readonly observation: Observation
+}
+
 /** One scheduler's syntax. Every function is pure. */
 export interface Dialect {
   /** The executor's name, written in each record's `executor`. */
@@ -62,15 +77,50 @@ export interface Dialect {
   readonly parseStatus: (stdout: string) => Either.Either<ReadonlyArray<Observation>, string>
   /** Whether a status command that exited non-zero still printed usable status on stdout. */
   readonly statusUsableOnFailure?: ((exitCode: number | undefined, stdout: string, stderr: string) => boolean) | undefined
-  /** Asks the accounting tool about jobs that left the live queue (they are never assumed done). */
+  /**
+   * Asks the accounting tool about jobs that left the live queue (they are never assumed done),
+   * and about array elements the live queue stopped showing.
+   */
   readonly accounting?: {
     readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions) => Invocation
-    readonly parse: (stdout: string) => Either.Either<ReadonlyArray<Observation>, string>
+    /**
+     * Observations of `jobs` (the ones asked about) from the accounting command's output, read at
+     * `now`; a job whose answer is not final yet gets no observation and is asked about again.
+     */
+    readonly parse: (
+      stdout: string,
+      jobs: ReadonlyArray<JobRecord>,
+      now: Date
+    ) => Either.Either<ReadonlyArray<Observation>, string>
+    /** Whether the answer (successful or not) says the cluster keeps no accounting. */
+    readonly unavailable?: ((stdout: string, stderr: string) => boolean) | undefined
+    /** What to ask instead when there is no accounting (e.g. the controller's own memory). */
+    readonly fallback?: {
+      readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions) => Invocation
+      readonly parse: (stdout: string, jobs: ReadonlyArray<JobRecord>) => Either.Either<ReadonlyArray<Observation>, string>
+    } | undefined
   } | undefined
+  /** Lists this user's queued jobs, to reconnect to them after a restart. */
+  readonly list?: {
+    readonly command: (options: ConfigOptions) => Invocation
+    readonly parse: (stdout: string) => Either.Either<ReadonlyArray<BatchListing>, string>
+  } | undefined
+  /**
+   * A log path with what is known once the job is submitted (its id, its name) filled in; what
+   * differs per array element (its index) stays a placeholder.
+   */
+  readonly resolveLogPath?: ((template: string, jobId: string, name: string) => string) | undefined
+  /** The variable holding an array element's index in its script (also exported as ARRAY_INDEX). */
+  readonly arrayIndexVariable?: string | undefined
   /** The cancel command for some jobs. */
   readonly cancel: (jobIds: ReadonlyArray<string>, done: boolean) => Invocation
   /** Whether a failed cancel only means the jobs had already ended. */
-  readonly cancelAlreadyEnded?: ((stderr: string, stdout: string) => boolean) | undefined
+  /**
+   * Reads the cancel command's answer (whatever its exit code): the ids that had already ended
+   * (they keep their true end, which the next poll reads), or what went wrong. Without it, a zero
+   * exit means every job was cancelled and any other exit is an error.
+   */
+  readonly cancelOutcome?: ((jobIds: ReadonlyArray<string>, answer: CancelAnswer) => Either.Either<ReadonlyArray<string>, string>) | undefined
 }
 
 /** Status commands are split so that no argv passes this many characters. */
@@ -93,6 +143,42 @@ export const chunkJobs = (jobs: ReadonlyArray<JobRecord>, budget = argvBudget): 
   }
   if (current.length > 0) chunks.push(current)
   return chunks
+}
+
+/**
+ * Whether a job needs the accounting tool: the live queue did not show it, or it is an array
+ * whose known unfinished elements the live queue no longer shows (they ended since).
+ */
+export const needsAccounting = (record: JobRecord, live: Observation | undefined): boolean => {
+  if (live === undefined) return true
+  if (record.array === undefined || record.elements === undefined) return false
+  const shown = new Set((live.elements ?? []).map((e) => e.index))
+  return record.elements.some((e) => !isTerminalStatus(e.status) && !shown.has(e.index))
+}
+
+/**
+ * One observation per job: where the live queue and the accounting tool both spoke of an array,
+ * its elements are merged, the live queue's word winning for an element both mention.
+ */
+export const mergeObservations = (
+  live: ReadonlyArray<Observation>,
+  later: ReadonlyArray<Observation>
+): ReadonlyArray<Observation> => {
+  const byId = new Map(live.map((o) => [o.jobId, o] as const))
+  for (const o of later) {
+    const current = byId.get(o.jobId)
+    if (current === undefined) {
+      byId.set(o.jobId, o)
+      continue
+    }
+    const elements = new Map((o.elements ?? []).map((e) => [e.index, e] as const))
+    for (const e of current.elements ?? []) elements.set(e.index, e)
+    byId.set(o.jobId, {
+      ...current,
+      elements: Array.from(elements.values()).sort((a, b) => a.index - b.index)
+    })
+  }
+  return Array.from(byId.values())
 }
 
 export const make = (dialect: Dialect) =>
@@ -140,7 +226,14 @@ export const make = (dialect: Dialect) =>
           ...options.extra_directives
         ],
         env: job.spec.env,
-        prologue: [...options.script_prologue, ...(job.spec.prologue ?? [])],
+        prologue: [
+          // Every executor gives an array element its index as $ARRAY_INDEX.
+          ...(isArray && dialect.arrayIndexVariable !== undefined
+            ? [`export ${arrayIndexVariable}="\${${dialect.arrayIndexVariable}}"`]
+            : []),
+          ...options.script_prologue,
+          ...(job.spec.prologue ?? [])
+        ],
         command: job.spec.command,
         epilogue: [...options.script_epilogue, ...(job.spec.epilogue ?? [])]
       })
@@ -171,58 +264,96 @@ export const make = (dialect: Dialect) =>
         lastSeen: submitTime,
         workDir: runDir,
         scriptPath: written.path,
-        stdoutPath: paths.stdout,
-        stderrPath: paths.stderr,
+        stdoutPath: dialect.resolveLogPath?.(paths.stdout, jobId.right, job.name) ?? paths.stdout,
+        stderrPath: dialect.resolveLogPath?.(paths.stderr, jobId.right, job.name) ?? paths.stderr,
         metadata: spec.metadata ?? {},
-        ...(job.array === undefined ? {} : { array: job.array })
+        ...(job.array === undefined ? {} : { array: job.array }),
+        ...(job.spec.dependsOn === undefined || job.spec.dependsOn.length === 0
+          ? {}
+          : { dependsOn: job.spec.dependsOn })
       }
       yield* store.insert([record])
       return record
     })
 
-    const runStatus = (
-      invocation: Invocation,
-      parse: (stdout: string) => Either.Either<ReadonlyArray<Observation>, string>,
-      usableOnFailure: Dialect["statusUsableOnFailure"]
-    ) =>
-      call(invocation).pipe(
+    const pollError = (detail: string) => new PollError({ executor: dialect.kind, detail })
+
+    const parsed = (
+      command: string,
+      result: Either.Either<ReadonlyArray<Observation>, string>
+    ): Effect.Effect<ReadonlyArray<Observation>, PollError> =>
+      Either.isRight(result)
+        ? Effect.succeed(result.right)
+        : Effect.fail(pollError(`unreadable output from ${command}: ${result.left}`))
+
+    const runStatus = (jobs: ReadonlyArray<JobRecord>) => {
+      const invocation = dialect.status(jobs, options)
+      const usable = dialect.statusUsableOnFailure
+      return call(invocation).pipe(
         Effect.map((r) => r.stdout),
         Effect.catchTag("CommandFailed", (e) =>
-          usableOnFailure !== undefined && usableOnFailure(e.exitCode, e.stdout, e.stderr)
-            ? Effect.succeed(e.stdout)
-            : Effect.fail(e)),
-        Effect.mapError((e) => new PollError({ executor: dialect.kind, detail: e.message })),
-        Effect.flatMap((stdout) => {
-          const parsed = parse(stdout)
-          return Either.isRight(parsed)
-            ? Effect.succeed(parsed.right)
-            : Effect.fail(
-              new PollError({
-                executor: dialect.kind,
-                detail: `unreadable output from ${invocation.argv[0]}: ${parsed.left}`
-              })
-            )
-        })
+          usable !== undefined && usable(e.exitCode, e.stdout, e.stderr) ? Effect.succeed(e.stdout) : Effect.fail(e)),
+        Effect.mapError((e) => pollError(e.message)),
+        Effect.flatMap((stdout) => parsed(invocation.argv[0] ?? "", dialect.parseStatus(stdout)))
       )
+    }
+
+    /** Whether accounting was found missing: said once, then the fallback is used quietly. */
+    let warnedUnavailable = false
+
+    const runAccounting = (accounting: NonNullable<Dialect["accounting"]>, jobs: ReadonlyArray<JobRecord>) =>
+      Effect.gen(function*() {
+        const invocation = accounting.command(jobs, options)
+        const answer = yield* call(invocation).pipe(
+          Effect.map((r) => ({ failure: undefined, stdout: r.stdout, stderr: r.stderr })),
+          Effect.catchTag("CommandFailed", (e) => Effect.succeed({ failure: e, stdout: e.stdout, stderr: e.stderr })),
+          Effect.mapError((e) => pollError(e.message))
+        )
+        const fallback = accounting.fallback
+        if (accounting.unavailable?.(answer.stdout, answer.stderr) === true) {
+          if (fallback === undefined) {
+            return yield* pollError(`${invocation.argv[0]} says accounting is disabled: ${answer.stderr.trim()}`)
+          }
+          return { unavailable: true as const }
+        }
+        if (answer.failure !== undefined) return yield* pollError(answer.failure.message)
+        const at = yield* now
+        return {
+          unavailable: false as const,
+          observations: yield* parsed(invocation.argv[0] ?? "", accounting.parse(answer.stdout, jobs, at))
+        }
+      })
 
     const poll: ExecutorShape["poll"] = (jobs) =>
       Effect.gen(function*() {
         if (jobs.length === 0) return []
-        const live = yield* Effect.forEach(
-          chunkJobs(jobs),
-          (chunk) => runStatus(dialect.status(chunk, options), dialect.parseStatus, dialect.statusUsableOnFailure)
-        )
-        const observations = live.flat()
+        const live = (yield* Effect.forEach(chunkJobs(jobs), runStatus)).flat()
         const accounting = dialect.accounting
-        if (accounting === undefined) return observations
-        const seen = new Set(observations.map((o) => o.jobId))
-        const missing = jobs.filter((j) => !seen.has(j.jobId))
-        if (missing.length === 0) return observations
-        const later = yield* Effect.forEach(
-          chunkJobs(missing),
-          (chunk) => runStatus(accounting.command(chunk, options), accounting.parse, undefined)
-        )
-        return [...observations, ...later.flat()]
+        if (accounting === undefined) return live
+        const seen = new Map(live.map((o) => [o.jobId, o] as const))
+        const missing = jobs.filter((j) => needsAccounting(j, seen.get(j.jobId)))
+        if (missing.length === 0) return live
+        const answers = yield* Effect.forEach(chunkJobs(missing), (chunk) => runAccounting(accounting, chunk))
+        const later: Array<Observation> = []
+        let unavailable = false
+        for (const a of answers) {
+          if (a.unavailable) unavailable = true
+          else later.push(...a.observations)
+        }
+        if (unavailable && accounting.fallback !== undefined) {
+          if (!warnedUnavailable) {
+            warnedUnavailable = true
+            yield* Effect.logWarning(
+              `${dialect.kind}: the cluster keeps no accounting; jobs that left the queue are read from the controller while it still holds them`
+            )
+          }
+          const answered = new Set(later.map((o) => o.jobId))
+          const rest = missing.filter((j) => !answered.has(j.jobId))
+          const invocation = accounting.fallback.command(rest, options)
+          const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
+          later.push(...(yield* parsed(invocation.argv[0] ?? "", accounting.fallback.parse(result.stdout, rest))))
+        }
+        return mergeObservations(live, later)
       }).pipe(Effect.withSpan(`${dialect.kind}.poll`))
 
     const cancelJobs = (records: ReadonlyArray<JobRecord>, cancelOptions?: CancelOptions) =>
@@ -230,16 +361,24 @@ export const make = (dialect: Dialect) =>
         const open = records.filter((r) => !isTerminal(r))
         if (open.length === 0) return []
         const ids = open.map((r) => r.jobId)
-        const ok = yield* call(dialect.cancel(ids, cancelOptions?.done === true)).pipe(
-          Effect.as(true),
+        const invocation = dialect.cancel(ids, cancelOptions?.done === true)
+        const failed = (detail: string) => new CancelError({ jobId: ids.join(","), detail })
+        const answer: CancelAnswer = yield* call(invocation).pipe(
+          Effect.map((r): CancelAnswer => r),
           Effect.catchTag("CommandFailed", (e) =>
-            dialect.cancelAlreadyEnded?.(e.stderr, e.stdout) === true ? Effect.succeed(false) : Effect.fail(e)),
-          Effect.mapError((e) => new CancelError({ jobId: ids.join(","), detail: e.message }))
+            dialect.cancelOutcome === undefined
+              ? Effect.fail(e)
+              : Effect.succeed<CancelAnswer>({ exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr })),
+          Effect.mapError((e) => failed(e.message))
         )
+        const outcome = dialect.cancelOutcome?.(ids, answer) ?? Either.right([])
+        if (Either.isLeft(outcome)) return yield* failed(outcome.left)
         // Jobs that had already ended keep their true end, which the next poll records.
-        if (!ok) return []
+        const ended = new Set(outcome.right)
+        const killed = ids.filter((id) => !ended.has(id))
+        if (killed.length === 0) return []
         const at = yield* now
-        const changes = yield* store.modify(ids, (r) => cancelled(r, at, cancelOptions?.done === true))
+        const changes = yield* store.modify(killed, (r) => cancelled(r, at, cancelOptions?.done === true))
         return changes.map((c) => c.after)
       })
 
@@ -253,7 +392,45 @@ export const make = (dialect: Dialect) =>
 
     const mine = store.active.pipe(Effect.map((active) => active.filter((r) => r.executor === dialect.kind)))
 
+    const reconnect = Effect.gen(function*() {
+      const list = dialect.list
+      if (list === undefined) return []
+      const prefix = options.job_name_prefix
+      if (prefix === undefined || prefix.length === 0) {
+        return yield* pollError(
+          "reconnect finds jobs by their name prefix: set job_name_prefix (it was empty, and every job of yours would match)"
+        )
+      }
+      const invocation = list.command(options)
+      const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
+      const parsedList = list.parse(result.stdout)
+      if (Either.isLeft(parsedList)) {
+        return yield* pollError(`unreadable output from ${invocation.argv[0]}: ${parsedList.left}`)
+      }
+      const tracked = new Set((yield* store.list()).map((r) => r.jobId))
+      const at = yield* now
+      const found: Array<JobRecord> = []
+      for (const { jobId, name, observation } of parsedList.right) {
+        if (!name.startsWith(`${prefix}-`) || tracked.has(jobId)) continue
+        const indices = (observation.elements ?? []).map((e) => e.index)
+        const base: JobRecord = {
+          jobId,
+          name,
+          command: "",
+          executor: dialect.kind,
+          status: "Pending",
+          lastSeen: at,
+          metadata: { reconnected: true },
+          ...(indices.length === 0 ? {} : { array: { start: Math.min(...indices), end: Math.max(...indices) } })
+        }
+        found.push(applyObservation(base, observation, at))
+      }
+      if (found.length > 0) yield* store.insert(found)
+      return found
+    }).pipe(Effect.withSpan(`${dialect.kind}.reconnect`))
+
     const shape: ExecutorShape = {
+      reconnect,
       kind: dialect.kind,
       submit,
       submitArray: (spec, array) => submit({ ...spec, array }),

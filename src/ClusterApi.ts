@@ -24,6 +24,7 @@ import type { JobStore } from "./JobStore.js"
 import { layerMemory } from "./JobStore.js"
 import * as LocalExecutor from "./LocalExecutor.js"
 import * as Monitor from "./Monitor.js"
+import * as SlurmExecutor from "./SlurmExecutor.js"
 import type { Rule, SpawnRule } from "./TestCommandRunner.js"
 import { TestCommandRunner } from "./TestCommandRunner.js"
 
@@ -40,6 +41,8 @@ export const executorLayer: Layer.Layer<
     switch (options.executor) {
       case "local":
         return LocalExecutor.layer
+      case "slurm":
+        return SlurmExecutor.layer
     }
   })
 )

@@ -163,6 +163,17 @@ export const formatArraySpec = (array: ArraySpec): string =>
     array.maxConcurrent !== undefined ? `%${array.maxConcurrent}` : ""
   }`
 
+/**
+ * One dependency: this job may start only once `jobId` has ended, and only as `type` says —
+ * `afterok` (it succeeded), `afternotok` (it failed) or `afterany` (it ended either way). A
+ * dependency that can never be met ends the dependent Failed(DependencyFailed).
+ */
+export const Dependency = Schema.Struct({
+  type: Schema.Literal("afterok", "afternotok", "afterany"),
+  jobId: Schema.String
+})
+export type Dependency = typeof Dependency.Type
+
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 export type Metadata = typeof Metadata.Type
 
@@ -178,7 +189,9 @@ export const JobSpec = Schema.Struct({
   /** Lines run after the command, after the config's `script_epilogue`. */
   epilogue: Schema.optional(Schema.Array(Schema.String)),
   metadata: Schema.optional(Metadata),
-  array: Schema.optional(ArraySpec)
+  array: Schema.optional(ArraySpec),
+  /** Jobs (by id) that must end first; all of them must be met. */
+  dependsOn: Schema.optional(Schema.Array(Dependency))
 })
 export type JobSpec = typeof JobSpec.Type
 
@@ -222,6 +235,7 @@ export const JobRecord = Schema.Struct({
   stderrPath: Schema.optional(Schema.String),
   metadata: Metadata,
   array: Schema.optional(ArraySpec),
+  dependsOn: Schema.optional(Schema.Array(Dependency)),
   /** Array elements seen so far, by index. */
   elements: Schema.optional(Schema.Array(ArrayElement))
 })

@@ -56,6 +56,13 @@ export interface ExecutorShape {
   ) => Effect.Effect<ReadonlyArray<JobRecord>, CancelError | StoreError>
   /** Cancels every tracked, unfinished job; failures are logged, never raised. */
   readonly cancelAll: (options?: CancelOptions) => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
+  /**
+   * Finds this user's queued and running jobs whose names carry the configured
+   * `job_name_prefix` and tracks the ones not tracked yet (arrays rebuilt from the elements the
+   * scheduler still shows). Returns the jobs it added. The local executor has no scheduler to
+   * ask: its jobs belong to the process that started them, so it finds none.
+   */
+  readonly reconnect: Effect.Effect<ReadonlyArray<JobRecord>, PollError | StoreError>
 }
 
 export class Executor extends Context.Tag("cluster-api/Executor")<Executor, ExecutorShape>() {}
@@ -153,6 +160,15 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
   const memoryBytes = memory === undefined ? undefined : yield* parseMemory(memory)
   const wall = walltime === undefined ? undefined : yield* parseWalltime(walltime)
   const array = spec.array === undefined ? undefined : yield* checkArray(name, spec.array)
+  for (const d of spec.dependsOn ?? []) {
+    if (!/^[\w.\[\]-]+$/.test(d.jobId)) {
+      return yield* new InvalidJobSpecError({
+        name,
+        field: "dependsOn",
+        problem: `${JSON.stringify(d.jobId)} is not a job id; give the id the scheduler printed (e.g. "1234" or "1234_5")`
+      })
+    }
+  }
   const resources: ResolvedResources = {
     cpus: orElse(r.cpus, options.cpus),
     gpus: orElse(r.gpus, options.gpus),

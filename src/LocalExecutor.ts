@@ -107,6 +107,14 @@ export const make = Effect.gen(function*() {
   const submit = Effect.fn("LocalExecutor.submit")(function*(spec: JobSpec) {
     const job = yield* prepareJob(spec, options)
     const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
+    if (job.spec.dependsOn !== undefined && job.spec.dependsOn.length > 0) {
+      return yield* new InvalidJobSpec({
+        name: job.name,
+        field: "dependsOn",
+        problem:
+          "the local executor has no scheduler to hold a job for others; submit it once they have ended (Monitor.onExit or Monitor.await)"
+      })
+    }
     if (job.resources.workDir !== undefined) {
       const exists = yield* fs.exists(runDir).pipe(Effect.orElseSucceed(() => false))
       if (!exists) {
@@ -269,7 +277,9 @@ export const make = Effect.gen(function*() {
     cancelAll: (cancelOptions) =>
       store.active.pipe(
         Effect.flatMap((active) => cancelMany(active.filter((r) => r.executor === "local"), cancelOptions))
-      )
+      ),
+    // Local processes belong to the process that started them: there is nothing to rediscover.
+    reconnect: Effect.succeed([])
   }
   return shape
 })

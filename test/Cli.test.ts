@@ -9,7 +9,6 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll } from "vitest"
 import type { JobRecord } from "../src/Domain.js"
 import {
@@ -21,32 +20,14 @@ import {
   parseEnv,
   parseTimeout
 } from "../src/cli/Cli.js"
+import { bin, distIsFresh } from "./globalSetup.js"
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url))
-const bin = path.join(repoRoot, "dist", "src", "cli", "bin.js")
-
-/** Whether every source file under src/ has an emitted .js in dist/src at least as new. */
-const distIsFresh = (): boolean => {
-  const walk = (dir: string): Array<string> =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []
-    )
-  return walk(path.join(repoRoot, "src")).every((ts) => {
-    const js = path.join(repoRoot, "dist", path.relative(repoRoot, ts)).replace(/\.ts$/, ".js")
-    return fs.existsSync(js) && fs.statSync(js).mtimeMs >= fs.statSync(ts).mtimeMs
-  })
-}
-
+// test/globalSetup.ts has built dist/ before any test file runs.
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-cli-test-"))
 
 beforeAll(() => {
-  if (distIsFresh()) return
-  // Type errors elsewhere in the project do not stop tsc from emitting; a missing output does.
-  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, encoding: "utf8" })
-  if (!fs.existsSync(bin) || !distIsFresh()) {
-    throw new Error(`the build did not produce a fresh ${bin}:\n${build.stdout}\n${build.stderr}`)
-  }
-}, 120_000)
+  if (!distIsFresh()) throw new Error(`${bin} is missing or older than src/: the global setup should have built it`)
+})
 
 afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true })

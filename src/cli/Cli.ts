@@ -32,7 +32,7 @@ import {
 import { inspect } from "node:util"
 import * as ClusterApi from "../ClusterApi.js"
 import { ClusterConfig, renderConfig } from "../Config.js"
-import type { ArraySpec, JobRecord, JobSpec, ResourceSpec } from "../Domain.js"
+import type { ArraySpec, Dependency, JobRecord, JobSpec, ResourceSpec } from "../Domain.js"
 import { describeReason, failedElementIndices, JobRecord as JobRecordSchema } from "../Domain.js"
 import { JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
@@ -375,6 +375,14 @@ const timeoutOption = Options.text("timeout").pipe(
 // submit
 // ---------------------------------------------------------------------------------------------
 
+/** `--after-ok ID` and its kin: repeatable, each naming one job id. */
+const dependencyOption = (name: string, meaning: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("ID"),
+    Options.withDescription(`Start only after job ID ${meaning} (repeatable; batch schedulers only)`),
+    Options.repeated
+  )
+
 const submitCommand = Command.make(
   "submit",
   {
@@ -429,6 +437,9 @@ const submitCommand = Command.make(
       Options.mapEffect((s) => fromEither(parseArraySpec(s))),
       Options.optional
     ),
+    afterOk: dependencyOption("after-ok", "succeeded"),
+    afterNotOk: dependencyOption("after-not-ok", "failed or was killed"),
+    afterAny: dependencyOption("after-any", "ended, however it ended"),
     wait: Options.boolean("wait").pipe(
       Options.withDescription("Wait for the job to end, showing progress; the exit code tells how it ended")
     ),
@@ -460,13 +471,19 @@ const submitCommand = Command.make(
       set("stderrPath", o.stderr)
       if (o.directive.length > 0) resources.extraDirectives = o.directive
       if (o.extraArg.length > 0) resources.extraArgs = o.extraArg
-      const spec: JobSpec = {
+      let spec: JobSpec = {
         command: commandLine(o.command),
         name: Option.getOrElse(o.name, () => defaultJobName(o.command)),
         ...(Object.keys(resources).length > 0 ? { resources } : {}),
         ...(Object.keys(o.env).length > 0 ? { env: o.env } : {}),
         ...(Option.isSome(o.array) ? { array: o.array.value } : {})
       }
+      const dependsOn: Array<Dependency> = [
+        ...o.afterOk.map((jobId) => ({ type: "afterok" as const, jobId })),
+        ...o.afterNotOk.map((jobId) => ({ type: "afternotok" as const, jobId })),
+        ...o.afterAny.map((jobId) => ({ type: "afterany" as const, jobId }))
+      ]
+      if (dependsOn.length > 0) spec = { ...spec, dependsOn }
 
       const local = executor.kind === "local"
       if (!o.wait && !local) {

@@ -42,7 +42,12 @@ export const toyDialect: Dialect = {
     parse: parseLines
   },
   cancel: (ids) => ({ argv: ["toykill", ...ids] }),
-  cancelAlreadyEnded: (stderr) => stderr.includes("already finished")
+  cancelOutcome: (ids, answer) =>
+    answer.exitCode === 0
+      ? Either.right([])
+      : answer.stderr.includes("already finished")
+      ? Either.right(ids)
+      : Either.left(answer.stderr.trim())
 }
 
 export const toyExecutorLayer = Layer.effect(Executor, make(toyDialect))

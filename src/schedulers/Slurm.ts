@@ -1,0 +1,680 @@
+/**
+ * Slurm's dialect: everything cluster-api says to Slurm and reads back from it, as pure functions.
+ *
+ * - submit: a script with `#SBATCH` lines, `sbatch --parsable` (prints `ID` or `ID;CLUSTER`);
+ * - status: ONE `squeue -h -j <ids> -o <fields>` for every tracked job, fields split by `|` with the
+ *   job name last (it is the only free-text field), pending array elements compressed as
+ *   `ID_[2-4,7%10]` and expanded here;
+ * - accounting: ONE `sacct -P -n -j <ids> --starttime <earliest submit>` for the jobs squeue no
+ *   longer shows. Not `-X`: the `.batch` step row is where Slurm reports MaxRSS and how the job's
+ *   shell really ended (an over-memory kill is `CANCELLED by 0` on the batch step of a FAILED job);
+ * - when accounting is disabled: `scontrol show job -o` for jobs still held by the controller;
+ * - cancel: `scancel <ids>`; reconnect: `squeue --me`.
+ *
+ * Times without a zone are Slurm's local time and are read as this process's local time.
+ */
+import { constants } from "node:os"
+import { Either } from "effect"
+import type { BatchListing, Dialect, Invocation, JobPaths } from "../BatchExecutor.js"
+import type { ConfigOptions } from "../Config.js"
+import type { Dependency, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "../Domain.js"
+import { formatArraySpec, isTerminalStatus } from "../Domain.js"
+import type { PreparedJob } from "../Executor.js"
+import { directiveQuote } from "../Script.js"
+import { formatSlurmTime, memoryInMegabytes, parseMemory } from "../Units.js"
+
+// ---------------------------------------------------------------------------------------------
+// Submit
+// ---------------------------------------------------------------------------------------------
+
+/** A directive value, quoted only when it needs to be. */
+const value = (v: string): string => /^[\w@%+=:,./-]+$/.test(v) ? v : directiveQuote(v)
+
+/** `afterok:1:2,afterany:3`: ids grouped by type in first-seen order; every group must be met. */
+export const formatDependencies = (deps: ReadonlyArray<Dependency>): string => {
+  const groups = new Map<string, Array<string>>()
+  for (const d of deps) {
+    const ids = groups.get(d.type) ?? []
+    if (!ids.includes(d.jobId)) ids.push(d.jobId)
+    groups.set(d.type, ids)
+  }
+  return Array.from(groups, ([type, ids]) => `${type}:${ids.join(":")}`).join(",")
+}
+
+export const logFileName = (stream: "stdout" | "stderr", isArray: boolean): string =>
+  `${stream}.${isArray ? "%A_%a" : "%j"}.log`
+
+export const directives = (job: PreparedJob, paths: JobPaths, _options: ConfigOptions): ReadonlyArray<string> => {
+  const r = job.resources
+  const lines = [
+    `--job-name=${value(job.name)}`,
+    `--output=${value(paths.stdout)}`,
+    `--error=${value(paths.stderr)}`,
+    `--chdir=${value(paths.runDir)}`
+  ]
+  if (r.nodes !== undefined) lines.push(`--nodes=${r.nodes}`)
+  if (r.cpus !== undefined) lines.push(`--cpus-per-task=${r.cpus}`)
+  if (r.memoryBytes !== undefined) lines.push(`--mem=${memoryInMegabytes(r.memoryBytes)}M`)
+  if (r.walltime !== undefined) lines.push(`--time=${formatSlurmTime(r.walltime)}`)
+  if (r.queue !== undefined) lines.push(`--partition=${value(r.queue)}`)
+  if (r.account !== undefined) lines.push(`--account=${value(r.account)}`)
+  if (r.gpus !== undefined && r.gpus > 0) lines.push(`--gres=gpu:${r.gpus}`)
+  if (job.array !== undefined) lines.push(`--array=${formatArraySpec(job.array)}`)
+  const deps = job.spec.dependsOn ?? []
+  if (deps.length > 0) {
+    lines.push(`--dependency=${formatDependencies(deps)}`)
+    // A dependency that can never be met cancels the job instead of leaving it pending forever.
+    lines.push("--kill-on-invalid-dep=yes")
+  }
+  return [...lines, ...r.extraDirectives].map((line) => `#SBATCH ${line}`)
+}
+
+/**
+ * sbatch's filename patterns known at submit time: `%j`/`%J` and `%A` (the job id), `%x` (the
+ * name), `%%`. `%a` (the element's index) stays for each element to fill in.
+ */
+export const resolveLogPath = (template: string, jobId: string, name: string): string =>
+  template.replace(/%(%|[jJAx])/g, (_, c: string) => c === "%" ? "%%" : c === "x" ? name : jobId)
+
+export const submit = (
+  request: { readonly job: PreparedJob; readonly options: ConfigOptions; readonly scriptPath: string; readonly script: string }
+): Invocation =>
+  request.options.use_stdin
+    ? { argv: ["sbatch", "--parsable", ...request.job.resources.extraArgs], stdin: request.script }
+    : { argv: ["sbatch", "--parsable", ...request.job.resources.extraArgs, request.scriptPath] }
+
+/** The job id from `sbatch --parsable`: `ID` or `ID;CLUSTER` on the last line. */
+export const parseSubmit = (stdout: string): Either.Either<string, string> => {
+  const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
+  const last = lines[lines.length - 1]
+  const m = last === undefined ? null : /^(\d+)(?:;\S+)?$/.exec(last)
+  return m?.[1] !== undefined
+    ? Either.right(m[1])
+    : Either.left(`sbatch printed no job id (expected "ID" or "ID;CLUSTER"): ${JSON.stringify(stdout.trim())}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// States
+// ---------------------------------------------------------------------------------------------
+
+export interface SlurmOutcome {
+  readonly status: JobStatus
+  readonly reason?: FailureReason | undefined
+}
+
+/** Every job state Slurm prints (long form), and what it means here. */
+export const stateTable: Readonly<Record<string, SlurmOutcome>> = {
+  PENDING: { status: "Pending" },
+  CONFIGURING: { status: "Pending" },
+  REQUEUED: { status: "Pending" },
+  REQUEUE_HOLD: { status: "Pending" },
+  REQUEUE_FED: { status: "Pending" },
+  RESV_DEL_HOLD: { status: "Pending" },
+  SPECIAL_EXIT: { status: "Pending" },
+  RUNNING: { status: "Running" },
+  COMPLETING: { status: "Running" },
+  SUSPENDED: { status: "Running" },
+  STOPPED: { status: "Running" },
+  RESIZING: { status: "Running" },
+  SIGNALING: { status: "Running" },
+  STAGE_OUT: { status: "Running" },
+  COMPLETED: { status: "Done" },
+  FAILED: { status: "Failed" },
+  TIMEOUT: { status: "Failed", reason: { _tag: "Timeout" } },
+  OUT_OF_MEMORY: { status: "Failed", reason: { _tag: "OutOfMemory" } },
+  NODE_FAIL: { status: "Failed", reason: { _tag: "NodeFailure" } },
+  BOOT_FAIL: { status: "Failed", reason: { _tag: "NodeFailure" } },
+  PREEMPTED: { status: "Failed", reason: { _tag: "Preempted" } },
+  DEADLINE: { status: "Failed", reason: { _tag: "SchedulerFailure", detail: "reached its deadline (--deadline)" } },
+  REVOKED: { status: "Killed", reason: { _tag: "SchedulerFailure", detail: "revoked: a sibling cluster runs it" } },
+  CANCELLED: { status: "Killed", reason: { _tag: "Cancelled" } }
+}
+
+/** Short codes (`squeue %t`, `scontrol` never prints them but users paste them). */
+const shortCodes: Readonly<Record<string, string>> = {
+  PD: "PENDING",
+  CF: "CONFIGURING",
+  RQ: "REQUEUED",
+  RH: "REQUEUE_HOLD",
+  RF: "REQUEUE_FED",
+  RD: "RESV_DEL_HOLD",
+  SE: "SPECIAL_EXIT",
+  R: "RUNNING",
+  CG: "COMPLETING",
+  S: "SUSPENDED",
+  ST: "STOPPED",
+  RS: "RESIZING",
+  SI: "SIGNALING",
+  SO: "STAGE_OUT",
+  CD: "COMPLETED",
+  F: "FAILED",
+  TO: "TIMEOUT",
+  OOM: "OUT_OF_MEMORY",
+  NF: "NODE_FAIL",
+  BF: "BOOT_FAIL",
+  PR: "PREEMPTED",
+  DL: "DEADLINE",
+  RV: "REVOKED",
+  CA: "CANCELLED"
+}
+
+/**
+ * A state as printed (`CANCELLED by 1001`, `CANCELLED+` from a narrow column, `RUNNING`), mapped;
+ * undefined for a state this table does not know. `by` is the uid that cancelled the job.
+ */
+export const mapState = (text: string): SlurmOutcome | undefined => {
+  const m = /^([A-Z_]+)\+?(?:\s+by\s+(\S+))?\s*$/.exec(text.trim())
+  if (m === null) return undefined
+  const name = shortCodes[m[1]!] ?? m[1]!
+  const outcome = stateTable[name]
+  if (outcome === undefined) return undefined
+  if (name === "CANCELLED" && m[2] !== undefined) {
+    return { status: "Killed", reason: { _tag: "Cancelled", by: m[2] } }
+  }
+  return outcome
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small readers
+// ---------------------------------------------------------------------------------------------
+
+const signalNames: ReadonlyMap<number, string> = new Map(
+  Object.entries(constants.signals).map(([name, n]) => [n, name] as const)
+)
+
+/** `ExitCode` as `rc:signal`. */
+export const parseExitCode = (text: string): { readonly rc: number; readonly signal: number } | undefined => {
+  const m = /^(\d+):(\d+)$/.exec(text.trim())
+  return m === null ? undefined : { rc: Number(m[1]), signal: Number(m[2]) }
+}
+
+export const signalName = (n: number): string => signalNames.get(n) ?? `signal ${n}`
+
+/** A Slurm time (`2026-11-21T11:58:48`, local), or undefined for `Unknown`, `None`, `N/A`. */
+export const parseTime = (text: string | undefined): Date | undefined => {
+  const m = text === undefined ? null : /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)$/.exec(text.trim())
+  if (m === null) return undefined
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+  return new Date(y, mo - 1, d, h, mi, s)
+}
+
+/** A time as Slurm reads it on the command line (local, no zone). */
+export const formatTime = (date: Date): string => {
+  const p = (n: number) => String(n).padStart(2, "0")
+  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}T${p(date.getHours())}:${
+    p(date.getMinutes())
+  }:${p(date.getSeconds())}`
+}
+
+/** Memory as sacct prints it (`102400K`, `1.50G`, `200M`, `0`): bytes, undefined when empty or 0. */
+export const parseSlurmMemory = (text: string | undefined): number | undefined => {
+  const t = text?.trim() ?? ""
+  if (t === "" || t === "0") return undefined
+  // ReqMem of older versions ends in `n` (per node) or `c` (per cpu).
+  const parsed = parseMemory(t.replace(/[nc]$/, ""))
+  return Either.isRight(parsed) ? parsed.right : undefined
+}
+
+const host = (text: string | undefined): string | undefined => {
+  const t = text?.trim() ?? ""
+  return t === "" || t === "(null)" || t === "None assigned" || t === "N/A" ? undefined : t
+}
+
+/** Expands `2-4,7,9-12:2` (a `%N` throttle removed first) into indices. */
+export const expandIndices = (text: string): ReadonlyArray<number> | undefined => {
+  const out: Array<number> = []
+  for (const part of text.replace(/%\d+$/, "").split(",")) {
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part)
+    if (m === null) return undefined
+    const start = Number(m[1])
+    const end = m[2] === undefined ? start : Number(m[2])
+    const step = m[3] === undefined ? 1 : Number(m[3])
+    if (end < start || step < 1) return undefined
+    for (let i = start; i <= end; i += step) out.push(i)
+  }
+  return out
+}
+
+/** A job id as Slurm prints it: `5`, `3_1` (element), `3_[2-4%10]` (pending elements). */
+export type ParsedId =
+  | { readonly _tag: "Job"; readonly jobId: string }
+  | { readonly _tag: "Elements"; readonly jobId: string; readonly indices: ReadonlyArray<number> }
+
+export const parseJobId = (text: string): ParsedId | undefined => {
+  const t = text.trim()
+  const plain = /^(\d+)$/.exec(t)
+  if (plain !== null) return { _tag: "Job", jobId: plain[1]! }
+  const element = /^(\d+)_(\d+)$/.exec(t)
+  if (element !== null) return { _tag: "Elements", jobId: element[1]!, indices: [Number(element[2])] }
+  const compressed = /^(\d+)_\[([\d,:%-]+)\]$/.exec(t)
+  if (compressed !== null) {
+    const indices = expandIndices(compressed[2]!)
+    return indices === undefined ? undefined : { _tag: "Elements", jobId: compressed[1]!, indices }
+  }
+  return undefined
+}
+
+/** Groups per-element observations under their array's id; plain jobs pass through. */
+const collect = (
+  rows: ReadonlyArray<{ readonly id: ParsedId; readonly obs: Omit<ElementObservation, "index"> }>
+): ReadonlyArray<Observation> => {
+  const jobs = new Map<string, Observation>()
+  const elements = new Map<string, Map<number, ElementObservation>>()
+  for (const { id, obs } of rows) {
+    if (id._tag === "Job") {
+      jobs.set(id.jobId, { jobId: id.jobId, ...obs })
+      continue
+    }
+    const byIndex = elements.get(id.jobId) ?? new Map<number, ElementObservation>()
+    for (const index of id.indices) byIndex.set(index, { index, ...obs })
+    elements.set(id.jobId, byIndex)
+  }
+  for (const [jobId, byIndex] of elements) {
+    const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+    jobs.set(jobId, { jobId, elements: sorted })
+  }
+  return Array.from(jobs.values())
+}
+
+const splitLines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l.trim().length > 0)
+
+// ---------------------------------------------------------------------------------------------
+// squeue
+// ---------------------------------------------------------------------------------------------
+
+/** Job id, state, reason, nodes, submit, start, then the name (free text, so last). */
+export const squeueFormat = "%i|%T|%r|%N|%V|%S|%j"
+
+export const status = (jobs: ReadonlyArray<JobRecord>): Invocation => ({
+  argv: ["squeue", "-h", "-j", jobs.map((j) => j.jobId).join(","), "-o", squeueFormat]
+})
+
+interface SqueueRow {
+  readonly id: ParsedId
+  readonly name: string
+  readonly obs: Omit<ElementObservation, "index">
+}
+
+const parseSqueueRows = (stdout: string): Either.Either<ReadonlyArray<SqueueRow>, string> => {
+  const rows: Array<SqueueRow> = []
+  for (const line of splitLines(stdout)) {
+    const fields = line.split("|")
+    if (fields.length < 7) return Either.left(`expected 7 fields separated by | in ${JSON.stringify(line)}`)
+    const [idText, stateText, _reason, nodes, submitText, startText] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string
+    ]
+    const name = fields.slice(6).join("|")
+    const id = parseJobId(idText)
+    if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(idText)} in ${JSON.stringify(line)}`)
+    const outcome = mapState(stateText)
+    if (outcome === undefined) return Either.left(`unknown job state ${JSON.stringify(stateText)}`)
+    const started = outcome.status !== "Pending"
+    rows.push({
+      id,
+      name,
+      obs: {
+        status: outcome.status,
+        reason: outcome.reason,
+        execHost: started ? host(nodes) : undefined,
+        submitTime: parseTime(submitText),
+        // For a pending job %S is when Slurm expects to start it, not a start.
+        startTime: started ? parseTime(startText) : undefined
+      }
+    })
+  }
+  return Either.right(rows)
+}
+
+export const parseStatus = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> =>
+  Either.map(parseSqueueRows(stdout), collect)
+
+/**
+ * squeue given only ids that have left the controller fails with "Invalid job id specified";
+ * that answer means "none of them is queued", not a failed poll.
+ */
+export const statusUsableOnFailure = (_exitCode: number | undefined, stdout: string, stderr: string): boolean =>
+  stdout.trim() === "" && /Invalid job id specified/i.test(stderr)
+
+// ---------------------------------------------------------------------------------------------
+// sacct
+// ---------------------------------------------------------------------------------------------
+
+export const sacctFields = [
+  "JobID",
+  "JobIDRaw",
+  "State",
+  "ExitCode",
+  "Reason",
+  "MaxRSS",
+  "ReqMem",
+  "NodeList",
+  "Submit",
+  "Start",
+  "End",
+  "JobName"
+] as const
+
+/** How far before the earliest submit time sacct looks (clock differences between hosts). */
+export const starttimeMarginMillis = 3_600_000
+
+/** sacct's window starts at the earliest submit time among the jobs (never "since midnight"). */
+export const accountingStart = (jobs: ReadonlyArray<JobRecord>): Date => {
+  let earliest = Infinity
+  for (const j of jobs) earliest = Math.min(earliest, (j.submitTime ?? j.lastSeen).getTime())
+  return new Date(earliest - starttimeMarginMillis)
+}
+
+export const accountingCommand = (jobs: ReadonlyArray<JobRecord>): Invocation => ({
+  argv: [
+    "sacct",
+    "-P",
+    "-n",
+    "-j",
+    jobs.map((j) => j.jobId).join(","),
+    "--starttime",
+    formatTime(accountingStart(jobs)),
+    "-o",
+    sacctFields.join(",")
+  ]
+})
+
+interface AccountRow {
+  readonly id: string
+  readonly step: string | undefined
+  readonly state: string
+  readonly exitCode: string
+  readonly reason: string
+  readonly maxRss: string
+  readonly reqMem: string
+  readonly nodes: string
+  readonly submit: string
+  readonly start: string
+  readonly end: string
+}
+
+/** How long after a job's end sacct may still lack its batch step's figures. */
+export const settleMillis = 30_000
+
+/** What the dialect knows of a job besides the line it reads. */
+export interface AccountContext {
+  /** The job's dependencies (`afterok:12`), when it has any. */
+  readonly dependencies?: ReadonlyArray<string> | undefined
+  /** When the answer was read; undefined: take the answer as final. */
+  readonly now?: Date | undefined
+}
+
+/**
+ * What one allocation row (with its batch step) says about a job: an observation, undefined when
+ * the answer is not final yet (ask again next tick), or what is unreadable in it.
+ *
+ * - FAILED with signal 9 is an OverMemoryKill when the batch step's MaxRSS is over `ReqMem`. The
+ *   database can answer before it has the whole story: the batch step's row missing or still
+ *   RUNNING, or the job's own row a placeholder (JobName `allocation`, ReqMem `16?`) written when
+ *   the step's record came first. Until `settleMillis` after the end such a FAILED 0:9 is not final.
+ * - Slurm cancels a job whose dependency can never be met (`--kill-on-invalid-dep`): plain
+ *   CANCELLED (no "by"), never on a node; its Reason reads None at first, `Dependency` later.
+ */
+export const accountOutcome = (
+  row: AccountRow,
+  batch: AccountRow | undefined,
+  context: AccountContext = {}
+): Either.Either<Omit<ElementObservation, "index"> | undefined, string> => {
+  const outcome = mapState(row.state)
+  if (outcome === undefined) return Either.left(`unknown job state ${JSON.stringify(row.state)}`)
+  const exit = parseExitCode(row.exitCode)
+  let status = outcome.status
+  let reason = outcome.reason
+  let exitCode: number | undefined
+  const maxMem = parseSlurmMemory(batch?.maxRss)
+  const requested = parseSlurmMemory(row.reqMem)
+  const finishTime = parseTime(row.end)
+  const node = host(row.nodes)
+  if (status === "Done") exitCode = 0
+  if (status === "Failed" && reason === undefined && exit !== undefined) {
+    const batchOutcome = batch === undefined ? undefined : mapState(batch.state)
+    if (batchOutcome?.reason?._tag === "OutOfMemory") {
+      reason = { _tag: "OutOfMemory" }
+    } else if (exit.signal === 9 && maxMem !== undefined && requested !== undefined && maxMem > requested) {
+      reason = { _tag: "OutOfMemory" }
+    } else if (
+      exit.signal === 9 && context.now !== undefined &&
+      (batchOutcome === undefined || !isTerminalStatus(batchOutcome.status) || maxMem === undefined ||
+        requested === undefined) &&
+      (finishTime === undefined || context.now.getTime() - finishTime.getTime() < settleMillis)
+    ) {
+      return Either.right(undefined)
+    } else if (exit.signal !== 0) {
+      reason = { _tag: "Signalled", signal: signalName(exit.signal) }
+    } else {
+      exitCode = exit.rc
+      reason = exit.rc !== 0 ? { _tag: "NonZeroExit", exitCode: exit.rc } : {
+        _tag: "SchedulerFailure",
+        detail: `Slurm reports FAILED${row.reason !== "" && row.reason !== "None" ? ` (${row.reason})` : ""}`
+      }
+    }
+  }
+  const dependencies = context.dependencies ?? []
+  if (
+    status === "Killed" && (
+      row.reason === "DependencyNeverSatisfied" ||
+      (dependencies.length > 0 && !/\bby\b/.test(row.state) && node === undefined)
+    )
+  ) {
+    status = "Failed"
+    reason = { _tag: "DependencyFailed", dependencies }
+  }
+  return Either.right({
+    status,
+    reason,
+    exitCode,
+    maxMem,
+    execHost: node,
+    submitTime: parseTime(row.submit),
+    // A job cancelled while pending has Start = End but never ran.
+    startTime: node === undefined ? undefined : parseTime(row.start),
+    finishTime
+  })
+}
+
+const dependencyIds = (record: JobRecord | undefined): ReadonlyArray<string> =>
+  (record?.dependsOn ?? []).map((d) => `${d.type}:${d.jobId}`)
+
+export const parseAccounting = (
+  stdout: string,
+  jobs: ReadonlyArray<JobRecord> = [],
+  now?: Date
+): Either.Either<ReadonlyArray<Observation>, string> => {
+  const allocations: Array<AccountRow> = []
+  const batches = new Map<string, AccountRow>()
+  for (const line of splitLines(stdout)) {
+    const f = line.split("|")
+    if (f.length < sacctFields.length) {
+      return Either.left(`expected ${sacctFields.length} fields separated by | in ${JSON.stringify(line)}`)
+    }
+    const [jobId, _raw, state, exitCode, reason, maxRss, reqMem, nodes, submit, start, end] = f as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string
+    ]
+    const dot = jobId.indexOf(".")
+    const row: AccountRow = {
+      id: dot === -1 ? jobId : jobId.slice(0, dot),
+      step: dot === -1 ? undefined : jobId.slice(dot + 1),
+      state,
+      exitCode,
+      reason,
+      maxRss,
+      reqMem,
+      nodes,
+      submit,
+      start,
+      end
+    }
+    if (row.step === undefined) allocations.push(row)
+    else if (row.step === "batch") batches.set(row.id, row)
+  }
+  const records = new Map(jobs.map((j) => [j.jobId, j] as const))
+  const rows: Array<{ id: ParsedId; obs: Omit<ElementObservation, "index"> }> = []
+  for (const row of allocations) {
+    const id = parseJobId(row.id)
+    if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(row.id)}`)
+    const obs = accountOutcome(row, batches.get(row.id), { dependencies: dependencyIds(records.get(id.jobId)), now })
+    if (Either.isLeft(obs)) return Either.left(obs.left)
+    if (obs.right !== undefined) rows.push({ id, obs: obs.right })
+  }
+  return Either.right(collect(rows))
+}
+
+/** sacct's answer when the cluster keeps no accounting: only the controller knows the jobs. */
+export const accountingUnavailable = (stdout: string, stderr: string): boolean =>
+  /accounting storage is disabled/i.test(`${stderr}\n${stdout}`)
+
+// ---------------------------------------------------------------------------------------------
+// scontrol show job -o (accounting disabled)
+// ---------------------------------------------------------------------------------------------
+
+/** One `scontrol show job -o` line as key/value pairs (values may hold spaces). */
+export const parseScontrolLine = (line: string): ReadonlyMap<string, string> => {
+  const out = new Map<string, string>()
+  const keys = [...line.matchAll(/(?:^|\s)([A-Za-z][\w:/.]*)=/g)]
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    const start = k.index! + k[0].length
+    const end = i + 1 < keys.length ? keys[i + 1]!.index! : line.length
+    out.set(k[1]!, line.slice(start, end).trim())
+  }
+  return out
+}
+
+export const fallbackCommand = (): Invocation => ({ argv: ["scontrol", "show", "job", "-o"] })
+
+/** Observations of the given jobs from `scontrol show job -o` (every job the controller holds). */
+export const parseScontrol = (
+  stdout: string,
+  jobs: ReadonlyArray<JobRecord> = []
+): Either.Either<ReadonlyArray<Observation>, string> => {
+  const wanted = new Map(jobs.map((j) => [j.jobId, j] as const))
+  const rows: Array<{ id: ParsedId; obs: Omit<ElementObservation, "index"> }> = []
+  for (const line of splitLines(stdout)) {
+    if (/^No jobs in the system/i.test(line.trim())) continue
+    const kv = parseScontrolLine(line)
+    const own = kv.get("JobId")
+    if (own === undefined) return Either.left(`no JobId in ${JSON.stringify(line.slice(0, 200))}`)
+    const arrayJob = kv.get("ArrayJobId")
+    const task = kv.get("ArrayTaskId")
+    let id: ParsedId | undefined
+    if (arrayJob !== undefined && task !== undefined) {
+      const indices = expandIndices(task)
+      if (indices === undefined) return Either.left(`unreadable ArrayTaskId ${JSON.stringify(task)}`)
+      id = { _tag: "Elements", jobId: arrayJob, indices }
+    } else {
+      id = { _tag: "Job", jobId: own }
+    }
+    if (!wanted.has(id.jobId)) continue
+    const row: AccountRow = {
+      id: own,
+      step: undefined,
+      state: kv.get("JobState") ?? "",
+      exitCode: kv.get("ExitCode") ?? "",
+      reason: kv.get("Reason") ?? "",
+      maxRss: "",
+      reqMem: "",
+      nodes: kv.get("NodeList") ?? "",
+      submit: kv.get("SubmitTime") ?? "",
+      start: kv.get("StartTime") ?? "",
+      end: kv.get("EndTime") ?? ""
+    }
+    // Without accounting there is no batch step to wait for: the answer is final.
+    const obs = accountOutcome(row, undefined, { dependencies: dependencyIds(wanted.get(id.jobId)) })
+    if (Either.isLeft(obs)) return Either.left(obs.left)
+    const o = obs.right
+    if (o === undefined) continue
+    // Only a job that ended has real start and end times; scontrol prints estimates otherwise.
+    rows.push({
+      id,
+      obs: o.status === "Pending" ? { ...o, startTime: undefined, finishTime: undefined } :
+        o.status === "Running" ? { ...o, finishTime: undefined } : o
+    })
+  }
+  return Either.right(collect(rows))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconnect and cancel
+// ---------------------------------------------------------------------------------------------
+
+/** This user's jobs still in the queue, for reconnecting after a restart. */
+export const listCommand = (): Invocation => ({ argv: ["squeue", "--me", "-h", "-o", squeueFormat] })
+
+/** The jobs `listCommand` printed, by id, with their names. */
+export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> =>
+  Either.map(parseSqueueRows(stdout), (rows) => {
+    const names = new Map<string, string>()
+    for (const row of rows) if (!names.has(row.id.jobId)) names.set(row.id.jobId, row.name)
+    return collect(rows).map((observation) => ({
+      jobId: observation.jobId,
+      name: names.get(observation.jobId) ?? "",
+      observation
+    }))
+  })
+
+/** `-v`: without it scancel says nothing, and exits 0, for a job that had already ended. */
+export const cancel = (jobIds: ReadonlyArray<string>): Invocation => ({ argv: ["scancel", "-v", ...jobIds] })
+
+/**
+ * Reads `scancel -v`: "Kill job error on job id N: Job/step already completing or completed" or
+ * "…: Invalid job id specified" (it left the controller) mean N had already ended; any other
+ * error (no contact with the controller, permission denied) is a failed cancel.
+ */
+export const cancelOutcome = (
+  jobIds: ReadonlyArray<string>,
+  answer: { readonly exitCode: number | undefined; readonly stdout: string; readonly stderr: string }
+): Either.Either<ReadonlyArray<string>, string> => {
+  const ended: Array<string> = []
+  const errors: Array<string> = []
+  for (const m of answer.stderr.matchAll(/Kill job error on job id (\S+): ([^\n]*?)(?=scancel:|\n|$)/g)) {
+    const id = m[1]!.replace(/_.*$/, "")
+    if (/already completing or completed|Invalid job id specified/i.test(m[2]!)) ended.push(id)
+    else errors.push(`job ${m[1]}: ${m[2]!.trim()}`)
+  }
+  if (errors.length > 0) return Either.left(`scancel failed for ${errors.join("; ")}`)
+  if (answer.exitCode !== 0 && answer.exitCode !== undefined && ended.length === 0) {
+    return Either.left(`scancel exited with ${answer.exitCode}: ${answer.stderr.trim()}`)
+  }
+  return Either.right(ended.filter((id) => jobIds.includes(id)))
+}
+
+export const slurmDialect: Dialect = {
+  kind: "slurm",
+  logFileName,
+  directives,
+  submit,
+  parseSubmit,
+  status,
+  parseStatus,
+  statusUsableOnFailure,
+  accounting: {
+    command: accountingCommand,
+    parse: parseAccounting,
+    unavailable: accountingUnavailable,
+    fallback: { command: fallbackCommand, parse: parseScontrol }
+  },
+  list: { command: listCommand, parse: parseListing },
+  arrayIndexVariable: "SLURM_ARRAY_TASK_ID",
+  resolveLogPath,
+  cancel,
+  cancelOutcome
+}

@@ -1,0 +1,287 @@
+/**
+ * The Slurm executor against a real Slurm (scripts/slurm-setup.sh installs and starts one on this
+ * host: munge, MariaDB, slurmdbd, slurmctld, slurmd). Real jobs, real squeue/sacct/scancel.
+ *
+ * In CI (CI=true) these tests FAIL when Slurm is not up. Elsewhere they are left out with a
+ * message saying how to start Slurm.
+ *
+ * The jobs of the first group run side by side (the test cluster has 8 slots) so the slow ones
+ * (the time limit is a minute) overlap; the controller outage runs alone afterwards, since it stops
+ * the controller every other test needs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import type { Scope } from "effect"
+import { Duration, Effect, Fiber, ManagedRuntime, Option, Ref, Schedule, Stream } from "effect"
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as ClusterApi from "../src/ClusterApi.js"
+import type { JobEvent, JobRecord, JobSpec } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { JobStore } from "../src/JobStore.js"
+import { Monitor } from "../src/Monitor.js"
+import { bin } from "./globalSetup.js"
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url))
+const setupScript = path.join(repoRoot, "scripts", "slurm-setup.sh")
+const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
+
+const slurmIsUp = (): boolean => {
+  const ping = spawnSync("scontrol", ["ping"], { encoding: "utf8", timeout: 15_000 })
+  return ping.status === 0 && /\bUP\b/.test(ping.stdout)
+}
+const slurmUp = slurmIsUp()
+const howToStart = `start it with: sudo bash scripts/slurm-setup.sh (installs and starts munge, MariaDB, slurmdbd, slurmctld and slurmd on this host)`
+if (!slurmUp && !inCI) {
+  console.warn(`The real-Slurm tests are left out: Slurm is not running here; ${howToStart}`)
+}
+
+const host = os.hostname()
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "capi-real-slurm-"))
+// A prefix of this run's own, so reconnect finds only this run's jobs.
+const prefix = `capit${process.pid}`
+
+const runtime = ManagedRuntime.make(
+  ClusterApi.layer({
+    configPath: path.join(scratch, "none.yaml"),
+    overrides: {
+      executor: "slurm",
+      poll_interval: 1,
+      log_directory: path.join(scratch, "logs"),
+      job_name_prefix: prefix,
+      command_timeout: 20
+    }
+  })
+)
+type Services = ClusterApi.Services
+const run = <A, E>(effect: Effect.Effect<A, E, Services | Scope.Scope>): Promise<A> =>
+  runtime.runPromise(Effect.scoped(effect))
+
+fs.writeFileSync(path.join(scratch, "none.yaml"), "# all options come from the test's overrides\n")
+
+const submitAndWait = (spec: JobSpec, timeout: Duration.DurationInput = "3 minutes") =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const monitor = yield* Monitor
+    const submitted = yield* executor.submit({ ...spec, resources: { workDir: scratch, ...spec.resources } })
+    const [final] = yield* monitor.await(submitted, { timeout })
+    return final!
+  })
+
+const waitForStatus = (jobId: string, status: JobRecord["status"], timeout: Duration.DurationInput) =>
+  Effect.flatMap(JobStore, (store) =>
+    store.get(jobId).pipe(
+      Effect.map(Option.map((r) => r.status)),
+      Effect.repeat({ until: (s) => Option.contains(s, status), schedule: Schedule.spaced("200 millis") }),
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`job ${jobId} never became ${status}`) })
+    ))
+
+const slurmctl = (command: "stop-controller" | "start-controller") => {
+  const r = spawnSync("bash", [setupScript, command], { encoding: "utf8", timeout: 120_000 })
+  if (r.status !== 0) throw new Error(`${command} failed:\n${r.stdout}\n${r.stderr}`)
+}
+
+const cli = (args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 150_000)
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+describe.runIf(slurmUp || inCI)("real Slurm", () => {
+  beforeAll(() => {
+    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStart}`)
+  })
+
+  afterAll(async () => {
+    await runtime.runPromise(Effect.flatMap(Executor, (e) => e.cancelAll())).catch(() => undefined)
+    await runtime.dispose()
+    fs.rmSync(scratch, { recursive: true, force: true })
+  })
+
+  describe.concurrent("jobs", { timeout: 240_000 }, () => {
+    it("a job that succeeds, with its host, peak memory and times", async () => {
+      const final = await run(submitAndWait({
+        name: "ok",
+        command: `python3 -c "x = b'x' * (40 * 1024 * 1024); import time; time.sleep(3)"; echo done-ok`,
+        resources: { memory: "500M" }
+      }))
+      expect(final.status).toBe("Done")
+      expect(final.exitCode).toBe(0)
+      expect(final.execHost).toBe(host)
+      expect(final.maxMem).toBeGreaterThan(30 * 1024 * 1024)
+      expect(final.startTime!.getTime()).toBeGreaterThanOrEqual(final.submitTime!.getTime() - 1000)
+      expect(final.finishTime!.getTime() - final.startTime!.getTime()).toBeGreaterThanOrEqual(2000)
+      expect(fs.readFileSync(final.stdoutPath!, "utf8")).toContain("done-ok")
+    })
+
+    it("a job that exits non-zero", async () => {
+      const final = await run(submitAndWait({ name: "exit3", command: "echo failing >&2; exit 3" }))
+      expect(final.status).toBe("Failed")
+      expect(final.exitCode).toBe(3)
+      expect(final.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+      expect(fs.readFileSync(final.stderrPath!, "utf8")).toContain("failing")
+    })
+
+    it("an array whose element 2 fails", async () => {
+      const final = await run(submitAndWait({
+        name: "arr",
+        command: `echo element $ARRAY_INDEX; sleep 1; test "$ARRAY_INDEX" != 2`,
+        array: { start: 1, end: 4, maxConcurrent: 2 }
+      }))
+      expect(final.status).toBe("Failed")
+      expect(final.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+      expect(final.elements?.map((e) => [e.index, e.status])).toEqual([
+        [1, "Done"],
+        [2, "Failed"],
+        [3, "Done"],
+        [4, "Done"]
+      ])
+      expect(fs.readFileSync(final.stdoutPath!.replace("%a", "3"), "utf8")).toBe("element 3\n")
+    })
+
+    it("a dependency chain: afterok runs after its parent; afterok on a failed job ends Failed", async () => {
+      const [after, never] = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const first = yield* executor.submit({ name: "first", command: "sleep 2", resources: { workDir: scratch } })
+        const bad = yield* executor.submit({ name: "bad", command: "exit 1", resources: { workDir: scratch } })
+        const second = yield* executor.submit({
+          name: "second",
+          command: "true",
+          resources: { workDir: scratch },
+          dependsOn: [{ type: "afterok", jobId: first.jobId }, { type: "afterany", jobId: bad.jobId }]
+        })
+        const blocked = yield* executor.submit({
+          name: "blocked",
+          command: "echo should-not-run",
+          resources: { workDir: scratch },
+          dependsOn: [{ type: "afterok", jobId: bad.jobId }]
+        })
+        const finals = yield* monitor.await([first, second, blocked], { timeout: "3 minutes" })
+        expect(finals[1]!.startTime!.getTime()).toBeGreaterThanOrEqual(finals[0]!.finishTime!.getTime())
+        return [finals[1]!, finals[2]!] as const
+      }))
+      expect(after.status).toBe("Done")
+      expect(never.status).toBe("Failed")
+      expect(never.reason?._tag).toBe("DependencyFailed")
+      expect(never.startTime).toBeUndefined()
+    })
+
+    it("cancel ends a running job Killed, and Slurm agrees", async () => {
+      const final = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "long", command: "sleep 300", resources: { workDir: scratch } })
+        yield* waitForStatus(job.jobId, "Running", "60 seconds")
+        yield* executor.cancel(job.jobId)
+        const [final] = yield* monitor.await(job, { timeout: "30 seconds" })
+        // Cancelling it again: it already ended, which is not an error.
+        yield* executor.cancel(job.jobId)
+        return final!
+      }))
+      expect(final.status).toBe("Killed")
+      expect(final.reason?._tag).toBe("Cancelled")
+      const sacct = spawnSync("sacct", ["-X", "-n", "-P", "-j", final.jobId, "-o", "State"], { encoding: "utf8" })
+      expect(sacct.stdout).toMatch(/CANCELLED/)
+    })
+
+    it("a job over its memory is out of memory", async () => {
+      const final = await run(submitAndWait({
+        name: "oom",
+        command: `python3 -c "x = b'x' * (400 * 1024 * 1024); import time; time.sleep(30)"`,
+        resources: { memory: "100M" }
+      }))
+      expect(final.status).toBe("Failed")
+      expect(final.reason, JSON.stringify(final)).toEqual({ _tag: "OutOfMemory" })
+      expect(final.maxMem).toBeGreaterThan(100 * 1024 * 1024)
+    })
+
+    it("a job over its time limit times out", async () => {
+      const final = await run(submitAndWait({ name: "slow", command: "sleep 600", resources: { walltime: "1" } }))
+      expect(final.status).toBe("Failed")
+      expect(final.reason).toEqual({ _tag: "Timeout" })
+      const ran = final.finishTime!.getTime() - final.startTime!.getTime()
+      expect(ran).toBeGreaterThanOrEqual(60_000)
+    })
+
+    it("reconnect finds this run's queued jobs again", async () => {
+      const found = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submit({ name: "found", command: "sleep 20", resources: { workDir: scratch } })
+        // Forget it, as a restarted program would have, then find it by its name prefix.
+        yield* Effect.flatMap(JobStore, (s) => s.remove([job.jobId]))
+        const found = yield* executor.reconnect
+        yield* executor.cancel(job.jobId)
+        return found.map((r) => r.jobId).includes(job.jobId)
+      }))
+      expect(found).toBe(true)
+    })
+
+    it("the CLI: submit --wait round trip, exit code 0 for Done and 1 for Failed", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "cli-"))
+      const config = path.join(dir, "cluster-api.yaml")
+      fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
+      const [ok, bad] = await Promise.all([
+        cli(["submit", "--config", config, "--wait", "--name", "cli-ok", "--", "sh", "-c", "echo round-trip"], dir),
+        cli(["submit", "--config", config, "--wait", "--name", "cli-bad", "exit 5"], dir)
+      ])
+      expect(ok.code, ok.stderr).toBe(0)
+      const id = /Submitted job (\d+) /.exec(ok.stdout)?.[1]
+      expect(id).toBeDefined()
+      expect(ok.stdout).toMatch(new RegExp(`${id}\\s+capi-cli-ok\\s+Done`))
+      expect(fs.readFileSync(path.join(dir, "logs", `stdout.${id}.log`), "utf8")).toBe("round-trip\n")
+      expect(bad.code, bad.stderr).toBe(1)
+      expect(bad.stdout).toContain("exit code 5")
+    })
+  })
+
+  describe("controller outage", () => {
+    it("slurmctld down for 30 s: failed polls are logged, no job changes, every true end is read afterwards", async () => {
+      const result = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const store = yield* JobStore
+        const events = yield* monitor.subscribe
+        const seen = yield* Ref.make<Array<JobEvent>>([])
+        const collector = yield* Stream.runForEach(events, (e) => Ref.update(seen, (all) => [...all, e])).pipe(
+          Effect.fork
+        )
+        const spec = (name: string, command: string): JobSpec => ({ name, command, resources: { workDir: scratch } })
+        const jobs = [
+          yield* executor.submit(spec("during-ok", "sleep 8")),
+          yield* executor.submit(spec("during-bad", "sleep 8; exit 4")),
+          yield* executor.submit(spec("after-ok", "sleep 45"))
+        ]
+        for (const j of jobs) yield* waitForStatus(j.jobId, "Running", "60 seconds")
+        const before = yield* Ref.get(seen).pipe(Effect.map((all) => all.length))
+        yield* Effect.sync(() => slurmctl("stop-controller"))
+        yield* Effect.sleep("30 seconds")
+        const during = (yield* Ref.get(seen)).slice(before)
+        const statuses = yield* Effect.forEach(jobs, (j) => store.get(j.jobId).pipe(Effect.map(Option.map((r) => r.status))))
+        yield* Effect.sync(() => slurmctl("start-controller"))
+        const finals = yield* monitor.await(jobs, { timeout: "2 minutes" })
+        yield* Fiber.interrupt(collector)
+        return { during, statuses, finals }
+      })).finally(() => {
+        // Whatever happened, leave the controller running for the rest of the suite.
+        if (!slurmIsUp()) slurmctl("start-controller")
+      })
+      expect(result.during.filter((e) => e._tag === "PollFailed").length).toBeGreaterThan(0)
+      expect(result.during.filter((e) => e._tag === "JobStatusChanged")).toEqual([])
+      expect(result.statuses).toEqual([Option.some("Running"), Option.some("Running"), Option.some("Running")])
+      expect(result.finals.map((f) => f.status)).toEqual(["Done", "Failed", "Done"])
+      expect(result.finals[1]!.exitCode).toBe(4)
+    }, 240_000)
+  })
+})

@@ -1,0 +1,33 @@
+/**
+ * Runs once before any test file: builds dist/ when a source file is newer than its output, so
+ * that the tests that run the built `cluster-api` bin (the CLI and the real-Slurm suite) find it
+ * fresh, and never build it twice at once.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url))
+export const bin = path.join(repoRoot, "dist", "src", "cli", "bin.js")
+
+/** Whether every source file under src/ has an emitted .js in dist/src at least as new. */
+export const distIsFresh = (): boolean => {
+  const walk = (dir: string): Array<string> =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []
+    )
+  return walk(path.join(repoRoot, "src")).every((ts) => {
+    const js = path.join(repoRoot, "dist", path.relative(repoRoot, ts)).replace(/\.ts$/, ".js")
+    return fs.existsSync(js) && fs.statSync(js).mtimeMs >= fs.statSync(ts).mtimeMs
+  })
+}
+
+export default function setup(): void {
+  if (distIsFresh()) return
+  // Type errors elsewhere in the project do not stop tsc from emitting; a missing output does.
+  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repoRoot, encoding: "utf8" })
+  if (!fs.existsSync(bin) || !distIsFresh()) {
+    throw new Error(`the build did not produce a fresh ${bin}:\n${build.stdout}\n${build.stderr}`)
+  }
+}
