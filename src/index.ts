@@ -36,11 +36,14 @@ export type {
 export { Executor, globToRegExp, nameMatches, prepareJob } from "./Executor.js"
 export type { CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
 export * as BatchExecutor from "./BatchExecutor.js"
-export type { Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
+export type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
 export * as LocalExecutor from "./LocalExecutor.js"
+export * as SlurmExecutor from "./SlurmExecutor.js"
+export * as Slurm from "./schedulers/Slurm.js"
 
 export { JobStore } from "./JobStore.js"
 export type { JobChange, JobFilter, JobStoreShape } from "./JobStore.js"
+export * as SqliteJobStore from "./SqliteJobStore.js"
 
 export { Monitor } from "./Monitor.js"
 export type { ExitCondition, JobCallback, JobRef, MonitorShape, TickReport } from "./Monitor.js"

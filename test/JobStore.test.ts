@@ -1,0 +1,189 @@
+/**
+ * The JobStore contract, run against both stores (in memory and SQLite), and what only the SQLite
+ * store promises: records outlive the process, two processes can share a file, and a file that is
+ * not a store, or comes from a newer cluster-api, is refused with a clear error.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import type { Layer } from "effect"
+import { Chunk, Effect, Option, Queue } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { spawnSync } from "node:child_process"
+import * as ClusterApi from "../src/ClusterApi.js"
+import * as CommandRunnerNode from "../src/CommandRunner.js"
+import { ClusterConfig } from "../src/Config.js"
+import type { JobRecord } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { Monitor } from "../src/Monitor.js"
+import type { StoreError } from "../src/Errors.js"
+import { JobStore } from "../src/JobStore.js"
+import * as SqliteJobStore from "../src/SqliteJobStore.js"
+
+const dir = mkdtempSync(join(tmpdir(), "capi-store-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let files = 0
+const freshFile = () => join(dir, `store-${++files}.db`)
+
+const record = (jobId: string, over: Partial<JobRecord> = {}): JobRecord => ({
+  jobId,
+  name: `capi-${jobId}`,
+  command: "true",
+  executor: "slurm",
+  status: "Pending",
+  submitTime: new Date("2026-11-21T12:00:00.000Z"),
+  lastSeen: new Date("2026-11-21T12:00:00.000Z"),
+  metadata: { n: 0 },
+  ...over
+})
+
+const stores: ReadonlyArray<readonly [string, () => Layer.Layer<JobStore, StoreError>]> = [
+  ["in memory", () => JobStore.layerMemory],
+  ["SQLite", () => SqliteJobStore.layer(freshFile())]
+]
+
+describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
+  it.scoped("inserts, gets, lists and filters", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      yield* store.insert([record("1"), record("2", { status: "Done", finishTime: new Date(1) }), record("3")])
+      expect(Option.getOrThrow(yield* store.get("1"))).toEqual(record("1"))
+      expect(yield* store.get("nope")).toEqual(Option.none())
+      expect((yield* store.list()).map((r) => r.jobId)).toEqual(["1", "2", "3"])
+      expect((yield* store.list({ active: false })).map((r) => r.jobId)).toEqual(["2"])
+      expect((yield* store.active).map((r) => r.jobId)).toEqual(["1", "3"])
+      yield* store.remove(["1"])
+      expect((yield* store.list()).map((r) => r.jobId)).toEqual(["2", "3"])
+    }).pipe(Effect.provide(makeLayer())))
+
+  it.scoped("modify applies to the current record, skips unchanged ones, and publishes status changes in order", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const feed = yield* store.subscribe
+      yield* store.insert([record("1"), record("2")])
+      const changes = yield* store.modify(["1", "2", "missing"], (r) =>
+        r.jobId === "1" ? { ...r, status: "Running" } : r)
+      expect(changes.map((c) => [c.before?.status, c.after.status])).toEqual([["Pending", "Running"]])
+      // A write that changes no status is stored but not published.
+      yield* store.modify(["1"], (r) => ({ ...r, execHost: "n1" }))
+      yield* store.modify(["1"], (r) => ({ ...r, status: "Done" }))
+      const seen = Chunk.toArray(yield* Queue.takeAll(feed))
+      expect(seen.map((c) => `${c.after.jobId}:${c.before?.status ?? "-"}>${c.after.status}`)).toEqual([
+        "1:->Pending",
+        "2:->Pending",
+        "1:Pending>Running",
+        "1:Running>Done"
+      ])
+      expect(Option.getOrThrow(yield* store.get("1")).execHost).toBe("n1")
+      expect((yield* store.active).map((r) => r.jobId)).toEqual(["2"])
+    }).pipe(Effect.provide(makeLayer())))
+
+  it.scoped("concurrent modifies never lose a write", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      yield* store.insert([record("1")])
+      yield* Effect.all(
+        Array.from({ length: 50 }, () =>
+          store.modify(["1"], (r) => ({ ...r, metadata: { n: (r.metadata.n as number) + 1 } }))),
+        { concurrency: "unbounded" }
+      )
+      expect(Option.getOrThrow(yield* store.get("1")).metadata.n).toBe(50)
+    }).pipe(Effect.provide(makeLayer())))
+})
+
+describe("SQLite store", () => {
+  it.effect("records outlive the layer: a new one on the same file reads them back whole", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      const full = record("7", {
+        status: "Failed",
+        reason: { _tag: "NonZeroExit", exitCode: 3 },
+        exitCode: 3,
+        finishTime: new Date("2026-11-21T12:05:00.000Z"),
+        array: { start: 1, end: 2 },
+        elements: [{ index: 1, status: "Done", exitCode: 0 }, { index: 2, status: "Failed", exitCode: 3 }],
+        dependsOn: [{ type: "afterok", jobId: "6" }]
+      })
+      yield* Effect.flatMap(JobStore, (s) => s.insert([full, record("8")])).pipe(
+        Effect.provide(SqliteJobStore.layer(file))
+      )
+      const back = yield* Effect.flatMap(JobStore, (s) => Effect.all([s.get("7"), s.active])).pipe(
+        Effect.provide(SqliteJobStore.layer(file))
+      )
+      expect(Option.getOrThrow(back[0])).toEqual(full)
+      expect(back[1].map((r) => r.jobId)).toEqual(["8"])
+    }))
+
+  it.effect("two stores on one file (as two processes would) both write without corrupting it", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      const writer = (prefix: string) =>
+        Effect.flatMap(JobStore, (s) =>
+          Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => s.insert([record(`${prefix}${i}`)]))).pipe(
+            Effect.provide(SqliteJobStore.layer(file))
+          )
+      // The first opens (and creates) the file; then both write at once.
+      yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(Effect.provide(SqliteJobStore.layer(file)))
+      yield* Effect.all([writer("a"), writer("b")], { concurrency: 2 })
+      const all = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(Effect.provide(SqliteJobStore.layer(file)))
+      expect(all).toHaveLength(200)
+      const check = spawnSync("node", ["-e", `
+        const D = require("better-sqlite3"); const db = new D(${JSON.stringify(file)});
+        console.log(db.pragma("integrity_check", { simple: true }), db.pragma("journal_mode", { simple: true }))`], {
+        encoding: "utf8",
+        cwd: process.cwd()
+      })
+      expect(check.stdout.trim()).toBe("ok wal")
+    }))
+
+  it.effect("a file that is not a store is refused with a clear error, and left as it was", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      writeFileSync(file, "these are not the bytes of a SQLite database, just some text in a file\n".repeat(20))
+      const error = yield* Effect.flip(Effect.flatMap(JobStore, (s) => s.list()).pipe(
+        Effect.provide(SqliteJobStore.layer(file))
+      ))
+      expect(error._tag).toBe("StoreError")
+      expect(error.message).toContain(file)
+      expect(error.message).toContain("not a usable cluster-api store")
+      expect(error.message).toContain("move it aside")
+    }))
+
+  it.effect("a store written by a newer cluster-api is refused, not misread", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      yield* Effect.flatMap(JobStore, (s) => s.insert([record("1")])).pipe(Effect.provide(SqliteJobStore.layer(file)))
+      const bump = spawnSync("node", ["-e", `
+        const D = require("better-sqlite3"); const db = new D(${JSON.stringify(file)});
+        db.prepare("INSERT INTO cluster_api_migrations (migration_id, name) VALUES (99, 'from_the_future')").run()`], {
+        encoding: "utf8"
+      })
+      expect(bump.status, bump.stderr).toBe(0)
+      const error = yield* Effect.flip(Effect.flatMap(JobStore, (s) => s.list()).pipe(
+        Effect.provide(SqliteJobStore.layer(file))
+      ))
+      expect(error.message).toContain("newer cluster-api")
+    }))
+})
+
+describe("SQLite store under the Monitor", () => {
+  it.live("local jobs run to their end with every transition written to the file", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      const logs = mkdtempSync(join(dir, "logs-"))
+      const services = ClusterApi.compose({
+        config: ClusterConfig.layerTest({ poll_interval: 0.1, log_directory: logs }),
+        runner: CommandRunnerNode.layer,
+        store: SqliteJobStore.layer(file)
+      })
+      const ids = yield* Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const jobs = yield* Effect.forEach(["true", "exit 4"], (command, i) => executor.submit({ name: `j${i}`, command }))
+        yield* monitor.await(jobs, { timeout: "20 seconds" })
+        return jobs.map((j) => j.jobId)
+      }).pipe(Effect.scoped, Effect.provide(services))
+      const back = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(Effect.provide(SqliteJobStore.layer(file)))
+      expect(back.map((r) => [r.jobId, r.status, r.exitCode])).toEqual([[ids[0], "Done", 0], [ids[1], "Failed", 4]])
+    }))
+})
