@@ -18,9 +18,12 @@ export const sanitizeJobName = (name: string): string => name.replace(/[^\w.-]/g
 export const fullJobName = (prefix: string | undefined, name: string): string =>
   sanitizeJobName(prefix !== undefined && prefix.length > 0 ? `${prefix}-${name}` : name)
 
+/** Whether a value is one word that needs no quoting, in a shell or on a directive line. */
+export const isPlainWord = (value: string): boolean => /^[\w@%+=:,./-]+$/.test(value)
+
 /** Quotes a value for POSIX shells: the result is always one word with no expansion. */
 export const shellQuote = (value: string): string =>
-  /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
+  isPlainWord(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
 
 /** Quotes a value for a directive line: double quotes, backslash-escaped. */
 export const directiveQuote = (value: string): string => `"${value.replace(/(["\\$`])/g, "\\$1")}"`

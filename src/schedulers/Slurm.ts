@@ -15,12 +15,12 @@
  */
 import { constants } from "node:os"
 import { Either } from "effect"
-import type { BatchListing, Dialect, Invocation, JobPaths } from "../BatchExecutor.js"
+import type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "../Domain.js"
 import { formatArraySpec, isTerminalStatus } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
-import { directiveQuote } from "../Script.js"
+import { directiveQuote, isPlainWord } from "../Script.js"
 import { formatSlurmTime, memoryInMegabytes, parseMemory } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ import { formatSlurmTime, memoryInMegabytes, parseMemory } from "../Units.js"
 // ---------------------------------------------------------------------------------------------
 
 /** A directive value, quoted only when it needs to be. */
-const value = (v: string): string => /^[\w@%+=:,./-]+$/.test(v) ? v : directiveQuote(v)
+const value = (v: string): string => isPlainWord(v) ? v : directiveQuote(v)
 
 /** `afterok:1:2,afterany:3`: ids grouped by type in first-seen order; every group must be met. */
 export const formatDependencies = (deps: ReadonlyArray<Dependency>): string => {
@@ -77,7 +77,7 @@ export const resolveLogPath = (template: string, jobId: string, name: string): s
   template.replace(/%(%|[jJAx])/g, (_, c: string) => c === "%" ? "%%" : c === "x" ? name : jobId)
 
 export const submit = (
-  request: { readonly job: PreparedJob; readonly options: ConfigOptions; readonly scriptPath: string; readonly script: string }
+  request: Omit<SubmitRequest, "paths">
 ): Invocation =>
   request.options.use_stdin
     ? { argv: ["sbatch", "--parsable", ...request.job.resources.extraArgs], stdin: request.script }
@@ -278,12 +278,32 @@ const collect = (
 
 const splitLines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l.trim().length > 0)
 
+/**
+ * One `|`-separated line as its named fields. The last field takes the rest of the line, `|`s
+ * included: both squeue and sacct are asked for the free-text job name last.
+ */
+const splitFields = <const K extends string>(
+  line: string,
+  names: ReadonlyArray<K>
+): Either.Either<Readonly<Record<K, string>>, string> => {
+  const parts = line.split("|")
+  if (parts.length < names.length) {
+    return Either.left(`expected ${names.length} fields separated by | in ${JSON.stringify(line)}`)
+  }
+  const fields = {} as Record<K, string>
+  names.forEach((name, i) => {
+    fields[name] = i === names.length - 1 ? parts.slice(i).join("|") : parts[i]!
+  })
+  return Either.right(fields)
+}
+
 // ---------------------------------------------------------------------------------------------
 // squeue
 // ---------------------------------------------------------------------------------------------
 
 /** Job id, state, reason, nodes, submit, start, then the name (free text, so last). */
 export const squeueFormat = "%i|%T|%r|%N|%V|%S|%j"
+const squeueFields = ["id", "state", "reason", "nodes", "submit", "start", "name"] as const
 
 export const status = (jobs: ReadonlyArray<JobRecord>): Invocation => ({
   argv: ["squeue", "-h", "-j", jobs.map((j) => j.jobId).join(","), "-o", squeueFormat]
@@ -298,17 +318,9 @@ interface SqueueRow {
 const parseSqueueRows = (stdout: string): Either.Either<ReadonlyArray<SqueueRow>, string> => {
   const rows: Array<SqueueRow> = []
   for (const line of splitLines(stdout)) {
-    const fields = line.split("|")
-    if (fields.length < 7) return Either.left(`expected 7 fields separated by | in ${JSON.stringify(line)}`)
-    const [idText, stateText, _reason, nodes, submitText, startText] = fields as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string
-    ]
-    const name = fields.slice(6).join("|")
+    const fields = splitFields(line, squeueFields)
+    if (Either.isLeft(fields)) return Either.left(fields.left)
+    const { id: idText, name, nodes, start: startText, state: stateText, submit: submitText } = fields.right
     const id = parseJobId(idText)
     if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(idText)} in ${JSON.stringify(line)}`)
     const outcome = mapState(stateText)
@@ -492,36 +504,23 @@ export const parseAccounting = (
   const allocations: Array<AccountRow> = []
   const batches = new Map<string, AccountRow>()
   for (const line of splitLines(stdout)) {
-    const f = line.split("|")
-    if (f.length < sacctFields.length) {
-      return Either.left(`expected ${sacctFields.length} fields separated by | in ${JSON.stringify(line)}`)
-    }
-    const [jobId, _raw, state, exitCode, reason, maxRss, reqMem, nodes, submit, start, end] = f as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string
-    ]
+    const fields = splitFields(line, sacctFields)
+    if (Either.isLeft(fields)) return Either.left(fields.left)
+    const f = fields.right
+    const jobId = f.JobID
     const dot = jobId.indexOf(".")
     const row: AccountRow = {
       id: dot === -1 ? jobId : jobId.slice(0, dot),
       step: dot === -1 ? undefined : jobId.slice(dot + 1),
-      state,
-      exitCode,
-      reason,
-      maxRss,
-      reqMem,
-      nodes,
-      submit,
-      start,
-      end
+      state: f.State,
+      exitCode: f.ExitCode,
+      reason: f.Reason,
+      maxRss: f.MaxRSS,
+      reqMem: f.ReqMem,
+      nodes: f.NodeList,
+      submit: f.Submit,
+      start: f.Start,
+      end: f.End
     }
     if (row.step === undefined) allocations.push(row)
     else if (row.step === "batch") batches.set(row.id, row)
@@ -641,7 +640,7 @@ export const cancel = (jobIds: ReadonlyArray<string>): Invocation => ({ argv: ["
  */
 export const cancelOutcome = (
   jobIds: ReadonlyArray<string>,
-  answer: { readonly exitCode: number | undefined; readonly stdout: string; readonly stderr: string }
+  answer: CancelAnswer
 ): Either.Either<ReadonlyArray<string>, string> => {
   const ended: Array<string> = []
   const errors: Array<string> = []
