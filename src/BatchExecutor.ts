@@ -278,13 +278,11 @@ export const make = (dialect: Dialect) =>
 
     const pollError = (detail: string) => new PollError({ executor: dialect.kind, detail })
 
-    const parsed = (
-      command: string,
-      result: Either.Either<ReadonlyArray<Observation>, string>
-    ): Effect.Effect<ReadonlyArray<Observation>, PollError> =>
+    /** What a dialect read from a command's output, or a PollError naming the command. */
+    const parsed = <A>(invocation: Invocation, result: Either.Either<A, string>): Effect.Effect<A, PollError> =>
       Either.isRight(result)
         ? Effect.succeed(result.right)
-        : Effect.fail(pollError(`unreadable output from ${command}: ${result.left}`))
+        : Effect.fail(pollError(`unreadable output from ${invocation.argv[0]}: ${result.left}`))
 
     const runStatus = (jobs: ReadonlyArray<JobRecord>) => {
       const invocation = dialect.status(jobs, options)
@@ -294,7 +292,7 @@ export const make = (dialect: Dialect) =>
         Effect.catchTag("CommandFailed", (e) =>
           usable !== undefined && usable(e.exitCode, e.stdout, e.stderr) ? Effect.succeed(e.stdout) : Effect.fail(e)),
         Effect.mapError((e) => pollError(e.message)),
-        Effect.flatMap((stdout) => parsed(invocation.argv[0] ?? "", dialect.parseStatus(stdout)))
+        Effect.flatMap((stdout) => parsed(invocation, dialect.parseStatus(stdout)))
       )
     }
 
@@ -320,7 +318,7 @@ export const make = (dialect: Dialect) =>
         const at = yield* now
         return {
           unavailable: false as const,
-          observations: yield* parsed(invocation.argv[0] ?? "", accounting.parse(answer.stdout, jobs, at))
+          observations: yield* parsed(invocation, accounting.parse(answer.stdout, jobs, at))
         }
       })
 
@@ -351,7 +349,7 @@ export const make = (dialect: Dialect) =>
           const rest = missing.filter((j) => !answered.has(j.jobId))
           const invocation = accounting.fallback.command(rest, options)
           const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
-          later.push(...(yield* parsed(invocation.argv[0] ?? "", accounting.fallback.parse(result.stdout, rest))))
+          later.push(...(yield* parsed(invocation, accounting.fallback.parse(result.stdout, rest))))
         }
         return mergeObservations(live, later)
       }).pipe(Effect.withSpan(`${dialect.kind}.poll`))
@@ -403,14 +401,11 @@ export const make = (dialect: Dialect) =>
       }
       const invocation = list.command(options)
       const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
-      const parsedList = list.parse(result.stdout)
-      if (Either.isLeft(parsedList)) {
-        return yield* pollError(`unreadable output from ${invocation.argv[0]}: ${parsedList.left}`)
-      }
+      const listing = yield* parsed(invocation, list.parse(result.stdout))
       const tracked = new Set((yield* store.list()).map((r) => r.jobId))
       const at = yield* now
       const found: Array<JobRecord> = []
-      for (const { jobId, name, observation } of parsedList.right) {
+      for (const { jobId, name, observation } of listing) {
         if (!name.startsWith(`${prefix}-`) || tracked.has(jobId)) continue
         const indices = (observation.elements ?? []).map((e) => e.index)
         const base: JobRecord = {
