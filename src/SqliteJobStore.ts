@@ -15,7 +15,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Migrator from "@effect/sql/Migrator"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Effect, Layer, Option, PubSub, Schema } from "effect"
+import { Cause, Clock, Effect, Layer, Option, PubSub, Schema } from "effect"
 import { JobRecord, isTerminal } from "./Domain.js"
 import { StoreError } from "./Errors.js"
 import type { JobChange, JobStoreShape } from "./JobStore.js"
@@ -110,7 +110,7 @@ export const make = Effect.gen(function*() {
 
   const insert: JobStoreShape["insert"] = (batch) =>
     lock.withPermits(1)(Effect.gen(function*() {
-      const at = Date.now()
+      const at = yield* Clock.currentTimeMillis
       const out = batch.map((after): JobChange => ({ before: undefined, after }))
       yield* sql.withTransaction(Effect.forEach(out, (c) => Effect.zipRight(write(c.after), transition(c, at)), {
         discard: true
@@ -120,7 +120,7 @@ export const make = Effect.gen(function*() {
 
   const modify: JobStoreShape["modify"] = (jobIds, f) =>
     lock.withPermits(1)(Effect.gen(function*() {
-      const at = Date.now()
+      const at = yield* Clock.currentTimeMillis
       const out = yield* sql.withTransaction(Effect.gen(function*() {
         const current = yield* rowsToRecords("modify")(yield* select(jobIds))
         const byId = new Map(current.map((r) => [r.jobId, r] as const))
