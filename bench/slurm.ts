@@ -17,6 +17,7 @@ import * as path from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
+import { howToStartSlurm, slurmIsUp } from "../test/support/RealSlurm.js"
 
 const jobs = 10
 const pollInterval = 1
@@ -29,10 +30,7 @@ const stats = (xs: ReadonlyArray<number>) => {
 const ms = (x: number) => `${x.toFixed(0)} ms`
 
 const main = Effect.gen(function*() {
-  const ping = spawnSync("scontrol", ["ping"], { encoding: "utf8" })
-  if (ping.status !== 0 || !/\bUP\b/.test(ping.stdout)) {
-    return yield* Console.error("Slurm is not running here; start it with: sudo bash scripts/slurm-setup.sh")
-  }
+  if (!slurmIsUp()) return yield* Console.error(`Slurm is not running here; ${howToStartSlurm}`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-bench-slurm-"))
   const layer = ClusterApi.layer({
     configPath: path.join(dir, "none.yaml"),

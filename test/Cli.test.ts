@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -21,6 +21,8 @@ import {
   parseTimeout
 } from "../src/cli/Cli.js"
 import { bin, distIsFresh } from "./globalSetup.js"
+import type { BinResult } from "./support/RunBin.js"
+import { runBin } from "./support/RunBin.js"
 
 // test/globalSetup.ts has built dist/ before any test file runs.
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-cli-test-"))
@@ -42,28 +44,11 @@ const freshDir = (): string => {
   return dir
 }
 
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
+const cli = (args: ReadonlyArray<string>, cwd: string = freshDir()): Promise<BinResult> => {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
+  delete env.CLUSTER_API_CONFIG
+  return runBin(bin, args, { cwd, env, killAfterMs: 45_000 })
 }
-
-const cli = (args: ReadonlyArray<string>, cwd: string = freshDir()): Promise<Result> =>
-  new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, HOME: cwd }
-    delete env.CLUSTER_API_CONFIG
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
 
 const jobIdOf = (stdout: string): string => {
   const m = /Submitted job (\S+) \(/.exec(stdout)

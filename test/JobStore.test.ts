@@ -19,23 +19,15 @@ import { Monitor } from "../src/Monitor.js"
 import type { StoreError } from "../src/Errors.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
+import { jobRecord } from "./support/Records.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-store-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let files = 0
 const freshFile = () => join(dir, `store-${++files}.db`)
 
-const record = (jobId: string, over: Partial<JobRecord> = {}): JobRecord => ({
-  jobId,
-  name: `capi-${jobId}`,
-  command: "true",
-  executor: "slurm",
-  status: "Pending",
-  submitTime: new Date("2026-11-21T12:00:00.000Z"),
-  lastSeen: new Date("2026-11-21T12:00:00.000Z"),
-  metadata: { n: 0 },
-  ...over
-})
+/** Records with a counter in their metadata, for the concurrent-write test. */
+const record = (jobId: string, over: Partial<JobRecord> = {}): JobRecord => jobRecord(jobId, { metadata: { n: 0 }, ...over })
 
 const stores: ReadonlyArray<readonly [string, () => Layer.Layer<JobStore, StoreError>]> = [
   ["in memory", () => JobStore.layerMemory],

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { defaultOptions } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
-import type { JobRecord, Observation } from "../src/Domain.js"
+import type { Observation } from "../src/Domain.js"
 import type { PreparedJob } from "../src/Executor.js"
 import {
   accountingCommand,
@@ -34,6 +34,7 @@ import {
   statusUsableOnFailure,
   submit
 } from "../src/schedulers/Slurm.js"
+import { jobRecord } from "./support/Records.js"
 
 const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "slurm", name), "utf8")
 
@@ -53,17 +54,7 @@ const right = <A>(e: Either.Either<A, string>): A => {
   return e.right
 }
 
-const record = (jobId: string, over: Partial<JobRecord> = {}): JobRecord => ({
-  jobId,
-  name: `capi-${jobId}`,
-  command: "true",
-  executor: "slurm",
-  status: "Pending",
-  submitTime: new Date(2026, 10, 21, 12, 0, 0),
-  lastSeen: new Date(2026, 10, 21, 12, 0, 0),
-  metadata: {},
-  ...over
-})
+const record = jobRecord
 
 const byId = (obs: ReadonlyArray<Observation>) => new Map(obs.map((o) => [o.jobId, o] as const))
 

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
 import { Duration, Effect, Fiber, ManagedRuntime, Option, Ref, Schedule, Stream } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -23,19 +23,16 @@ import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { bin } from "./globalSetup.js"
+import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
+import { runBin } from "./support/RunBin.js"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const setupScript = path.join(repoRoot, "scripts", "slurm-setup.sh")
 const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
 
-const slurmIsUp = (): boolean => {
-  const ping = spawnSync("scontrol", ["ping"], { encoding: "utf8", timeout: 15_000 })
-  return ping.status === 0 && /\bUP\b/.test(ping.stdout)
-}
 const slurmUp = slurmIsUp()
-const howToStart = `start it with: sudo bash scripts/slurm-setup.sh (installs and starts munge, MariaDB, slurmdbd, slurmctld and slurmd on this host)`
 if (!slurmUp && !inCI) {
-  console.warn(`The real-Slurm tests are left out: Slurm is not running here; ${howToStart}`)
+  console.warn(`The real-Slurm tests are left out: Slurm is not running here; ${howToStartSlurm}`)
 }
 
 const host = os.hostname()
@@ -83,24 +80,11 @@ const slurmctl = (command: "stop-controller" | "start-controller") => {
   if (r.status !== 0) throw new Error(`${command} failed:\n${r.stdout}\n${r.stderr}`)
 }
 
-const cli = (args: ReadonlyArray<string>, cwd: string) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 150_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+const cli = (args: ReadonlyArray<string>, cwd: string) => runBin(bin, args, { cwd, killAfterMs: 150_000 })
 
 describe.runIf(slurmUp || inCI)("real Slurm", () => {
   beforeAll(() => {
-    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStart}`)
+    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
   })
 
   afterAll(async () => {
