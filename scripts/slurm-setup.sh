@@ -302,19 +302,26 @@ do_slurmdbd() {
   fi
 }
 
+# ensure_slurm_daemon NAME PIDFILE IS_RUNNING SPOOL_DIR [NOTE]: restarts it when slurm.conf
+# changed, starts it when it is not running, leaves it alone otherwise.
+ensure_slurm_daemon() {
+  local name=$1 pidfile=$2 running=$3 spool=$4 note=${5:-}
+  if $running && ((SLURM_CONF_CHANGED)); then
+    say "slurm.conf changed: restarting $name"
+    stop_daemon "$name" "$pidfile"
+  fi
+  if $running; then
+    say "$name already running"
+  else
+    mkdir -p "$RUN_DIR" "$spool" "$LOG_DIR"
+    say "starting $name$note"
+    "$name" || fail "$name did not start"
+  fi
+}
+
 start_slurmctld() {
   step "slurmctld" "$LOG_DIR/slurmctld.log"
-  if ctld_running && ((SLURM_CONF_CHANGED)); then
-    say "slurm.conf changed: restarting slurmctld"
-    stop_daemon slurmctld "$CTLD_PID"
-  fi
-  if ctld_running; then
-    say "slurmctld already running"
-  else
-    mkdir -p "$RUN_DIR" /var/spool/slurmctld "$LOG_DIR"
-    say "starting slurmctld"
-    slurmctld || fail "slurmctld did not start"
-  fi
+  ensure_slurm_daemon slurmctld "$CTLD_PID" ctld_running /var/spool/slurmctld
   wait_until "scontrol ping" "$TIMEOUT" ctld_ok
   if tail -n 300 "$LOG_DIR/slurmctld.log" 2>/dev/null | grep -E -i 'error:.*(SchedulerParameters|sched_interval|bf_interval|invalid.*param)' >&2; then
     say "WARNING: slurmctld rejected a parameter (above); see $LOG_DIR/slurmctld.log"
@@ -323,17 +330,7 @@ start_slurmctld() {
 
 start_slurmd() {
   step "slurmd" "$LOG_DIR/slurmd.log"
-  if slurmd_running && ((SLURM_CONF_CHANGED)); then
-    say "slurm.conf changed: restarting slurmd"
-    stop_daemon slurmd "$SLURMD_PID"
-  fi
-  if slurmd_running; then
-    say "slurmd already running"
-  else
-    mkdir -p "$RUN_DIR" /var/spool/slurmd "$LOG_DIR"
-    say "starting slurmd (it logs a harmless PMIx error)"
-    slurmd || fail "slurmd did not start"
-  fi
+  ensure_slurm_daemon slurmd "$SLURMD_PID" slurmd_running /var/spool/slurmd " (it logs a harmless PMIx error)"
 
   wait_node_ready
 }
