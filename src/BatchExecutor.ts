@@ -388,7 +388,7 @@ export const make = (dialect: Dialect) =>
       return Option.getOrElse(yield* store.get(jobId), () => found.value)
     })
 
-    const mine = store.active.pipe(Effect.map((active) => active.filter((r) => r.executor === dialect.kind)))
+    const mine = store.list({ active: true, executor: dialect.kind })
 
     const reconnect = Effect.gen(function*() {
       const list = dialect.list
@@ -402,7 +402,7 @@ export const make = (dialect: Dialect) =>
       const invocation = list.command(options)
       const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
       const listing = yield* parsed(invocation, list.parse(result.stdout))
-      const tracked = new Set((yield* store.list()).map((r) => r.jobId))
+      const tracked = new Set((yield* store.list({ ids: listing.map((l) => l.jobId) })).map((r) => r.jobId))
       const at = yield* now
       const found: Array<JobRecord> = []
       for (const { jobId, name, observation } of listing) {
@@ -426,6 +426,8 @@ export const make = (dialect: Dialect) =>
 
     const shape: ExecutorShape = {
       reconnect,
+      // The scheduler is asked by job id: an adopted job is polled like any other.
+      resume: () => Effect.void,
       kind: dialect.kind,
       submit,
       submitArray: (spec, array) => submit({ ...spec, array }),

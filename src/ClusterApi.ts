@@ -11,20 +11,22 @@
  * program.pipe(Effect.provide(ClusterApi.layer({ profile: "local_dev" })), NodeRuntime.runMain)
  * ```
  */
-import type { FileSystem, Path } from "@effect/platform"
+import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
 import type { CommandRunner } from "./CommandRunner.js"
 import type { ConfigOptions, LoadOptions } from "./Config.js"
-import { ClusterConfig } from "./Config.js"
+import { ClusterConfig, inMemoryState, resolveStatePath } from "./Config.js"
 import type { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
+import { StoreError } from "./Errors.js"
 import type { Executor } from "./Executor.js"
 import type { JobStore } from "./JobStore.js"
 import { layerMemory } from "./JobStore.js"
 import * as LocalExecutor from "./LocalExecutor.js"
 import * as Monitor from "./Monitor.js"
 import * as SlurmExecutor from "./SlurmExecutor.js"
+import * as SqliteJobStore from "./SqliteJobStore.js"
 import type { Rule, SpawnRule } from "./TestCommandRunner.js"
 import { TestCommandRunner } from "./TestCommandRunner.js"
 
@@ -49,28 +51,56 @@ export const executorLayer: Layer.Layer<
 
 type Platform = FileSystem.FileSystem | Path.Path
 
+/**
+ * The store the config names: the SQLite file at `state_path` (default
+ * `{log_directory}/cluster-api.db`, its directory created), or memory for `:memory:`.
+ */
+export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platform> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const { options } = yield* ClusterConfig
+    const path = yield* Path.Path
+    const fs = yield* FileSystem.FileSystem
+    const file = resolveStatePath(options, process.cwd(), path.resolve)
+    if (file === inMemoryState) return layerMemory
+    yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
+      Effect.mapError((e) =>
+        new StoreError({
+          operation: "open",
+          detail: `cannot create the directory of the job store ${file}: ${e.message}; fix state_path or log_directory`
+        })
+      )
+    )
+    return SqliteJobStore.layer(file)
+  })
+)
+
 /** Wires the services from a config layer, a command runner layer, a store and an executor. */
-export const compose = <E, R>(parts: {
+export const compose = <E, R, ES = never>(parts: {
   readonly config: Layer.Layer<ClusterConfig, E, Platform>
   readonly runner: Layer.Layer<R | CommandRunner>
-  readonly store?: Layer.Layer<JobStore, E> | undefined
+  /** Default: in memory. */
+  readonly store?: Layer.Layer<JobStore, ES, ClusterConfig | Platform> | undefined
   /** Default: the executor the config names. */
   readonly executor?: Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | Platform> | undefined
-}): Layer.Layer<Services | R, E> =>
-  Monitor.layer.pipe(
+  /** How the Monitor starts (default: it adopts every unfinished job left by an earlier program). */
+  readonly monitor?: Monitor.MonitorOptions | undefined
+}): Layer.Layer<Services | R, E | ES | StoreError> =>
+  Monitor.layerWith(parts.monitor ?? {}).pipe(
     Layer.provideMerge(parts.executor ?? executorLayer),
-    Layer.provideMerge(Layer.mergeAll(parts.config, parts.runner, parts.store ?? layerMemory)),
+    Layer.provideMerge(Layer.mergeAll(parts.runner, parts.store ?? layerMemory)),
+    Layer.provideMerge(parts.config),
     Layer.provide(NodeContext.layer)
   )
 
-export type LayerError = ConfigNotFound | ConfigInvalid | UnknownProfile
+export type LayerError = ConfigNotFound | ConfigInvalid | UnknownProfile | StoreError
 
 /**
  * Everything, for real: the config from YAML (`profile`, `configPath`, `overrides` as in
- * `ClusterConfig.layer`), real processes, the in-memory store.
+ * `ClusterConfig.layer`), real processes, the store `state_path` names (SQLite by default), and
+ * a Monitor that takes over what an earlier program left unfinished (`monitor` says otherwise).
  */
-export const layer = (options?: LoadOptions): Layer.Layer<Services, LayerError> =>
-  compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layer })
+export const layer = (options?: LoadOptions, monitor?: Monitor.MonitorOptions): Layer.Layer<Services, LayerError> =>
+  compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layer, store: storeLayer, monitor })
 
 /**
  * Everything for tests: a config made in code, a TestCommandRunner answering from rules (exposed
@@ -84,7 +114,7 @@ export const layerTest = (
     /** Default: the executor the config names. */
     readonly executor?: Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | Platform> | undefined
   } = {}
-): Layer.Layer<Services | TestCommandRunner> =>
+): Layer.Layer<Services | TestCommandRunner, StoreError> =>
   compose({
     config: ClusterConfig.layerTest(options.config),
     runner: TestCommandRunner.layer({ rules: options.rules ?? [], spawnRules: options.spawnRules ?? [] }),

@@ -54,7 +54,12 @@ export const ConfigOptions = Schema.Struct({
   completed_retention_minutes: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
   poll_all_users: Schema.Boolean,
   /** How many local jobs (or array elements) run at once; the rest wait, Pending. */
-  max_local_jobs: PositiveInt
+  max_local_jobs: PositiveInt,
+  /**
+   * The SQLite file every job and transition is kept in; unset means
+   * `{log_directory}/cluster-api.db`, and `:memory:` keeps jobs in memory only (gone at exit).
+   */
+  state_path: Schema.optional(Schema.String)
 })
 export type ConfigOptions = typeof ConfigOptions.Type
 
@@ -78,6 +83,24 @@ export const defaultOptions: ConfigOptions = {
   poll_all_users: false,
   max_local_jobs: Math.max(1, availableParallelism())
 }
+
+/** The value of `state_path` that keeps jobs in memory only. */
+export const inMemoryState = ":memory:"
+
+/**
+ * Where the job store lives: `state_path` (or `{log_directory}/cluster-api.db`) resolved against
+ * `cwd`, or `:memory:`.
+ */
+export const resolveStatePath = (
+  options: ConfigOptions,
+  cwd: string,
+  resolve: (...segments: Array<string>) => string
+): string =>
+  options.state_path === inMemoryState
+    ? inMemoryState
+    : options.state_path !== undefined
+    ? resolve(cwd, options.state_path)
+    : resolve(cwd, options.log_directory, "cluster-api.db")
 
 /** Where the resolved config came from. */
 export interface ConfigSource {
@@ -165,7 +188,8 @@ const expected: { readonly [K in OptionKey]: string } = {
   zombie_timeout_minutes: "a positive number",
   completed_retention_minutes: "a non-negative number",
   poll_all_users: "true or false",
-  max_local_jobs: "a positive integer"
+  max_local_jobs: "a positive integer",
+  state_path: `a file path, or ":memory:"`
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> =>

@@ -23,6 +23,9 @@ import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
 import { fullJobName, requireSingleLine, validateEnv } from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
+import { globToRegExp } from "./Glob.js"
+
+export { globToRegExp } from "./Glob.js"
 
 export type SubmitFailure = SubmitError | InvalidJobSpec | InvalidMemory | InvalidWalltime | StoreError
 
@@ -63,6 +66,13 @@ export interface ExecutorShape {
    * ask: its jobs belong to the process that started them, so it finds none.
    */
   readonly reconnect: Effect.Effect<ReadonlyArray<JobRecord>, PollError | StoreError>
+  /**
+   * Takes over jobs an earlier program submitted and left unfinished (the Monitor adopts them
+   * from the JobStore when it starts), so that `poll` and `cancel` cover them from now on. A
+   * batch scheduler needs nothing (it is asked by job id); the local executor watches the
+   * processes still running and starts the jobs that never got to.
+   */
+  readonly resume: (jobs: ReadonlyArray<JobRecord>) => Effect.Effect<void, StoreError>
 }
 
 export class Executor extends Context.Tag("cluster-api/Executor")<Executor, ExecutorShape>() {}
@@ -200,26 +210,6 @@ export const jobDirectories = (
   const runDir = resolve(baseDir, job.resources.workDir ?? ".")
   const outDir = job.resources.workDir === undefined ? resolve(baseDir, options.log_directory) : runDir
   return { runDir, outDir }
-}
-
-/** A glob (`*`, `?`, `[...]`) as an anchored RegExp. */
-export const globToRegExp = (glob: string): RegExp => {
-  let out = ""
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!
-    if (c === "*") out += ".*"
-    else if (c === "?") out += "."
-    else if (c === "[") {
-      const close = glob.indexOf("]", i + 2)
-      if (close === -1) out += "\\["
-      else {
-        const body = glob.slice(i + 1, close).replace(/\\/g, "\\\\")
-        out += `[${body.startsWith("!") ? `^${body.slice(1)}` : body}]`
-        i = close
-      }
-    } else out += c.replace(/[.+^${}()|\\/]/g, "\\$&")
-  }
-  return new RegExp(`^${out}$`)
 }
 
 /** Whether a job's name matches a pattern, with or without the configured prefix. */

@@ -6,14 +6,20 @@
  * atomically, so a poll that read a job as Running can never overwrite a cancellation written in
  * between. Status changes are published on `subscribe` in the order they were written.
  *
- * The in-memory layer here keeps records for the life of the process; a persistent layer
- * implements the same contract.
+ * Every job has an owner: the program (one store instance) that watches it. A program owns the
+ * jobs it submits; when it ends or dies, the next program on the same store `adopt`s them. The
+ * owner records, per job, when the job's end was delivered to its callbacks and event consumers,
+ * so that a restart announces exactly the endings nobody was told of.
+ *
+ * The in-memory layer here keeps records for the life of the process (one owner, nothing to
+ * adopt); the SQLite layer (SqliteJobStore.ts) implements the same contract on a file.
  */
 import type { Scope } from "effect"
-import { Context, Effect, Layer, Option, PubSub, Queue } from "effect"
-import type { JobRecord } from "./Domain.js"
+import { Clock, Context, Effect, Layer, Option, PubSub, Queue } from "effect"
+import type { FailureReason, JobRecord, JobStatus } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
+import { globToRegExp } from "./Glob.js"
 
 /** One write that changed a job's status or an element's status; `before` is absent for an insert. */
 export interface JobChange {
@@ -21,18 +27,73 @@ export interface JobChange {
   readonly after: JobRecord
 }
 
+/** Which jobs `list` returns; every field given must hold. Results come in submission order. */
 export interface JobFilter {
   /** Only jobs that are not terminal (true) or only terminal ones (false). */
   readonly active?: boolean | undefined
+  /** Only jobs in one of these states. */
+  readonly status?: ReadonlyArray<JobStatus> | undefined
+  /** Only jobs of this executor ("local", "slurm", …). */
+  readonly executor?: string | undefined
+  /** Only jobs whose full name matches one of these globs (`*`, `?`, `[...]`, `[!...]`). */
+  readonly names?: ReadonlyArray<string> | undefined
+  /** Only these job ids. */
+  readonly ids?: ReadonlyArray<string> | undefined
+  /** Only jobs submitted at or after this time. */
+  readonly submittedAfter?: Date | undefined
+  /** Only jobs submitted before this time. */
+  readonly submittedBefore?: Date | undefined
+  /** Only jobs this program owns (it submitted or adopted them). */
+  readonly owned?: boolean | undefined
+  /** At most this many, the most recently submitted ones (still returned oldest first). */
+  readonly limit?: number | undefined
+}
+
+/** One status change of a job, as written. `from` is absent for the submission. */
+export interface TransitionEntry {
+  readonly at: Date
+  readonly from?: JobStatus | undefined
+  readonly to: JobStatus
+  readonly reason?: FailureReason | undefined
+}
+
+/** A job with every status change it went through: what `export` writes and `restore` reads. */
+export interface JobHistory {
+  readonly record: JobRecord
+  readonly transitions: ReadonlyArray<TransitionEntry>
+}
+
+/** What `adopt` took over. */
+export interface Adopted {
+  /** Jobs that had not ended when their previous owner stopped watching them. */
+  readonly active: ReadonlyArray<JobRecord>
+  /** Jobs that ended but whose end was never delivered (their owner died in between). */
+  readonly undelivered: ReadonlyArray<JobRecord>
+}
+
+export interface AdoptOptions {
+  /** The executor whose jobs to adopt. */
+  readonly executor: string
+  /** Adopt only jobs whose previous owner ran on this host (local processes cannot be watched from elsewhere). */
+  readonly sameHostOnly: boolean
+  /** Adopt only these jobs (default: every one that qualifies). */
+  readonly ids?: ReadonlyArray<string> | undefined
 }
 
 export interface JobStoreShape {
-  /** Adds new records. A job id already present is replaced (a resubmission under the same id). */
+  /** Whether records outlive the process (false: the Monitor removes ended jobs to bound memory). */
+  readonly persistent: boolean
+  /**
+   * Adds new records, owned by this program. A job id already present is replaced (a
+   * resubmission under the same id).
+   */
   readonly insert: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, StoreError>
   readonly get: (jobId: string) => Effect.Effect<Option.Option<JobRecord>, StoreError>
   readonly list: (filter?: JobFilter) => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
-  /** Jobs that are not terminal: what the Monitor polls. */
+  /** Jobs that are not terminal, whoever owns them. */
   readonly active: Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
+  /** Every status change of a job, oldest first (empty for an unknown id). */
+  readonly transitions: (jobId: string) => Effect.Effect<ReadonlyArray<TransitionEntry>, StoreError>
   /**
    * Applies `f` to the current record of each id, atomically with respect to every other write.
    * `f` returns the record unchanged (the same object) to leave it alone. Ids not in the store are
@@ -42,8 +103,22 @@ export interface JobStoreShape {
     jobIds: ReadonlyArray<string>,
     f: (current: JobRecord) => JobRecord
   ) => Effect.Effect<ReadonlyArray<JobChange>, StoreError>
+  /** Deletes jobs and their transitions. */
   readonly remove: (jobIds: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
-  /** Status changes from now on, in write order, for as long as the scope lives. */
+  /**
+   * Writes jobs with their recorded transitions (an import). Ids already present are left as they
+   * are; returns the ids written. Imported jobs have no owner until a program adopts them.
+   */
+  readonly restore: (jobs: ReadonlyArray<JobHistory>) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * Takes over, in one transaction, the jobs of an executor whose owner is gone (ended, or dead:
+   * its process no longer runs on this host, or it has not shown a sign of life for a minute):
+   * those not ended, and those ended without a delivery record.
+   */
+  readonly adopt: (options: AdoptOptions) => Effect.Effect<Adopted, StoreError>
+  /** Records that these jobs' ends were delivered; `adopt` will not return them again. */
+  readonly markDelivered: (jobIds: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
+  /** Status changes this program writes from now on, in write order, for as long as the scope lives. */
   readonly subscribe: Effect.Effect<Queue.Dequeue<JobChange>, never, Scope.Scope>
 }
 
@@ -66,9 +141,31 @@ const elementsChanged = (before: JobRecord, after: JobRecord): boolean => {
 export const isStatusChange = (before: JobRecord | undefined, after: JobRecord): boolean =>
   before === undefined || before.status !== after.status || elementsChanged(before, after)
 
+/** Whether a record passes a filter (everything but `limit`; every job is this program's own). */
+export const matchesFilter = (filter: JobFilter | undefined) => {
+  if (filter === undefined) return () => true
+  const names = filter.names?.map(globToRegExp)
+  const ids = filter.ids === undefined ? undefined : new Set(filter.ids)
+  const after = filter.submittedAfter?.getTime()
+  const before = filter.submittedBefore?.getTime()
+  return (r: JobRecord): boolean => {
+    if (filter.owned === false) return false
+    if (filter.active !== undefined && isTerminal(r) === filter.active) return false
+    if (filter.status !== undefined && !filter.status.includes(r.status)) return false
+    if (filter.executor !== undefined && r.executor !== filter.executor) return false
+    if (names !== undefined && !names.some((re) => re.test(r.name))) return false
+    if (ids !== undefined && !ids.has(r.jobId)) return false
+    const submitted = r.submitTime?.getTime()
+    if (after !== undefined && (submitted === undefined || submitted < after)) return false
+    if (before !== undefined && (submitted === undefined || submitted >= before)) return false
+    return true
+  }
+}
+
 /** Records held in memory. Terminal jobs stay until removed (the Monitor purges them). */
 export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const records = new Map<string, JobRecord>()
+  const history = new Map<string, Array<TransitionEntry>>()
   const activeIds = new Set<string>()
   const changes = yield* PubSub.unbounded<JobChange>()
   // Writes and their publication happen under one permit, so subscribers see changes in write order.
@@ -80,13 +177,28 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     else activeIds.add(record.jobId)
   }
 
+  const note = (change: JobChange, at: Date) => {
+    if (change.before?.status === change.after.status) return
+    const entry: TransitionEntry = {
+      at,
+      from: change.before?.status,
+      to: change.after.status,
+      reason: change.after.reason
+    }
+    const list = change.before === undefined ? undefined : history.get(change.after.jobId)
+    if (list === undefined) history.set(change.after.jobId, [entry])
+    else list.push(entry)
+  }
+
   const insert = (batch: ReadonlyArray<JobRecord>) =>
     lock.withPermits(1)(
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (ms) => {
         const out: Array<JobChange> = []
         for (const record of batch) {
           put(record)
-          out.push({ before: undefined, after: record })
+          const change = { before: undefined, after: record }
+          note(change, new Date(ms))
+          out.push(change)
         }
         return PubSub.publishAll(changes, out)
       })
@@ -94,7 +206,7 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
 
   const modify = (jobIds: ReadonlyArray<string>, f: (current: JobRecord) => JobRecord) =>
     lock.withPermits(1)(
-      Effect.suspend(() => {
+      Effect.flatMap(Clock.currentTimeMillis, (ms) => {
         const out: Array<JobChange> = []
         for (const id of jobIds) {
           const before = records.get(id)
@@ -102,19 +214,25 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           const after = f(before)
           if (after === before) continue
           put(after)
-          if (isStatusChange(before, after)) out.push({ before, after })
+          if (isStatusChange(before, after)) {
+            const change = { before, after }
+            note(change, new Date(ms))
+            out.push(change)
+          }
         }
         return out.length === 0 ? Effect.succeed(out) : PubSub.publishAll(changes, out).pipe(Effect.as(out))
       })
     )
 
   return {
+    persistent: false,
     insert,
     get: (jobId) => Effect.sync(() => Option.fromNullable(records.get(jobId))),
     list: (filter) =>
       Effect.sync(() => {
-        const all = Array.from(records.values())
-        return filter?.active === undefined ? all : all.filter((r) => isTerminal(r) !== filter.active)
+        const keep = matchesFilter(filter)
+        const all = Array.from(records.values()).filter(keep)
+        return filter?.limit === undefined || all.length <= filter.limit ? all : all.slice(all.length - filter.limit)
       }),
     active: Effect.sync(() => {
       const out: Array<JobRecord> = []
@@ -124,14 +242,30 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       }
       return out
     }),
+    transitions: (jobId) => Effect.sync(() => history.get(jobId)?.slice() ?? []),
     modify,
     remove: (jobIds) =>
       lock.withPermits(1)(Effect.sync(() => {
         for (const id of jobIds) {
           records.delete(id)
+          history.delete(id)
           activeIds.delete(id)
         }
       })),
+    restore: (jobs) =>
+      lock.withPermits(1)(Effect.sync(() => {
+        const written: Array<string> = []
+        for (const { record, transitions } of jobs) {
+          if (records.has(record.jobId)) continue
+          put(record)
+          history.set(record.jobId, transitions.slice())
+          written.push(record.jobId)
+        }
+        return written
+      })),
+    // One process, one owner: nothing was left behind by anyone else.
+    adopt: () => Effect.succeed({ active: [], undelivered: [] }),
+    markDelivered: () => Effect.void,
     subscribe: PubSub.subscribe(changes)
   } satisfies JobStoreShape
 })

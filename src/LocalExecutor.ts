@@ -4,8 +4,18 @@
  * the rest wait, Pending. A job with a walltime is ended (SIGTERM, then SIGKILL) when it runs past
  * it and reported as Failed(Timeout). Cancelling a job kills its whole process tree.
  *
- * Local jobs belong to the process that started them: when the layer's scope closes (the program
- * ends or is interrupted), every job still running is terminated.
+ * Every process is started through a small shell wrapper (see schedulers/Local.ts) that leads its
+ * process group and leaves two files beside the job script: its pid when it starts, and the
+ * script's exit status when the script ends. The processes do not need the program that started
+ * them: when that program dies they run on, and the next program on the same store takes the jobs
+ * over (`resume`): it reads how the ended ones ended from their exit files, watches the ones still
+ * running through their pid files, and starts the ones that never got to. Any program sharing the
+ * store can cancel a job through its pid file.
+ *
+ * When the layer's scope closes (the program ends or is interrupted), the jobs it started or took
+ * over are ended with it: those still running are terminated, and they and those still waiting are
+ * recorded Killed (cancelled by the program's end), so that no later program takes them for
+ * vanished.
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Clock, Duration, Effect, Exit, FiberMap, Layer, Option, Queue } from "effect"
@@ -13,21 +23,104 @@ import { hostname } from "node:os"
 import { CommandRunner } from "./CommandRunner.js"
 import type { ProcessExit, SpawnedProcess } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
-import type { ArraySpec, JobRecord, JobSpec, Observation } from "./Domain.js"
-import { arrayIndices, isTerminal } from "./Domain.js"
+import type { ArraySpec, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
+import { arrayIndices, isTerminal, isTerminalStatus } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
-import { arrayIndexVariable, logFileName, observe, renderLocalScript } from "./schedulers/Local.js"
-import type { ProcessState } from "./schedulers/Local.js"
+import {
+  arrayIndexVariable,
+  hasEnded,
+  logFileName,
+  observe,
+  parseStatusFile,
+  processLogPath,
+  renderLocalScript,
+  resumedState,
+  statusFileName,
+  wrapperArgv
+} from "./schedulers/Local.js"
+import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
 import { makeScriptWriter } from "./Script.js"
-import { cancelled } from "./Transition.js"
+import { applyObservation, cancelled } from "./Transition.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)
 
+/** Whom a job is recorded as cancelled by when the program running it ends before it does. */
+export const programEnded = "cluster-api: the program that ran it ended"
+
 const elementKey = (jobId: string, index: number) => `${jobId}[${index}]`
+
+const errnoCode = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
+    ? error.code
+    : undefined
+
+/**
+ * Sends `signal` to the process group led by `pid` (job processes lead their own group). Returns
+ * false when the group no longer exists.
+ */
+const signalGroup = (pid: number, signal: NodeJS.Signals): boolean => {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch (error) {
+    if (errnoCode(error) === "ESRCH") return false
+    // EPERM: some member of the group is not ours to signal; try at least the leader.
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // gone or not ours either
+    }
+    return true
+  }
+}
+
+/** True while any process is left in the group led by `pid`. */
+const groupExists = (pid: number): boolean => {
+  try {
+    process.kill(-pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The pid and exit files of one process of a job. */
+interface StatusFiles {
+  readonly pid: string
+  readonly exit: string
+}
+
+/** One process of a job: the job itself, or one array element. */
+interface JobProcess {
+  readonly key: string
+  readonly index: number | undefined
+}
+
+/** The processes of a job that have not ended as far as its record knows. */
+const processesOf = (record: JobRecord): ReadonlyArray<JobProcess & { readonly known: RecordedProcess }> => {
+  if (record.array === undefined) {
+    const known = {
+      status: record.status,
+      startTime: record.startTime,
+      execHost: record.execHost,
+      lastSeen: record.lastSeen
+    }
+    return [{ key: record.jobId, index: undefined, known }]
+  }
+  const elements = new Map((record.elements ?? []).map((e) => [e.index, e] as const))
+  return arrayIndices(record.array).flatMap((index) => {
+    const e = elements.get(index)
+    if (e !== undefined && isTerminalStatus(e.status)) return []
+    // An element no poll reported yet was still waiting for its turn.
+    const status: JobStatus = e?.status ?? "Pending"
+    const known = { status, startTime: e?.startTime, execHost: e?.execHost, lastSeen: record.lastSeen }
+    return [{ key: elementKey(record.jobId, index), index, known }]
+  })
+}
 
 export const make = Effect.gen(function*() {
   const { options } = yield* ClusterConfig
@@ -43,29 +136,165 @@ export const make = Effect.gen(function*() {
   yield* Queue.offerAll(slots, Array.from({ length: options.max_local_jobs }, () => undefined))
   const withSlot = <A, E>(effect: Effect.Effect<A, E>) =>
     Effect.acquireUseRelease(Queue.take(slots), () => effect, () => Queue.offer(slots, undefined))
-  const fibers = yield* FiberMap.make<string>()
+  // A process that is already running takes a slot when one is free and runs on regardless.
+  const withSlotIfFree = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.acquireUseRelease(
+      Queue.poll(slots),
+      () => effect,
+      (slot) => Option.isSome(slot) ? Queue.offer(slots, undefined) : Effect.void
+    )
   const states = new Map<string, ProcessState>()
+  // Jobs this executor started or took over: the ones it ends with its scope.
+  const tracked = new Set<string>()
+  // Added before the fibers' own finalizer so that it runs after it, once every process it
+  // interrupted has been terminated.
+  yield* Effect.addFinalizer(() => recordProgramEnd)
+  const fibers = yield* FiberMap.make<string>()
   const host = hostname()
   const baseDir = process.cwd()
-  // Ids are `{pid of this process}-{n}`: unique among the processes alive on this machine.
+  // Ids are `{pid of this process}-{n}`: unique among the processes alive on this machine (and
+  // checked against the store, which may hold the jobs of an earlier program with this pid).
   const idPrefix = `${process.pid}-`
   let counter = 0
+  const hasProc = yield* fs.exists("/proc/self/cmdline").pipe(Effect.orElseSucceed(() => false))
+  // How often a process started by another program is checked: the poll interval, within 50 ms–1 s.
+  const watchInterval = Duration.max(
+    Duration.millis(50),
+    Duration.min(Duration.seconds(options.poll_interval), Duration.seconds(1))
+  )
 
   const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
 
-  /** Runs one process: waits for a slot, spawns it, waits for its end (or its walltime). */
-  const runProcess = (
-    key: string,
-    argv: ReadonlyArray<string>,
-    env: Record<string, string>,
-    cwd: string,
-    stdoutFile: string,
-    stderrFile: string,
-    walltime: Duration.Duration | undefined
-  ) =>
-    withSlot(
-      Effect.acquireUseRelease(
-        runner.spawn({ argv, env, cwd, stdoutFile, stderrFile }).pipe(
+  const statusFiles = (script: string, jobId: string, index: number | undefined): StatusFiles => {
+    const dir = path.dirname(script)
+    return {
+      pid: path.join(dir, statusFileName("pid", jobId, index)),
+      exit: path.join(dir, statusFileName("exit", jobId, index))
+    }
+  }
+
+  /** The number a pid or exit file holds and the file's mtime; undefined when there is none. */
+  const readStatusFile = (file: string) =>
+    Effect.gen(function*() {
+      const info = yield* fs.stat(file)
+      const value = parseStatusFile(yield* fs.readFileString(file))
+      if (value === undefined) return undefined
+      return { value, at: Option.getOrUndefined(info.mtime) ?? (yield* now) }
+    }).pipe(Effect.orElseSucceed(() => undefined))
+
+  /**
+   * Whether `pid` is a running process of the job whose script is `script`: on Linux one of its
+   * arguments is the script (not so for a pid reused by an unrelated process, nor for a zombie);
+   * where there is no /proc, only that a process with this pid exists.
+   */
+  const isJobProcess = (pid: number, script: string): Effect.Effect<boolean> =>
+    hasProc
+      ? fs.readFileString(`/proc/${pid}/cmdline`).pipe(
+        Effect.map((cmdline) => cmdline.split("\0").includes(script)),
+        Effect.orElseSucceed(() => false)
+      )
+      : Effect.sync(() => {
+        try {
+          process.kill(pid, 0)
+          return true
+        } catch {
+          return false
+        }
+      })
+
+  /** What the pid and exit files of one process say, its pid checked. */
+  const inspect = (files: StatusFiles, script: string) =>
+    Effect.gen(function*() {
+      const exit = yield* readStatusFile(files.exit)
+      const pidFile = yield* readStatusFile(files.pid)
+      if (exit !== undefined) {
+        const found: Findings = {
+          exit: { status: exit.value, at: exit.at },
+          pid: pidFile === undefined ? undefined : { pid: pidFile.value, at: pidFile.at, alive: false }
+        }
+        return found
+      }
+      if (pidFile === undefined) return {}
+      const alive = pidFile.value > 0 && (yield* isJobProcess(pidFile.value, script))
+      const pid = { pid: pidFile.value, at: pidFile.at, alive }
+      if (alive) return { pid }
+      // The wrapper writes the exit file before it exits: look again now that it is gone.
+      const late = yield* readStatusFile(files.exit)
+      return late === undefined ? { pid } : { exit: { status: late.value, at: late.at }, pid }
+    })
+
+  /** Waits, up to `limit`, until the process group led by `pid` is empty; whether it is. */
+  const waitGroupGone = (pid: number, limit: Duration.Duration) =>
+    Effect.gen(function*() {
+      const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(limit)
+      while (groupExists(pid)) {
+        if ((yield* Clock.currentTimeMillis) >= until) return false
+        yield* Effect.sleep("25 millis")
+      }
+      return true
+    })
+
+  /**
+   * Ends a job process this program did not start (so cannot wait for as a child): SIGTERM to its
+   * process group, SIGKILL after `killGrace` if anything of it is left, then waits until the group
+   * is gone. A pid that is no longer the job's is left alone.
+   */
+  const stopProcess = (pid: number, script: string) =>
+    Effect.gen(function*() {
+      if (!(yield* isJobProcess(pid, script))) return
+      if (!signalGroup(pid, "SIGTERM")) return
+      if (yield* waitGroupGone(pid, killGrace)) return
+      yield* Effect.logDebug(
+        `process group ${pid} still running ${Duration.format(killGrace)} after SIGTERM; sending SIGKILL`
+      )
+      signalGroup(pid, "SIGKILL")
+      yield* waitGroupGone(pid, killGrace)
+    })
+
+  /** Everything needed to start one process of a job. */
+  interface Launch {
+    readonly key: string
+    readonly jobId: string
+    readonly index: number | undefined
+    readonly script: string
+    readonly env: Record<string, string>
+    readonly cwd: string
+    readonly stdoutFile: string
+    readonly stderrFile: string
+    readonly walltime: Duration.Duration | undefined
+  }
+
+  /**
+   * Runs one process through the wrapper: waits for a slot, spawns it, waits for its end (or its
+   * walltime). A job cancelled meanwhile by another program sharing the store is not started.
+   */
+  const runProcess = (launch: Launch) =>
+    withSlot(Effect.gen(function*() {
+      const { index, jobId, key, script, walltime } = launch
+      const current = yield* store.get(jobId).pipe(Effect.orElseSucceed(() => Option.none<JobRecord>()))
+      if (Option.isSome(current) && isTerminal(current.value)) {
+        states.set(key, { _tag: "Withdrawn", finishTime: yield* now })
+        return
+      }
+      if (!(yield* fs.exists(script).pipe(Effect.orElseSucceed(() => false)))) {
+        states.set(key, {
+          _tag: "NotStarted",
+          finishTime: yield* now,
+          message: `the job script ${script} does not exist (any more)`
+        })
+        return
+      }
+      const files = statusFiles(script, jobId, index)
+      // Files left by an earlier job under the same id must not be read as this one's.
+      yield* Effect.forEach([files.pid, files.exit], (file) => Effect.ignore(fs.remove(file)), { discard: true })
+      yield* Effect.acquireUseRelease(
+        runner.spawn({
+          argv: wrapperArgv(script, files.pid, files.exit),
+          env: launch.env,
+          cwd: launch.cwd,
+          stdoutFile: launch.stdoutFile,
+          stderrFile: launch.stderrFile
+        }).pipe(
           Effect.tap((proc) =>
             now.pipe(Effect.map((startTime) => states.set(key, { _tag: "Running", pid: proc.pid, startTime, host })))
           )
@@ -98,10 +327,43 @@ export const make = Effect.gen(function*() {
           }),
         (proc, exit) => Exit.isSuccess(exit) ? Effect.void : proc.terminate(killGrace)
       )
-    ).pipe(
+    })).pipe(
       Effect.catchAll((error) =>
-        now.pipe(Effect.map((finishTime) => states.set(key, { _tag: "NotStarted", finishTime, message: error.message })))
+        now.pipe(
+          Effect.map((finishTime) => states.set(launch.key, { _tag: "NotStarted", finishTime, message: error.message }))
+        )
       )
+    )
+
+  /**
+   * Watches a process another program started, checking its files every `watchInterval` until it
+   * has ended; interrupted (a cancel, the end of this program), it terminates the process.
+   */
+  const watchProcess = (
+    key: string,
+    jobId: string,
+    index: number | undefined,
+    script: string,
+    running: Extract<ProcessState, { _tag: "Watching" }>
+  ) =>
+    Effect.gen(function*() {
+      const files = statusFiles(script, jobId, index)
+      let lastSeen = yield* now
+      for (;;) {
+        yield* Effect.sleep(watchInterval)
+        const found = yield* inspect(files, script)
+        const at = yield* now
+        if (found.exit === undefined && found.pid?.alive === true) {
+          lastSeen = at
+          continue
+        }
+        const known = { status: "Running" as const, startTime: running.startTime, execHost: running.host, lastSeen }
+        states.set(key, resumedState(found, known, at, host))
+        return
+      }
+    }).pipe(
+      Effect.onInterrupt(() => stopProcess(running.pid, script)),
+      withSlotIfFree
     )
 
   const submit = Effect.fn("LocalExecutor.submit")(function*(spec: JobSpec) {
@@ -131,8 +393,11 @@ export const make = Effect.gen(function*() {
         new SubmitError({ name: job.name, detail: `could not write the job script in ${outDir}: ${e.message}` })
       )
     )
-    counter += 1
-    const jobId = `${idPrefix}${counter}`
+    let jobId: string
+    do {
+      counter += 1
+      jobId = `${idPrefix}${counter}`
+    } while (Option.isSome(yield* store.get(jobId)))
     const logPath = (stream: "stdout" | "stderr", given: string | undefined, index?: number | "{index}") =>
       given !== undefined ? path.resolve(runDir, given) : path.join(outDir, logFileName(stream, jobId, index))
     const submitTime = yield* now
@@ -156,43 +421,101 @@ export const make = Effect.gen(function*() {
       ...(job.array === undefined ? {} : { array: job.array })
     }
     yield* store.insert([record])
+    tracked.add(jobId)
 
-    const argv = [script.path]
-    const baseEnv = { CLUSTER_API_JOB_ID: jobId }
-    const walltime = job.resources.walltime
+    const launch = (key: string, index: number | undefined): Launch => ({
+      key,
+      jobId,
+      index,
+      script: script.path,
+      env: index === undefined
+        ? { CLUSTER_API_JOB_ID: jobId }
+        : { CLUSTER_API_JOB_ID: jobId, [arrayIndexVariable]: String(index) },
+      cwd: runDir,
+      stdoutFile: logPath("stdout", job.resources.stdoutPath, index),
+      stderrFile: logPath("stderr", job.resources.stderrPath, index),
+      walltime: job.resources.walltime
+    })
     const array = job.array
     let run: Effect.Effect<void>
     if (array === undefined) {
       states.set(jobId, { _tag: "Queued", queuedAt: submitTime })
-      run = runProcess(
-        jobId,
-        argv,
-        baseEnv,
-        runDir,
-        logPath("stdout", job.resources.stdoutPath),
-        logPath("stderr", job.resources.stderrPath),
-        walltime
-      )
+      run = runProcess(launch(jobId, undefined))
     } else {
       const indices = arrayIndices(array)
       for (const i of indices) states.set(elementKey(jobId, i), { _tag: "Queued", queuedAt: submitTime })
-      run = Effect.forEach(
-        indices,
-        (i) =>
-          runProcess(
-            elementKey(jobId, i),
-            argv,
-            { ...baseEnv, [arrayIndexVariable]: String(i) },
-            runDir,
-            logPath("stdout", job.resources.stdoutPath, i),
-            logPath("stderr", job.resources.stderrPath, i),
-            walltime
-          ),
-        { concurrency: array.maxConcurrent ?? "unbounded", discard: true }
-      )
+      run = Effect.forEach(indices, (i) => runProcess(launch(elementKey(jobId, i), i)), {
+        concurrency: array.maxConcurrent ?? "unbounded",
+        discard: true
+      })
     }
     yield* FiberMap.run(fibers, jobId, run)
     return record
+  })
+
+  /**
+   * Takes over one job another program started, process by process (see `resumedState`): ended
+   * ones are read from their exit files, running ones watched, never-started ones started here
+   * exactly as `submit` would have (same script, logs and environment, in a slot, an array's
+   * `maxConcurrent` kept). A job taken over is not held to its walltime: the record does not keep
+   * the job's resources, so the walltime is not known here.
+   */
+  const resumeJob = (record: JobRecord) =>
+    Effect.gen(function*() {
+      const at = yield* now
+      const script = record.scriptPath
+      const watchers: Array<Effect.Effect<void>> = []
+      const starters: Array<Effect.Effect<void>> = []
+      for (const { index, key, known } of processesOf(record)) {
+        if (script === undefined) {
+          // Nothing to look for or to run: the record names no script (not a job this executor wrote).
+          states.set(
+            key,
+            known.status === "Pending"
+              ? { _tag: "NotStarted", finishTime: at, message: "its record names no job script to run" }
+              : resumedState({}, known, at, host)
+          )
+          continue
+        }
+        const state = resumedState(yield* inspect(statusFiles(script, record.jobId, index), script), known, at, host)
+        states.set(key, state)
+        if (state._tag === "Watching") watchers.push(watchProcess(key, record.jobId, index, script, state))
+        else if (state._tag === "Queued") {
+          const recorded = (stream: "stdout" | "stderr", given: string | undefined) =>
+            given === undefined
+              ? path.join(path.dirname(script), logFileName(stream, record.jobId, index))
+              : processLogPath(given, stream, record.jobId, index)
+          starters.push(runProcess({
+            key,
+            jobId: record.jobId,
+            index,
+            script,
+            env: index === undefined
+              ? { CLUSTER_API_JOB_ID: record.jobId }
+              : { CLUSTER_API_JOB_ID: record.jobId, [arrayIndexVariable]: String(index) },
+            cwd: record.workDir ?? baseDir,
+            stdoutFile: recorded("stdout", record.stdoutPath),
+            stderrFile: recorded("stderr", record.stderrPath),
+            walltime: undefined
+          }))
+        }
+      }
+      tracked.add(record.jobId)
+      // Running elements first: their program kept to `maxConcurrent`, so they all fit at once.
+      const all = [...watchers, ...starters]
+      const [only] = all
+      if (only === undefined) return
+      const run = record.array === undefined
+        ? only
+        : Effect.forEach(all, (e) => e, { concurrency: record.array.maxConcurrent ?? "unbounded", discard: true })
+      yield* FiberMap.run(fibers, record.jobId, run)
+    })
+
+  const resume = Effect.fn("LocalExecutor.resume")(function*(jobs: ReadonlyArray<JobRecord>) {
+    for (const record of jobs) {
+      if (record.executor !== "local" || isTerminal(record) || tracked.has(record.jobId)) continue
+      yield* resumeJob(record)
+    }
   })
 
   const observeJob = (record: JobRecord): Observation | undefined => {
@@ -220,33 +543,75 @@ export const make = Effect.gen(function*() {
       return out
     })
 
-  /** Whether every process of a job has already ended on its own. */
-  const alreadyEnded = (record: JobRecord): boolean => {
-    const keys = record.array === undefined
-      ? [record.jobId]
-      : arrayIndices(record.array).map((i) => elementKey(record.jobId, i))
-    return keys.every((k) => {
-      const s = states.get(k)
-      return s !== undefined && (s._tag === "Exited" || s._tag === "NotStarted")
+  /** Whether every process of a job this executor runs has already ended on its own. */
+  const alreadyEnded = (record: JobRecord): boolean =>
+    processesOf(record).every(({ key }) => {
+      const s = states.get(key)
+      return s !== undefined && hasEnded(s)
     })
-  }
+
+  /**
+   * Cancels a job this executor does not run (its program died and nobody took it over, or another
+   * live program runs it): the processes still running are found through their pid files and their
+   * process groups terminated, and the job is recorded as cancelled. The record is written first,
+   * so the other program cannot record the kill as a failure. A job whose processes have all ended
+   * or vanished is left to be polled.
+   */
+  const cancelElsewhere = (record: JobRecord, done: boolean) =>
+    Effect.gen(function*() {
+      const script = record.scriptPath
+      const live: Array<number> = []
+      let unstarted = 0
+      for (const { index } of processesOf(record)) {
+        if (script === undefined) {
+          unstarted += 1
+          continue
+        }
+        const found = yield* inspect(statusFiles(script, record.jobId, index), script)
+        if (found.exit !== undefined) continue
+        if (found.pid === undefined) unstarted += 1
+        else if (found.pid.alive) live.push(found.pid.pid)
+      }
+      if (live.length === 0 && unstarted === 0) return record
+      const at = yield* now
+      const changes = yield* store.modify([record.jobId], (r) => cancelled(r, at, done))
+      if (script !== undefined) {
+        yield* Effect.forEach(live, (pid) => stopProcess(pid, script), { concurrency: "unbounded", discard: true })
+      }
+      return changes[0]?.after ?? record
+    })
 
   const cancel = Effect.fn("LocalExecutor.cancel")(function*(jobId: string, cancelOptions?: CancelOptions) {
     const found = yield* store.get(jobId)
-    if (Option.isNone(found)) {
-      return yield* new JobNotFound({
-        jobId,
-        hint: "local jobs are known only to the process that started them"
-      })
-    }
+    if (Option.isNone(found)) return yield* new JobNotFound({ jobId })
     const record = found.value
+    const done = cancelOptions?.done === true
+    if (isTerminal(record)) return record
+    if (!tracked.has(jobId)) return yield* cancelElsewhere(record, done)
     // A job that ended on its own keeps its true end; the next poll records it.
-    if (isTerminal(record) || alreadyEnded(record)) return record
+    if (alreadyEnded(record)) return record
     const at = yield* now
-    const changes = yield* store.modify([jobId], (r) => cancelled(r, at, cancelOptions?.done === true))
+    const changes = yield* store.modify([jobId], (r) => cancelled(r, at, done))
     yield* FiberMap.remove(fibers, jobId)
     return changes[0]?.after ?? record
   })
+
+  /**
+   * Run when the scope closes, after every process of this executor was terminated: its jobs get
+   * what was last seen of them, and those not ended are recorded Killed by the program's end.
+   */
+  const recordProgramEnd = Effect.gen(function*() {
+    if (tracked.size === 0) return
+    const at = yield* now
+    yield* store.modify(Array.from(tracked), (r) => {
+      const seen = observeJob(r)
+      return cancelled(seen === undefined ? r : applyObservation(r, seen, at), at, false, programEnded)
+    })
+  }).pipe(
+    Effect.catchAll((error) =>
+      Effect.logWarning(`could not record the end of this program's local jobs: ${error.message}`)
+    )
+  )
 
   const cancelMany = (records: ReadonlyArray<JobRecord>, cancelOptions?: CancelOptions) =>
     Effect.forEach(
@@ -268,7 +633,7 @@ export const make = Effect.gen(function*() {
     poll,
     cancel,
     cancelByName: (pattern, cancelOptions) =>
-      store.active.pipe(
+      store.list({ active: true, executor: "local" }).pipe(
         Effect.flatMap((active) => {
           const matches = nameMatches(pattern, options.job_name_prefix)
           return cancelMany(active.filter((r) => r.executor === "local" && matches(r.name)), cancelOptions)
@@ -278,8 +643,9 @@ export const make = Effect.gen(function*() {
       store.active.pipe(
         Effect.flatMap((active) => cancelMany(active.filter((r) => r.executor === "local"), cancelOptions))
       ),
-    // Local processes belong to the process that started them: there is nothing to rediscover.
-    reconnect: Effect.succeed([])
+    // There is no scheduler to ask: jobs of other programs come from the store, through `resume`.
+    reconnect: Effect.succeed([]),
+    resume
   }
   return shape
 })

@@ -9,7 +9,22 @@
  *
  * Whatever writes a change (a poll, a cancel), the Monitor reacts to the store's change feed:
  * callbacks fire exactly once when a job ends, awaiters are released, events are published, and
- * ended jobs are purged `completed_retention_minutes` after their end once their callbacks have run.
+ * ended jobs are purged `completed_retention_minutes` after their end once their callbacks have run
+ * (an in-memory store forgets them then; a persistent store keeps them, and the Monitor only stops
+ * tracking them).
+ *
+ * It polls the jobs its program owns (submitted, or adopted at start). On start it adopts, from
+ * the store, the jobs of its executor that a program which ended or died left unfinished, hands
+ * them to the executor (`resume`), asks the scheduler once about them, and announces what ended
+ * while nobody watched. Each ending is announced once: after its callbacks have been started and
+ * its events published, the Monitor records the delivery in the store, and the next start
+ * announces only endings without that record. The window: a program that dies after writing a
+ * job's end but before recording its delivery (a few milliseconds) has it announced again by the
+ * next program. Endings found at start wait for a consumer: the first event stream opened gets
+ * them first, and a callback registered for such a job fires at once; either records the delivery.
+ *
+ * A job owned by another live program (one sharing the store) can still be awaited or given a
+ * callback: each tick re-reads it from the store, and its owner's Monitor does the polling.
  */
 import type { Scope } from "effect"
 import {
@@ -49,6 +64,14 @@ export type JobCallback = (record: JobRecord) => unknown
 
 export type JobRef = string | { readonly jobId: string }
 
+/** What the Monitor took over when it started. */
+export interface ResumeReport {
+  /** Jobs left unfinished by a program that ended or died, now watched by this one. */
+  readonly adopted: ReadonlyArray<JobRecord>
+  /** Of those, and of ended jobs whose end was never delivered: the ones announced at start. */
+  readonly ended: ReadonlyArray<JobRecord>
+}
+
 export interface TickReport {
   /** Jobs that were active when the tick started. */
   readonly active: number
@@ -86,11 +109,13 @@ export interface MonitorShape {
   readonly subscribe: Effect.Effect<Stream.Stream<JobEvent>, never, Scope.Scope>
   /** Consecutive failed polls (0 after a successful one). */
   readonly consecutivePollFailures: Effect.Effect<number>
+  /** What was adopted from the store when this Monitor started. */
+  readonly resumed: ResumeReport
 }
 
 export class Monitor extends Context.Tag("cluster-api/Monitor")<Monitor, MonitorShape>() {
   /** The Monitor layer (same as the module's `layer`). */
-  static get layer(): Layer.Layer<Monitor, never, ClusterConfig | Executor | JobStore> {
+  static get layer(): Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | JobStore> {
     return layer
   }
 }
@@ -111,12 +136,22 @@ const runCallback = (callback: JobCallback, record: JobRecord): Effect.Effect<vo
     return Effect.void
   })
 
+/** How a Monitor starts. */
+export interface MonitorOptions {
+  /**
+   * Which jobs left unfinished by programs that ended or died to take over: every one of this
+   * executor (the default, for a program that is restarted), none (for a program that only
+   * submits and watches its own), or the given ids (a command that waits for those).
+   */
+  readonly adopt?: "all" | "none" | ReadonlyArray<string> | undefined
+}
+
 interface Registration {
   readonly condition: ExitCondition
   readonly callback: JobCallback
 }
 
-export const make = Effect.gen(function*() {
+export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*() {
   const { options } = yield* ClusterConfig
   const executor = yield* Executor
   const store = yield* JobStore
@@ -129,8 +164,8 @@ export const make = Effect.gen(function*() {
   const callbackFibers = yield* FiberSet.make()
   const failures = yield* Ref.make(0)
 
-  // Callback and waiter registration and the change feed's handling of a job's end take this
-  // lock, so a callback registered while its job ends fires exactly once.
+  // Callback and waiter registration and the handling of a job's end take this lock, so a
+  // callback registered while its job ends fires exactly once.
   const lock = yield* Effect.makeSemaphore(1)
   const callbacks = new Map<string, Array<Registration>>()
   const waiters = new Map<string, Set<Deferred.Deferred<JobRecord>>>()
@@ -138,8 +173,22 @@ export const make = Effect.gen(function*() {
   const running = new Map<string, number>()
   /** Ended jobs waiting for purge, in order of their end. */
   const ended = new Map<string, number>()
+  /** This program's unfinished jobs as last seen, to notice ends that another program wrote. */
+  const watched = new Map<string, JobRecord>()
+  /** Jobs this program owns (submitted or adopted): only their deliveries are recorded. */
+  const owned = new Set<string>()
+  /** Endings found at start, held for the first event stream; their jobs' ids. */
+  let backlog: Array<JobEvent> = []
+  const backlogIds = new Set<string>()
 
   const now = Clock.currentTimeMillis
+
+  const deliver = (jobIds: ReadonlyArray<string>) => {
+    const mine = jobIds.filter((id) => owned.has(id))
+    return mine.length === 0 ? Effect.void : store.markDelivered(mine).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`could not record the delivery of ${mine.join(", ")}: ${e.message}`))
+    )
+  }
 
   const fire = (registration: Registration, record: JobRecord) => {
     const c = conditionOf(record.status)
@@ -161,57 +210,81 @@ export const make = Effect.gen(function*() {
     ).pipe(Effect.asVoid)
   }
 
+  /** Events for one change: element changes first (an array's own change is their consequence). */
+  const eventsOf = (change: JobChange, at: Date): Array<JobEvent> => {
+    const { after, before } = change
+    if (before === undefined) return [{ _tag: "JobSubmitted", record: after, at }]
+    const out: Array<JobEvent> = []
+    const previous = new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
+    for (const e of after.elements ?? []) {
+      const from = previous.get(e.index)
+      if (from !== e.status) {
+        out.push({
+          _tag: "ArrayElementChanged",
+          jobId: after.jobId,
+          index: e.index,
+          ...(from === undefined ? {} : { from }),
+          to: e.status,
+          at
+        })
+      }
+    }
+    if (before.status !== after.status) {
+      out.push({ _tag: "JobStatusChanged", from: before.status, to: after.status, record: after, at })
+    }
+    return out
+  }
+
+  /**
+   * Claims a job's end for announcement: true the first time only. The check and the claim are one
+   * synchronous step, so the change feed and a tick's catch-up never both announce one end.
+   */
+  const claimEnd = (record: JobRecord, at: Date) =>
+    Effect.sync(() => {
+      if (ended.has(record.jobId)) return false
+      ended.set(record.jobId, (record.finishTime ?? at).getTime())
+      watched.delete(record.jobId)
+      return true
+    })
+
+  /** A claimed end: callbacks fire and waiters are released (under the lock). */
+  const settle = (record: JobRecord) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const registered = callbacks.get(record.jobId) ?? []
+      callbacks.delete(record.jobId)
+      for (const r of registered) yield* fire(r, record)
+      for (const d of waiters.get(record.jobId) ?? []) yield* Deferred.succeed(d, record)
+      waiters.delete(record.jobId)
+    }))
+
   /** Called for every status change, in write order. */
   const handle = (change: JobChange, at: Date) =>
     Effect.gen(function*() {
       const { after, before } = change
-      if (before === undefined) {
-        yield* PubSub.publish(events, { _tag: "JobSubmitted", record: after, at })
-      } else {
-        // Elements first: an array's own change is the consequence of its elements'.
-        const previous = new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
-        for (const e of after.elements ?? []) {
-          const from = previous.get(e.index)
-          if (from !== e.status) {
-            yield* PubSub.publish(events, {
-              _tag: "ArrayElementChanged",
-              jobId: after.jobId,
-              index: e.index,
-              ...(from === undefined ? {} : { from }),
-              to: e.status,
-              at
-            })
-          }
-        }
-        if (before.status !== after.status) {
-          yield* PubSub.publish(events, {
-            _tag: "JobStatusChanged",
-            from: before.status,
-            to: after.status,
-            record: after,
-            at
-          })
-        }
+      if (before === undefined) owned.add(after.jobId)
+      if (!isTerminal(after)) {
+        if (owned.has(after.jobId)) watched.set(after.jobId, after)
+        return yield* PubSub.publishAll(events, eventsOf(change, at))
       }
-      if (isTerminal(after) && (before === undefined || !isTerminal(before))) {
-        yield* lock.withPermits(1)(Effect.gen(function*() {
-          const registered = callbacks.get(after.jobId) ?? []
-          callbacks.delete(after.jobId)
-          for (const r of registered) yield* fire(r, after)
-          for (const d of waiters.get(after.jobId) ?? []) yield* Deferred.succeed(d, after)
-          waiters.delete(after.jobId)
-          ended.set(after.jobId, (after.finishTime ?? at).getTime())
-        }))
-      }
+      if (!(yield* claimEnd(after, at))) return
+      yield* PubSub.publishAll(events, eventsOf(change, at))
+      yield* settle(after)
+      yield* deliver([after.jobId])
     })
 
-  // Subscribe before anything can be written, then follow the feed for the layer's life.
-  const feed = yield* store.subscribe
-  yield* Queue.take(feed).pipe(
-    Effect.flatMap((change) => now.pipe(Effect.flatMap((ms) => handle(change, new Date(ms))))),
-    Effect.forever,
-    Effect.forkScoped
-  )
+  // Start: adopt what a program that ended or died left unfinished, and ask about it once.
+  const adopt = monitorOptions.adopt ?? "all"
+  const adopted = adopt === "none" ? { active: [], undelivered: [] } : yield* store.adopt({
+    executor: executor.kind,
+    sameHostOnly: executor.kind === "local",
+    ids: adopt === "all" ? undefined : adopt
+  })
+  for (const r of [...adopted.active, ...adopted.undelivered]) owned.add(r.jobId)
+  for (const r of adopted.active) watched.set(r.jobId, r)
+  if (adopted.active.length > 0) {
+    yield* executor.resume(adopted.active)
+    yield* Effect.logInfo(`resumed ${adopted.active.length} unfinished ${executor.kind} job(s) from the job store`)
+  }
 
   const purge = (nowMillis: number) =>
     Effect.gen(function*() {
@@ -222,20 +295,42 @@ export const make = Effect.gen(function*() {
         due.push(jobId)
       }
       if (due.length === 0) return 0
-      yield* store.remove(due)
-      const at = new Date(nowMillis)
       for (const jobId of due) {
         ended.delete(jobId)
-        yield* PubSub.publish(events, { _tag: "JobPurged", jobId, at })
+        owned.delete(jobId)
       }
+      // A persistent store keeps ended jobs: the Monitor only stops tracking them.
+      if (store.persistent) return 0
+      yield* store.remove(due)
+      const at = new Date(nowMillis)
+      for (const jobId of due) yield* PubSub.publish(events, { _tag: "JobPurged", jobId, at })
       return due.length
+    })
+
+  /**
+   * Jobs whose end was written by another program sharing the store (a cancel from the command
+   * line), and jobs of other programs that someone here awaits: re-read, and settled when ended.
+   */
+  const catchUp = (activeIds: ReadonlySet<string>, at: Date) =>
+    Effect.gen(function*() {
+      const ids = new Set<string>()
+      for (const id of watched.keys()) if (!activeIds.has(id)) ids.add(id)
+      for (const id of [...waiters.keys(), ...callbacks.keys()]) if (!owned.has(id)) ids.add(id)
+      if (ids.size === 0) return
+      for (const record of yield* store.list({ ids: [...ids] })) {
+        if (!isTerminal(record)) continue
+        const before = watched.get(record.jobId)
+        yield* handle({ before: before ?? { ...record, status: "Running" }, after: record }, at)
+      }
+      // Owned jobs that left this program's hands some other way (removed, adopted elsewhere).
+      for (const id of ids) if (watched.has(id) && !activeIds.has(id)) watched.delete(id)
     })
 
   // Ticks never overlap: the fiber's and any caller's run one after the other.
   const tickLock = yield* Effect.makeSemaphore(1)
 
   const tick: MonitorShape["tick"] = Effect.gen(function*() {
-    const active = yield* store.active
+    const active = yield* store.list({ active: true, owned: true, executor: executor.kind })
     const startMillis = yield* now
     let polled = false
     let failed = false
@@ -276,14 +371,63 @@ export const make = Effect.gen(function*() {
         }
       }
     }
+    yield* catchUp(new Set(active.map((r) => r.jobId)), new Date(startMillis))
     const purged = yield* purge(startMillis)
     return { active: active.length, polled, failed, observed, changed, vanished, purged }
   }).pipe(tickLock.withPermits(1), Effect.withSpan("Monitor.tick"))
+
+  // The first tick runs before the change feed is followed: what it finds about adopted jobs is
+  // announced through the backlog, to the first event stream, rather than to nobody.
+  const startedAt = new Date(yield* now)
+  if (adopted.active.length > 0) yield* tick
+  const after = adopted.active.length === 0
+    ? []
+    : yield* store.list({ ids: adopted.active.map((r) => r.jobId) })
+  const beforeResume = new Map(adopted.active.map((r) => [r.jobId, r] as const))
+  const endedOnStart: Array<JobRecord> = []
+  for (const record of after) {
+    const before = beforeResume.get(record.jobId)
+    if (before === undefined) continue
+    backlog.push(...eventsOf({ before, after: record }, startedAt))
+    if (isTerminal(record)) endedOnStart.push(record)
+    else watched.set(record.jobId, record)
+  }
+  for (const record of adopted.undelivered) {
+    const last = (yield* store.transitions(record.jobId)).at(-1)
+    backlog.push({ _tag: "JobStatusChanged", from: last?.from ?? "Running", to: record.status, record, at: startedAt })
+    endedOnStart.push(record)
+  }
+  for (const record of endedOnStart) {
+    backlogIds.add(record.jobId)
+    ended.set(record.jobId, (record.finishTime ?? startedAt).getTime())
+    watched.delete(record.jobId)
+  }
+  const resumed: ResumeReport = { adopted: adopted.active, ended: endedOnStart }
+
+  /** Hands the start-up announcements to the first consumer that asks, once. */
+  const takeBacklog = Effect.gen(function*() {
+    const taken = backlog
+    backlog = []
+    const ids = [...backlogIds]
+    backlogIds.clear()
+    if (ids.length > 0) yield* deliver(ids)
+    return taken
+  })
+
+  // Subscribe before anything else can be written, then follow the feed for the layer's life.
+  const feed = yield* store.subscribe
+  yield* Queue.take(feed).pipe(
+    Effect.flatMap((change) => now.pipe(Effect.flatMap((ms) => handle(change, new Date(ms))))),
+    Effect.catchAllCause((cause) => Effect.logError("Monitor could not handle a job change", cause)),
+    Effect.forever,
+    Effect.forkScoped
+  )
 
   // The polling fiber: a failing tick (the store itself failing) is logged, never fatal.
   yield* tick.pipe(
     Effect.catchAllCause((cause) => Effect.logError("Monitor tick failed", cause)),
     Effect.repeat(Schedule.spaced(pollInterval)),
+    Effect.delay(adopted.active.length > 0 ? pollInterval : Duration.zero),
     Effect.forkScoped
   )
 
@@ -299,7 +443,11 @@ export const make = Effect.gen(function*() {
     lock.withPermits(1)(Effect.gen(function*() {
       const record = yield* lookup(idOf(job))
       const registration: Registration = { condition, callback }
-      if (isTerminal(record)) return yield* fire(registration, record)
+      if (isTerminal(record)) {
+        yield* fire(registration, record)
+        if (backlogIds.delete(record.jobId)) yield* deliver([record.jobId])
+        return
+      }
       const list = callbacks.get(record.jobId)
       if (list === undefined) callbacks.set(record.jobId, [registration])
       else list.push(registration)
@@ -342,18 +490,37 @@ export const make = Effect.gen(function*() {
     return bounded.pipe(Effect.ensuring(cleanup))
   }
 
+  /** The event stream: the start-up backlog (to the first stream only), then live events. */
+  const stream = Effect.gen(function*() {
+    const live = yield* PubSub.subscribe(events)
+    const first = yield* takeBacklog
+    return Stream.concat(Stream.fromIterable(first), Stream.fromQueue(live))
+  })
+
   const shape: MonitorShape = {
     tick,
     onExit,
     onSuccess: (job, callback) => onExit(job, callback, "success"),
     onFailure: (job, callback) => onExit(job, callback, "failure"),
     await: awaitJobs,
-    events: Stream.fromPubSub(events),
-    subscribe: Stream.fromPubSub(events, { scoped: true }),
-    consecutivePollFailures: Ref.get(failures)
+    events: Stream.unwrapScoped(stream),
+    subscribe: stream,
+    consecutivePollFailures: Ref.get(failures),
+    resumed
   }
   return shape
 })
 
+/** The Monitor that adopts every job a program before it left unfinished. */
+export const make = makeWith({})
+
 /** The Monitor, polling from the moment the layer is built until its scope closes. */
-export const layer: Layer.Layer<Monitor, never, ClusterConfig | Executor | JobStore> = Layer.scoped(Monitor, make)
+export const layer: Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | JobStore> = Layer.scoped(
+  Monitor,
+  make
+)
+
+/** The Monitor, started as `options` say. */
+export const layerWith = (
+  options: MonitorOptions
+): Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | JobStore> => Layer.scoped(Monitor, makeWith(options))

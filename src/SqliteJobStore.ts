@@ -5,20 +5,29 @@
  * schema is created and upgraded by numbered migrations, and a file written by a newer
  * cluster-api (a migration this one does not know) is refused rather than misread.
  *
- * Every job is one row of `jobs`: the columns queries filter on, and the whole record as JSON
- * (encoded by the JobRecord Schema). Every status change is also a row of `transitions`, with its
- * time. `modify` reads, applies and writes in one transaction; its changes are published to
- * this process's subscribers after the commit, in write order.
+ * Every job is one row of `jobs`: the columns queries filter on, its owner, when its end was
+ * delivered, and the whole record as JSON (encoded by the JobRecord Schema). Every status change
+ * is also a row of `transitions`, with its time. `modify` reads, applies and writes in one
+ * transaction; its changes are published to this process's subscribers after the commit, in
+ * write order.
+ *
+ * Each open store is an owner (`host:pid:random`), a row of `owners` with a heartbeat renewed
+ * every 15 s and deleted when the store's scope closes. An owner whose row is gone, whose
+ * heartbeat is a minute old, or whose process no longer runs on this host is dead, and its jobs
+ * may be adopted.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Migrator from "@effect/sql/Migrator"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Clock, Effect, Layer, Option, PubSub, Schema } from "effect"
-import { JobRecord, isTerminal } from "./Domain.js"
+import { Cause, Clock, Duration, Effect, Layer, Option, PubSub, Schedule, Schema } from "effect"
+import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
+import { FailureReason, JobRecord, JobStatus, isTerminal } from "./Domain.js"
 import { StoreError } from "./Errors.js"
-import type { JobChange, JobStoreShape } from "./JobStore.js"
+import { globToSqlite } from "./Glob.js"
+import type { JobChange, JobFilter, JobStoreShape, TransitionEntry } from "./JobStore.js"
 import { isStatusChange, JobStore } from "./JobStore.js"
 
 /** The migrations, by number. Add new ones at the end; never change one that has shipped. */
@@ -46,8 +55,46 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       reason TEXT
     )`
     yield* sql`CREATE INDEX transitions_job ON transitions (job_id, id)`
+  }),
+  "0002_owners": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE jobs ADD COLUMN owner TEXT`
+    yield* sql`ALTER TABLE jobs ADD COLUMN delivered_at INTEGER`
+    yield* sql`CREATE INDEX jobs_owner ON jobs (owner, active)`
+    yield* sql`CREATE TABLE owners (
+      owner TEXT PRIMARY KEY,
+      host TEXT NOT NULL,
+      pid INTEGER NOT NULL,
+      started INTEGER NOT NULL,
+      heartbeat INTEGER NOT NULL
+    )`
   })
 }
+
+/** How often an open store renews its owner row, and how old a heartbeat makes its owner dead. */
+export const heartbeatEvery = Duration.seconds(15)
+export const ownerDeadAfter = Duration.minutes(1)
+
+/** Whether a process runs on this host (a pid that exists but is not ours still counts). */
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** The host part of an owner id (`host:pid:random`). */
+const hostOf = (owner: string): string => owner.split(":").slice(0, -2).join(":")
+
+const TransitionRow = Schema.Struct({
+  at: Schema.Number,
+  from_status: Schema.NullOr(JobStatus),
+  to_status: JobStatus,
+  reason: Schema.NullOr(Schema.parseJson(FailureReason))
+})
+const decodeTransition = Schema.decodeUnknown(TransitionRow)
 
 const migrationTable = "cluster_api_migrations"
 
@@ -57,6 +104,11 @@ const decode = Schema.decodeUnknown(Schema.parseJson(JobRecord))
 interface Row {
   readonly job_id: string
   readonly record: string
+}
+
+interface OwnedRow extends Row {
+  readonly owner: string | null
+  readonly active: number
 }
 
 const storeError = (operation: string) => (e: unknown) =>
@@ -74,11 +126,28 @@ const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> 
   return out
 }
 
-/** Builds the store on an open SqliteClient (migrations already run). */
+/** Builds the store on an open SqliteClient (migrations already run), as a new owner. */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const changes = yield* PubSub.unbounded<JobChange>()
   const lock = yield* Effect.makeSemaphore(1)
+  const host = hostname()
+  const me = `${host}:${process.pid}:${randomBytes(4).toString("hex")}`
+
+  const started = yield* Clock.currentTimeMillis
+  yield* sql`INSERT INTO owners (owner, host, pid, started, heartbeat)
+    VALUES (${me}, ${host}, ${process.pid}, ${started}, ${started})`.pipe(Effect.mapError(storeError("open")))
+  // On close: give up ownership, and let SQLite refresh the statistics its query planner uses
+  // (without them a time-range query scans the table instead of using jobs_submit).
+  yield* Effect.addFinalizer(() =>
+    sql`DELETE FROM owners WHERE owner = ${me}`.pipe(Effect.zipRight(sql`PRAGMA optimize`), Effect.ignore)
+  )
+  yield* Clock.currentTimeMillis.pipe(
+    Effect.flatMap((now) => sql`UPDATE owners SET heartbeat = ${now} WHERE owner = ${me}`),
+    Effect.catchAll((e) => Effect.logWarning(`could not renew this program's heartbeat in the job store: ${e.message}`)),
+    Effect.repeat(Schedule.spaced(heartbeatEvery)),
+    Effect.forkScoped
+  )
 
   const rowsToRecords = (operation: string) => (rows: ReadonlyArray<Row>) =>
     Effect.forEach(rows, (row) =>
@@ -86,13 +155,21 @@ export const make = Effect.gen(function*() {
         Effect.mapError((e) => new StoreError({ operation, detail: `job ${row.job_id} is unreadable: ${e.message}` }))
       ))
 
+  /** A new job of this owner (replacing one with the same id). */
   const write = (record: JobRecord) =>
-    sql`INSERT INTO jobs (job_id, executor, name, status, active, submit_time, finish_time, record)
+    sql`INSERT INTO jobs (job_id, executor, name, status, active, submit_time, finish_time, record, owner)
       VALUES (${record.jobId}, ${record.executor}, ${record.name}, ${record.status}, ${isTerminal(record) ? 0 : 1},
-        ${record.submitTime?.getTime() ?? null}, ${record.finishTime?.getTime() ?? null}, ${encode(record)})
+        ${record.submitTime?.getTime() ?? null}, ${record.finishTime?.getTime() ?? null}, ${encode(record)}, ${me})
       ON CONFLICT (job_id) DO UPDATE SET executor = excluded.executor, name = excluded.name,
         status = excluded.status, active = excluded.active, submit_time = excluded.submit_time,
-        finish_time = excluded.finish_time, record = excluded.record`
+        finish_time = excluded.finish_time, record = excluded.record, owner = excluded.owner, delivered_at = NULL`
+
+  /** A new state of a job already stored. */
+  const update = (record: JobRecord) =>
+    sql`UPDATE jobs SET name = ${record.name}, status = ${record.status}, active = ${isTerminal(record) ? 0 : 1},
+        submit_time = ${record.submitTime?.getTime() ?? null}, finish_time = ${record.finishTime?.getTime() ?? null},
+        record = ${encode(record)}
+      WHERE job_id = ${record.jobId}`
 
   const transition = (change: JobChange, at: number) =>
     change.before?.status === change.after.status
@@ -130,7 +207,7 @@ export const make = Effect.gen(function*() {
           if (before === undefined) continue
           const after = f(before)
           if (after === before) continue
-          yield* write(after)
+          yield* update(after)
           if (isStatusChange(before, after)) {
             const change = { before, after }
             yield* transition(change, at)
@@ -143,7 +220,124 @@ export const make = Effect.gen(function*() {
       return out
     })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("modify")(e)))
 
+  const where = (filter: JobFilter | undefined) => {
+    const f = filter ?? {}
+    const clauses = []
+    if (f.active !== undefined) clauses.push(sql`active = ${f.active ? 1 : 0}`)
+    if (f.status !== undefined) clauses.push(f.status.length === 0 ? sql`0` : sql.in("status", f.status))
+    if (f.executor !== undefined) clauses.push(sql`executor = ${f.executor}`)
+    if (f.names !== undefined) {
+      clauses.push(f.names.length === 0 ? sql`0` : sql.or(f.names.map((g) => sql`name GLOB ${globToSqlite(g)}`)))
+    }
+    if (f.ids !== undefined) {
+      // Many ids go through a temporary JSON array rather than thousands of parameters.
+      clauses.push(sql`job_id IN (SELECT value FROM json_each(${JSON.stringify(f.ids)}))`)
+    }
+    if (f.submittedAfter !== undefined) clauses.push(sql`submit_time >= ${f.submittedAfter.getTime()}`)
+    if (f.submittedBefore !== undefined) clauses.push(sql`submit_time < ${f.submittedBefore.getTime()}`)
+    if (f.owned !== undefined) clauses.push(f.owned ? sql`owner = ${me}` : sql`(owner IS NULL OR owner <> ${me})`)
+    return sql.and(clauses)
+  }
+
+  const list: JobStoreShape["list"] = (filter) =>
+    (filter?.limit === undefined
+      ? sql<Row>`SELECT job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid`
+      : sql<Row>`SELECT job_id, record FROM (
+          SELECT rowid AS r, job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid DESC LIMIT ${filter.limit}
+        ) ORDER BY r`).pipe(
+        Effect.mapError(storeError("list")),
+        Effect.flatMap(rowsToRecords("list"))
+      )
+
+  const transitions: JobStoreShape["transitions"] = (jobId) =>
+    sql`SELECT at, from_status, to_status, reason FROM transitions WHERE job_id = ${jobId} ORDER BY id`.pipe(
+      Effect.mapError(storeError("transitions")),
+      Effect.flatMap(Effect.forEach((row) =>
+        decodeTransition(row).pipe(
+          Effect.mapError((e) =>
+            new StoreError({ operation: "transitions", detail: `a transition of job ${jobId} is unreadable: ${e.message}` })
+          ),
+          Effect.map((t): TransitionEntry => ({
+            at: new Date(t.at),
+            from: t.from_status ?? undefined,
+            to: t.to_status,
+            reason: t.reason ?? undefined
+          }))
+        )
+      ))
+    )
+
+  const restore: JobStoreShape["restore"] = (jobs) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      return yield* sql.withTransaction(Effect.gen(function*() {
+        const present = new Set((yield* select(jobs.map((j) => j.record.jobId))).map((r) => r.job_id))
+        const written: Array<string> = []
+        for (const { record, transitions: history } of jobs) {
+          if (present.has(record.jobId)) continue
+          present.add(record.jobId)
+          // Imported jobs are history: their ends are not news to announce.
+          yield* sql`INSERT INTO jobs (job_id, executor, name, status, active, submit_time, finish_time, record, owner, delivered_at)
+            VALUES (${record.jobId}, ${record.executor}, ${record.name}, ${record.status}, ${isTerminal(record) ? 0 : 1},
+              ${record.submitTime?.getTime() ?? null}, ${record.finishTime?.getTime() ?? null}, ${encode(record)}, NULL,
+              ${isTerminal(record) ? now : null})`
+          for (const t of history) {
+            yield* sql`INSERT INTO transitions (job_id, at, from_status, to_status, reason)
+              VALUES (${record.jobId}, ${t.at.getTime()}, ${t.from ?? null}, ${t.to},
+                ${t.reason === undefined ? null : JSON.stringify(t.reason)})`
+          }
+          written.push(record.jobId)
+        }
+        return written
+      }))
+    })).pipe(Effect.mapError(storeError("restore")))
+
+  const adopt: JobStoreShape["adopt"] = (options) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const deadBefore = now - Duration.toMillis(ownerDeadAfter)
+      const rows = yield* sql.withTransaction(Effect.gen(function*() {
+        const owners = yield* sql<{ owner: string; host: string; pid: number; heartbeat: number }>`
+          SELECT owner, host, pid, heartbeat FROM owners`
+        const alive = new Set(
+          owners.filter((o) =>
+            o.owner === me || (o.heartbeat >= deadBefore && (o.host !== host || processAlive(o.pid)))
+          ).map((o) => o.owner)
+        )
+        const dead = owners.filter((o) => !alive.has(o.owner)).map((o) => o.owner)
+        if (dead.length > 0) yield* sql`DELETE FROM owners WHERE ${sql.in("owner", dead)}`
+        const candidates = yield* sql<OwnedRow>`SELECT job_id, record, owner, active FROM jobs
+          WHERE executor = ${options.executor} AND (active = 1 OR delivered_at IS NULL)
+            AND (owner IS NULL OR owner <> ${me}) ORDER BY rowid`
+        const only = options.ids === undefined ? undefined : new Set(options.ids)
+        const taken = candidates.filter((r) =>
+          (r.owner === null || !alive.has(r.owner)) &&
+          (!options.sameHostOnly || r.owner === null || hostOf(r.owner) === host) &&
+          (only === undefined || only.has(r.job_id))
+        )
+        for (const part of chunks(taken.map((r) => r.job_id), idsPerQuery)) {
+          yield* sql`UPDATE jobs SET owner = ${me} WHERE ${sql.in("job_id", part)}`
+        }
+        return taken
+      }))
+      const records = yield* rowsToRecords("adopt")(rows)
+      return {
+        active: records.filter((r) => !isTerminal(r)),
+        undelivered: records.filter((r) => isTerminal(r))
+      }
+    })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("adopt")(e)))
+
+  const markDelivered: JobStoreShape["markDelivered"] = (jobIds) =>
+    Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) =>
+        Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
+          sql`UPDATE jobs SET delivered_at = ${now} WHERE ${sql.in("job_id", part)}`, { discard: true })
+      ),
+      Effect.mapError(storeError("markDelivered"))
+    )
+
   const shape: JobStoreShape = {
+    persistent: true,
     insert,
     get: (jobId) =>
       sql<Row>`SELECT job_id, record FROM jobs WHERE job_id = ${jobId}`.pipe(
@@ -151,18 +345,16 @@ export const make = Effect.gen(function*() {
         Effect.flatMap(rowsToRecords("get")),
         Effect.map((r) => Option.fromNullable(r[0]))
       ),
-    list: (filter) =>
-      (filter?.active === undefined
-        ? sql<Row>`SELECT job_id, record FROM jobs ORDER BY rowid`
-        : sql<Row>`SELECT job_id, record FROM jobs WHERE active = ${filter.active ? 1 : 0} ORDER BY rowid`).pipe(
-          Effect.mapError(storeError("list")),
-          Effect.flatMap(rowsToRecords("list"))
-        ),
+    list,
     active: sql<Row>`SELECT job_id, record FROM jobs WHERE active = 1 ORDER BY rowid`.pipe(
       Effect.mapError(storeError("active")),
       Effect.flatMap(rowsToRecords("active"))
     ),
+    transitions,
     modify,
+    restore,
+    adopt,
+    markDelivered,
     remove: (jobIds) =>
       lock.withPermits(1)(
         sql.withTransaction(Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
@@ -210,6 +402,8 @@ export const layer = (filename: string): Layer.Layer<JobStore, StoreError> => {
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* sql`PRAGMA busy_timeout = 10000`
+      // Gathers planner statistics for tables that never had them (cheap; limited work per open).
+      yield* sql`PRAGMA optimize = 0x10002`
       yield* refuseNewer(filename)
       yield* SqliteMigrator.run({ loader: Migrator.fromRecord(migrations), table: migrationTable })
     }).pipe(
@@ -219,7 +413,7 @@ export const layer = (filename: string): Layer.Layer<JobStore, StoreError> => {
       Effect.provide(NodeContext.layer)
     )
   )
-  return Layer.effect(JobStore, make).pipe(
+  return Layer.scoped(JobStore, make).pipe(
     Layer.provide(Layer.provideMerge(setup, client)),
     Layer.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)

@@ -2,6 +2,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Logger, Scope } from "effect"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as YAML from "yaml"
 import {
@@ -12,7 +13,8 @@ import {
   defaultOptions,
   loadConfig,
   type LoadOptions,
-  renderConfig
+  renderConfig,
+  resolveStatePath
 } from "../src/Config.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "../src/Errors.js"
 
@@ -560,6 +562,21 @@ describe("loadConfig", () => {
         expect(config.source.profile).toBe("dev")
       }))
   })
+})
+
+describe("resolveStatePath", () => {
+  test("defaults to cluster-api.db in the log directory, resolves a given path, and keeps :memory:", () =>
+    Effect.sync(() => {
+      const resolve = (...segments: Array<string>) => path.posix.resolve(...segments)
+      expect(resolveStatePath(defaultOptions, "/home/u/run", resolve)).toBe("/home/u/run/logs/cluster-api.db")
+      expect(resolveStatePath({ ...defaultOptions, log_directory: "/scratch/logs" }, "/home/u", resolve)).toBe(
+        "/scratch/logs/cluster-api.db"
+      )
+      expect(resolveStatePath({ ...defaultOptions, state_path: "state/jobs.db" }, "/home/u", resolve)).toBe(
+        "/home/u/state/jobs.db"
+      )
+      expect(resolveStatePath({ ...defaultOptions, state_path: ":memory:" }, "/home/u", resolve)).toBe(":memory:")
+    }))
 })
 
 describe("the example cluster-api.yaml", () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
-import { Chunk, Effect, Option, Queue } from "effect"
+import { Chunk, Effect, Option, Queue, TestClock } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,6 +17,7 @@ import type { JobRecord } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
 import type { StoreError } from "../src/Errors.js"
+import type { JobFilter } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
@@ -68,6 +69,67 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
       ])
       expect(Option.getOrThrow(yield* store.get("1")).execHost).toBe("n1")
       expect((yield* store.active).map((r) => r.jobId)).toEqual(["2"])
+    }).pipe(Effect.provide(makeLayer())))
+
+  it.scoped("filters by status, executor, name glob, ids, submission time, and keeps the newest with a limit", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const at = (h: number) => new Date(Date.UTC(2026, 10, 20, h))
+      yield* store.insert([
+        record("1", { name: "capi-train-a", executor: "local", submitTime: at(1) }),
+        record("2", { name: "capi-train-b", executor: "local", status: "Failed", submitTime: at(2), finishTime: at(3) }),
+        record("3", { name: "capi-eval", executor: "slurm", status: "Done", submitTime: at(4), finishTime: at(5) }),
+        record("4", { name: "capi-train-[x]", executor: "local", status: "Done", submitTime: at(6), finishTime: at(7) })
+      ])
+      const ids = (filter: JobFilter) => store.list(filter).pipe(Effect.map((rs) => rs.map((r) => r.jobId)))
+      expect(yield* ids({ status: ["Done", "Failed"] })).toEqual(["2", "3", "4"])
+      expect(yield* ids({ executor: "slurm" })).toEqual(["3"])
+      expect(yield* ids({ names: ["capi-train-?"] })).toEqual(["1", "2"])
+      expect(yield* ids({ names: ["*-[!a]"] })).toEqual(["2"])
+      expect(yield* ids({ names: ["capi-train-[[]x]"] })).toEqual(["4"])
+      expect(yield* ids({ names: ["capi-eval", "*-a"] })).toEqual(["1", "3"])
+      expect(yield* ids({ ids: ["4", "1", "nope"] })).toEqual(["1", "4"])
+      expect(yield* ids({ submittedAfter: at(2), submittedBefore: at(6) })).toEqual(["2", "3"])
+      expect(yield* ids({ limit: 2 })).toEqual(["3", "4"])
+      expect(yield* ids({ active: false, limit: 1 })).toEqual(["4"])
+      expect(yield* ids({ owned: true })).toEqual(["1", "2", "3", "4"])
+      expect(yield* ids({ status: [] })).toEqual([])
+    }).pipe(Effect.provide(makeLayer())))
+
+  it.scoped("keeps every status change of a job with its time and reason", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      yield* store.insert([record("1")])
+      yield* TestClock.adjust("1 minute")
+      yield* store.modify(["1"], (r) => ({ ...r, status: "Running" }))
+      yield* store.modify(["1"], (r) => ({ ...r, execHost: "n1" }))
+      yield* TestClock.adjust("1 minute")
+      yield* store.modify(["1"], (r) => ({ ...r, status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 2 } }))
+      expect(yield* store.transitions("1")).toEqual([
+        { at: new Date(0), from: undefined, to: "Pending", reason: undefined },
+        { at: new Date(60_000), from: "Pending", to: "Running", reason: undefined },
+        { at: new Date(120_000), from: "Running", to: "Failed", reason: { _tag: "NonZeroExit", exitCode: 2 } }
+      ])
+      expect(yield* store.transitions("nope")).toEqual([])
+    }).pipe(Effect.provide(makeLayer())))
+
+  it.scoped("restore writes jobs with their history and leaves ids already present alone", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      yield* store.insert([record("1", { name: "mine" })])
+      const history = [{ at: new Date(5), to: "Pending" as const }, { at: new Date(9), from: "Pending" as const, to: "Done" as const }]
+      const written = yield* store.restore([
+        { record: record("1", { name: "imported" }), transitions: [] },
+        { record: record("2", { status: "Done", finishTime: new Date(9) }), transitions: history }
+      ])
+      expect(written).toEqual(["2"])
+      expect(Option.getOrThrow(yield* store.get("1")).name).toBe("mine")
+      expect((yield* store.transitions("2")).map((t) => [t.at.getTime(), t.from, t.to])).toEqual([
+        [5, undefined, "Pending"],
+        [9, "Pending", "Done"]
+      ])
+      // Imported history is not news: nothing to adopt or announce.
+      expect(yield* store.adopt({ executor: "local", sameHostOnly: true })).toEqual({ active: [], undelivered: [] })
     }).pipe(Effect.provide(makeLayer())))
 
   it.scoped("concurrent modifies never lose a write", () =>

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
@@ -15,6 +15,7 @@ import { failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
+import { exitOutcome, processLogPath, statusFileName } from "../src/schedulers/Local.js"
 
 const dirs: Array<string> = []
 const tempDir = () => {
@@ -45,6 +46,31 @@ const alive = (pid: number) => {
     return false
   }
 }
+
+describe("how a local process's end reads (pure)", () => {
+  it("0 is Done, another code NonZeroExit, 128+N the signal N, as in a shell", () => {
+    expect(exitOutcome({ exitCode: 0 })).toEqual({ status: "Done", exitCode: 0 })
+    expect(exitOutcome({ exitCode: 3 })).toEqual({
+      status: "Failed",
+      reason: { _tag: "NonZeroExit", exitCode: 3 },
+      exitCode: 3
+    })
+    const signalled = (signal: string) => ({ status: "Failed", reason: { _tag: "Signalled", signal } })
+    expect(exitOutcome({ exitCode: 137 })).toEqual(signalled("SIGKILL"))
+    expect(exitOutcome({ exitCode: 143 })).toEqual(signalled("SIGTERM"))
+    expect(exitOutcome({ signal: "SIGTERM" })).toEqual(exitOutcome({ exitCode: 143 }))
+    expect(exitOutcome({ exitCode: 128 }).reason).toEqual({ _tag: "NonZeroExit", exitCode: 128 })
+    expect(exitOutcome({ exitCode: 255 }).reason).toEqual({ _tag: "NonZeroExit", exitCode: 255 })
+  })
+
+  it("names the pid and exit files, and each array element's log", () => {
+    expect(statusFileName("pid", "12-3")).toBe("job.12-3.pid")
+    expect(statusFileName("exit", "12-3", 7)).toBe("job.12-3.7.exit")
+    expect(processLogPath("/logs/stdout.12-3.{index}.log", "stdout", "12-3", 7)).toBe("/logs/stdout.12-3.7.log")
+    expect(processLogPath("/data/out.log", "stdout", "12-3", 7)).toBe("/data/out.log")
+    expect(processLogPath("/logs/stderr.12-3.log", "stderr", "12-3")).toBe("/logs/stderr.12-3.log")
+  })
+})
 
 describe("local jobs", () => {
   it.live("runs a job to Done, with its stdout and stderr in stdout.{id}.log / stderr.{id}.log", () =>
@@ -175,6 +201,62 @@ describe("local jobs", () => {
         }
         expect(peak).toBe(1)
       }), { max_local_jobs: 1 }))
+})
+
+describe("pid and exit files", () => {
+  it.live("every job leaves its pid and its exit status beside its script; the status reads as before", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const jobs = yield* Effect.forEach(
+          [["ok", "true"], ["three", "exit 3"], ["killed", "kill -KILL $$"]] as const,
+          ([name, command]) => executor.submit({ name, command })
+        )
+        const [ok, three, killed] = yield* monitor.await(jobs, { timeout: "10 seconds" })
+        const file = (r: typeof ok, kind: "pid" | "exit") =>
+          join(dirname(r?.scriptPath ?? ""), statusFileName(kind, r?.jobId ?? ""))
+        expect(ok?.status).toBe("Done")
+        expect(read(file(ok, "exit"))).toBe("0\n")
+        expect(Number(read(file(ok, "pid")))).toBeGreaterThan(1)
+        expect(three?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+        expect(read(file(three, "exit"))).toBe("3\n")
+        expect(killed?.status).toBe("Failed")
+        expect(killed?.reason).toEqual({ _tag: "Signalled", signal: "SIGKILL" })
+        expect(killed?.exitCode).toBeUndefined()
+        expect(read(file(killed, "exit"))).toBe("137\n")
+      })
+    ))
+
+  it.live("array elements write job.{id}.{index}.pid / .exit", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submitArray({ name: "arr", command: "exit $ARRAY_INDEX" }, { start: 0, end: 2 })
+        const [r] = yield* monitor.await(job, { timeout: "10 seconds" })
+        expect(r?.reason).toEqual({ _tag: "ElementsFailed", indices: [1, 2] })
+        for (const i of [0, 1, 2]) {
+          expect(read(join(dir, `job.${job.jobId}.${i}.exit`))).toBe(`${i}\n`)
+          expect(existsSync(join(dir, `job.${job.jobId}.${i}.pid`))).toBe(true)
+        }
+        expect(existsSync(join(dir, `job.${job.jobId}.exit`))).toBe(false)
+      })
+    ))
+
+  it.live("a cancelled job leaves no exit file: its wrapper dies with its group", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submit({ name: "long", command: "sleep 60" })
+        const pidFile = join(dir, `job.${job.jobId}.pid`)
+        yield* Effect.sleep("50 millis").pipe(Effect.repeat({ until: () => existsSync(pidFile) }))
+        const pid = Number(read(pidFile).trim())
+        yield* executor.cancel(job.jobId)
+        expect(alive(pid)).toBe(false)
+        expect(existsSync(join(dir, `job.${job.jobId}.exit`))).toBe(false)
+      })
+    ))
 })
 
 describe("local arrays", () => {
