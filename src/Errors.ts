@@ -192,3 +192,23 @@ export class StoreError extends Schema.TaggedError<StoreError>("cluster-api/Stor
     return `Job store ${this.operation} failed: ${this.detail}`
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Moving jobs between stores
+// ---------------------------------------------------------------------------------------------
+
+/** A jobs export that cannot be imported: not JSON, not an export, or an export with bad entries. */
+export class InvalidImport extends Schema.TaggedError<InvalidImport>("cluster-api/InvalidImport")("InvalidImport", {
+  /** Where the document came from (a file name, "stdin"). */
+  source: Schema.String,
+  /** What is wrong, each starting with where (`jobs[2].record.status: …`). */
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    const shown = this.problems.slice(0, 20)
+    const more = this.problems.length - shown.length
+    return `Cannot import ${this.source}: nothing was imported.\n${shown.map((p) => `  - ${p}`).join("\n")}${
+      more > 0 ? `\n  … and ${more} more` : ""
+    }\nGive a file written by cluster-api export.`
+  }
+}

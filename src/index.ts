@@ -42,11 +42,13 @@ export * as SlurmExecutor from "./SlurmExecutor.js"
 export * as Slurm from "./schedulers/Slurm.js"
 
 export { JobStore } from "./JobStore.js"
-export type { JobChange, JobFilter, JobStoreShape } from "./JobStore.js"
+export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobStoreShape, TransitionEntry } from "./JobStore.js"
 export * as SqliteJobStore from "./SqliteJobStore.js"
+export * as JobQueries from "./JobQueries.js"
+export type { CleanedJob, CleanupOptions, CleanupReport, ImportReport, KeptJob } from "./JobQueries.js"
 
 export { Monitor } from "./Monitor.js"
-export type { ExitCondition, JobCallback, JobRef, MonitorShape, TickReport } from "./Monitor.js"
+export type { ExitCondition, JobCallback, JobRef, MonitorOptions, MonitorShape, ResumeReport, TickReport } from "./Monitor.js"
 
 export * as Script from "./Script.js"
 export * as Transition from "./Transition.js"

@@ -184,10 +184,11 @@ describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
     for (const i of [1, 2, 3, 4]) expect(logs.some((f) => f.endsWith(`.${i}.log`) && f.startsWith("stdout."))).toBe(true)
   })
 
-  it("status of an unknown id exits 2 and explains where local jobs are known", async () => {
-    const r = await cli(["status", "999"])
+  it("status of an unknown id exits 2 and names the job store it looked in", async () => {
+    const dir = freshDir()
+    const r = await cli(["status", "999"], dir)
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain("No job 999 is tracked here: local jobs are known only to the process that started them")
+    expect(r.stderr).toContain(`No job 999 is tracked here: the job store ${path.join(dir, "logs", "cluster-api.db")} has no record of it`)
   })
 
   it("cancel without ids, --name or --all is a usage error (exit 2)", async () => {

@@ -1,17 +1,22 @@
 /**
- * The `cluster-api` command line: submit jobs, watch them, cancel them, show the config, and a
- * demo on the local executor. Built with @effect/cli; `run(argv)` returns the process exit code:
+ * The `cluster-api` command line: submit jobs, watch them, cancel them, look through and tidy the
+ * job store (list, show, logs, export, import, cleanup), show the config, and a demo on the local
+ * executor. Built with @effect/cli; `run(argv)` returns the process exit code:
  *
  *   0  every job waited for ended Done (or nothing was waited for)
- *   1  a job waited for ended Failed or Killed (or an operation on the scheduler failed)
- *   2  bad usage, bad config or bad job input
+ *   1  a job waited for (or followed by `logs --follow`) ended Failed or Killed; an operation on
+ *      the scheduler or the store failed; a log is missing; `cleanup` left a named job or a file
+ *   2  bad usage, bad config, bad job input, an unknown job id, or a file `import` cannot read
  *   3  a wait timed out
  *
  * Each subcommand attaches the services it needs itself (`Command.provide`), so `--help` works
- * even when the config file is broken.
+ * even when the config file is broken. Commands that only read or tidy the store (list, show,
+ * logs, export, import, cleanup) get the config and the store alone: they never start a Monitor,
+ * so they neither poll the scheduler nor take over jobs another program left behind.
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
 import {
   Cause,
   Clock,
@@ -27,17 +32,28 @@ import {
   Option,
   Ref,
   Schedule,
-  Schema
+  Schema,
+  Stream
 } from "effect"
 import { inspect } from "node:util"
 import * as ClusterApi from "../ClusterApi.js"
-import { ClusterConfig, renderConfig } from "../Config.js"
-import type { ArraySpec, Dependency, JobRecord, JobSpec, ResourceSpec } from "../Domain.js"
-import { describeReason, failedElementIndices, JobRecord as JobRecordSchema } from "../Domain.js"
-import { JobNotFound } from "../Errors.js"
+import { ClusterConfig, inMemoryState, renderConfig, resolveStatePath } from "../Config.js"
+import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, ResourceSpec } from "../Domain.js"
+import {
+  describeReason,
+  failedElementIndices,
+  isTerminal,
+  isTerminalStatus,
+  JobRecord as JobRecordSchema,
+  JobStatus as JobStatusSchema
+} from "../Domain.js"
+import { InvalidImport, JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
+import * as JobQueries from "../JobQueries.js"
+import type { JobFilter } from "../JobStore.js"
 import { JobStore } from "../JobStore.js"
 import { Monitor } from "../Monitor.js"
+import type { MonitorOptions } from "../Monitor.js"
 import { shellQuote } from "../Script.js"
 import { parseWalltime } from "../Units.js"
 import * as Progress from "./Progress.js"
@@ -115,6 +131,29 @@ export const defaultJobName = (args: ReadonlyArray<string>): string => {
   return base.length > 0 ? base : "job"
 }
 
+/** Parses repeated `--status` values, each one status or several split by commas, in any case. */
+export const parseStatuses = (inputs: ReadonlyArray<string>): Either.Either<ReadonlyArray<JobStatus>, string> => {
+  const known = JobStatusSchema.literals
+  const out: Array<JobStatus> = []
+  for (const input of inputs) {
+    for (const word of input.split(",").map((w) => w.trim()).filter((w) => w.length > 0)) {
+      const status = known.find((k) => k.toLowerCase() === word.toLowerCase())
+      if (status === undefined) {
+        return Either.left(`Invalid --status ${JSON.stringify(word)}: expected one of ${known.join(", ")}`)
+      }
+      if (!out.includes(status)) out.push(status)
+    }
+  }
+  return Either.right(out)
+}
+
+/**
+ * The name globs a `--name` pattern stands for: as written, and with the configured
+ * `job_name_prefix` in front (jobs are stored under their full name).
+ */
+export const nameGlobs = (pattern: string, prefix: string | undefined): ReadonlyArray<string> =>
+  prefix === undefined || prefix.length === 0 ? [pattern] : [pattern, `${prefix}-${pattern}`]
+
 // ---------------------------------------------------------------------------------------------
 // Exit codes and error reports
 // ---------------------------------------------------------------------------------------------
@@ -144,6 +183,9 @@ export class LocalAwaitTimeout extends Data.TaggedError("AwaitTimeout")<{
 /** A command used the wrong way (beyond what option parsing catches). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** A job's log file is not there (yet). */
+export class LogNotFound extends Data.TaggedError("LogNotFound")<{ readonly message: string }> {}
+
 const inputErrors: ReadonlySet<string> = new Set([
   "ConfigNotFound",
   "ConfigInvalid",
@@ -153,6 +195,7 @@ const inputErrors: ReadonlySet<string> = new Set([
   "InvalidWalltime",
   "SubmitError",
   "JobNotFound",
+  "InvalidImport",
   "UsageError"
 ])
 
@@ -234,10 +277,54 @@ const resolveGlobals = (local: GlobalOptions) =>
     configPath: Option.getOrUndefined(Option.orElse(local.config, () => root.config))
   }))
 
-/** Every service, from the config the global options name (plus `overrides`). */
-const services = (local: GlobalOptions, overrides?: Readonly<Record<string, unknown>>) =>
+/**
+ * Every service, from the config the global options name (plus `overrides`). The Monitor takes
+ * over no job another program left unfinished unless `monitor` says which: a command must not
+ * start, or end with it, local jobs it was not asked about.
+ */
+const services = (
+  local: GlobalOptions,
+  overrides?: Readonly<Record<string, unknown>>,
+  monitor: MonitorOptions = { adopt: "none" }
+) =>
   Layer.unwrapEffect(
-    Effect.map(resolveGlobals(local), (g) => ClusterApi.layer({ profile: g.profile, configPath: g.configPath, overrides }))
+    Effect.map(
+      resolveGlobals(local),
+      (g) => ClusterApi.layer({ profile: g.profile, configPath: g.configPath, overrides }, monitor)
+    )
+  )
+
+/** Where the job store is (`state_path` resolved, or `:memory:`), and whether its file exists. */
+class StoreLocation extends Context.Tag("cluster-api/cli/StoreLocation")<StoreLocation, {
+  readonly path: string
+  readonly exists: boolean
+}>() {}
+
+/** The store file the config names, resolved against the current directory. */
+const statePath = Effect.gen(function*() {
+  const { options } = yield* ClusterConfig
+  const path = yield* Path.Path
+  return resolveStatePath(options, process.cwd(), path.resolve)
+})
+
+/**
+ * The config and the job store alone, for commands that read or tidy the store: no executor and
+ * no Monitor, so nothing polls and no job is taken over. A store file that does not exist yet
+ * reads as empty and is not created, unless `create`.
+ */
+const storeServices = (local: GlobalOptions, create: boolean) =>
+  Layer.unwrapEffect(
+    Effect.map(resolveGlobals(local), (g) =>
+      Layer.unwrapEffect(Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* statePath
+        const exists = path === inMemoryState || create ||
+          (yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))
+        return Layer.merge(
+          exists ? ClusterApi.storeLayer : JobStore.layerMemory,
+          Layer.succeed(StoreLocation, { path, exists })
+        )
+      })).pipe(Layer.provideMerge(ClusterConfig.layer({ profile: g.profile, configPath: g.configPath }))))
   )
 
 /** Typed errors of a subcommand (its services' too) printed and turned into the exit code. */
@@ -326,27 +413,44 @@ const printFinals = (finals: ReadonlyArray<JobRecord>, json: boolean, shape: "ar
     yield* setExitCode(finals.every((r) => r.status === "Done") ? 0 : 1)
   })
 
-/** A job id this process does not track, with a hint about why. */
-const notFound = (jobId: string, kind: string) =>
-  new JobNotFound({
-    jobId,
-    hint: kind === "local"
-      ? "local jobs are known only to the process that started them"
-      : "this process tracks only the jobs it submitted"
-  })
+/** What is said about a job id the store (at `path`) has no record of. */
+export const notFoundHint = (path: string): string =>
+  path === inMemoryState
+    ? "state_path is :memory:, so jobs are known only to the program that submitted them"
+    : `the job store ${path} has no record of it (jobs submitted with another state_path, or from another directory with the default one, are in that store)`
 
+/** A job id the store does not have, with a hint about where it may be. */
+const notFound = (jobId: string) => Effect.map(statePath, (path) => new JobNotFound({ jobId, hint: notFoundHint(path) }))
+
+/** The records of these ids, in order; JobNotFound for the first the store lacks. */
 const lookupAll = (ids: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const store = yield* JobStore
-    const executor = yield* Executor
     return yield* Effect.forEach(ids, (id) =>
       store.get(id).pipe(
         Effect.flatMap(Option.match({
-          onNone: () => Effect.fail(notFound(id, executor.kind)),
+          onNone: () => Effect.flatMap(notFound(id), Effect.fail),
           onSome: Effect.succeed
         }))
       ))
   })
+
+/** How many jobs `list` and `status` show when not told: the most recently submitted ones. */
+export const defaultListLimit = 50
+
+/**
+ * The newest `limit` jobs a filter selects (all of them for 0), oldest first, and whether there
+ * were more.
+ */
+const listNewest = (filter: JobFilter, limit: number) =>
+  Effect.flatMap(JobStore, (store) =>
+    Effect.map(store.list(limit === 0 ? filter : { ...filter, limit: limit + 1 }), (records) => ({
+      records: limit > 0 && records.length > limit ? records.slice(records.length - limit) : records,
+      more: limit > 0 && records.length > limit
+    })))
+
+const moreNote = (limit: number) =>
+  `(the newest ${limit} shown; --limit N shows more, --limit 0 all of them)`
 
 // ---------------------------------------------------------------------------------------------
 // Option helpers
@@ -517,29 +621,26 @@ const statusCommand = Command.make(
   {
     globals: globalOptions,
     ids: Args.text({ name: "JOB_ID" }).pipe(
-      Args.withDescription("Jobs to show (default: every job this process tracks)"),
+      Args.withDescription(`Jobs to show (default: the newest ${defaultListLimit} in the job store)`),
       Args.repeated
     )
   },
   (o) =>
     Effect.gen(function*() {
       const g = yield* resolveGlobals(o.globals)
-      const store = yield* JobStore
-      const executor = yield* Executor
-      const records = o.ids.length === 0 ? yield* store.list() : yield* lookupAll(o.ids)
+      const { records, more } = o.ids.length === 0
+        ? yield* listNewest({}, defaultListLimit)
+        : { records: yield* lookupAll(o.ids), more: false }
       if (g.json) return yield* printJson(encodeRecords(records))
-      if (records.length === 0) {
-        return yield* Console.log(
-          executor.kind === "local"
-            ? "No jobs: local jobs are known only to the process that started them."
-            : "No jobs are tracked by this process."
-        )
-      }
+      if (records.length === 0) return yield* Console.log(`No jobs in the job store ${yield* statePath}.`)
       yield* Console.log(Progress.statusTable(records, yield* now))
+      if (more) yield* Console.log(`(the newest ${defaultListLimit} shown; cluster-api list filters and shows more)`)
     })
 ).pipe(
-  Command.withDescription("Show jobs: id, name, status, exit code, reason, host, peak memory and times"),
-  Command.provide((o) => services(o.globals)),
+  Command.withDescription(
+    `Show jobs: id, name, status, exit code, reason, host, peak memory and times (default: the newest ${defaultListLimit} in the job store)`
+  ),
+  Command.provide((o) => storeServices(o.globals, false)),
   reported
 )
 
@@ -559,7 +660,8 @@ const waitCommand = Command.make(
     })
 ).pipe(
   Command.withDescription("Wait for jobs to end, showing progress; exit code 0 if all ended Done, 1 if any did not"),
-  Command.provide((o) => services(o.globals)),
+  // Jobs a program that ended or died left behind are taken over: this command watches them now.
+  Command.provide((o) => services(o.globals, undefined, { adopt: o.ids })),
   reported
 )
 
@@ -568,7 +670,7 @@ const cancelCommand = Command.make(
   {
     globals: globalOptions,
     name: optionalText("name", "PATTERN", `Cancel unfinished jobs whose name matches a glob ("train-*"), prefix optional`),
-    all: Options.boolean("all").pipe(Options.withDescription("Cancel every unfinished job this process tracks")),
+    all: Options.boolean("all").pipe(Options.withDescription("Cancel every unfinished job in the job store")),
     done: Options.boolean("done").pipe(Options.withDescription("Record the cancelled jobs as Done rather than Killed")),
     ids: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("Jobs to cancel"), Args.repeated)
   },
@@ -595,6 +697,454 @@ const cancelCommand = Command.make(
   Command.withDescription("Cancel jobs by id, by name pattern (--name) or all of them (--all)"),
   Command.provide((o) => services(o.globals)),
   reported
+)
+
+// ---------------------------------------------------------------------------------------------
+// The job store: list, show, logs, export, import, cleanup
+// ---------------------------------------------------------------------------------------------
+
+/** `--since WHEN` and its kin: an age ("2h", "3d") or an ISO date/time, read against the clock. */
+const whenOption = (name: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("WHEN"),
+    Options.withDescription(`${description}: ${JobQueries.whenForms}`),
+    Options.mapEffect((s) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (ms) => fromEither(Either.mapLeft(JobQueries.parseWhen(s, new Date(ms)), (m) => `Invalid --${name}: ${m}`))
+      )
+    ),
+    Options.optional
+  )
+
+const statusOption = (description: string) =>
+  Options.text("status").pipe(
+    Options.withPseudoName("STATUS"),
+    Options.withDescription(
+      `${description}: Pending, Running, Done, Failed, Killed or Unknown (repeatable, or comma-separated)`
+    ),
+    Options.repeated,
+    Options.mapEffect((inputs) => fromEither(parseStatuses(inputs)))
+  )
+
+/** The filters `list` and `export` share. */
+const filterOptions = {
+  status: statusOption("Only jobs in this state"),
+  name: optionalText("name", "GLOB", `Only jobs whose name matches a glob ("train-*"), with or without the job_name_prefix`),
+  executor: optionalText("executor", "NAME", `Only jobs of this executor ("local", "slurm")`),
+  since: whenOption("since", "Only jobs submitted at or after WHEN"),
+  until: whenOption("until", "Only jobs submitted before WHEN")
+}
+
+interface FilterOptions {
+  readonly status: ReadonlyArray<JobStatus>
+  readonly name: Option.Option<string>
+  readonly executor: Option.Option<string>
+  readonly since: Option.Option<Date>
+  readonly until: Option.Option<Date>
+}
+
+const jobFilter = (o: FilterOptions, prefix: string | undefined): JobFilter => ({
+  ...(o.status.length > 0 ? { status: o.status } : {}),
+  ...(Option.isSome(o.name) ? { names: nameGlobs(o.name.value, prefix) } : {}),
+  ...(Option.isSome(o.executor) ? { executor: o.executor.value } : {}),
+  ...(Option.isSome(o.since) ? { submittedAfter: o.since.value } : {}),
+  ...(Option.isSome(o.until) ? { submittedBefore: o.until.value } : {})
+})
+
+const isFiltered = (o: FilterOptions): boolean =>
+  o.status.length > 0 || Option.isSome(o.name) || Option.isSome(o.executor) || Option.isSome(o.since) ||
+  Option.isSome(o.until)
+
+/** What `list` says when it shows no job. */
+const noJobsLine = (location: { readonly path: string; readonly exists: boolean }, filtered: boolean): string =>
+  location.path === inMemoryState
+    ? "No jobs: state_path is :memory:, so jobs are kept only by the program that submits them."
+    : !location.exists
+    ? `No jobs: the job store ${location.path} does not exist yet (no job was submitted with this config from here).`
+    : filtered
+    ? `No job in the job store ${location.path} matches.`
+    : `No jobs in the job store ${location.path}.`
+
+const storeCommand = <Name extends string, R, E extends Reportable, A extends { readonly globals: GlobalOptions }>(
+  self: Command.Command<Name, R, E, A>,
+  create = false
+) => self.pipe(Command.provide((o) => storeServices(o.globals, create)), reported)
+
+const listCommand = Command.make(
+  "list",
+  {
+    globals: globalOptions,
+    filters: filterOptions,
+    limit: Options.integer("limit").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription(`Show the newest N matching jobs (default ${defaultListLimit}; 0 shows all)`),
+      Options.mapEffect(atLeast("limit", 0)),
+      Options.withDefault(defaultListLimit)
+    )
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const { options } = yield* ClusterConfig
+      const { records, more } = yield* listNewest(jobFilter(o.filters, options.job_name_prefix), o.limit)
+      if (g.json) return yield* printJson(encodeRecords(records))
+      if (records.length === 0) return yield* Console.log(noJobsLine(yield* StoreLocation, isFiltered(o.filters)))
+      yield* Console.log(Progress.statusTable(records, yield* now))
+      if (more) yield* Console.log(moreNote(o.limit))
+    })
+).pipe(
+  Command.withDescription(
+    `List the jobs in the job store, oldest first: the newest ${defaultListLimit} unless --limit says otherwise. Reads the store only: nothing is polled`
+  ),
+  storeCommand
+)
+
+const encodeHistory = Schema.encodeSync(JobQueries.ExportedJob)
+
+const showCommand = Command.make(
+  "show",
+  { globals: globalOptions, id: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("The job to show")) },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const history = yield* JobQueries.jobDetails(o.id).pipe(
+        Effect.catchTag("JobNotFound", () => Effect.flatMap(notFound(o.id), Effect.fail))
+      )
+      if (g.json) return yield* printJson(encodeHistory(history))
+      yield* Console.log(Progress.jobDetailsText(history.record, history.transitions, yield* now))
+    })
+).pipe(
+  Command.withDescription(
+    "Show one job in full: its command, executor, metadata, array and dependencies, how it ended, its times, script and logs, and every status change"
+  ),
+  storeCommand
+)
+
+const isNotFound = (e: PlatformError) => e._tag === "SystemError" && e.reason === "NotFound"
+
+/** A file's size in bytes, or none when it does not exist. */
+const fileSize = (file: string) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    fs.stat(file).pipe(
+      Effect.map((info) => Option.some(Number(info.size))),
+      Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<number>()))
+    ))
+
+/** Bytes `from` to `to` of a file, chunk by chunk, to `emit`. */
+const copyRange = (file: string, from: number, to: number, emit: (chunk: Uint8Array) => Effect.Effect<void>) =>
+  to <= from
+    ? Effect.void
+    : Effect.flatMap(FileSystem.FileSystem, (fs) =>
+      fs.stream(file, { offset: from, bytesToRead: to - from }).pipe(Stream.runForEach(emit)))
+
+/** Where the last `lines` lines of a file of `size` bytes start (a final newline ends the last line). */
+const tailStart = (file: string, size: number, lines: number) =>
+  Effect.gen(function*() {
+    if (lines === 0) return size
+    const chunkSize = 64 * 1024
+    let found = 0
+    let end = size
+    while (end > 0) {
+      const from = Math.max(0, end - chunkSize)
+      const parts: Array<Uint8Array> = []
+      yield* copyRange(file, from, end, (chunk) => Effect.sync(() => void parts.push(chunk)))
+      const bytes = Buffer.concat(parts)
+      for (let i = bytes.length - 1; i >= 0; i--) {
+        if (bytes[i] !== 10 || from + i === size - 1) continue
+        found += 1
+        if (found === lines) return from + i + 1
+      }
+      end = from
+    }
+    return 0
+  })
+
+const missingLog = (record: JobRecord, stream: string, file: string, status: JobStatus | undefined) =>
+  new LogNotFound({
+    message: status !== undefined && isTerminalStatus(status)
+      ? `Job ${record.jobId} ended ${status} and its ${stream} log ${file} is not there (it was never written, or was deleted).`
+      : `Job ${record.jobId} has no ${stream} log at ${file} yet: it may not have started (it is ${
+        status ?? "not started"
+      }). --follow waits for it.`
+  })
+
+const logsCommand = Command.make(
+  "logs",
+  {
+    globals: globalOptions,
+    stderr: Options.boolean("stderr").pipe(Options.withDescription("Show the job's stderr log instead of its stdout")),
+    tail: Options.integer("tail").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Only the last N lines (then follow from there with --follow)"),
+      Options.mapEffect(atLeast("tail", 0)),
+      Options.optional
+    ),
+    follow: Options.boolean("follow").pipe(
+      Options.withAlias("f"),
+      Options.withDescription(
+        "Keep printing what the job appends until it ends (exit code 0 if it ended Done, 1 otherwise); waits for a log not written yet"
+      )
+    ),
+    index: Options.integer("index").pipe(
+      Options.withPseudoName("I"),
+      Options.withDescription("The array element whose log to show (array jobs need it)"),
+      Options.optional
+    ),
+    id: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("The job whose log to show"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const store = yield* JobStore
+      const { options } = yield* ClusterConfig
+      const stream = o.stderr ? "stderr" : "stdout"
+      const index = Option.getOrUndefined(o.index)
+      const record = yield* Effect.flatMap(
+        store.get(o.id),
+        Option.match({ onNone: () => Effect.flatMap(notFound(o.id), Effect.fail), onSome: Effect.succeed })
+      )
+      if ((o.stderr ? record.stderrPath : record.stdoutPath) === undefined) {
+        return yield* new LogNotFound({ message: `Job ${record.jobId} has no ${stream} log recorded.` })
+      }
+      const file = yield* Either.match(JobQueries.logPath(record, stream, index), {
+        onLeft: (m) =>
+          Effect.fail(
+            new UsageError({ message: `logs: ${m}${record.array !== undefined && index === undefined ? " with --index I" : ""}` })
+          ),
+        onRight: Effect.succeed
+      })
+
+      // Raw bytes on a terminal or pipe; with --json, text (as one object, or a line per chunk when following)
+      const decoder = new TextDecoder()
+      let collected = ""
+      const emit = (chunk: Uint8Array): Effect.Effect<void> =>
+        Effect.sync(() => {
+          if (!g.json) process.stdout.write(chunk)
+          else if (!o.follow) collected += decoder.decode(chunk, { stream: true })
+          else process.stdout.write(`${JSON.stringify({ text: decoder.decode(chunk, { stream: true }) })}\n`)
+        })
+      const size = yield* fileSize(file)
+      let offset = Option.isSome(size) && Option.isSome(o.tail) ? yield* tailStart(file, size.value, o.tail.value) : 0
+
+      if (!o.follow) {
+        if (Option.isNone(size)) return yield* missingLog(record, stream, file, JobQueries.statusOf(record, index))
+        yield* copyRange(file, offset, size.value, emit)
+        if (g.json) {
+          yield* printJson({
+            jobId: record.jobId,
+            stream,
+            ...(index === undefined ? {} : { index }),
+            path: file,
+            text: collected + decoder.decode()
+          })
+        }
+        return
+      }
+
+      // Follow: read the store, then the file to its end, so that a job seen ended is also drained.
+      const interval = Duration.millis(Math.min(options.poll_interval, 1) * 1000)
+      let announced = false
+      let seenFile = false
+      while (true) {
+        const current = yield* store.get(record.jobId)
+        if (Option.isNone(current)) {
+          yield* Console.error(`Job ${record.jobId} was removed from the job store while its log was followed.`)
+          return yield* setExitCode(1)
+        }
+        const status = JobQueries.statusOf(current.value, index)
+        const ended = isTerminal(current.value) || (status !== undefined && isTerminalStatus(status))
+        const length = yield* fileSize(file)
+        if (Option.isSome(length)) {
+          seenFile = true
+          if (length.value < offset) {
+            yield* Console.error(`cluster-api: ${file} got shorter; following it from its start`)
+            offset = 0
+          }
+          yield* copyRange(file, offset, length.value, emit)
+          offset = Math.max(offset, length.value)
+        } else if (!announced && !ended) {
+          yield* Console.error(`Waiting for ${file}: job ${record.jobId} has not written it yet (it is ${status ?? "Pending"}).`)
+          announced = true
+        }
+        if (ended) {
+          const final = status !== undefined && isTerminalStatus(status) ? status : current.value.status
+          if (!seenFile) return yield* missingLog(current.value, stream, file, final)
+          return yield* setExitCode(final === "Done" ? 0 : 1)
+        }
+        yield* Effect.sleep(interval)
+      }
+    })
+).pipe(
+  Command.withDescription(
+    "Print a job's stdout log (--stderr: its stderr), the last N lines with --tail; --follow keeps printing until the job ends. Array jobs need --index. With --json: one object holding the text, or with --follow one {\"text\"} line per piece read"
+  ),
+  storeCommand
+)
+
+const exportCommand = Command.make(
+  "export",
+  {
+    globals: globalOptions,
+    filters: filterOptions,
+    limit: Options.integer("limit").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Only the newest N matching jobs (default: all)"),
+      Options.mapEffect(atLeast("limit", 1)),
+      Options.optional
+    ),
+    output: optionalText("output", "FILE", "Write the export to FILE instead of stdout")
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const { options } = yield* ClusterConfig
+      const filter: JobFilter = {
+        ...jobFilter(o.filters, options.job_name_prefix),
+        ...(Option.isSome(o.limit) ? { limit: o.limit.value } : {})
+      }
+      const document = yield* JobQueries.exportJobs(filter)
+      const text = JSON.stringify(JobQueries.encodeExport(document), null, 2)
+      if (Option.isNone(o.output)) return yield* Effect.sync(() => void process.stdout.write(`${text}\n`))
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const file = path.resolve(o.output.value)
+      yield* fs.writeFileString(file, `${text}\n`)
+      const n = document.jobs.length
+      yield* g.json
+        ? printJson({ exported: n, path: file })
+        : Console.log(`Exported ${n} job${n === 1 ? "" : "s"} to ${file}`)
+    })
+).pipe(
+  Command.withDescription(
+    "Write the jobs of the job store (all, or those the filters select) with their status changes as JSON, to stdout or --output FILE; import reads it back"
+  ),
+  storeCommand
+)
+
+const readStdin = Effect.tryPromise({
+  try: async () => {
+    const chunks: Array<Buffer> = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString("utf8")
+  },
+  catch: (e) => new InvalidImport({ source: "stdin", problems: [`cannot read it: ${String(e)}`] })
+})
+
+const importCommand = Command.make(
+  "import",
+  {
+    globals: globalOptions,
+    file: Args.text({ name: "FILE" }).pipe(Args.withDescription("A file written by cluster-api export (- reads stdin)"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const source = o.file === "-" ? "stdin" : path.resolve(o.file)
+      const text = o.file === "-"
+        ? yield* readStdin
+        : yield* fs.readFileString(source).pipe(
+          Effect.mapError((e) => new InvalidImport({ source, problems: [`cannot read the file: ${e.message}`] }))
+        )
+      const json = yield* Either.match(JobQueries.parseJson(text, source), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })
+      const report = yield* JobQueries.importJobs(json, source)
+      if (g.json) return yield* printJson(report)
+      const n = report.imported.length
+      yield* Console.log(`Imported ${n} job${n === 1 ? "" : "s"} into the job store ${(yield* StoreLocation).path}.`)
+      if (report.skipped.length > 0) {
+        yield* Console.log(
+          `Left ${report.skipped.length} job${report.skipped.length === 1 ? "" : "s"} the store already had as ${
+            report.skipped.length === 1 ? "it was" : "they were"
+          }: ${report.skipped.join(", ")}`
+        )
+      }
+    })
+).pipe(
+  Command.withDescription(
+    "Add the jobs of an export (cluster-api export) to the job store, with their status changes; jobs it already has are left as they are"
+  ),
+  (self) => storeCommand(self, true)
+)
+
+/** When a job counts as old for `cleanup --older-than`: when it ended, or (not ended) was submitted. */
+const ageTime = (r: JobRecord): Date =>
+  isTerminal(r) ? r.finishTime ?? r.lastSeen : r.submitTime ?? r.lastSeen
+
+const cleanupCommand = Command.make(
+  "cleanup",
+  {
+    globals: globalOptions,
+    olderThan: whenOption(
+      "older-than",
+      "Only jobs that ended before WHEN (with --force, unfinished ones submitted before WHEN too)"
+    ),
+    status: statusOption("Only jobs in this state"),
+    all: Options.boolean("all").pipe(Options.withDescription("Every job that has ended")),
+    force: Options.boolean("force").pipe(
+      Options.withDescription("Remove jobs that have not ended too (their processes are not stopped: cancel them first)")
+    ),
+    ids: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("Jobs to remove"), Args.repeated)
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      if (o.ids.length === 0 && Option.isNone(o.olderThan) && o.status.length === 0 && !o.all) {
+        return yield* new UsageError({
+          message:
+            "cleanup: say which jobs: give job ids, --older-than WHEN, --status STATUS, or --all (see cluster-api cleanup --help)"
+        })
+      }
+      const store = yield* JobStore
+      const cutoff = Option.getOrUndefined(o.olderThan)
+      const listed = yield* store.list({
+        ...(o.ids.length > 0 ? { ids: o.ids } : {}),
+        ...(o.status.length > 0 ? { status: o.status } : {}),
+        ...(cutoff === undefined ? {} : { submittedBefore: cutoff })
+      })
+      const found = new Set(listed.map((r) => r.jobId))
+      for (const id of o.ids) {
+        if (!found.has(id) && Option.isNone(yield* store.get(id))) return yield* Effect.flatMap(notFound(id), Effect.fail)
+      }
+      const selected = cutoff === undefined ? listed : listed.filter((r) => ageTime(r) < cutoff)
+      const report = yield* JobQueries.cleanupJobs(selected, { force: o.force })
+      const named = new Set(o.ids)
+      yield* setExitCode(report.failed.length > 0 || report.refused.some((r) => named.has(r.jobId)) ? 1 : 0)
+      if (g.json) return yield* printJson(report)
+      if (selected.length === 0) return yield* Console.log("No job matched; nothing was removed.")
+      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+      const files = report.removed.reduce((n, r) => n + r.files.length, 0)
+      const lines: Array<string> = []
+      if (report.removed.length > 0) {
+        lines.push(`Removed ${plural(report.removed.length, "job")} and ${plural(files, "file")}:`)
+        for (const r of report.removed) {
+          lines.push(`  ${r.jobId}  ${r.name}  ${r.status}`, ...r.files.map((f) => `    ${f}`))
+        }
+      }
+      if (report.refused.length > 0) {
+        const one = report.refused.length === 1
+        lines.push(
+          `Left ${plural(report.refused.length, "job")} that ${one ? "has" : "have"} not ended (--force removes ${
+            one ? "it" : "them"
+          } anyway):`
+        )
+        for (const r of report.refused) lines.push(`  ${r.jobId}  ${r.name}  ${r.status}`)
+      }
+      if (report.failed.length > 0) {
+        lines.push(`Could not remove ${plural(report.failed.length, "job")} (kept in the store; try again):`)
+        for (const r of report.failed) lines.push(`  ${r.jobId}  ${r.name}: ${r.reason}`)
+      }
+      yield* Console.log(lines.join("\n"))
+    })
+).pipe(
+  Command.withDescription(
+    "Remove ended jobs from the job store with their scripts and logs: by id, --older-than, --status or --all; jobs that have not ended are left unless --force"
+  ),
+  storeCommand
 )
 
 // ---------------------------------------------------------------------------------------------
@@ -771,15 +1321,28 @@ const command = rootCommand.pipe(
   Command.withHandler(() =>
     Effect.zipRight(
       Console.error(
-        "cluster-api: give a command: submit, status, wait, cancel, config show or demo (see cluster-api --help)"
+        "cluster-api: give a command: submit, status, wait, cancel, list, show, logs, export, import, cleanup, config show or demo (see cluster-api --help)"
       ),
       setExitCode(2)
     )
   ),
   Command.withDescription(
-    "Submit jobs to a batch scheduler or to local processes, watch them and act when they end. Exit codes: 0 all jobs waited for ended Done, 1 a job failed or was killed, 2 bad usage, config or job input, 3 a wait timed out."
+    "Submit jobs to a batch scheduler or to local processes, watch them and act when they end. Exit codes: 0 all jobs waited for ended Done, 1 a job failed or was killed (or an operation failed), 2 bad usage, config or job input, or an unknown job, 3 a wait timed out. Jobs are kept in the job store (state_path, default {log_directory}/cluster-api.db)."
   ),
-  Command.withSubcommands([submitCommand, statusCommand, waitCommand, cancelCommand, configCommand, demoCommand])
+  Command.withSubcommands([
+    submitCommand,
+    statusCommand,
+    waitCommand,
+    cancelCommand,
+    listCommand,
+    showCommand,
+    logsCommand,
+    exportCommand,
+    importCommand,
+    cleanupCommand,
+    configCommand,
+    demoCommand
+  ])
 )
 
 const cli = Command.run(command, { name: "cluster-api", version: "0.1.0" })

@@ -8,7 +8,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Fiber, Schedule, Stream, SubscriptionRef } from "effect"
-import type { ArrayElement, JobEvent, JobRecord, JobStatus } from "../Domain.js"
+import type { ArrayElement, FailureReason, JobEvent, JobRecord, JobStatus } from "../Domain.js"
 import { arraySize, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
 import { formatBytes } from "../Units.js"
 
@@ -34,6 +34,10 @@ export const formatTime = (date: Date | undefined, now: Date): string => {
     ? formatClock(date)
     : `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${formatClock(date)}`
 }
+
+/** A full local date and time: "2024-05-01 12:00:01". */
+export const formatDateTime = (date: Date): string =>
+  `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${formatClock(date)}`
 
 /** A length of time as "HH:MM:SS" (hours unbounded, whole seconds, never negative). */
 export const formatDuration = (millis: number): string => {
@@ -164,6 +168,114 @@ export const resultTable = (records: ReadonlyArray<JobRecord>, now: Date): strin
     records,
     now
   )
+
+// ---------------------------------------------------------------------------------------------
+// One job in full
+// ---------------------------------------------------------------------------------------------
+
+/** One status change of a job, as `show` prints it (`from` absent: the submission). */
+export interface TransitionLine {
+  readonly at: Date
+  readonly from?: JobStatus | undefined
+  readonly to: JobStatus
+  readonly reason?: FailureReason | undefined
+}
+
+/** At most this many array elements are listed by `jobDetailsText`; JSON output has them all. */
+export const detailElementLimit = 100
+
+const elementColumns: ReadonlyArray<{
+  readonly title: string
+  readonly value: (e: ArrayElement, now: Date) => string
+  readonly optional?: boolean
+}> = [
+  { title: "INDEX", value: (e) => String(e.index) },
+  { title: "STATUS", value: (e) => e.status },
+  { title: "EXIT", value: (e) => (e.exitCode === undefined ? "-" : String(e.exitCode)), optional: true },
+  {
+    title: "REASON",
+    value: (e) => (e.reason === undefined ? "-" : truncate(describeReason(e.reason), 48)),
+    optional: true
+  },
+  { title: "HOST", value: (e) => e.execHost ?? "-", optional: true },
+  { title: "STARTED", value: (e, now) => formatTime(e.startTime, now), optional: true },
+  { title: "ENDED", value: (e, now) => formatTime(e.finishTime, now), optional: true }
+]
+
+const elementTable = (elements: ReadonlyArray<ArrayElement>, now: Date): string => {
+  const cells = elements.map((e) => elementColumns.map((c) => c.value(e, now)))
+  const keep = elementColumns.map((c, i) => c.optional !== true || cells.some((row) => row[i] !== "-"))
+  const pick = <A>(row: ReadonlyArray<A>) => row.filter((_, i) => keep[i])
+  return formatTable(pick(elementColumns.map((c) => c.title)), cells.map(pick))
+}
+
+/** "submitted → Pending", "Running → Failed (exit code 3)" */
+export const transitionText = (t: TransitionLine): string =>
+  `${t.from ?? "submitted"} → ${t.to}${t.to !== "Done" && t.reason !== undefined ? ` (${describeReason(t.reason)})` : ""}`
+
+/**
+ * Everything known about one job, for `show`: what it runs and where, how it ended, its files,
+ * its array elements (the first {@link detailElementLimit}) and every status change with its time.
+ * Fields that are not known are left out.
+ */
+export const jobDetailsText = (
+  record: JobRecord,
+  transitions: ReadonlyArray<TransitionLine>,
+  now: Date
+): string => {
+  const fields: Array<readonly [string, string | undefined]> = [
+    ["Job", record.jobId],
+    ["Name", record.name],
+    ["Status", record.status],
+    ["Reason", record.reason === undefined ? undefined : describeReason(record.reason)],
+    ["Exit code", record.exitCode === undefined ? undefined : String(record.exitCode)],
+    ["Command", record.command],
+    ["Executor", record.executor],
+    ["Host", record.execHost],
+    ["Peak memory", record.maxMem === undefined ? undefined : formatBytes(record.maxMem)],
+    ["Submitted", record.submitTime === undefined ? undefined : formatDateTime(record.submitTime)],
+    ["Started", record.startTime === undefined ? undefined : formatDateTime(record.startTime)],
+    ["Ended", record.finishTime === undefined ? undefined : formatDateTime(record.finishTime)],
+    ["Elapsed", elapsedMillis(record, now) === undefined ? undefined : formatElapsed(record, now)],
+    ["Last seen", formatDateTime(record.lastSeen)],
+    ["Work dir", record.workDir],
+    ["Script", record.scriptPath],
+    ["Stdout", record.stdoutPath],
+    ["Stderr", record.stderrPath],
+    [
+      "Array",
+      record.array === undefined
+        ? undefined
+        : `${formatArraySpec(record.array)} (elements ${formatElementCounts(elementCounts(record)!)})`
+    ],
+    [
+      "Depends on",
+      record.dependsOn === undefined || record.dependsOn.length === 0
+        ? undefined
+        : record.dependsOn.map((d) => `${d.type} ${d.jobId}`).join(", ")
+    ]
+  ]
+  const metadata = Object.entries(record.metadata)
+  const known = fields.filter((f): f is readonly [string, string] => f[1] !== undefined)
+  const width = Math.max(...known.map(([k]) => k.length), metadata.length > 0 ? "Metadata".length : 0) + 2
+  const lines = known.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`)
+  if (metadata.length > 0) {
+    lines.push("Metadata:")
+    for (const [k, v] of metadata) lines.push(`  ${k}: ${JSON.stringify(v) ?? String(v)}`)
+  }
+  const elements = record.elements ?? []
+  if (elements.length > 0) {
+    lines.push("", "Elements:")
+    lines.push(...elementTable(elements.slice(0, detailElementLimit), now).split("\n").map((l) => `  ${l}`))
+    if (elements.length > detailElementLimit) {
+      lines.push(`  … and ${elements.length - detailElementLimit} more (--json lists them all)`)
+    }
+  }
+  lines.push("", "Transitions:")
+  if (transitions.length === 0) lines.push("  (none recorded)")
+  for (const t of transitions) lines.push(`  ${formatDateTime(t.at)}  ${transitionText(t)}`)
+  return lines.join("\n")
+}
 
 // ---------------------------------------------------------------------------------------------
 // What is known while waiting
