@@ -169,7 +169,7 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>("cluster-api/Jo
   hint: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `No job ${this.jobId} is tracked here${this.hint === undefined ? "" : `: ${this.hint}`}`
+    return `No job ${this.jobId} is in the job store${this.hint === undefined ? "" : `: ${this.hint}`}`
   }
 }
 

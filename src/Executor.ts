@@ -62,8 +62,9 @@ export interface ExecutorShape {
   /**
    * Finds this user's queued and running jobs whose names carry the configured
    * `job_name_prefix` and tracks the ones not tracked yet (arrays rebuilt from the elements the
-   * scheduler still shows). Returns the jobs it added. The local executor has no scheduler to
-   * ask: its jobs belong to the process that started them, so it finds none.
+   * scheduler still shows). Returns the jobs it added. For jobs a program left in the JobStore,
+   * the Monitor's adoption does better (commands and whole arrays are known); this is for jobs
+   * submitted elsewhere. The local executor has no scheduler to list jobs, so it finds none.
    */
   readonly reconnect: Effect.Effect<ReadonlyArray<JobRecord>, PollError | StoreError>
   /**

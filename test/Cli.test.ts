@@ -188,7 +188,7 @@ describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
     const dir = freshDir()
     const r = await cli(["status", "999"], dir)
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain(`No job 999 is tracked here: the job store ${path.join(dir, "logs", "cluster-api.db")} has no record of it`)
+    expect(r.stderr).toContain(`No job 999 is in the job store: ${path.join(dir, "logs", "cluster-api.db")} has no record of it`)
   })
 
   it("cancel without ids, --name or --all is a usage error (exit 2)", async () => {

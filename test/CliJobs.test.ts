@@ -161,7 +161,7 @@ describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 },
     expect(all.code).toBe(0)
     for (const id of Object.values(ids)) expect(all.stdout).toContain(id)
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain(`the job store ${path.join(work, "logs", "cluster-api.db")} has no record of it`)
+    expect(unknown.stderr).toContain(`No job 999 is in the job store: ${path.join(work, "logs", "cluster-api.db")} has no record of it`)
   })
 
   it("show prints the job in full with its transitions", async () => {

@@ -417,7 +417,7 @@ const printFinals = (finals: ReadonlyArray<JobRecord>, json: boolean, shape: "ar
 export const notFoundHint = (path: string): string =>
   path === inMemoryState
     ? "state_path is :memory:, so jobs are known only to the program that submitted them"
-    : `the job store ${path} has no record of it (jobs submitted with another state_path, or from another directory with the default one, are in that store)`
+    : `${path} has no record of it (jobs submitted with another state_path, or from another directory with the default one, are in that store)`
 
 /** A job id the store does not have, with a hint about where it may be. */
 const notFound = (jobId: string) => Effect.map(statePath, (path) => new JobNotFound({ jobId, hint: notFoundHint(path) }))
