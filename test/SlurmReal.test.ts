@@ -24,6 +24,7 @@ import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { bin } from "./globalSetup.js"
 import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
+import { crashAndRestart } from "./support/Restart.js"
 import { runBin } from "./support/RunBin.js"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
@@ -228,6 +229,12 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(bad.code, bad.stderr).toBe(1)
       expect(bad.stdout).toContain("exit code 5")
     })
+  })
+
+  describe("restart", () => {
+    it("a watching program killed with SIGKILL: the next adopts its Slurm jobs, reads how each ended, and delivers each end once", async () => {
+      await crashAndRestart({ executor: "slurm", job_name_prefix: `capirs${process.pid}`, poll_interval: 1, scale: 3 })
+    }, 240_000)
   })
 
   describe("controller outage", () => {
