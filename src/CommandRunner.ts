@@ -166,6 +166,24 @@ const stopGroup = (
     }
   })
 
+/**
+ * Ends a process group whose leader is not this program's child (it cannot be waited for):
+ * SIGTERM to the group, SIGKILL after `grace` if anything of it is left, then waits up to `grace`
+ * more for the group to empty. Whether the group is gone.
+ */
+export const terminateGroup = (pid: number, grace: Duration.DurationInput): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const limit = Duration.decode(grace)
+    const emptied = waitGroupGone(pid).pipe(
+      Effect.timeoutTo({ duration: limit, onSuccess: () => true, onTimeout: () => false })
+    )
+    if (!signalGroup(pid, "SIGTERM")) return true
+    if (yield* emptied) return true
+    yield* Effect.logDebug(`process group ${pid} still running ${Duration.format(limit)} after SIGTERM; sending SIGKILL`)
+    signalGroup(pid, "SIGKILL")
+    return yield* emptied
+  })
+
 /** What is wrong with `cwd`, in words a user can act on; undefined when it is usable. */
 const cwdProblem = (cwd: string): Effect.Effect<string | undefined> =>
   Effect.promise(async () => {

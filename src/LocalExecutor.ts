@@ -20,7 +20,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Clock, Duration, Effect, Exit, FiberMap, Layer, Option, Queue } from "effect"
 import { hostname } from "node:os"
-import { CommandRunner } from "./CommandRunner.js"
+import { CommandRunner, terminateGroup } from "./CommandRunner.js"
 import type { ProcessExit, SpawnedProcess } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
 import type { ArraySpec, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
@@ -53,40 +53,6 @@ export const programEnded = "cluster-api: the program that ran it ended"
 
 const elementKey = (jobId: string, index: number) => `${jobId}[${index}]`
 
-const errnoCode = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
-    ? error.code
-    : undefined
-
-/**
- * Sends `signal` to the process group led by `pid` (job processes lead their own group). Returns
- * false when the group no longer exists.
- */
-const signalGroup = (pid: number, signal: NodeJS.Signals): boolean => {
-  try {
-    process.kill(-pid, signal)
-    return true
-  } catch (error) {
-    if (errnoCode(error) === "ESRCH") return false
-    // EPERM: some member of the group is not ours to signal; try at least the leader.
-    try {
-      process.kill(pid, signal)
-    } catch {
-      // gone or not ours either
-    }
-    return true
-  }
-}
-
-/** True while any process is left in the group led by `pid`. */
-const groupExists = (pid: number): boolean => {
-  try {
-    process.kill(-pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** The pid and exit files of one process of a job. */
 interface StatusFiles {
@@ -223,17 +189,6 @@ export const make = Effect.gen(function*() {
       return late === undefined ? { pid } : { exit: { status: late.value, at: late.at }, pid }
     })
 
-  /** Waits, up to `limit`, until the process group led by `pid` is empty; whether it is. */
-  const waitGroupGone = (pid: number, limit: Duration.Duration) =>
-    Effect.gen(function*() {
-      const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(limit)
-      while (groupExists(pid)) {
-        if ((yield* Clock.currentTimeMillis) >= until) return false
-        yield* Effect.sleep("25 millis")
-      }
-      return true
-    })
-
   /**
    * Ends a job process this program did not start (so cannot wait for as a child): SIGTERM to its
    * process group, SIGKILL after `killGrace` if anything of it is left, then waits until the group
@@ -242,13 +197,7 @@ export const make = Effect.gen(function*() {
   const stopProcess = (pid: number, script: string) =>
     Effect.gen(function*() {
       if (!(yield* isJobProcess(pid, script))) return
-      if (!signalGroup(pid, "SIGTERM")) return
-      if (yield* waitGroupGone(pid, killGrace)) return
-      yield* Effect.logDebug(
-        `process group ${pid} still running ${Duration.format(killGrace)} after SIGTERM; sending SIGKILL`
-      )
-      signalGroup(pid, "SIGKILL")
-      yield* waitGroupGone(pid, killGrace)
+      yield* terminateGroup(pid, killGrace)
     })
 
   /** Everything needed to start one process of a job. */

@@ -900,10 +900,8 @@ const logsCommand = Command.make(
       const { options } = yield* ClusterConfig
       const stream = o.stderr ? "stderr" : "stdout"
       const index = Option.getOrUndefined(o.index)
-      const record = yield* Effect.flatMap(
-        store.get(o.id),
-        Option.match({ onNone: () => Effect.flatMap(notFound(o.id), Effect.fail), onSome: Effect.succeed })
-      )
+      // One id in, one record out (or JobNotFound).
+      const record = (yield* lookupAll([o.id]))[0]!
       if ((o.stderr ? record.stderrPath : record.stdoutPath) === undefined) {
         return yield* new LogNotFound({ message: `Job ${record.jobId} has no ${stream} log recorded.` })
       }
