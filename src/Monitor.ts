@@ -103,9 +103,15 @@ export interface MonitorShape {
     jobs: JobRef | ReadonlyArray<JobRef>,
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ) => Effect.Effect<ReadonlyArray<JobRecord>, AwaitTimeout | JobNotFound | StoreError>
-  /** Events from the moment the stream is run. */
+  /**
+   * Events from the moment the stream is run. The first stream run (this or `subscribe`) starts
+   * with the changes found at start-up for adopted jobs (see `resumed`).
+   */
   readonly events: Stream.Stream<JobEvent>
-  /** Subscribes now; the stream holds every event from this moment on, for the scope's life. */
+  /**
+   * Subscribes now; the stream holds every event from this moment on, for the scope's life
+   * (the first one opened also gets the start-up changes, as `events`).
+   */
   readonly subscribe: Effect.Effect<Stream.Stream<JobEvent>, never, Scope.Scope>
   /** Consecutive failed polls (0 after a successful one). */
   readonly consecutivePollFailures: Effect.Effect<number>
