@@ -21,7 +21,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Migrator from "@effect/sql/Migrator"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Clock, Duration, Effect, Layer, Option, PubSub, Schedule, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Layer, Option, PubSub, Schedule, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { FailureReason, JobRecord, JobStatus, isTerminal } from "./Domain.js"
@@ -99,7 +99,7 @@ const decodeTransition = Schema.decodeUnknown(TransitionRow)
 const migrationTable = "cluster_api_migrations"
 
 const encode = Schema.encodeSync(Schema.parseJson(JobRecord))
-const decode = Schema.decodeUnknown(Schema.parseJson(JobRecord))
+const decode = Schema.decodeUnknownEither(Schema.parseJson(JobRecord))
 
 interface Row {
   readonly job_id: string
@@ -119,6 +119,9 @@ const storeError = (operation: string) => (e: unknown) =>
 
 /** At most this many ids in one `IN (…)` (SQLite's variable limit is 32,766). */
 const idsPerQuery = 500
+
+/** Rows per multi-row INSERT: at most ten columns each, so 2,000 parameters a statement. */
+const rowsPerStatement = 200
 
 const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -150,33 +153,69 @@ export const make = Effect.gen(function*() {
   )
 
   const rowsToRecords = (operation: string) => (rows: ReadonlyArray<Row>) =>
-    Effect.forEach(rows, (row) =>
-      decode(row.record).pipe(
-        Effect.mapError((e) => new StoreError({ operation, detail: `job ${row.job_id} is unreadable: ${e.message}` }))
-      ))
+    Effect.suspend(() => {
+      const out: Array<JobRecord> = []
+      for (const row of rows) {
+        const decoded = decode(row.record)
+        if (Either.isLeft(decoded)) {
+          return Effect.fail(
+            new StoreError({ operation, detail: `job ${row.job_id} is unreadable: ${decoded.left.message}` })
+          )
+        }
+        out.push(decoded.right)
+      }
+      return Effect.succeed(out)
+    })
 
-  /** A new job of this owner (replacing one with the same id). */
-  const write = (record: JobRecord) =>
-    sql`INSERT INTO jobs (job_id, executor, name, status, active, submit_time, finish_time, record, owner)
-      VALUES (${record.jobId}, ${record.executor}, ${record.name}, ${record.status}, ${isTerminal(record) ? 0 : 1},
-        ${record.submitTime?.getTime() ?? null}, ${record.finishTime?.getTime() ?? null}, ${encode(record)}, ${me})
-      ON CONFLICT (job_id) DO UPDATE SET executor = excluded.executor, name = excluded.name,
-        status = excluded.status, active = excluded.active, submit_time = excluded.submit_time,
-        finish_time = excluded.finish_time, record = excluded.record, owner = excluded.owner, delivered_at = NULL`
+  const jobRow = (record: JobRecord) => ({
+    job_id: record.jobId,
+    executor: record.executor,
+    name: record.name,
+    status: record.status,
+    active: isTerminal(record) ? 0 : 1,
+    submit_time: record.submitTime?.getTime() ?? null,
+    finish_time: record.finishTime?.getTime() ?? null,
+    record: encode(record)
+  })
 
-  /** A new state of a job already stored. */
-  const update = (record: JobRecord) =>
-    sql`UPDATE jobs SET name = ${record.name}, status = ${record.status}, active = ${isTerminal(record) ? 0 : 1},
-        submit_time = ${record.submitTime?.getTime() ?? null}, finish_time = ${record.finishTime?.getTime() ?? null},
-        record = ${encode(record)}
-      WHERE job_id = ${record.jobId}`
+  /** New jobs of this owner (replacing any with the same id), a statement per `rowsPerStatement`. */
+  const writeNew = (records: ReadonlyArray<JobRecord>) =>
+    Effect.forEach(chunks(records, rowsPerStatement), (part) =>
+      sql`INSERT INTO jobs ${sql.insert(part.map((r) => ({ ...jobRow(r), owner: me })))}
+        ON CONFLICT (job_id) DO UPDATE SET executor = excluded.executor, name = excluded.name,
+          status = excluded.status, active = excluded.active, submit_time = excluded.submit_time,
+          finish_time = excluded.finish_time, record = excluded.record, owner = excluded.owner,
+          delivered_at = NULL`, { discard: true })
 
-  const transition = (change: JobChange, at: number) =>
-    change.before?.status === change.after.status
-      ? Effect.void
-      : sql`INSERT INTO transitions (job_id, at, from_status, to_status, reason)
-          VALUES (${change.after.jobId}, ${at}, ${change.before?.status ?? null}, ${change.after.status},
-            ${change.after.reason === undefined ? null : JSON.stringify(change.after.reason)})`
+  /** New states of jobs already stored (their owner and delivery record stay). */
+  const writeUpdated = (records: ReadonlyArray<JobRecord>) =>
+    Effect.forEach(chunks(records, rowsPerStatement), (part) =>
+      sql`INSERT INTO jobs ${sql.insert(part.map(jobRow))}
+        ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+          active = excluded.active, submit_time = excluded.submit_time, finish_time = excluded.finish_time,
+          record = excluded.record`, { discard: true })
+
+  const writeTransitions = (changes: ReadonlyArray<JobChange>, at: number) =>
+    Effect.forEach(
+      chunks(changes.filter((c) => c.before?.status !== c.after.status), rowsPerStatement),
+      (part) =>
+        sql`INSERT INTO transitions ${
+          sql.insert(part.map((c) => ({
+            job_id: c.after.jobId,
+            at,
+            from_status: c.before?.status ?? null,
+            to_status: c.after.status,
+            reason: c.after.reason === undefined ? null : JSON.stringify(c.after.reason)
+          })))
+        }`,
+      { discard: true }
+    )
+
+  /**
+   * Takes the file's write lock first, waiting up to the busy timeout: a transaction that read
+   * first and wrote second would fail outright if another program wrote in between.
+   */
+  const lockFile = sql`UPDATE owners SET heartbeat = heartbeat WHERE owner = ${me}`
 
   const select = (ids: ReadonlyArray<string>) =>
     Effect.forEach(chunks(ids, idsPerQuery), (part) =>
@@ -189,9 +228,7 @@ export const make = Effect.gen(function*() {
     lock.withPermits(1)(Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const out = batch.map((after): JobChange => ({ before: undefined, after }))
-      yield* sql.withTransaction(Effect.forEach(out, (c) => Effect.zipRight(write(c.after), transition(c, at)), {
-        discard: true
-      }))
+      yield* sql.withTransaction(Effect.zipRight(writeNew(batch), writeTransitions(out, at)))
       yield* publish(out)
     })).pipe(Effect.mapError(storeError("insert")))
 
@@ -199,21 +236,22 @@ export const make = Effect.gen(function*() {
     lock.withPermits(1)(Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const out = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* lockFile
         const current = yield* rowsToRecords("modify")(yield* select(jobIds))
         const byId = new Map(current.map((r) => [r.jobId, r] as const))
+        const updated: Array<JobRecord> = []
         const changed: Array<JobChange> = []
         for (const id of jobIds) {
           const before = byId.get(id)
           if (before === undefined) continue
           const after = f(before)
           if (after === before) continue
-          yield* update(after)
-          if (isStatusChange(before, after)) {
-            const change = { before, after }
-            yield* transition(change, at)
-            changed.push(change)
-          }
+          byId.set(id, after)
+          updated.push(after)
+          if (isStatusChange(before, after)) changed.push({ before, after })
         }
+        yield* writeUpdated(updated)
+        yield* writeTransitions(changed, at)
         return changed
       }))
       yield* publish(out)
@@ -271,6 +309,7 @@ export const make = Effect.gen(function*() {
     lock.withPermits(1)(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       return yield* sql.withTransaction(Effect.gen(function*() {
+        yield* lockFile
         const present = new Set((yield* select(jobs.map((j) => j.record.jobId))).map((r) => r.job_id))
         const written: Array<string> = []
         for (const { record, transitions: history } of jobs) {
@@ -297,6 +336,7 @@ export const make = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const deadBefore = now - Duration.toMillis(ownerDeadAfter)
       const rows = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* lockFile
         const owners = yield* sql<{ owner: string; host: string; pid: number; heartbeat: number }>`
           SELECT owner, host, pid, heartbeat FROM owners`
         const alive = new Set(

@@ -9,7 +9,8 @@ import { Chunk, Effect, Option, Queue, TestClock } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import * as ClusterApi from "../src/ClusterApi.js"
 import * as CommandRunnerNode from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
@@ -189,6 +190,33 @@ describe("SQLite store", () => {
       })
       expect(check.stdout.trim()).toBe("ok wal")
     }))
+
+  it.live("two processes modifying the same jobs at once lose no write and fail none", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      const ids = ["a", "b", "c"]
+      yield* Effect.flatMap(JobStore, (s) => s.insert(ids.map((id) => record(id)))).pipe(
+        Effect.scoped,
+        Effect.provide(SqliteJobStore.layer(file))
+      )
+      const writer = fileURLToPath(new URL("../dist/test/support/StoreWriter.js", import.meta.url))
+      const run = () =>
+        Effect.async<{ code: number | null; output: string }>((resume) => {
+          const child = spawn(process.execPath, [writer, file, "150", ...ids], { stdio: ["ignore", "pipe", "pipe"] })
+          let output = ""
+          child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+          child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+          child.on("close", (code) => resume(Effect.succeed({ code, output })))
+        })
+      const results = yield* Effect.all([run(), run()], { concurrency: 2 })
+      for (const r of results) expect([r.code, r.output.trim()], r.output).toEqual([0, "ok"])
+      const all = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(
+        Effect.scoped,
+        Effect.provide(SqliteJobStore.layer(file))
+      )
+      expect(all.filter((r) => ids.includes(r.jobId)).map((r) => r.metadata.n)).toEqual([300, 300, 300])
+      expect(all).toHaveLength(3 + 300)
+    }), 60_000)
 
   it.effect("a file that is not a store is refused with a clear error, and left as it was", () =>
     Effect.gen(function*() {

@@ -1,7 +1,7 @@
 /**
  * Runs once before any test file: builds dist/ when a source file is newer than its output, so
- * that the tests that run the built `cluster-api` bin (the CLI and the real-Slurm suite) find it
- * fresh, and never build it twice at once.
+ * that the tests that run built programs (the `cluster-api` bin, the restart and store programs
+ * in test/support) find them fresh, and never build them twice at once.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -11,13 +11,16 @@ import { fileURLToPath } from "node:url"
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 export const bin = path.join(repoRoot, "dist", "src", "cli", "bin.js")
 
-/** Whether every source file under src/ has an emitted .js in dist/src at least as new. */
+/**
+ * Whether every source file under src/ and test/support/ (the programs some tests run as child
+ * processes) has an emitted .js in dist/ at least as new.
+ */
 export const distIsFresh = (): boolean => {
   const walk = (dir: string): Array<string> =>
     fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []
     )
-  return walk(path.join(repoRoot, "src")).every((ts) => {
+  return ["src", path.join("test", "support")].flatMap((d) => walk(path.join(repoRoot, d))).every((ts) => {
     const js = path.join(repoRoot, "dist", path.relative(repoRoot, ts)).replace(/\.ts$/, ".js")
     return fs.existsSync(js) && fs.statSync(js).mtimeMs >= fs.statSync(ts).mtimeMs
   })
