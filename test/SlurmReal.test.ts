@@ -177,8 +177,13 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       }))
       expect(final.status).toBe("Killed")
       expect(final.reason?._tag).toBe("Cancelled")
-      const sacct = spawnSync("sacct", ["-X", "-n", "-P", "-j", final.jobId, "-o", "State"], { encoding: "utf8" })
-      expect(sacct.stdout).toMatch(/CANCELLED/)
+      // Slurm's accounting database hears of the cancel a moment after the controller does.
+      let state = ""
+      for (let i = 0; i < 60 && !/CANCELLED/.test(state); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 500))
+        state = spawnSync("sacct", ["-X", "-n", "-P", "-j", final.jobId, "-o", "State"], { encoding: "utf8" }).stdout
+      }
+      expect(state).toMatch(/CANCELLED/)
     })
 
     it("a job over its memory is out of memory", async () => {
