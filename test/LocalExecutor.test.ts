@@ -2,10 +2,9 @@
  * The local executor with real processes (it.live: real clock, real bash), through the whole
  * service stack: config made in code, Node command runner, in-memory store, Monitor.
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdirSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
@@ -16,14 +15,9 @@ import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { exitOutcome, processLogPath, statusFileName } from "../src/schedulers/Local.js"
+import { tempDirs } from "./support/TempDirs.js"
 
-const dirs: Array<string> = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "capi-local-"))
-  dirs.push(d)
-  return d
-}
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const tempDir = tempDirs("capi-local-")
 
 const live = (config: Partial<ConfigOptions> = {}) =>
   ClusterApi.compose({

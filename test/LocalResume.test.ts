@@ -3,10 +3,9 @@
  * processes run on after that program is gone, and a new executor on the same store learns from
  * the pid and exit files beside each job script how every one of them is doing or ended.
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
@@ -20,14 +19,9 @@ import { programEnded } from "../src/LocalExecutor.js"
 import { Monitor } from "../src/Monitor.js"
 import { resumedState } from "../src/schedulers/Local.js"
 import { alive, deadPid, localRecord, startWrapped, statusFile, writeJobScript } from "./support/LocalJobs.js"
+import { tempDirs } from "./support/TempDirs.js"
 
-const dirs: Array<string> = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "capi-resume-"))
-  dirs.push(d)
-  return d
-}
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const tempDir = tempDirs("capi-resume-")
 
 /** A program's services on a store shared with other programs (each call: a fresh executor). */
 const program = (store: JobStoreShape, dir: string, config: Partial<ConfigOptions> = {}) =>

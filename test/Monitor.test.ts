@@ -2,12 +2,9 @@
  * The Monitor under TestClock: every poll, zombie and retention decision is driven by
  * `TestClock.adjust`, never by real sleeps. Scheduler answers come from TestCommandRunner rules.
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
 import { Chunk, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { JobEvent } from "../src/Domain.js"
@@ -17,14 +14,9 @@ import { Monitor } from "../src/Monitor.js"
 import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { toyExecutorLayer } from "./support/ToyDialect.js"
+import { tempDirs } from "./support/TempDirs.js"
 
-const dirs: Array<string> = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "capi-monitor-"))
-  dirs.push(d)
-  return d
-}
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const tempDir = tempDirs("capi-monitor-")
 
 /** A toy scheduler whose job table the test controls. */
 const toyScheduler = Effect.gen(function*() {

@@ -4,12 +4,10 @@
  * tiers (squeue, then sacct for what left it), array elements, the accounting-disabled fallback,
  * cancel and reconnect.
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
 import { Effect, Option, TestClock } from "effect"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { readFileSync } from "node:fs"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { JobRecord } from "../src/Domain.js"
@@ -18,14 +16,9 @@ import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { makeFakeSlurm } from "./support/FakeSlurm.js"
+import { tempDirs } from "./support/TempDirs.js"
 
-const dirs: Array<string> = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "capi-slurm-"))
-  dirs.push(d)
-  return d
-}
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const tempDir = tempDirs("capi-slurm-")
 
 type Fake = Effect.Effect.Success<ReturnType<typeof makeFakeSlurm>>
 
