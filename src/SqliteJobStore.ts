@@ -21,7 +21,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Migrator from "@effect/sql/Migrator"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Clock, Duration, Effect, Either, Layer, Option, PubSub, Schedule, Schema } from "effect"
+import { Cause, Clock, Data, Duration, Effect, Either, Layer, Option, PubSub, Schedule, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { FailureReason, JobRecord, JobStatus, isTerminal } from "./Domain.js"
@@ -111,11 +111,16 @@ interface OwnedRow extends Row {
   readonly active: number
 }
 
-const storeError = (operation: string) => (e: unknown) =>
-  new StoreError({
-    operation,
-    detail: e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
-  })
+/** An error's message, with its cause's (an SqlError says "Failed to execute statement"; SQLite says why). */
+const describeError = (e: unknown): string => {
+  const text = (u: unknown): string | undefined =>
+    typeof u === "object" && u !== null && "message" in u ? String(u.message) : u === undefined ? undefined : String(u)
+  const own = text(e) ?? "unknown error"
+  const cause = typeof e === "object" && e !== null && "cause" in e ? text(e.cause) : undefined
+  return cause === undefined || cause === own ? own : `${own}: ${cause}`
+}
+
+const storeError = (operation: string) => (e: unknown) => new StoreError({ operation, detail: describeError(e) })
 
 /** At most this many ids in one `IN (…)` (SQLite's variable limit is 32,766). */
 const idsPerQuery = 500
@@ -408,6 +413,13 @@ export const make = Effect.gen(function*() {
   return shape
 })
 
+/** Another program is creating the store's schema in the same file right now. */
+class MigrationsUnderWay extends Data.TaggedError("MigrationsUnderWay") {
+  override get message(): string {
+    return "another program was still creating its tables"
+  }
+}
+
 /** Fails when the file was written by a newer cluster-api (a migration this one does not know). */
 const refuseNewer = (filename: string) =>
   Effect.gen(function*() {
@@ -442,13 +454,26 @@ export const layer = (filename: string): Layer.Layer<JobStore, StoreError> => {
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* sql`PRAGMA busy_timeout = 10000`
-      // Gathers planner statistics for tables that never had them (cheap; limited work per open).
-      yield* sql`PRAGMA optimize = 0x10002`
-      yield* refuseNewer(filename)
-      yield* SqliteMigrator.run({ loader: Migrator.fromRecord(migrations), table: migrationTable })
+      // Two programs opening a new file at once: the Migrator of the second sees the first one's
+      // migrations under way, skips them and returns as if done. So check, and try again until
+      // the first has committed (or the busy timeout's worth of tries has passed).
+      const newest = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
+      yield* Effect.gen(function*() {
+        yield* refuseNewer(filename)
+        yield* SqliteMigrator.run({ loader: Migrator.fromRecord(migrations), table: migrationTable })
+        const rows = yield* sql<{ id: number | null }>`SELECT MAX(migration_id) AS id FROM ${sql(migrationTable)}`
+        if ((rows[0]?.id ?? 0) < newest) return yield* new MigrationsUnderWay()
+        // Gathers planner statistics for tables that never had them (cheap; limited work per open).
+        yield* sql`PRAGMA optimize = 0x10002`
+      }).pipe(
+        Effect.retry({
+          while: (e) => e._tag === "MigrationsUnderWay" || (e._tag === "SqlError" && /busy|locked/i.test(describeError(e))),
+          schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds"))
+        })
+      )
     }).pipe(
-      Effect.mapError((e: SqlError | Migrator.MigrationError | StoreError) =>
-        e._tag === "StoreError" ? e : unusable(e.message)
+      Effect.mapError((e: SqlError | Migrator.MigrationError | StoreError | MigrationsUnderWay) =>
+        e._tag === "StoreError" ? e : unusable(describeError(e))
       ),
       Effect.provide(NodeContext.layer)
     )

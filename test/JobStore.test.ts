@@ -191,6 +191,31 @@ describe("SQLite store", () => {
       expect(check.stdout.trim()).toBe("ok wal")
     }))
 
+  const writer = fileURLToPath(new URL("../dist/test/support/StoreWriter.js", import.meta.url))
+  /** Runs the StoreWriter program: `times` rounds over `ids` on `file`. */
+  const runWriter = (file: string, times: number, ids: ReadonlyArray<string>, startAt = 0) =>
+    Effect.async<{ code: number | null; output: string }>((resume) => {
+      const child = spawn(process.execPath, [writer, file, String(times), ...ids], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, START_AT: String(startAt) }
+      })
+      let output = ""
+      child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+      child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+      child.on("close", (code) => resume(Effect.succeed({ code, output })))
+    })
+
+  it.live("three processes creating one new store file at once all open it", () =>
+    Effect.gen(function*() {
+      for (let round = 0; round < 3; round++) {
+        const file = freshFile()
+        // All three open the file in the same millisecond, well after node has started.
+        const startAt = Date.now() + 2_500
+        const results = yield* Effect.all([1, 2, 3].map(() => runWriter(file, 1, [], startAt)), { concurrency: 3 })
+        for (const r of results) expect([r.code, r.output.trim()], r.output).toEqual([0, "ok"])
+      }
+    }), 60_000)
+
   it.live("two processes modifying the same jobs at once lose no write and fail none", () =>
     Effect.gen(function*() {
       const file = freshFile()
@@ -199,16 +224,7 @@ describe("SQLite store", () => {
         Effect.scoped,
         Effect.provide(SqliteJobStore.layer(file))
       )
-      const writer = fileURLToPath(new URL("../dist/test/support/StoreWriter.js", import.meta.url))
-      const run = () =>
-        Effect.async<{ code: number | null; output: string }>((resume) => {
-          const child = spawn(process.execPath, [writer, file, "150", ...ids], { stdio: ["ignore", "pipe", "pipe"] })
-          let output = ""
-          child.stdout.on("data", (d: Buffer) => (output += d.toString()))
-          child.stderr.on("data", (d: Buffer) => (output += d.toString()))
-          child.on("close", (code) => resume(Effect.succeed({ code, output })))
-        })
-      const results = yield* Effect.all([run(), run()], { concurrency: 2 })
+      const results = yield* Effect.all([runWriter(file, 150, ids), runWriter(file, 150, ids)], { concurrency: 2 })
       for (const r of results) expect([r.code, r.output.trim()], r.output).toEqual([0, "ok"])
       const all = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(
         Effect.scoped,

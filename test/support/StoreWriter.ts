@@ -4,7 +4,9 @@
  *   node StoreWriter.js FILE N JOB_ID...   N times: adds 1 to metadata.n of every given job (one
  *                                           modify each time) and inserts one job of its own
  *
- * Prints `ok` when every write succeeded; a failed write ends it with the error and exit code 1.
+ * With START_AT (epoch milliseconds) in the environment it opens the store at that moment, so
+ * that several writers open a new file together. Prints `ok` when every write succeeded; a
+ * failed write ends it with the error and exit code 1.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
@@ -23,4 +25,5 @@ const main = Effect.gen(function*() {
   yield* Console.log("ok")
 }).pipe(Effect.provide(SqliteJobStore.layer(file!)))
 
-if (file !== undefined) NodeRuntime.runMain(main)
+const startAt = Number(process.env.START_AT ?? 0)
+if (file !== undefined) setTimeout(() => NodeRuntime.runMain(main), Math.max(0, startAt - Date.now()))
