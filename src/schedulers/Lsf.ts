@@ -1,0 +1,457 @@
+/**
+ * IBM Spectrum LSF's dialect: everything cluster-api says to LSF and reads back from it, as pure
+ * functions.
+ *
+ * - submit: a script with `#BSUB` lines, `bsub` (script on stdin when `use_stdin`, so that LSF
+ *   reads the `#BSUB` lines) answering `Job <ID> is submitted to queue <Q>.`;
+ * - status: ONE `bjobs -a -json -o <fields> <ids>` for every tracked job. `-a` keeps finished jobs
+ *   in the answer for LSF's CLEAN_PERIOD, so there is no separate accounting command. Array
+ *   elements come back one record each (`123[4]`, or id `123` with the name `name[4]`) and are
+ *   grouped under their array's id. An id LSF no longer knows comes back as a record with an
+ *   `ERROR` field and is skipped: only the zombie timeout ends a job nobody reports;
+ * - cancel: `bkill <ids>` (`bkill -d` to mark them done); reconnect: `bjobs -json` (unfinished jobs).
+ *
+ * LSF prints times without a zone (`Jan  5 10:00:00 2024`, sometimes with a trailing ` L`); they
+ * are LSF's local time and are read as this process's local time.
+ */
+import { constants } from "node:os"
+import { Either } from "effect"
+import type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "../BatchExecutor.js"
+import type { ConfigOptions } from "../Config.js"
+import type { Dependency, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "../Domain.js"
+import type { PreparedJob } from "../Executor.js"
+import { indexPlaceholder } from "../JobQueries.js"
+import { directiveQuote, isPlainWord, skipDirectives } from "../Script.js"
+import { bytesIn, formatHM, parseMemory } from "../Units.js"
+
+// ---------------------------------------------------------------------------------------------
+// Submit
+// ---------------------------------------------------------------------------------------------
+
+/** A directive value, quoted only when it needs to be. */
+const value = (v: string): string => isPlainWord(v) ? v : directiveQuote(v)
+
+/**
+ * `-J` for a job or an array: `name`, or `"name[1-50:2]%15"`. LSF's slot limit (at most that
+ * many elements run at once) follows the closing bracket.
+ */
+export const formatJobName = (name: string, array: PreparedJob["array"]): string => {
+  if (array === undefined) return value(name)
+  const step = array.step !== undefined && array.step !== 1 ? `:${array.step}` : ""
+  const limit = array.maxConcurrent !== undefined ? `%${array.maxConcurrent}` : ""
+  return directiveQuote(`${name}[${array.start}-${array.end}${step}]${limit}`)
+}
+
+const conditions: Readonly<Record<Dependency["type"], string>> = {
+  afterok: "done",
+  afternotok: "exit",
+  afterany: "ended"
+}
+
+/** `done(1) && exit(2) && ended(3)`: every condition must be met. */
+export const formatDependencies = (deps: ReadonlyArray<Dependency>): string => {
+  const seen = new Set<string>()
+  const parts: Array<string> = []
+  for (const d of deps) {
+    const part = `${conditions[d.type]}(${d.jobId})`
+    if (seen.has(part)) continue
+    seen.add(part)
+    parts.push(part)
+  }
+  return parts.join(" && ")
+}
+
+/** Default log names: `stdout.%J.log`, or `stdout.%J.%I.log` for an array's elements. */
+export const logFileName = (stream: "stdout" | "stderr", isArray: boolean): string =>
+  `${stream}.${isArray ? "%J.%I" : "%J"}.log`
+
+/**
+ * `#BSUB` lines in LSF's order: name, logs, queue, slots, GPUs, memory (`-M` and an rusage
+ * reservation, in `lsf_units` rounded up), walltime (`[HH:]MM`, rounded up to the minute),
+ * directory, project, dependencies, then the job's own extra directives. Lines holding any of
+ * `directives_skip` are left out.
+ */
+export const directives = (job: PreparedJob, paths: JobPaths, options: ConfigOptions): ReadonlyArray<string> => {
+  const r = job.resources
+  const lines = [
+    `-J ${formatJobName(job.name, job.array)}`,
+    `-o ${directiveQuote(paths.stdout)}`,
+    `-e ${directiveQuote(paths.stderr)}`
+  ]
+  if (r.queue !== undefined) lines.push(`-q ${value(r.queue)}`)
+  if (r.cpus !== undefined) {
+    lines.push(`-n ${r.cpus}`)
+    // Several slots of one job on one host, as a multi-threaded program needs.
+    if (r.cpus > 1) lines.push(`-R "span[hosts=1]"`)
+  }
+  if (r.gpus !== undefined && r.gpus > 0) lines.push(`-gpu "num=${r.gpus}"`)
+  if (r.memoryBytes !== undefined) {
+    const amount = bytesIn(r.memoryBytes, options.lsf_units)
+    lines.push(`-M ${amount}`, `-R "rusage[mem=${amount}]"`)
+  }
+  if (r.walltime !== undefined) lines.push(`-W ${formatHM(r.walltime)}`)
+  lines.push(`-cwd ${directiveQuote(paths.runDir)}`)
+  if (r.account !== undefined) lines.push(`-P ${value(r.account)}`)
+  const deps = job.spec.dependsOn ?? []
+  if (deps.length > 0) {
+    lines.push(`-w ${directiveQuote(formatDependencies(deps))}`)
+    // A dependency that can never be met ends the job (EXIT) instead of leaving it pending forever.
+    lines.push("-ti")
+  }
+  return skipDirectives([...lines, ...r.extraDirectives].map((line) => `#BSUB ${line}`), options.directives_skip)
+}
+
+/**
+ * bsub's filename patterns known at submit time: `%J` (the job id). `%I` (the element's index)
+ * becomes the `{index}` placeholder each element fills in.
+ */
+export const resolveLogPath = (template: string, jobId: string, _name: string): string =>
+  template.replace(/%([JI])/g, (_, c: string) => c === "J" ? jobId : indexPlaceholder)
+
+/**
+ * `bsub [extra args] [script]`: the config's extra args, then the job's, then the script path, or
+ * no path and the script on stdin. `LSB_JOB_REPORT_MAIL=N` stops LSF mailing a report per job.
+ */
+export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
+  const env = request.options.suppress_job_email ? { env: { LSB_JOB_REPORT_MAIL: "N" } } : {}
+  const args = ["bsub", ...request.job.resources.extraArgs]
+  return request.options.use_stdin
+    ? { argv: args, stdin: request.script, ...env }
+    : { argv: [...args, request.scriptPath], ...env }
+}
+
+/** The job id from `Job <ID> is submitted to queue <Q>.` (or `… to default queue <Q>.`). */
+export const parseSubmit = (stdout: string): Either.Either<string, string> => {
+  const m = /Job <(\d+)> is submitted to (?:default )?queue\b/.exec(stdout)
+  return m?.[1] !== undefined
+    ? Either.right(m[1])
+    : Either.left(
+      `bsub printed no job id (expected "Job <ID> is submitted to queue <QUEUE>."): ${JSON.stringify(stdout.trim())}`
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// States
+// ---------------------------------------------------------------------------------------------
+
+export interface LsfOutcome {
+  readonly status: JobStatus
+  readonly reason?: FailureReason | undefined
+}
+
+/** Every job state bjobs prints, and what it means here. */
+export const stateTable: Readonly<Record<string, LsfOutcome>> = {
+  PEND: { status: "Pending" },
+  PROV: { status: "Pending" },
+  WAIT: { status: "Pending" },
+  PSUSP: { status: "Pending" },
+  RUN: { status: "Running" },
+  USUSP: { status: "Running" },
+  SSUSP: { status: "Running" },
+  DONE: { status: "Done" },
+  EXIT: { status: "Failed" },
+  ZOMBI: {
+    status: "Failed",
+    reason: { _tag: "SchedulerFailure", detail: "LSF reports ZOMBI: the job was killed while its host was unreachable" }
+  },
+  UNKWN: { status: "Unknown" }
+}
+
+const signalNames: ReadonlyMap<number, string> = new Map(
+  Object.entries(constants.signals).map(([name, n]) => [n, name] as const)
+)
+
+/**
+ * Why an EXIT job ended, from its exit reason (`TERM_MEMLIMIT: job killed after reaching LSF
+ * memory usage limit`, or the bare code) and exit code: over its memory limit, past its run
+ * limit, killed by its owner or an administrator (then `Killed`), else its exit code (above 128:
+ * the signal that ended it).
+ */
+export const exitOutcome = (exitReason: string | undefined, exitCode: number | undefined): LsfOutcome => {
+  const why = exitReason ?? ""
+  if (/TERM_MEMLIMIT|memory (?:usage )?limit/i.test(why)) return { status: "Failed", reason: { _tag: "OutOfMemory" } }
+  if (/TERM_RUNLIMIT|run ?time limit|run limit/i.test(why)) return { status: "Failed", reason: { _tag: "Timeout" } }
+  const by = /TERM_(?:FORCE_)?(OWNER|ADMIN)|killed by (owner|admin|user)/i.exec(why)
+  if (by !== null) {
+    const who = (by[1] ?? by[2] ?? "").toLowerCase()
+    return { status: "Killed", reason: { _tag: "Cancelled", by: who === "admin" ? "admin" : "owner" } }
+  }
+  if (/TERM_PREEMPT/i.test(why)) return { status: "Failed", reason: { _tag: "Preempted" } }
+  if (exitCode !== undefined && exitCode > 128 && signalNames.has(exitCode - 128)) {
+    return { status: "Failed", reason: { _tag: "Signalled", signal: signalNames.get(exitCode - 128)! } }
+  }
+  if (exitCode !== undefined && exitCode !== 0) {
+    return { status: "Failed", reason: { _tag: "NonZeroExit", exitCode } }
+  }
+  return {
+    status: "Failed",
+    reason: { _tag: "SchedulerFailure", detail: `LSF reports EXIT${why !== "" ? ` (${why})` : ""}` }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small readers
+// ---------------------------------------------------------------------------------------------
+
+/** A field's text, undefined for LSF's empty values (`-`, ``, missing). */
+export const field = (v: unknown): string | undefined => {
+  if (v === undefined || v === null) return undefined
+  const t = String(v).trim()
+  return t === "" || t === "-" ? undefined : t
+}
+
+const months: Readonly<Record<string, number>> = {
+  jan: 0,
+  feb: 1,
+  mar: 2,
+  apr: 3,
+  may: 4,
+  jun: 5,
+  jul: 6,
+  aug: 7,
+  sep: 8,
+  oct: 9,
+  nov: 10,
+  dec: 11
+}
+
+/**
+ * A bjobs time, read as local time: `Jan  5 10:00:00 2024`, with a trailing zone letter
+ * (`Feb  8 10:31:17 2026 L`), or `2024/01/05-10:00:00`. Undefined for `-` and anything else.
+ */
+export const parseTime = (text: string | undefined): Date | undefined => {
+  const t = field(text)?.replace(/\s+[A-Z]$/, "")
+  if (t === undefined) return undefined
+  const named = /^([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)\s+(\d{4})$/.exec(t)
+  if (named !== null) {
+    const month = months[named[1]!.toLowerCase()]
+    if (month === undefined) return undefined
+    const [d, h, mi, s, y] = named.slice(2).map(Number) as [number, number, number, number, number]
+    return new Date(y, month, d, h, mi, s)
+  }
+  const numeric = /^(\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d)$/.exec(t)
+  if (numeric !== null) {
+    const [y, mo, d, h, mi, s] = numeric.slice(1).map(Number) as [number, number, number, number, number, number]
+    return new Date(y, mo - 1, d, h, mi, s)
+  }
+  return undefined
+}
+
+/** Memory as bjobs prints it (`12 Mbytes`, `1.5 Gbytes`, `512 MB`): bytes, undefined for `-`/0. */
+export const parseLsfMemory = (text: string | undefined): number | undefined => {
+  const t = field(text)
+  const m = t === undefined ? null : /^(\d+(?:\.\d+)?)\s*([KMGTP])(?:bytes|i?B)?$/i.exec(t)
+  if (m === null) return undefined
+  const parsed = parseMemory(`${m[1]}${m[2]}`)
+  return Either.isRight(parsed) ? parsed.right : undefined
+}
+
+/** An exit code, undefined unless a whole number. */
+const parseExitCode = (text: string | undefined): number | undefined => {
+  const t = field(text)
+  return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined
+}
+
+/** Whose record this is: a job, or element `index` of array `jobId`. */
+export interface LsfId {
+  readonly jobId: string
+  readonly index?: number | undefined
+}
+
+/**
+ * A record's id: `123` (a job), `123[4]` (element 4 of array 123), or `123` with the name
+ * `name[4]` (LSF's own form for an element). A name with a range (`name[1-10]%2`) is the array's.
+ */
+export const parseRecordId = (jobId: string, name: string | undefined): LsfId | undefined => {
+  const element = /^(\d+)\[(\d+)\]$/.exec(jobId.trim())
+  if (element !== null) return { jobId: element[1]!, index: Number(element[2]) }
+  if (!/^\d+$/.test(jobId.trim())) return undefined
+  const named = name === undefined ? null : /\[(\d+)\]$/.exec(name)
+  return named === null ? { jobId: jobId.trim() } : { jobId: jobId.trim(), index: Number(named[1]) }
+}
+
+/** A job's name with an element's `[index]` taken off. */
+const baseName = (name: string | undefined): string => (name ?? "").replace(/\[\d+\]$/, "")
+
+// ---------------------------------------------------------------------------------------------
+// bjobs
+// ---------------------------------------------------------------------------------------------
+
+/** The fields asked of bjobs (py-cluster-api's, plus `exit_reason`). */
+export const bjobsFields = "jobid job_name stat exit_code exit_reason exec_host max_mem submit_time start_time finish_time"
+
+const users = (options: ConfigOptions): Array<string> => options.poll_all_users ? ["-u", "all"] : []
+
+/** One bjobs for every tracked job; an array's id covers all its elements. */
+export const status = (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions): Invocation => ({
+  argv: ["bjobs", "-a", "-json", "-o", bjobsFields, ...users(options), ...jobs.map((j) => j.jobId)]
+})
+
+/** One record of `bjobs -json`, read. */
+export interface LsfRow {
+  readonly id: LsfId
+  readonly name: string
+  readonly obs: Omit<ElementObservation, "index">
+}
+
+/** The records of a `bjobs -json` answer, or what is wrong with it. */
+export const parseRecords = (stdout: string): Either.Either<ReadonlyArray<Readonly<Record<string, unknown>>>, string> => {
+  const text = stdout.trim()
+  if (text === "") return Either.right([])
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return Either.left(`not JSON: ${JSON.stringify(text.slice(0, 200))}`)
+  }
+  const records = typeof data === "object" && data !== null ? (data as { RECORDS?: unknown }).RECORDS : undefined
+  if (!Array.isArray(records)) return Either.left(`no RECORDS list in ${JSON.stringify(text.slice(0, 200))}`)
+  return Either.right(records.filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null))
+}
+
+/** What one record says; undefined for a record to skip (an `ERROR` such as "Job <9> is not found"). */
+export const readRecord = (record: Readonly<Record<string, unknown>>): Either.Either<LsfRow | undefined, string> => {
+  if (field(record.ERROR) !== undefined) return Either.right(undefined)
+  const idText = field(record.JOBID)
+  if (idText === undefined) return Either.right(undefined)
+  const name = field(record.JOB_NAME)
+  const id = parseRecordId(idText, name)
+  if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(idText)}`)
+  const stat = field(record.STAT) ?? ""
+  const exitCode = parseExitCode(field(record.EXIT_CODE))
+  let outcome: LsfOutcome = stateTable[stat] ?? { status: "Unknown" }
+  if (stat === "EXIT") outcome = exitOutcome(field(record.EXIT_REASON), exitCode)
+  const started = outcome.status !== "Pending" && outcome.status !== "Unknown"
+  return Either.right({
+    id,
+    name: baseName(name),
+    obs: {
+      status: outcome.status,
+      reason: outcome.reason,
+      // DONE with an empty exit code is a zero exit.
+      exitCode: stat === "DONE" ? exitCode ?? 0 : stat === "EXIT" ? exitCode : undefined,
+      execHost: started ? field(record.EXEC_HOST) : undefined,
+      maxMem: parseLsfMemory(field(record.MAX_MEM)),
+      submitTime: parseTime(field(record.SUBMIT_TIME)),
+      startTime: parseTime(field(record.START_TIME)),
+      finishTime: parseTime(field(record.FINISH_TIME))
+    }
+  })
+}
+
+const parseRows = (stdout: string): Either.Either<ReadonlyArray<LsfRow>, string> =>
+  Either.flatMap(parseRecords(stdout), (records) => {
+    const rows: Array<LsfRow> = []
+    for (const record of records) {
+      const row = readRecord(record)
+      if (Either.isLeft(row)) return Either.left(row.left)
+      if (row.right !== undefined) rows.push(row.right)
+    }
+    return Either.right(rows)
+  })
+
+/**
+ * One observation per job: elements grouped under their array's id (a record of the array itself
+ * is dropped, its status comes from its elements); plain jobs pass through.
+ */
+const collect = (rows: ReadonlyArray<LsfRow>): ReadonlyArray<Observation> => {
+  const jobs = new Map<string, Observation>()
+  const elements = new Map<string, Map<number, ElementObservation>>()
+  for (const { id, obs } of rows) {
+    if (id.index === undefined) {
+      jobs.set(id.jobId, { jobId: id.jobId, ...obs })
+      continue
+    }
+    const byIndex = elements.get(id.jobId) ?? new Map<number, ElementObservation>()
+    byIndex.set(id.index, { index: id.index, ...obs })
+    elements.set(id.jobId, byIndex)
+  }
+  for (const [jobId, byIndex] of elements) {
+    const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+    jobs.set(jobId, { jobId, elements: sorted })
+  }
+  return Array.from(jobs.values())
+}
+
+export const parseStatus = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> =>
+  Either.map(parseRows(stdout), collect)
+
+/**
+ * bjobs exits non-zero when any id it was given is unknown ("Job <200> is not found"), yet still
+ * prints the others as JSON: such an answer is read, not counted as a failed poll.
+ */
+export const statusUsableOnFailure = (_exitCode: number | undefined, stdout: string, _stderr: string): boolean => {
+  const records = parseRecords(stdout)
+  return stdout.trim() !== "" && Either.isRight(records)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconnect and cancel
+// ---------------------------------------------------------------------------------------------
+
+/** This user's unfinished jobs (everyone's with `poll_all_users`), for reconnecting after a restart. */
+export const listCommand = (options: ConfigOptions): Invocation => ({
+  argv: ["bjobs", "-json", "-o", bjobsFields, ...users(options)]
+})
+
+/** The jobs `listCommand` printed, by id, with their names (an element's `[index]` taken off). */
+export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> => {
+  // Without -json's effect on an empty queue, bjobs says so in words.
+  if (/^No (?:unfinished|matching) job found/i.test(stdout.trim())) return Either.right([])
+  return Either.map(parseRows(stdout), (rows) => {
+    const names = new Map<string, string>()
+    for (const row of rows) if (!names.has(row.id.jobId)) names.set(row.id.jobId, row.name)
+    return collect(rows).map((observation) => ({
+      jobId: observation.jobId,
+      name: names.get(observation.jobId) ?? "",
+      observation
+    }))
+  })
+}
+
+/** `bkill <ids>`; `bkill -d <ids>` has LSF record them as DONE. */
+export const cancel = (jobIds: ReadonlyArray<string>, done: boolean): Invocation => ({
+  argv: done ? ["bkill", "-d", ...jobIds] : ["bkill", ...jobIds]
+})
+
+const alreadyEnded = /No matching job|No unfinished job|Job has already finished/i
+
+/**
+ * Reads bkill's answer: `Job <N>: Job has already finished` (or "No matching job found", "No
+ * unfinished job found") means N had already ended; such a message naming no job means all of
+ * them had. Any other error (permission denied, no contact with LSF) is a failed cancel.
+ */
+export const cancelOutcome = (
+  jobIds: ReadonlyArray<string>,
+  answer: CancelAnswer
+): Either.Either<ReadonlyArray<string>, string> => {
+  const ended: Array<string> = []
+  const errors: Array<string> = []
+  const text = `${answer.stderr}\n${answer.stdout}`
+  for (const m of text.matchAll(/Job <(\d+)(?:\[\d+\])?>:\s*([^\n]*)/g)) {
+    if (alreadyEnded.test(m[2]!)) ended.push(m[1]!)
+    else errors.push(`job ${m[1]}: ${m[2]!.trim()}`)
+  }
+  if (errors.length > 0) return Either.left(`bkill failed for ${errors.join("; ")}`)
+  if (answer.exitCode !== 0 && ended.length === 0) {
+    if (alreadyEnded.test(text)) return Either.right(jobIds)
+    return Either.left(`bkill exited with ${answer.exitCode ?? "no exit code"}: ${answer.stderr.trim()}`)
+  }
+  return Either.right(jobIds.filter((id) => ended.includes(id)))
+}
+
+export const dialect: Dialect = {
+  kind: "lsf",
+  logFileName,
+  directives,
+  submit,
+  parseSubmit,
+  status,
+  parseStatus,
+  statusUsableOnFailure,
+  list: { command: listCommand, parse: parseListing },
+  arrayIndexVariable: "LSB_JOBINDEX",
+  resolveLogPath,
+  cancel,
+  cancelOutcome
+}

@@ -1,0 +1,314 @@
+/**
+ * End-to-end checks of the LSF emulator (test/support/lsf/bin: bsub, bjobs, bkill) that other
+ * end-to-end tests put first on PATH. Jobs run as real local processes.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { tempDirs } from "./support/TempDirs.js"
+
+const BIN = fileURLToPath(new URL("./support/lsf/bin", import.meta.url))
+const tempDir = tempDirs("lsf-emu-")
+const FIELDS = "jobid job_name stat exit_code exit_reason exec_host max_mem submit_time start_time finish_time queue"
+const TIME = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4} L$/
+
+interface Lsf {
+  readonly dir: string
+  readonly env: NodeJS.ProcessEnv
+  readonly run: (cmd: string, args: ReadonlyArray<string>, input?: string) => { code: number | null; stdout: string; stderr: string }
+  readonly submit: (script: string, args?: ReadonlyArray<string>) => string
+  readonly records: (ids?: ReadonlyArray<string>) => Array<Record<string, string>>
+  readonly waitFor: (pred: (records: Array<Record<string, string>>) => boolean, timeoutMs?: number) => Promise<Array<Record<string, string>>>
+}
+
+const makeLsf = (): Lsf => {
+  const dir = tempDir()
+  const env = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, LSF_EMULATOR_DIR: dir }
+  const run = (cmd: string, args: ReadonlyArray<string>, input?: string) => {
+    const r = spawnSync(cmd, args, { env, input: input ?? "", encoding: "utf8", cwd: dir })
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  }
+  const submit = (script: string, args: ReadonlyArray<string> = []) => {
+    const r = run("bsub", args, script)
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    const m = /^Job <(\d+)> is submitted to (default )?queue <\w+>\.\n$/.exec(r.stdout)
+    expect(m).not.toBeNull()
+    return m![1]!
+  }
+  const records = (ids: ReadonlyArray<string> = []) => {
+    const r = run("bjobs", ["-a", "-o", FIELDS, "-json", ...ids])
+    return JSON.parse(r.stdout).RECORDS as Array<Record<string, string>>
+  }
+  const waitFor = async (pred: (records: Array<Record<string, string>>) => boolean, timeoutMs = 12_000) => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const rs = records()
+      if (pred(rs)) return rs
+      if (Date.now() > deadline) throw new Error(`timed out waiting; last records: ${JSON.stringify(rs)}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  return { dir, env, run, submit, records, waitFor }
+}
+
+const finished = (r: Record<string, string>) => r.STAT === "DONE" || r.STAT === "EXIT"
+/** True while the process exists and is not a zombie (an unreaped orphan counts as gone). */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
+  }
+}
+const waitGone = async (pid: number, timeoutMs = 4_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  return !alive(pid)
+}
+
+describe("LSF emulator", () => {
+  it("needs LSF_EMULATOR_DIR", () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}` }
+    delete env.LSF_EMULATOR_DIR
+    const r = spawnSync("bjobs", [], { env, encoding: "utf8" })
+    expect(r.status).toBe(255)
+    expect(r.stderr).toContain("LSF_EMULATOR_DIR")
+  })
+
+  it("runs a script from stdin with #BSUB options and reports it as DONE", async () => {
+    const lsf = makeLsf()
+    const id = lsf.submit(
+      `#!/bin/bash\n#BSUB -J e2e-hello\n#BSUB -o "${lsf.dir}/%J.log"\n#BSUB -q short\n#BSUB -n 1\n#BSUB -M 512\n#BSUB -W 10\necho "hi $LSB_JOBID $LSB_JOBINDEX $LSB_JOBNAME $PWD"\n`,
+      ["-q", "normal", "-cwd", os.tmpdir()]
+    )
+    const [rec] = await lsf.waitFor((rs) => rs.length === 1 && finished(rs[0]!))
+    expect(rec).toMatchObject({
+      JOBID: id,
+      JOB_NAME: "e2e-hello",
+      STAT: "DONE",
+      EXIT_CODE: "0",
+      EXIT_REASON: "-",
+      EXEC_HOST: os.hostname(),
+      MAX_MEM: "-",
+      QUEUE: "normal"
+    })
+    expect(rec!.SUBMIT_TIME).toMatch(TIME)
+    expect(rec!.START_TIME).toMatch(TIME)
+    expect(rec!.FINISH_TIME).toMatch(TIME)
+    const out = fs.readFileSync(path.join(lsf.dir, `${id}.log`), "utf8")
+    expect(out).toBe(`hi ${id} 0 e2e-hello ${fs.realpathSync(os.tmpdir())}\n`)
+    const all = lsf.run("bjobs", ["-a", "-json", "-o", "jobid stat"])
+    expect(JSON.parse(all.stdout)).toEqual({ COMMAND: "bjobs", JOBS: 1, RECORDS: [{ JOBID: id, STAT: "DONE" }] })
+    // without -a finished jobs are not listed
+    const unfinished = lsf.run("bjobs", [])
+    expect(unfinished.code).toBe(255)
+    expect(unfinished.stderr).toBe("No unfinished job found\n")
+  })
+
+  it("reports a failing script as EXIT with its exit code, and unknown ids as errors", async () => {
+    const lsf = makeLsf()
+    const id = lsf.submit("#BSUB -J failing\nexit 3\n")
+    const [rec] = await lsf.waitFor((rs) => rs.length === 1 && finished(rs[0]!))
+    expect(rec).toMatchObject({ JOBID: id, STAT: "EXIT", EXIT_CODE: "3" })
+    const r = lsf.run("bjobs", ["-o", "jobid stat exit_code", "-json", id, "9"])
+    expect(r.code).toBe(255)
+    expect(JSON.parse(r.stdout).RECORDS).toEqual([
+      { JOBID: id, STAT: "EXIT", EXIT_CODE: "3" },
+      { JOBID: "9", ERROR: "Job <9> is not found" }
+    ])
+  })
+
+  it("throttles array elements, substitutes %J and %I and reports each element", async () => {
+    const lsf = makeLsf()
+    const log = path.join(lsf.dir, "times.log")
+    const id = lsf.submit(
+      [
+        "#!/bin/bash",
+        "#BSUB -J arr[1-4]%2",
+        `#BSUB -o "${lsf.dir}/out.%J.%I.log"`,
+        `echo "start $LSB_JOBINDEX $(date +%s%N)" >> ${log}`,
+        "sleep 0.4",
+        `echo "end $LSB_JOBINDEX $(date +%s%N)" >> ${log}`,
+        "echo element $LSB_JOBINDEX of $LSB_JOBID",
+        '[ "$LSB_JOBINDEX" = 3 ] && exit 7',
+        "exit 0",
+        ""
+      ].join("\n")
+    )
+    const rs = await lsf.waitFor((rs) => rs.length === 4 && rs.every(finished))
+    expect(rs.map((r) => [r.JOBID, r.JOB_NAME, r.STAT, r.EXIT_CODE])).toEqual([
+      [`${id}[1]`, "arr[1]", "DONE", "0"],
+      [`${id}[2]`, "arr[2]", "DONE", "0"],
+      [`${id}[3]`, "arr[3]", "EXIT", "7"],
+      [`${id}[4]`, "arr[4]", "DONE", "0"]
+    ])
+    const events = fs
+      .readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .map(([kind, , t]) => ({ kind: kind!, t: BigInt(t!) }))
+      .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0))
+    let running = 0
+    let max = 0
+    for (const e of events) {
+      running += e.kind === "start" ? 1 : -1
+      max = Math.max(max, running)
+    }
+    expect(events).toHaveLength(8)
+    expect(max).toBe(2)
+    for (const i of [1, 2, 3, 4]) {
+      expect(fs.readFileSync(path.join(lsf.dir, `out.${id}.${i}.log`), "utf8")).toBe(`element ${i} of ${id}\n`)
+    }
+    // id[3] selects one element; the parent id all of them
+    expect(lsf.records([`${id}[3]`]).map((r) => r.JOBID)).toEqual([`${id}[3]`])
+    expect(lsf.records([id])).toHaveLength(4)
+  })
+
+  it("expands stepped ranges", async () => {
+    const lsf = makeLsf()
+    const id = lsf.submit("true\n", ["-J", "steps[1-9:4]"])
+    const rs = await lsf.waitFor((rs) => rs.length === 3 && rs.every(finished))
+    expect(rs.map((r) => r.JOBID)).toEqual([`${id}[1]`, `${id}[5]`, `${id}[9]`])
+  })
+
+  it("starts a dependent job only after its dependency is DONE", async () => {
+    const lsf = makeLsf()
+    const log = path.join(lsf.dir, "order.log")
+    const a = lsf.submit(`sleep 1\necho a-end $(date +%s%N) >> ${log}\n`, ["-J", "a"])
+    const b = lsf.submit(`echo b-start $(date +%s%N) >> ${log}\n`, ["-J", "b", "-w", `done(${a})`])
+    const mid = lsf.records([b])
+    expect(mid[0]!.STAT).toBe("PEND")
+    await lsf.waitFor((rs) => rs.length === 2 && rs.every(finished))
+    const lines = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" "))
+    expect(lines.map((l) => l[0])).toEqual(["a-end", "b-start"])
+    expect(BigInt(lines[1]![1]!) >= BigInt(lines[0]![1]!)).toBe(true)
+    // a dependency on a job that does not exist is refused
+    const bad = lsf.run("bsub", ["-w", "done(99999)", "true"])
+    expect(bad.code).toBe(255)
+    expect(bad.stderr).toBe("99999: No matching job found. Job not submitted.\n")
+  })
+
+  it("terminates a job whose dependency can never be met when -ti is given, and leaves it PEND otherwise", async () => {
+    const lsf = makeLsf()
+    const marker = path.join(lsf.dir, "ran")
+    const a = lsf.submit("exit 1\n", ["-J", "a"])
+    const b = lsf.submit(`touch ${marker}\n`, ["-J", "b", "-ti", "-w", `done(${a}) && ended(${a})`])
+    const c = lsf.submit(`touch ${marker}\n`, ["-J", "c", "-w", `done(${a})`])
+    await lsf.waitFor((rs) => rs.find((r) => r.JOBID === b)?.STAT === "EXIT")
+    await new Promise((r) => setTimeout(r, 500))
+    const rs = lsf.records()
+    expect(rs.find((r) => r.JOBID === a)).toMatchObject({ STAT: "EXIT", EXIT_CODE: "1" })
+    expect(rs.find((r) => r.JOBID === b)).toMatchObject({
+      STAT: "EXIT",
+      EXIT_REASON: "TERM_ORPHAN_SYSTEM",
+      EXEC_HOST: "-",
+      START_TIME: "-"
+    })
+    expect(rs.find((r) => r.JOBID === c)).toMatchObject({ STAT: "PEND", EXIT_CODE: "-" })
+    expect(fs.existsSync(marker)).toBe(false)
+    // a pending job can still be killed
+    expect(lsf.run("bkill", [c]).stdout).toBe(`Job <${c}> is being terminated\n`)
+    expect(lsf.records([c])[0]).toMatchObject({ STAT: "EXIT", EXIT_REASON: "TERM_OWNER" })
+  })
+
+  it("bkill terminates a running job's processes and marks it EXIT TERM_OWNER", async () => {
+    const lsf = makeLsf()
+    const pidFile = path.join(lsf.dir, "pid")
+    const id = lsf.submit(`sleep 30 &\necho $! > ${pidFile}\nwait\n`, ["-J", "victim"])
+    await lsf.waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n"))
+    const pid = Number(fs.readFileSync(pidFile, "utf8").trim())
+    expect(alive(pid)).toBe(true)
+    const r = lsf.run("bkill", [id])
+    expect(r).toEqual({ code: 0, stdout: `Job <${id}> is being terminated\n`, stderr: "" })
+    const [rec] = await lsf.waitFor((rs) => finished(rs[0]!))
+    expect(rec).toMatchObject({ STAT: "EXIT", EXIT_REASON: "TERM_OWNER" })
+    expect(await waitGone(pid)).toBe(true)
+    const again = lsf.run("bkill", [id])
+    expect(again).toEqual({ code: 255, stdout: "", stderr: `Job <${id}>: Job has already finished\n` })
+    const unknown = lsf.run("bkill", ["9"])
+    expect(unknown).toEqual({ code: 255, stdout: "", stderr: "Job <9>: No matching job found\n" })
+  })
+
+  it("bkill -d marks a running job DONE, and bkill -J matches names", async () => {
+    const lsf = makeLsf()
+    const id = lsf.submit("sleep 30\n", ["-J", "proj-one"])
+    const other = lsf.submit("sleep 30\n", ["-J", "proj-two"])
+    await lsf.waitFor((rs) => rs.length === 2 && rs.every((r) => r.STAT === "RUN"))
+    expect(lsf.run("bkill", ["-d", id]).stdout).toBe(`Job <${id}> is being terminated\n`)
+    expect(lsf.run("bkill", ["-J", "proj-t*"]).stdout).toBe(`Job <${other}> is being terminated\n`)
+    const rs = await lsf.waitFor((rs) => rs.every(finished))
+    expect(rs.map((r) => [r.JOBID, r.STAT, r.EXIT_REASON])).toEqual([
+      [id, "DONE", "-"],
+      [other, "EXIT", "TERM_OWNER"]
+    ])
+    expect(lsf.run("bkill", ["-J", "nothing*"])).toEqual({ code: 255, stdout: "", stderr: "No matching job found\n" })
+  })
+
+  it("kills a job that exceeds its run limit", async () => {
+    const lsf = makeLsf()
+    const r = spawnSync("bsub", ["-W", "1", "sleep 30"], {
+      env: { ...lsf.env, LSF_EMULATOR_SECONDS_PER_MINUTE: "0.5" },
+      encoding: "utf8"
+    })
+    expect(r.status).toBe(0)
+    const [rec] = await lsf.waitFor((rs) => finished(rs[0]!))
+    expect(rec).toMatchObject({ STAT: "EXIT", EXIT_REASON: "TERM_RUNLIMIT" })
+  })
+
+  it("gives a minimal environment with -env none", async () => {
+    const lsf = makeLsf()
+    const out = path.join(lsf.dir, "env.txt")
+    const r = spawnSync("bsub", ["-env", "none", "-o", out], {
+      env: { ...lsf.env, SOME_SECRET: "x", LSB_JOB_REPORT_MAIL: "N" },
+      input: "env | cut -d= -f1 | sort\n",
+      encoding: "utf8"
+    })
+    expect(r.status).toBe(0)
+    await lsf.waitFor((rs) => finished(rs[0]!))
+    const names = fs.readFileSync(out, "utf8").trim().split("\n")
+    expect(names).not.toContain("SOME_SECRET")
+    expect(names).toContain("PATH")
+    expect(names).toContain("LSB_JOBID")
+    expect(names.filter((n) => !n.startsWith("LSB_") && !["PATH", "HOME", "USER", "PWD", "SHLVL", "_", "OLDPWD"].includes(n))).toEqual([])
+  })
+
+  it("rejects bad usage with exit code 255", () => {
+    const lsf = makeLsf()
+    const r = lsf.run("bsub", ["-Z", "true"])
+    expect(r.code).toBe(255)
+    expect(r.stderr).toContain("Usage: bsub")
+    expect(r.stdout).toBe("")
+  })
+
+  it("hands out distinct ids to concurrent submissions", async () => {
+    const lsf = makeLsf()
+    const { spawn } = await import("node:child_process")
+    const outs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        new Promise<string>((resolve, reject) => {
+          const child = spawn("bsub", ["-J", `c${i}`, "true"], { env: lsf.env, stdio: ["ignore", "pipe", "pipe"] })
+          let s = ""
+          child.stdout.on("data", (d: Buffer) => (s += d.toString()))
+          child.on("error", reject)
+          child.on("close", () => resolve(s))
+        })
+      )
+    )
+    const ids = outs.map((s) => /Job <(\d+)>/.exec(s)?.[1])
+    expect(new Set(ids).size).toBe(10)
+    expect(ids.every((x) => x !== undefined)).toBe(true)
+    const rs = await lsf.waitFor((rs) => rs.length === 10 && rs.every(finished))
+    expect(rs.every((r) => r.STAT === "DONE")).toBe(true)
+  })
+})

@@ -1,0 +1,346 @@
+// Shared state and helpers for the LSF emulator (bsub / bjobs / bkill) used by end-to-end tests.
+//
+// State lives in the directory named by LSF_EMULATOR_DIR:
+//   counter            last allocated job id (guarded by counter.lock)
+//   jobs/<id>.json     one record per submitted job (array elements live inside it),
+//                      updated under jobs/<id>.lock and written atomically (tmp + rename)
+//   jobs/<id>.sh       the job script
+//   jobs/<id>.supervisor.log  output of the detached supervisor process
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export const FIRST_ID = 1000
+
+export const stateDir = (prog) => {
+  const dir = process.env.LSF_EMULATOR_DIR
+  if (!dir) {
+    process.stderr.write(`${prog}: LSF_EMULATOR_DIR is not set (the LSF emulator needs a state directory)\n`)
+    process.exit(255)
+  }
+  fs.mkdirSync(path.join(dir, "jobs"), { recursive: true })
+  return dir
+}
+
+const sleepBuffer = new Int32Array(new SharedArrayBuffer(4))
+export const sleepSync = (ms) => Atomics.wait(sleepBuffer, 0, 0, ms)
+
+/** Runs fn while holding an exclusive lock file (created with O_EXCL). Stale locks (>10 s) are broken. */
+export const withLock = (lockPath, fn) => {
+  let fd
+  for (;;) {
+    try {
+      fd = fs.openSync(lockPath, "wx")
+      break
+    } catch (e) {
+      if (e.code !== "EEXIST") throw e
+      try {
+        const st = fs.statSync(lockPath)
+        if (Date.now() - st.mtimeMs > 10_000) fs.rmSync(lockPath, { force: true })
+      } catch {
+        // lock vanished in between; retry
+      }
+      sleepSync(2 + Math.floor(Math.random() * 5))
+    }
+  }
+  try {
+    return fn()
+  } finally {
+    fs.closeSync(fd)
+    fs.rmSync(lockPath, { force: true })
+  }
+}
+
+export const allocateId = (dir) =>
+  withLock(path.join(dir, "counter.lock"), () => {
+    const file = path.join(dir, "counter")
+    let last = FIRST_ID - 1
+    try {
+      last = parseInt(fs.readFileSync(file, "utf8"), 10)
+    } catch {
+      // first job
+    }
+    const id = last + 1
+    writeAtomic(file, String(id))
+    return id
+  })
+
+const writeAtomic = (file, text) => {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  fs.writeFileSync(tmp, text)
+  fs.renameSync(tmp, file)
+}
+
+export const jobFile = (dir, id) => path.join(dir, "jobs", `${id}.json`)
+
+export const readJob = (dir, id) => {
+  try {
+    return JSON.parse(fs.readFileSync(jobFile(dir, id), "utf8"))
+  } catch {
+    return undefined
+  }
+}
+
+export const writeJob = (dir, job) => writeAtomic(jobFile(dir, job.id), JSON.stringify(job, null, 1))
+
+/** Read-modify-write of one job record under its lock; fn may mutate the job and return a value. */
+export const updateJob = (dir, id, fn) =>
+  withLock(path.join(dir, "jobs", `${id}.lock`), () => {
+    const job = readJob(dir, id)
+    if (!job) return undefined
+    const result = fn(job)
+    writeJob(dir, job)
+    return result
+  })
+
+export const listJobs = (dir) => {
+  const names = fs.readdirSync(path.join(dir, "jobs")).filter((n) => /^\d+\.json$/.test(n))
+  return names
+    .map((n) => readJob(dir, parseInt(n, 10)))
+    .filter((j) => j !== undefined)
+    .sort((a, b) => a.id - b.id)
+}
+
+export const isFinished = (stat) => stat === "DONE" || stat === "EXIT"
+
+export const currentUser = () => {
+  try {
+    return os.userInfo().username
+  } catch {
+    return process.env.USER ?? "unknown"
+  }
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+const pad2 = (n) => String(n).padStart(2, "0")
+
+/** LSF style local time, e.g. "Jan  5 10:00:00 2024 L" (day padded with a space, trailing " L"). */
+export const formatTime = (ms) => {
+  if (ms === undefined || ms === null) return "-"
+  const d = new Date(ms)
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ${pad2(d.getHours())}:${pad2(
+    d.getMinutes()
+  )}:${pad2(d.getSeconds())} ${d.getFullYear()} L`
+}
+
+/** Splits a line like a POSIX shell would for simple quoting ("..." and '...'). */
+export const shellSplit = (line) => {
+  const out = []
+  let cur = ""
+  let has = false
+  let quote = null
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]
+    if (quote) {
+      if (c === quote) quote = null
+      else if (c === "\\" && quote === '"' && i + 1 < line.length && /["\\$`]/.test(line[i + 1])) cur += line[++i]
+      else cur += c
+    } else if (c === '"' || c === "'") {
+      quote = c
+      has = true
+    } else if (/\s/.test(c)) {
+      if (has) out.push(cur)
+      cur = ""
+      has = false
+    } else if (c === "\\" && i + 1 < line.length) {
+      cur += line[++i]
+      has = true
+    } else {
+      cur += c
+      has = true
+    }
+  }
+  if (has) out.push(cur)
+  return out
+}
+
+/**
+ * Parses "name", "name[1-10]", "name[1-10]%2" (LSF's documented slot limit), "name[1-10%2]" (the
+ * form some tools write) and "name[1-9:2,20]" into name, indices, throttle.
+ */
+export const parseJobName = (spec) => {
+  const m = /^(.*)\[([^\]]*)\](?:%(\d+))?$/.exec(spec)
+  if (!m) return { name: spec, indices: undefined, throttle: undefined }
+  let body = m[2]
+  let throttle = m[3] === undefined ? undefined : parseInt(m[3], 10)
+  const pm = /^(.*)%(\d+)$/.exec(body)
+  if (pm) {
+    body = pm[1]
+    throttle = parseInt(pm[2], 10)
+  }
+  const indices = []
+  for (const part of body.split(",")) {
+    const r = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim())
+    if (!r) throw new Error(`${spec}: Bad job name. Job not submitted.`)
+    const a = parseInt(r[1], 10)
+    const b = r[2] === undefined ? a : parseInt(r[2], 10)
+    const s = r[3] === undefined ? 1 : parseInt(r[3], 10)
+    if (a < 1 || b < a || s < 1) throw new Error(`${spec}: Bad job name. Job not submitted.`)
+    for (let i = a; i <= b; i += s) indices.push(i)
+  }
+  return { name: m[1], indices: [...new Set(indices)].sort((x, y) => x - y), throttle }
+}
+
+export const globMatch = (pattern, text) => {
+  const re = new RegExp("^" + pattern.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$")
+  return re.test(text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dependency expressions (-w): done(x), ended(x), exit(x), exit(x,op code) (code ignored),
+// started(x), a bare x (= done(x)), combined with &&, ||, ! and parentheses.
+// x is a job id, id[index], or a job name (wildcards * allowed), optionally quoted.
+// Evaluation is three-valued: "yes", "no" (not yet) and "never" (can no longer become true).
+// ---------------------------------------------------------------------------------------------
+
+export const parseDependency = (text) => {
+  let pos = 0
+  const src = text
+  const ws = () => {
+    while (pos < src.length && /\s/.test(src[pos])) pos++
+  }
+  const ref = () => {
+    ws()
+    if (src[pos] === '"' || src[pos] === "'") {
+      const q = src[pos++]
+      const end = src.indexOf(q, pos)
+      if (end < 0) throw new Error(`${text}: Syntax error in dependency condition`)
+      const r = src.slice(pos, end)
+      pos = end + 1
+      return r
+    }
+    const m = /^[^\s()&|!,]+/.exec(src.slice(pos))
+    if (!m) throw new Error(`${text}: Syntax error in dependency condition`)
+    pos += m[0].length
+    return m[0]
+  }
+  const primary = () => {
+    ws()
+    if (src[pos] === "!") {
+      pos++
+      return { op: "not", arg: primary() }
+    }
+    if (src[pos] === "(") {
+      pos++
+      const e = orExpr()
+      ws()
+      if (src[pos] !== ")") throw new Error(`${text}: Syntax error in dependency condition`)
+      pos++
+      return e
+    }
+    const fm = /^(done|ended|exit|started|post_done|post_err)\s*\(/i.exec(src.slice(pos))
+    if (fm) {
+      pos += fm[0].length
+      const target = ref()
+      ws()
+      if (src[pos] === ",") {
+        const close = src.indexOf(")", pos)
+        pos = close < 0 ? src.length : close
+      }
+      ws()
+      if (src[pos] !== ")") throw new Error(`${text}: Syntax error in dependency condition`)
+      pos++
+      return { op: "cond", kind: fm[1].toLowerCase(), target }
+    }
+    return { op: "cond", kind: "done", target: ref() }
+  }
+  const andExpr = () => {
+    let left = primary()
+    for (;;) {
+      ws()
+      if (src.startsWith("&&", pos)) {
+        pos += 2
+        left = { op: "and", args: [left, primary()] }
+      } else return left
+    }
+  }
+  const orExpr = () => {
+    let left = andExpr()
+    for (;;) {
+      ws()
+      if (src.startsWith("||", pos)) {
+        pos += 2
+        left = { op: "or", args: [left, andExpr()] }
+      } else return left
+    }
+  }
+  const e = orExpr()
+  ws()
+  if (pos !== src.length) throw new Error(`${text}: Syntax error in dependency condition`)
+  return e
+}
+
+export const dependencyTargets = (expr) =>
+  expr.op === "cond" ? [expr.target] : expr.op === "not" ? dependencyTargets(expr.arg) : expr.args.flatMap(dependencyTargets)
+
+/** The element statuses a dependency reference points at (empty array when nothing matches). */
+export const resolveTarget = (jobs, target, user) => {
+  const m = /^(\d+)(?:\[(\d+)\])?$/.exec(target)
+  if (m) {
+    const job = jobs.find((j) => j.id === parseInt(m[1], 10))
+    if (!job) return []
+    if (m[2] !== undefined) {
+      const el = job.elements[m[2]]
+      return el ? [el.stat] : []
+    }
+    return Object.values(job.elements).map((e) => e.stat)
+  }
+  const nm = /^(.*)\[(\d+)\]$/.exec(target)
+  const base = nm ? nm[1] : target
+  return jobs
+    .filter((j) => j.user === user && globMatch(base, j.name))
+    .flatMap((j) => (nm ? (j.elements[nm[2]] ? [j.elements[nm[2]].stat] : []) : Object.values(j.elements).map((e) => e.stat)))
+}
+
+const condOf = (kind, stats) => {
+  if (stats.length === 0) return "never"
+  const each = (s) => {
+    switch (kind) {
+      case "done":
+      case "post_done":
+        return s === "DONE" ? "yes" : s === "EXIT" ? "never" : "no"
+      case "exit":
+      case "post_err":
+        return s === "EXIT" ? "yes" : s === "DONE" ? "never" : "no"
+      case "ended":
+        return isFinished(s) ? "yes" : "no"
+      case "started":
+        return s === "PEND" ? "no" : "yes"
+      default:
+        return "never"
+    }
+  }
+  const rs = stats.map(each)
+  return rs.includes("never") ? "never" : rs.every((r) => r === "yes") ? "yes" : "no"
+}
+
+export const evalDependency = (expr, jobs, user) => {
+  switch (expr.op) {
+    case "cond":
+      return condOf(expr.kind, resolveTarget(jobs, expr.target, user))
+    case "not": {
+      const r = evalDependency(expr.arg, jobs, user)
+      return r === "yes" ? "no" : "yes"
+    }
+    case "and": {
+      const rs = expr.args.map((a) => evalDependency(a, jobs, user))
+      return rs.includes("never") ? "never" : rs.every((r) => r === "yes") ? "yes" : "no"
+    }
+    case "or": {
+      const rs = expr.args.map((a) => evalDependency(a, jobs, user))
+      return rs.includes("yes") ? "yes" : rs.every((r) => r === "never") ? "never" : "no"
+    }
+  }
+  return "never"
+}
+
+/** Substitutes %J (job id) and %I (array index) in -o / -e paths. */
+export const substitutePath = (p, id, index) => p.replace(/%J/g, String(id)).replace(/%I/g, String(index))
+
+/** Parses -W "[HH:]MM" into milliseconds (one minute = LSF_EMULATOR_SECONDS_PER_MINUTE seconds, default 60). */
+export const parseRunLimit = (w, secondsPerMinute) => {
+  const m = /^(?:(\d+):)?(\d+)$/.exec(w.trim())
+  if (!m) return undefined
+  const minutes = (m[1] ? parseInt(m[1], 10) * 60 : 0) + parseInt(m[2], 10)
+  return minutes * secondsPerMinute * 1000
+}
