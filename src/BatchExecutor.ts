@@ -123,6 +123,22 @@ export interface Dialect {
   readonly cancelOutcome?: ((jobIds: ReadonlyArray<string>, answer: CancelAnswer) => Either.Either<ReadonlyArray<string>, string>) | undefined
 }
 
+/**
+ * A scheduler that says only that a job's dependency can never be met (not which) gets the job's
+ * dependencies named from its record.
+ */
+export const nameDependencies = (
+  jobs: ReadonlyArray<JobRecord>,
+  observations: ReadonlyArray<Observation>
+): ReadonlyArray<Observation> => {
+  const byId = new Map(jobs.map((j) => [j.jobId, j] as const))
+  return observations.map((o) => {
+    const deps = byId.get(o.jobId)?.dependsOn
+    if (o.reason?._tag !== "DependencyFailed" || o.reason.dependencies.length > 0 || deps === undefined) return o
+    return { ...o, reason: { _tag: "DependencyFailed", dependencies: deps.map((d) => d.jobId) } }
+  })
+}
+
 /** Status commands are split so that no argv passes this many characters. */
 export const argvBudget = 100_000
 
@@ -323,6 +339,9 @@ export const make = (dialect: Dialect) =>
       })
 
     const poll: ExecutorShape["poll"] = (jobs) =>
+      observe(jobs).pipe(Effect.map((observations) => nameDependencies(jobs, observations)))
+
+    const observe = (jobs: ReadonlyArray<JobRecord>) =>
       Effect.gen(function*() {
         if (jobs.length === 0) return []
         const live = (yield* Effect.forEach(chunkJobs(jobs), runStatus)).flat()

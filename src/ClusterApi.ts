@@ -24,6 +24,7 @@ import type { Executor } from "./Executor.js"
 import type { JobStore } from "./JobStore.js"
 import { layerMemory } from "./JobStore.js"
 import * as LocalExecutor from "./LocalExecutor.js"
+import * as LsfExecutor from "./LsfExecutor.js"
 import * as Monitor from "./Monitor.js"
 import * as SlurmExecutor from "./SlurmExecutor.js"
 import * as SqliteJobStore from "./SqliteJobStore.js"
@@ -45,6 +46,8 @@ export const executorLayer: Layer.Layer<
         return LocalExecutor.layer
       case "slurm":
         return SlurmExecutor.layer
+      case "lsf":
+        return LsfExecutor.layer
     }
   })
 )

@@ -13,7 +13,7 @@ import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 
 /** Executors this version of cluster-api can run jobs on. */
-export const availableExecutors = ["local", "slurm"] as const
+export const availableExecutors = ["local", "slurm", "lsf"] as const
 export const ConfigExecutor = Schema.Literal(...availableExecutors)
 
 export const LsfUnits = Schema.Literal("KB", "MB", "GB", "TB")

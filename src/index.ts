@@ -40,6 +40,8 @@ export type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitR
 export * as LocalExecutor from "./LocalExecutor.js"
 export * as SlurmExecutor from "./SlurmExecutor.js"
 export * as Slurm from "./schedulers/Slurm.js"
+export * as LsfExecutor from "./LsfExecutor.js"
+export * as Lsf from "./schedulers/Lsf.js"
 
 export { JobStore } from "./JobStore.js"
 export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobStoreShape, TransitionEntry } from "./JobStore.js"

@@ -387,6 +387,11 @@ describe("status parsing (seeds §6 item 5)", () => {
     expect(ended("-", "3").reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
     expect(ended("-", "137").reason).toEqual({ _tag: "Signalled", signal: "SIGKILL" })
     expect(exitOutcome(undefined, undefined).reason).toEqual({ _tag: "SchedulerFailure", detail: "LSF reports EXIT" })
+    // Orphan termination (bsub -ti): the executor names the dependencies from the job's record.
+    expect(exitOutcome("TERM_ORPHAN_SYSTEM", undefined)).toEqual({
+      status: "Failed",
+      reason: { _tag: "DependencyFailed", dependencies: [] }
+    })
   })
 
   it("reads times with two spaces before the day, a trailing zone letter, or LSF's numeric form", () => {

@@ -164,8 +164,8 @@ const signalNames: ReadonlyMap<number, string> = new Map(
 /**
  * Why an EXIT job ended, from its exit reason (`TERM_MEMLIMIT: job killed after reaching LSF
  * memory usage limit`, or the bare code) and exit code: over its memory limit, past its run
- * limit, killed by its owner or an administrator (then `Killed`), else its exit code (above 128:
- * the signal that ended it).
+ * limit, killed by its owner or an administrator (then `Killed`), ended because a dependency can
+ * never be met (orphan termination), else its exit code (above 128: the signal that ended it).
  */
 export const exitOutcome = (exitReason: string | undefined, exitCode: number | undefined): LsfOutcome => {
   const why = exitReason ?? ""
@@ -177,6 +177,11 @@ export const exitOutcome = (exitReason: string | undefined, exitCode: number | u
     return { status: "Killed", reason: { _tag: "Cancelled", by: who === "admin" ? "admin" : "owner" } }
   }
   if (/TERM_PREEMPT/i.test(why)) return { status: "Failed", reason: { _tag: "Preempted" } }
+  // Orphan job termination (`bsub -ti`): a dependency of this job can never be met. Which ones
+  // the job waited for is in its record, not in bjobs' answer; the executor fills them in.
+  if (/TERM_ORPHAN_SYSTEM|orphan job/i.test(why)) {
+    return { status: "Failed", reason: { _tag: "DependencyFailed", dependencies: [] } }
+  }
   if (exitCode !== undefined && exitCode > 128 && signalNames.has(exitCode - 128)) {
     return { status: "Failed", reason: { _tag: "Signalled", signal: signalNames.get(exitCode - 128)! } }
   }

@@ -1,0 +1,134 @@
+/**
+ * The LSF executor end to end: the real CommandRunner runs `bsub`, `bjobs` and `bkill` from the
+ * LSF emulator (test/support/lsf), which runs each job as a real process and answers in LSF's
+ * formats. Real scripts, real exit codes, real logs.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { delimiter } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as ClusterApi from "../src/ClusterApi.js"
+import { layer as nodeRunner } from "../src/CommandRunner.js"
+import { ClusterConfig } from "../src/Config.js"
+import type { ConfigOptions } from "../src/Config.js"
+import { Executor } from "../src/Executor.js"
+import { Monitor } from "../src/Monitor.js"
+import { tempDirs } from "./support/TempDirs.js"
+
+// The emulator's commands come first on PATH for every command this file's runner starts.
+const emulatorBin = fileURLToPath(new URL("./support/lsf/bin", import.meta.url))
+process.env.PATH = `${emulatorBin}${delimiter}${process.env.PATH ?? ""}`
+const tempDir = tempDirs("capi-lsf-")
+
+/** Services on a fresh emulated cluster (its own state directory) and log directory. */
+const onLsf = <A, E>(
+  body: (dir: string) => Effect.Effect<A, E, ClusterApi.Services>,
+  config: Partial<ConfigOptions> = {}
+) => {
+  const dir = tempDir()
+  process.env.LSF_EMULATOR_DIR = dir
+  return body(dir).pipe(
+    Effect.scoped,
+    Effect.provide(ClusterApi.compose({
+      config: ClusterConfig.layerTest({
+        executor: "lsf",
+        poll_interval: 0.2,
+        log_directory: dir,
+        job_name_prefix: "capi",
+        use_stdin: true,
+        ...config
+      }),
+      runner: nodeRunner
+    }))
+  )
+}
+
+const read = (file: string | undefined) => readFileSync(file ?? "", "utf8")
+
+describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
+  it.live("a job that succeeds and one that exits 3: status, exit code, host, times and logs", () =>
+    onLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const ok = yield* executor.submit({ name: "ok", command: "echo hello from $LSB_JOBID" })
+        const bad = yield* executor.submit({ name: "bad", command: "echo oops >&2; exit 3" })
+        const [okEnd, badEnd] = yield* monitor.await([ok, bad], { timeout: "30 seconds" })
+        expect(okEnd!.status).toBe("Done")
+        expect(okEnd!.exitCode).toBe(0)
+        expect(okEnd!.execHost).toBeDefined()
+        expect(okEnd!.startTime).toBeInstanceOf(Date)
+        expect(read(okEnd!.stdoutPath)).toContain(`hello from ${ok.jobId}`)
+        expect(badEnd!.status).toBe("Failed")
+        expect(badEnd!.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+        expect(read(badEnd!.stderrPath)).toContain("oops")
+      })
+    ))
+
+  it.live("an array with a failing element, two at a time: Failed, the element named", () =>
+    onLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submitArray(
+          { name: "arr", command: "sleep 0.3; [ \"$LSB_JOBINDEX\" != 2 ]" },
+          { start: 1, end: 4, maxConcurrent: 2 }
+        )
+        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end!.status).toBe("Failed")
+        expect(end!.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+        expect(end!.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Done"])
+      })
+    ))
+
+  it.live("cancel ends a running job Killed; cancelling it again keeps that end", () =>
+    onLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "long", command: "sleep 60" })
+        // Running once bjobs says so.
+        const started = yield* Effect.gen(function*() {
+          for (let i = 0; i < 100; i++) {
+            const seen = yield* executor.poll([job])
+            if (seen.some((o) => o.status === "Running")) return true
+            yield* Effect.sleep("100 millis")
+          }
+          return false
+        })
+        expect(started).toBe(true)
+        const cancelled = yield* executor.cancel(job.jobId)
+        expect(cancelled.status).toBe("Killed")
+        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end!.status).toBe("Killed")
+        const again = yield* executor.cancel(job.jobId)
+        expect(again.status).toBe("Killed")
+      })
+    ))
+
+  it.live("a dependency chain: the second starts after the first is done; a dependent of a failure never runs", () =>
+    onLsf((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const first = yield* executor.submit({ name: "first", command: `sleep 0.5; date +%s%N > ${dir}/first` })
+        const second = yield* executor.submit({
+          name: "second",
+          command: `date +%s%N > ${dir}/second`,
+          dependsOn: [{ type: "afterok", jobId: first.jobId }]
+        })
+        const failing = yield* executor.submit({ name: "failing", command: "exit 1" })
+        const orphan = yield* executor.submit({
+          name: "orphan",
+          command: `touch ${dir}/orphan-ran`,
+          dependsOn: [{ type: "afterok", jobId: failing.jobId }]
+        })
+        const ends = yield* monitor.await([first, second, failing, orphan], { timeout: "30 seconds" })
+        expect(ends.map((e) => e.status)).toEqual(["Done", "Done", "Failed", "Failed"])
+        expect(ends[3]!.reason).toEqual({ _tag: "DependencyFailed", dependencies: [failing.jobId] })
+        expect(Number(read(`${dir}/second`))).toBeGreaterThan(Number(read(`${dir}/first`)))
+        expect(() => read(`${dir}/orphan-ran`)).toThrow()
+      })
+    ))
+})
