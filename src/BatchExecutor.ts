@@ -6,7 +6,7 @@
  * that left the live queue, and cancellation written through the JobStore.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Option } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option } from "effect"
 import type { CommandRunnerShape } from "./CommandRunner.js"
 import { CommandRunner } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
@@ -15,7 +15,7 @@ import type { JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
-import { jobDirectories, nameMatches, prepareJob } from "./Executor.js"
+import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
@@ -470,3 +470,9 @@ export const make = (dialect: Dialect) =>
     }
     return shape
   })
+
+/** The executor of one batch scheduler: this machinery speaking `dialect`. */
+export const layer = (
+  dialect: Dialect
+): Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(Executor, make(dialect))

@@ -28,6 +28,9 @@ export const shellQuote = (value: string): string =>
 /** Quotes a value for a directive line: double quotes, backslash-escaped. */
 export const directiveQuote = (value: string): string => `"${value.replace(/(["\\$`])/g, "\\$1")}"`
 
+/** A value on a directive line: as it is when it is one plain word, else quoted. */
+export const directiveValue = (value: string): string => isPlainWord(value) ? value : directiveQuote(value)
+
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** Fails when a value would break out of the single line it is written on. */

@@ -2,19 +2,9 @@
  * The Slurm executor: the shared batch machinery (BatchExecutor) speaking Slurm's dialect
  * (schedulers/Slurm.ts).
  */
-import type { FileSystem, Path } from "@effect/platform"
-import { Layer } from "effect"
-import { make as makeBatch } from "./BatchExecutor.js"
-import type { CommandRunner } from "./CommandRunner.js"
-import type { ClusterConfig } from "./Config.js"
-import { Executor } from "./Executor.js"
-import type { JobStore } from "./JobStore.js"
+import * as BatchExecutor from "./BatchExecutor.js"
 import { slurmDialect } from "./schedulers/Slurm.js"
 
-export const make = makeBatch(slurmDialect)
+export const make = BatchExecutor.make(slurmDialect)
 
-export const layer: Layer.Layer<
-  Executor,
-  never,
-  ClusterConfig | CommandRunner | JobStore | FileSystem.FileSystem | Path.Path
-> = Layer.effect(Executor, make)
+export const layer = BatchExecutor.layer(slurmDialect)

@@ -3,11 +3,11 @@
  * script it runs, the wrapper that starts it and the files that wrapper leaves, how a process's
  * end reads as an outcome, and what those files say about a job taken over from another program.
  */
-import { constants } from "node:os"
 import type { ElementObservation, FailureReason, JobStatus } from "../Domain.js"
 import type { ConfigOptions } from "../Config.js"
 import type { PreparedJob } from "../Executor.js"
 import { renderScript, skipDirectives } from "../Script.js"
+import { signalOfStatus } from "../Signals.js"
 
 /** The environment variable that holds an array element's index in a local array job. */
 export const arrayIndexVariable = "ARRAY_INDEX"
@@ -86,13 +86,6 @@ export const parseStatusFile = (text: string): number | undefined => {
   return /^\d{1,10}$/.test(t) ? Number(t) : undefined
 }
 
-// Signal numbers to names, the first name of each number (SIGABRT rather than SIGIOT).
-const signalNames: ReadonlyMap<number, string> = (() => {
-  const names = new Map<number, string>()
-  for (const [name, n] of Object.entries(constants.signals)) if (!names.has(n)) names.set(n, name)
-  return names
-})()
-
 /** How a job process ended, as far as an outcome goes. */
 export interface ExitOutcome {
   readonly status: "Done" | "Failed"
@@ -117,7 +110,7 @@ export const exitOutcome = (
   const code = end.exitCode
   if (code === 0) return { status: "Done", exitCode: 0 }
   if (code === undefined) return { status: "Failed", reason: { _tag: "NonZeroExit", exitCode: -1 } }
-  const signal = code > 128 ? signalNames.get(code - 128) : undefined
+  const signal = signalOfStatus(code)
   if (signal !== undefined) return { status: "Failed", reason: { _tag: "Signalled", signal } }
   return { status: "Failed", reason: { _tag: "NonZeroExit", exitCode: code }, exitCode: code }
 }

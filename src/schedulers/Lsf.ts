@@ -14,29 +14,29 @@
  * LSF prints times without a zone (`Jan  5 10:00:00 2024`, sometimes with a trailing ` L`); they
  * are LSF's local time and are read as this process's local time.
  */
-import { constants } from "node:os"
 import { Either } from "effect"
 import type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
-import type { Dependency, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "../Domain.js"
+import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
 import { indexPlaceholder } from "../JobQueries.js"
-import { directiveQuote, isPlainWord, skipDirectives } from "../Script.js"
+import { directiveQuote, directiveValue, skipDirectives } from "../Script.js"
+import { signalOfStatus } from "../Signals.js"
+import type { ObservedRow, StateOutcome } from "./Observed.js"
+import { groupRows, listingFrom } from "./Observed.js"
 import { bytesIn, formatHM, parseMemory } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
 // Submit
 // ---------------------------------------------------------------------------------------------
 
-/** A directive value, quoted only when it needs to be. */
-const value = (v: string): string => isPlainWord(v) ? v : directiveQuote(v)
 
 /**
  * `-J` for a job or an array: `name`, or `"name[1-50:2]%15"`. LSF's slot limit (at most that
  * many elements run at once) follows the closing bracket.
  */
 export const formatJobName = (name: string, array: PreparedJob["array"]): string => {
-  if (array === undefined) return value(name)
+  if (array === undefined) return directiveValue(name)
   const step = array.step !== undefined && array.step !== 1 ? `:${array.step}` : ""
   const limit = array.maxConcurrent !== undefined ? `%${array.maxConcurrent}` : ""
   return directiveQuote(`${name}[${array.start}-${array.end}${step}]${limit}`)
@@ -78,7 +78,7 @@ export const directives = (job: PreparedJob, paths: JobPaths, options: ConfigOpt
     `-o ${directiveQuote(paths.stdout)}`,
     `-e ${directiveQuote(paths.stderr)}`
   ]
-  if (r.queue !== undefined) lines.push(`-q ${value(r.queue)}`)
+  if (r.queue !== undefined) lines.push(`-q ${directiveValue(r.queue)}`)
   if (r.cpus !== undefined) {
     lines.push(`-n ${r.cpus}`)
     // Several slots of one job on one host, as a multi-threaded program needs.
@@ -91,7 +91,7 @@ export const directives = (job: PreparedJob, paths: JobPaths, options: ConfigOpt
   }
   if (r.walltime !== undefined) lines.push(`-W ${formatHM(r.walltime)}`)
   lines.push(`-cwd ${directiveQuote(paths.runDir)}`)
-  if (r.account !== undefined) lines.push(`-P ${value(r.account)}`)
+  if (r.account !== undefined) lines.push(`-P ${directiveValue(r.account)}`)
   const deps = job.spec.dependsOn ?? []
   if (deps.length > 0) {
     lines.push(`-w ${directiveQuote(formatDependencies(deps))}`)
@@ -134,13 +134,8 @@ export const parseSubmit = (stdout: string): Either.Either<string, string> => {
 // States
 // ---------------------------------------------------------------------------------------------
 
-export interface LsfOutcome {
-  readonly status: JobStatus
-  readonly reason?: FailureReason | undefined
-}
-
 /** Every job state bjobs prints, and what it means here. */
-export const stateTable: Readonly<Record<string, LsfOutcome>> = {
+export const stateTable: Readonly<Record<string, StateOutcome>> = {
   PEND: { status: "Pending" },
   PROV: { status: "Pending" },
   WAIT: { status: "Pending" },
@@ -157,17 +152,13 @@ export const stateTable: Readonly<Record<string, LsfOutcome>> = {
   UNKWN: { status: "Unknown" }
 }
 
-const signalNames: ReadonlyMap<number, string> = new Map(
-  Object.entries(constants.signals).map(([name, n]) => [n, name] as const)
-)
-
 /**
  * Why an EXIT job ended, from its exit reason (`TERM_MEMLIMIT: job killed after reaching LSF
  * memory usage limit`, or the bare code) and exit code: over its memory limit, past its run
  * limit, killed by its owner or an administrator (then `Killed`), ended because a dependency can
  * never be met (orphan termination), else its exit code (above 128: the signal that ended it).
  */
-export const exitOutcome = (exitReason: string | undefined, exitCode: number | undefined): LsfOutcome => {
+export const exitOutcome = (exitReason: string | undefined, exitCode: number | undefined): StateOutcome => {
   const why = exitReason ?? ""
   if (/TERM_MEMLIMIT|memory (?:usage )?limit/i.test(why)) return { status: "Failed", reason: { _tag: "OutOfMemory" } }
   if (/TERM_RUNLIMIT|run ?time limit|run limit/i.test(why)) return { status: "Failed", reason: { _tag: "Timeout" } }
@@ -182,9 +173,8 @@ export const exitOutcome = (exitReason: string | undefined, exitCode: number | u
   if (/TERM_ORPHAN_SYSTEM|orphan job/i.test(why)) {
     return { status: "Failed", reason: { _tag: "DependencyFailed", dependencies: [] } }
   }
-  if (exitCode !== undefined && exitCode > 128 && signalNames.has(exitCode - 128)) {
-    return { status: "Failed", reason: { _tag: "Signalled", signal: signalNames.get(exitCode - 128)! } }
-  }
+  const signal = exitCode === undefined ? undefined : signalOfStatus(exitCode)
+  if (signal !== undefined) return { status: "Failed", reason: { _tag: "Signalled", signal } }
   if (exitCode !== undefined && exitCode !== 0) {
     return { status: "Failed", reason: { _tag: "NonZeroExit", exitCode } }
   }
@@ -324,7 +314,7 @@ export const readRecord = (record: Readonly<Record<string, unknown>>): Either.Ei
   if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(idText)}`)
   const stat = field(record.STAT) ?? ""
   const exitCode = parseExitCode(field(record.EXIT_CODE))
-  let outcome: LsfOutcome = stateTable[stat] ?? { status: "Unknown" }
+  let outcome: StateOutcome = stateTable[stat] ?? { status: "Unknown" }
   if (stat === "EXIT") outcome = exitOutcome(field(record.EXIT_REASON), exitCode)
   const started = outcome.status !== "Pending" && outcome.status !== "Unknown"
   return Either.right({
@@ -355,28 +345,19 @@ const parseRows = (stdout: string): Either.Either<ReadonlyArray<LsfRow>, string>
     return Either.right(rows)
   })
 
+/** A row as the shared grouping reads it. */
+const observed = (row: LsfRow): ObservedRow & { readonly name: string } => ({
+  jobId: row.id.jobId,
+  indices: row.id.index === undefined ? undefined : [row.id.index],
+  name: row.name,
+  obs: row.obs
+})
+
 /**
  * One observation per job: elements grouped under their array's id (a record of the array itself
  * is dropped, its status comes from its elements); plain jobs pass through.
  */
-const collect = (rows: ReadonlyArray<LsfRow>): ReadonlyArray<Observation> => {
-  const jobs = new Map<string, Observation>()
-  const elements = new Map<string, Map<number, ElementObservation>>()
-  for (const { id, obs } of rows) {
-    if (id.index === undefined) {
-      jobs.set(id.jobId, { jobId: id.jobId, ...obs })
-      continue
-    }
-    const byIndex = elements.get(id.jobId) ?? new Map<number, ElementObservation>()
-    byIndex.set(id.index, { index: id.index, ...obs })
-    elements.set(id.jobId, byIndex)
-  }
-  for (const [jobId, byIndex] of elements) {
-    const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
-    jobs.set(jobId, { jobId, elements: sorted })
-  }
-  return Array.from(jobs.values())
-}
+const collect = (rows: ReadonlyArray<LsfRow>): ReadonlyArray<Observation> => groupRows(rows.map(observed))
 
 export const parseStatus = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> =>
   Either.map(parseRows(stdout), collect)
@@ -403,15 +384,7 @@ export const listCommand = (options: ConfigOptions): Invocation => ({
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> => {
   // Without -json's effect on an empty queue, bjobs says so in words.
   if (/^No (?:unfinished|matching) job found/i.test(stdout.trim())) return Either.right([])
-  return Either.map(parseRows(stdout), (rows) => {
-    const names = new Map<string, string>()
-    for (const row of rows) if (!names.has(row.id.jobId)) names.set(row.id.jobId, row.name)
-    return collect(rows).map((observation) => ({
-      jobId: observation.jobId,
-      name: names.get(observation.jobId) ?? "",
-      observation
-    }))
-  })
+  return Either.map(parseRows(stdout), (rows) => listingFrom(rows.map(observed)))
 }
 
 /** `bkill <ids>`; `bkill -d <ids>` has LSF record them as DONE. */

@@ -13,22 +13,22 @@
  *
  * Times without a zone are Slurm's local time and are read as this process's local time.
  */
-import { constants } from "node:os"
 import { Either } from "effect"
 import type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
-import type { Dependency, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "../Domain.js"
+import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import { formatArraySpec, isTerminalStatus } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
-import { directiveQuote, isPlainWord } from "../Script.js"
+import { directiveValue } from "../Script.js"
+import { signalName } from "../Signals.js"
+import type { ObservedRow, StateOutcome } from "./Observed.js"
+import { groupRows, listingFrom } from "./Observed.js"
 import { formatSlurmTime, memoryInMegabytes, parseMemory } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
 // Submit
 // ---------------------------------------------------------------------------------------------
 
-/** A directive value, quoted only when it needs to be. */
-const value = (v: string): string => isPlainWord(v) ? v : directiveQuote(v)
 
 /** `afterok:1:2,afterany:3`: ids grouped by type in first-seen order; every group must be met. */
 export const formatDependencies = (deps: ReadonlyArray<Dependency>): string => {
@@ -47,17 +47,17 @@ export const logFileName = (stream: "stdout" | "stderr", isArray: boolean): stri
 export const directives = (job: PreparedJob, paths: JobPaths, _options: ConfigOptions): ReadonlyArray<string> => {
   const r = job.resources
   const lines = [
-    `--job-name=${value(job.name)}`,
-    `--output=${value(paths.stdout)}`,
-    `--error=${value(paths.stderr)}`,
-    `--chdir=${value(paths.runDir)}`
+    `--job-name=${directiveValue(job.name)}`,
+    `--output=${directiveValue(paths.stdout)}`,
+    `--error=${directiveValue(paths.stderr)}`,
+    `--chdir=${directiveValue(paths.runDir)}`
   ]
   if (r.nodes !== undefined) lines.push(`--nodes=${r.nodes}`)
   if (r.cpus !== undefined) lines.push(`--cpus-per-task=${r.cpus}`)
   if (r.memoryBytes !== undefined) lines.push(`--mem=${memoryInMegabytes(r.memoryBytes)}M`)
   if (r.walltime !== undefined) lines.push(`--time=${formatSlurmTime(r.walltime)}`)
-  if (r.queue !== undefined) lines.push(`--partition=${value(r.queue)}`)
-  if (r.account !== undefined) lines.push(`--account=${value(r.account)}`)
+  if (r.queue !== undefined) lines.push(`--partition=${directiveValue(r.queue)}`)
+  if (r.account !== undefined) lines.push(`--account=${directiveValue(r.account)}`)
   if (r.gpus !== undefined && r.gpus > 0) lines.push(`--gres=gpu:${r.gpus}`)
   if (job.array !== undefined) lines.push(`--array=${formatArraySpec(job.array)}`)
   const deps = job.spec.dependsOn ?? []
@@ -97,13 +97,8 @@ export const parseSubmit = (stdout: string): Either.Either<string, string> => {
 // States
 // ---------------------------------------------------------------------------------------------
 
-export interface SlurmOutcome {
-  readonly status: JobStatus
-  readonly reason?: FailureReason | undefined
-}
-
 /** Every job state Slurm prints (long form), and what it means here. */
-export const stateTable: Readonly<Record<string, SlurmOutcome>> = {
+export const stateTable: Readonly<Record<string, StateOutcome>> = {
   PENDING: { status: "Pending" },
   CONFIGURING: { status: "Pending" },
   REQUEUED: { status: "Pending" },
@@ -162,7 +157,7 @@ const shortCodes: Readonly<Record<string, string>> = {
  * A state as printed (`CANCELLED by 1001`, `CANCELLED+` from a narrow column, `RUNNING`), mapped;
  * undefined for a state this table does not know. `by` is the uid that cancelled the job.
  */
-export const mapState = (text: string): SlurmOutcome | undefined => {
+export const mapState = (text: string): StateOutcome | undefined => {
   const m = /^([A-Z_]+)\+?(?:\s+by\s+(\S+))?\s*$/.exec(text.trim())
   if (m === null) return undefined
   const name = shortCodes[m[1]!] ?? m[1]!
@@ -178,17 +173,11 @@ export const mapState = (text: string): SlurmOutcome | undefined => {
 // Small readers
 // ---------------------------------------------------------------------------------------------
 
-const signalNames: ReadonlyMap<number, string> = new Map(
-  Object.entries(constants.signals).map(([name, n]) => [n, name] as const)
-)
-
 /** `ExitCode` as `rc:signal`. */
 export const parseExitCode = (text: string): { readonly rc: number; readonly signal: number } | undefined => {
   const m = /^(\d+):(\d+)$/.exec(text.trim())
   return m === null ? undefined : { rc: Number(m[1]), signal: Number(m[2]) }
 }
-
-export const signalName = (n: number): string => signalNames.get(n) ?? `signal ${n}`
 
 /** A Slurm time (`2026-11-21T11:58:48`, local), or undefined for `Unknown`, `None`, `N/A`. */
 export const parseTime = (text: string | undefined): Date | undefined => {
@@ -254,27 +243,17 @@ export const parseJobId = (text: string): ParsedId | undefined => {
   return undefined
 }
 
+/** One row per parsed id, for grouping. */
+const observed = (id: ParsedId, obs: Omit<ElementObservation, "index">): ObservedRow => ({
+  jobId: id.jobId,
+  indices: id._tag === "Elements" ? id.indices : undefined,
+  obs
+})
+
 /** Groups per-element observations under their array's id; plain jobs pass through. */
 const collect = (
   rows: ReadonlyArray<{ readonly id: ParsedId; readonly obs: Omit<ElementObservation, "index"> }>
-): ReadonlyArray<Observation> => {
-  const jobs = new Map<string, Observation>()
-  const elements = new Map<string, Map<number, ElementObservation>>()
-  for (const { id, obs } of rows) {
-    if (id._tag === "Job") {
-      jobs.set(id.jobId, { jobId: id.jobId, ...obs })
-      continue
-    }
-    const byIndex = elements.get(id.jobId) ?? new Map<number, ElementObservation>()
-    for (const index of id.indices) byIndex.set(index, { index, ...obs })
-    elements.set(id.jobId, byIndex)
-  }
-  for (const [jobId, byIndex] of elements) {
-    const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
-    jobs.set(jobId, { jobId, elements: sorted })
-  }
-  return Array.from(jobs.values())
-}
+): ReadonlyArray<Observation> => groupRows(rows.map(({ id, obs }) => observed(id, obs)))
 
 const splitLines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l.trim().length > 0)
 
@@ -620,15 +599,7 @@ export const listCommand = (): Invocation => ({ argv: ["squeue", "--me", "-h", "
 
 /** The jobs `listCommand` printed, by id, with their names. */
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> =>
-  Either.map(parseSqueueRows(stdout), (rows) => {
-    const names = new Map<string, string>()
-    for (const row of rows) if (!names.has(row.id.jobId)) names.set(row.id.jobId, row.name)
-    return collect(rows).map((observation) => ({
-      jobId: observation.jobId,
-      name: names.get(observation.jobId) ?? "",
-      observation
-    }))
-  })
+  Either.map(parseSqueueRows(stdout), (rows) => listingFrom(rows.map((r) => ({ ...observed(r.id, r.obs), name: r.name }))))
 
 /** `-v`: without it scancel says nothing, and exits 0, for a job that had already ended. */
 export const cancel = (jobIds: ReadonlyArray<string>): Invocation => ({ argv: ["scancel", "-v", ...jobIds] })

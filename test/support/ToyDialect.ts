@@ -5,11 +5,10 @@
  * PD, R, CD, F, CA. It stands for no real scheduler: real dialects are tested against outputs
  * recorded from the real thing.
  */
-import { Either, Layer } from "effect"
+import { Either } from "effect"
 import type { Dialect } from "../../src/BatchExecutor.js"
-import { make } from "../../src/BatchExecutor.js"
+import { layer } from "../../src/BatchExecutor.js"
 import type { JobStatus, Observation } from "../../src/Domain.js"
-import { Executor } from "../../src/Executor.js"
 
 const states: Record<string, JobStatus> = { PD: "Pending", R: "Running", CD: "Done", F: "Failed", CA: "Killed" }
 
@@ -50,4 +49,4 @@ export const toyDialect: Dialect = {
       : Either.left(answer.stderr.trim())
 }
 
-export const toyExecutorLayer = Layer.effect(Executor, make(toyDialect))
+export const toyExecutorLayer = layer(toyDialect)

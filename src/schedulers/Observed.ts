@@ -1,0 +1,55 @@
+/**
+ * What every batch dialect does with a scheduler's answer once it has read its lines: a state's
+ * meaning, and rows about jobs or array elements gathered into one observation per job. Pure.
+ */
+import type { BatchListing } from "../BatchExecutor.js"
+import type { ElementObservation, FailureReason, JobStatus, Observation } from "../Domain.js"
+
+/** What a scheduler's state (or end) means here. */
+export interface StateOutcome {
+  readonly status: JobStatus
+  readonly reason?: FailureReason | undefined
+}
+
+/** One line (or record) of an answer: about a job, or about some elements of an array job. */
+export interface ObservedRow {
+  readonly jobId: string
+  /** The array elements it is about; undefined when it is about the job itself. */
+  readonly indices?: ReadonlyArray<number> | undefined
+  readonly obs: Omit<ElementObservation, "index">
+}
+
+/**
+ * One observation per job: element rows gathered under their array's id, in index order (a row
+ * about the array itself is then dropped, its status comes from its elements); plain jobs pass
+ * through.
+ */
+export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Observation> => {
+  const jobs = new Map<string, Observation>()
+  const elements = new Map<string, Map<number, ElementObservation>>()
+  for (const { indices, jobId, obs } of rows) {
+    if (indices === undefined) {
+      jobs.set(jobId, { jobId, ...obs })
+      continue
+    }
+    const byIndex = elements.get(jobId) ?? new Map<number, ElementObservation>()
+    for (const index of indices) byIndex.set(index, { index, ...obs })
+    elements.set(jobId, byIndex)
+  }
+  for (const [jobId, byIndex] of elements) {
+    const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+    jobs.set(jobId, { jobId, elements: sorted })
+  }
+  return Array.from(jobs.values())
+}
+
+/** The jobs a queue listing showed, each with the name of its first row. */
+export const listingFrom = (rows: ReadonlyArray<ObservedRow & { readonly name: string }>): ReadonlyArray<BatchListing> => {
+  const names = new Map<string, string>()
+  for (const row of rows) if (!names.has(row.jobId)) names.set(row.jobId, row.name)
+  return groupRows(rows).map((observation) => ({
+    jobId: observation.jobId,
+    name: names.get(observation.jobId) ?? "",
+    observation
+  }))
+}
