@@ -141,6 +141,30 @@ const elementsChanged = (before: JobRecord, after: JobRecord): boolean => {
 export const isStatusChange = (before: JobRecord | undefined, after: JobRecord): boolean =>
   before === undefined || before.status !== after.status || elementsChanged(before, after)
 
+/**
+ * `modify`'s rule, the same for every store: `f` on the current record of each id in `current`
+ * (updated in place, so an id given twice sees its first result), ids not there skipped, records
+ * `f` returns unchanged left alone. Returns the new records and the changes of status.
+ */
+export const applyModify = (
+  jobIds: ReadonlyArray<string>,
+  current: Map<string, JobRecord>,
+  f: (current: JobRecord) => JobRecord
+): { readonly updated: ReadonlyArray<JobRecord>; readonly changes: Array<JobChange> } => {
+  const updated: Array<JobRecord> = []
+  const changes: Array<JobChange> = []
+  for (const id of jobIds) {
+    const before = current.get(id)
+    if (before === undefined) continue
+    const after = f(before)
+    if (after === before) continue
+    current.set(id, after)
+    updated.push(after)
+    if (isStatusChange(before, after)) changes.push({ before, after })
+  }
+  return { updated, changes }
+}
+
 /** Whether a record passes a filter (everything but `limit`; every job is this program's own). */
 export const matchesFilter = (filter: JobFilter | undefined) => {
   if (filter === undefined) return () => true
@@ -207,19 +231,9 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const modify = (jobIds: ReadonlyArray<string>, f: (current: JobRecord) => JobRecord) =>
     lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const out: Array<JobChange> = []
-        for (const id of jobIds) {
-          const before = records.get(id)
-          if (before === undefined) continue
-          const after = f(before)
-          if (after === before) continue
-          put(after)
-          if (isStatusChange(before, after)) {
-            const change = { before, after }
-            note(change, new Date(ms))
-            out.push(change)
-          }
-        }
+        const { changes: out, updated } = applyModify(jobIds, records, f)
+        for (const record of updated) put(record)
+        for (const change of out) note(change, new Date(ms))
         return out.length === 0 ? Effect.succeed(out) : PubSub.publishAll(changes, out).pipe(Effect.as(out))
       })
     )

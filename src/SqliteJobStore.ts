@@ -28,7 +28,7 @@ import { FailureReason, JobRecord, JobStatus, isTerminal } from "./Domain.js"
 import { StoreError } from "./Errors.js"
 import { globToSqlite } from "./Glob.js"
 import type { JobChange, JobFilter, JobStoreShape, TransitionEntry } from "./JobStore.js"
-import { isStatusChange, JobStore } from "./JobStore.js"
+import { applyModify, JobStore } from "./JobStore.js"
 
 /** The migrations, by number. Add new ones at the end; never change one that has shipped. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
@@ -243,18 +243,7 @@ export const make = Effect.gen(function*() {
       const out = yield* sql.withTransaction(Effect.gen(function*() {
         yield* lockFile
         const current = yield* rowsToRecords("modify")(yield* select(jobIds))
-        const byId = new Map(current.map((r) => [r.jobId, r] as const))
-        const updated: Array<JobRecord> = []
-        const changed: Array<JobChange> = []
-        for (const id of jobIds) {
-          const before = byId.get(id)
-          if (before === undefined) continue
-          const after = f(before)
-          if (after === before) continue
-          byId.set(id, after)
-          updated.push(after)
-          if (isStatusChange(before, after)) changed.push({ before, after })
-        }
+        const { changes: changed, updated } = applyModify(jobIds, new Map(current.map((r) => [r.jobId, r] as const)), f)
         yield* writeUpdated(updated)
         yield* writeTransitions(changed, at)
         return changed
@@ -420,21 +409,27 @@ class MigrationsUnderWay extends Data.TaggedError("MigrationsUnderWay") {
   }
 }
 
+/** The number of the newest migration this cluster-api knows. */
+const newestMigration = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
+
+/** The newest migration recorded in the file (0 when none is). */
+const recordedMigration = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const tables = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationTable}`
+  if (tables.length === 0) return 0
+  const rows = yield* sql<{ id: number | null }>`SELECT MAX(migration_id) AS id FROM ${sql(migrationTable)}`
+  return rows[0]?.id ?? 0
+})
+
 /** Fails when the file was written by a newer cluster-api (a migration this one does not know). */
 const refuseNewer = (filename: string) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const tables = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationTable}`
-    if (tables.length === 0) return
-    const known = Object.keys(migrations).map((k) => Number(k.split("_")[0]))
-    const newest = Math.max(...known)
-    const rows = yield* sql<{ id: number }>`SELECT MAX(migration_id) AS id FROM ${sql(migrationTable)}`
-    const found = rows[0]?.id ?? 0
-    if (found > newest) {
+    const found = yield* recordedMigration
+    if (found > newestMigration) {
       return yield* new StoreError({
         operation: "open",
         detail:
-          `${filename} was written by a newer cluster-api (schema ${found}, this one knows up to ${newest}); upgrade cluster-api or point state_path elsewhere`
+          `${filename} was written by a newer cluster-api (schema ${found}, this one knows up to ${newestMigration}); upgrade cluster-api or point state_path elsewhere`
       })
     }
   })
@@ -457,12 +452,10 @@ export const layer = (filename: string): Layer.Layer<JobStore, StoreError> => {
       // Two programs opening a new file at once: the Migrator of the second sees the first one's
       // migrations under way, skips them and returns as if done. So check, and try again until
       // the first has committed (or the busy timeout's worth of tries has passed).
-      const newest = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
       yield* Effect.gen(function*() {
         yield* refuseNewer(filename)
         yield* SqliteMigrator.run({ loader: Migrator.fromRecord(migrations), table: migrationTable })
-        const rows = yield* sql<{ id: number | null }>`SELECT MAX(migration_id) AS id FROM ${sql(migrationTable)}`
-        if ((rows[0]?.id ?? 0) < newest) return yield* new MigrationsUnderWay()
+        if ((yield* recordedMigration) < newestMigration) return yield* new MigrationsUnderWay()
         // Gathers planner statistics for tables that never had them (cheap; limited work per open).
         yield* sql`PRAGMA optimize = 0x10002`
       }).pipe(
