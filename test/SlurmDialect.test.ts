@@ -4,12 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
 import { defaultOptions } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
-import type { Observation } from "../src/Domain.js"
-import type { PreparedJob } from "../src/Executor.js"
 import {
   accountingCommand,
   accountingUnavailable,
@@ -34,29 +30,19 @@ import {
   statusUsableOnFailure,
   submit
 } from "../src/schedulers/Slurm.js"
+import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 
-const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "slurm", name), "utf8")
+const fixture = fixtures("slurm")
 
 const options: ConfigOptions = { ...defaultOptions }
 
-const job = (over: Partial<PreparedJob> = {}): PreparedJob => ({
-  spec: { name: "align", command: "bwa mem ref.fa reads.fq" },
-  name: "capi-align",
-  resources: { extraDirectives: [], extraArgs: [] },
-  ...over
-})
+const job = preparedJob
 
 const paths = { runDir: "/data/run", stdout: "/data/logs/stdout.%j.log", stderr: "/data/logs/stderr.%j.log" }
 
-const right = <A>(e: Either.Either<A, string>): A => {
-  if (Either.isLeft(e)) throw new Error(e.left)
-  return e.right
-}
-
 const record = jobRecord
 
-const byId = (obs: ReadonlyArray<Observation>) => new Map(obs.map((o) => [o.jobId, o] as const))
 
 describe("directives", () => {
   it("writes every resource as its #SBATCH option", () => {
