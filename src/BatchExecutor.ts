@@ -110,6 +110,11 @@ export interface Dialect {
    * differs per array element (its index) stays a placeholder.
    */
   readonly resolveLogPath?: ((template: string, jobId: string, name: string) => string) | undefined
+  /**
+   * The submit command itself asks for a login shell (LSF's `-L`), so the script's shebang stays
+   * as configured; otherwise a login shell is the shebang's `-l`.
+   */
+  readonly loginShellOnSubmit?: boolean | undefined
   /** The variable holding an array element's index in its script (also exported as ARRAY_INDEX). */
   readonly arrayIndexVariable?: string | undefined
   /** The cancel command for some jobs. */
@@ -236,7 +241,9 @@ export const make = (dialect: Dialect) =>
           : path.join(outDir, dialect.logFileName("stderr", isArray))
       }
       const script = renderScript({
-        shebang: options.shebang,
+        shebang: dialect.loginShellOnSubmit === true
+          ? options.shebang
+          : job.loginShell?.shebang ?? options.shebang,
         header: [
           ...skipDirectives(dialect.directives(job, paths, options), options.directives_skip),
           ...options.extra_directives

@@ -48,6 +48,14 @@ export const ConfigOptions = Schema.Struct({
   use_stdin: Schema.Boolean,
   lsf_units: LsfUnits,
   suppress_job_email: Schema.Boolean,
+  /**
+   * Whether jobs see the submitting process's environment (false: identity variables, a fixed
+   * PATH and the job's own env only; LSF `-env none`, Slurm `--export=NONE`). A job's
+   * `inheritEnv` wins.
+   */
+  inherit_env: Schema.Boolean,
+  /** Whether job scripts run in a login shell (LSF `-L`, elsewhere the shebang's `-l`). A job's `loginShell` wins. */
+  login_shell: Schema.Boolean,
   /** Seconds a scheduler command may run before it is killed. */
   command_timeout: PositiveNumber,
   zombie_timeout_minutes: PositiveNumber,
@@ -77,6 +85,8 @@ export const defaultOptions: ConfigOptions = {
   use_stdin: false,
   lsf_units: "MB",
   suppress_job_email: true,
+  inherit_env: true,
+  login_shell: false,
   command_timeout: 100,
   zombie_timeout_minutes: 30,
   completed_retention_minutes: 10,
@@ -184,6 +194,8 @@ const expected: { readonly [K in OptionKey]: string } = {
   use_stdin: "true or false",
   lsf_units: `one of ${LsfUnits.literals.join(", ")}`,
   suppress_job_email: "true or false",
+  inherit_env: "true or false",
+  login_shell: "true or false",
   command_timeout: "a positive number",
   zombie_timeout_minutes: "a positive number",
   completed_retention_minutes: "a non-negative number",

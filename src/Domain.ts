@@ -191,7 +191,14 @@ export const JobSpec = Schema.Struct({
   metadata: Schema.optional(Metadata),
   array: Schema.optional(ArraySpec),
   /** Jobs (by id) that must end first; all of them must be met. */
-  dependsOn: Schema.optional(Schema.Array(Dependency))
+  dependsOn: Schema.optional(Schema.Array(Dependency)),
+  /**
+   * false: the job starts from a minimal environment (identity variables and a fixed PATH) plus
+   * its own `env`, not the submitting process's. Default: the config's `inherit_env` (true).
+   */
+  inheritEnv: Schema.optional(Schema.Boolean),
+  /** true: the job script runs in a login shell (profile, modules). Default: the config's `login_shell`. */
+  loginShell: Schema.optional(Schema.Boolean)
 })
 export type JobSpec = typeof JobSpec.Type
 

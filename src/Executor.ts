@@ -6,7 +6,7 @@
  * observations into transitions.
  */
 import type { Duration } from "effect"
-import { Context, Effect, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, ParseResult, Schema } from "effect"
 import type { ArraySpec, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
 import type {
   CancelError,
@@ -20,7 +20,8 @@ import type {
 } from "./Errors.js"
 import type { ConfigOptions } from "./Config.js"
 import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
-import { fullJobName, requireSingleLine, validateEnv } from "./Script.js"
+import type { LoginShell } from "./Script.js"
+import { fullJobName, loginShebang, requireSingleLine, validateEnv } from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
@@ -105,6 +106,10 @@ export interface PreparedJob {
   readonly name: string
   readonly resources: ResolvedResources
   readonly array?: ArraySpec | undefined
+  /** Whether the job sees the submitting process's environment (job's `inheritEnv`, else config). */
+  readonly inheritEnv: boolean
+  /** Set when the job runs in a login shell: the shebang with `-l`, and the shell's path. */
+  readonly loginShell?: LoginShell | undefined
 }
 
 const orElse = <A>(job: A | undefined, config: A | undefined): A | undefined => job !== undefined ? job : config
@@ -194,7 +199,22 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
     extraDirectives: r.extraDirectives ?? [],
     extraArgs: [...options.extra_args, ...(r.extraArgs ?? [])]
   }
-  const prepared: PreparedJob = { spec, name, resources, array }
+  let loginShell: LoginShell | undefined
+  if (spec.loginShell ?? options.login_shell) {
+    const login = loginShebang(options.shebang)
+    if (Either.isLeft(login)) {
+      return yield* new InvalidJobSpecError({ name, field: "loginShell", problem: login.left })
+    }
+    loginShell = login.right
+  }
+  const prepared: PreparedJob = {
+    spec,
+    name,
+    resources,
+    array,
+    inheritEnv: spec.inheritEnv ?? options.inherit_env,
+    loginShell
+  }
   return prepared
 })
 

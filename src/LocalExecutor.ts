@@ -30,8 +30,9 @@ import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import {
-  arrayIndexVariable,
+  cleanEnvironment,
   hasEnded,
+  jobEnvironment,
   logFileName,
   observe,
   parseStatusFile,
@@ -39,6 +40,7 @@ import {
   renderLocalScript,
   resumedState,
   statusFileName,
+  wantsCleanEnv,
   wrapperArgv
 } from "./schedulers/Local.js"
 import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
@@ -207,6 +209,8 @@ export const make = Effect.gen(function*() {
     readonly index: number | undefined
     readonly script: string
     readonly env: Record<string, string>
+    /** false: the process gets `cleanEnvironment` and `env`, nothing of this process's own. */
+    readonly inheritEnv: boolean
     readonly cwd: string
     readonly stdoutFile: string
     readonly stderrFile: string
@@ -239,7 +243,8 @@ export const make = Effect.gen(function*() {
       yield* Effect.acquireUseRelease(
         runner.spawn({
           argv: wrapperArgv(script, files.pid, files.exit),
-          env: launch.env,
+          env: launch.inheritEnv ? launch.env : { ...cleanEnvironment(process.env), ...launch.env },
+          extendEnv: launch.inheritEnv,
           cwd: launch.cwd,
           stdoutFile: launch.stdoutFile,
           stderrFile: launch.stderrFile
@@ -377,9 +382,8 @@ export const make = Effect.gen(function*() {
       jobId,
       index,
       script: script.path,
-      env: index === undefined
-        ? { CLUSTER_API_JOB_ID: jobId }
-        : { CLUSTER_API_JOB_ID: jobId, [arrayIndexVariable]: String(index) },
+      env: jobEnvironment(jobId, index),
+      inheritEnv: job.inheritEnv,
       cwd: runDir,
       stdoutFile: logPath("stdout", job.resources.stdoutPath, index),
       stderrFile: logPath("stderr", job.resources.stderrPath, index),
@@ -415,6 +419,8 @@ export const make = Effect.gen(function*() {
       const script = record.scriptPath
       const watchers: Array<Effect.Effect<void>> = []
       const starters: Array<Effect.Effect<void>> = []
+      const cleanEnv = script !== undefined &&
+        wantsCleanEnv(yield* fs.readFileString(script).pipe(Effect.orElseSucceed(() => "")))
       for (const { index, key, known } of processesOf(record)) {
         if (script === undefined) {
           // Nothing to look for or to run: the record names no script (not a job this executor wrote).
@@ -439,9 +445,8 @@ export const make = Effect.gen(function*() {
             jobId: record.jobId,
             index,
             script,
-            env: index === undefined
-              ? { CLUSTER_API_JOB_ID: record.jobId }
-              : { CLUSTER_API_JOB_ID: record.jobId, [arrayIndexVariable]: String(index) },
+            env: jobEnvironment(record.jobId, index),
+            inheritEnv: !cleanEnv,
             cwd: record.workDir ?? baseDir,
             stdoutFile: recorded("stdout", record.stdoutPath),
             stderrFile: recorded("stderr", record.stderrPath),

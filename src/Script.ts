@@ -8,7 +8,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { InvalidJobSpec } from "./Errors.js"
 
 /** Replaces every character outside `[A-Za-z0-9_.-]` with `-`. */
@@ -63,6 +63,38 @@ export const validateEnv = (
         bad.map((b) => JSON.stringify(b)).join(", ")
       }; use letters, digits and _ (not starting with a digit)`
     })
+  )
+}
+
+/** How a script asks for a login shell: its shebang with `-l`, and the shell's path. */
+export interface LoginShell {
+  readonly shebang: string
+  readonly shell: string
+}
+
+/**
+ * The login form of a shebang: `#!/bin/bash` becomes `#!/bin/bash -l`, `#!/bin/bash -e` becomes
+ * `#!/bin/bash -el`; one that already says `-l` or `--login` stays. Fails (saying why) for a
+ * shebang that names no shell's path, such as `#!/usr/bin/env bash`, where the kernel would hand
+ * `bash -l` to env as one word.
+ */
+export const loginShebang = (shebang: string): Either.Either<LoginShell, string> => {
+  const m = /^#!\s*(\S+)(?:\s+(.*?))?\s*$/.exec(shebang)
+  const shell = m?.[1]
+  if (m === null || shell === undefined || !shell.startsWith("/")) {
+    return Either.left(`the shebang ${JSON.stringify(shebang)} names no shell by its path; use one such as "#!/bin/bash"`)
+  }
+  if (/(^|\/)env$/.test(shell)) {
+    return Either.left(
+      `the shebang ${JSON.stringify(shebang)} runs the shell through env, which cannot also take -l; name the shell's path, such as "#!/bin/bash"`
+    )
+  }
+  const args = m[2]
+  if (args === undefined || args === "") return Either.right({ shebang: `#!${shell} -l`, shell })
+  if (/^(?:-\w*l\w*|--login)$/.test(args)) return Either.right({ shebang: `#!${shell} ${args}`, shell })
+  if (/^-[A-Za-z]+$/.test(args)) return Either.right({ shebang: `#!${shell} ${args}l`, shell })
+  return Either.left(
+    `the shebang ${JSON.stringify(shebang)} already passes ${JSON.stringify(args)} to the shell, and a shebang takes one argument; add -l to it yourself`
   )
 }
 

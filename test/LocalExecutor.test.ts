@@ -87,6 +87,28 @@ describe("local jobs", () => {
       })
     ))
 
+  it.live("inheritEnv false starts from identity variables and a fixed PATH; loginShell adds -l", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        process.env.CAPI_LEAK_CHECK = "leaked"
+        const probe =
+          `echo "leak=\${CAPI_LEAK_CHECK:-none} own=$OWN path=$PATH home=\${HOME:+set}"; shopt -q login_shell && echo login || echo plain`
+        const inherit = yield* executor.submit({ name: "inherit", command: probe, env: { OWN: "x" } })
+        const clean = yield* executor.submit({ name: "clean", command: probe, env: { OWN: "x" }, inheritEnv: false })
+        // A login shell reads the profiles, which may set PATH as they like.
+        const login = yield* executor.submit({ name: "login", command: probe, inheritEnv: false, loginShell: true })
+        const ends = yield* monitor.await([inherit, clean, login], { timeout: "10 seconds" })
+        expect(ends.map((e) => e.status)).toEqual(["Done", "Done", "Done"])
+        expect(read(ends[0]!.stdoutPath)).toMatch(/^leak=leaked own=x path=\S+ home=set\nplain\n$/)
+        expect(read(ends[1]!.stdoutPath)).toBe("leak=none own=x path=/usr/local/bin:/usr/bin:/bin home=set\nplain\n")
+        expect(read(ends[2]!.stdoutPath)).toMatch(/^leak=none own= path=\S+ home=set\nlogin\n$/)
+        expect(read(clean.scriptPath).split("\n")[0]).toBe("#!/bin/bash")
+        expect(read(login.scriptPath).split("\n")[0]).toBe("#!/bin/bash -l")
+      }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LEAK_CHECK)))
+    ))
+
   it.live("reports a non-zero exit as Failed with the code, stderr kept", () =>
     run(() =>
       Effect.gen(function*() {

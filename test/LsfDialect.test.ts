@@ -243,6 +243,13 @@ describe("submit (seeds §6 item 3)", () => {
     })
   })
 
+  it("asks for no inherited environment with -env none and a login shell with -L, before the extra args", () => {
+    const base = request({ use_stdin: true, suppress_job_email: false }, ["-G", "grp"])
+    const clean = { ...base, job: { ...base.job, inheritEnv: false, loginShell: { shebang: "#!/bin/zsh -l", shell: "/bin/zsh" } } }
+    expect(submit(clean).argv).toEqual(["bsub", "-env", "none", "-L", "/bin/zsh", "-G", "grp"])
+    expect(submit(base).argv).toEqual(["bsub", "-G", "grp"])
+  })
+
   it("sets LSB_JOB_REPORT_MAIL=N only when job email is suppressed", () => {
     expect(submit(request({ suppress_job_email: true })).env).toEqual({ LSB_JOB_REPORT_MAIL: "N" })
     expect(submit(request({ suppress_job_email: false })).env).toBeUndefined()

@@ -107,6 +107,31 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
       })
     ))
 
+  it.live("inheritEnv false: the job sees its own env, not this process's; loginShell runs it in a login shell", () =>
+    onLsf((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        process.env.CAPI_LEAK_CHECK = "leaked"
+        const probe = `echo "leak=\${CAPI_LEAK_CHECK:-none} own=$OWN"; shopt -q login_shell && echo login || echo plain`
+        const inherit = yield* executor.submit({ name: "inherit", command: probe, env: { OWN: "a b" } })
+        const clean = yield* executor.submit({
+          name: "clean",
+          command: probe,
+          env: { OWN: "a b" },
+          inheritEnv: false,
+          loginShell: true
+        })
+        const ends = yield* monitor.await([inherit, clean], { timeout: "30 seconds" })
+        expect(ends.map((e) => e.status)).toEqual(["Done", "Done"])
+        expect(read(ends[0]!.stdoutPath)).toBe("leak=leaked own=a b\nplain\n")
+        expect(read(ends[1]!.stdoutPath)).toBe("leak=none own=a b\nlogin\n")
+        // LSF gets the login shell from -L; the script keeps its shebang.
+        expect(read(clean.scriptPath).split("\n")[0]).toBe("#!/bin/bash")
+        expect(dir).toBeTruthy()
+      }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LEAK_CHECK)))
+    ))
+
   it.live("a dependency chain: the second starts after the first is done; a dependent of a failure never runs", () =>
     onLsf((dir) =>
       Effect.gen(function*() {

@@ -5,9 +5,10 @@ import { Effect, Either } from "effect"
 import { execFileSync } from "node:child_process"
 import { ClusterConfig } from "../src/Config.js"
 import { prepareJob } from "../src/Executor.js"
-import { renderLocalScript } from "../src/schedulers/Local.js"
+import { cleanEnvironment, renderLocalScript, wantsCleanEnv } from "../src/schedulers/Local.js"
 import {
   fullJobName,
+  loginShebang,
   renderScript,
   sanitizeJobName,
   shellQuote,
@@ -88,6 +89,58 @@ describe("renderScript", () => {
     expect(lines[0]).toBe("#!/bin/zsh")
     expect(lines).toContain("#LOCAL extra")
     expect(lines.slice(-5)).toEqual(["P1", "P2", "run", "E1", "E2"])
+  })
+})
+
+describe("local scripts that inherit no environment", () => {
+  const options = ClusterConfig.make({}).options
+  const prepare = (spec: Parameters<typeof prepareJob>[0]) => Effect.runSync(prepareJob(spec, options))
+
+  it("carry a line saying so, which a program taking the job over reads", () => {
+    const clean = renderLocalScript(prepare({ name: "j", command: "x", inheritEnv: false }), options)
+    expect(wantsCleanEnv(clean)).toBe(true)
+    expect(wantsCleanEnv(renderLocalScript(prepare({ name: "j", command: "x" }), options))).toBe(false)
+    // The config's default applies when the job says nothing.
+    const byConfig = ClusterConfig.make({ inherit_env: false }).options
+    expect(wantsCleanEnv(renderLocalScript(Effect.runSync(prepareJob({ name: "j", command: "x" }, byConfig)), byConfig)))
+      .toBe(true)
+  })
+
+  it("start from identity variables that are set, and a fixed PATH", () => {
+    expect(cleanEnvironment({ HOME: "/h", USER: "u", SECRET: "s", PATH: "/opt/bin", TZ: undefined })).toEqual({
+      HOME: "/h",
+      USER: "u",
+      PATH: "/usr/local/bin:/usr/bin:/bin"
+    })
+  })
+})
+
+describe("loginShebang", () => {
+  it("adds -l to a shell named by its path, joining a flag cluster, keeping one that says it already", () => {
+    expect(loginShebang("#!/bin/bash")).toEqual(Either.right({ shebang: "#!/bin/bash -l", shell: "/bin/bash" }))
+    expect(loginShebang("#! /bin/zsh ")).toEqual(Either.right({ shebang: "#!/bin/zsh -l", shell: "/bin/zsh" }))
+    expect(loginShebang("#!/bin/bash -e")).toEqual(Either.right({ shebang: "#!/bin/bash -el", shell: "/bin/bash" }))
+    expect(loginShebang("#!/bin/bash -l")).toEqual(Either.right({ shebang: "#!/bin/bash -l", shell: "/bin/bash" }))
+    expect(loginShebang("#!/bin/bash --login")).toEqual(
+      Either.right({ shebang: "#!/bin/bash --login", shell: "/bin/bash" })
+    )
+  })
+
+  it("refuses a shebang through env, without a path, or with a second argument, saying what to write", () => {
+    const refused = (s: string) => Either.match(loginShebang(s), { onLeft: (why) => why, onRight: () => "" })
+    expect(refused("#!/usr/bin/env bash")).toContain("#!/bin/bash")
+    expect(refused("#!bash")).toContain("names no shell by its path")
+    expect(refused("bash")).toContain("names no shell by its path")
+    expect(refused("#!/bin/bash -e -u")).toContain("add -l to it yourself")
+  })
+
+  it("makes prepareJob fail with InvalidJobSpec(loginShell) when the configured shebang cannot take -l", () => {
+    const options = ClusterConfig.make({ shebang: "#!/usr/bin/env bash", login_shell: true }).options
+    const result = Effect.runSync(Effect.either(prepareJob({ name: "j", command: "x" }, options)))
+    expect(Either.isLeft(result) && result.left._tag === "InvalidJobSpec" && result.left.field).toBe("loginShell")
+    // A job that asks for no login shell is not held to it.
+    const plain = Effect.runSync(Effect.either(prepareJob({ name: "j", command: "x", loginShell: false }, options)))
+    expect(Either.isRight(plain)).toBe(true)
   })
 })
 

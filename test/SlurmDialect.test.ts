@@ -133,6 +133,17 @@ describe("submit", () => {
     })
   })
 
+  it("asks for no inherited environment with --export=NONE", () => {
+    const j = job({ inheritEnv: false, resources: { extraDirectives: [], extraArgs: ["--qos=low"] } })
+    expect(submit({ job: j, options, scriptPath: "/l/a.sh", script: "" }).argv).toEqual([
+      "sbatch",
+      "--parsable",
+      "--export=NONE",
+      "--qos=low",
+      "/l/a.sh"
+    ])
+  })
+
   it("reads the id from sbatch --parsable, with or without the cluster", () => {
     expect(right(parseSubmit(fixture("sbatch-parsable.txt")))).toMatch(/^\d+$/)
     expect(right(parseSubmit("4242;localcluster\n"))).toBe("4242")

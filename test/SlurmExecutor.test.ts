@@ -86,6 +86,19 @@ describe("submit", () => {
       })
     ))
 
+  it.effect("login_shell puts -l on the script's shebang; inheritEnv false adds --export=NONE", () =>
+    withSlurm(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const login = yield* executor.submit({ name: "login", command: "module load x" })
+        expect(readFileSync(login.scriptPath!, "utf8").split("\n")[0]).toBe("#!/bin/bash -l")
+        const clean = yield* executor.submit({ name: "clean", command: "true", inheritEnv: false, loginShell: false })
+        expect(readFileSync(clean.scriptPath!, "utf8").split("\n")[0]).toBe("#!/bin/bash")
+        const argvs = (yield* (yield* TestCommandRunner).callsMatching("sbatch")).map((c) => c.argv)
+        expect(argvs[0]).not.toContain("--export=NONE")
+        expect(argvs[1]).toContain("--export=NONE")
+      }), { login_shell: true }))
+
   it.effect("gives array elements $ARRAY_INDEX and names their logs %A_%a", () =>
     withSlurm(() =>
       Effect.gen(function*() {

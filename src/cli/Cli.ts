@@ -523,6 +523,14 @@ const submitCommand = Command.make(
       Options.repeated,
       Options.mapEffect((pairs) => fromEither(parseEnv(pairs)))
     ),
+    cleanEnv: Options.boolean("clean-env").pipe(
+      Options.withDescription(
+        "Start the job without this shell's environment: identity variables, a fixed PATH and the --env values only (config: inherit_env)"
+      )
+    ),
+    loginShell: Options.boolean("login-shell").pipe(
+      Options.withDescription("Run the job script in a login shell, so profiles and modules load (config: login_shell)")
+    ),
     directive: Options.text("directive").pipe(
       Options.withPseudoName("TEXT"),
       Options.withDescription(`Extra scheduler directive without its prefix, e.g. "--qos=high" (repeatable)`),
@@ -580,7 +588,9 @@ const submitCommand = Command.make(
         name: Option.getOrElse(o.name, () => defaultJobName(o.command)),
         ...(Object.keys(resources).length > 0 ? { resources } : {}),
         ...(Object.keys(o.env).length > 0 ? { env: o.env } : {}),
-        ...(Option.isSome(o.array) ? { array: o.array.value } : {})
+        ...(Option.isSome(o.array) ? { array: o.array.value } : {}),
+        ...(o.cleanEnv ? { inheritEnv: false } : {}),
+        ...(o.loginShell ? { loginShell: true } : {})
       }
       const dependsOn: Array<Dependency> = [
         ...o.afterOk.map((jobId) => ({ type: "afterok" as const, jobId })),

@@ -12,12 +12,48 @@ import { signalOfStatus } from "../Signals.js"
 /** The environment variable that holds an array element's index in a local array job. */
 export const arrayIndexVariable = "ARRAY_INDEX"
 
-/** The script a local job runs: no directives, a comment naming the job, the config's extra lines. */
+/** The variables cluster-api gives each local process: its job id, and an element's index. */
+export const jobEnvironment = (jobId: string, index: number | undefined): Record<string, string> =>
+  index === undefined
+    ? { CLUSTER_API_JOB_ID: jobId }
+    : { CLUSTER_API_JOB_ID: jobId, [arrayIndexVariable]: String(index) }
+
+/**
+ * The line a local script carries when its job must not inherit this process's environment, so a
+ * program that takes the job over (and starts it) knows it too.
+ */
+export const cleanEnvMarker = "# cluster-api local job: inherit_env false"
+
+/** Whether a local job script asks to start from a minimal environment (see `cleanEnvMarker`). */
+export const wantsCleanEnv = (script: string): boolean => script.split("\n", 8).includes(cleanEnvMarker)
+
+/** Identity variables a job that inherits no environment still gets, when this process has them. */
+export const identityVariables = ["HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"] as const
+
+/** The PATH of a job that inherits no environment. */
+export const cleanPath = "/usr/local/bin:/usr/bin:/bin"
+
+/** The whole environment of a job that inherits none: identity variables from `from`, and a fixed PATH. */
+export const cleanEnvironment = (from: Readonly<Record<string, string | undefined>>): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const name of identityVariables) {
+    const value = from[name]
+    if (value !== undefined) env[name] = value
+  }
+  env.PATH = cleanPath
+  return env
+}
+
+/**
+ * The script a local job runs: no directives, a comment naming the job (and one saying it inherits
+ * no environment), the config's extra lines. A login shell is the shebang's `-l`.
+ */
 export const renderLocalScript = (job: PreparedJob, options: ConfigOptions): string =>
   renderScript({
-    shebang: options.shebang,
+    shebang: job.loginShell?.shebang ?? options.shebang,
     header: [
       ...skipDirectives([`# cluster-api local job: ${job.name}`], options.directives_skip),
+      ...(job.inheritEnv ? [] : [cleanEnvMarker]),
       ...options.extra_directives
     ],
     env: job.spec.env,

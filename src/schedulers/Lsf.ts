@@ -109,12 +109,20 @@ export const resolveLogPath = (template: string, jobId: string, _name: string): 
   template.replace(/%([JI])/g, (_, c: string) => c === "J" ? jobId : indexPlaceholder)
 
 /**
- * `bsub [extra args] [script]`: the config's extra args, then the job's, then the script path, or
- * no path and the script on stdin. `LSB_JOB_REPORT_MAIL=N` stops LSF mailing a report per job.
+ * `bsub [-env none] [-L shell] [extra args] [script]`: `-env none` when the job must not inherit
+ * this process's environment (its own env is in the script as `export` lines), `-L` with the
+ * shebang's shell for a login shell, the config's extra args, then the job's, then the script
+ * path, or no path and the script on stdin. `LSB_JOB_REPORT_MAIL=N` stops LSF mailing a report per job.
  */
 export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
+  const { job } = request
   const env = request.options.suppress_job_email ? { env: { LSB_JOB_REPORT_MAIL: "N" } } : {}
-  const args = ["bsub", ...request.job.resources.extraArgs]
+  const args = [
+    "bsub",
+    ...(job.inheritEnv ? [] : ["-env", "none"]),
+    ...(job.loginShell === undefined ? [] : ["-L", job.loginShell.shell]),
+    ...job.resources.extraArgs
+  ]
   return request.options.use_stdin
     ? { argv: args, stdin: request.script, ...env }
     : { argv: [...args, request.scriptPath], ...env }
@@ -429,6 +437,7 @@ export const dialect: Dialect = {
   statusUsableOnFailure,
   list: { command: listCommand, parse: parseListing },
   arrayIndexVariable: "LSB_JOBINDEX",
+  loginShellOnSubmit: true,
   resolveLogPath,
   cancel,
   cancelOutcome

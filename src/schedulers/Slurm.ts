@@ -78,10 +78,17 @@ export const resolveLogPath = (template: string, jobId: string, name: string): s
 
 export const submit = (
   request: Omit<SubmitRequest, "paths">
-): Invocation =>
-  request.options.use_stdin
-    ? { argv: ["sbatch", "--parsable", ...request.job.resources.extraArgs], stdin: request.script }
-    : { argv: ["sbatch", "--parsable", ...request.job.resources.extraArgs, request.scriptPath] }
+): Invocation => {
+  const args = [
+    "sbatch",
+    "--parsable",
+    ...(request.job.inheritEnv ? [] : ["--export=NONE"]),
+    ...request.job.resources.extraArgs
+  ]
+  return request.options.use_stdin
+    ? { argv: args, stdin: request.script }
+    : { argv: [...args, request.scriptPath] }
+}
 
 /** The job id from `sbatch --parsable`: `ID` or `ID;CLUSTER` on the last line. */
 export const parseSubmit = (stdout: string): Either.Either<string, string> => {

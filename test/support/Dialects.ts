@@ -17,6 +17,7 @@ export const preparedJob = (over: Partial<PreparedJob> = {}): PreparedJob => ({
   spec: { name: "align", command: "bwa mem ref.fa reads.fq" },
   name: "capi-align",
   resources: { extraDirectives: [], extraArgs: [] },
+  inheritEnv: true,
   ...over
 })
 

@@ -61,6 +61,9 @@ const startElement = (index) =>
     if (job.command) {
       file = "/bin/sh"
       args = ["-c", job.command.join(" ")]
+    } else if (job.loginShell) {
+      file = job.loginShell
+      args = ["-l", job.script]
     } else if (fs.readFileSync(job.script, "utf8").startsWith("#!")) {
       file = job.script
       args = []
