@@ -15,7 +15,7 @@ import type { JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
-import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
+import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
@@ -45,11 +45,27 @@ export interface SubmitRequest {
   readonly paths: JobPaths
 }
 
-/** What the cancel command answered. */
-export interface CancelAnswer {
+/** What a command answered, whatever its exit code. */
+export interface CommandAnswer {
   readonly exitCode: number | undefined
   readonly stdout: string
   readonly stderr: string
+}
+
+/** A job the cancel command would not cancel, and why. */
+export interface CancelRefusal {
+  readonly jobId: string
+  readonly detail: string
+}
+
+/**
+ * What a cancel command's answer says, job by job: the ids that had already ended (they keep
+ * their true end, which the next poll reads) and those it refused (permission denied, …). Every
+ * other id it was given was cancelled.
+ */
+export interface CancelOutcome {
+  readonly ended: ReadonlyArray<string>
+  readonly refused: ReadonlyArray<CancelRefusal>
 }
 
 /** A job found in the scheduler's queue: its id, its name and what the queue says of it. */
@@ -104,6 +120,8 @@ export interface Dialect {
   readonly list?: {
     readonly command: (options: ConfigOptions) => Invocation
     readonly parse: (stdout: string) => Either.Either<ReadonlyArray<BatchListing>, string>
+    /** Whether a list command that exited non-zero only says there are no such jobs. */
+    readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
   } | undefined
   /**
    * A log path with what is known once the job is submitted (its id, its name) filled in; what
@@ -119,13 +137,21 @@ export interface Dialect {
   readonly arrayIndexVariable?: string | undefined
   /** The cancel command for some jobs. */
   readonly cancel: (jobIds: ReadonlyArray<string>, done: boolean) => Invocation
-  /** Whether a failed cancel only means the jobs had already ended. */
   /**
-   * Reads the cancel command's answer (whatever its exit code): the ids that had already ended
-   * (they keep their true end, which the next poll reads), or what went wrong. Without it, a zero
-   * exit means every job was cancelled and any other exit is an error.
+   * Reads the cancel command's answer (whatever its exit code) job by job, or says what went
+   * wrong with the command as a whole. Without it, a zero exit means every job was cancelled and
+   * any other exit is an error.
    */
-  readonly cancelOutcome?: ((jobIds: ReadonlyArray<string>, answer: CancelAnswer) => Either.Either<ReadonlyArray<string>, string>) | undefined
+  readonly cancelOutcome?: ((jobIds: ReadonlyArray<string>, answer: CommandAnswer) => Either.Either<CancelOutcome, string>) | undefined
+  /**
+   * The scheduler's own cancel by name (LSF's `bkill -J pattern 0`), for a glob over full job
+   * names; undefined when the scheduler cannot express this glob, and the tracked jobs that match
+   * are cancelled by id instead. `cancelled` reads which job ids the answer says it cancelled.
+   */
+  readonly cancelByName?: {
+    readonly command: (glob: string, done: boolean, options: ConfigOptions) => Invocation | undefined
+    readonly cancelled: (answer: CommandAnswer) => Either.Either<ReadonlyArray<string>, string>
+  } | undefined
 }
 
 /**
@@ -142,6 +168,39 @@ export const nameDependencies = (
     if (o.reason?._tag !== "DependencyFailed" || o.reason.dependencies.length > 0 || deps === undefined) return o
     return { ...o, reason: { _tag: "DependencyFailed", dependencies: deps.map((d) => d.jobId) } }
   })
+}
+
+/** Whether what the scheduler shows of a job says it has ended (an array: every element it shows). */
+export const hasEnded = (observation: Observation): boolean => {
+  const elements = observation.elements ?? []
+  if (elements.length > 0) return elements.every((e) => isTerminalStatus(e.status))
+  return observation.status !== undefined && isTerminalStatus(observation.status)
+}
+
+/**
+ * A record for a job this program did not submit, from what the scheduler shows of it: its
+ * command is unknown, and an array's range is rebuilt from the elements shown.
+ */
+export const recordFrom = (
+  executor: string,
+  jobId: string,
+  name: string,
+  observation: Observation,
+  at: Date,
+  metadata?: JobRecord["metadata"]
+): JobRecord => {
+  const indices = (observation.elements ?? []).map((e) => e.index)
+  const base: JobRecord = {
+    jobId,
+    name,
+    command: "",
+    executor,
+    status: "Pending",
+    lastSeen: at,
+    metadata: { ...metadata, reconnected: true },
+    ...(indices.length === 0 ? {} : { array: { start: Math.min(...indices), end: Math.max(...indices) } })
+  }
+  return applyObservation(base, observation, at)
 }
 
 /** Status commands are split so that no argv passes this many characters. */
@@ -380,36 +439,79 @@ export const make = (dialect: Dialect) =>
         return mergeObservations(live, later)
       }).pipe(Effect.withSpan(`${dialect.kind}.poll`))
 
+    /** Runs a cancel command; a non-zero exit is an answer to read when `readable`, else a failure. */
+    const answerOf = (invocation: Invocation, readable: boolean, failed: (detail: string) => CancelError) =>
+      call(invocation).pipe(
+        Effect.map((r): CommandAnswer => r),
+        Effect.catchTag("CommandFailed", (e) =>
+          readable
+            ? Effect.succeed<CommandAnswer>({ exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr })
+            : Effect.fail(e)),
+        Effect.mapError((e) => failed(e.message))
+      )
+
+    /** Records the given jobs as cancelled (Killed, or Done with `done`). */
+    const recordCancelled = (ids: ReadonlyArray<string>, cancelOptions?: CancelOptions) =>
+      Effect.gen(function*() {
+        if (ids.length === 0) return []
+        const at = yield* now
+        const changes = yield* store.modify(ids, (r) => cancelled(r, at, cancelOptions?.done === true))
+        return changes.map((c) => c.after)
+      })
+
+    /**
+     * Cancels jobs by id in one command. Each job the scheduler cancelled is recorded so; one that
+     * had already ended keeps its true end (the next poll reads it). Jobs the scheduler refused are
+     * reported with the jobs that were cancelled, so one refusal never loses the others' ends.
+     */
     const cancelJobs = (records: ReadonlyArray<JobRecord>, cancelOptions?: CancelOptions) =>
       Effect.gen(function*() {
         const open = records.filter((r) => !isTerminal(r))
-        if (open.length === 0) return []
+        if (open.length === 0) return { changed: [], refused: [] }
         const ids = open.map((r) => r.jobId)
-        const invocation = dialect.cancel(ids, cancelOptions?.done === true)
         const failed = (detail: string) => new CancelError({ jobId: ids.join(","), detail })
-        const answer: CancelAnswer = yield* call(invocation).pipe(
-          Effect.map((r): CancelAnswer => r),
-          Effect.catchTag("CommandFailed", (e) =>
-            dialect.cancelOutcome === undefined
-              ? Effect.fail(e)
-              : Effect.succeed<CancelAnswer>({ exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr })),
-          Effect.mapError((e) => failed(e.message))
+        const answer = yield* answerOf(
+          dialect.cancel(ids, cancelOptions?.done === true),
+          dialect.cancelOutcome !== undefined,
+          failed
         )
-        const outcome = dialect.cancelOutcome?.(ids, answer) ?? Either.right([])
+        const outcome = dialect.cancelOutcome?.(ids, answer) ?? Either.right<CancelOutcome>({ ended: [], refused: [] })
         if (Either.isLeft(outcome)) return yield* failed(outcome.left)
-        // Jobs that had already ended keep their true end, which the next poll records.
-        const ended = new Set(outcome.right)
-        const killed = ids.filter((id) => !ended.has(id))
-        if (killed.length === 0) return []
-        const at = yield* now
-        const changes = yield* store.modify(killed, (r) => cancelled(r, at, cancelOptions?.done === true))
-        return changes.map((c) => c.after)
+        const { ended, refused } = outcome.right
+        const untouched = new Set([...ended, ...refused.map((r) => r.jobId)])
+        const changed = yield* recordCancelled(ids.filter((id) => !untouched.has(id)), cancelOptions)
+        return { changed, refused }
+      })
+
+    /** The refusals as one error, after the cancelled jobs were recorded. */
+    const refusalError = (refused: ReadonlyArray<CancelRefusal>) =>
+      new CancelError({
+        jobId: refused.map((r) => r.jobId).join(","),
+        detail: refused.map((r) => `job ${r.jobId}: ${r.detail}`).join("; ")
+      })
+
+    /** The scheduler's own cancel by name, reaching every job of this user whose name matches. */
+    const cancelNamed = (
+      byName: NonNullable<Dialect["cancelByName"]>,
+      invocation: Invocation,
+      tracked: ReadonlyArray<JobRecord>,
+      cancelOptions?: CancelOptions
+    ) =>
+      Effect.gen(function*() {
+        const failed = (detail: string) => new CancelError({ jobId: invocation.argv.join(" "), detail })
+        const answer = yield* answerOf(invocation, true, failed)
+        const ids = byName.cancelled(answer)
+        if (Either.isLeft(ids)) return yield* failed(ids.left)
+        // Tracked jobs the command did not name had already ended: they keep their true end.
+        const named = new Set(ids.right)
+        return yield* recordCancelled(tracked.filter((r) => named.has(r.jobId)).map((r) => r.jobId), cancelOptions)
       })
 
     const cancel = Effect.fn(`${dialect.kind}.cancel`)(function*(jobId: string, cancelOptions?: CancelOptions) {
       const found = yield* store.get(jobId)
       if (Option.isNone(found)) return yield* new JobNotFound({ jobId })
-      const changed = yield* cancelJobs([found.value], cancelOptions)
+      const { changed, refused } = yield* cancelJobs([found.value], cancelOptions)
+      if (refused.length > 0) return yield* refusalError(refused)
       if (changed[0] !== undefined) return changed[0]
       return Option.getOrElse(yield* store.get(jobId), () => found.value)
     })
@@ -426,32 +528,58 @@ export const make = (dialect: Dialect) =>
         )
       }
       const invocation = list.command(options)
-      const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
-      const listing = yield* parsed(invocation, list.parse(result.stdout))
+      const noJobs = list.noJobs
+      const stdout = yield* call(invocation).pipe(
+        Effect.map((r) => r.stdout),
+        Effect.catchTag("CommandFailed", (e) =>
+          noJobs?.({ exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr }) === true
+            ? Effect.succeed("")
+            : Effect.fail(e)),
+        Effect.mapError((e) => pollError(e.message))
+      )
+      const listing = stdout.trim() === "" ? [] : yield* parsed(invocation, list.parse(stdout))
       const tracked = new Set((yield* store.list({ ids: listing.map((l) => l.jobId) })).map((r) => r.jobId))
       const at = yield* now
       const found: Array<JobRecord> = []
       for (const { jobId, name, observation } of listing) {
-        if (!name.startsWith(`${prefix}-`) || tracked.has(jobId)) continue
-        const indices = (observation.elements ?? []).map((e) => e.index)
-        const base: JobRecord = {
-          jobId,
-          name,
-          command: "",
-          executor: dialect.kind,
-          status: "Pending",
-          lastSeen: at,
-          metadata: { reconnected: true },
-          ...(indices.length === 0 ? {} : { array: { start: Math.min(...indices), end: Math.max(...indices) } })
-        }
-        found.push(applyObservation(base, observation, at))
+        if (!name.startsWith(`${prefix}-`) || tracked.has(jobId) || hasEnded(observation)) continue
+        found.push(recordFrom(dialect.kind, jobId, name, observation, at))
       }
       if (found.length > 0) yield* store.insert(found)
       return found
     }).pipe(Effect.withSpan(`${dialect.kind}.reconnect`))
 
+    const track: ExecutorShape["track"] = Effect.fn(`${dialect.kind}.track`)(function*(jobId, trackOptions) {
+      const known = yield* store.get(jobId)
+      if (Option.isSome(known)) return known.value
+      if (!/^[\w.-]+$/.test(jobId)) {
+        return yield* new JobNotFound({ jobId, hint: "a job id is the number the scheduler printed at submit" })
+      }
+      const at = yield* now
+      const stub: JobRecord = {
+        jobId,
+        name: jobId,
+        command: "",
+        executor: dialect.kind,
+        status: "Pending",
+        lastSeen: at,
+        metadata: {}
+      }
+      const [observation] = (yield* poll([stub])).filter((o) => o.jobId === jobId)
+      if (observation === undefined) {
+        return yield* new JobNotFound({
+          jobId,
+          hint: `${dialect.kind} does not know it (any more): check the id, and that it is yours or poll_all_users is set`
+        })
+      }
+      const record = recordFrom(dialect.kind, jobId, trackOptions?.name ?? observation.name ?? jobId, observation, at, trackOptions?.metadata)
+      yield* store.insert([record])
+      return record
+    })
+
     const shape: ExecutorShape = {
       reconnect,
+      track,
       // The scheduler is asked by job id: an adopted job is polled like any other.
       resume: () => Effect.void,
       kind: dialect.kind,
@@ -460,20 +588,31 @@ export const make = (dialect: Dialect) =>
       poll,
       cancel,
       cancelByName: (pattern, cancelOptions) =>
-        mine.pipe(
-          Effect.flatMap((active) => {
-            const matches = nameMatches(pattern, options.job_name_prefix)
-            return cancelJobs(active.filter((r) => matches(r.name)), cancelOptions)
-          })
-        ),
+        Effect.gen(function*() {
+          const active = yield* mine
+          const matches = nameMatches(pattern, options.job_name_prefix)
+          const matching = active.filter((r) => matches(r.name))
+          const byName = dialect.cancelByName
+          const invocation = byName?.command(fullNamePattern(pattern, options.job_name_prefix), cancelOptions?.done === true, options)
+          if (byName !== undefined && invocation !== undefined) {
+            return yield* cancelNamed(byName, invocation, active, cancelOptions)
+          }
+          const { changed, refused } = yield* cancelJobs(matching, cancelOptions)
+          if (refused.length > 0) {
+            yield* Effect.logWarning(`${refusalError(refused).message}; the other matching jobs were cancelled`)
+            return yield* refusalError(refused)
+          }
+          return changed
+        }),
       cancelAll: (cancelOptions) =>
-        mine.pipe(
-          Effect.flatMap((active) =>
-            cancelJobs(active, cancelOptions).pipe(
-              Effect.catchTag("CancelError", (e) => Effect.logWarning(e.message).pipe(Effect.as([])))
-            )
+        Effect.gen(function*() {
+          const { changed, refused } = yield* cancelJobs(yield* mine, cancelOptions).pipe(
+            Effect.catchTag("CancelError", (e) =>
+              Effect.logWarning(e.message).pipe(Effect.as({ changed: [], refused: [] })))
           )
-        )
+          if (refused.length > 0) yield* Effect.logWarning(refusalError(refused).message)
+          return changed
+        })
     }
     return shape
   })

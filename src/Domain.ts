@@ -306,6 +306,8 @@ export interface ElementObservation {
  */
 export interface Observation {
   readonly jobId: string
+  /** The job's name, when the answer says it (it names a job tracked by id alone). */
+  readonly name?: string | undefined
   /** The job's own status; for an array parent it may be left out and derived from `elements`. */
   readonly status?: JobStatus | undefined
   readonly reason?: FailureReason | undefined

@@ -30,6 +30,13 @@ export { globToRegExp } from "./Glob.js"
 
 export type SubmitFailure = SubmitError | InvalidJobSpec | InvalidMemory | InvalidWalltime | StoreError
 
+export interface TrackOptions {
+  /** The job's name, when the scheduler's may not be the one to keep. */
+  readonly name?: string | undefined
+  /** Kept with the record, as a submitted job's metadata is. */
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined
+}
+
 export interface CancelOptions {
   /** Record the job as Done rather than Killed (LSF's `bkill -d`). */
   readonly done?: boolean | undefined
@@ -68,6 +75,17 @@ export interface ExecutorShape {
    * submitted elsewhere. The local executor has no scheduler to list jobs, so it finds none.
    */
   readonly reconnect: Effect.Effect<ReadonlyArray<JobRecord>, PollError | StoreError>
+  /**
+   * Tracks one job known by its id from elsewhere (another tool, a database): the scheduler is
+   * asked about it once and it is recorded as it stands (name from the scheduler unless given,
+   * command unknown, an array rebuilt from the elements shown), then polled like any other.
+   * A job already in the JobStore is returned as it is. JobNotFound when the scheduler does not
+   * know the id.
+   */
+  readonly track: (
+    jobId: string,
+    options?: TrackOptions
+  ) => Effect.Effect<JobRecord, JobNotFound | PollError | StoreError>
   /**
    * Takes over jobs an earlier program submitted and left unfinished (the Monitor adopts them
    * from the JobStore when it starts), so that `poll` and `cancel` cover them from now on. A
@@ -241,3 +259,9 @@ export const nameMatches = (pattern: string, prefix: string | undefined) => {
     re.test(name) || (strip !== undefined && name.startsWith(strip) && re.test(name.slice(strip.length)))
 }
 
+/**
+ * A name pattern as the scheduler should match it against full job names: with the configured
+ * prefix put in front (`align-*` → `capi-align-*`) unless it already starts with it.
+ */
+export const fullNamePattern = (pattern: string, prefix: string | undefined): string =>
+  prefix === undefined || prefix.length === 0 || pattern.startsWith(`${prefix}-`) ? pattern : `${prefix}-${pattern}`

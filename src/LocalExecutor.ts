@@ -597,6 +597,20 @@ export const make = Effect.gen(function*() {
       store.active.pipe(
         Effect.flatMap((active) => cancelMany(active.filter((r) => r.executor === "local"), cancelOptions))
       ),
+    // A local job exists only in the job store that recorded it: there is no scheduler to ask.
+    track: (jobId) =>
+      store.get(jobId).pipe(
+        Effect.flatMap(Option.match({
+          onSome: Effect.succeed,
+          onNone: () =>
+            Effect.fail(
+              new JobNotFound({
+                jobId,
+                hint: "local jobs are known only from the job store that recorded them; point state_path at it"
+              })
+            )
+        }))
+      ),
     // There is no scheduler to ask: jobs of other programs come from the store, through `resume`.
     reconnect: Effect.succeed([]),
     resume

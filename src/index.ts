@@ -36,7 +36,7 @@ export type {
 export { Executor, globToRegExp, nameMatches, prepareJob } from "./Executor.js"
 export type { CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
 export * as BatchExecutor from "./BatchExecutor.js"
-export type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
+export type { BatchListing, CommandAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
 export * as LocalExecutor from "./LocalExecutor.js"
 export * as SlurmExecutor from "./SlurmExecutor.js"
 export * as Slurm from "./schedulers/Slurm.js"

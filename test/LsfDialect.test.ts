@@ -13,12 +13,15 @@ import { skipDirectives } from "../src/Script.js"
 import {
   bjobsFields,
   cancel,
+  cancelByNameCommand,
+  cancelledByName,
   cancelOutcome,
   dialect,
   directives,
   exitOutcome,
   formatDependencies,
   listCommand,
+  listNoJobs,
   logFileName,
   parseListing,
   parseLsfMemory,
@@ -444,33 +447,73 @@ describe("cancel (seeds §6 item 6)", () => {
 
   const answer = (exitCode: number, stderr: string, stdout = "") => ({ exitCode, stdout, stderr })
 
+  const ended = (ids: ReadonlyArray<string>) => ({ ended: ids, refused: [] })
+
   it("takes a job that had already ended as ended, not as a failed cancel", () => {
     // Built here: bkill's per-job lines as LSF prints them.
     expect(right(cancelOutcome(["1", "2"], answer(255, "Job <2>: Job has already finished\n", "Job <1> is being terminated\n"))))
-      .toEqual(["2"])
-    expect(right(cancelOutcome(["1"], answer(0, "", "Job <1> is being terminated\n")))).toEqual([])
-    expect(right(cancelOutcome(["7"], answer(255, fixture("bkill-no-matching-job.stderr"))))).toEqual(["7"])
-    expect(right(cancelOutcome(["7"], answer(255, fixture("bkill-no-unfinished-job.stderr"))))).toEqual(["7"])
+      .toEqual(ended(["2"]))
+    expect(right(cancelOutcome(["1"], answer(0, "", "Job <1> is being terminated\n")))).toEqual(ended([]))
+    expect(right(cancelOutcome(["7"], answer(255, fixture("bkill-no-matching-job.stderr"))))).toEqual(ended(["7"]))
+    expect(right(cancelOutcome(["7"], answer(255, fixture("bkill-no-unfinished-job.stderr"))))).toEqual(ended(["7"]))
   })
 
-  it("fails on any other error", () => {
+  it("names the jobs bkill refused, apart from the ones it cancelled", () => {
+    const mixed = answer(255, "Job <7>: User permission denied\nJob <8>: Job has already finished\n", "Job <9> is being terminated\n")
+    expect(right(cancelOutcome(["7", "8", "9"], mixed))).toEqual({
+      ended: ["8"],
+      refused: [{ jobId: "7", detail: "User permission denied" }]
+    })
+  })
+
+  it("fails when bkill's failure names no job (recorded)", () => {
     const denied = cancelOutcome(["7"], answer(255, fixture("bkill-permission-denied.stderr")))
     expect(Either.isLeft(denied) && denied.left).toContain("Permission denied")
-    expect(Either.isLeft(cancelOutcome(["7"], answer(255, "Job <7>: User permission denied\n")))).toBe(true)
+    expect(Either.isLeft(cancelOutcome(["7"], answer(255, "LSF is down; try again later\n")))).toBe(true)
+  })
+
+  it("cancels by name with bkill -J GLOB 0 (every match, not only the newest), or not at all for ? and [...]", () => {
+    expect(cancelByNameCommand("capi-align-*", false)?.argv).toEqual(["bkill", "-J", "capi-align-*", "0"])
+    expect(cancelByNameCommand("capi-*", true)?.argv).toEqual(["bkill", "-d", "-J", "capi-*", "0"])
+    expect(cancelByNameCommand("capi-a?", false)).toBeUndefined()
+    expect(cancelByNameCommand("capi-[ab]", false)).toBeUndefined()
+  })
+
+  it("reads which jobs bkill -J terminated; no match means none, other failures are errors", () => {
+    const two = answer(0, "", "Job <11> is being terminated\nJob <12[3]> is being terminated\nJob <12> is being terminated\n")
+    expect(right(cancelledByName(two))).toEqual(["11", "12"])
+    expect(right(cancelledByName(answer(255, fixture("bkill-no-matching-job.stderr"))))).toEqual([])
+    expect(right(cancelledByName(answer(255, "No unfinished job found\n")))).toEqual([])
+    expect(Either.isLeft(cancelledByName(answer(255, fixture("bkill-permission-denied.stderr"))))).toBe(true)
   })
 })
 
 describe("reconnect listing (seeds §6 item 8)", () => {
-  it("lists this user's unfinished jobs, or every user's with poll_all_users", () => {
-    expect(listCommand(options).argv).toEqual(["bjobs", "-json", "-o", bjobsFields])
-    expect(listCommand({ ...options, poll_all_users: true }).argv).toEqual([
+  it("lists this user's jobs named {prefix}-*, ended ones too (-a), or every user's with poll_all_users", () => {
+    expect(listCommand({ ...options, job_name_prefix: "test" }).argv).toEqual([
       "bjobs",
+      "-a",
       "-json",
       "-o",
       bjobsFields,
+      "-J",
+      "test-*"
+    ])
+    expect(listCommand({ ...options, job_name_prefix: "test", poll_all_users: true }).argv.slice(-4)).toEqual([
+      "-J",
+      "test-*",
       "-u",
       "all"
     ])
+  })
+
+  it("takes bjobs' 'No unfinished job found' failure for an empty queue, not for a failed listing", () => {
+    const answer = (stderr: string, stdout = "") => ({ exitCode: 255, stdout, stderr })
+    expect(listNoJobs(answer("No unfinished job found\n"))).toBe(true)
+    expect(listNoJobs(answer(fixture("bkill-no-matching-job.stderr")))).toBe(true)
+    expect(listNoJobs(answer("LSF is down. Please wait ...\n"))).toBe(false)
+    // Records printed with the failure are read, not dropped.
+    expect(listNoJobs(answer("No matching job found\n", fixture("bjobs-reconnect-listing.json")))).toBe(false)
   })
 
   it("groups array elements under their array, with the array's name and visible indices", () => {

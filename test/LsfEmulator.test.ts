@@ -255,6 +255,19 @@ describe("LSF emulator", () => {
     expect(lsf.run("bkill", ["-J", "nothing*"])).toEqual({ code: 255, stdout: "", stderr: "No matching job found\n" })
   })
 
+  it("bkill -J alone reaches only the newest matching job; with job id 0, every one", async () => {
+    const lsf = makeLsf()
+    const [a, b, c] = ["sleep 30\n", "sleep 30\n", "sleep 30\n"].map((s) => lsf.submit(s, ["-J", "grp-x"]))
+    await lsf.waitFor((rs) => rs.length === 3 && rs.every((r) => r.STAT === "RUN"))
+    expect(lsf.run("bkill", ["-J", "grp-*"]).stdout).toBe(`Job <${c}> is being terminated\n`)
+    await lsf.waitFor((rs) => rs.filter(finished).length === 1)
+    expect(lsf.run("bkill", ["-J", "grp-*", "0"]).stdout).toBe(
+      `Job <${a}> is being terminated\nJob <${b}> is being terminated\n`
+    )
+    await lsf.waitFor((rs) => rs.every(finished))
+    expect(lsf.run("bkill", ["-J", "grp-*", "0"])).toEqual({ code: 255, stdout: "", stderr: "No unfinished job found\n" })
+  })
+
   it("kills a job that exceeds its run limit", async () => {
     const lsf = makeLsf()
     const r = spawnSync("bsub", ["-W", "1", "sleep 30"], {

@@ -391,19 +391,32 @@ describe("cancel", () => {
     expect(cancel(["5", "6"]).argv).toEqual(["scancel", "-v", "5", "6"])
   })
 
+  const ended = (ids: ReadonlyArray<string>) => ({ ended: ids, refused: [] })
+
   it("reads which jobs had already ended (recorded)", () => {
-    expect(right(cancelOutcome(["7"], answer(fixture("scancel-verbose-completed.stderr"))))).toEqual(["7"])
-    expect(right(cancelOutcome(["999999"], answer(fixture("scancel-verbose-unknown-id.stderr"))))).toEqual(["999999"])
+    expect(right(cancelOutcome(["7"], answer(fixture("scancel-verbose-completed.stderr"))))).toEqual(ended(["7"]))
+    expect(right(cancelOutcome(["999999"], answer(fixture("scancel-verbose-unknown-id.stderr"))))).toEqual(
+      ended(["999999"])
+    )
     // Both messages on one line, as scancel wrote them when stderr was not a terminal.
     const joined = "scancel: error: Kill job error on job id 9: Invalid job id specifiedscancel: Terminating job 7\n" +
       "scancel: error: Kill job error on job id 7: Job/step already completing or completed\n"
-    expect(right(cancelOutcome(["7", "9", "12"], answer(joined)))).toEqual(["9", "7"])
-    expect(right(cancelOutcome(["12"], answer("scancel: Terminating job 12\n")))).toEqual([])
+    expect(right(cancelOutcome(["7", "9", "12"], answer(joined)))).toEqual(ended(["9", "7"]))
+    expect(right(cancelOutcome(["12"], answer("scancel: Terminating job 12\n")))).toEqual(ended([]))
   })
 
-  it("fails when the controller cannot be reached (recorded)", () => {
-    const outcome = cancelOutcome(["26"], answer(fixture("scancel-controller-down.stderr"), 1))
-    expect(Either.isLeft(outcome) && outcome.left).toContain("Unable to contact slurm controller")
+  it("names a job scancel refused, apart from the ones it cancelled", () => {
+    const denied = "scancel: Terminating job 12\nscancel: error: Kill job error on job id 13: Access/permission denied\n"
+    expect(right(cancelOutcome(["12", "13"], answer(denied, 1)))).toEqual({
+      ended: [],
+      refused: [{ jobId: "13", detail: "Access/permission denied" }]
+    })
+  })
+
+  it("a controller it cannot reach refuses the job, saying so (recorded); a failure naming no job fails", () => {
+    const outcome = right(cancelOutcome(["26"], answer(fixture("scancel-controller-down.stderr"), 1)))
+    expect(outcome.refused).toEqual([{ jobId: "26", detail: "Unable to contact slurm controller (connect failure)" }])
+    expect(Either.isLeft(cancelOutcome(["26"], answer("scancel: error: Invalid user\n", 1)))).toBe(true)
   })
 })
 

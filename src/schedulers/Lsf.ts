@@ -15,7 +15,16 @@
  * are LSF's local time and are read as this process's local time.
  */
 import { Either } from "effect"
-import type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "../BatchExecutor.js"
+import type {
+  BatchListing,
+  CommandAnswer,
+  CancelOutcome,
+  CancelRefusal,
+  Dialect,
+  Invocation,
+  JobPaths,
+  SubmitRequest
+} from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
@@ -383,16 +392,43 @@ export const statusUsableOnFailure = (_exitCode: number | undefined, stdout: str
 // Reconnect and cancel
 // ---------------------------------------------------------------------------------------------
 
-/** This user's unfinished jobs (everyone's with `poll_all_users`), for reconnecting after a restart. */
-export const listCommand = (options: ConfigOptions): Invocation => ({
-  argv: ["bjobs", "-json", "-o", bjobsFields, ...users(options)]
-})
+/**
+ * This user's jobs (everyone's with `poll_all_users`) named `{prefix}-*`, for reconnecting after
+ * a restart: `-J` lets LSF do the matching, and `-a` shows the ended elements of an array that
+ * is still running, so its range can be rebuilt (ended jobs are then left alone).
+ */
+export const listCommand = (options: ConfigOptions): Invocation => {
+  const prefix = options.job_name_prefix
+  return {
+    argv: [
+      "bjobs",
+      "-a",
+      "-json",
+      "-o",
+      bjobsFields,
+      ...(prefix === undefined || prefix === "" ? [] : ["-J", `${prefix}-*`]),
+      ...users(options)
+    ]
+  }
+}
+
+const noJobsFound = /^No (?:unfinished|matching) job found/im
 
 /** The jobs `listCommand` printed, by id, with their names (an element's `[index]` taken off). */
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> => {
   // Without -json's effect on an empty queue, bjobs says so in words.
-  if (/^No (?:unfinished|matching) job found/i.test(stdout.trim())) return Either.right([])
+  if (noJobsFound.test(stdout.trim())) return Either.right([])
   return Either.map(parseRows(stdout), (rows) => listingFrom(rows.map(observed)))
+}
+
+/**
+ * bjobs exits 255 saying "No unfinished job found" (or "No matching job found") when there is
+ * nothing to list: an empty listing, not a failure, when no records came with it.
+ */
+export const listNoJobs = (answer: CommandAnswer): boolean => {
+  if (!noJobsFound.test(`${answer.stderr}\n${answer.stdout}`)) return false
+  const records = parseRecords(answer.stdout)
+  return Either.isLeft(records) || records.right.length === 0
 }
 
 /** `bkill <ids>`; `bkill -d <ids>` has LSF record them as DONE. */
@@ -403,27 +439,50 @@ export const cancel = (jobIds: ReadonlyArray<string>, done: boolean): Invocation
 const alreadyEnded = /No matching job|No unfinished job|Job has already finished/i
 
 /**
- * Reads bkill's answer: `Job <N>: Job has already finished` (or "No matching job found", "No
- * unfinished job found") means N had already ended; such a message naming no job means all of
- * them had. Any other error (permission denied, no contact with LSF) is a failed cancel.
+ * Reads bkill's answer job by job: `Job <N>: Job has already finished` (or "No matching job
+ * found", "No unfinished job found") means N had already ended; any other `Job <N>: …` (such as
+ * "User permission denied") is a refusal of N. Such a message naming no job means all of them had
+ * ended; any other failure naming no job (no contact with LSF) is a failed cancel.
  */
 export const cancelOutcome = (
   jobIds: ReadonlyArray<string>,
-  answer: CancelAnswer
-): Either.Either<ReadonlyArray<string>, string> => {
+  answer: CommandAnswer
+): Either.Either<CancelOutcome, string> => {
   const ended: Array<string> = []
-  const errors: Array<string> = []
+  const refused: Array<CancelRefusal> = []
   const text = `${answer.stderr}\n${answer.stdout}`
   for (const m of text.matchAll(/Job <(\d+)(?:\[\d+\])?>:\s*([^\n]*)/g)) {
     if (alreadyEnded.test(m[2]!)) ended.push(m[1]!)
-    else errors.push(`job ${m[1]}: ${m[2]!.trim()}`)
+    else refused.push({ jobId: m[1]!, detail: m[2]!.trim() })
   }
-  if (errors.length > 0) return Either.left(`bkill failed for ${errors.join("; ")}`)
-  if (answer.exitCode !== 0 && ended.length === 0) {
-    if (alreadyEnded.test(text)) return Either.right(jobIds)
+  if (answer.exitCode !== 0 && ended.length === 0 && refused.length === 0) {
+    if (alreadyEnded.test(text)) return Either.right({ ended: jobIds, refused: [] })
     return Either.left(`bkill exited with ${answer.exitCode ?? "no exit code"}: ${answer.stderr.trim()}`)
   }
-  return Either.right(jobIds.filter((id) => ended.includes(id)))
+  const asked = new Set(jobIds)
+  return Either.right({
+    ended: ended.filter((id) => asked.has(id)),
+    refused: refused.filter((r) => asked.has(r.jobId))
+  })
+}
+
+/**
+ * `bkill [-d] -J GLOB 0`: every unfinished job of this user whose name matches (without the `0`,
+ * bkill would reach only the most recent one). LSF's names take `*` only: a glob with `?` or
+ * `[…]` gets no command, and the tracked jobs that match are cancelled by id.
+ */
+export const cancelByNameCommand = (glob: string, done: boolean): Invocation | undefined =>
+  /[?[\]]/.test(glob) ? undefined : { argv: ["bkill", ...(done ? ["-d"] : []), "-J", glob, "0"] }
+
+/**
+ * The jobs `bkill -J GLOB 0` says it is terminating; "No matching job found" / "No unfinished job
+ * found" mean none; any other failure naming no job is an error.
+ */
+export const cancelledByName = (answer: CommandAnswer): Either.Either<ReadonlyArray<string>, string> => {
+  const text = `${answer.stdout}\n${answer.stderr}`
+  const ids = Array.from(text.matchAll(/Job <(\d+)(?:\[\d+\])?> is being (?:terminated|signaled)/g), (m) => m[1]!)
+  if (ids.length > 0 || answer.exitCode === 0 || alreadyEnded.test(text)) return Either.right(Array.from(new Set(ids)))
+  return Either.left(`bkill exited with ${answer.exitCode ?? "no exit code"}: ${answer.stderr.trim()}`)
 }
 
 export const dialect: Dialect = {
@@ -435,10 +494,11 @@ export const dialect: Dialect = {
   status,
   parseStatus,
   statusUsableOnFailure,
-  list: { command: listCommand, parse: parseListing },
+  list: { command: listCommand, parse: parseListing, noJobs: listNoJobs },
   arrayIndexVariable: "LSB_JOBINDEX",
   loginShellOnSubmit: true,
   resolveLogPath,
   cancel,
-  cancelOutcome
+  cancelOutcome,
+  cancelByName: { command: cancelByNameCommand, cancelled: cancelledByName }
 }

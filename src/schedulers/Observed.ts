@@ -16,6 +16,8 @@ export interface ObservedRow {
   readonly jobId: string
   /** The array elements it is about; undefined when it is about the job itself. */
   readonly indices?: ReadonlyArray<number> | undefined
+  /** The job's name, when the answer gives it (an array's name, for an element's row). */
+  readonly name?: string | undefined
   readonly obs: Omit<ElementObservation, "index">
 }
 
@@ -27,7 +29,10 @@ export interface ObservedRow {
 export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Observation> => {
   const jobs = new Map<string, Observation>()
   const elements = new Map<string, Map<number, ElementObservation>>()
-  for (const { indices, jobId, obs } of rows) {
+  // Each job's name from its first row that gives one.
+  const names = new Map<string, string>()
+  for (const { indices, jobId, name, obs } of rows) {
+    if (name !== undefined && name !== "" && !names.has(jobId)) names.set(jobId, name)
     if (indices === undefined) {
       jobs.set(jobId, { jobId, ...obs })
       continue
@@ -40,16 +45,12 @@ export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Obser
     const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
     jobs.set(jobId, { jobId, elements: sorted })
   }
-  return Array.from(jobs.values())
+  return Array.from(jobs.values(), (o) => {
+    const name = names.get(o.jobId)
+    return name === undefined ? o : { ...o, name }
+  })
 }
 
-/** The jobs a queue listing showed, each with the name of its first row. */
-export const listingFrom = (rows: ReadonlyArray<ObservedRow & { readonly name: string }>): ReadonlyArray<BatchListing> => {
-  const names = new Map<string, string>()
-  for (const row of rows) if (!names.has(row.jobId)) names.set(row.jobId, row.name)
-  return groupRows(rows).map((observation) => ({
-    jobId: observation.jobId,
-    name: names.get(observation.jobId) ?? "",
-    observation
-  }))
-}
+/** The jobs a queue listing showed, each with the name of its first row that gives one. */
+export const listingFrom = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<BatchListing> =>
+  groupRows(rows).map((observation) => ({ jobId: observation.jobId, name: observation.name ?? "", observation }))

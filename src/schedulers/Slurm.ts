@@ -14,7 +14,16 @@
  * Times without a zone are Slurm's local time and are read as this process's local time.
  */
 import { Either } from "effect"
-import type { BatchListing, CancelAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "../BatchExecutor.js"
+import type {
+  BatchListing,
+  CommandAnswer,
+  CancelOutcome,
+  CancelRefusal,
+  Dialect,
+  Invocation,
+  JobPaths,
+  SubmitRequest
+} from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import { formatArraySpec, isTerminalStatus } from "../Domain.js"
@@ -251,16 +260,19 @@ export const parseJobId = (text: string): ParsedId | undefined => {
 }
 
 /** One row per parsed id, for grouping. */
-const observed = (id: ParsedId, obs: Omit<ElementObservation, "index">): ObservedRow => ({
+const observed = (id: ParsedId, obs: Omit<ElementObservation, "index">, name?: string): ObservedRow => ({
   jobId: id.jobId,
   indices: id._tag === "Elements" ? id.indices : undefined,
+  name,
   obs
 })
 
 /** Groups per-element observations under their array's id; plain jobs pass through. */
 const collect = (
-  rows: ReadonlyArray<{ readonly id: ParsedId; readonly obs: Omit<ElementObservation, "index"> }>
-): ReadonlyArray<Observation> => groupRows(rows.map(({ id, obs }) => observed(id, obs)))
+  rows: ReadonlyArray<
+    { readonly id: ParsedId; readonly name?: string | undefined; readonly obs: Omit<ElementObservation, "index"> }
+  >
+): ReadonlyArray<Observation> => groupRows(rows.map(({ id, name, obs }) => observed(id, obs, name)))
 
 const splitLines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l.trim().length > 0)
 
@@ -606,7 +618,7 @@ export const listCommand = (): Invocation => ({ argv: ["squeue", "--me", "-h", "
 
 /** The jobs `listCommand` printed, by id, with their names. */
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> =>
-  Either.map(parseSqueueRows(stdout), (rows) => listingFrom(rows.map((r) => ({ ...observed(r.id, r.obs), name: r.name }))))
+  Either.map(parseSqueueRows(stdout), (rows) => listingFrom(rows.map((r) => observed(r.id, r.obs, r.name))))
 
 /** `-v`: without it scancel says nothing, and exits 0, for a job that had already ended. */
 export const cancel = (jobIds: ReadonlyArray<string>): Invocation => ({ argv: ["scancel", "-v", ...jobIds] })
@@ -614,24 +626,27 @@ export const cancel = (jobIds: ReadonlyArray<string>): Invocation => ({ argv: ["
 /**
  * Reads `scancel -v`: "Kill job error on job id N: Job/step already completing or completed" or
  * "…: Invalid job id specified" (it left the controller) mean N had already ended; any other
- * error (no contact with the controller, permission denied) is a failed cancel.
+ * such error (permission denied) is a refusal of N; a failure naming no job (no contact with the
+ * controller) is a failed cancel.
  */
 export const cancelOutcome = (
   jobIds: ReadonlyArray<string>,
-  answer: CancelAnswer
-): Either.Either<ReadonlyArray<string>, string> => {
+  answer: CommandAnswer
+): Either.Either<CancelOutcome, string> => {
   const ended: Array<string> = []
-  const errors: Array<string> = []
+  const refused: Array<CancelRefusal> = []
   for (const m of answer.stderr.matchAll(/Kill job error on job id (\S+): ([^\n]*?)(?=scancel:|\n|$)/g)) {
     const id = m[1]!.replace(/_.*$/, "")
     if (/already completing or completed|Invalid job id specified/i.test(m[2]!)) ended.push(id)
-    else errors.push(`job ${m[1]}: ${m[2]!.trim()}`)
+    else refused.push({ jobId: id, detail: m[2]!.trim() })
   }
-  if (errors.length > 0) return Either.left(`scancel failed for ${errors.join("; ")}`)
-  if (answer.exitCode !== 0 && answer.exitCode !== undefined && ended.length === 0) {
+  if (answer.exitCode !== 0 && answer.exitCode !== undefined && ended.length === 0 && refused.length === 0) {
     return Either.left(`scancel exited with ${answer.exitCode}: ${answer.stderr.trim()}`)
   }
-  return Either.right(ended.filter((id) => jobIds.includes(id)))
+  return Either.right({
+    ended: ended.filter((id) => jobIds.includes(id)),
+    refused: refused.filter((r) => jobIds.includes(r.jobId))
+  })
 }
 
 export const slurmDialect: Dialect = {

@@ -43,9 +43,9 @@ export const toyDialect: Dialect = {
   cancel: (ids) => ({ argv: ["toykill", ...ids] }),
   cancelOutcome: (ids, answer) =>
     answer.exitCode === 0
-      ? Either.right([])
+      ? Either.right({ ended: [], refused: [] })
       : answer.stderr.includes("already finished")
-      ? Either.right(ids)
+      ? Either.right({ ended: ids, refused: [] })
       : Either.left(answer.stderr.trim())
 }
 
