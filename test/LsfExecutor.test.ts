@@ -24,9 +24,9 @@ const tempDir = tempDirs("capi-lsf-")
 /** Services on a fresh emulated cluster (its own state directory) and log directory. */
 const onLsf = <A, E>(
   body: (dir: string) => Effect.Effect<A, E, ClusterApi.Services>,
-  config: Partial<ConfigOptions> = {}
+  config: Partial<ConfigOptions> = {},
+  dir = tempDir()
 ) => {
-  const dir = tempDir()
   process.env.LSF_EMULATOR_DIR = dir
   return body(dir).pipe(
     Effect.scoped,
@@ -108,7 +108,7 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
     ))
 
   it.live("inheritEnv false: the job sees its own env, not this process's; loginShell runs it in a login shell", () =>
-    onLsf((dir) =>
+    onLsf(() =>
       Effect.gen(function*() {
         const executor = yield* Executor
         const monitor = yield* Monitor
@@ -128,8 +128,53 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
         expect(read(ends[1]!.stdoutPath)).toBe("leak=none own=a b\nlogin\n")
         // LSF gets the login shell from -L; the script keeps its shebang.
         expect(read(clean.scriptPath).split("\n")[0]).toBe("#!/bin/bash")
-        expect(dir).toBeTruthy()
       }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LEAK_CHECK)))
+    ))
+
+  it.live("a new program reconnects by prefix to the jobs an earlier one left, the array rebuilt, and sees them end", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      // The first program (its job store in memory, so gone with it) submits and leaves.
+      const left = yield* onLsf(() =>
+        Effect.gen(function*() {
+          const executor = yield* Executor
+          const monitor = yield* Monitor
+          const quick = yield* executor.submit({ name: "quick", command: "true" })
+          yield* monitor.await(quick, { timeout: "30 seconds" })
+          const single = yield* executor.submit({ name: "single", command: "sleep 1; exit 4" })
+          const array = yield* executor.submitArray({ name: "arr", command: "sleep 1" }, { start: 1, end: 3 })
+          return { quick, single, array }
+        }), {}, dir)
+      // The second program finds them in LSF, not in its (empty) store.
+      const found = yield* onLsf(() =>
+        Effect.gen(function*() {
+          const executor = yield* Executor
+          const monitor = yield* Monitor
+          const found = yield* executor.reconnect
+          const ends = yield* monitor.await(found, { timeout: "30 seconds" })
+          return { found, ends }
+        }), {}, dir)
+      // The job that had ended is left alone; the others are tracked and followed to their ends.
+      expect(found.found.map((r) => r.jobId).sort()).toEqual([left.single.jobId, left.array.jobId].sort())
+      const byId = new Map(found.ends.map((r) => [r.jobId, r] as const))
+      expect(byId.get(left.single.jobId)).toMatchObject({ name: "capi-single", status: "Failed", exitCode: 4 })
+      expect(byId.get(left.array.jobId)).toMatchObject({ status: "Done", array: { start: 1, end: 3 } })
+      expect(byId.get(left.array.jobId)?.elements?.map((e) => e.status)).toEqual(["Done", "Done", "Done"])
+    }))
+
+  it.live("cancel by name reaches every matching job with bkill -J, and the jobs it named end Killed", () =>
+    onLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "grp-a", command: "sleep 60" })
+        const b = yield* executor.submit({ name: "grp-b", command: "sleep 60" })
+        const other = yield* executor.submit({ name: "other", command: "sleep 1" })
+        const cancelled = yield* executor.cancelByName("grp-*")
+        expect(cancelled.map((r) => r.jobId).sort()).toEqual([a.jobId, b.jobId].sort())
+        const ends = yield* monitor.await([a, b, other], { timeout: "30 seconds" })
+        expect(ends.map((e) => e.status)).toEqual(["Killed", "Killed", "Done"])
+      })
     ))
 
   it.live("a dependency chain: the second starts after the first is done; a dependent of a failure never runs", () =>

@@ -1,0 +1,373 @@
+/**
+ * The LSF executor with the Monitor, under TestClock, against a scripted LSF (FakeLsf) answering
+ * in LSF's formats: what a tick costs, how bjobs' answers (partial, failed, about other jobs) are
+ * taken, arrays, cancel (by id, by name, all), reconnect and track.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { Scope } from "effect"
+import { Effect, Either, Logger, Option, Ref, TestClock } from "effect"
+import * as ClusterApi from "../src/ClusterApi.js"
+import type { ConfigOptions } from "../src/Config.js"
+import { failedElementIndices } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { JobStore } from "../src/JobStore.js"
+import { Monitor } from "../src/Monitor.js"
+import { TestCommandRunner } from "../src/TestCommandRunner.js"
+import { makeFakeLsf, record } from "./support/FakeLsf.js"
+import { tempDirs } from "./support/TempDirs.js"
+
+const tempDir = tempDirs("capi-lsf-tick-")
+
+type Fake = Effect.Effect.Success<ReturnType<typeof makeFakeLsf>>
+
+const withLsf = <A, E>(
+  body: (fake: Fake) => Effect.Effect<A, E, ClusterApi.Services | TestCommandRunner | Scope.Scope>,
+  config: Partial<ConfigOptions> = {}
+) =>
+  Effect.gen(function*() {
+    const fake = yield* makeFakeLsf()
+    return yield* body(fake).pipe(
+      Effect.scoped,
+      Effect.provide(
+        ClusterApi.layerTest({
+          config: { executor: "lsf", poll_interval: 10, log_directory: tempDir(), use_stdin: true, ...config },
+          rules: fake.rules
+        })
+      )
+    )
+  })
+
+const callsOf = (prefix: string) =>
+  Effect.flatMap(TestCommandRunner, (t) => t.callsMatching(prefix))
+
+const calls = (prefix: string) => callsOf(prefix).pipe(Effect.map((c) => c.length))
+
+const get = (jobId: string) => Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+
+describe("status (seeds §6 item 5)", () => {
+  it.effect("with 1,000 tracked jobs a tick makes one bjobs call", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const jobs = yield* Effect.forEach(
+          Array.from({ length: 1000 }, (_, i) => i),
+          (i) => executor.submit({ name: `j${i}`, command: "true" })
+        )
+        for (const [i, j] of jobs.entries()) {
+          const stat = i % 2 === 0 ? "RUN" : i % 4 === 1 ? "DONE" : "EXIT"
+          yield* fake.show(j.jobId, [record(j.jobId, j.name, stat, stat === "EXIT" ? { EXIT_CODE: "3" } : {})])
+        }
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* calls("bjobs")).toBe(1)
+        const [call] = yield* callsOf("bjobs")
+        expect(call?.argv.filter((a) => /^\d+$/.test(a))).toHaveLength(1000)
+        const all = yield* Effect.flatMap(JobStore, (s) => s.list())
+        expect(all.filter((r) => r.status === "Running")).toHaveLength(500)
+        expect(all.filter((r) => r.status === "Done")).toHaveLength(250)
+        const failed = all.filter((r) => r.status === "Failed")
+        expect(failed).toHaveLength(250)
+        expect(failed.every((r) => r.exitCode === 3)).toBe(true)
+        // Next tick: one call again, for the 500 still running.
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* calls("bjobs")).toBe(2)
+        const [, second] = yield* callsOf("bjobs")
+        expect(second?.argv.filter((a) => /^\d+$/.test(a))).toHaveLength(500)
+      })
+    ))
+
+  it.effect("with no unfinished job a tick asks nothing", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        yield* Monitor
+        yield* TestClock.adjust("1 minute")
+        expect(yield* calls("bjobs")).toBe(0)
+      })
+    ))
+
+  it.effect("bjobs exiting 255 over an unknown id is still read for the others; the unknown one stays as it was", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "true" })
+        yield* fake.show(a.jobId, [record(a.jobId, a.name, "RUN")])
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect(yield* (yield* Monitor).consecutivePollFailures).toBe(0)
+      })
+    ))
+
+  it.effect("bjobs printing nothing (LSF down) skips the tick: no job changes, and the next tick asks again", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        yield* fake.show(a.jobId, [record(a.jobId, a.name, "RUN")])
+        yield* TestClock.adjust("10 seconds")
+        yield* fake.setDown(true)
+        yield* fake.show(a.jobId, [record(a.jobId, a.name, "DONE")])
+        yield* TestClock.adjust("20 seconds")
+        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect(yield* monitor.consecutivePollFailures).toBe(2)
+        yield* fake.setDown(false)
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* get(a.jobId)).status).toBe("Done")
+        expect(yield* calls("bjobs")).toBe(4)
+      })
+    ))
+
+  it.effect("records of jobs this program does not track are ignored", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        // bjobs answers with more than it was asked about (as with -u all and a shared id space).
+        yield* fake.show(a.jobId, [record(a.jobId, a.name, "DONE"), record("77", "capi-someone", "RUN")])
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* get(a.jobId)).status).toBe("Done")
+        const all = yield* Effect.flatMap(JobStore, (s) => s.list())
+        expect(all.map((r) => r.jobId)).toEqual([a.jobId])
+      })
+    ))
+
+  it.effect("a job bjobs stops showing keeps its state until the zombie timeout, then is Failed(Vanished)", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        yield* fake.show(a.jobId, [record(a.jobId, a.name, "RUN")])
+        yield* TestClock.adjust("10 seconds")
+        yield* fake.show(a.jobId, undefined)
+        yield* TestClock.adjust("9 minutes")
+        expect((yield* get(a.jobId)).status).toBe("Running")
+        yield* TestClock.adjust("2 minutes")
+        expect((yield* get(a.jobId)).reason?._tag).toBe("Vanished")
+      }), { zombie_timeout_minutes: 10 }))
+})
+
+describe("arrays (seeds §6 item 4)", () => {
+  it.effect("Running while elements are missing or unfinished; then Failed over Killed over Done, failures named", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const arr = yield* executor.submitArray({ name: "arr", command: "echo $ARRAY_INDEX" }, {
+          start: 1,
+          end: 4,
+          maxConcurrent: 2
+        })
+        const el = (i: number, stat: string, over: Record<string, string> = {}) =>
+          record(`${arr.jobId}[${i}]`, `${arr.name}[${i}]`, stat, over)
+        yield* fake.show(arr.jobId, [el(1, "DONE"), el(4, "DONE")])
+        yield* TestClock.adjust("10 seconds")
+        // Only two of four elements seen, both ended: the array is still running.
+        expect((yield* get(arr.jobId)).status).toBe("Running")
+        yield* fake.show(arr.jobId, [el(1, "DONE"), el(2, "RUN"), el(3, "EXIT", { EXIT_REASON: "TERM_OWNER" }), el(4, "DONE")])
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* get(arr.jobId)).status).toBe("Running")
+        yield* fake.show(arr.jobId, [
+          el(1, "DONE"),
+          el(2, "EXIT", { EXIT_CODE: "2" }),
+          el(3, "EXIT", { EXIT_REASON: "TERM_OWNER" }),
+          el(4, "DONE")
+        ])
+        yield* TestClock.adjust("10 seconds")
+        const ended = yield* get(arr.jobId)
+        expect(ended.status).toBe("Failed")
+        // As py-cluster-api: failed and killed elements both count.
+        expect(failedElementIndices(ended)).toEqual([2, 3])
+        expect(ended.reason).toMatchObject({ _tag: "ElementsFailed" })
+        expect(ended.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Killed", "Done"])
+      })
+    ))
+
+  it.effect("an array with a killed element and none failed is Killed", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const arr = yield* executor.submitArray({ name: "arr", command: "true" }, { start: 1, end: 2 })
+        yield* fake.show(arr.jobId, [
+          record(`${arr.jobId}[1]`, "capi-arr[1]", "DONE"),
+          record(`${arr.jobId}[2]`, "capi-arr[2]", "EXIT", { EXIT_REASON: "TERM_OWNER", EXIT_CODE: "130" })
+        ])
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* get(arr.jobId)).status).toBe("Killed")
+      })
+    ))
+})
+
+describe("cancel (seeds §6 item 6)", () => {
+  it.effect("bkill ID records Killed; bkill -d ID records Done", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const a = yield* executor.submit({ name: "a", command: "sleep 100" })
+        const b = yield* executor.submit({ name: "b", command: "sleep 100" })
+        expect((yield* executor.cancel(a.jobId)).status).toBe("Killed")
+        expect((yield* executor.cancel(b.jobId, { done: true })).status).toBe("Done")
+        expect((yield* callsOf("bkill")).map((c) => c.argv)).toEqual([["bkill", a.jobId], ["bkill", "-d", b.jobId]])
+      })
+    ))
+
+  it.effect("cancel-all records every job bkill cancelled; one refused job fails nothing and keeps its state", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const jobs = yield* Effect.forEach(["a", "b", "c"], (name) => executor.submit({ name, command: "sleep 100" }))
+        yield* fake.refuse([jobs[1]!.jobId])
+        const logged = yield* Ref.make<Array<string>>([])
+        const logger = Logger.make(({ message }) => Effect.runSync(Ref.update(logged, (l) => [...l, String(message)])))
+        const cancelled = yield* executor.cancelAll().pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        expect(cancelled.map((r) => r.jobId)).toEqual([jobs[0]!.jobId, jobs[2]!.jobId])
+        expect((yield* get(jobs[1]!.jobId)).status).toBe("Pending")
+        expect((yield* Ref.get(logged)).join("\n")).toContain(`job ${jobs[1]!.jobId}: User permission denied`)
+        expect(yield* calls("bkill")).toBe(1)
+        // Cancelling the refused one alone says why.
+        const refused = yield* Effect.either(executor.cancel(jobs[1]!.jobId))
+        expect(Either.isLeft(refused) && refused.left.message).toContain("User permission denied")
+      })
+    ))
+
+  it.effect("cancel by name runs bkill -J PREFIX-GLOB 0 and records the jobs it names", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        const a = yield* executor.submit({ name: "align-1", command: "sleep 100" })
+        const b = yield* executor.submit({ name: "align-2", command: "sleep 100" })
+        const c = yield* executor.submit({ name: "sort", command: "sleep 100" })
+        // align-2 had already ended: bkill names only align-1 (and a job of another program).
+        yield* runner.addRules([{
+          match: "bkill -J",
+          reply: { stdout: `Job <${a.jobId}> is being terminated\nJob <9999> is being terminated\n` }
+        }])
+        const cancelled = yield* executor.cancelByName("align-*")
+        expect(cancelled.map((r) => r.jobId)).toEqual([a.jobId])
+        expect((yield* callsOf("bkill")).map((call) => call.argv)).toEqual([["bkill", "-J", "capi-align-*", "0"]])
+        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(c.jobId)).status).toBe("Pending")
+      })
+    ))
+
+  it.effect("cancel by name with ? or [...], which bkill -J cannot match, cancels the tracked matches by id", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const a = yield* executor.submit({ name: "align-1", command: "sleep 100" })
+        yield* executor.submit({ name: "align-22", command: "sleep 100" })
+        const cancelled = yield* executor.cancelByName("align-?")
+        expect(cancelled.map((r) => r.jobId)).toEqual([a.jobId])
+        expect((yield* callsOf("bkill")).map((call) => call.argv)).toEqual([["bkill", a.jobId]])
+      })
+    ))
+
+  it.effect("cancel by name tolerates 'No matching job found'", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        yield* executor.submit({ name: "a", command: "sleep 100" })
+        yield* runner.addRules([{ match: "bkill -J", reply: { exitCode: 255, stderr: "No matching job found\n" } }])
+        expect(yield* executor.cancelByName("nothing-*")).toEqual([])
+      })
+    ))
+})
+
+describe("reconnect (seeds §6 item 8)", () => {
+  it.effect("needs job_name_prefix, and says so before asking LSF", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const refused = yield* Effect.either(executor.reconnect)
+        expect(Either.isLeft(refused) && refused.left.message).toContain("job_name_prefix")
+        expect(yield* calls("bjobs")).toBe(0)
+      }), { job_name_prefix: "" }))
+
+  it.effect("tracks unfinished singles and arrays by prefix, rebuilding ranges, skipping ended and tracked jobs; polls them after", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const mine = yield* executor.submit({ name: "tracked", command: "true" })
+        yield* fake.show(mine.jobId, [record(mine.jobId, mine.name, "RUN")])
+        yield* fake.show("10", [record("10", "capi-single", "RUN")])
+        yield* fake.show("11", [record("11", "capi-finished", "DONE")])
+        yield* fake.show("12", [record("12[1]", "capi-arr[1]", "DONE"), record("12[2]", "capi-arr[2]", "EXIT")])
+        yield* fake.show("13", [
+          record("13[2]", "capi-live[2]", "DONE"),
+          record("13[3]", "capi-live[3]", "RUN"),
+          record("13[5]", "capi-live[5]", "PEND")
+        ])
+        yield* fake.show("14", [record("14", "other-job", "RUN")])
+        const found = yield* executor.reconnect
+        expect(found.map((r) => [r.jobId, r.name, r.status])).toEqual([
+          ["10", "capi-single", "Running"],
+          ["13", "capi-live", "Running"]
+        ])
+        const live = found[1]!
+        expect(live.array).toEqual({ start: 2, end: 5 })
+        expect(live.metadata).toEqual({ reconnected: true })
+        expect(live.command).toBe("")
+        const [listing] = yield* callsOf("bjobs")
+        expect(listing?.argv).toContain("-J")
+        expect(listing?.argv[listing.argv.indexOf("-J") + 1]).toBe("capi-*")
+        // Found again: nothing new.
+        expect(yield* executor.reconnect).toEqual([])
+        // The next tick polls them like any other job.
+        yield* fake.show("10", [record("10", "capi-single", "DONE")])
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* get("10")).status).toBe("Done")
+      })
+    ))
+
+  it.effect("an empty queue ('No unfinished job found', exit 255) finds nothing; any other failure is an error", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        yield* runner.addRules([{ match: "bjobs", times: 1, reply: { exitCode: 255, stderr: "No unfinished job found\n" } }])
+        expect(yield* executor.reconnect).toEqual([])
+        yield* fake.setDown(true)
+        const failed = yield* Effect.either(executor.reconnect)
+        expect(Either.isLeft(failed) && failed.left._tag).toBe("PollError")
+        expect(Either.isLeft(failed) && failed.left.message).toContain("LSF is down")
+      })
+    ))
+})
+
+describe("track", () => {
+  it.effect("tracks a job known by id from elsewhere, named as bjobs names it, then polls it", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        yield* fake.show("500", [record("500", "pipeline-step", "RUN")])
+        const tracked = yield* executor.track("500", { metadata: { run: "r1" } })
+        expect(tracked).toMatchObject({
+          jobId: "500",
+          name: "pipeline-step",
+          executor: "lsf",
+          status: "Running",
+          metadata: { run: "r1", reconnected: true }
+        })
+        expect(yield* calls("bjobs")).toBe(1)
+        // Tracking it again returns the record as it stands, asking nothing.
+        expect((yield* executor.track("500")).jobId).toBe("500")
+        expect(yield* calls("bjobs")).toBe(1)
+        yield* fake.show("500", [record("500", "pipeline-step", "EXIT", { EXIT_CODE: "4" })])
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* get("500")).toMatchObject({ status: "Failed", exitCode: 4 })
+      })
+    ))
+
+  it.effect("an id LSF does not know is JobNotFound, and nothing is recorded", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const missing = yield* Effect.either(executor.track("404"))
+        expect(Either.isLeft(missing) && missing.left._tag).toBe("JobNotFound")
+        const bad = yield* Effect.either(executor.track("1; rm -rf /"))
+        expect(Either.isLeft(bad) && bad.left._tag).toBe("JobNotFound")
+        expect(yield* Effect.flatMap(JobStore, (s) => s.list())).toEqual([])
+      })
+    ))
+})
