@@ -44,6 +44,69 @@ const calls = (prefix: string) => callsOf(prefix).pipe(Effect.map((c) => c.lengt
 
 const get = (jobId: string) => Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
 
+describe("submit (seeds §6 item 3)", () => {
+  it.effect("the script goes to bsub on stdin with every directive, extra lines and args at both levels, skips applied", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submit({
+          name: "my job",
+          command: "echo hello",
+          resources: { cpus: 4, gpus: 1, memory: "8 GB", walltime: "04:00", extraDirectives: ["-P proj1"], extraArgs: ["-x"] },
+          env: { FOO: "bar" },
+          prologue: ["echo job-prologue"]
+        })
+        expect(job).toMatchObject({ jobId: "1000", name: "capi-my-job", executor: "lsf", status: "Pending" })
+        const [call] = yield* callsOf("bsub")
+        expect(call?.argv).toEqual(["bsub", "-app", "short", "-x"])
+        expect(call?.env).toEqual({ LSB_JOB_REPORT_MAIL: "N" })
+        const lines = (call?.stdin ?? "").trimEnd().split("\n")
+        expect(lines[0]).toBe("#!/bin/bash")
+        expect(lines.filter((l) => l.startsWith("#BSUB"))).toEqual([
+          "#BSUB -J capi-my-job",
+          // Paths are always quoted; -cwd is left out by directives_skip.
+          `#BSUB -o "${job.stdoutPath!.replace("1000", "%J")}"`,
+          `#BSUB -e "${job.stderrPath!.replace("1000", "%J")}"`,
+          "#BSUB -q normal",
+          "#BSUB -n 4",
+          `#BSUB -R "span[hosts=1]"`,
+          `#BSUB -gpu "num=1"`,
+          "#BSUB -M 8192",
+          `#BSUB -R "rusage[mem=8192]"`,
+          "#BSUB -W 04:00",
+          "#BSUB -P proj1",
+          "#BSUB -G grp"
+        ])
+        expect(lines.slice(lines.indexOf("#BSUB -G grp") + 1)).toEqual([
+          "export FOO=bar",
+          "module load java/11",
+          "echo job-prologue",
+          "echo hello",
+          "echo config-epilogue"
+        ])
+      }), {
+        queue: "normal",
+        extra_directives: ["#BSUB -G grp"],
+        extra_args: ["-app", "short"],
+        directives_skip: ["-cwd"],
+        script_prologue: ["module load java/11"],
+        script_epilogue: ["echo config-epilogue"]
+      }))
+
+  it.effect("bsub printing no job id is a SubmitError carrying what it printed, and nothing is tracked", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        yield* runner.addRules([{ match: "bsub", reply: { stdout: "Request aborted by esub. Job not submitted.\n" } }])
+        const failed = yield* Effect.either(executor.submit({ name: "a", command: "true" }))
+        expect(Either.isLeft(failed) && failed.left._tag).toBe("SubmitError")
+        expect(Either.isLeft(failed) && failed.left.message).toContain("Request aborted by esub")
+        expect(yield* Effect.flatMap(JobStore, (s) => s.list())).toEqual([])
+      })
+    ))
+})
+
 describe("status (seeds §6 item 5)", () => {
   it.effect("with 1,000 tracked jobs a tick makes one bjobs call", () =>
     withLsf((fake) =>
