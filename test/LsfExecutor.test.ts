@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
 import { delimiter } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ClusterApi from "../src/ClusterApi.js"
@@ -14,6 +15,8 @@ import { ClusterConfig } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
+import { bin } from "./globalSetup.js"
+import { runBin } from "./support/RunBin.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 // The emulator's commands come first on PATH for every command this file's runner starts.
@@ -201,4 +204,33 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
         expect(() => read(`${dir}/orphan-ran`)).toThrow()
       })
     ))
+
+  it("the CLI tracks a job submitted with bsub by hand, by id or by prefix, and waits for its end", async () => {
+    const dir = tempDir()
+    const env = { ...process.env, LSF_EMULATOR_DIR: dir }
+    const bsub = (name: string, command: string) => {
+      const r = spawnSync("bsub", ["-J", name, command], { env, encoding: "utf8" })
+      return /Job <(\d+)>/.exec(r.stdout)![1]!
+    }
+    const byHand = bsub("capi-by-hand", "sleep 4; exit 2")
+    const prefixed = bsub("capi-prefixed", "sleep 6")
+    bsub("someone-else", "sleep 1")
+    const config = `${dir}/cluster-api.yaml`
+    writeFileSync(config, `executor: lsf\npoll_interval: 0.2\nlog_directory: ${dir}/logs\n`)
+    const cli = (args: ReadonlyArray<string>) => runBin(bin, [...args, "--json", "--config", config], { cwd: dir, env, killAfterMs: 60_000 })
+
+    const tracked = await cli(["track", byHand])
+    expect(tracked.code, tracked.stderr).toBe(0)
+    expect(JSON.parse(tracked.stdout)).toMatchObject([{ jobId: byHand, name: "capi-by-hand", executor: "lsf" }])
+    const reconnected = await cli(["track", "--reconnect"])
+    expect(reconnected.code, reconnected.stderr).toBe(0)
+    expect((JSON.parse(reconnected.stdout) as Array<{ jobId: string }>).map((r) => r.jobId)).toEqual([prefixed])
+    const waited = await cli(["wait", byHand, prefixed])
+    expect(waited.code, waited.stderr).toBe(1)
+    expect((JSON.parse(waited.stdout) as Array<{ status: string; exitCode: number }>).map((r) => [r.status, r.exitCode]))
+      .toEqual([["Failed", 2], ["Done", 0]])
+    const unknown = await cli(["track", "99999"])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("99999")
+  }, 60_000)
 })

@@ -709,6 +709,45 @@ const cancelCommand = Command.make(
   reported
 )
 
+const trackCommand = Command.make(
+  "track",
+  {
+    globals: globalOptions,
+    name: optionalText("name", "NAME", "Name to record for the job (default: the name the scheduler shows)"),
+    reconnect: Options.boolean("reconnect").pipe(
+      Options.withDescription("Find this user's queued and running jobs named {job_name_prefix}-* and track the ones not tracked yet")
+    ),
+    ids: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("Scheduler job ids to track"), Args.repeated)
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      if (o.ids.length === 0 && !o.reconnect) {
+        return yield* new UsageError({
+          message: "track: say which jobs: give scheduler job ids, or --reconnect (see cluster-api track --help)"
+        })
+      }
+      if (Option.isSome(o.name) && o.ids.length !== 1) {
+        return yield* new UsageError({ message: "track: --name names one job; give exactly one job id with it" })
+      }
+      const executor = yield* Executor
+      const tracked: Array<JobRecord> = []
+      for (const id of o.ids) {
+        tracked.push(yield* executor.track(id, Option.isSome(o.name) ? { name: o.name.value } : undefined))
+      }
+      if (o.reconnect) tracked.push(...(yield* executor.reconnect))
+      if (g.json) return yield* printJson(encodeRecords(tracked))
+      if (tracked.length === 0) return yield* Console.log("No job found to track.")
+      yield* Console.log(Progress.statusTable(tracked, yield* now))
+    })
+).pipe(
+  Command.withDescription(
+    "Record jobs submitted elsewhere (by id, or by name prefix with --reconnect) in the job store, so status, wait and cancel cover them"
+  ),
+  Command.provide((o) => services(o.globals)),
+  reported
+)
+
 // ---------------------------------------------------------------------------------------------
 // The job store: list, show, logs, export, import, cleanup
 // ---------------------------------------------------------------------------------------------
@@ -1329,7 +1368,7 @@ const command = rootCommand.pipe(
   Command.withHandler(() =>
     Effect.zipRight(
       Console.error(
-        "cluster-api: give a command: submit, status, wait, cancel, list, show, logs, export, import, cleanup, config show or demo (see cluster-api --help)"
+        "cluster-api: give a command: submit, status, wait, cancel, track, list, show, logs, export, import, cleanup, config show or demo (see cluster-api --help)"
       ),
       setExitCode(2)
     )
@@ -1342,6 +1381,7 @@ const command = rootCommand.pipe(
     statusCommand,
     waitCommand,
     cancelCommand,
+    trackCommand,
     listCommand,
     showCommand,
     logsCommand,
