@@ -4,45 +4,18 @@
  * taken, arrays, cancel (by id, by name, all), reconnect and track.
  */
 import { describe, expect, it } from "@effect/vitest"
-import type { Scope } from "effect"
-import { Effect, Either, Logger, Option, Ref, TestClock } from "effect"
-import * as ClusterApi from "../src/ClusterApi.js"
-import type { ConfigOptions } from "../src/Config.js"
+import { Effect, Either, Logger, Ref, TestClock } from "effect"
 import { failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { makeFakeLsf, record } from "./support/FakeLsf.js"
-import { tempDirs } from "./support/TempDirs.js"
+import { calls, callsOf, getRecord, withFakeScheduler } from "./support/FakeScheduler.js"
 
-const tempDir = tempDirs("capi-lsf-tick-")
+const withLsf = withFakeScheduler(makeFakeLsf(), { executor: "lsf", use_stdin: true }, "capi-lsf-tick-")
 
-type Fake = Effect.Effect.Success<ReturnType<typeof makeFakeLsf>>
-
-const withLsf = <A, E>(
-  body: (fake: Fake) => Effect.Effect<A, E, ClusterApi.Services | TestCommandRunner | Scope.Scope>,
-  config: Partial<ConfigOptions> = {}
-) =>
-  Effect.gen(function*() {
-    const fake = yield* makeFakeLsf()
-    return yield* body(fake).pipe(
-      Effect.scoped,
-      Effect.provide(
-        ClusterApi.layerTest({
-          config: { executor: "lsf", poll_interval: 10, log_directory: tempDir(), use_stdin: true, ...config },
-          rules: fake.rules
-        })
-      )
-    )
-  })
-
-const callsOf = (prefix: string) =>
-  Effect.flatMap(TestCommandRunner, (t) => t.callsMatching(prefix))
-
-const calls = (prefix: string) => callsOf(prefix).pipe(Effect.map((c) => c.length))
-
-const get = (jobId: string) => Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+const get = getRecord
 
 describe("submit (seeds §6 item 3)", () => {
   it.effect("the script goes to bsub on stdin with every directive, extra lines and args at both levels, skips applied", () =>

@@ -5,45 +5,19 @@
  * cancel and reconnect.
  */
 import { describe, expect, it } from "@effect/vitest"
-import type { Scope } from "effect"
-import { Effect, Option, TestClock } from "effect"
+import { Effect, TestClock } from "effect"
 import { readFileSync } from "node:fs"
-import * as ClusterApi from "../src/ClusterApi.js"
-import type { ConfigOptions } from "../src/Config.js"
 import type { JobRecord } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
+import { calls, getRecord, withFakeScheduler } from "./support/FakeScheduler.js"
 import { makeFakeSlurm } from "./support/FakeSlurm.js"
-import { tempDirs } from "./support/TempDirs.js"
 
-const tempDir = tempDirs("capi-slurm-")
+const withSlurm = withFakeScheduler(makeFakeSlurm(), { executor: "slurm" }, "capi-slurm-")
 
-type Fake = Effect.Effect.Success<ReturnType<typeof makeFakeSlurm>>
-
-const withSlurm = <A, E>(
-  body: (fake: Fake) => Effect.Effect<A, E, ClusterApi.Services | TestCommandRunner | Scope.Scope>,
-  config: Partial<ConfigOptions> = {}
-) =>
-  Effect.gen(function*() {
-    const fake = yield* makeFakeSlurm()
-    return yield* body(fake).pipe(
-      Effect.scoped,
-      Effect.provide(
-        ClusterApi.layerTest({
-          config: { executor: "slurm", poll_interval: 10, log_directory: tempDir(), ...config },
-          rules: fake.rules
-        })
-      )
-    )
-  })
-
-const calls = (prefix: string) =>
-  Effect.flatMap(TestCommandRunner, (t) => t.callsMatching(prefix)).pipe(Effect.map((c) => c.length))
-
-const get = (jobId: string) =>
-  Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+const get = getRecord
 
 // Lines in the recorded formats (test/fixtures/slurm): squeue `%i|%T|%r|%N|%V|%S|%j` and
 // sacct `JobID|JobIDRaw|State|ExitCode|Reason|MaxRSS|ReqMem|NodeList|Submit|Start|End|JobName`.
