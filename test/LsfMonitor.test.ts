@@ -11,7 +11,7 @@ import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { makeFakeLsf, record } from "./support/FakeLsf.js"
-import { calls, callsOf, getRecord, withFakeScheduler } from "./support/FakeScheduler.js"
+import { calls, callsOf, getRecord, submitMany, withFakeScheduler } from "./support/FakeScheduler.js"
 
 const withLsf = withFakeScheduler(makeFakeLsf(), { executor: "lsf", use_stdin: true }, "capi-lsf-tick-")
 
@@ -84,11 +84,7 @@ describe("status (seeds §6 item 5)", () => {
   it.effect("with 1,000 tracked jobs a tick makes one bjobs call", () =>
     withLsf((fake) =>
       Effect.gen(function*() {
-        const executor = yield* Executor
-        const jobs = yield* Effect.forEach(
-          Array.from({ length: 1000 }, (_, i) => i),
-          (i) => executor.submit({ name: `j${i}`, command: "true" })
-        )
+        const jobs = yield* submitMany(1000)
         for (const [i, j] of jobs.entries()) {
           const stat = i % 2 === 0 ? "RUN" : i % 4 === 1 ? "DONE" : "EXIT"
           yield* fake.show(j.jobId, [record(j.jobId, j.name, stat, stat === "EXIT" ? { EXIT_CODE: "3" } : {})])

@@ -12,7 +12,7 @@ import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
-import { calls, getRecord, withFakeScheduler } from "./support/FakeScheduler.js"
+import { calls, getRecord, submitMany, withFakeScheduler } from "./support/FakeScheduler.js"
 import { makeFakeSlurm } from "./support/FakeSlurm.js"
 
 const withSlurm = withFakeScheduler(makeFakeSlurm(), { executor: "slurm" }, "capi-slurm-")
@@ -108,11 +108,7 @@ describe("polling", () => {
   it.effect("with 1,000 tracked jobs a tick makes one squeue call and one sacct call", () =>
     withSlurm((fake) =>
       Effect.gen(function*() {
-        const executor = yield* Executor
-        const jobs = yield* Effect.forEach(
-          Array.from({ length: 1000 }, (_, i) => i),
-          (i) => executor.submit({ name: `j${i}`, command: "true" })
-        )
+        const jobs = yield* submitMany(1000)
         for (const [i, j] of jobs.entries()) {
           if (i % 2 === 0) yield* fake.queue(j.jobId, [running(j.jobId)])
           else yield* fake.account(j.jobId, ended(j.jobId, i % 4 === 1 ? "COMPLETED" : "FAILED", i % 4 === 1 ? "0:0" : "3:0"))

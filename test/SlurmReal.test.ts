@@ -118,6 +118,23 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(fs.readFileSync(final.stderrPath!, "utf8")).toContain("failing")
     })
 
+    it("inheritEnv false (--export=NONE) keeps this process's variables out; the job's own env and a login shell work", async () => {
+      process.env.CAPI_LEAK_CHECK = "leaked"
+      try {
+        const final = await run(submitAndWait({
+          name: "clean-env",
+          command: `echo "leak=\${CAPI_LEAK_CHECK:-none} own=$OWN"; shopt -q login_shell && echo login`,
+          env: { OWN: "mine" },
+          inheritEnv: false,
+          loginShell: true
+        }))
+        expect(final.status).toBe("Done")
+        expect(fs.readFileSync(final.stdoutPath!, "utf8")).toBe("leak=none own=mine\nlogin\n")
+      } finally {
+        delete process.env.CAPI_LEAK_CHECK
+      }
+    })
+
     it("an array whose element 2 fails", async () => {
       const final = await run(submitAndWait({
         name: "arr",

@@ -7,6 +7,7 @@ import type { Scope } from "effect"
 import { Effect, Option } from "effect"
 import * as ClusterApi from "../../src/ClusterApi.js"
 import type { ConfigOptions } from "../../src/Config.js"
+import { Executor } from "../../src/Executor.js"
 import { JobStore } from "../../src/JobStore.js"
 import type { Rule } from "../../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../../src/TestCommandRunner.js"
@@ -49,3 +50,11 @@ export const calls = (prefix: string) => callsOf(prefix).pipe(Effect.map((c) => 
 /** A job's record in the store (the test fails when there is none). */
 export const getRecord = (jobId: string) =>
   Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+
+/** Submits `count` trivial jobs named `j0`, `j1`, …, in order. */
+export const submitMany = (count: number) =>
+  Effect.flatMap(Executor, (executor) =>
+    Effect.forEach(
+      Array.from({ length: count }, (_, i) => i),
+      (i) => executor.submit({ name: `j${i}`, command: "true" })
+    ))
