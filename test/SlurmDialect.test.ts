@@ -294,6 +294,8 @@ describe("sacct", () => {
     const jobs = ["1", "7", "8", "9", "10", "11", "12", "13", "14"].map((id) => record(id, id === "9" ? deps : {}))
     const obs = byId(right(parseAccounting(fixture("sacct-finished.txt"), jobs)))
     expect(obs.get("7")).toMatchObject({
+      // The job's own row names it (its .batch step row says "batch").
+      name: "capi-ok",
       status: "Done",
       exitCode: 0,
       execHost: "vm",
@@ -303,7 +305,7 @@ describe("sacct", () => {
       finishTime: new Date(2026, 10, 21, 12, 51, 46)
     })
     expect(obs.get("8")).toMatchObject({ status: "Failed", exitCode: 3, reason: { _tag: "NonZeroExit", exitCode: 3 } })
-    expect(obs.get("1")).toMatchObject({ status: "Failed", reason: { _tag: "Timeout" } })
+    expect(obs.get("1")).toMatchObject({ name: "capi-timeout", status: "Failed", reason: { _tag: "Timeout" } })
     expect(obs.get("12")).toMatchObject({ status: "Killed", reason: { _tag: "Cancelled", by: "0" } })
     // OverMemoryKill: FAILED, ExitCode 0:9, the batch step at 322224K over its 50M.
     expect(obs.get("13")).toMatchObject({ status: "Failed", reason: { _tag: "OutOfMemory" }, maxMem: 322224 * 1024 })
@@ -426,7 +428,7 @@ describe("scontrol show job -o (no accounting)", () => {
     const jobs = ["1", "2", "3", "4", "8", "9", "11", "12", "13"].map((id) => record(id, id === "9" ? deps : {}))
     const obs = byId(right(parseScontrol(fixture("scontrol-show-job.txt"), jobs)))
     expect(obs.has("7")).toBe(false)
-    expect(obs.get("1")).toMatchObject({ status: "Failed", reason: { _tag: "Timeout" } })
+    expect(obs.get("1")).toMatchObject({ name: "capi-timeout", status: "Failed", reason: { _tag: "Timeout" } })
     expect(obs.get("2")).toMatchObject({ status: "Running", execHost: "vm" })
     expect(obs.get("2")?.finishTime).toBeUndefined()
     expect(obs.get("3")?.status).toBe("Pending")

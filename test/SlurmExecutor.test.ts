@@ -306,6 +306,18 @@ describe("cancel and reconnect", () => {
       })
     ))
 
+  it.effect("track records a job known by id, read from squeue or, once it left, from sacct, named as Slurm names it", () =>
+    withSlurm((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        yield* fake.queue("61", [running("61", "pipeline-a")])
+        yield* fake.account("62", ended("62", "FAILED", "2:0"))
+        expect(yield* executor.track("61")).toMatchObject({ name: "pipeline-a", executor: "slurm", status: "Running" })
+        expect(yield* executor.track("62")).toMatchObject({ name: "capi-x", status: "Failed", exitCode: 2 })
+        expect((yield* Effect.either(executor.track("63")))._tag).toBe("Left")
+      })
+    ))
+
   it.effect("reconnect adopts this user's jobs with the prefix, arrays included, once", () =>
     withSlurm((fake) =>
       Effect.gen(function*() {

@@ -405,6 +405,8 @@ interface AccountRow {
   readonly submit: string
   readonly start: string
   readonly end: string
+  /** The job's name (on a step's row, the step's). */
+  readonly name: string
 }
 
 /** How long after a job's end sacct may still lack its batch step's figures. */
@@ -518,19 +520,20 @@ export const parseAccounting = (
       nodes: f.NodeList,
       submit: f.Submit,
       start: f.Start,
-      end: f.End
+      end: f.End,
+      name: f.JobName
     }
     if (row.step === undefined) allocations.push(row)
     else if (row.step === "batch") batches.set(row.id, row)
   }
   const records = new Map(jobs.map((j) => [j.jobId, j] as const))
-  const rows: Array<{ id: ParsedId; obs: Omit<ElementObservation, "index"> }> = []
+  const rows: Array<{ id: ParsedId; name: string; obs: Omit<ElementObservation, "index"> }> = []
   for (const row of allocations) {
     const id = parseJobId(row.id)
     if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(row.id)}`)
     const obs = accountOutcome(row, batches.get(row.id), { dependencies: dependencyIds(records.get(id.jobId)), now })
     if (Either.isLeft(obs)) return Either.left(obs.left)
-    if (obs.right !== undefined) rows.push({ id, obs: obs.right })
+    if (obs.right !== undefined) rows.push({ id, name: row.name, obs: obs.right })
   }
   return Either.right(collect(rows))
 }
@@ -564,7 +567,7 @@ export const parseScontrol = (
   jobs: ReadonlyArray<JobRecord> = []
 ): Either.Either<ReadonlyArray<Observation>, string> => {
   const wanted = new Map(jobs.map((j) => [j.jobId, j] as const))
-  const rows: Array<{ id: ParsedId; obs: Omit<ElementObservation, "index"> }> = []
+  const rows: Array<{ id: ParsedId; name: string; obs: Omit<ElementObservation, "index"> }> = []
   for (const line of splitLines(stdout)) {
     if (/^No jobs in the system/i.test(line.trim())) continue
     const kv = parseScontrolLine(line)
@@ -592,7 +595,8 @@ export const parseScontrol = (
       nodes: kv.get("NodeList") ?? "",
       submit: kv.get("SubmitTime") ?? "",
       start: kv.get("StartTime") ?? "",
-      end: kv.get("EndTime") ?? ""
+      end: kv.get("EndTime") ?? "",
+      name: kv.get("JobName") ?? ""
     }
     // Without accounting there is no batch step to wait for: the answer is final.
     const obs = accountOutcome(row, undefined, { dependencies: dependencyIds(wanted.get(id.jobId)) })
@@ -602,6 +606,7 @@ export const parseScontrol = (
     // Only a job that ended has real start and end times; scontrol prints estimates otherwise.
     rows.push({
       id,
+      name: row.name,
       obs: o.status === "Pending" ? { ...o, startTime: undefined, finishTime: undefined } :
         o.status === "Running" ? { ...o, finishTime: undefined } : o
     })
