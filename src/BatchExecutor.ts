@@ -358,6 +358,19 @@ export const make = (dialect: Dialect) =>
       return record
     })
 
+    /**
+     * Runs a command for its answer: a non-zero exit is an answer too when `readable` says so
+     * (a scheduler that says "none of these jobs" by failing), and a CommandFailed otherwise.
+     */
+    const answerOf = (invocation: Invocation, readable: (answer: CommandAnswer) => boolean) =>
+      call(invocation).pipe(
+        Effect.map((r): CommandAnswer => r),
+        Effect.catchTag("CommandFailed", (e) => {
+          const answer: CommandAnswer = { exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr }
+          return readable(answer) ? Effect.succeed(answer) : Effect.fail(e)
+        })
+      )
+
     const pollError = (detail: string) => new PollError({ executor: dialect.kind, detail })
 
     /** What a dialect read from a command's output, or a PollError naming the command. */
@@ -369,12 +382,9 @@ export const make = (dialect: Dialect) =>
     const runStatus = (jobs: ReadonlyArray<JobRecord>) => {
       const invocation = dialect.status(jobs, options)
       const usable = dialect.statusUsableOnFailure
-      return call(invocation).pipe(
-        Effect.map((r) => r.stdout),
-        Effect.catchTag("CommandFailed", (e) =>
-          usable !== undefined && usable(e.exitCode, e.stdout, e.stderr) ? Effect.succeed(e.stdout) : Effect.fail(e)),
+      return answerOf(invocation, (a) => usable?.(a.exitCode, a.stdout, a.stderr) === true).pipe(
         Effect.mapError((e) => pollError(e.message)),
-        Effect.flatMap((stdout) => parsed(invocation, dialect.parseStatus(stdout)))
+        Effect.flatMap((answer) => parsed(invocation, dialect.parseStatus(answer.stdout)))
       )
     }
 
@@ -439,17 +449,6 @@ export const make = (dialect: Dialect) =>
         return mergeObservations(live, later)
       }).pipe(Effect.withSpan(`${dialect.kind}.poll`))
 
-    /** Runs a cancel command; a non-zero exit is an answer to read when `readable`, else a failure. */
-    const answerOf = (invocation: Invocation, readable: boolean, failed: (detail: string) => CancelError) =>
-      call(invocation).pipe(
-        Effect.map((r): CommandAnswer => r),
-        Effect.catchTag("CommandFailed", (e) =>
-          readable
-            ? Effect.succeed<CommandAnswer>({ exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr })
-            : Effect.fail(e)),
-        Effect.mapError((e) => failed(e.message))
-      )
-
     /** Records the given jobs as cancelled (Killed, or Done with `done`). */
     const recordCancelled = (ids: ReadonlyArray<string>, cancelOptions?: CancelOptions) =>
       Effect.gen(function*() {
@@ -472,9 +471,8 @@ export const make = (dialect: Dialect) =>
         const failed = (detail: string) => new CancelError({ jobId: ids.join(","), detail })
         const answer = yield* answerOf(
           dialect.cancel(ids, cancelOptions?.done === true),
-          dialect.cancelOutcome !== undefined,
-          failed
-        )
+          () => dialect.cancelOutcome !== undefined
+        ).pipe(Effect.mapError((e) => failed(e.message)))
         const outcome = dialect.cancelOutcome?.(ids, answer) ?? Either.right<CancelOutcome>({ ended: [], refused: [] })
         if (Either.isLeft(outcome)) return yield* failed(outcome.left)
         const { ended, refused } = outcome.right
@@ -499,7 +497,7 @@ export const make = (dialect: Dialect) =>
     ) =>
       Effect.gen(function*() {
         const failed = (detail: string) => new CancelError({ jobId: invocation.argv.join(" "), detail })
-        const answer = yield* answerOf(invocation, true, failed)
+        const answer = yield* answerOf(invocation, () => true).pipe(Effect.mapError((e) => failed(e.message)))
         const ids = byName.cancelled(answer)
         if (Either.isLeft(ids)) return yield* failed(ids.left)
         // Tracked jobs the command did not name had already ended: they keep their true end.
@@ -529,14 +527,11 @@ export const make = (dialect: Dialect) =>
       }
       const invocation = list.command(options)
       const noJobs = list.noJobs
-      const stdout = yield* call(invocation).pipe(
-        Effect.map((r) => r.stdout),
-        Effect.catchTag("CommandFailed", (e) =>
-          noJobs?.({ exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr }) === true
-            ? Effect.succeed("")
-            : Effect.fail(e)),
+      const answer = yield* answerOf(invocation, (a) => noJobs?.(a) === true).pipe(
         Effect.mapError((e) => pollError(e.message))
       )
+      // A failed listing only got here by saying there are no jobs.
+      const stdout = answer.exitCode === 0 ? answer.stdout : ""
       const listing = stdout.trim() === "" ? [] : yield* parsed(invocation, list.parse(stdout))
       const tracked = new Set((yield* store.list({ ids: listing.map((l) => l.jobId) })).map((r) => r.jobId))
       const at = yield* now

@@ -349,6 +349,24 @@ const encodeRecord = Schema.encodeSync(JobRecordSchema)
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
 /**
+ * Jobs as JSON with --json, else as a status table, or the line `none` says when there are none.
+ * Says whether it printed a table (for a note under it).
+ */
+const printRecords = <E, R>(records: ReadonlyArray<JobRecord>, json: boolean, none: Effect.Effect<string, E, R>) =>
+  Effect.gen(function*() {
+    if (json) {
+      yield* printJson(encodeRecords(records))
+      return false
+    }
+    if (records.length === 0) {
+      yield* Console.log(yield* none)
+      return false
+    }
+    yield* Console.log(Progress.statusTable(records, yield* now))
+    return true
+  })
+
+/**
  * Runs `body` while progress is shown, subscribed to the Monitor's events before `body` submits
  * anything. Local jobs are polled every 250 ms while waiting (a poll only reads this process's
  * memory), so short jobs are not held up by a long `poll_interval`.
@@ -641,10 +659,8 @@ const statusCommand = Command.make(
       const { records, more } = o.ids.length === 0
         ? yield* listNewest({}, defaultListLimit)
         : { records: yield* lookupAll(o.ids), more: false }
-      if (g.json) return yield* printJson(encodeRecords(records))
-      if (records.length === 0) return yield* Console.log(`No jobs in the job store ${yield* statePath}.`)
-      yield* Console.log(Progress.statusTable(records, yield* now))
-      if (more) yield* Console.log(`(the newest ${defaultListLimit} shown; cluster-api list filters and shows more)`)
+      const table = yield* printRecords(records, g.json, Effect.map(statePath, (p) => `No jobs in the job store ${p}.`))
+      if (table && more) yield* Console.log(`(the newest ${defaultListLimit} shown; cluster-api list filters and shows more)`)
     })
 ).pipe(
   Command.withDescription(
@@ -699,9 +715,7 @@ const cancelCommand = Command.make(
       if (Option.isSome(o.name)) cancelled.push(...(yield* executor.cancelByName(o.name.value, options)))
       if (o.all) cancelled.push(...(yield* executor.cancelAll(options)))
       const unique = Array.from(new Map(cancelled.map((r) => [r.jobId, r])).values())
-      if (g.json) return yield* printJson(encodeRecords(unique))
-      if (unique.length === 0) return yield* Console.log("No unfinished job matched; nothing was cancelled.")
-      yield* Console.log(Progress.statusTable(unique, yield* now))
+      yield* printRecords(unique, g.json, Effect.succeed("No unfinished job matched; nothing was cancelled."))
     })
 ).pipe(
   Command.withDescription("Cancel jobs by id, by name pattern (--name) or all of them (--all)"),
@@ -736,9 +750,7 @@ const trackCommand = Command.make(
         tracked.push(yield* executor.track(id, Option.isSome(o.name) ? { name: o.name.value } : undefined))
       }
       if (o.reconnect) tracked.push(...(yield* executor.reconnect))
-      if (g.json) return yield* printJson(encodeRecords(tracked))
-      if (tracked.length === 0) return yield* Console.log("No job found to track.")
-      yield* Console.log(Progress.statusTable(tracked, yield* now))
+      yield* printRecords(tracked, g.json, Effect.succeed("No job found to track."))
     })
 ).pipe(
   Command.withDescription(
@@ -837,10 +849,9 @@ const listCommand = Command.make(
       const g = yield* resolveGlobals(o.globals)
       const { options } = yield* ClusterConfig
       const { records, more } = yield* listNewest(jobFilter(o.filters, options.job_name_prefix), o.limit)
-      if (g.json) return yield* printJson(encodeRecords(records))
-      if (records.length === 0) return yield* Console.log(noJobsLine(yield* StoreLocation, isFiltered(o.filters)))
-      yield* Console.log(Progress.statusTable(records, yield* now))
-      if (more) yield* Console.log(moreNote(o.limit))
+      const none = Effect.map(StoreLocation, (location) => noJobsLine(location, isFiltered(o.filters)))
+      const table = yield* printRecords(records, g.json, none)
+      if (table && more) yield* Console.log(moreNote(o.limit))
     })
 ).pipe(
   Command.withDescription(

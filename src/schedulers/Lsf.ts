@@ -9,7 +9,8 @@
  *   elements come back one record each (`123[4]`, or id `123` with the name `name[4]`) and are
  *   grouped under their array's id. An id LSF no longer knows comes back as a record with an
  *   `ERROR` field and is skipped: only the zombie timeout ends a job nobody reports;
- * - cancel: `bkill <ids>` (`bkill -d` to mark them done); reconnect: `bjobs -json` (unfinished jobs).
+ * - cancel: `bkill <ids>` (`bkill -d` to mark them done), by name `bkill -J <glob> 0`;
+ * - reconnect: `bjobs -a -json -J "{prefix}-*"`, the jobs not ended yet.
  *
  * LSF prints times without a zone (`Jan  5 10:00:00 2024`, sometimes with a trailing ` L`); they
  * are LSF's local time and are read as this process's local time.
@@ -38,7 +39,6 @@ import { bytesIn, formatHM, parseMemory } from "../Units.js"
 // ---------------------------------------------------------------------------------------------
 // Submit
 // ---------------------------------------------------------------------------------------------
-
 
 /**
  * `-J` for a job or an array: `name`, or `"name[1-50:2]%15"`. LSF's slot limit (at most that
