@@ -11,9 +11,10 @@ import type { CommandRunnerShape } from "./CommandRunner.js"
 import { CommandRunner } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
-import type { JobRecord, JobSpec, Observation } from "./Domain.js"
+import { userInfo } from "node:os"
+import type { Dependency, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
-import { CancelError, JobNotFound, PollError, SubmitError } from "./Errors.js"
+import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
@@ -75,6 +76,18 @@ export interface BatchListing {
   readonly observation: Observation
 }
 
+/**
+ * What a log file name may hold for the stem of its job's script file (`{name}.{n}`), for
+ * schedulers that cannot put the job id in a log path (PBS): each job's logs still get names of
+ * their own.
+ */
+export const scriptStemPlaceholder = "{script}"
+
+/** Who runs the commands, for schedulers whose status command lists a user's jobs (`qstat -u`). */
+export interface StatusContext {
+  readonly user: string
+}
+
 /** One scheduler's syntax. Every function is pure. */
 export interface Dialect {
   /** The executor's name, written in each record's `executor`. */
@@ -83,12 +96,27 @@ export interface Dialect {
   readonly logFileName: (stream: "stdout" | "stderr", isArray: boolean) => string
   /** Directive lines for the script header, prefixed (`#SBATCH …`); the job's extra directives too. */
   readonly directives: (job: PreparedJob, paths: JobPaths, options: ConfigOptions) => ReadonlyArray<string>
+  /**
+   * What this scheduler cannot run as asked (SGE numbers array elements from 1), as the field
+   * and the problem of an InvalidJobSpec; undefined when the job is fine.
+   */
+  readonly validate?: ((job: PreparedJob, options: ConfigOptions) => { readonly field: string; readonly problem: string } | undefined) | undefined
+  /**
+   * Lines the script runs first, before the prologue: what the scheduler leaves to the script
+   * (PBS starts jobs in $HOME, so they `cd` to their directory).
+   */
+  readonly preamble?: ((job: PreparedJob, paths: JobPaths) => ReadonlyArray<string>) | undefined
   /** The submit command for a written script. */
   readonly submit: (request: SubmitRequest) => Invocation
   /** The job id from the submit command's stdout, or what is wrong with the output. */
   readonly parseSubmit: (stdout: string) => Either.Either<string, string>
   /** One status command for all the given jobs. */
-  readonly status: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions) => Invocation
+  readonly status: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions, context: StatusContext) => Invocation
+  /**
+   * The status command lists every job of the user whatever ids are tracked (`qstat -u`): it is
+   * run once per poll, never split by the command-line limit.
+   */
+  readonly statusListsAll?: boolean | undefined
   /** Observations from the status command's output, or what is wrong with it. */
   readonly parseStatus: (stdout: string) => Either.Either<ReadonlyArray<Observation>, string>
   /** Whether a status command that exited non-zero still printed usable status on stdout. */
@@ -98,7 +126,7 @@ export interface Dialect {
    * and about array elements the live queue stopped showing.
    */
   readonly accounting?: {
-    readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions) => Invocation
+    readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions, context: StatusContext) => Invocation
     /**
      * Observations of `jobs` (the ones asked about) from the accounting command's output, read at
      * `now`; a job whose answer is not final yet gets no observation and is asked about again.
@@ -108,6 +136,8 @@ export interface Dialect {
       jobs: ReadonlyArray<JobRecord>,
       now: Date
     ) => Either.Either<ReadonlyArray<Observation>, string>
+    /** Whether a failed answer only says the jobs have no record (yet): read as no observations. */
+    readonly noRecord?: ((answer: CommandAnswer) => boolean) | undefined
     /** Whether the answer (successful or not) says the cluster keeps no accounting. */
     readonly unavailable?: ((stdout: string, stderr: string) => boolean) | undefined
     /** What to ask instead when there is no accounting (e.g. the controller's own memory). */
@@ -118,7 +148,7 @@ export interface Dialect {
   } | undefined
   /** Lists this user's queued jobs, to reconnect to them after a restart. */
   readonly list?: {
-    readonly command: (options: ConfigOptions) => Invocation
+    readonly command: (options: ConfigOptions, context: StatusContext) => Invocation
     readonly parse: (stdout: string) => Either.Either<ReadonlyArray<BatchListing>, string>
     /** Whether a list command that exited non-zero only says there are no such jobs. */
     readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
@@ -127,7 +157,7 @@ export interface Dialect {
    * A log path with what is known once the job is submitted (its id, its name) filled in; what
    * differs per array element (its index) stays a placeholder.
    */
-  readonly resolveLogPath?: ((template: string, jobId: string, name: string) => string) | undefined
+  readonly resolveLogPath?: ((template: string, jobId: string, name: string, isArray: boolean) => string) | undefined
   /**
    * The submit command itself asks for a login shell (LSF's `-L`), so the script's shebang stays
    * as configured; otherwise a login shell is the shebang's `-l`.
@@ -135,6 +165,26 @@ export interface Dialect {
   readonly loginShellOnSubmit?: boolean | undefined
   /** The variable holding an array element's index in its script (also exported as ARRAY_INDEX). */
   readonly arrayIndexVariable?: string | undefined
+  /**
+   * Dependencies the scheduler only orders by, whatever the other job's end (SGE's `-hold_jid`):
+   * a job with one of these is submitted held, and the executor releases it once every
+   * dependency is met, or cancels it and records it Failed(DependencyFailed) once one never can be.
+   */
+  readonly gate?: {
+    readonly gated: (dependency: Dependency) => boolean
+    /** Releases the hold of held jobs (`qrls -h u`). */
+    readonly release: (jobIds: ReadonlyArray<string>) => Invocation
+  } | undefined
+  /**
+   * A second question, asked once per job, about jobs the status answer says failed without
+   * saying why (SGE's error state `Eqw`: `qstat -j` holds the reason).
+   */
+  readonly explain?: {
+    readonly wanted: (observation: Observation) => boolean
+    readonly command: (jobIds: ReadonlyArray<string>) => Invocation
+    /** The reason text per job id. */
+    readonly parse: (stdout: string) => ReadonlyMap<string, string>
+  } | undefined
   /** The cancel command for some jobs. */
   readonly cancel: (jobIds: ReadonlyArray<string>, done: boolean) => Invocation
   /**
@@ -261,6 +311,44 @@ export const mergeObservations = (
   return Array.from(byId.values())
 }
 
+/** The name this process runs as (for `qstat -u`). */
+const currentUser = (): string => {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? ""
+  }
+}
+
+/** Whether a dependency on a job in `status` is met, waits, can never be met, or is unknown. */
+export const dependencyVerdict = (
+  type: Dependency["type"],
+  status: JobStatus | undefined
+): "met" | "wait" | "never" | "unknown" => {
+  if (status === undefined) return "unknown"
+  if (!isTerminalStatus(status)) return "wait"
+  switch (type) {
+    case "afterok":
+      return status === "Done" ? "met" : "never"
+    case "afternotok":
+      return status === "Done" ? "never" : "met"
+    case "afterany":
+      return "met"
+  }
+}
+
+/** An observation of a job whose dependency `unmet` can never be met: it ended Failed without running. */
+const dependencyFailed = (o: Observation, unmet: ReadonlyArray<string>): Observation => {
+  const reason = { _tag: "DependencyFailed" as const, dependencies: unmet }
+  return {
+    ...o,
+    status: "Failed",
+    reason,
+    held: false,
+    ...(o.elements === undefined ? {} : { elements: o.elements.map((e) => ({ ...e, status: "Failed" as const, reason })) })
+  }
+}
+
 export const make = (dialect: Dialect) =>
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
@@ -273,6 +361,7 @@ export const make = (dialect: Dialect) =>
     const baseDir = process.cwd()
     const timeout = Duration.seconds(options.command_timeout)
     const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
+    const context: StatusContext = { user: currentUser() }
 
     const call = (invocation: Invocation, cwd?: string) =>
       runner.run({
@@ -285,46 +374,53 @@ export const make = (dialect: Dialect) =>
 
     const submit = Effect.fn(`${dialect.kind}.submit`)(function*(spec: JobSpec) {
       const job = yield* prepareJob(spec, options)
+      const refused = dialect.validate?.(job, options)
+      if (refused !== undefined) return yield* new InvalidJobSpec({ name: job.name, ...refused })
       const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
       yield* fs.makeDirectory(outDir, { recursive: true }).pipe(
         Effect.mapError((e) => new SubmitError({ name: job.name, detail: `could not create ${outDir}: ${e.message}` }))
       )
       const isArray = job.array !== undefined
-      const paths: JobPaths = {
+      const logPath = (stream: "stdout" | "stderr", given: string | undefined, stem: string) =>
+        given !== undefined
+          ? path.resolve(runDir, given)
+          : path.join(outDir, dialect.logFileName(stream, isArray).replaceAll(scriptStemPlaceholder, stem))
+      /** Where the logs go, for the script file stem the job gets. */
+      const pathsFor = (stem: string): JobPaths => ({
         runDir,
-        stdout: job.resources.stdoutPath !== undefined
-          ? path.resolve(runDir, job.resources.stdoutPath)
-          : path.join(outDir, dialect.logFileName("stdout", isArray)),
-        stderr: job.resources.stderrPath !== undefined
-          ? path.resolve(runDir, job.resources.stderrPath)
-          : path.join(outDir, dialect.logFileName("stderr", isArray))
-      }
-      const script = renderScript({
-        shebang: dialect.loginShellOnSubmit === true
-          ? options.shebang
-          : job.loginShell?.shebang ?? options.shebang,
-        header: [
-          ...skipDirectives(dialect.directives(job, paths, options), options.directives_skip),
-          ...options.extra_directives
-        ],
-        env: job.spec.env,
-        prologue: [
-          // Every executor gives an array element its index as $ARRAY_INDEX.
-          ...(isArray && dialect.arrayIndexVariable !== undefined
-            ? [`export ${arrayIndexVariable}="\${${dialect.arrayIndexVariable}}"`]
-            : []),
-          ...options.script_prologue,
-          ...(job.spec.prologue ?? [])
-        ],
-        command: job.spec.command,
-        epilogue: [...options.script_epilogue, ...(job.spec.epilogue ?? [])]
+        stdout: logPath("stdout", job.resources.stdoutPath, stem),
+        stderr: logPath("stderr", job.resources.stderrPath, stem)
       })
-      const written = yield* writeNextScript(outDir, job.name, script).pipe(
+      const scriptFor = (paths: JobPaths) =>
+        renderScript({
+          shebang: dialect.loginShellOnSubmit === true
+            ? options.shebang
+            : job.loginShell?.shebang ?? options.shebang,
+          header: [
+            ...skipDirectives(dialect.directives(job, paths, options), options.directives_skip),
+            ...options.extra_directives
+          ],
+          env: job.spec.env,
+          prologue: [
+            ...(dialect.preamble?.(job, paths) ?? []),
+            // Every executor gives an array element its index as $ARRAY_INDEX.
+            ...(isArray && dialect.arrayIndexVariable !== undefined
+              ? [`export ${arrayIndexVariable}="\${${dialect.arrayIndexVariable}}"`]
+              : []),
+            ...options.script_prologue,
+            ...(job.spec.prologue ?? [])
+          ],
+          command: job.spec.command,
+          epilogue: [...options.script_epilogue, ...(job.spec.epilogue ?? [])]
+        })
+      const written = yield* writeNextScript(outDir, job.name, (stem) => scriptFor(pathsFor(stem))).pipe(
         Effect.provide(platform),
         Effect.mapError((e) =>
           new SubmitError({ name: job.name, detail: `could not write the job script in ${outDir}: ${e.message}` })
         )
       )
+      const paths = pathsFor(path.basename(written.path, ".sh"))
+      const script = written.content
       const invocation = dialect.submit({ job, options, scriptPath: written.path, script, paths })
       const result = yield* call(invocation, runDir).pipe(
         Effect.mapError((e) =>
@@ -346,8 +442,8 @@ export const make = (dialect: Dialect) =>
         lastSeen: submitTime,
         workDir: runDir,
         scriptPath: written.path,
-        stdoutPath: dialect.resolveLogPath?.(paths.stdout, jobId.right, job.name) ?? paths.stdout,
-        stderrPath: dialect.resolveLogPath?.(paths.stderr, jobId.right, job.name) ?? paths.stderr,
+        stdoutPath: dialect.resolveLogPath?.(paths.stdout, jobId.right, job.name, isArray) ?? paths.stdout,
+        stderrPath: dialect.resolveLogPath?.(paths.stderr, jobId.right, job.name, isArray) ?? paths.stderr,
         metadata: spec.metadata ?? {},
         ...(job.array === undefined ? {} : { array: job.array }),
         ...(job.spec.dependsOn === undefined || job.spec.dependsOn.length === 0
@@ -380,7 +476,7 @@ export const make = (dialect: Dialect) =>
         : Effect.fail(pollError(`unreadable output from ${invocation.argv[0]}: ${result.left}`))
 
     const runStatus = (jobs: ReadonlyArray<JobRecord>) => {
-      const invocation = dialect.status(jobs, options)
+      const invocation = dialect.status(jobs, options, context)
       const usable = dialect.statusUsableOnFailure
       return answerOf(invocation, (a) => usable?.(a.exitCode, a.stdout, a.stderr) === true).pipe(
         Effect.mapError((e) => pollError(e.message)),
@@ -393,7 +489,7 @@ export const make = (dialect: Dialect) =>
 
     const runAccounting = (accounting: NonNullable<Dialect["accounting"]>, jobs: ReadonlyArray<JobRecord>) =>
       Effect.gen(function*() {
-        const invocation = accounting.command(jobs, options)
+        const invocation = accounting.command(jobs, options, context)
         const answer = yield* call(invocation).pipe(
           Effect.map((r) => ({ failure: undefined, stdout: r.stdout, stderr: r.stderr })),
           Effect.catchTag("CommandFailed", (e) => Effect.succeed({ failure: e, stdout: e.stdout, stderr: e.stderr })),
@@ -406,7 +502,11 @@ export const make = (dialect: Dialect) =>
           }
           return { unavailable: true as const }
         }
-        if (answer.failure !== undefined) return yield* pollError(answer.failure.message)
+        if (answer.failure !== undefined) {
+          const failed: CommandAnswer = { exitCode: answer.failure.exitCode, stdout: answer.stdout, stderr: answer.stderr }
+          if (accounting.noRecord?.(failed) !== true) return yield* pollError(answer.failure.message)
+          return { unavailable: false as const, observations: [] }
+        }
         const at = yield* now
         return {
           unavailable: false as const,
@@ -415,12 +515,104 @@ export const make = (dialect: Dialect) =>
       })
 
     const poll: ExecutorShape["poll"] = (jobs) =>
-      observe(jobs).pipe(Effect.map((observations) => nameDependencies(jobs, observations)))
+      observe(jobs).pipe(
+        Effect.flatMap((observations) => gateHeld(jobs, observations)),
+        Effect.map((observations) => nameDependencies(jobs, observations))
+      )
+
+    /**
+     * Tracked jobs the status answer says failed without saying why get the scheduler's reason,
+     * from one more command (asked once: the job is then recorded Failed and no longer polled).
+     */
+    const explained = (jobs: ReadonlyArray<JobRecord>, observations: ReadonlyArray<Observation>) =>
+      Effect.gen(function*() {
+        const explain = dialect.explain
+        if (explain === undefined) return observations
+        const tracked = new Set(jobs.map((j) => j.jobId))
+        const wanted = observations.filter((o) => tracked.has(o.jobId) && explain.wanted(o)).map((o) => o.jobId)
+        if (wanted.length === 0) return observations
+        const invocation = explain.command(wanted)
+        const reasons = yield* answerOf(invocation, (a) => a.stdout.trim() !== "").pipe(
+          Effect.map((a) => explain.parse(a.stdout)),
+          Effect.catchAll((e) =>
+            Effect.logWarning(`${invocation.argv[0]} could not say why jobs ${wanted.join(", ")} failed: ${e.message}`).pipe(
+              Effect.as(new Map<string, string>())
+            )
+          )
+        )
+        return observations.map((o) => {
+          const why = reasons.get(o.jobId)
+          if (why === undefined || o.reason?._tag !== "SchedulerFailure") return o
+          return { ...o, reason: { _tag: "SchedulerFailure" as const, detail: `${o.reason.detail}: ${why}` } }
+        })
+      })
+
+    /** Held jobs waiting on a dependency the gate watches, already told that it was unknown. */
+    const warnedUnknown = new Set<string>()
+
+    /**
+     * Jobs held for dependencies the scheduler only orders by (see `Dialect.gate`): released once
+     * every dependency is met, cancelled and recorded Failed(DependencyFailed) once one never can
+     * be. A dependency on a job the store does not hold keeps the job held, with a warning.
+     */
+    const gateHeld = (jobs: ReadonlyArray<JobRecord>, observations: ReadonlyArray<Observation>) =>
+      Effect.gen(function*() {
+        const gate = dialect.gate
+        if (gate === undefined) return observations
+        const byId = new Map(observations.map((o) => [o.jobId, o] as const))
+        const waiting = jobs.filter((j) => (j.dependsOn ?? []).some(gate.gated) && byId.get(j.jobId)?.held === true)
+        if (waiting.length === 0) return observations
+        const at = yield* now
+        const targets = Array.from(new Set(waiting.flatMap((j) => (j.dependsOn ?? []).map((d) => d.jobId))))
+        const stored = new Map(
+          (yield* store.list({ ids: targets }).pipe(Effect.mapError((e) => pollError(e.message)))).map((r) => [r.jobId, r] as const)
+        )
+        // What each target is now: its record with this poll's observation of it applied.
+        const statusOf = (jobId: string): JobStatus | undefined => {
+          const record = stored.get(jobId)
+          const observed = byId.get(jobId)
+          if (record === undefined) return undefined
+          return observed === undefined ? record.status : applyObservation(record, observed, at).status
+        }
+        const ready: Array<string> = []
+        const never = new Map<string, ReadonlyArray<string>>()
+        for (const job of waiting) {
+          const verdicts = (job.dependsOn ?? []).map((d) => ({ jobId: d.jobId, verdict: dependencyVerdict(d.type, statusOf(d.jobId)) }))
+          const unmet = verdicts.filter((v) => v.verdict === "never").map((v) => v.jobId)
+          if (unmet.length > 0) never.set(job.jobId, unmet)
+          else if (verdicts.every((v) => v.verdict === "met")) ready.push(job.jobId)
+          const unknown = verdicts.filter((v) => v.verdict === "unknown").map((v) => v.jobId)
+          if (unknown.length > 0 && unmet.length === 0 && !warnedUnknown.has(job.jobId)) {
+            warnedUnknown.add(job.jobId)
+            yield* Effect.logWarning(
+              `${dialect.kind} job ${job.jobId} stays held: it depends on ${unknown.join(", ")}, which the job store does not hold, so how it ended is unknown; track it (cluster-api track ID), or release or cancel job ${job.jobId} yourself`
+            )
+          }
+        }
+        if (ready.length > 0) {
+          const release = gate.release(ready)
+          yield* call(release).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`could not release held jobs ${ready.join(", ")} (tried again next poll): ${e.message}`))
+          )
+        }
+        if (never.size === 0) return observations
+        const doomed = Array.from(never.keys())
+        yield* answerOf(dialect.cancel(doomed, false), () => true).pipe(
+          Effect.catchAll((e) =>
+            Effect.logWarning(`could not cancel jobs ${doomed.join(", ")} whose dependencies failed: ${e.message}`)
+          )
+        )
+        return observations.map((o) => {
+          const unmet = never.get(o.jobId)
+          return unmet === undefined ? o : dependencyFailed(o, unmet)
+        })
+      })
 
     const observe = (jobs: ReadonlyArray<JobRecord>) =>
       Effect.gen(function*() {
         if (jobs.length === 0) return []
-        const live = (yield* Effect.forEach(chunkJobs(jobs), runStatus)).flat()
+        const chunks = dialect.statusListsAll === true ? [jobs] : chunkJobs(jobs)
+        const live = yield* explained(jobs, (yield* Effect.forEach(chunks, runStatus)).flat())
         const accounting = dialect.accounting
         if (accounting === undefined) return live
         const seen = new Map(live.map((o) => [o.jobId, o] as const))
@@ -525,7 +717,7 @@ export const make = (dialect: Dialect) =>
           "reconnect finds jobs by their name prefix: set job_name_prefix (it was empty, and every job of yours would match)"
         )
       }
-      const invocation = list.command(options)
+      const invocation = list.command(options, context)
       const noJobs = list.noJobs
       const answer = yield* answerOf(invocation, (a) => noJobs?.(a) === true).pipe(
         Effect.mapError((e) => pollError(e.message))

@@ -298,6 +298,8 @@ export interface ElementObservation {
   readonly submitTime?: Date | undefined
   readonly startTime?: Date | undefined
   readonly finishTime?: Date | undefined
+  /** The scheduler holds it (SGE `hqw`): it will not start until the hold is released. */
+  readonly held?: boolean | undefined
 }
 
 /**
@@ -318,4 +320,6 @@ export interface Observation {
   readonly startTime?: Date | undefined
   readonly finishTime?: Date | undefined
   readonly elements?: ReadonlyArray<ElementObservation> | undefined
+  /** The scheduler holds it (SGE `hqw`): it will not start until the hold is released. */
+  readonly held?: boolean | undefined
 }

@@ -118,30 +118,38 @@ export const renderScript = (parts: ScriptParts): string => {
   return `${lines.join("\n")}\n`
 }
 
+/** A script's text, or the text for the file stem it gets (`{name}.{n}`, which some logs are named after). */
+export type ScriptContent = string | ((stem: string) => string)
+
 /**
  * Writes a script as `{dir}/{name}.{n}.sh`, mode 0700, taking the first `n` (from `from`) whose
  * file does not exist yet: a script from an earlier run, which may still be running, is never
- * overwritten. Returns the path and the `n` used.
+ * overwritten. Returns the path, the `n` used and the text written.
  */
 export const writeScript = Effect.fn("Script.write")(function*(
   dir: string,
   name: string,
-  content: string,
+  content: ScriptContent,
   from = 1
-): Effect.fn.Return<{ readonly path: string; readonly n: number }, PlatformError, FileSystem.FileSystem | Path.Path> {
+): Effect.fn.Return<
+  { readonly path: string; readonly n: number; readonly content: string },
+  PlatformError,
+  FileSystem.FileSystem | Path.Path
+> {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   yield* fs.makeDirectory(dir, { recursive: true })
   const safe = sanitizeJobName(name)
   for (let n = from;; n++) {
     const file = path.join(dir, `${safe}.${n}.sh`)
-    const written = yield* fs.writeFileString(file, content, { flag: "wx", mode: 0o700 }).pipe(
+    const text = typeof content === "string" ? content : content(`${safe}.${n}`)
+    const written = yield* fs.writeFileString(file, text, { flag: "wx", mode: 0o700 }).pipe(
       Effect.as(true),
       Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "AlreadyExists", () => Effect.succeed(false))
     )
     if (written) {
       yield* fs.chmod(file, 0o700)
-      return { path: file, n }
+      return { path: file, n, content: text }
     }
   }
 })
@@ -153,7 +161,7 @@ export const writeScript = Effect.fn("Script.write")(function*(
 export const makeScriptWriter = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const next = new Map<string, number>()
-  return Effect.fn("Script.writeNext")(function*(dir: string, name: string, content: string) {
+  return Effect.fn("Script.writeNext")(function*(dir: string, name: string, content: ScriptContent) {
     const safe = sanitizeJobName(name)
     const key = `${dir}\0${safe}`
     let from = next.get(key)
