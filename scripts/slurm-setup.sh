@@ -40,54 +40,9 @@ readonly PACKAGES=(slurm-wlm slurmdbd mariadb-server munge)
 H=$(hostname)
 readonly H
 
-CURRENT_STEP="start"
-CURRENT_LOG=""
-
-say() { echo "slurm-setup: $*"; }
-
-step() {
-  CURRENT_STEP=$1
-  CURRENT_LOG=${2:-}
-  echo "==> $CURRENT_STEP"
-}
-
-# fail MESSAGE [LOG]: explain which step failed, show the end of its log, exit non-zero.
-fail() {
-  local log=${2:-$CURRENT_LOG}
-  trap - ERR
-  echo "slurm-setup: FAILED in step '$CURRENT_STEP': $1" >&2
-  if [[ -n $log ]]; then
-    echo "slurm-setup: log: $log" >&2
-    if [[ -r $log ]]; then
-      echo "----- last 20 lines of $log -----" >&2
-      tail -n 20 "$log" >&2 || true
-      echo "-----" >&2
-    else
-      echo "slurm-setup: (log file not found)" >&2
-    fi
-  fi
-  exit 1
-}
-
-trap 'fail "command failed (line $LINENO): $BASH_COMMAND"' ERR
-
-# wait_until DESCRIPTION TIMEOUT COMMAND...: retry COMMAND every second until it succeeds.
-wait_until() {
-  local what=$1 limit=$2
-  shift 2
-  local start=$SECONDS
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS - start >= limit)); then
-      fail "timed out after ${limit}s waiting for: $what"
-    fi
-    sleep 1
-  done
-  say "ok: $what ($((SECONDS - start))s)"
-}
-
-require_root() {
-  [[ $(id -u) -eq 0 ]] || { echo "slurm-setup: must run as root" >&2; exit 1; }
-}
+SETUP_NAME=slurm-setup
+# shellcheck source=setup-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/setup-lib.sh"
 
 # ---------------------------------------------------------------- checks
 
@@ -110,15 +65,6 @@ slurmd_running() { pid_alive "$SLURMD_PID" slurmd || pgrep -x slurmd >/dev/null;
 dbd_running() { pid_alive "$DBD_PID" slurmdbd || pgrep -x slurmdbd >/dev/null; }
 
 # ---------------------------------------------------------------- steps
-
-packages_installed() {
-  local p
-  for p in "${PACKAGES[@]}"; do
-    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == 'install ok installed' ]] || return 1
-  done
-}
-
-package_manager_busy() { pgrep -x apt-get >/dev/null || pgrep -x apt >/dev/null || pgrep -x dpkg >/dev/null; }
 
 do_install() {
   step "install packages (${PACKAGES[*]})" "$LOG_DIR/apt.log"

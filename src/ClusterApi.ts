@@ -17,7 +17,8 @@ import { Effect, Layer } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
 import type { CommandRunner } from "./CommandRunner.js"
 import type { ConfigOptions, LoadOptions } from "./Config.js"
-import { ClusterConfig, inMemoryState, resolveStatePath } from "./Config.js"
+import { ClusterConfig, defaultOptions, inMemoryState, resolveStatePath, withDetection } from "./Config.js"
+import * as Detect from "./Detect.js"
 import type { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import { StoreError } from "./Errors.js"
 import type { Executor } from "./Executor.js"
@@ -26,6 +27,8 @@ import { layerMemory } from "./JobStore.js"
 import * as LocalExecutor from "./LocalExecutor.js"
 import * as LsfExecutor from "./LsfExecutor.js"
 import * as Monitor from "./Monitor.js"
+import * as PbsExecutor from "./PbsExecutor.js"
+import * as SgeExecutor from "./SgeExecutor.js"
 import * as SlurmExecutor from "./SlurmExecutor.js"
 import * as SqliteJobStore from "./SqliteJobStore.js"
 import type { Rule, SpawnRule } from "./TestCommandRunner.js"
@@ -48,6 +51,26 @@ export const executorLayer: Layer.Layer<
         return SlurmExecutor.layer
       case "lsf":
         return LsfExecutor.layer
+      case "sge":
+        return SgeExecutor.layer
+      case "auto":
+        // A config made in code (a loaded one has auto resolved already): detect, then build the
+        // layer this switch picks for the detected executor, with the config saying so.
+        return Layer.unwrapEffect(
+          Effect.gen(function*() {
+            const config = yield* ClusterConfig
+            const detection = yield* Detect.detect()
+            yield* Effect.logDebug(`executor: auto → ${detection.executor}: ${detection.reason}`)
+            // Made in code, an explicit pbs_flavor cannot be told from the default: one that is
+            // not the default is kept.
+            const keepPbsFlavor = config.options.pbs_flavor !== defaultOptions.pbs_flavor
+            const resolved = withDetection(config, detection, { keepPbsFlavor })
+            // fresh: the memoized executorLayer is this very layer, still being built
+            return Layer.fresh(executorLayer).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
+          })
+        )
+      case "pbs":
+        return PbsExecutor.layer
     }
   })
 )

@@ -8,15 +8,21 @@ import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import { availableParallelism, homedir } from "node:os"
 import * as YAML from "yaml"
+import type { Detection } from "./Detect.js"
+import { detect as detectExecutor } from "./Detect.js"
 import { resourceDefaultFields } from "./Domain.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 
 /** Executors this version of cluster-api can run jobs on. */
-export const availableExecutors = ["local", "slurm", "lsf"] as const
-export const ConfigExecutor = Schema.Literal(...availableExecutors)
+export const availableExecutors = ["local", "slurm", "lsf", "sge", "pbs"] as const
+/** `auto` picks the scheduler whose tools are on PATH, else local (see Detect.ts). */
+export const ConfigExecutor = Schema.Literal(...availableExecutors, "auto")
 
 export const LsfUnits = Schema.Literal("KB", "MB", "GB", "TB")
+/** PBS Professional / OpenPBS, or TORQUE: their qsub and qstat differ. */
+export const PbsFlavor = Schema.Literal("pro", "torque")
+const ResourceName = Schema.String.pipe(Schema.pattern(/^[\w.-]+$/))
 
 const PositiveNumber = Schema.Number.pipe(Schema.finite(), Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -47,6 +53,14 @@ export const ConfigOptions = Schema.Struct({
   /** Submit the script on stdin (`bsub < script.sh`) rather than as a file argument. */
   use_stdin: Schema.Boolean,
   lsf_units: LsfUnits,
+  /** SGE: the parallel environment a job with several CPUs asks for (`-pe smp N`). */
+  sge_parallel_environment: ResourceName,
+  /** SGE: the resource memory is asked as (`-l h_vmem=…`, per slot), e.g. `mem_free` or `h_mem`. */
+  sge_memory_resource: ResourceName,
+  /** SGE: the resource GPUs are asked as (`-l gpu=N`). */
+  sge_gpu_resource: ResourceName,
+  /** PBS: `pro` (PBS Professional, OpenPBS) or `torque`; `executor: auto` detects it. */
+  pbs_flavor: PbsFlavor,
   suppress_job_email: Schema.Boolean,
   /**
    * Whether jobs see the submitting process's environment (false: identity variables, a fixed
@@ -84,6 +98,10 @@ export const defaultOptions: ConfigOptions = {
   extra_args: [],
   use_stdin: false,
   lsf_units: "MB",
+  sge_parallel_environment: "smp",
+  sge_memory_resource: "h_vmem",
+  sge_gpu_resource: "gpu",
+  pbs_flavor: "pro",
   suppress_job_email: true,
   inherit_env: true,
   login_shell: false,
@@ -120,6 +138,8 @@ export interface ConfigSource {
   readonly profile?: string | undefined
   /** Profiles the file defines. */
   readonly profiles: ReadonlyArray<string>
+  /** With `executor: auto`: what was detected and why (`options.executor` is then the detected one). */
+  readonly detection?: Detection | undefined
 }
 
 export interface ClusterConfigShape {
@@ -158,6 +178,11 @@ export interface LoadOptions {
   readonly overrides?: Readonly<Record<string, unknown>> | undefined
   /** Where `./cluster-api.yaml` is looked for and relative paths start; default `process.cwd()`. */
   readonly cwd?: string | undefined
+  /**
+   * How `executor: auto` is resolved, run only when the merged executor is `auto`; default
+   * `Detect.detect()` (the commands on this machine's PATH).
+   */
+  readonly detect?: Effect.Effect<Detection> | undefined
 }
 
 type OptionKey = keyof ConfigOptions
@@ -174,7 +199,7 @@ const decodeOne = (key: OptionKey, value: unknown): boolean =>
 
 /** What each option's value must be, in the words of a problem report: `expected …`. */
 const expected: { readonly [K in OptionKey]: string } = {
-  executor: `one of ${availableExecutors.join(", ")}`,
+  executor: `one of ${availableExecutors.join(", ")}, auto`,
   cpus: "a positive integer",
   gpus: "a non-negative integer",
   nodes: "a positive integer",
@@ -193,6 +218,10 @@ const expected: { readonly [K in OptionKey]: string } = {
   extra_args: "a list of strings",
   use_stdin: "true or false",
   lsf_units: `one of ${LsfUnits.literals.join(", ")}`,
+  sge_parallel_environment: "a parallel environment's name, such as smp",
+  sge_memory_resource: "a resource name, such as h_vmem or mem_free",
+  sge_gpu_resource: "a resource name, such as gpu",
+  pbs_flavor: `one of ${PbsFlavor.literals.join(", ")}`,
   suppress_job_email: "true or false",
   inherit_env: "true or false",
   login_shell: "true or false",
@@ -410,6 +439,8 @@ export const loadConfig: (
     }
 
     const merged: Record<string, unknown> = { ...defaultOptions }
+    /** Options some layer set to a value (not left at, or set back to, the default). */
+    const explicit = new Set<OptionKey>()
     for (const layer of layers) {
       for (const [key, value] of Object.entries(layer.values)) {
         if (value === undefined) continue
@@ -424,11 +455,15 @@ export const loadConfig: (
         if (isUnset(key, value)) {
           if (isOptional(key)) delete merged[key]
           else merged[key] = defaultOptions[key]
+          explicit.delete(key)
           continue
         }
         const found = checkValue(`${layer.prefix}${key}`, key, value)
         problems.push(...found)
-        if (found.length === 0) merged[key] = value
+        if (found.length === 0) {
+          merged[key] = value
+          explicit.add(key)
+        }
       }
     }
     if (problems.length > 0) return yield* new ConfigInvalid({ file: origin, problems })
@@ -438,11 +473,32 @@ export const loadConfig: (
     if (Either.isLeft(decoded)) {
       return yield* new ConfigInvalid({ file: origin, problems: [ParseResult.TreeFormatter.formatErrorSync(decoded.left)] })
     }
-    return {
-      options: decoded.right,
-      source: { file, profile, profiles: profileNames }
-    } satisfies ClusterConfigShape
+    const source: ConfigSource = { file, profile, profiles: profileNames }
+    if (decoded.right.executor !== "auto") return { options: decoded.right, source } satisfies ClusterConfigShape
+    const detection = yield* (options.detect ?? detectExecutor())
+    yield* Effect.logDebug(`executor: auto → ${detection.executor}: ${detection.reason}`)
+    return withDetection({ options: decoded.right, source }, detection, { keepPbsFlavor: explicit.has("pbs_flavor") })
   })
+
+/**
+ * The config with `executor: auto` resolved by `detection`: `executor` the detected one, and for
+ * PBS `pbs_flavor` the detected flavor unless `keepPbsFlavor` (it was set explicitly);
+ * `source.detection` records it.
+ */
+export const withDetection = (
+  config: ClusterConfigShape,
+  detection: Detection,
+  { keepPbsFlavor }: { readonly keepPbsFlavor: boolean }
+): ClusterConfigShape => ({
+  options: {
+    ...config.options,
+    executor: detection.executor,
+    ...(detection.executor === "pbs" && detection.pbsFlavor !== undefined && !keepPbsFlavor
+      ? { pbs_flavor: detection.pbsFlavor }
+      : {})
+  },
+  source: { ...config.source, detection }
+})
 
 /** A ClusterConfig layer from {@link loadConfig}. */
 export const layer = (
@@ -462,7 +518,19 @@ export const renderConfig = (config: ClusterConfigShape): string => {
     `# file: ${source.file ?? "none (built-in defaults)"}`,
     `# profile: ${source.profile ?? "none"}`,
     ...(source.profiles.length > 0 ? [`# profiles in the file: ${source.profiles.join(", ")}`] : []),
-    ...(unset.length > 0 ? [`# unset: ${unset.join(", ")}`] : [])
+    ...(unset.length > 0 ? [`# unset: ${unset.join(", ")}`] : []),
+    ...(source.detection === undefined ? [] : detectionLines(source.detection))
   ]
   return `${header.join("\n")}\n${YAML.stringify(options)}`
+}
+
+/** `config show`'s account of `executor: auto`: what was picked and why, and what else was seen. */
+const detectionLines = (detection: Detection): ReadonlyArray<string> => {
+  const others = detection.found.filter((f) => f.executor !== detection.executor)
+  return [
+    `# executor: auto → ${detection.executor}: ${detection.reason}`,
+    ...(others.length > 0
+      ? [`# also found: ${others.map((f) => `${f.executor} (${f.evidence})`).join("; ")}`]
+      : [])
+  ]
 }

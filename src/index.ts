@@ -10,6 +10,7 @@ export type { Services } from "./ClusterApi.js"
 
 export { availableExecutors, ClusterConfig, ConfigOptions, defaultOptions, loadConfig, renderConfig } from "./Config.js"
 export type { ClusterConfigShape, ConfigSource, LoadOptions } from "./Config.js"
+export * as Detect from "./Detect.js"
 
 export { CommandRunner } from "./CommandRunner.js"
 export type {
@@ -42,6 +43,10 @@ export * as SlurmExecutor from "./SlurmExecutor.js"
 export * as Slurm from "./schedulers/Slurm.js"
 export * as LsfExecutor from "./LsfExecutor.js"
 export * as Lsf from "./schedulers/Lsf.js"
+export * as SgeExecutor from "./SgeExecutor.js"
+export * as PbsExecutor from "./PbsExecutor.js"
+export * as Pbs from "./schedulers/Pbs.js"
+export * as Sge from "./schedulers/Sge.js"
 
 export { JobStore } from "./JobStore.js"
 export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobStoreShape, TransitionEntry } from "./JobStore.js"

@@ -369,7 +369,7 @@ describe("loadConfig", () => {
           "use_stdin: expected true or false, got \"yes\"",
           "script_prologue: expected a list of strings, got \"module load java\"",
           "lsf_units: expected one of KB, MB, GB, TB, got \"XB\"",
-          `profiles.slurm.executor: expected one of ${availableExecutors.join(", ")}, got "mainframe"`,
+          `profiles.slurm.executor: expected one of ${availableExecutors.join(", ")}, auto, got "mainframe"`,
           "profiles.slurm.poll_interval: expected a positive number, got \"fast\"",
           "profiles.slurm.cpus: expected a positive integer, got 2.5",
           "profiles.slurm.extra_args: expected a list of strings, got [\"-x\",3]",
@@ -386,7 +386,7 @@ describe("loadConfig", () => {
         expect(error).toBeInstanceOf(ConfigInvalid)
         expect(error.message).toContain("Invalid config overrides")
         expect(error.message).toContain("poll_interval: expected a positive number, got \"soon\"")
-        expect(error.message).toContain(`executor: expected one of ${availableExecutors.join(", ")}, got "mainframe"`)
+        expect(error.message).toContain(`executor: expected one of ${availableExecutors.join(", ")}, auto, got "mainframe"`)
       }))
 
     test("memory and walltime must parse", () =>
@@ -636,7 +636,7 @@ describe("the example cluster-api.yaml", () => {
           expect(result.left).toBeInstanceOf(ConfigInvalid)
           const problems = result.left instanceof ConfigInvalid ? result.left.problems : []
           expect(problems).toEqual([
-            `profiles.${name}.executor: expected one of ${availableExecutors.join(", ")}, got "${name}"`
+            `profiles.${name}.executor: expected one of ${availableExecutors.join(", ")}, auto, got "${name}"`
           ])
         }
       }

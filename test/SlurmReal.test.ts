@@ -11,19 +11,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Duration, Effect, Fiber, ManagedRuntime, Option, Ref, Schedule, Stream } from "effect"
+import { Duration, Effect, Fiber, ManagedRuntime, Option, Ref, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ClusterApi from "../src/ClusterApi.js"
-import type { JobEvent, JobRecord, JobSpec } from "../src/Domain.js"
+import type { JobEvent, JobSpec } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { bin } from "./globalSetup.js"
 import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
+import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
 import { crashAndRestart } from "./support/Restart.js"
 import { runBin } from "./support/RunBin.js"
 
@@ -59,22 +60,7 @@ const run = <A, E>(effect: Effect.Effect<A, E, Services | Scope.Scope>): Promise
 
 fs.writeFileSync(path.join(scratch, "none.yaml"), "# all options come from the test's overrides\n")
 
-const submitAndWait = (spec: JobSpec, timeout: Duration.DurationInput = "3 minutes") =>
-  Effect.gen(function*() {
-    const executor = yield* Executor
-    const monitor = yield* Monitor
-    const submitted = yield* executor.submit({ ...spec, resources: { workDir: scratch, ...spec.resources } })
-    const [final] = yield* monitor.await(submitted, { timeout })
-    return final!
-  })
-
-const waitForStatus = (jobId: string, status: JobRecord["status"], timeout: Duration.DurationInput) =>
-  Effect.flatMap(JobStore, (store) =>
-    store.get(jobId).pipe(
-      Effect.map(Option.map((r) => r.status)),
-      Effect.repeat({ until: (s) => Option.contains(s, status), schedule: Schedule.spaced("200 millis") }),
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`job ${jobId} never became ${status}`) })
-    ))
+const submitAndWait = (spec: JobSpec, timeout: Duration.DurationInput = "3 minutes") => submitInScratch(scratch, spec, timeout)
 
 const slurmctl = (command: "stop-controller" | "start-controller") => {
   const r = spawnSync("bash", [setupScript, command], { encoding: "utf8", timeout: 120_000 })

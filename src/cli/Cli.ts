@@ -1215,7 +1215,9 @@ const configShowCommand = Command.make("show", { globals: globalOptions }, (o) =
     const config = yield* ClusterConfig
     yield* g.json ? printJson(config.options) : Console.log(renderConfig(config).trimEnd())
   })).pipe(
-    Command.withDescription("Print the resolved configuration (file, profile and defaults merged) as YAML"),
+    Command.withDescription(
+      "Print the resolved configuration (file, profile and defaults merged) as YAML; with executor: auto, which scheduler was detected and why"
+    ),
     Command.provide((o) =>
       Layer.unwrapEffect(
         Effect.map(resolveGlobals(o.globals), (g) => ClusterConfig.layer({ profile: g.profile, configPath: g.configPath }))

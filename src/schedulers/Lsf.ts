@@ -33,7 +33,7 @@ import { indexPlaceholder } from "../JobQueries.js"
 import { directiveQuote, directiveValue, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
-import { groupRows, listingFrom } from "./Observed.js"
+import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
 import { bytesIn, formatHM, parseMemory } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -212,21 +212,6 @@ export const field = (v: unknown): string | undefined => {
   return t === "" || t === "-" ? undefined : t
 }
 
-const months: Readonly<Record<string, number>> = {
-  jan: 0,
-  feb: 1,
-  mar: 2,
-  apr: 3,
-  may: 4,
-  jun: 5,
-  jul: 6,
-  aug: 7,
-  sep: 8,
-  oct: 9,
-  nov: 10,
-  dec: 11
-}
-
 /**
  * A bjobs time, read as local time: `Jan  5 10:00:00 2024`, with a trailing zone letter
  * (`Feb  8 10:31:17 2026 L`), or `2024/01/05-10:00:00`. Undefined for `-` and anything else.
@@ -234,13 +219,8 @@ const months: Readonly<Record<string, number>> = {
 export const parseTime = (text: string | undefined): Date | undefined => {
   const t = field(text)?.replace(/\s+[A-Z]$/, "")
   if (t === undefined) return undefined
-  const named = /^([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)\s+(\d{4})$/.exec(t)
-  if (named !== null) {
-    const month = months[named[1]!.toLowerCase()]
-    if (month === undefined) return undefined
-    const [d, h, mi, s, y] = named.slice(2).map(Number) as [number, number, number, number, number]
-    return new Date(y, month, d, h, mi, s)
-  }
+  const named = parseMonthNameTime(t)
+  if (named !== undefined) return named
   const numeric = /^(\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d)$/.exec(t)
   if (numeric !== null) {
     const [y, mo, d, h, mi, s] = numeric.slice(1).map(Number) as [number, number, number, number, number, number]

@@ -54,3 +54,18 @@ export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Obser
 /** The jobs a queue listing showed, each with the name of its first row that gives one. */
 export const listingFrom = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<BatchListing> =>
   groupRows(rows).map((observation) => ({ jobId: observation.jobId, name: observation.name ?? "", observation }))
+
+const months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+/**
+ * A time as schedulers print it in C's ctime form, read as local time: `Sat Nov 21 17:34:09 2026`
+ * (qacct, PBS Pro), or without the weekday `Jan  5 10:00:00 2024` (bjobs). Undefined otherwise.
+ */
+export const parseMonthNameTime = (text: string): Date | undefined => {
+  const m = /^(?:[A-Za-z]{3}\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)\s+(\d{4})$/.exec(text.trim())
+  if (m === null) return undefined
+  const month = months.indexOf(m[1]!.toLowerCase())
+  if (month < 0) return undefined
+  const [d, h, mi, s, y] = m.slice(2).map(Number) as [number, number, number, number, number]
+  return new Date(y, month, d, h, mi, s)
+}

@@ -9,47 +9,15 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { currentUser, shellSplit, sleepSync, stateDirFrom, withLock, writeAtomic } from "../emulator.mjs"
+
+export { currentUser, shellSplit, sleepSync, withLock }
+
+export const stateDir = stateDirFrom("LSF_EMULATOR_DIR", "LSF", 255)
 
 export const FIRST_ID = 1000
 
-export const stateDir = (prog) => {
-  const dir = process.env.LSF_EMULATOR_DIR
-  if (!dir) {
-    process.stderr.write(`${prog}: LSF_EMULATOR_DIR is not set (the LSF emulator needs a state directory)\n`)
-    process.exit(255)
-  }
-  fs.mkdirSync(path.join(dir, "jobs"), { recursive: true })
-  return dir
-}
 
-const sleepBuffer = new Int32Array(new SharedArrayBuffer(4))
-export const sleepSync = (ms) => Atomics.wait(sleepBuffer, 0, 0, ms)
-
-/** Runs fn while holding an exclusive lock file (created with O_EXCL). Stale locks (>10 s) are broken. */
-export const withLock = (lockPath, fn) => {
-  let fd
-  for (;;) {
-    try {
-      fd = fs.openSync(lockPath, "wx")
-      break
-    } catch (e) {
-      if (e.code !== "EEXIST") throw e
-      try {
-        const st = fs.statSync(lockPath)
-        if (Date.now() - st.mtimeMs > 10_000) fs.rmSync(lockPath, { force: true })
-      } catch {
-        // lock vanished in between; retry
-      }
-      sleepSync(2 + Math.floor(Math.random() * 5))
-    }
-  }
-  try {
-    return fn()
-  } finally {
-    fs.closeSync(fd)
-    fs.rmSync(lockPath, { force: true })
-  }
-}
 
 export const allocateId = (dir) =>
   withLock(path.join(dir, "counter.lock"), () => {
@@ -64,12 +32,6 @@ export const allocateId = (dir) =>
     writeAtomic(file, String(id))
     return id
   })
-
-const writeAtomic = (file, text) => {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  fs.writeFileSync(tmp, text)
-  fs.renameSync(tmp, file)
-}
 
 export const jobFile = (dir, id) => path.join(dir, "jobs", `${id}.json`)
 
@@ -103,14 +65,6 @@ export const listJobs = (dir) => {
 
 export const isFinished = (stat) => stat === "DONE" || stat === "EXIT"
 
-export const currentUser = () => {
-  try {
-    return os.userInfo().username
-  } catch {
-    return process.env.USER ?? "unknown"
-  }
-}
-
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 const pad2 = (n) => String(n).padStart(2, "0")
 
@@ -123,41 +77,6 @@ export const formatTime = (ms) => {
   )}:${pad2(d.getSeconds())} ${d.getFullYear()} L`
 }
 
-/** Splits a line like a POSIX shell would for simple quoting ("..." and '...'). */
-export const shellSplit = (line) => {
-  const out = []
-  let cur = ""
-  let has = false
-  let quote = null
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]
-    if (quote) {
-      if (c === quote) quote = null
-      else if (c === "\\" && quote === '"' && i + 1 < line.length && /["\\$`]/.test(line[i + 1])) cur += line[++i]
-      else cur += c
-    } else if (c === '"' || c === "'") {
-      quote = c
-      has = true
-    } else if (/\s/.test(c)) {
-      if (has) out.push(cur)
-      cur = ""
-      has = false
-    } else if (c === "\\" && i + 1 < line.length) {
-      cur += line[++i]
-      has = true
-    } else {
-      cur += c
-      has = true
-    }
-  }
-  if (has) out.push(cur)
-  return out
-}
-
-/**
- * Parses "name", "name[1-10]", "name[1-10]%2" (LSF's documented slot limit), "name[1-10%2]" (the
- * form some tools write) and "name[1-9:2,20]" into name, indices, throttle.
- */
 export const parseJobName = (spec) => {
   const m = /^(.*)\[([^\]]*)\](?:%(\d+))?$/.exec(spec)
   if (!m) return { name: spec, indices: undefined, throttle: undefined }

@@ -1,0 +1,30 @@
+/**
+ * The PBS executor: the shared batch machinery (BatchExecutor) speaking PBS's dialect
+ * (schedulers/Pbs.ts), PBS Professional / OpenPBS or TORQUE as the config's `pbs_flavor` says.
+ */
+import { Effect, Layer } from "effect"
+import { userInfo } from "node:os"
+import * as BatchExecutor from "./BatchExecutor.js"
+import { ClusterConfig } from "./Config.js"
+import type { ConfigOptions } from "./Config.js"
+import { dialect } from "./schedulers/Pbs.js"
+
+/** The name this process runs as: reconnect keeps this owner's jobs. */
+const currentUser = (): string => {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? ""
+  }
+}
+
+/** The dialect the config asks for: its flavour, reconnecting to this user's jobs unless `poll_all_users`. */
+export const dialectFor = (options: ConfigOptions) =>
+  dialect(options.pbs_flavor, { user: currentUser() }, options)
+
+export const make = Effect.flatMap(ClusterConfig, ({ options }) => BatchExecutor.make(dialectFor(options)))
+
+/** The executor for the configured flavour. */
+export const layer = Layer.unwrapEffect(
+  Effect.map(ClusterConfig, ({ options }) => BatchExecutor.layer(dialectFor(options)))
+)

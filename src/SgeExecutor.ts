@@ -1,0 +1,10 @@
+/**
+ * The Grid Engine executor: the shared batch machinery (BatchExecutor) speaking SGE's dialect
+ * (schedulers/Sge.ts).
+ */
+import * as BatchExecutor from "./BatchExecutor.js"
+import { dialect } from "./schedulers/Sge.js"
+
+export const make = BatchExecutor.make(dialect)
+
+export const layer = BatchExecutor.layer(dialect)

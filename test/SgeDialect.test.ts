@@ -1,0 +1,284 @@
+/**
+ * SGE's dialect as pure functions, against outputs recorded from a real Son of Grid Engine 8.1.9
+ * (test/fixtures/sge, see its README): directives, qsub -terse, qstat -xml, qstat -j, qacct, qdel.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Either } from "effect"
+import { defaultOptions } from "../src/Config.js"
+import type { JobRecord } from "../src/Domain.js"
+import {
+  accountingCommand,
+  cancelOutcome,
+  categoryRequests,
+  directives,
+  endOutcome,
+  formatQacctTime,
+  logFileName,
+  parseAccounting,
+  parseExplain,
+  parseListing,
+  parseQacctMemory,
+  parseQacctTime,
+  parseStatus,
+  parseSubmit,
+  parseTasks,
+  resolveLogPath,
+  stateOutcome,
+  status,
+  validate
+} from "../src/schedulers/Sge.js"
+import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
+
+const fixture = fixtures("sge")
+/** The id of the job named `name` in a recorded `qstat -xml`. */
+const idOf = (xml: string, name: string): string =>
+  new RegExp(`<JB_job_number>(\\d+)</JB_job_number>\\s*<JAT_prio>[^<]*</JAT_prio>\\s*<JB_name>${name}</JB_name>`).exec(xml)![1]!
+/** The host the fixtures were recorded on (the README says so). */
+const host = /<queue_name>all\.q@([^<]+)<\/queue_name>/.exec(fixture("qstat-xml-suspended.xml"))![1]!
+const options = defaultOptions
+const paths = { runDir: "/work dir", stdout: "/logs/stdout.$JOB_ID.log", stderr: "/logs/stderr.$JOB_ID.log" }
+const record = (jobId: string, over: Partial<JobRecord> = {}): JobRecord => ({
+  jobId,
+  name: "capi-x",
+  command: "true",
+  executor: "sge",
+  status: "Running",
+  lastSeen: new Date(2026, 10, 21, 12),
+  metadata: {},
+  ...over
+})
+
+describe("directives", () => {
+  it("names, logs, directory, shell; resources only when asked", () => {
+    expect(directives(preparedJob(), paths, options)).toEqual([
+      "#$ -N capi-align",
+      "#$ -o /logs/stdout.$JOB_ID.log",
+      "#$ -e /logs/stderr.$JOB_ID.log",
+      `#$ -wd "/work dir"`,
+      "#$ -S /bin/bash",
+      "#$ -V"
+    ])
+  })
+
+  it("one file for both streams is -j y; no -V without inheritEnv; a login shell keeps -S the shell's path", () => {
+    const lines = directives(
+      preparedJob({ inheritEnv: false, loginShell: { shebang: "#!/bin/bash -l", shell: "/bin/bash" } }),
+      { ...paths, stderr: paths.stdout },
+      options
+    )
+    expect(lines).toContain("#$ -j y")
+    expect(lines.some((l) => l.startsWith("#$ -e"))).toBe(false)
+    expect(lines).not.toContain("#$ -V")
+    expect(lines).toContain("#$ -S /bin/bash")
+  })
+
+  it("cpus → -pe, memory per slot rounded up, h_rt, gpus, queue, project, extra directives last, skips applied", () => {
+    const job = preparedJob({
+      resources: {
+        cpus: 3,
+        memoryBytes: 1000 * 1024 * 1024,
+        walltime: Duration.minutes(90),
+        gpus: 2,
+        queue: "long.q",
+        account: "proj 1",
+        extraDirectives: ["-notify", "-l scratch=1G"],
+        extraArgs: []
+      }
+    })
+    expect(directives(job, paths, { ...options, directives_skip: ["scratch"] }).slice(5)).toEqual([
+      "#$ -pe smp 3",
+      "#$ -l h_vmem=334M",
+      "#$ -l h_rt=01:30:00",
+      "#$ -l gpu=2",
+      "#$ -q long.q",
+      `#$ -P "proj 1"`,
+      "#$ -V",
+      "#$ -notify"
+    ])
+  })
+
+  it("an array: -t range[:step] and the throttle as -tc, never %N", () => {
+    const lines = directives(preparedJob({ array: { start: 1, end: 100, step: 2, maxConcurrent: 5 } }), paths, options)
+    expect(lines).toContain("#$ -t 1-100:2")
+    expect(lines).toContain("#$ -tc 5")
+    expect(lines.join("\n")).not.toContain("%")
+  })
+
+  it("dependencies: one -hold_jid; -h only when afterok/afternotok must be gated", () => {
+    const deps = (types: ReadonlyArray<"afterok" | "afternotok" | "afterany">) =>
+      directives(preparedJob({ spec: { name: "a", command: "x", dependsOn: types.map((type, i) => ({ type, jobId: String(10 + i) })) } }), paths, options)
+    expect(deps(["afterany", "afterany"])).toEqual(expect.arrayContaining(["#$ -hold_jid 10,11"]))
+    expect(deps(["afterany"])).not.toContain("#$ -h")
+    expect(deps(["afterok", "afterany"]).slice(-2)).toEqual(["#$ -hold_jid 10,11", "#$ -h"])
+    expect(deps(["afternotok"])).toContain("#$ -h")
+  })
+
+  it("default logs carry SGE's $JOB_ID and $TASK_ID, filled in once the id is known", () => {
+    expect(logFileName("stdout", false)).toBe("stdout.$JOB_ID.log")
+    expect(logFileName("stderr", true)).toBe("stderr.$JOB_ID.$TASK_ID.log")
+    expect(resolveLogPath("/l/stdout.$JOB_ID.$TASK_ID.log", "42", "capi-a")).toBe("/l/stdout.42.{index}.log")
+    expect(resolveLogPath("/l/$JOB_NAME.o$JOB_ID", "42", "capi-a")).toBe("/l/capi-a.o42")
+  })
+
+  it("validate refuses an array starting at 0", () => {
+    expect(validate(preparedJob({ array: { start: 0, end: 4 } }), options)?.field).toBe("array")
+    expect(validate(preparedJob({ array: { start: 1, end: 4 } }), options)).toBeUndefined()
+  })
+})
+
+describe("qsub -terse", () => {
+  it("reads a job's id and an array's", () => {
+    const id = fixture("qsub-terse.txt").trim()
+    expect(id).toMatch(/^\d+$/)
+    expect(right(parseSubmit(fixture("qsub-terse.txt")))).toBe(id)
+    for (const [name, range] of [["qsub-terse-array.txt", "1-3:1"], ["qsub-terse-array-step.txt", "1-5:2"]] as const) {
+      const text = fixture(name)
+      expect(text.trim()).toMatch(new RegExp(`^\\d+\\.${range}$`))
+      expect(right(parseSubmit(text))).toBe(text.trim().split(".")[0])
+    }
+  })
+
+  it("anything else is a Left carrying what qsub printed", () => {
+    const result = parseSubmit(fixture("qsub-error-unknown-queue.stderr"))
+    expect(Either.isLeft(result) && result.left).toContain("nosuch.q")
+  })
+})
+
+describe("qstat -xml", () => {
+  it("one call lists the user's jobs (or everyone's with poll_all_users)", () => {
+    expect(status([], options, { user: "alice" }).argv).toEqual(["qstat", "-xml", "-u", "alice"])
+    expect(status([], { ...options, poll_all_users: true }, { user: "alice" }).argv).toEqual(["qstat", "-xml", "-u", "*"])
+  })
+
+  it("state codes", () => {
+    expect(stateOutcome("qw")).toEqual({ status: "Pending", held: false })
+    expect(stateOutcome("hqw")).toEqual({ status: "Pending", held: true })
+    expect(stateOutcome("hRwq")).toMatchObject({ status: "Pending", held: true })
+    for (const s of ["r", "t", "Rr", "s", "S", "T", "dr"]) expect(stateOutcome(s).status).toBe("Running")
+    expect(stateOutcome("Eqw")).toMatchObject({ status: "Failed", reason: { _tag: "SchedulerFailure" } })
+  })
+
+  it("running, suspended and held jobs, with host and times", () => {
+    const text = fixture("qstat-xml-suspended.xml")
+    const obs = byId(right(parseStatus(text)))
+    const suspended = idOf(text, "capi-run")
+    expect(obs.get(suspended)).toMatchObject({ status: "Running", execHost: host, name: "capi-run" })
+    expect(obs.get(suspended)?.startTime).toBeInstanceOf(Date)
+    expect(obs.get(idOf(text, "capi-after-run"))).toMatchObject({ status: "Pending", held: true })
+    expect(obs.get(idOf(text, "capi-after-run"))?.submitTime).toBeInstanceOf(Date)
+  })
+
+  it("an array: running tasks one row each, the waiting ones as one range", () => {
+    const text = fixture("qstat-xml-array-partial.xml")
+    const [arr] = right(parseStatus(text))
+    expect(arr?.jobId).toBe(idOf(text, "capi-arr6"))
+    expect(arr?.name).toBe("capi-arr6")
+    expect(arr?.elements?.map((e) => [e.index, e.status])).toEqual([
+      [1, "Running"],
+      [2, "Running"],
+      [3, "Pending"],
+      [4, "Pending"],
+      [5, "Pending"],
+      [6, "Pending"]
+    ])
+  })
+
+  it("an empty queue, and tasks fields", () => {
+    expect(right(parseStatus(fixture("qstat-xml-empty.xml")))).toEqual([])
+    expect(right(parseStatus(""))).toEqual([])
+    expect(parseTasks("2-10:4")).toEqual([2, 6, 10])
+    expect(parseTasks("1,3-4:1")).toEqual([1, 3, 4])
+    expect(parseTasks("x")).toBeUndefined()
+    expect(Either.isLeft(parseStatus("<html>"))).toBe(true)
+  })
+
+  it("the listing for reconnect is the same answer, each job with its name", () => {
+    const text = fixture("qstat-xml-suspended.xml")
+    const listing = right(parseListing(text))
+    expect(listing.map((l) => [l.jobId, l.name])).toEqual(
+      ["capi-run", "capi-smp2", "capi-gpu1", "capi-after-run"].map((name) => [idOf(text, name), name])
+    )
+  })
+})
+
+describe("qstat -j: why a job is in error state", () => {
+  it("reads each job's error reason", () => {
+    const text = fixture("qstat-j-eqw.txt")
+    const reasons = parseExplain(text)
+    expect(Array.from(reasons.keys())).toEqual([/job_number:\s+(\d+)/.exec(text)![1]])
+    expect(Array.from(reasons.values())[0]).toMatch(/^\d\d\/\d\d\/\d{4} [\d:]+ \[\d+:\d+\]: error: can't chdir to \/nonexistent\/dir: No such file or directory$/)
+    expect(parseExplain(fixture("qstat-j-running.txt")).size).toBe(0)
+  })
+})
+
+describe("qacct", () => {
+  it("one id is asked directly; several by owner and start time, in one call", () => {
+    const at = new Date(2026, 10, 21, 12, 5, 7)
+    expect(accountingCommand([record("7", { submitTime: at })], options, { user: "alice" }).argv).toEqual(["qacct", "-j", "7"])
+    expect(accountingCommand([record("7", { submitTime: at }), record("8", { submitTime: new Date(2026, 10, 21, 13) })], options, {
+      user: "alice"
+    }).argv).toEqual(["qacct", "-o", "alice", "-b", "202611211204.07", "-j"])
+    expect(formatQacctTime(new Date(2026, 0, 2, 3, 4, 5))).toBe("202601020304.05")
+  })
+
+  it("a job that succeeded: exit code, host, peak memory, times", () => {
+    const text = fixture("qacct-ok.txt")
+    const id = /jobnumber\s+(\d+)/.exec(text)![1]!
+    const [ok] = right(parseAccounting(text, [record(id)], new Date()))
+    expect(ok).toMatchObject({ jobId: id, status: "Done", exitCode: 0, execHost: host, name: "capi-ok" })
+    expect(ok?.startTime).toBeInstanceOf(Date)
+    expect(ok?.finishTime!.getTime()).toBeGreaterThanOrEqual(ok!.startTime!.getTime())
+  })
+
+  it("exit 3, h_rt, qdel, error state", () => {
+    const read = (name: string) => {
+      const id = /jobnumber\s+(\d+)/.exec(fixture(name))![1]!
+      return right(parseAccounting(fixture(name), [record(id)], new Date()))[0]
+    }
+    expect(read("qacct-exit3.txt")).toMatchObject({ status: "Failed", exitCode: 3, reason: { _tag: "NonZeroExit", exitCode: 3 } })
+    expect(read("qacct-h-rt.txt")).toMatchObject({ status: "Failed", reason: { _tag: "Timeout" } })
+    expect(read("qacct-qdel-running.txt")).toMatchObject({ status: "Failed", exitCode: 137, reason: { _tag: "Signalled", signal: "SIGKILL" } })
+    expect(read("qacct-eqw.txt")?.reason).toEqual({ _tag: "SchedulerFailure", detail: "SGE reports failed 28 (changing into working directory)" })
+  })
+
+  it("failure 37 is a memory limit when the job asked for memory and not for h_rt", () => {
+    expect(endOutcome({ failed: "37  : qmaster enforced h_rt, h_cpu, or h_vmem limit", exitStatus: 137, category: "-l h_vmem=50M" }))
+      .toEqual({ status: "Failed", reason: { _tag: "OutOfMemory" } })
+    expect(endOutcome({ failed: "37 : x", exitStatus: 137, category: "-l h_rt=60,h_vmem=1G", wallclock: "12s" }).reason?._tag)
+      .toBe("OutOfMemory")
+    expect(endOutcome({ failed: "37 : x", exitStatus: 137, category: "-l h_rt=60,h_vmem=1G", wallclock: "61s" }).reason?._tag)
+      .toBe("Timeout")
+    expect(categoryRequests("-l h_rt=2,h_vmem=50M -pe smp 2")).toEqual(new Map([["h_rt", "2"], ["h_vmem", "50M"]]))
+  })
+
+  it("an array: one observation, one element per task", () => {
+    const text = fixture("qacct-array.txt")
+    const id = /jobnumber\s+(\d+)/.exec(text)![1]!
+    const [arr] = right(parseAccounting(text, [record(id)], new Date()))
+    expect(arr?.elements?.length).toBeGreaterThan(1)
+    expect(arr?.elements?.every((e, i, all) => i === 0 || e.index > all[i - 1]!.index)).toBe(true)
+  })
+
+  it("records of jobs not asked about are left out; times and memory units", () => {
+    expect(right(parseAccounting(fixture("qacct-ok.txt"), [record("1")], new Date()))).toEqual([])
+    expect(parseQacctTime("Sat Nov 21 17:34:09 2026")).toEqual(new Date(2026, 10, 21, 17, 34, 9))
+    expect(parseQacctMemory("4.879MB")).toBe(Math.ceil(4.879 * 1024 * 1024))
+    expect(parseQacctMemory("0.000B")).toBeUndefined()
+  })
+})
+
+describe("qdel", () => {
+  it("reads deletions, jobs already gone, and refusals job by job", () => {
+    const answer = (stdout: string, stderr = "", exitCode = 0) => ({ stdout, stderr, exitCode })
+    expect(right(cancelOutcome(["46"], answer(fixture("qdel-running.txt"))))).toEqual({ ended: [], refused: [] })
+    expect(right(cancelOutcome(["49"], answer(fixture("qdel-array.txt"))))).toEqual({ ended: [], refused: [] })
+    expect(right(cancelOutcome(["44", "99999"], answer("", `denied: job "99999" does not exist\n`, 1)))).toEqual({
+      ended: ["99999"],
+      refused: []
+    })
+    expect(right(cancelOutcome(["5"], answer("", `alice has no permission to delete job "5"\n`, 1))).refused).toEqual([
+      { jobId: "5", detail: `alice has no permission to delete job "5"` }
+    ])
+    expect(Either.isLeft(cancelOutcome(["5"], answer("", "error: commlib error: got select error\n", 1)))).toBe(true)
+  })
+})
