@@ -311,8 +311,8 @@ export const mergeObservations = (
   return Array.from(byId.values())
 }
 
-/** The name this process runs as (for `qstat -u`). */
-const currentUser = (): string => {
+/** The name this process runs as (for `qstat -u`, and whose jobs a reconnect keeps). */
+export const currentUser = (): string => {
   try {
     return userInfo().username
   } catch {
@@ -739,7 +739,8 @@ export const make = (dialect: Dialect) =>
     const track: ExecutorShape["track"] = Effect.fn(`${dialect.kind}.track`)(function*(jobId, trackOptions) {
       const known = yield* store.get(jobId)
       if (Option.isSome(known)) return known.value
-      if (!/^[\w.-]+$/.test(jobId)) {
+      // An id: `123`, `123.server`, or a PBS array's `123[].server`.
+      if (!/^[\w.-]+(?:\[\])?[\w.-]*$/.test(jobId)) {
         return yield* new JobNotFound({ jobId, hint: "a job id is the number the scheduler printed at submit" })
       }
       const at = yield* now

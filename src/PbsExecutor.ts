@@ -3,20 +3,11 @@
  * (schedulers/Pbs.ts), PBS Professional / OpenPBS or TORQUE as the config's `pbs_flavor` says.
  */
 import { Effect, Layer } from "effect"
-import { userInfo } from "node:os"
 import * as BatchExecutor from "./BatchExecutor.js"
+import { currentUser } from "./BatchExecutor.js"
 import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import { dialect } from "./schedulers/Pbs.js"
-
-/** The name this process runs as: reconnect keeps this owner's jobs. */
-const currentUser = (): string => {
-  try {
-    return userInfo().username
-  } catch {
-    return process.env.USER ?? process.env.LOGNAME ?? ""
-  }
-}
 
 /** The dialect the config asks for: its flavour, reconnecting to this user's jobs unless `poll_all_users`. */
 export const dialectFor = (options: ConfigOptions) =>

@@ -412,6 +412,20 @@ describe("track", () => {
       })
     ))
 
+  it.effect("tracks an array by its id, its range rebuilt from the subjobs qstat shows", () =>
+    withPbs((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        yield* fake.show("600[].pbs", [
+          row("600[].pbs", "sweep", "B"),
+          row("600[1].pbs", "sweep", "X", { exit: 0 }),
+          row("600[2].pbs", "sweep", "R")
+        ])
+        const tracked = yield* executor.track("600[].pbs")
+        expect(tracked).toMatchObject({ jobId: "600[].pbs", status: "Running", array: { start: 1, end: 2 } })
+      })
+    ))
+
   it.effect("an id PBS does not know is JobNotFound, and nothing is recorded", () =>
     withPbs(() =>
       Effect.gen(function*() {
