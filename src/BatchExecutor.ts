@@ -199,7 +199,7 @@ export interface Dialect {
    * are cancelled by id instead. `cancelled` reads which job ids the answer says it cancelled.
    */
   readonly cancelByName?: {
-    readonly command: (glob: string, done: boolean, options: ConfigOptions) => Invocation | undefined
+    readonly command: (glob: string, done: boolean, options: ConfigOptions, context: StatusContext) => Invocation | undefined
     readonly cancelled: (answer: CommandAnswer) => Either.Either<ReadonlyArray<string>, string>
   } | undefined
 }
@@ -781,7 +781,12 @@ export const make = (dialect: Dialect) =>
           const matches = nameMatches(pattern, options.job_name_prefix)
           const matching = active.filter((r) => matches(r.name))
           const byName = dialect.cancelByName
-          const invocation = byName?.command(fullNamePattern(pattern, options.job_name_prefix), cancelOptions?.done === true, options)
+          const invocation = byName?.command(
+            fullNamePattern(pattern, options.job_name_prefix),
+            cancelOptions?.done === true,
+            options,
+            context
+          )
           if (byName !== undefined && invocation !== undefined) {
             return yield* cancelNamed(byName, invocation, active, cancelOptions)
           }

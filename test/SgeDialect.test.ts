@@ -8,6 +8,8 @@ import { defaultOptions } from "../src/Config.js"
 import type { JobRecord } from "../src/Domain.js"
 import {
   accountingCommand,
+  cancelByNameCommand,
+  cancelledByName,
   cancelOutcome,
   categoryRequests,
   directives,
@@ -219,6 +221,11 @@ describe("qacct", () => {
       user: "alice"
     }).argv).toEqual(["qacct", "-o", "alice", "-b", "202611211204.07", "-j"])
     expect(formatQacctTime(new Date(2026, 0, 2, 3, 4, 5))).toBe("202601020304.05")
+    // A job known by its start only (reconnected while running), and one known by neither.
+    const started = record("9", { startTime: new Date(2026, 10, 21, 11, 0, 30) })
+    expect(accountingCommand([started, record("8", { submitTime: at })], options, { user: "alice" }).argv).toContain("202611211059.30")
+    const bare = record("10", { lastSeen: new Date(2026, 10, 21, 12) })
+    expect(accountingCommand([bare, record("8", { submitTime: at })], options, { user: "alice" }).argv).toContain("202611141159.00")
   })
 
   it("a job that succeeded: exit code, host, peak memory, times", () => {
@@ -280,5 +287,13 @@ describe("qdel", () => {
       { jobId: "5", detail: `alice has no permission to delete job "5"` }
     ])
     expect(Either.isLeft(cancelOutcome(["5"], answer("", "error: commlib error: got select error\n", 1)))).toBe(true)
+  })
+
+  it("by name: qdel -u USER PATTERN, its answer as SGE 8.1.9 printed it here", () => {
+    expect(cancelByNameCommand("capi-a*", false, options, { user: "alice" }).argv).toEqual(["qdel", "-u", "alice", "capi-a*"])
+    expect(cancelByNameCommand("capi-a*", false, { ...options, poll_all_users: true }, { user: "alice" }).argv).toEqual(["qdel", "capi-a*"])
+    expect(right(cancelledByName({ exitCode: 0, stdout: "root has registered the job 1427 for deletion\n", stderr: "" }))).toEqual(["1427"])
+    expect(right(cancelledByName({ exitCode: 1, stdout: "The job capi-nomatch* of user(s) root does not exist\n", stderr: "" }))).toEqual([])
+    expect(Either.isLeft(cancelledByName({ exitCode: 1, stdout: "", stderr: "error: commlib error: got select error\n" }))).toBe(true)
   })
 })

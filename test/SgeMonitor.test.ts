@@ -328,7 +328,7 @@ describe("cancel, reconnect, track", () => {
         expect(Either.isLeft(result) && result.left._tag).toBe("CancelError")
       })))
 
-  it.effect("cancel by name is qdel with SGE's own name pattern", () =>
+  it.effect("cancel by name is qdel -u USER with SGE's own name pattern", () =>
     withSge((fake) =>
       Effect.gen(function*() {
         const executor = yield* Executor
@@ -337,7 +337,8 @@ describe("cancel, reconnect, track", () => {
         yield* fake.queue(a.jobId, [{ state: "r", name: a.name }])
         yield* fake.queue(b.jobId, [{ state: "r", name: b.name }])
         const changed = yield* executor.cancelByName("align-*")
-        expect((yield* callsOf("qdel")).map((c) => c.argv)).toEqual([["qdel", "capi-align-*"]])
+        const { userInfo } = yield* Effect.promise(() => import("node:os"))
+        expect((yield* callsOf("qdel")).map((c) => c.argv)).toEqual([["qdel", "-u", userInfo().username, "capi-align-*"]])
         expect(changed.map((r) => r.jobId)).toEqual([a.jobId])
         expect((yield* get(b.jobId)).status).toBe("Pending")
       })))

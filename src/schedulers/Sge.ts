@@ -332,7 +332,11 @@ export const accountingCommand = (
 ): Invocation => {
   const [only] = jobs
   if (jobs.length === 1 && only !== undefined) return { argv: ["qacct", "-j", only.jobId] }
-  const since = Math.min(...jobs.map((j) => (j.submitTime ?? j.lastSeen).getTime())) - 60_000
+  // qacct -b keeps jobs that started after it: the earliest submit (or start) known, a minute
+  // early for clocks that differ; a job known by neither (tracked by id) reaches a week back.
+  const since = Math.min(
+    ...jobs.map((j) => (j.submitTime ?? j.startTime)?.getTime() ?? j.lastSeen.getTime() - 7 * 24 * 3600_000)
+  ) - 60_000
   const owner = options.poll_all_users || context.user === "" ? [] : ["-o", context.user]
   return { argv: ["qacct", ...owner, "-b", formatQacctTime(new Date(since)), "-j"] }
 }
@@ -534,8 +538,13 @@ export const cancelOutcome = (jobIds: ReadonlyArray<string>, answer: CommandAnsw
   })
 }
 
-/** `qdel <glob>`: SGE takes a job name pattern (`*`, `?`, `[…]`) for every job of this user it matches. */
-export const cancelByNameCommand = (glob: string, _done: boolean): Invocation => ({ argv: ["qdel", glob] })
+/**
+ * `qdel -u <user> <glob>`: SGE takes a job name pattern (`*`, `?`, `[…]`); `-u` keeps it to this
+ * user's jobs even for an operator, whose qdel would reach everyone's (`poll_all_users`: it does).
+ */
+export const cancelByNameCommand = (glob: string, _done: boolean, options: ConfigOptions, context: StatusContext): Invocation => ({
+  argv: ["qdel", ...(options.poll_all_users || context.user === "" ? [] : ["-u", context.user]), glob]
+})
 
 /** The jobs `qdel <glob>` says it deleted; "does not exist"/no match means none. */
 export const cancelledByName = (answer: CommandAnswer): Either.Either<ReadonlyArray<string>, string> => {

@@ -138,7 +138,8 @@ export const makeFakeSge = (firstId = 100) =>
       const s = read()
       const out: Array<string> = []
       const err: Array<string> = []
-      const targets = call.argv.slice(1)
+      const u = call.argv.indexOf("-u")
+      const targets = call.argv.slice(1).filter((_, i) => u === -1 || (i !== u - 1 && i !== u))
       for (const target of targets) {
         const ids = /^\d+$/.test(target)
           ? [target]
