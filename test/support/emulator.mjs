@@ -97,3 +97,57 @@ export const shellSplit = (line, { comments = false } = {}) => {
   return out
 }
 
+
+/**
+ * Job records as JSON files `jobs/<id>.json` under an emulator's state directory, numbered from
+ * `firstId` (the last one kept in `counter`), each updated under its own lock and written
+ * atomically. `keyOf` reads a record's number; `onUpdate` runs before each update is written.
+ */
+export const jobRecords = ({ firstId, keyOf, onUpdate = () => {} }) => {
+  const allocate = (dir) =>
+    withLock(path.join(dir, "counter.lock"), () => {
+      const file = path.join(dir, "counter")
+      let last = firstId - 1
+      try {
+        last = parseInt(fs.readFileSync(file, "utf8"), 10)
+      } catch {
+        // first job
+      }
+      const id = last + 1
+      writeAtomic(file, String(id))
+      return id
+    })
+  const jobFile = (dir, id) => path.join(dir, "jobs", `${id}.json`)
+  const readJob = (dir, id) => {
+    try {
+      return JSON.parse(fs.readFileSync(jobFile(dir, id), "utf8"))
+    } catch {
+      return undefined
+    }
+  }
+  const writeJob = (dir, job) => writeAtomic(jobFile(dir, keyOf(job)), JSON.stringify(job, null, 1))
+  /** Read-modify-write of one job record under its lock; fn may mutate the job and return a value. */
+  const updateJob = (dir, id, fn) =>
+    withLock(path.join(dir, "jobs", `${id}.lock`), () => {
+      const job = readJob(dir, id)
+      if (!job) return undefined
+      const result = fn(job)
+      onUpdate(job)
+      writeJob(dir, job)
+      return result
+    })
+  /** Every job record, by number. */
+  const listJobs = (dir) => {
+    let names = []
+    try {
+      names = fs.readdirSync(path.join(dir, "jobs")).filter((n) => /^\d+\.json$/.test(n))
+    } catch {
+      return []
+    }
+    return names
+      .map((n) => readJob(dir, parseInt(n, 10)))
+      .filter((j) => j !== undefined)
+      .sort((a, b) => keyOf(a) - keyOf(b))
+  }
+  return { allocate, jobFile, readJob, writeJob, updateJob, listJobs }
+}

@@ -6,10 +6,7 @@
 //                      updated under jobs/<id>.lock and written atomically (tmp + rename)
 //   jobs/<id>.sh       the job script
 //   jobs/<id>.supervisor.log  output of the detached supervisor process
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { currentUser, shellSplit, sleepSync, stateDirFrom, withLock, writeAtomic } from "../emulator.mjs"
+import { currentUser, jobRecords, shellSplit, sleepSync, stateDirFrom, withLock } from "../emulator.mjs"
 
 export { currentUser, shellSplit, sleepSync, withLock }
 
@@ -17,51 +14,9 @@ export const stateDir = stateDirFrom("LSF_EMULATOR_DIR", "LSF", 255)
 
 export const FIRST_ID = 1000
 
-
-
-export const allocateId = (dir) =>
-  withLock(path.join(dir, "counter.lock"), () => {
-    const file = path.join(dir, "counter")
-    let last = FIRST_ID - 1
-    try {
-      last = parseInt(fs.readFileSync(file, "utf8"), 10)
-    } catch {
-      // first job
-    }
-    const id = last + 1
-    writeAtomic(file, String(id))
-    return id
-  })
-
-export const jobFile = (dir, id) => path.join(dir, "jobs", `${id}.json`)
-
-export const readJob = (dir, id) => {
-  try {
-    return JSON.parse(fs.readFileSync(jobFile(dir, id), "utf8"))
-  } catch {
-    return undefined
-  }
-}
-
-export const writeJob = (dir, job) => writeAtomic(jobFile(dir, job.id), JSON.stringify(job, null, 1))
-
-/** Read-modify-write of one job record under its lock; fn may mutate the job and return a value. */
-export const updateJob = (dir, id, fn) =>
-  withLock(path.join(dir, "jobs", `${id}.lock`), () => {
-    const job = readJob(dir, id)
-    if (!job) return undefined
-    const result = fn(job)
-    writeJob(dir, job)
-    return result
-  })
-
-export const listJobs = (dir) => {
-  const names = fs.readdirSync(path.join(dir, "jobs")).filter((n) => /^\d+\.json$/.test(n))
-  return names
-    .map((n) => readJob(dir, parseInt(n, 10)))
-    .filter((j) => j !== undefined)
-    .sort((a, b) => a.id - b.id)
-}
+const records = jobRecords({ firstId: FIRST_ID, keyOf: (job) => job.id })
+export const { jobFile, readJob, writeJob, updateJob, listJobs } = records
+export const allocateId = records.allocate
 
 export const isFinished = (stat) => stat === "DONE" || stat === "EXIT"
 

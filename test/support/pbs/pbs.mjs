@@ -51,7 +51,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { currentUser, shellSplit as splitWords, sleepSync, stateDirFrom, withLock, writeAtomic } from "../emulator.mjs"
+import { currentUser, jobRecords, shellSplit as splitWords, sleepSync, stateDirFrom, withLock, writeAtomic } from "../emulator.mjs"
 
 export { currentUser, sleepSync, withLock, writeAtomic }
 
@@ -72,55 +72,9 @@ export const EXIT_FINISHED = 35
 export const EXIT_BADSTATE = 170
 export const KILL_GRACE_MS = 2000
 
-export const allocateSeq = (dir) =>
-  withLock(path.join(dir, "counter.lock"), () => {
-    const file = path.join(dir, "counter")
-    let last = FIRST_ID - 1
-    try {
-      last = parseInt(fs.readFileSync(file, "utf8"), 10)
-    } catch {
-      // first job
-    }
-    const seq = last + 1
-    writeAtomic(file, String(seq))
-    return seq
-  })
-
-export const jobFile = (dir, seq) => path.join(dir, "jobs", `${seq}.json`)
-
-export const readJob = (dir, seq) => {
-  try {
-    return JSON.parse(fs.readFileSync(jobFile(dir, seq), "utf8"))
-  } catch {
-    return undefined
-  }
-}
-
-export const writeJob = (dir, job) => writeAtomic(jobFile(dir, job.seq), JSON.stringify(job, null, 1))
-
-/** Read-modify-write of one job record under its lock; fn may mutate the job and return a value. */
-export const updateJob = (dir, seq, fn) =>
-  withLock(path.join(dir, "jobs", `${seq}.lock`), () => {
-    const job = readJob(dir, seq)
-    if (!job) return undefined
-    const result = fn(job)
-    job.mtime = Date.now()
-    writeJob(dir, job)
-    return result
-  })
-
-export const listJobs = (dir) => {
-  let names = []
-  try {
-    names = fs.readdirSync(path.join(dir, "jobs")).filter((n) => /^\d+\.json$/.test(n))
-  } catch {
-    return []
-  }
-  return names
-    .map((n) => readJob(dir, parseInt(n, 10)))
-    .filter((j) => j !== undefined)
-    .sort((a, b) => a.seq - b.seq)
-}
+const records = jobRecords({ firstId: FIRST_ID, keyOf: (job) => job.seq, onUpdate: (job) => (job.mtime = Date.now()) })
+export const { jobFile, readJob, writeJob, updateJob, listJobs } = records
+export const allocateSeq = records.allocate
 
 /** The submitter's passwd entry (home and login shell), falling back to the environment. */
 export const passwdInfo = () => {
