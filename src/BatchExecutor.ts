@@ -46,6 +46,19 @@ export interface SubmitRequest {
   readonly paths: JobPaths
 }
 
+/**
+ * The submit command for a written script: `args` then the script's path, or `args` alone with
+ * the script on stdin when `use_stdin` (the submit command reads the directives either way).
+ */
+export const submitScript = (
+  args: ReadonlyArray<string>,
+  request: Omit<SubmitRequest, "paths">,
+  env?: Readonly<Record<string, string>>
+): Invocation => ({
+  ...(request.options.use_stdin ? { argv: args, stdin: request.script } : { argv: [...args, request.scriptPath] }),
+  ...(env === undefined ? {} : { env })
+})
+
 /** What a command answered, whatever its exit code. */
 export interface CommandAnswer {
   readonly exitCode: number | undefined

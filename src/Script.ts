@@ -98,6 +98,18 @@ export const loginShebang = (shebang: string): Either.Either<LoginShell, string>
   )
 }
 
+/**
+ * The shell a job script runs in, by its path (`#!/bin/bash -l` → `/bin/bash`): the login
+ * shell's when the job asked for one, else the shebang's; undefined for a shebang that names no
+ * shell by its path (`#!/usr/bin/env bash`). For schedulers that run scripts with a shell they
+ * are told (SGE, PBS `-S`) rather than the shebang.
+ */
+export const scriptShell = (shebang: string, loginShell: LoginShell | undefined): string | undefined => {
+  if (loginShell !== undefined) return loginShell.shell
+  const shell = /^#!\s*(\S+)/.exec(shebang)?.[1]
+  return shell !== undefined && shell.startsWith("/") && !/(^|\/)env$/.test(shell) ? shell : undefined
+}
+
 /** Keeps directive lines that contain none of the `directives_skip` substrings. */
 export const skipDirectives = (lines: ReadonlyArray<string>, skip: ReadonlyArray<string>): Array<string> =>
   lines.filter((line) => !skip.some((s) => s.length > 0 && line.includes(s)))

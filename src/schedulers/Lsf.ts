@@ -26,6 +26,7 @@ import type {
   JobPaths,
   SubmitRequest
 } from "../BatchExecutor.js"
+import { submitScript } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
@@ -125,16 +126,14 @@ export const resolveLogPath = (template: string, jobId: string, _name: string): 
  */
 export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
   const { job } = request
-  const env = request.options.suppress_job_email ? { env: { LSB_JOB_REPORT_MAIL: "N" } } : {}
+
   const args = [
     "bsub",
     ...(job.inheritEnv ? [] : ["-env", "none"]),
     ...(job.loginShell === undefined ? [] : ["-L", job.loginShell.shell]),
     ...job.resources.extraArgs
   ]
-  return request.options.use_stdin
-    ? { argv: args, stdin: request.script, ...env }
-    : { argv: [...args, request.scriptPath], ...env }
+  return submitScript(args, request, request.options.suppress_job_email ? { LSB_JOB_REPORT_MAIL: "N" } : undefined)
 }
 
 /** The job id from `Job <ID> is submitted to queue <Q>.` (or `… to default queue <Q>.`). */

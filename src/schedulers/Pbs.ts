@@ -38,12 +38,12 @@ import type {
   StatusContext,
   SubmitRequest
 } from "../BatchExecutor.js"
-import { scriptStemPlaceholder } from "../BatchExecutor.js"
+import { scriptStemPlaceholder, submitScript } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
 import { indexPlaceholder } from "../JobQueries.js"
-import { directiveValue as quotedValue, shellQuote, skipDirectives } from "../Script.js"
+import { directiveValue as quotedValue, scriptShell, shellQuote, skipDirectives } from "../Script.js"
 import { signalName, signalOfStatus } from "../Signals.js"
 import { bytesIn, formatHMS } from "../Units.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
@@ -121,13 +121,6 @@ export const resolveLogPath = (flavor: Flavor) =>
   return flavor === "pro" ? template.replaceAll("^array_index^", indexPlaceholder) : `${template}-${indexPlaceholder}`
 }
 
-/** The shell that runs the script: the login shell's, else the shebang's path (undefined for `env`). */
-const scriptShell = (job: PreparedJob, options: ConfigOptions): string | undefined => {
-  if (job.loginShell !== undefined) return job.loginShell.shell
-  const shell = /^#!\s*(\S+)/.exec(options.shebang)?.[1]
-  return shell === undefined || !shell.startsWith("/") || /(^|\/)env$/.test(shell) ? undefined : shell
-}
-
 /**
  * `-l` resource lines. Memory is the job's per node (as Slurm's `--mem`), in whole MiB rounded
  * up (`8192mb`: PBS's `mb` is 1024² bytes).
@@ -188,7 +181,7 @@ export const directives = (flavor: Flavor) =>
   if (r.walltime !== undefined) lines.push(`-l walltime=${formatHMS(r.walltime)}`)
   lines.push(...resourceLines(job, flavor))
   if (job.inheritEnv) lines.push("-V")
-  const shell = scriptShell(job, options)
+  const shell = scriptShell(options.shebang, job.loginShell)
   if (shell !== undefined) lines.push(`-S ${directiveValue(shell)}`)
   if (flavor === "torque") lines.push(`-d ${directiveValue(paths.runDir)}`)
   if (job.array !== undefined) lines.push(formatArray(job.array, flavor))
@@ -242,8 +235,7 @@ export const validate = (flavor: Flavor) =>
  * `#PBS` lines either way). Everything else is in the script's directives.
  */
 export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
-  const args = ["qsub", ...request.job.resources.extraArgs]
-  return request.options.use_stdin ? { argv: args, stdin: request.script } : { argv: [...args, request.scriptPath] }
+  return submitScript(["qsub", ...request.job.resources.extraArgs], request)
 }
 
 /** A PBS job id: `1000.server`, `1000[].server` (an array), the server part possibly dotted. */

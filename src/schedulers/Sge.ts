@@ -30,11 +30,12 @@ import type {
   StatusContext,
   SubmitRequest
 } from "../BatchExecutor.js"
+import { submitScript } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
 import { indexPlaceholder } from "../JobQueries.js"
-import { directiveValue, skipDirectives } from "../Script.js"
+import { directiveValue, scriptShell, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
 import { formatHMS, parseMemory } from "../Units.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
@@ -68,12 +69,6 @@ export const formatRange = (array: NonNullable<PreparedJob["array"]>): string =>
 /** Dependencies SGE's `-hold_jid` cannot say: it runs a dependent once the other job ended, however. */
 export const gated = (dependency: Dependency): boolean => dependency.type !== "afterany"
 
-/** The shell a shebang names (`#!/bin/bash -l` → `/bin/bash`), for `-S`. */
-export const shebangShell = (shebang: string): string | undefined => {
-  const shell = /^#!\s*(\S+)/.exec(shebang)?.[1]
-  return shell !== undefined && shell.startsWith("/") && !/(^|\/)env$/.test(shell) ? shell : undefined
-}
-
 /** Memory per slot, in whole megabytes rounded up: SGE's memory resources count per slot. */
 export const memoryPerSlot = (bytes: number, slots: number): string =>
   `${Math.max(1, Math.ceil(bytes / slots / (1024 * 1024)))}M`
@@ -91,7 +86,7 @@ export const directives = (job: PreparedJob, paths: JobPaths, options: ConfigOpt
   if (paths.stderr === paths.stdout) lines.push("-j y")
   else lines.push(`-e ${directivePath(paths.stderr)}`)
   lines.push(`-wd ${directivePath(paths.runDir)}`)
-  const shell = shebangShell(job.loginShell?.shebang ?? options.shebang)
+  const shell = scriptShell(options.shebang, job.loginShell)
   if (shell !== undefined) lines.push(`-S ${shell}`)
   if (job.array !== undefined) {
     lines.push(`-t ${formatRange(job.array)}`)
@@ -129,10 +124,7 @@ export const validate = (job: PreparedJob, _options: ConfigOptions) =>
  * path, or no path and the script on stdin (`use_stdin`).
  */
 export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
-  const args = ["qsub", "-terse", ...request.job.resources.extraArgs]
-  return request.options.use_stdin
-    ? { argv: args, stdin: request.script }
-    : { argv: [...args, request.scriptPath] }
+  return submitScript(["qsub", "-terse", ...request.job.resources.extraArgs], request)
 }
 
 /** The id from `qsub -terse`: `7`, or `9.1-3:1` for an array (its id is `9`). */

@@ -24,6 +24,7 @@ import type {
   JobPaths,
   SubmitRequest
 } from "../BatchExecutor.js"
+import { submitScript } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import { formatArraySpec, isTerminalStatus } from "../Domain.js"
@@ -94,9 +95,7 @@ export const submit = (
     ...(request.job.inheritEnv ? [] : ["--export=NONE"]),
     ...request.job.resources.extraArgs
   ]
-  return request.options.use_stdin
-    ? { argv: args, stdin: request.script }
-    : { argv: [...args, request.scriptPath] }
+  return submitScript(args, request)
 }
 
 /** The job id from `sbatch --parsable`: `ID` or `ID;CLUSTER` on the last line. */
