@@ -13,7 +13,7 @@ import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import { userInfo } from "node:os"
 import type { Dependency, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
-import { isTerminal, isTerminalStatus } from "./Domain.js"
+import { dependencyVerdict, isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
@@ -21,6 +21,8 @@ import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
 import { applyObservation, cancelled } from "./Transition.js"
+
+export { dependencyVerdict } from "./Domain.js"
 
 /** A command to run: argv, and optionally text for its stdin and extra environment. */
 export interface Invocation {
@@ -333,22 +335,6 @@ export const currentUser = (): string => {
   }
 }
 
-/** Whether a dependency on a job in `status` is met, waits, can never be met, or is unknown. */
-export const dependencyVerdict = (
-  type: Dependency["type"],
-  status: JobStatus | undefined
-): "met" | "wait" | "never" | "unknown" => {
-  if (status === undefined) return "unknown"
-  if (!isTerminalStatus(status)) return "wait"
-  switch (type) {
-    case "afterok":
-      return status === "Done" ? "met" : "never"
-    case "afternotok":
-      return status === "Done" ? "never" : "met"
-    case "afterany":
-      return "met"
-  }
-}
 
 /** An observation of a job whose dependency `unmet` can never be met: it ended Failed without running. */
 const dependencyFailed = (o: Observation, unmet: ReadonlyArray<string>): Observation => {
@@ -457,7 +443,8 @@ export const make = (dialect: Dialect) =>
         scriptPath: written.path,
         stdoutPath: dialect.resolveLogPath?.(paths.stdout, jobId.right, job.name, isArray) ?? paths.stdout,
         stderrPath: dialect.resolveLogPath?.(paths.stderr, jobId.right, job.name, isArray) ?? paths.stderr,
-        metadata: spec.metadata ?? {},
+        metadata: job.spec.metadata ?? {},
+        spec: job.spec,
         ...(job.array === undefined ? {} : { array: job.array }),
         ...(job.spec.dependsOn === undefined || job.spec.dependsOn.length === 0
           ? {}

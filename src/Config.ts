@@ -75,6 +75,18 @@ export const ConfigOptions = Schema.Struct({
   zombie_timeout_minutes: PositiveNumber,
   completed_retention_minutes: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
   poll_all_users: Schema.Boolean,
+  /**
+   * Regular expressions (case-insensitive) that mark a log line as an error line, for failure
+   * info and a job's `logCheck`.
+   */
+  error_patterns: Strings,
+  /** Log lines matching one of these are not error lines (see `whitelist_threshold`). */
+  error_whitelist: Strings,
+  /**
+   * How many words a log line must share with a whitelist entry for it to match; an entry of
+   * fewer words matches a line holding all of them (or holding the entry as written).
+   */
+  whitelist_threshold: PositiveInt,
   /** How many local jobs (or array elements) run at once; the rest wait, Pending. */
   max_local_jobs: PositiveInt,
   /**
@@ -109,6 +121,19 @@ export const defaultOptions: ConfigOptions = {
   zombie_timeout_minutes: 30,
   completed_retention_minutes: 10,
   poll_all_users: false,
+  error_patterns: [
+    "\\berror\\b",
+    "\\bexception\\b",
+    "\\bfailed\\b",
+    "\\bfailure\\b",
+    "segmentation fault",
+    "core dumped",
+    "\\bkilled\\b",
+    "traceback",
+    "\\bsevere\\b"
+  ],
+  error_whitelist: [],
+  whitelist_threshold: 3,
   max_local_jobs: Math.max(1, availableParallelism())
 }
 
@@ -229,6 +254,9 @@ const expected: { readonly [K in OptionKey]: string } = {
   zombie_timeout_minutes: "a positive number",
   completed_retention_minutes: "a non-negative number",
   poll_all_users: "true or false",
+  error_patterns: "a list of regular expressions",
+  error_whitelist: "a list of strings",
+  whitelist_threshold: "a positive integer",
   max_local_jobs: "a positive integer",
   state_path: `a file path, or ":memory:"`
 }

@@ -47,6 +47,16 @@ export const DependencyFailed = Schema.TaggedStruct("DependencyFailed", {
 export const ElementsFailed = Schema.TaggedStruct("ElementsFailed", { indices: Schema.Array(Schema.Int) })
 /** The scheduler reported a failure it gave no more detail about. */
 export const SchedulerFailure = Schema.TaggedStruct("SchedulerFailure", { detail: Schema.String })
+/**
+ * The job's command succeeded but files it was expected to write are not there: the patterns of
+ * its `expectedOutputs` that matched no file.
+ */
+export const MissingOutput = Schema.TaggedStruct("MissingOutput", { missing: Schema.Array(Schema.String) })
+/**
+ * The job's command succeeded but its logs hold error lines (a `logCheck` pattern matched and no
+ * whitelist entry did): how many, and the first few.
+ */
+export const LogErrors = Schema.TaggedStruct("LogErrors", { count: Schema.Int, lines: Schema.Array(Schema.String) })
 
 export const FailureReason = Schema.Union(
   NonZeroExit,
@@ -60,9 +70,30 @@ export const FailureReason = Schema.Union(
   SubmitFailed,
   DependencyFailed,
   ElementsFailed,
-  SchedulerFailure
+  SchedulerFailure,
+  MissingOutput,
+  LogErrors
 )
 export type FailureReason = typeof FailureReason.Type
+
+/** The kinds of failure by name (`FailureReason`'s tags), as a retry policy selects them. */
+export const FailureKind = Schema.Literal(
+  "NonZeroExit",
+  "Signalled",
+  "Timeout",
+  "OutOfMemory",
+  "NodeFailure",
+  "Preempted",
+  "Cancelled",
+  "Vanished",
+  "SubmitFailed",
+  "DependencyFailed",
+  "ElementsFailed",
+  "SchedulerFailure",
+  "MissingOutput",
+  "LogErrors"
+)
+export type FailureKind = typeof FailureKind.Type
 
 /** One line for people: "exit code 3", "out of memory", "cancelled by 1001". */
 export const describeReason = (reason: FailureReason): string => {
@@ -91,6 +122,12 @@ export const describeReason = (reason: FailureReason): string => {
       return `array elements failed: ${reason.indices.join(", ")}`
     case "SchedulerFailure":
       return reason.detail
+    case "MissingOutput":
+      return `missing output: ${reason.missing.join(", ")}`
+    case "LogErrors":
+      return `${reason.count} error line${reason.count === 1 ? "" : "s"} in its logs${
+        reason.lines.length > 0 ? `, first: ${reason.lines[0]}` : ""
+      }`
   }
 }
 
@@ -174,6 +211,73 @@ export const Dependency = Schema.Struct({
 })
 export type Dependency = typeof Dependency.Type
 
+/**
+ * Whether a dependency of `type` on a job now in `status` is met, must still wait, can never be
+ * met, or cannot be judged (`status` undefined: the job is not known).
+ */
+export const dependencyVerdict = (
+  type: Dependency["type"],
+  status: JobStatus | undefined
+): "met" | "wait" | "never" | "unknown" => {
+  if (status === undefined) return "unknown"
+  if (!isTerminalStatus(status)) return "wait"
+  switch (type) {
+    case "afterok":
+      return status === "Done" ? "met" : "never"
+    case "afternotok":
+      return status === "Done" ? "never" : "met"
+    case "afterany":
+      return "met"
+  }
+}
+
+const PositiveNumber = Schema.Number.pipe(Schema.finite(), Schema.positive())
+
+/**
+ * When and how a failed job is submitted again (by the Monitor, as a new job: a new attempt).
+ * Every attempt stays in the store, linked to the one before (`retryOf`) and after (`retriedBy`).
+ */
+export const RetryPolicy = Schema.Struct({
+  /** How many times a failed job is submitted again (0: never). */
+  maxRetries: NonNegativeInt,
+  /**
+   * Only failures of these kinds are retried. Default: every kind but Cancelled and
+   * DependencyFailed (a job someone cancelled, or one that could never run, is not retried).
+   */
+  on: Schema.optional(Schema.Array(FailureKind)),
+  /** Seconds to wait before the first retry (default 0). */
+  backoffSeconds: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
+  /** Each later retry waits this many times longer than the one before (default 2). */
+  backoffFactor: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.greaterThanOrEqualTo(1))),
+  /** The longest wait between attempts, in seconds (default: no bound). */
+  maxBackoffSeconds: Schema.optional(PositiveNumber),
+  /** After OutOfMemory, the next attempt asks for this many times the memory (e.g. 2). */
+  memoryFactor: Schema.optional(PositiveNumber),
+  /** After Timeout, the next attempt asks for this many times the walltime (e.g. 1.5). */
+  walltimeFactor: Schema.optional(PositiveNumber)
+})
+export type RetryPolicy = typeof RetryPolicy.Type
+
+/**
+ * Scanning a job's stdout and stderr for error lines once it ends Done: a line is an error line
+ * when one of `patterns` (regular expressions, case-insensitive) matches it and no `whitelist`
+ * entry does. With `fail` (the default) error lines turn the job Failed(LogErrors).
+ */
+export const LogCheck = Schema.Struct({
+  /** Default: the config's `error_patterns`. */
+  patterns: Schema.optional(Schema.Array(Schema.String)),
+  /** Default: the config's `error_whitelist`. */
+  whitelist: Schema.optional(Schema.Array(Schema.String)),
+  /**
+   * How many words a line must share with a whitelist entry for the entry to match it; an entry
+   * of fewer words must have all of them. Default: the config's `whitelist_threshold`.
+   */
+  threshold: Schema.optional(PositiveInt),
+  /** false: only report the error lines (in failure info), never change the job's status. */
+  fail: Schema.optional(Schema.Boolean)
+})
+export type LogCheck = typeof LogCheck.Type
+
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 export type Metadata = typeof Metadata.Type
 
@@ -198,7 +302,21 @@ export const JobSpec = Schema.Struct({
    */
   inheritEnv: Schema.optional(Schema.Boolean),
   /** true: the job script runs in a login shell (profile, modules). Default: the config's `login_shell`. */
-  loginShell: Schema.optional(Schema.Boolean)
+  loginShell: Schema.optional(Schema.Boolean),
+  /**
+   * A template from the config's `templates`: its options are merged under this spec's (the
+   * spec's own values win; lists are joined, the template's first; env and metadata merged).
+   */
+  template: Schema.optional(Schema.String),
+  /** When and how the job is submitted again if it fails. */
+  retry: Schema.optional(RetryPolicy),
+  /**
+   * Files the job must leave (globs, relative to its work directory; `{index}` is an array
+   * element's index): once it ends Done, a pattern matching no file turns it Failed(MissingOutput).
+   */
+  expectedOutputs: Schema.optional(Schema.Array(Schema.String)),
+  /** Scan the job's logs for error lines once it ends Done (see LogCheck). */
+  logCheck: Schema.optional(LogCheck)
 })
 export type JobSpec = typeof JobSpec.Type
 
@@ -244,9 +362,23 @@ export const JobRecord = Schema.Struct({
   array: Schema.optional(ArraySpec),
   dependsOn: Schema.optional(Schema.Array(Dependency)),
   /** Array elements seen so far, by index. */
-  elements: Schema.optional(Schema.Array(ArrayElement))
+  elements: Schema.optional(Schema.Array(ArrayElement)),
+  /**
+   * The spec the job was submitted with (its template merged in): what a retry or a pipeline's
+   * re-run submits again. Absent for jobs tracked from elsewhere.
+   */
+  spec: Schema.optional(JobSpec),
+  /** Which attempt this is: 1 for the first submission (also when absent), 2 for the first retry, … */
+  attempt: Schema.optional(PositiveInt),
+  /** The attempt before this one (the failed job this one retries). */
+  retryOf: Schema.optional(Schema.String),
+  /** The attempt after this one (the job that retried this failed one). */
+  retriedBy: Schema.optional(Schema.String)
 })
 export type JobRecord = typeof JobRecord.Type
+
+/** Which attempt a record is (1 when it says nothing). */
+export const attemptOf = (record: JobRecord): number => record.attempt ?? 1
 
 export const isTerminal = (record: { readonly status: JobStatus }): boolean => isTerminalStatus(record.status)
 

@@ -212,3 +212,42 @@ export class InvalidImport extends Schema.TaggedError<InvalidImport>("cluster-ap
     }\nGive a file written by cluster-api export.`
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Output, retries and pipelines
+// ---------------------------------------------------------------------------------------------
+
+/** A job's stdout or stderr cannot be read: none recorded, not written yet, or deleted. */
+export class OutputNotFound extends Schema.TaggedError<OutputNotFound>("cluster-api/OutputNotFound")("OutputNotFound", {
+  jobId: Schema.String,
+  stream: Schema.Literal("stdout", "stderr"),
+  /** The file looked for, when the job has one recorded. */
+  path: Schema.optional(Schema.String),
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `Job ${this.jobId}: no ${this.stream} to read${this.path === undefined ? "" : ` at ${this.path}`}: ${this.problem}`
+  }
+}
+
+/** A job cannot be retried as asked (it has not ended, was retried already, or its spec is not known). */
+export class RetryRefused extends Schema.TaggedError<RetryRefused>("cluster-api/RetryRefused")("RetryRefused", {
+  jobId: Schema.String,
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `Cannot retry job ${this.jobId}: ${this.problem}`
+  }
+}
+
+/** A pipeline that cannot run as written; nothing was submitted. Each problem names its step. */
+export class PipelineInvalid extends Schema.TaggedError<PipelineInvalid>("cluster-api/PipelineInvalid")(
+  "PipelineInvalid",
+  { pipeline: Schema.String, problems: Schema.Array(Schema.String) }
+) {
+  override get message(): string {
+    return `Pipeline '${this.pipeline}' cannot run; nothing was submitted:\n${
+      this.problems.map((p) => `  - ${p}`).join("\n")
+    }`
+  }
+}
