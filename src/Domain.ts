@@ -411,8 +411,26 @@ export const PollFailed = Schema.TaggedStruct("PollFailed", {
   at: Schema.Date
 })
 export const JobPurged = Schema.TaggedStruct("JobPurged", { jobId: Schema.String, at: Schema.Date })
+/**
+ * A job failed and will be submitted again as attempt `attempt` after `delayMillis` (its retry
+ * policy says so); `escalated` says what the new attempt asks more of ("memory 8 GB → 16384 MB").
+ */
+export const JobRetrying = Schema.TaggedStruct("JobRetrying", {
+  record: JobRecord,
+  attempt: Schema.Int,
+  delayMillis: Schema.Number,
+  escalated: Schema.Array(Schema.String),
+  at: Schema.Date
+})
 
-export const JobEvent = Schema.Union(JobSubmitted, JobStatusChanged, ArrayElementChanged, PollFailed, JobPurged)
+export const JobEvent = Schema.Union(
+  JobSubmitted,
+  JobStatusChanged,
+  ArrayElementChanged,
+  PollFailed,
+  JobPurged,
+  JobRetrying
+)
 export type JobEvent = typeof JobEvent.Type
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,15 @@
  *
  * A job owned by another live program (one sharing the store) can still be awaited or given a
  * callback: each tick re-reads it from the store, and its owner's Monitor does the polling.
+ *
+ * Before a job is recorded Done, what its spec asks of a successful job is checked (expected
+ * output files, error lines in its logs; Diagnosis.ts): a check that fails records it Failed
+ * instead. A job that ends Failed with a retry policy that covers the failure is not announced
+ * as ended: a JobRetrying event is published, its next attempt is submitted after the backoff
+ * (Retry.ts), and its callbacks and awaiters move to that attempt. A program that dies during
+ * the backoff leaves the failed job's end undelivered, so the next program submits the retry.
  */
+import { FileSystem, Path } from "@effect/platform"
 import type { Scope } from "effect"
 import {
   Cause,
@@ -44,14 +52,20 @@ import {
   Stream
 } from "effect"
 import { ClusterConfig } from "./Config.js"
-import type { JobEvent, JobRecord, JobStatus, Observation } from "./Domain.js"
+import { doneVerdict } from "./Diagnosis.js"
+import type { FailureReason, JobEvent, JobRecord, JobStatus, Observation } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
 import { AwaitTimeout, JobNotFound } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import { Executor } from "./Executor.js"
 import type { JobChange } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
+import type { RetryPlan } from "./Retry.js"
+import { planRetry, submitAttempt } from "./Retry.js"
 import { applyObservation, isZombie, vanish } from "./Transition.js"
+
+/** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
+export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
 
 /** Which endings a callback is for. */
 export type ExitCondition = "success" | "failure" | "killed" | "any"
@@ -88,6 +102,7 @@ export interface TickReport {
 export interface MonitorShape {
   /** Runs one poll now (the fiber does this every `poll_interval`). */
   readonly tick: Effect.Effect<TickReport, StoreError>
+  /** Runs `callback` once the job has ended (its last attempt, when it is retried) as `condition` says. */
   readonly onExit: (
     job: JobRef,
     callback: JobCallback,
@@ -97,6 +112,8 @@ export interface MonitorShape {
   readonly onFailure: (job: JobRef, callback: JobCallback) => Effect.Effect<void, JobNotFound | StoreError>
   /**
    * Waits until every given job has ended and returns their final records, in the order given.
+   * A job its retry policy submits again is waited for until its last attempt has ended, and the
+   * record returned is that attempt's (its `jobId` is the new one; `attempt` says which).
    * With a timeout, fails with AwaitTimeout (the jobs are left running and tracked).
    */
   readonly await: (
@@ -121,7 +138,7 @@ export interface MonitorShape {
 
 export class Monitor extends Context.Tag("cluster-api/Monitor")<Monitor, MonitorShape>() {
   /** The Monitor layer (same as the module's `layer`). */
-  static get layer(): Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | JobStore> {
+  static get layer(): Layer.Layer<Monitor, StoreError, Requirements> {
     return layer
   }
 }
@@ -161,6 +178,10 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const { options } = yield* ClusterConfig
   const executor = yield* Executor
   const store = yield* JobStore
+  const platform = Context.merge(
+    Context.make(FileSystem.FileSystem, yield* FileSystem.FileSystem),
+    Context.make(Path.Path, yield* Path.Path)
+  )
   const pollInterval = Duration.seconds(options.poll_interval)
   const zombieMillis = options.zombie_timeout_minutes * 60_000
   const retentionMillis = options.completed_retention_minutes * 60_000
@@ -183,6 +204,9 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const watched = new Map<string, JobRecord>()
   /** Jobs this program owns (submitted or adopted): only their deliveries are recorded. */
   const owned = new Set<string>()
+  /** Failed jobs whose next attempt is waiting to be submitted, and that attempt's number. */
+  const retrying = new Map<string, number>()
+  const retryFibers = yield* FiberSet.make()
   /** Endings found at start, held for the first event stream; their jobs' ids. */
   let backlog: Array<JobEvent> = []
   const backlogIds = new Set<string>()
@@ -245,12 +269,83 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
    * Claims a job's end for announcement: true the first time only. The check and the claim are one
    * synchronous step, so the change feed and a tick's catch-up never both announce one end.
    */
-  const claimEnd = (record: JobRecord, at: Date) =>
+  const claimEnd = (record: JobRecord, at: Date, retry: Option.Option<RetryPlan>) =>
     Effect.sync(() => {
       if (ended.has(record.jobId)) return false
       ended.set(record.jobId, (record.finishTime ?? at).getTime())
       watched.delete(record.jobId)
+      if (Option.isSome(retry)) retrying.set(record.jobId, retry.value.attempt)
       return true
+    })
+
+  /**
+   * Hands what waits on attempt `from` (callbacks, awaiters) to its next attempt `to`; if `to`
+   * has ended and settled already, they get its end at once.
+   */
+  const handOver = (from: string, to: string) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const registered = callbacks.get(from) ?? []
+      const waiting = waiters.get(from) ?? new Set<Deferred.Deferred<JobRecord>>()
+      callbacks.delete(from)
+      waiters.delete(from)
+      if (ended.has(to) && !retrying.has(to)) {
+        const current = yield* store.get(to)
+        if (Option.isSome(current)) {
+          for (const r of registered) yield* fire(r, current.value)
+          for (const d of waiting) yield* Deferred.succeed(d, current.value)
+          return
+        }
+      }
+      if (registered.length > 0) callbacks.set(to, [...(callbacks.get(to) ?? []), ...registered])
+      if (waiting.size > 0) waiters.set(to, new Set([...(waiters.get(to) ?? []), ...waiting]))
+    }))
+
+  /**
+   * A failed job's next attempt: announced now, submitted after the policy's backoff (minus
+   * `elapsedMillis` already waited), linked to it in the store; what waited on the failed job
+   * then waits on the new one, and the failed job's end counts as delivered. If the submit
+   * fails, the failed job's end is announced as final.
+   */
+  const scheduleRetry = (record: JobRecord, plan: RetryPlan, at: Date, elapsedMillis = 0) =>
+    Effect.gen(function*() {
+      const delayMillis = Math.max(0, plan.delayMillis - elapsedMillis)
+      yield* PubSub.publish(events, {
+        _tag: "JobRetrying",
+        record,
+        attempt: plan.attempt,
+        delayMillis,
+        escalated: plan.escalated,
+        at
+      })
+      yield* Effect.logInfo(
+        `job ${record.jobId} (${record.name}) failed; attempt ${plan.attempt} in ${delayMillis / 1000}s${
+          plan.escalated.length > 0 ? ` with ${plan.escalated.join(", ")}` : ""
+        }`
+      )
+      const resubmit = submitAttempt(record, plan.spec, plan.attempt).pipe(
+        Effect.provideService(Executor, executor),
+        Effect.provideService(JobStore, store),
+        Effect.matchCauseEffect({
+          onFailure: (cause) =>
+            Effect.gen(function*() {
+              retrying.delete(record.jobId)
+              yield* Effect.logWarning(
+                `could not submit attempt ${plan.attempt} of job ${record.jobId} (${record.name}); its failure stands`,
+                Cause.squash(cause)
+              )
+              const latest = Option.getOrElse(yield* store.get(record.jobId), () => record)
+              yield* settle(latest)
+              yield* deliver([record.jobId])
+            }),
+          onSuccess: (next) =>
+            Effect.gen(function*() {
+              yield* handOver(record.jobId, next.jobId)
+              retrying.delete(record.jobId)
+              yield* deliver([record.jobId])
+            })
+        })
+      )
+      yield* FiberSet.run(retryFibers, Effect.sleep(Duration.millis(delayMillis)).pipe(Effect.zipRight(resubmit)))
     })
 
   /** A claimed end: callbacks fire and waiters are released (under the lock). */
@@ -272,8 +367,10 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         if (owned.has(after.jobId)) watched.set(after.jobId, after)
         return yield* PubSub.publishAll(events, eventsOf(change, at))
       }
-      if (!(yield* claimEnd(after, at))) return
+      const retry = owned.has(after.jobId) ? planRetry(after, options) : Option.none()
+      if (!(yield* claimEnd(after, at, retry))) return
       yield* PubSub.publishAll(events, eventsOf(change, at))
+      if (Option.isSome(retry)) return yield* scheduleRetry(after, retry.value, at)
       yield* settle(after)
       yield* deliver([after.jobId])
     })
@@ -297,7 +394,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       const due: Array<string> = []
       for (const [jobId, endMillis] of ended) {
         if (nowMillis - endMillis < retentionMillis) continue
-        if ((running.get(jobId) ?? 0) > 0 || callbacks.has(jobId) || waiters.has(jobId)) continue
+        if ((running.get(jobId) ?? 0) > 0 || callbacks.has(jobId) || waiters.has(jobId) || retrying.has(jobId)) continue
         due.push(jobId)
       }
       if (due.length === 0) return 0
@@ -325,6 +422,14 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       if (ids.size === 0) return
       for (const record of yield* store.list({ ids: [...ids] })) {
         if (!isTerminal(record)) continue
+        if (!owned.has(record.jobId)) {
+          // Another program's job: follow it to its next attempt, or wait for its owner to submit one.
+          if (record.retriedBy !== undefined) {
+            yield* handOver(record.jobId, record.retriedBy)
+            continue
+          }
+          if (Option.isSome(planRetry(record, options))) continue
+        }
         const before = watched.get(record.jobId)
         yield* handle({ before: before ?? { ...record, status: "Running" }, after: record }, at)
       }
@@ -363,9 +468,25 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         const seen = new Map<string, Observation>()
         for (const o of result.right) seen.set(o.jobId, o)
         observed = seen.size
+        // A job about to end Done is first checked against its spec (expected outputs, log errors).
+        const verdicts = new Map<string, FailureReason>()
+        for (const record of active) {
+          const o = seen.get(record.jobId)
+          if (o === undefined || record.spec === undefined) continue
+          const next = applyObservation(record, o, at)
+          if (next.status !== "Done") continue
+          const verdict = yield* doneVerdict(next, options).pipe(Effect.provide(platform))
+          if (verdict !== undefined) verdicts.set(record.jobId, verdict)
+        }
         const changes = yield* store.modify(active.map((r) => r.jobId), (current) => {
           const o = seen.get(current.jobId)
-          if (o !== undefined) return applyObservation(current, o, at)
+          if (o !== undefined) {
+            const next = applyObservation(current, o, at)
+            const verdict = verdicts.get(current.jobId)
+            return verdict !== undefined && next.status === "Done" && current.status !== "Done"
+              ? { ...next, status: "Failed", reason: verdict }
+              : next
+          }
           return isZombie(current, at, zombieMillis) ? vanish(current, at) : current
         })
         changed = changes.length
@@ -403,10 +524,16 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
     backlog.push({ _tag: "JobStatusChanged", from: last?.from ?? "Running", to: record.status, record, at: startedAt })
     endedOnStart.push(record)
   }
+  // A failed job whose retry was never submitted (its program died while waiting) gets it now.
+  const retriesOnStart: Array<readonly [JobRecord, RetryPlan]> = []
   for (const record of endedOnStart) {
-    backlogIds.add(record.jobId)
     ended.set(record.jobId, (record.finishTime ?? startedAt).getTime())
     watched.delete(record.jobId)
+    const retry = planRetry(record, options)
+    if (Option.isSome(retry)) {
+      retrying.set(record.jobId, retry.value.attempt)
+      retriesOnStart.push([record, retry.value])
+    } else backlogIds.add(record.jobId)
   }
   const resumed: ResumeReport = { adopted: adopted.active, ended: endedOnStart }
 
@@ -437,19 +564,35 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
     Effect.forkScoped
   )
 
+  for (const [record, plan] of retriesOnStart) {
+    const waited = startedAt.getTime() - (record.finishTime ?? startedAt).getTime()
+    yield* scheduleRetry(record, plan, startedAt, waited)
+  }
+
+  /** A job's record, or its last attempt's when it was retried (what waiting on it waits for). */
   const lookup = (jobId: string) =>
-    store.get(jobId).pipe(
-      Effect.flatMap(Option.match({
-        onNone: () => Effect.fail(new JobNotFound({ jobId })),
-        onSome: Effect.succeed
-      }))
-    )
+    Effect.gen(function*() {
+      const first = yield* store.get(jobId)
+      if (Option.isNone(first)) return yield* new JobNotFound({ jobId })
+      let record: JobRecord = first.value
+      const seen = new Set([jobId])
+      while (record.retriedBy !== undefined && !seen.has(record.retriedBy)) {
+        seen.add(record.retriedBy)
+        const next: Option.Option<JobRecord> = yield* store.get(record.retriedBy)
+        if (Option.isNone(next)) break
+        record = next.value
+      }
+      return record
+    })
+
+  /** Ended for good: terminal, and no next attempt is on its way. */
+  const settled = (record: JobRecord) => isTerminal(record) && !retrying.has(record.jobId)
 
   const onExit: MonitorShape["onExit"] = (job, callback, condition = "any") =>
     lock.withPermits(1)(Effect.gen(function*() {
       const record = yield* lookup(idOf(job))
       const registration: Registration = { condition, callback }
-      if (isTerminal(record)) {
+      if (settled(record)) {
         yield* fire(registration, record)
         if (backlogIds.delete(record.jobId)) yield* deliver([record.jobId])
         return
@@ -467,12 +610,12 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         Effect.gen(function*() {
           const record = yield* lookup(jobId)
           const d = yield* Deferred.make<JobRecord>()
-          if (isTerminal(record)) yield* Deferred.succeed(d, record)
+          if (settled(record)) yield* Deferred.succeed(d, record)
           else {
-            const set = waiters.get(jobId) ?? new Set()
+            const set = waiters.get(record.jobId) ?? new Set()
             set.add(d)
-            waiters.set(jobId, set)
-            registered.push([jobId, d])
+            waiters.set(record.jobId, set)
+            registered.push([record.jobId, d])
           }
           return d
         })))
@@ -521,7 +664,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
 export const make = makeWith({})
 
 /** The Monitor, polling from the moment the layer is built until its scope closes. */
-export const layer: Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | JobStore> = Layer.scoped(
+export const layer: Layer.Layer<Monitor, StoreError, Requirements> = Layer.scoped(
   Monitor,
   make
 )
@@ -529,4 +672,4 @@ export const layer: Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | 
 /** The Monitor, started as `options` say. */
 export const layerWith = (
   options: MonitorOptions
-): Layer.Layer<Monitor, StoreError, ClusterConfig | Executor | JobStore> => Layer.scoped(Monitor, makeWith(options))
+): Layer.Layer<Monitor, StoreError, Requirements> => Layer.scoped(Monitor, makeWith(options))

@@ -57,6 +57,12 @@ export type { CleanedJob, CleanupOptions, CleanupReport, ImportReport, KeptJob }
 export { Monitor } from "./Monitor.js"
 export type { ExitCondition, JobCallback, JobRef, MonitorOptions, MonitorShape, ResumeReport, TickReport } from "./Monitor.js"
 
+export * as Diagnosis from "./Diagnosis.js"
+export type { FailureInfo } from "./Diagnosis.js"
+export * as Pipeline from "./Pipeline.js"
+export type { PipelineResult, PipelineSpec, PipelineStep, StepResult, StepUpdate } from "./Pipeline.js"
+export * as Retry from "./Retry.js"
+export type { RetryPlan } from "./Retry.js"
 export * as Script from "./Script.js"
 export * as Transition from "./Transition.js"
 export * as Units from "./Units.js"

@@ -327,6 +327,7 @@ export const applyEvent = (state: ProgressState, event: JobEvent): ProgressState
     }
     case "PollFailed":
     case "JobPurged":
+    case "JobRetrying":
       return state
   }
 }
@@ -427,6 +428,12 @@ export const eventLine = (state: ProgressState, event: JobEvent): string | undef
       return `${at} poll of ${event.executor} failed (${event.consecutiveFailures} in a row): ${event.message}`
     case "JobPurged":
       return undefined
+    case "JobRetrying": {
+      const r = event.record
+      const wait = event.delayMillis > 0 ? ` in ${Math.ceil(event.delayMillis / 1000)}s` : ""
+      const more = event.escalated.length > 0 ? ` with ${event.escalated.join(", ")}` : ""
+      return `${at} ${r.name} ${r.jobId} will be retried${wait} (attempt ${event.attempt})${more}`
+    }
   }
 }
 

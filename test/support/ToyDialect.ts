@@ -2,15 +2,33 @@
  * A deliberately tiny scheduler dialect for testing the machinery every batch scheduler shares
  * (BatchExecutor, Monitor) without any one scheduler's syntax. Its commands are `toysub`,
  * `toystat` and `toyacct`, `toykill`; its outputs are lines `ID|STATE|EXIT` with STATE one of
- * PD, R, CD, F, CA. It stands for no real scheduler: real dialects are tested against outputs
+ * PD, R, CD, F, CA, or the named failures TO (timeout), OOM, PR (preempted), NF (node
+ * failure). It stands for no real scheduler: real dialects are tested against outputs
  * recorded from the real thing.
  */
 import { Either } from "effect"
 import type { Dialect } from "../../src/BatchExecutor.js"
 import { layer } from "../../src/BatchExecutor.js"
-import type { JobStatus, Observation } from "../../src/Domain.js"
+import type { FailureReason, JobStatus, Observation } from "../../src/Domain.js"
 
-const states: Record<string, JobStatus> = { PD: "Pending", R: "Running", CD: "Done", F: "Failed", CA: "Killed" }
+const states: Record<string, JobStatus> = {
+  PD: "Pending",
+  R: "Running",
+  CD: "Done",
+  F: "Failed",
+  CA: "Killed",
+  TO: "Failed",
+  OOM: "Failed",
+  PR: "Failed",
+  NF: "Failed"
+}
+/** The failures the scheduler names (F is a plain non-zero exit). */
+const reasons: Record<string, FailureReason> = {
+  TO: { _tag: "Timeout" },
+  OOM: { _tag: "OutOfMemory" },
+  PR: { _tag: "Preempted" },
+  NF: { _tag: "NodeFailure" }
+}
 
 const parseLines = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> => {
   const out: Array<Observation> = []
@@ -20,7 +38,8 @@ const parseLines = (stdout: string): Either.Either<ReadonlyArray<Observation>, s
     const status = state === undefined ? undefined : states[state]
     if (id === undefined || id === "" || status === undefined) return Either.left(`bad line ${JSON.stringify(line)}`)
     const exitCode = exit === undefined || exit === "" ? undefined : Number(exit)
-    out.push({ jobId: id, status, exitCode })
+    const reason = state === undefined ? undefined : reasons[state]
+    out.push({ jobId: id, status, exitCode, ...(reason === undefined ? {} : { reason }) })
   }
   return Either.right(out)
 }
