@@ -4,13 +4,22 @@
  * the rest wait, Pending. A job with a walltime is ended (SIGTERM, then SIGKILL) when it runs past
  * it and reported as Failed(Timeout). Cancelling a job kills its whole process tree.
  *
+ * A job with dependencies (`dependsOn`) is held, as a batch scheduler would hold it: recorded
+ * Pending, its processes not started and no slot taken, until every dependency is met. The check
+ * is made when it is submitted and at every `poll` (the Monitor's tick), from the statuses the job
+ * store holds for the jobs it depends on (with what this executor has just seen of its own jobs).
+ * Once one dependency can never be met (an `afterok` on a job that failed, say) the job is never
+ * started: it is reported Failed(DependencyFailed) naming those dependencies. A dependency on a job
+ * the store does not hold keeps the job held, with one warning. Holding needs a program that polls
+ * (the Monitor, or the CLI's `wait`).
+ *
  * Every process is started through a small shell wrapper (see schedulers/Local.ts) that leads its
  * process group and leaves two files beside the job script: its pid when it starts, and the
  * script's exit status when the script ends. The processes do not need the program that started
  * them: when that program dies they run on, and the next program on the same store takes the jobs
  * over (`resume`): it reads how the ended ones ended from their exit files, watches the ones still
- * running through their pid files, and starts the ones that never got to. Any program sharing the
- * store can cancel a job through its pid file.
+ * running through their pid files, and starts the ones that never got to (a job still held for
+ * its dependencies stays held). Any program sharing the store can cancel a job through its pid file.
  *
  * When the layer's scope closes (the program ends or is interrupted), the jobs it started or took
  * over are ended with it: those still running are terminated, and they and those still waiting are
@@ -18,13 +27,13 @@
  * vanished.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Clock, Duration, Effect, Exit, FiberMap, Layer, Option, Queue } from "effect"
+import { Clock, Duration, Effect, Either, Exit, FiberMap, Layer, Option, Queue } from "effect"
 import { hostname } from "node:os"
 import { CommandRunner, terminateGroup } from "./CommandRunner.js"
 import type { ProcessExit, SpawnedProcess } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
-import type { ArraySpec, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
-import { arrayIndices, isTerminal, isTerminalStatus } from "./Domain.js"
+import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
+import { arrayIndices, dependencyVerdict, isTerminal, isTerminalStatus } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
@@ -46,6 +55,7 @@ import {
 import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
 import { makeScriptWriter } from "./Script.js"
 import { applyObservation, cancelled } from "./Transition.js"
+import { parseWalltime } from "./Units.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)
@@ -66,6 +76,18 @@ interface StatusFiles {
 interface JobProcess {
   readonly key: string
   readonly index: number | undefined
+}
+
+/**
+ * A job held for its dependencies: what it waits for, its processes (all `Held`), and what starts
+ * them once the dependencies are met (exactly what `submit` or `resume` would have run).
+ */
+interface Hold {
+  readonly dependsOn: ReadonlyArray<Dependency>
+  readonly keys: ReadonlyArray<string>
+  readonly run: Effect.Effect<void>
+  /** Whether the warning that a dependency is unknown to the store was logged. */
+  warned: boolean
 }
 
 /** The processes of a job that have not ended as far as its record knows. */
@@ -112,6 +134,8 @@ export const make = Effect.gen(function*() {
       (slot) => Option.isSome(slot) ? Queue.offer(slots, undefined) : Effect.void
     )
   const states = new Map<string, ProcessState>()
+  // Jobs held for their dependencies; a job leaves it once started, doomed or cancelled.
+  const holds = new Map<string, Hold>()
   // Jobs this executor started or took over: the ones it ends with its scope.
   const tracked = new Set<string>()
   // Added before the fibers' own finalizer so that it runs after it, once every process it
@@ -291,23 +315,40 @@ export const make = Effect.gen(function*() {
 
   /**
    * Watches a process another program started, checking its files every `watchInterval` until it
-   * has ended; interrupted (a cancel, the end of this program), it terminates the process.
+   * has ended; interrupted (a cancel, the end of this program), it terminates the process. With a
+   * walltime, a process still running that long after its start is ended and reported
+   * Failed(Timeout), as one started here would be.
    */
   const watchProcess = (
     key: string,
     jobId: string,
     index: number | undefined,
     script: string,
-    running: Extract<ProcessState, { _tag: "Watching" }>
+    running: Extract<ProcessState, { _tag: "Watching" }>,
+    walltime: Duration.Duration | undefined
   ) =>
     Effect.gen(function*() {
       const files = statusFiles(script, jobId, index)
+      const deadline = walltime === undefined ? undefined : running.startTime.getTime() + Duration.toMillis(walltime)
       let lastSeen = yield* now
       for (;;) {
-        yield* Effect.sleep(watchInterval)
+        const left = deadline === undefined ? watchInterval : Duration.millis(Math.max(0, deadline - lastSeen.getTime()))
+        yield* Effect.sleep(Duration.min(watchInterval, left))
         const found = yield* inspect(files, script)
         const at = yield* now
         if (found.exit === undefined && found.pid?.alive === true) {
+          if (deadline !== undefined && at.getTime() >= deadline) {
+            yield* stopProcess(found.pid.pid, script)
+            states.set(key, {
+              _tag: "Exited",
+              pid: found.pid.pid,
+              startTime: running.startTime,
+              finishTime: yield* now,
+              host: running.host,
+              timedOut: true
+            })
+            return
+          }
           lastSeen = at
           continue
         }
@@ -323,14 +364,7 @@ export const make = Effect.gen(function*() {
   const submit = Effect.fn("LocalExecutor.submit")(function*(spec: JobSpec) {
     const job = yield* prepareJob(spec, options)
     const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
-    if (job.spec.dependsOn !== undefined && job.spec.dependsOn.length > 0) {
-      return yield* new InvalidJobSpec({
-        name: job.name,
-        field: "dependsOn",
-        problem:
-          "the local executor has no scheduler to hold a job for others; submit it once they have ended (Monitor.onExit or Monitor.await)"
-      })
-    }
+    const dependsOn = job.spec.dependsOn ?? []
     if (job.resources.workDir !== undefined) {
       const exists = yield* fs.exists(runDir).pipe(Effect.orElseSucceed(() => false))
       if (!exists) {
@@ -371,8 +405,10 @@ export const make = Effect.gen(function*() {
       stderrPath: job.array === undefined
         ? logPath("stderr", job.resources.stderrPath)
         : logPath("stderr", job.resources.stderrPath, "{index}"),
-      metadata: spec.metadata ?? {},
-      ...(job.array === undefined ? {} : { array: job.array })
+      metadata: job.spec.metadata ?? {},
+      spec: job.spec,
+      ...(job.array === undefined ? {} : { array: job.array }),
+      ...(dependsOn.length === 0 ? {} : { dependsOn })
     }
     yield* store.insert([record])
     tracked.add(jobId)
@@ -390,35 +426,118 @@ export const make = Effect.gen(function*() {
       walltime: job.resources.walltime
     })
     const array = job.array
-    let run: Effect.Effect<void>
-    if (array === undefined) {
-      states.set(jobId, { _tag: "Queued", queuedAt: submitTime })
-      run = runProcess(launch(jobId, undefined))
-    } else {
-      const indices = arrayIndices(array)
-      for (const i of indices) states.set(elementKey(jobId, i), { _tag: "Queued", queuedAt: submitTime })
-      run = Effect.forEach(indices, (i) => runProcess(launch(elementKey(jobId, i), i)), {
+    const keys = array === undefined ? [jobId] : arrayIndices(array).map((i) => elementKey(jobId, i))
+    const run = array === undefined
+      ? runProcess(launch(jobId, undefined))
+      : Effect.forEach(arrayIndices(array), (i) => runProcess(launch(elementKey(jobId, i), i)), {
         concurrency: array.maxConcurrent ?? "unbounded",
         discard: true
       })
+    if (dependsOn.length === 0) {
+      for (const key of keys) states.set(key, { _tag: "Queued", queuedAt: submitTime })
+      yield* FiberMap.run(fibers, jobId, run)
+    } else {
+      for (const key of keys) states.set(key, { _tag: "Held", heldAt: submitTime })
+      holds.set(jobId, { dependsOn, keys, run, warned: false })
+      // Dependencies that have already ended are judged at once: a met one starts the job now.
+      yield* checkHolds([jobId])
     }
-    yield* FiberMap.run(fibers, jobId, run)
     return record
   })
+
+  /**
+   * Judges the dependencies of the held jobs among `jobIds` (one store read for all of them): a
+   * job whose dependencies are all met is started; one with a dependency that can never be met
+   * will never start (its processes become `Unmet`, reported Failed(DependencyFailed)); the others
+   * stay held, with one warning for a dependency the store does not hold. A dependency this
+   * executor runs is judged by what it has seen of it, which may be ahead of the store. When the
+   * store cannot be read, the jobs stay held until the next check.
+   */
+  const checkHolds = (jobIds: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const waiting = jobIds.flatMap((id) => {
+        const hold = holds.get(id)
+        return hold === undefined ? [] : [[id, hold] as const]
+      })
+      if (waiting.length === 0) return
+      const targets = Array.from(new Set(waiting.flatMap(([, hold]) => hold.dependsOn.map((d) => d.jobId))))
+      const found = yield* store.list({ ids: targets }).pipe(
+        Effect.map(Option.some),
+        Effect.catchAll((e) =>
+          Effect.logWarning(
+            `could not read the dependencies of held local jobs (they stay held until the next poll): ${e.message}`
+          ).pipe(Effect.as(Option.none<ReadonlyArray<JobRecord>>()))
+        )
+      )
+      if (Option.isNone(found)) return
+      const stored = new Map(found.value.map((r) => [r.jobId, r] as const))
+      const at = yield* now
+      const statusOf = (jobId: string): JobStatus | undefined => {
+        const record = stored.get(jobId)
+        if (record === undefined) return undefined
+        const seen = tracked.has(jobId) ? observeJob(record) : undefined
+        return seen === undefined ? record.status : applyObservation(record, seen, at).status
+      }
+      for (const [jobId, hold] of waiting) {
+        // Cancelled (or judged) while the store was read.
+        if (holds.get(jobId) !== hold) continue
+        const verdicts = hold.dependsOn.map((d) => ({ jobId: d.jobId, verdict: dependencyVerdict(d.type, statusOf(d.jobId)) }))
+        const unmet = Array.from(new Set(verdicts.filter((v) => v.verdict === "never").map((v) => v.jobId)))
+        if (unmet.length > 0) {
+          holds.delete(jobId)
+          for (const key of hold.keys) states.set(key, { _tag: "Unmet", finishTime: at, dependencies: unmet })
+          continue
+        }
+        if (verdicts.every((v) => v.verdict === "met")) {
+          holds.delete(jobId)
+          for (const key of hold.keys) states.set(key, { _tag: "Queued", queuedAt: at })
+          yield* FiberMap.run(fibers, jobId, hold.run)
+          continue
+        }
+        const unknown = Array.from(new Set(verdicts.filter((v) => v.verdict === "unknown").map((v) => v.jobId)))
+        if (unknown.length > 0 && !hold.warned) {
+          hold.warned = true
+          yield* Effect.logWarning(
+            `local job ${jobId} stays held: it depends on ${unknown.join(", ")}, which the job store does not hold (a mistyped id, or a job recorded in another store), so how it ended is unknown; cancel job ${jobId} and submit it again depending on jobs this store holds`
+          )
+        }
+      }
+    })
+
+  /**
+   * The walltime a job taken over is held to: its spec's, else the config's, as at submit. A record
+   * without its spec (written before records kept it) gives none: the job is not held to one.
+   */
+  const resumedWalltime = (record: JobRecord) =>
+    Effect.gen(function*() {
+      if (record.spec === undefined) return undefined
+      const given = record.spec.resources?.walltime ?? options.walltime
+      if (given === undefined) return undefined
+      const parsed = parseWalltime(given)
+      if (Either.isRight(parsed)) return parsed.right
+      yield* Effect.logWarning(
+        `local job ${record.jobId} is not held to its walltime: ${parsed.left.message}`
+      )
+      return undefined
+    })
 
   /**
    * Takes over one job another program started, process by process (see `resumedState`): ended
    * ones are read from their exit files, running ones watched, never-started ones started here
    * exactly as `submit` would have (same script, logs and environment, in a slot, an array's
-   * `maxConcurrent` kept). A job taken over is not held to its walltime: the record does not keep
-   * the job's resources, so the walltime is not known here.
+   * `maxConcurrent` kept). A job none of whose processes started and that has dependencies stays
+   * held (see `checkHolds`, which `resume` runs next). A job taken over is held to the walltime of
+   * the spec its record keeps (a running process counted from its start); a record without its
+   * spec gives none.
    */
   const resumeJob = (record: JobRecord) =>
     Effect.gen(function*() {
       const at = yield* now
       const script = record.scriptPath
+      const walltime = yield* resumedWalltime(record)
       const watchers: Array<Effect.Effect<void>> = []
       const starters: Array<Effect.Effect<void>> = []
+      const queued: Array<string> = []
       const cleanEnv = script !== undefined &&
         wantsCleanEnv(yield* fs.readFileString(script).pipe(Effect.orElseSucceed(() => "")))
       for (const { index, key, known } of processesOf(record)) {
@@ -434,8 +553,9 @@ export const make = Effect.gen(function*() {
         }
         const state = resumedState(yield* inspect(statusFiles(script, record.jobId, index), script), known, at, host)
         states.set(key, state)
-        if (state._tag === "Watching") watchers.push(watchProcess(key, record.jobId, index, script, state))
+        if (state._tag === "Watching") watchers.push(watchProcess(key, record.jobId, index, script, state, walltime))
         else if (state._tag === "Queued") {
+          queued.push(key)
           const recorded = (stream: "stdout" | "stderr", given: string | undefined) =>
             given === undefined
               ? path.join(path.dirname(script), logFileName(stream, record.jobId, index))
@@ -450,7 +570,7 @@ export const make = Effect.gen(function*() {
             cwd: record.workDir ?? baseDir,
             stdoutFile: recorded("stdout", record.stdoutPath),
             stderrFile: recorded("stderr", record.stderrPath),
-            walltime: undefined
+            walltime
           }))
         }
       }
@@ -462,14 +582,27 @@ export const make = Effect.gen(function*() {
       const run = record.array === undefined
         ? only
         : Effect.forEach(all, (e) => e, { concurrency: record.array.maxConcurrent ?? "unbounded", discard: true })
+      const dependsOn = record.dependsOn ?? []
+      // Nothing of it started: it may still be waiting for its dependencies.
+      const neverStarted = record.status === "Pending" && watchers.length === 0 &&
+        queued.length === processesOf(record).length
+      if (dependsOn.length > 0 && neverStarted) {
+        for (const key of queued) states.set(key, { _tag: "Held", heldAt: at })
+        holds.set(record.jobId, { dependsOn, keys: queued, run, warned: false })
+        return
+      }
       yield* FiberMap.run(fibers, record.jobId, run)
     })
 
   const resume = Effect.fn("LocalExecutor.resume")(function*(jobs: ReadonlyArray<JobRecord>) {
+    const taken: Array<string> = []
     for (const record of jobs) {
       if (record.executor !== "local" || isTerminal(record) || tracked.has(record.jobId)) continue
       yield* resumeJob(record)
+      taken.push(record.jobId)
     }
+    // Once every job is taken over, so a dependency among them is judged by what its files say.
+    yield* checkHolds(taken)
   })
 
   const observeJob = (record: JobRecord): Observation | undefined => {
@@ -480,22 +613,39 @@ export const make = Effect.gen(function*() {
       return { jobId: record.jobId, ...seen }
     }
     const elements = []
+    let unmet: Extract<ProcessState, { _tag: "Unmet" }> | undefined
     for (const i of arrayIndices(record.array)) {
       const state = states.get(elementKey(record.jobId, i))
-      if (state !== undefined) elements.push(observe(state, i))
+      if (state === undefined) continue
+      if (state._tag === "Unmet") unmet = state
+      elements.push(observe(state, i))
     }
-    return elements.length === 0 ? undefined : { jobId: record.jobId, elements }
+    if (elements.length === 0) return undefined
+    // Never started for its dependencies: the array failed for them, not for its elements.
+    return unmet === undefined
+      ? { jobId: record.jobId, elements }
+      : {
+        jobId: record.jobId,
+        status: "Failed",
+        reason: { _tag: "DependencyFailed", dependencies: unmet.dependencies },
+        finishTime: unmet.finishTime,
+        elements
+      }
   }
 
-  const poll: ExecutorShape["poll"] = (jobs) =>
-    Effect.sync(() => {
-      const out: Array<Observation> = []
-      for (const job of jobs) {
-        const o = observeJob(job)
-        if (o !== undefined) out.push(o)
-      }
-      return out
-    })
+  /**
+   * What this executor sees of the given jobs. Held jobs among them are judged first (see
+   * `checkHolds`): started, or reported Failed(DependencyFailed) in this very poll.
+   */
+  const poll = Effect.fn("LocalExecutor.poll")(function*(jobs: ReadonlyArray<JobRecord>) {
+    yield* checkHolds(jobs.filter((j) => !isTerminal(j) && holds.has(j.jobId)).map((j) => j.jobId))
+    const out: Array<Observation> = []
+    for (const job of jobs) {
+      const o = observeJob(job)
+      if (o !== undefined) out.push(o)
+    }
+    return out
+  })
 
   /** Whether every process of a job this executor runs has already ended on its own. */
   const alreadyEnded = (record: JobRecord): boolean =>
@@ -546,6 +696,12 @@ export const make = Effect.gen(function*() {
     if (alreadyEnded(record)) return record
     const at = yield* now
     const changes = yield* store.modify([jobId], (r) => cancelled(r, at, done))
+    // A job held for its dependencies is never started now.
+    const hold = holds.get(jobId)
+    if (hold !== undefined) {
+      holds.delete(jobId)
+      for (const key of hold.keys) states.set(key, { _tag: "Withdrawn", finishTime: at })
+    }
     yield* FiberMap.remove(fibers, jobId)
     return changes[0]?.after ?? record
   })

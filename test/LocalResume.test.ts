@@ -196,6 +196,49 @@ describe("taking over local jobs", () => {
   })
 })
 
+describe("the walltime of a job taken over", () => {
+  const withWalltime = (command: string, walltime: string) => ({ spec: { name: "w", command, resources: { walltime } } })
+
+  it.live("a never-started job is started here held to its spec's walltime: Failed(Timeout)", () => {
+    const dir = tempDir()
+    const script = writeJobScript(dir, "long", "sleep 30")
+    const record = localRecord(dir, "9-20", script, { status: "Pending", ...withWalltime("sleep 30", "0:00:01") })
+    return takeOver([record], dir, () =>
+      Effect.gen(function*() {
+        const [r] = yield* awaitAll([record])
+        expect(r?.status).toBe("Failed")
+        expect(r?.reason).toEqual({ _tag: "Timeout" })
+        const ran = r!.finishTime!.getTime() - r!.startTime!.getTime()
+        expect(ran).toBeGreaterThanOrEqual(900)
+        expect(ran).toBeLessThan(10_000)
+      }))
+  })
+
+  it.live("a process still running is ended once it has run its spec's walltime since its start; without a spec it runs on", () => {
+    const dir = tempDir()
+    const script = writeJobScript(dir, "long", "sleep 30")
+    return Effect.gen(function*() {
+      const pid = yield* Effect.promise(() => startWrapped(dir, "9-21", script))
+      const other = yield* Effect.promise(() => startWrapped(dir, "9-22", script))
+      const startTime = new Date(Date.now() - 500)
+      const record = localRecord(dir, "9-21", script, { startTime, ...withWalltime("sleep 30", "0:00:01") })
+      const unknown = localRecord(dir, "9-22", script, { startTime })
+      yield* takeOver([record, unknown], dir, () =>
+        Effect.gen(function*() {
+          const [r] = yield* awaitAll([record])
+          expect(r?.status).toBe("Failed")
+          expect(r?.reason).toEqual({ _tag: "Timeout" })
+          expect(alive(pid)).toBe(false)
+          const [seen] = yield* (yield* Executor).poll([unknown])
+          expect(seen?.status).toBe("Running")
+          expect(alive(other)).toBe(true)
+        }))
+      // The end of the program ended it.
+      expect(alive(other)).toBe(false)
+    })
+  })
+})
+
 describe("cancelling local jobs this program did not start", () => {
   it.live("a job taken over: its whole process group is killed, and it is recorded Killed", () => {
     const dir = tempDir()

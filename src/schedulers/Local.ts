@@ -153,6 +153,8 @@ export const exitOutcome = (
 
 /**
  * One local process as the executor tracks it:
+ * - `Held`: not started, and not waiting for a slot either: its job waits for its dependencies
+ *   (`dependsOn`) to be met. It becomes `Queued` once they all are.
  * - `Queued`: waiting for a slot (or, for a job taken over, never started: it will be started).
  * - `Running`: started by this program, which waits for its end.
  * - `Watching`: started by another program; this one checks its pid and exit files.
@@ -160,8 +162,10 @@ export const exitOutcome = (
  * - `Vanished`: gone without recording a status (killed with its wrapper, or its files lost).
  * - `NotStarted`: could not be started.
  * - `Withdrawn`: cancelled (by another program sharing the store) before it started.
+ * - `Unmet`: never to be started: a dependency of its job can never be met (`dependencies` names them).
  */
 export type ProcessState =
+  | { readonly _tag: "Held"; readonly heldAt: Date }
   | { readonly _tag: "Queued"; readonly queuedAt: Date }
   | { readonly _tag: "Running"; readonly pid: number; readonly startTime: Date; readonly host: string }
   | { readonly _tag: "Watching"; readonly pid: number; readonly startTime: Date; readonly host: string }
@@ -185,14 +189,17 @@ export type ProcessState =
   }
   | { readonly _tag: "NotStarted"; readonly finishTime: Date; readonly message: string }
   | { readonly _tag: "Withdrawn"; readonly finishTime: Date }
+  | { readonly _tag: "Unmet"; readonly finishTime: Date; readonly dependencies: ReadonlyArray<string> }
 
 /** Whether a process in this state has ended (or never will start). */
 export const hasEnded = (state: ProcessState): boolean =>
-  state._tag === "Exited" || state._tag === "Vanished" || state._tag === "NotStarted" || state._tag === "Withdrawn"
+  state._tag === "Exited" || state._tag === "Vanished" || state._tag === "NotStarted" ||
+  state._tag === "Withdrawn" || state._tag === "Unmet"
 
 /** How a process state reads as an element observation (the index is the caller's). */
 export const observe = (state: ProcessState, index = 0): ElementObservation => {
   switch (state._tag) {
+    case "Held":
     case "Queued":
       return { index, status: "Pending" }
     case "Running":
@@ -207,6 +214,13 @@ export const observe = (state: ProcessState, index = 0): ElementObservation => {
       }
     case "Withdrawn":
       return { index, status: "Killed", reason: { _tag: "Cancelled" }, finishTime: state.finishTime }
+    case "Unmet":
+      return {
+        index,
+        status: "Failed",
+        reason: { _tag: "DependencyFailed", dependencies: state.dependencies },
+        finishTime: state.finishTime
+      }
     case "Vanished":
       return {
         index,
