@@ -12,7 +12,19 @@ import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
 import { resourceDefaultFields } from "./Domain.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
+import type { JobOptions as JobOptionsType } from "./JobOptions.js"
+import {
+  decodeJobOptions,
+  JobOptions,
+  regexProblem,
+  showValue as show,
+  suggest,
+  TemplateName,
+  templateNamePattern
+} from "./JobOptions.js"
 import { parseMemory, parseWalltime } from "./Units.js"
+
+export { suggest } from "./JobOptions.js"
 
 /** Executors this version of cluster-api can run jobs on. */
 export const availableExecutors = ["local", "slurm", "lsf", "sge", "pbs"] as const
@@ -70,6 +82,12 @@ export const ConfigOptions = Schema.Struct({
   inherit_env: Schema.Boolean,
   /** Whether job scripts run in a login shell (LSF `-L`, elsewhere the shebang's `-l`). A job's `loginShell` wins. */
   login_shell: Schema.Boolean,
+  /**
+   * Named job options (the YAML form: `queue`, `gpus`, `memory`, `prologue`, `max_retries`, …) that
+   * a job picks with its `template`; they go under the job's own. A profile's templates replace
+   * the top-level ones of the same name.
+   */
+  templates: Schema.Record({ key: TemplateName, value: JobOptions }),
   /** Seconds a scheduler command may run before it is killed. */
   command_timeout: PositiveNumber,
   zombie_timeout_minutes: PositiveNumber,
@@ -117,6 +135,7 @@ export const defaultOptions: ConfigOptions = {
   suppress_job_email: true,
   inherit_env: true,
   login_shell: false,
+  templates: {},
   command_timeout: 100,
   zombie_timeout_minutes: 30,
   completed_retention_minutes: 10,
@@ -250,6 +269,7 @@ const expected: { readonly [K in OptionKey]: string } = {
   suppress_job_email: "true or false",
   inherit_env: "true or false",
   login_shell: "true or false",
+  templates: "a mapping of template names to mappings of job options",
   command_timeout: "a positive number",
   zombie_timeout_minutes: "a positive number",
   completed_retention_minutes: "a non-negative number",
@@ -264,51 +284,9 @@ const expected: { readonly [K in OptionKey]: string } = {
 const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** A value as a problem report shows it: JSON-ish, and short. */
-const show = (value: unknown): string => {
-  let text: string
-  if (typeof value === "number" || typeof value === "bigint") text = String(value)
-  else if (value instanceof Uint8Array) text = "binary data"
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value)
-    } catch {
-      text = String(value)
-    }
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text
-}
-
 /** What kind of YAML node a value came from, for structural problems. */
 const kindOf = (value: unknown): string =>
   Array.isArray(value) ? "a list" : isRecord(value) ? "a mapping" : `${show(value)}`
-
-const editDistance = (a: string, b: string): number => {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost)
-    }
-    previous = current
-  }
-  return previous[b.length] ?? 0
-}
-
-/** The closest of `candidates` within edit distance 2 (case-insensitive), if any. */
-const suggest = (key: string, candidates: ReadonlyArray<string>): string | undefined => {
-  let best: string | undefined
-  let bestDistance = 3
-  for (const candidate of candidates) {
-    const distance = editDistance(key.toLowerCase(), candidate)
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
 
 /** One layer of options as written: the file's top level, one profile, or the overrides. */
 interface OptionLayer {
@@ -341,11 +319,49 @@ const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray
     const parsed = parseWalltime(value)
     if (Either.isLeft(parsed)) return [`${path}: ${parsed.left.message}`]
   }
+  if (key === "error_patterns" && Array.isArray(value)) {
+    return value.flatMap((pattern: string, i) => {
+      const problem = regexProblem(pattern)
+      return problem === undefined
+        ? []
+        : [`${path}[${i}]: ${JSON.stringify(pattern)} is not a valid regular expression: ${problem}`]
+    })
+  }
   return []
 }
 
+/**
+ * A layer's `templates`: each name checked, each body decoded as job options (a null body is an
+ * empty template), with problems at `{path}.NAME.key`. A template may not name another template.
+ */
+const checkTemplates = (
+  path: string,
+  value: unknown
+): Either.Either<Record<string, JobOptionsType>, ReadonlyArray<string>> => {
+  if (!isRecord(value)) return Either.left([`${path}: expected ${expected.templates}, got ${kindOf(value)}`])
+  const problems: Array<string> = []
+  const templates: Record<string, JobOptionsType> = {}
+  for (const [name, body] of Object.entries(value)) {
+    if (!templateNamePattern.test(name)) {
+      problems.push(`${path}: ${JSON.stringify(name)} is not a template name; use letters, digits, _, . and -`)
+      continue
+    }
+    const decoded = decodeJobOptions(body ?? {}, `${path}.${name}`)
+    if (Either.isLeft(decoded)) {
+      problems.push(...decoded.left)
+      continue
+    }
+    if (decoded.right.options.template !== undefined) {
+      problems.push(`${path}.${name}.template: a template cannot name another template; copy the options it needs`)
+      continue
+    }
+    templates[name] = decoded.right.options
+  }
+  return problems.length > 0 ? Either.left(problems) : Either.right(templates)
+}
+
 /** Parses a config file's text: the top-level mapping, or problems (YAML syntax with line/column). */
-const parseYaml = (text: string): Either.Either<Record<string, unknown>, ReadonlyArray<string>> => {
+export const parseYaml = (text: string): Either.Either<Record<string, unknown>, ReadonlyArray<string>> => {
   const lineCounter = new YAML.LineCounter()
   const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false })
   if (doc.errors.length > 0) {
@@ -484,6 +500,16 @@ export const loadConfig: (
           if (isOptional(key)) delete merged[key]
           else merged[key] = defaultOptions[key]
           explicit.delete(key)
+          continue
+        }
+        if (key === "templates") {
+          // Merged by name: a later layer's template replaces an earlier one of the same name.
+          const templates = checkTemplates(`${layer.prefix}${key}`, value)
+          if (Either.isLeft(templates)) problems.push(...templates.left)
+          else {
+            merged.templates = { ...(merged.templates as ConfigOptions["templates"]), ...templates.right }
+            explicit.add(key)
+          }
           continue
         }
         const found = checkValue(`${layer.prefix}${key}`, key, value)

@@ -25,6 +25,7 @@ import { fullJobName, loginShebang, requireSingleLine, validateEnv } from "./Scr
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
+import { applyTemplate, regexProblem } from "./JobOptions.js"
 
 export { globToRegExp } from "./Glob.js"
 
@@ -120,6 +121,7 @@ export interface ResolvedResources {
 
 /** The job's full name and resources, validated: everything a dialect needs to render a script. */
 export interface PreparedJob {
+  /** The spec with its template merged in: what the record keeps (`JobRecord.spec`). */
   readonly spec: JobSpec
   readonly name: string
   readonly resources: ResolvedResources
@@ -154,24 +156,44 @@ const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, In
   return Effect.succeed(array)
 }
 
-/**
- * Validates a job spec against the config and fills in defaults: the name is prefixed and made
- * safe, memory and walltime are parsed, and values that go on directive lines are refused when
- * they hold line breaks.
- */
-export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobSpec, options: ConfigOptions) {
-  // Checked at run time too: callers from plain JavaScript or JSON are not type-checked.
-  const spec = yield* Schema.decodeUnknown(JobSpecSchema)(input).pipe(
+/** Decodes a spec at run time (callers from plain JavaScript or JSON are not type-checked). */
+const decodeSpec = (input: JobSpec, name: string) =>
+  Schema.decodeUnknown(JobSpecSchema)(input).pipe(
     Effect.mapError((error) => {
       const [first] = ParseResult.ArrayFormatter.formatErrorSync(error)
       return new InvalidJobSpecError({
-        name: typeof input?.name === "string" ? input.name : "(unnamed)",
+        name,
         field: first === undefined || first.path.length === 0 ? "spec" : first.path.join("."),
         problem: first?.message ?? "is not a valid job spec"
       })
     })
   )
-  const name = fullJobName(options.job_name_prefix, spec.name)
+
+/**
+ * Validates a job spec against the config and fills in defaults: its template (from the config's
+ * `templates`) is merged under it, the name is prefixed and made safe, memory and walltime are
+ * parsed, log-check patterns compiled, and values that go on directive lines are refused when
+ * they hold line breaks. The prepared job's `spec` is the merged one.
+ */
+export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobSpec, options: ConfigOptions) {
+  const own = yield* decodeSpec(input, typeof input?.name === "string" ? input.name : "(unnamed)")
+  const name = fullJobName(options.job_name_prefix, own.name)
+  const templated = applyTemplate(own, options.templates ?? {})
+  if (Either.isLeft(templated)) {
+    return yield* new InvalidJobSpecError({ name, field: templated.left.field, problem: templated.left.problem })
+  }
+  // A template made in code (not loaded from a file) has not been checked yet: check the merge.
+  const spec = templated.right === own ? own : yield* decodeSpec(templated.right, own.name)
+  for (const pattern of spec.logCheck?.patterns ?? []) {
+    const problem = regexProblem(pattern)
+    if (problem !== undefined) {
+      return yield* new InvalidJobSpecError({
+        name,
+        field: "logCheck.patterns",
+        problem: `has ${JSON.stringify(pattern)}, which is not a valid regular expression: ${problem}`
+      })
+    }
+  }
   if (spec.command.trim().length === 0) {
     return yield* new InvalidJobSpecError({ name, field: "command", problem: "is empty; give the command to run" })
   }

@@ -443,6 +443,136 @@ describe("loadConfig", () => {
       }))
   })
 
+  describe("templates", () => {
+    const file = [
+      "templates:",
+      "  gpu:",
+      "    queue: gpu",
+      "    gpus: 1",
+      "    memory: 32 GB",
+      "    env: { OMP_NUM_THREADS: 8 }",
+      "    prologue: [\"module load cuda/12\"]",
+      "    max_retries: 2",
+      "    retry_on: [NodeFailure, Timeout]",
+      "    check_logs: { patterns: [\"CUDA error\"], fail: false }",
+      "  cpu:",
+      "    cpus: 4",
+      "profiles:",
+      "  big:",
+      "    templates:",
+      "      gpu:",
+      "        queue: a100",
+      "        gpus: 4",
+      "      bigmem:",
+      "        memory: 1 TB",
+      "  plain:",
+      "    cpus: 2"
+    ].join("\n")
+
+    test("load from the top level, and a profile's replace those of the same name and keep the others", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        yield* box.write("work/cluster-api.yaml", file)
+        const top = yield* box.loaded()
+        expect(top.options.templates).toEqual({
+          gpu: {
+            queue: "gpu",
+            gpus: 1,
+            memory: "32 GB",
+            env: { OMP_NUM_THREADS: "8" },
+            prologue: ["module load cuda/12"],
+            max_retries: 2,
+            retry_on: ["NodeFailure", "Timeout"],
+            check_logs: { patterns: ["CUDA error"], fail: false }
+          },
+          cpu: { cpus: 4 }
+        })
+        expect((yield* box.loaded({ profile: "plain" })).options.templates).toEqual(top.options.templates)
+        const big = yield* box.loaded({ profile: "big" })
+        expect(big.options.templates).toEqual({
+          gpu: { queue: "a100", gpus: 4 },
+          cpu: { cpus: 4 },
+          bigmem: { memory: "1 TB" }
+        })
+        // overrides merge by name too, and templates: null puts them back to none
+        const over = yield* box.loaded({ overrides: { templates: { cpu: { cpus: 8 } } } })
+        expect(over.options.templates.cpu).toEqual({ cpus: 8 })
+        expect(over.options.templates.gpu?.queue).toBe("gpu")
+        expect((yield* box.loaded({ overrides: { templates: null } })).options.templates).toEqual({})
+      }))
+
+    test("a bad template value is a problem named by its path, in the file and in a profile", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        yield* box.write(
+          "work/cluster-api.yaml",
+          [
+            "templates:",
+            "  gpu:",
+            "    memory: lots",
+            "    gpus: -1",
+            "    memroy: 8 GB",
+            "  \"gpu box\":",
+            "    cpus: 1",
+            "  nested:",
+            "    template: gpu",
+            "profiles:",
+            "  dev:",
+            "    templates:",
+            "      cpu:",
+            "        cpus: many",
+            "        retry_on: [Timeout]",
+            "      list: [1, 2]"
+          ].join("\n")
+        )
+        const error = yield* box.failed({ profile: "dev" })
+        expect(error).toBeInstanceOf(ConfigInvalid)
+        if (!(error instanceof ConfigInvalid)) return
+        expect(error.problems).toEqual([
+          expect.stringMatching(/^templates\.gpu\.memory: Cannot parse memory "lots"/),
+          "templates.gpu.gpus: expected a non-negative integer, got -1",
+          "templates.gpu.memroy: unknown option; did you mean memory?",
+          "templates: \"gpu box\" is not a template name; use letters, digits, _, . and -",
+          "templates.nested.template: a template cannot name another template; copy the options it needs",
+          "profiles.dev.templates.cpu.cpus: expected a positive integer, got \"many\"",
+          "profiles.dev.templates.cpu.retry_on: means nothing without max_retries; add max_retries (how many times to retry)",
+          "profiles.dev.templates.list: expected a mapping of job options, got a list"
+        ])
+        const scalar = yield* box.write("scalar.yaml", "templates: gpu\n")
+        expect((yield* box.failed({ configPath: scalar })).message).toContain(
+          "templates: expected a mapping of template names to mappings of job options, got \"gpu\""
+        )
+      }))
+
+    test("print in config show and load back the same", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        yield* box.write("work/cluster-api.yaml", file)
+        const config = yield* box.loaded({ profile: "big" })
+        const text = renderConfig(config)
+        expect(text).toContain("templates:\n  gpu:\n    gpus: 4\n    queue: a100\n  cpu:\n    cpus: 4\n")
+        const rendered = yield* box.write("rendered.yaml", text)
+        const reloaded = yield* box.load({ configPath: rendered })
+        expect(reloaded.warnings).toEqual([])
+        expect(Either.map(reloaded.result, (c) => c.options)).toEqual(Either.right(config.options))
+      }))
+  })
+
+  describe("error_patterns", () => {
+    test("must compile as regular expressions; the problem names the bad one", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        yield* box.write("work/cluster-api.yaml", "error_patterns: [\"\\\\berror\\\\b\", \"(unclosed\", \"ok\"]\n")
+        const error = yield* box.failed()
+        expect(error).toBeInstanceOf(ConfigInvalid)
+        if (!(error instanceof ConfigInvalid)) return
+        expect(error.problems).toHaveLength(1)
+        expect(error.problems[0]).toMatch(/^error_patterns\[1\]: "\(unclosed" is not a valid regular expression: /)
+        yield* box.write("work/cluster-api.yaml", "error_patterns: [\"\\\\bpanic\\\\b\"]\n")
+        expect((yield* box.loaded()).options.error_patterns).toEqual(["\\bpanic\\b"])
+      }))
+  })
+
   describe("where the file is found", () => {
     test("an explicit configPath that does not exist fails with ConfigNotFound", () =>
       Effect.gen(function*() {
@@ -579,6 +709,19 @@ describe("resolveStatePath", () => {
     }))
 })
 
+describe("README.md's configuration table", () => {
+  test("lists every option", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const text = yield* fs.readFileString(path.join(repoRoot, "README.md"))
+      const section = text.slice(text.indexOf("## Configuration"), text.indexOf("### Which scheduler"))
+      const listed = section.split("\n")
+        .filter((line) => line.startsWith("| `"))
+        .flatMap((line) => [...(line.split("|")[1] ?? "").matchAll(/`(\w+)`/g)].map((m) => m[1]))
+      expect([...listed].sort()).toEqual(Object.keys(ConfigOptions.fields).sort())
+    }))
+})
+
 describe("the example cluster-api.yaml", () => {
   const readExample = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(exampleFile))
 
@@ -608,6 +751,25 @@ describe("the example cluster-api.yaml", () => {
       const { result, warnings } = yield* box.load({ configPath: uncommented })
       expect(warnings).toEqual([])
       expect(Either.map(result, (c) => c.options)).toEqual(Either.right(defaultOptions))
+    }))
+
+  test("its commented-out templates are valid once uncommented", () =>
+    Effect.gen(function*() {
+      const box = yield* sandbox
+      const lines = (yield* readExample).split("\n")
+      const start = lines.indexOf("# templates:")
+      expect(start).toBeGreaterThan(0)
+      const body: Array<string> = []
+      for (const line of lines.slice(start)) {
+        if (!/^# ( {2}|templates:)/.test(line)) break
+        body.push(line.slice(2))
+      }
+      const file = yield* box.write("templates.yaml", body.join("\n"))
+      const { result, warnings } = yield* box.load({ configPath: file })
+      expect(warnings).toEqual([])
+      const templates = Either.map(result, (c) => c.options.templates)
+      expect(Either.map(templates, Object.keys)).toEqual(Either.right(["gpu", "bigmem"]))
+      expect(Either.map(templates, (t) => t.gpu?.retry_on)).toEqual(Either.right(["NodeFailure", "Preempted", "Timeout"]))
     }))
 
   test("its commented-out scheduler profiles are valid once uncommented, but for executors not built yet", () =>
