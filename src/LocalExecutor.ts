@@ -38,6 +38,7 @@ import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
+import { planRetry } from "./Retry.js"
 import {
   cleanEnvironment,
   hasEnded,
@@ -471,12 +472,27 @@ export const make = Effect.gen(function*() {
       )
       if (Option.isNone(found)) return
       const stored = new Map(found.value.map((r) => [r.jobId, r] as const))
+      // A dependency that was retried counts as its last attempt: read the attempts too.
+      for (let next = found.value; next.length > 0;) {
+        const more = next.flatMap((r) => r.retriedBy !== undefined && !stored.has(r.retriedBy) ? [r.retriedBy] : [])
+        next = more.length === 0 ? [] : yield* store.list({ ids: more }).pipe(Effect.orElseSucceed(() => []))
+        for (const r of next) stored.set(r.jobId, r)
+      }
       const at = yield* now
+      /**
+       * A dependency's status as the store has it (after the Monitor's checks of a Done job, which
+       * may turn it Failed), following it to its last attempt; a failed job its retry policy will
+       * submit again has not ended yet.
+       */
       const statusOf = (jobId: string): JobStatus | undefined => {
-        const record = stored.get(jobId)
+        let record = stored.get(jobId)
+        const seen = new Set<string>()
+        while (record?.retriedBy !== undefined && !seen.has(record.retriedBy)) {
+          seen.add(record.retriedBy)
+          record = stored.get(record.retriedBy) ?? { ...record, status: "Pending", retriedBy: undefined }
+        }
         if (record === undefined) return undefined
-        const seen = tracked.has(jobId) ? observeJob(record) : undefined
-        return seen === undefined ? record.status : applyObservation(record, seen, at).status
+        return isTerminal(record) && Option.isSome(planRetry(record, options)) ? "Pending" : record.status
       }
       for (const [jobId, hold] of waiting) {
         // Cancelled (or judged) while the store was read.

@@ -59,7 +59,9 @@ export type { ExitCondition, JobCallback, JobRef, MonitorOptions, MonitorShape, 
 
 export * as Diagnosis from "./Diagnosis.js"
 export type { FailureInfo } from "./Diagnosis.js"
+export * as JobOptions from "./JobOptions.js"
 export * as Pipeline from "./Pipeline.js"
+export * as PipelineFile from "./PipelineFile.js"
 export type { PipelineResult, PipelineSpec, PipelineStep, StepResult, StepUpdate } from "./Pipeline.js"
 export * as Retry from "./Retry.js"
 export type { RetryPlan } from "./Retry.js"

@@ -16,7 +16,6 @@ import {
   defaultJobName,
   demoProblems,
   exitCodeFor,
-  parseArraySpec,
   parseEnv,
   parseTimeout
 } from "../src/cli/Cli.js"
@@ -211,14 +210,6 @@ describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
 })
 
 describe("parsing what users type", () => {
-  it("array specs", () => {
-    expect(parseArraySpec("1-10%2")).toEqual(Either.right({ start: 1, end: 10, maxConcurrent: 2 }))
-    expect(parseArraySpec("0-99:2")).toEqual(Either.right({ start: 0, end: 99, step: 2 }))
-    expect(parseArraySpec("5-1")).toMatchObject({ _tag: "Left" })
-    expect(parseArraySpec("1-4:0")).toMatchObject({ _tag: "Left" })
-    expect(parseArraySpec("1,2,3")).toMatchObject({ _tag: "Left" })
-  })
-
   it("timeouts: seconds, words and units", () => {
     const ms = (s: string) => Either.map(parseTimeout(s), Duration.toMillis)
     expect(ms("90")).toEqual(Either.right(90_000))

@@ -3,12 +3,16 @@
  * executor, so that they never rot: each returns its outcome and the test checks it.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import type { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import { Effect, Logger, LogLevel } from "effect"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { arrayJob, program as arrayProgram } from "../examples/array-job.js"
 import { chain, program as chainProgram } from "../examples/callback-chain.js"
+import { quickStart } from "../examples/housekeeper-quickstart.js"
+import { mlProgram } from "../examples/ml-pipeline.js"
 import { program as singleProgram } from "../examples/single-job.js"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
@@ -19,7 +23,9 @@ const dirs: Array<string> = []
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 /** The whole stack with real processes, logs in a fresh temporary directory. */
-const provideLive = <A, E>(effect: Effect.Effect<A, E, ClusterApi.Services>) => {
+const provideLive = <A, E>(
+  effect: Effect.Effect<A, E, ClusterApi.Services | FileSystem.FileSystem | Path.Path>
+) => {
   const dir = mkdtempSync(join(tmpdir(), "capi-examples-"))
   dirs.push(dir)
   return effect.pipe(
@@ -28,7 +34,8 @@ const provideLive = <A, E>(effect: Effect.Effect<A, E, ClusterApi.Services>) => 
     Effect.provide(ClusterApi.compose({
       config: ClusterConfig.layerTest({ poll_interval: 0.1, log_directory: dir }),
       runner: nodeRunner
-    }))
+    })),
+    Effect.provide(NodeContext.layer)
   )
 }
 
@@ -110,4 +117,87 @@ describe("examples/callback-chain", () => {
       if (error._tag !== "ChainTimeout") return
       expect(error.step).toBe("A")
     })))
+})
+
+describe("examples/ml-pipeline (hpc-runner's Pipeline example)", () => {
+  it.live("runs preprocess, train (failing once, then retried) and evaluate in order; a second run keeps them all", () => {
+    const work = mkdtempSync(join(tmpdir(), "capi-ml-"))
+    dirs.push(work)
+    return provideLive(Effect.gen(function*() {
+      const { output, result } = yield* mlProgram(work)
+      expect(result.ok).toBe(true)
+      expect(result.steps.map((s) => [s.step, s.status, s.record?.attempt ?? 1])).toEqual([
+        ["preprocess", "Done", 1],
+        ["train", "Done", 2],
+        ["evaluate", "Done", 1]
+      ])
+      expect(output).toBe("evaluating\nscore: 50\n")
+      const train = result.steps[1]!.record!
+      expect(train.retryOf).toBeDefined()
+      expect(read(train.stderrPath)).toBe("")
+      const again = yield* mlProgram(work)
+      expect(again.result.steps.map((s) => [s.step, s.reused, s.record?.jobId])).toEqual(
+        result.steps.map((s) => [s.step, true, s.record?.jobId])
+      )
+    }))
+  })
+
+  it.live("a failing step ends Failed with its exit code; the steps before it stay Done", () => {
+    const work = mkdtempSync(join(tmpdir(), "capi-ml-"))
+    dirs.push(work)
+    return provideLive(Effect.gen(function*() {
+      const { result } = yield* mlProgram(work, "evaluate")
+      expect(result.ok).toBe(false)
+      expect(result.steps.map((s) => [s.step, s.summary])).toEqual([
+        ["preprocess", "Done"],
+        ["train", "Done"],
+        ["evaluate", "Failed: exit code 3"]
+      ])
+    }))
+  })
+
+  it.live("when training fails for good, evaluate is never run and names the step it waited for", () => {
+    const work = mkdtempSync(join(tmpdir(), "capi-ml-"))
+    dirs.push(work)
+    return provideLive(Effect.gen(function*() {
+      const { result } = yield* mlProgram(work, "train")
+      const train = result.steps[1]!
+      expect(train.record?.attempt).toBe(2)
+      expect(train.summary).toBe("Failed: exit code 3")
+      expect(result.steps[2]!.record).toBeUndefined()
+      expect(result.steps[2]!.summary).toBe(`Failed: dependency failed: train (job ${train.record?.jobId})`)
+    }))
+  })
+})
+
+describe("examples/housekeeper-quickstart", () => {
+  it.live("process then analyze, both Done; the whitelisted warning does not fail process", () => {
+    const run = mkdtempSync(join(tmpdir(), "capi-hk-"))
+    dirs.push(run)
+    return provideLive(Effect.gen(function*() {
+      const { failure, jobs } = yield* quickStart(run)
+      expect(jobs.map((j) => [j.name, j.status])).toEqual([["capi-process", "Done"], ["capi-analyze", "Done"]])
+      expect(failure).toBeUndefined()
+      expect(read(join(run, "analysis", "analysis.txt")).trim()).toBe("11")
+      expect(read(jobs[0]!.stderrPath)).toContain("WARN: failed to read")
+    }))
+  })
+
+  it.live("without output.fits: process is Failed (missing output) after its retry, analyze never runs", () => {
+    const run = mkdtempSync(join(tmpdir(), "capi-hk-"))
+    dirs.push(run)
+    return provideLive(Effect.gen(function*() {
+      const { failure, jobs } = yield* quickStart(run, { noOutput: true })
+      expect(jobs.map((j) => [j.name, j.status, j.attempt ?? 1])).toEqual([
+        ["capi-process", "Failed", 1],
+        ["capi-analyze", "Failed", 1],
+        ["capi-process", "Failed", 2]
+      ])
+      expect(failure?.reason).toEqual({ _tag: "MissingOutput", missing: ["output.fits"] })
+      expect(failure?.missingOutputs).toEqual(["output.fits"])
+      expect(failure?.attempt).toBe(2)
+      expect(jobs[1]!.reason?._tag).toBe("DependencyFailed")
+      expect(existsSync(join(run, "analysis", "analysis.txt"))).toBe(false)
+    }))
+  })
 })

@@ -107,6 +107,44 @@ describe("local dependencies", () => {
       })
     ))
 
+  it.live("judged as the store has it: a parent Done but missing its output fails the child; a retried parent is followed to its last attempt", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const noOutput = yield* executor.submit({
+          name: "no-output",
+          command: "true",
+          resources: { workDir: dir },
+          expectedOutputs: ["result.txt"]
+        })
+        const blocked = yield* executor.submit({
+          name: "blocked",
+          command: mark(join(dir, "blocked.ran")),
+          dependsOn: [{ type: "afterok", jobId: noOutput.jobId }]
+        })
+        // Fails on its first attempt, succeeds on its retry.
+        const flaky = yield* executor.submit({
+          name: "flaky",
+          command: `if [ -f tried ]; then exit 0; fi; touch tried; exit 1`,
+          resources: { workDir: dir },
+          retry: { maxRetries: 1 }
+        })
+        const after = yield* executor.submit({
+          name: "after-flaky",
+          command: mark(join(dir, "after.ran")),
+          dependsOn: [{ type: "afterok", jobId: flaky.jobId }]
+        })
+        const [n, b, f, a] = yield* awaitAll([noOutput, blocked, flaky, after])
+        expect(n?.reason).toEqual({ _tag: "MissingOutput", missing: ["result.txt"] })
+        expect(b?.reason).toEqual({ _tag: "DependencyFailed", dependencies: [noOutput.jobId] })
+        expect(existsSync(join(dir, "blocked.ran"))).toBe(false)
+        expect([f?.status, f?.attempt]).toEqual(["Done", 2])
+        // Had the first attempt's failure counted, after-flaky would have failed without running.
+        expect(a?.status).toBe("Done")
+        expect(existsSync(join(dir, "after.ran"))).toBe(true)
+      })
+    ))
+
   it.live("afternotok and afterany on a failed job run; afternotok on a Done job fails; several dependencies all count", () =>
     run((dir) =>
       Effect.gen(function*() {

@@ -16,7 +16,6 @@
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
 import {
   Cause,
   Clock,
@@ -32,15 +31,15 @@ import {
   Option,
   Ref,
   Schedule,
-  Schema,
-  Stream
+  Schema
 } from "effect"
 import { inspect } from "node:util"
 import * as ClusterApi from "../ClusterApi.js"
 import { ClusterConfig, inMemoryState, renderConfig, resolveStatePath } from "../Config.js"
-import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, ResourceSpec } from "../Domain.js"
+import type { Dependency, FailureKind, JobRecord, JobSpec, JobStatus, ResourceSpec } from "../Domain.js"
 import {
   describeReason,
+  FailureKind as FailureKindSchema,
   failedElementIndices,
   isTerminal,
   isTerminalStatus,
@@ -52,8 +51,13 @@ import { Executor } from "../Executor.js"
 import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
 import { JobStore } from "../JobStore.js"
+import * as Diagnosis from "../Diagnosis.js"
+import { parseArraySpec } from "../JobOptions.js"
 import { Monitor } from "../Monitor.js"
 import type { MonitorOptions } from "../Monitor.js"
+import * as Pipeline from "../Pipeline.js"
+import { parsePipeline } from "../PipelineFile.js"
+import * as Retry from "../Retry.js"
 import { shellQuote } from "../Script.js"
 import { parseWalltime } from "../Units.js"
 import * as Progress from "./Progress.js"
@@ -61,29 +65,6 @@ import * as Progress from "./Progress.js"
 // ---------------------------------------------------------------------------------------------
 // Parsing what users type (pure)
 // ---------------------------------------------------------------------------------------------
-
-const ARRAY_SPEC = /^(\d+)-(\d+)(?::(\d+))?(?:%(\d+))?$/
-
-/** Parses `START-END[:STEP][%MAX]`, e.g. `1-10`, `0-99:2`, `1-10%2`. */
-export const parseArraySpec = (input: string): Either.Either<ArraySpec, string> => {
-  const expected =
-    `expected START-END[:STEP][%MAX] in whole numbers, e.g. 1-10 (elements 1 to 10), 0-99:2 (every second), 1-10%2 (at most 2 at once)`
-  const m = ARRAY_SPEC.exec(input.trim())
-  if (m === null) return Either.left(`Invalid --array ${JSON.stringify(input)}: ${expected}`)
-  const [start, end] = [Number(m[1]), Number(m[2])]
-  const step = m[3] === undefined ? undefined : Number(m[3])
-  const max = m[4] === undefined ? undefined : Number(m[4])
-  if (end < start) return Either.left(`Invalid --array ${JSON.stringify(input)}: the end ${end} is below the start ${start}; ${expected}`)
-  if (step === 0 || max === 0) {
-    return Either.left(`Invalid --array ${JSON.stringify(input)}: STEP and MAX must be at least 1; ${expected}`)
-  }
-  return Either.right({
-    start,
-    end,
-    ...(step === undefined ? {} : { step }),
-    ...(max === undefined ? {} : { maxConcurrent: max })
-  })
-}
 
 /**
  * Parses a timeout: a number of seconds ("600"), a duration in words ("10 minutes", "2 hours"),
@@ -129,6 +110,18 @@ export const defaultJobName = (args: ReadonlyArray<string>): string => {
   const first = words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) ?? ""
   const base = first.replace(/^['"]|['"]$/g, "").split("/").filter((s) => s.length > 0).pop() ?? ""
   return base.length > 0 ? base : "job"
+}
+
+/** Parses repeated `--retry-on` values, each one kind or several split by commas, in any case. */
+export const parseFailureKinds = (inputs: ReadonlyArray<string>): Either.Either<ReadonlyArray<FailureKind>, string> => {
+  const known = FailureKindSchema.literals
+  const out: Array<FailureKind> = []
+  for (const word of inputs.flatMap((i) => i.split(",")).map((w) => w.trim()).filter((w) => w.length > 0)) {
+    const kind = known.find((k) => k.toLowerCase() === word.toLowerCase())
+    if (kind === undefined) return Either.left(`Invalid --retry-on ${JSON.stringify(word)}: expected one of ${known.join(", ")}`)
+    if (!out.includes(kind)) out.push(kind)
+  }
+  return Either.right(out)
 }
 
 /** Parses repeated `--status` values, each one status or several split by commas, in any case. */
@@ -196,7 +189,9 @@ const inputErrors: ReadonlySet<string> = new Set([
   "SubmitError",
   "JobNotFound",
   "InvalidImport",
-  "UsageError"
+  "UsageError",
+  "PipelineInvalid",
+  "RetryRefused"
 ])
 
 /** 3 for a timed-out wait, 2 for bad usage, config or job input, 1 for anything else. */
@@ -501,7 +496,7 @@ const timeoutOption = Options.text("timeout").pipe(
 const dependencyOption = (name: string, meaning: string) =>
   Options.text(name).pipe(
     Options.withPseudoName("ID"),
-    Options.withDescription(`Start only after job ID ${meaning} (repeatable; batch schedulers only)`),
+    Options.withDescription(`Start only after job ID ${meaning} (repeatable)`),
     Options.repeated
   )
 
@@ -564,8 +559,41 @@ const submitCommand = Command.make(
       Options.withDescription(
         "Array job START-END[:STEP][%MAX], e.g. 1-10%2: elements 1 to 10, at most 2 at once; each element reads its index from $ARRAY_INDEX (local)"
       ),
-      Options.mapEffect((s) => fromEither(parseArraySpec(s))),
+      Options.mapEffect((s) => fromEither(Either.mapLeft(parseArraySpec(s), (problem) => `--array: ${problem}`))),
       Options.optional
+    ),
+    template: optionalText("template", "NAME", "Start from the config's template NAME (templates:); the options given here win"),
+    maxRetries: Options.integer("max-retries").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Submit the job again, up to N times, when it fails (see --retry-on)"),
+      Options.mapEffect(atLeast("max-retries", 0)),
+      Options.optional
+    ),
+    retryOn: Options.text("retry-on").pipe(
+      Options.withPseudoName("KIND"),
+      Options.withDescription(
+        `Retry only failures of this kind (repeatable): ${FailureKindSchema.literals.join(", ")}; default every kind but Cancelled and DependencyFailed`
+      ),
+      Options.repeated,
+      Options.mapEffect((kinds) => fromEither(parseFailureKinds(kinds)))
+    ),
+    retryBackoff: Options.integer("retry-backoff").pipe(
+      Options.withPseudoName("SECONDS"),
+      Options.withDescription("Wait this long before the first retry (doubling for each later one)"),
+      Options.mapEffect(atLeast("retry-backoff", 0)),
+      Options.optional
+    ),
+    expect: Options.text("expect").pipe(
+      Options.withPseudoName("GLOB"),
+      Options.withDescription(
+        "A file the job must leave, relative to its work directory (repeatable): if none matches once it ends Done, it is Failed (missing output)"
+      ),
+      Options.repeated
+    ),
+    checkLogs: Options.boolean("check-logs").pipe(
+      Options.withDescription(
+        "Once it ends Done, scan its logs for error lines (config: error_patterns, error_whitelist); any makes it Failed"
+      )
     ),
     afterOk: dependencyOption("after-ok", "succeeded"),
     afterNotOk: dependencyOption("after-not-ok", "failed or was killed"),
@@ -608,7 +636,22 @@ const submitCommand = Command.make(
         ...(Object.keys(o.env).length > 0 ? { env: o.env } : {}),
         ...(Option.isSome(o.array) ? { array: o.array.value } : {}),
         ...(o.cleanEnv ? { inheritEnv: false } : {}),
-        ...(o.loginShell ? { loginShell: true } : {})
+        ...(o.loginShell ? { loginShell: true } : {}),
+        ...(Option.isSome(o.template) ? { template: o.template.value } : {}),
+        ...(o.expect.length > 0 ? { expectedOutputs: o.expect } : {}),
+        ...(o.checkLogs ? { logCheck: {} } : {})
+      }
+      if (Option.isSome(o.maxRetries)) {
+        spec = {
+          ...spec,
+          retry: {
+            maxRetries: o.maxRetries.value,
+            ...(o.retryOn.length > 0 ? { on: o.retryOn } : {}),
+            ...(Option.isSome(o.retryBackoff) ? { backoffSeconds: o.retryBackoff.value } : {})
+          }
+        }
+      } else if (o.retryOn.length > 0 || Option.isSome(o.retryBackoff)) {
+        return yield* new UsageError({ message: "submit: --retry-on and --retry-backoff need --max-retries N" })
       }
       const dependsOn: Array<Dependency> = [
         ...o.afterOk.map((jobId) => ({ type: "afterok" as const, jobId })),
@@ -871,54 +914,29 @@ const showCommand = Command.make(
       const history = yield* JobQueries.jobDetails(o.id).pipe(
         Effect.catchTag("JobNotFound", () => Effect.flatMap(notFound(o.id), Effect.fail))
       )
-      if (g.json) return yield* printJson(encodeHistory(history))
-      yield* Console.log(Progress.jobDetailsText(history.record, history.transitions, yield* now))
+      const { options } = yield* ClusterConfig
+      const attempts = yield* Retry.attempts(o.id)
+      const record = history.record
+      const failure = isTerminal(record) && record.status !== "Done"
+        ? yield* Diagnosis.failureInfo(record, options)
+        : undefined
+      if (g.json) {
+        return yield* printJson({
+          ...encodeHistory(history),
+          attempts: attempts.map((a) => a.jobId),
+          ...(failure === undefined ? {} : { failure })
+        })
+      }
+      yield* Console.log(Progress.jobDetailsText(record, history.transitions, yield* now, { attempts, failure }))
     })
 ).pipe(
   Command.withDescription(
-    "Show one job in full: its command, executor, metadata, array and dependencies, how it ended, its times, script and logs, and every status change"
+    "Show one job in full: its command, executor, metadata, array and dependencies, how it ended, its times, script and logs, every attempt when it was retried, for a job that failed the evidence (the scheduler's reason, error lines in its logs, missing outputs, the last lines of stderr and stdout), and every status change"
   ),
   storeCommand
 )
 
-const isNotFound = (e: PlatformError) => e._tag === "SystemError" && e.reason === "NotFound"
-
-/** A file's size in bytes, or none when it does not exist. */
-const fileSize = (file: string) =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) =>
-    fs.stat(file).pipe(
-      Effect.map((info) => Option.some(Number(info.size))),
-      Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<number>()))
-    ))
-
-/** Bytes `from` to `to` of a file, chunk by chunk, to `emit`. */
-const copyRange = (file: string, from: number, to: number, emit: (chunk: Uint8Array) => Effect.Effect<void>) =>
-  to <= from
-    ? Effect.void
-    : Effect.flatMap(FileSystem.FileSystem, (fs) =>
-      fs.stream(file, { offset: from, bytesToRead: to - from }).pipe(Stream.runForEach(emit)))
-
-/** Where the last `lines` lines of a file of `size` bytes start (a final newline ends the last line). */
-const tailStart = (file: string, size: number, lines: number) =>
-  Effect.gen(function*() {
-    if (lines === 0) return size
-    const chunkSize = 64 * 1024
-    let found = 0
-    let end = size
-    while (end > 0) {
-      const from = Math.max(0, end - chunkSize)
-      const parts: Array<Uint8Array> = []
-      yield* copyRange(file, from, end, (chunk) => Effect.sync(() => void parts.push(chunk)))
-      const bytes = Buffer.concat(parts)
-      for (let i = bytes.length - 1; i >= 0; i--) {
-        if (bytes[i] !== 10 || from + i === size - 1) continue
-        found += 1
-        if (found === lines) return from + i + 1
-      }
-      end = from
-    }
-    return 0
-  })
+const { copyRange, fileSize, tailStart } = Diagnosis
 
 const missingLog = (record: JobRecord, stream: string, file: string, status: JobStatus | undefined) =>
   new LogNotFound({
@@ -1299,6 +1317,112 @@ export const demoProblems = (
   return problems
 }
 
+// ---------------------------------------------------------------------------------------------
+// retry, run
+// ---------------------------------------------------------------------------------------------
+
+const retryCommand = Command.make(
+  "retry",
+  {
+    globals: globalOptions,
+    wait: Options.boolean("wait").pipe(
+      Options.withDescription("Wait for the new attempt to end, showing progress; the exit code tells how it ended")
+    ),
+    timeout: timeoutOption,
+    id: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("The ended job to submit again"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const executor = yield* Executor
+      const submitted = (r: JobRecord) => `Submitted job ${r.jobId} (${r.name}), attempt ${r.attempt ?? 1} of job ${o.id}`
+      const local = executor.kind === "local"
+      if (!o.wait && !local) {
+        const record = yield* Retry.retry(o.id)
+        yield* g.json ? printJson(encodeRecord(record)) : Console.log(submitted(record))
+        return
+      }
+      const finals = yield* withProgress(g.json, [], (progress) =>
+        Effect.gen(function*() {
+          const record = yield* Retry.retry(o.id)
+          if (!g.json) yield* progress.log(submitted(record))
+          if (!o.wait) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
+          return yield* awaitJobs(progress, [record], o.timeout)
+        }))
+      yield* printFinals(finals, g.json, "object")
+    })
+).pipe(
+  Command.withDescription(
+    "Submit an ended job again, as its next attempt: the spec it was submitted with (with more memory or time if its retry policy escalates them for how it failed), linked to it in the job store (show lists every attempt). Refused for a job that has not ended or was retried already (retry its last attempt)"
+  ),
+  Command.provide((o) => services(o.globals, undefined, { adopt: [o.id] })),
+  reported
+)
+
+/** One line of `run`'s progress: time, step, status, and what happened. */
+const stepLine = (update: Pipeline.StepUpdate, at: Date): string =>
+  `${Progress.formatClock(at)} ${update.step.padEnd(16)} ${update.status.padEnd(8)}${
+    update.note === undefined ? "" : ` ${update.note}`
+  }`
+
+const runCommand = Command.make(
+  "run",
+  {
+    globals: globalOptions,
+    file: Args.file({ name: "PIPELINE", exists: "yes" }).pipe(
+      Args.withDescription("The pipeline file (YAML: name, defaults, steps with depends_on)")
+    )
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const fs = yield* FileSystem.FileSystem
+      const text = yield* fs.readFileString(o.file).pipe(
+        Effect.mapError((e) => new UsageError({ message: `run: cannot read ${o.file}: ${e.message}` }))
+      )
+      const pipeline = yield* parsePipeline(text, o.file)
+      const executor = yield* Executor
+      const monitor = yield* Monitor
+      const poll = executor.kind === "local"
+        ? monitor.tick.pipe(
+          Effect.catchAll((e) => Effect.logWarning(e.message)),
+          Effect.repeat(Schedule.spaced(Duration.millis(250)))
+        )
+        : Effect.never
+      const onUpdate = (update: Pipeline.StepUpdate) =>
+        g.json ? Effect.void : Effect.flatMap(now, (at) => Console.log(stepLine(update, at)))
+      if (!g.json) yield* Console.log(`Pipeline ${pipeline.name}: ${pipeline.steps.length} step(s) on ${executor.kind}`)
+      const result = yield* Effect.raceFirst(Pipeline.run(pipeline, { onUpdate }), Effect.zipRight(poll, Effect.never))
+      if (g.json) {
+        yield* printJson({
+          pipeline: result.pipeline,
+          ok: result.ok,
+          steps: result.steps.map((s) => ({
+            step: s.step,
+            status: s.status,
+            reused: s.reused,
+            summary: s.summary,
+            ...(s.record === undefined ? {} : { record: encodeRecord(s.record) })
+          }))
+        })
+      } else {
+        yield* Console.log("")
+        const width = Math.max(...result.steps.map((s) => s.step.length), 4) + 2
+        for (const s of result.steps) {
+          const job = s.record === undefined ? "-" : `${s.record.jobId}${(s.record.attempt ?? 1) > 1 ? ` (attempt ${s.record.attempt})` : ""}`
+          yield* Console.log(`${s.step.padEnd(width)}${job.padEnd(22)}${s.summary}${s.reused ? " (kept from an earlier run)" : ""}`)
+        }
+      }
+      yield* setExitCode(result.ok ? 0 : 1)
+    })
+).pipe(
+  Command.withDescription(
+    "Run a pipeline file: submit its steps (each as soon as its depends_on allow, with the scheduler's own dependencies where it has them), print each step's progress, and wait for all of them; exit code 0 when every step ended Done. Run it again and only the steps that did not end Done are submitted again"
+  ),
+  Command.provide((o) => services(o.globals, undefined, { adopt: "all" })),
+  reported
+)
+
 const demoCommand = Command.make(
   "demo",
   {
@@ -1381,7 +1505,7 @@ const command = rootCommand.pipe(
   Command.withHandler(() =>
     Effect.zipRight(
       Console.error(
-        "cluster-api: give a command: submit, status, wait, cancel, track, list, show, logs, export, import, cleanup, config show or demo (see cluster-api --help)"
+        "cluster-api: give a command: submit, run, retry, status, wait, cancel, track, list, show, logs, export, import, cleanup, config show or demo (see cluster-api --help)"
       ),
       setExitCode(2)
     )
@@ -1402,6 +1526,8 @@ const command = rootCommand.pipe(
     importCommand,
     cleanupCommand,
     configCommand,
+    retryCommand,
+    runCommand,
     demoCommand
   ])
 )

@@ -8,6 +8,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Fiber, Schedule, Stream, SubscriptionRef } from "effect"
+import type { FailureInfo } from "../Diagnosis.js"
 import type { ArrayElement, FailureReason, JobEvent, JobRecord, JobStatus } from "../Domain.js"
 import { arraySize, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
 import { formatBytes } from "../Units.js"
@@ -221,12 +222,23 @@ export const transitionText = (t: TransitionLine): string =>
 export const jobDetailsText = (
   record: JobRecord,
   transitions: ReadonlyArray<TransitionLine>,
-  now: Date
+  now: Date,
+  more: {
+    /** Every attempt of the job, first to last (when it was retried). */
+    readonly attempts?: ReadonlyArray<JobRecord> | undefined
+    /** How it failed, with the evidence from its logs (for a job that did not end Done). */
+    readonly failure?: FailureInfo | undefined
+  } = {}
 ): string => {
+  const attempts = more.attempts ?? []
   const fields: Array<readonly [string, string | undefined]> = [
     ["Job", record.jobId],
     ["Name", record.name],
     ["Status", record.status],
+    [
+      "Attempt",
+      attempts.length > 1 ? `${record.attempt ?? 1} of ${attempts.length}` : record.attempt === undefined ? undefined : String(record.attempt)
+    ],
     ["Reason", record.reason === undefined ? undefined : describeReason(record.reason)],
     ["Exit code", record.exitCode === undefined ? undefined : String(record.exitCode)],
     ["Command", record.command],
@@ -271,10 +283,47 @@ export const jobDetailsText = (
       lines.push(`  … and ${elements.length - detailElementLimit} more (--json lists them all)`)
     }
   }
+  if (attempts.length > 1) {
+    lines.push("", "Attempts:")
+    for (const a of attempts) {
+      const how = a.reason === undefined || a.status === "Done" ? a.status : `${a.status} (${describeReason(a.reason)})`
+      const ended = a.finishTime === undefined ? "" : `, ended ${formatDateTime(a.finishTime)}`
+      lines.push(`  ${a.jobId === record.jobId ? "*" : " "} ${a.attempt ?? 1}  job ${a.jobId}  ${how}${ended}`)
+    }
+  }
+  if (more.failure !== undefined) lines.push("", ...failureText(more.failure))
   lines.push("", "Transitions:")
   if (transitions.length === 0) lines.push("  (none recorded)")
   for (const t of transitions) lines.push(`  ${formatDateTime(t.at)}  ${transitionText(t)}`)
   return lines.join("\n")
+}
+
+/** `show`'s account of a failure: the scheduler's word, error lines, missing outputs, log tails. */
+export const failureText = (info: FailureInfo): Array<string> => {
+  const lines = ["Failure:"]
+  if (info.summary !== undefined) lines.push(`  ${info.summary}`)
+  if (info.signal !== undefined) lines.push(`  signal: ${info.signal}`)
+  if (info.schedulerReason !== undefined) lines.push(`  scheduler: ${info.schedulerReason}`)
+  if (info.failedElements !== undefined && info.failedElements.length > 0) {
+    lines.push(`  failed elements: ${info.failedElements.join(", ")}${info.element === undefined ? "" : ` (logs below: element ${info.element})`}`)
+  }
+  if (info.missingOutputs !== undefined && info.missingOutputs.length > 0) {
+    lines.push(`  missing outputs: ${info.missingOutputs.join(", ")}`)
+  }
+  if (info.errorCount > 0) {
+    const shown = info.errorLines.slice(0, 10)
+    lines.push(`  error lines in its logs: ${info.errorCount}${info.errorCount > shown.length ? ` (first ${shown.length})` : ""}`)
+    for (const l of shown) lines.push(`    ${l}`)
+  }
+  for (const [stream, tail, path] of [
+    ["stderr", info.stderrTail, info.stderrPath],
+    ["stdout", info.stdoutTail, info.stdoutPath]
+  ] as const) {
+    if (tail === undefined || tail.trim() === "") continue
+    lines.push(`  last lines of ${stream} (${path ?? "?"}):`)
+    for (const l of tail.replace(/\n$/, "").split("\n")) lines.push(`    ${l}`)
+  }
+  return lines
 }
 
 // ---------------------------------------------------------------------------------------------
