@@ -317,7 +317,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         escalated: plan.escalated,
         at
       })
-      yield* Effect.logInfo(
+      yield* Effect.logDebug(
         `job ${record.jobId} (${record.name}) failed; attempt ${plan.attempt} in ${delayMillis / 1000}s${
           plan.escalated.length > 0 ? ` with ${plan.escalated.join(", ")}` : ""
         }`

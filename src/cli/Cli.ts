@@ -1361,8 +1361,8 @@ const retryCommand = Command.make(
 
 /** One line of `run`'s progress: time, step, status, and what happened. */
 const stepLine = (update: Pipeline.StepUpdate, at: Date): string =>
-  `${Progress.formatClock(at)} ${update.step.padEnd(16)} ${update.status.padEnd(8)}${
-    update.note === undefined ? "" : ` ${update.note}`
+  `${Progress.formatClock(at)} ${update.step.padEnd(16)} ${update.status}${
+    update.note === undefined ? "" : `${" ".repeat(Math.max(1, 9 - update.status.length))}${update.note}`
   }`
 
 const runCommand = Command.make(
