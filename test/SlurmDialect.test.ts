@@ -310,7 +310,7 @@ describe("sacct", () => {
     // OverMemoryKill: FAILED, ExitCode 0:9, the batch step at 322224K over its 50M.
     expect(obs.get("13")).toMatchObject({ status: "Failed", reason: { _tag: "OutOfMemory" }, maxMem: 322224 * 1024 })
     // --kill-on-invalid-dep: plain CANCELLED, reason still "Dependency", never started.
-    expect(obs.get("9")).toMatchObject({ status: "Failed", reason: { _tag: "DependencyFailed", dependencies: ["afterok:8"] } })
+    expect(obs.get("9")).toMatchObject({ status: "Failed", reason: { _tag: "DependencyFailed", dependencies: ["8"] } })
     expect(obs.get("9")?.execHost).toBeUndefined()
     expect(obs.get("10")?.status).toBe("Pending")
     expect(obs.get("14")?.status).toBe("Pending")
@@ -348,7 +348,7 @@ describe("sacct", () => {
     const deps = { dependsOn: [{ type: "afterok" as const, jobId: "53" }] }
     expect(byId(right(parseAccounting(line, [record("54", deps)]))).get("54")).toMatchObject({
       status: "Failed",
-      reason: { _tag: "DependencyFailed", dependencies: ["afterok:53"] },
+      reason: { _tag: "DependencyFailed", dependencies: ["53"] },
       startTime: undefined
     })
     // Cancelled by someone, or a job without dependencies: a cancel.

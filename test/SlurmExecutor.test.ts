@@ -265,7 +265,7 @@ describe("polling", () => {
         yield* TestClock.adjust("10 seconds")
         expect(yield* get(job.jobId)).toMatchObject({
           status: "Failed",
-          reason: { _tag: "DependencyFailed", dependencies: ["afterok:77"] }
+          reason: { _tag: "DependencyFailed", dependencies: ["77"] }
         })
       })
     ))

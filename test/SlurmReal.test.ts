@@ -22,6 +22,7 @@ import type { JobEvent, JobSpec } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
+import * as Pipeline from "../src/Pipeline.js"
 import { bin } from "./globalSetup.js"
 import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
 import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
@@ -164,6 +165,62 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(never.status).toBe("Failed")
       expect(never.reason?._tag).toBe("DependencyFailed")
       expect(never.startTime).toBeUndefined()
+    })
+
+    it("a pipeline: a step that fails once and succeeds on its retry, a failing step, and the dependents of each", async () => {
+      const work = fs.mkdtempSync(path.join(scratch, "pipeline-"))
+      const result = await run(Pipeline.run({
+        name: "real",
+        steps: [
+          { name: "prep", command: "echo data > in.txt", resources: { workDir: work } },
+          {
+            name: "train",
+            command: "if [ ! -f tried ]; then touch tried; echo first-attempt-fails >&2; exit 1; fi; cat in.txt > model.txt",
+            resources: { workDir: work },
+            dependsOn: ["prep"],
+            retry: { maxRetries: 1 }
+          },
+          { name: "evaluate", command: "cat model.txt", resources: { workDir: work }, dependsOn: ["train"] },
+          { name: "check", command: "exit 3", resources: { workDir: work }, dependsOn: ["prep"] },
+          { name: "publish", command: "touch published", resources: { workDir: work }, dependsOn: ["check"] }
+        ]
+      }))
+      const step = Object.fromEntries(result.steps.map((s) => [s.step, s]))
+      expect(result.ok).toBe(false)
+      expect(step["prep"]!.status).toBe("Done")
+      expect([step["train"]!.status, step["train"]!.record?.attempt]).toEqual(["Done", 2])
+      expect(step["evaluate"]!.status).toBe("Done")
+      expect(fs.readFileSync(step["evaluate"]!.record!.stdoutPath!, "utf8")).toBe("data\n")
+      // evaluate waited for train's last attempt: submitted after the retry ended
+      expect(step["evaluate"]!.record!.submitTime!.getTime()).toBeGreaterThanOrEqual(
+        step["train"]!.record!.finishTime!.getTime()
+      )
+      expect(step["check"]!.summary).toBe("Failed: exit code 3")
+      // publish was handed to Slurm with afterok on check, and Slurm never ran it
+      const publish = step["publish"]!
+      expect(publish.record?.dependsOn).toEqual([{ type: "afterok", jobId: step["check"]!.record!.jobId }])
+      expect(publish.summary).toBe(`Failed: dependency failed: check (job ${step["check"]!.record!.jobId})`)
+      expect(fs.existsSync(path.join(work, "published"))).toBe(false)
+    })
+
+    it("out of memory, retried with twice the memory, succeeds", async () => {
+      const final = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({
+          name: "grow",
+          command: `python3 -c "x = b'x' * (150 * 1024 * 1024); import time; time.sleep(5)"`,
+          resources: { memory: "100M", workDir: scratch },
+          retry: { maxRetries: 1, on: ["OutOfMemory"], memoryFactor: 4 }
+        })
+        const [final] = yield* monitor.await(job, { timeout: "3 minutes" })
+        const first = yield* Effect.flatMap(JobStore, (store) => store.get(job.jobId))
+        return { final: final!, first: Option.getOrThrow(first) }
+      }))
+      expect(final.first.reason, JSON.stringify(final.first)).toEqual({ _tag: "OutOfMemory" })
+      expect(final.final.status).toBe("Done")
+      expect(final.final.attempt).toBe(2)
+      expect(final.final.spec?.resources?.memory).toBe("400 MB")
     })
 
     it("cancel ends a running job Killed, and Slurm agrees", async () => {

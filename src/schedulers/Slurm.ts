@@ -413,7 +413,7 @@ export const settleMillis = 30_000
 
 /** What the dialect knows of a job besides the line it reads. */
 export interface AccountContext {
-  /** The job's dependencies (`afterok:12`), when it has any. */
+  /** The ids of the jobs the job depends on, when it has any. */
   readonly dependencies?: ReadonlyArray<string> | undefined
   /** When the answer was read; undefined: take the answer as final. */
   readonly now?: Date | undefined
@@ -493,7 +493,7 @@ export const accountOutcome = (
 }
 
 const dependencyIds = (record: JobRecord | undefined): ReadonlyArray<string> =>
-  (record?.dependsOn ?? []).map((d) => `${d.type}:${d.jobId}`)
+  (record?.dependsOn ?? []).map((d) => d.jobId)
 
 export const parseAccounting = (
   stdout: string,
