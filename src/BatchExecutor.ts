@@ -12,7 +12,7 @@ import { CommandRunner } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import { userInfo } from "node:os"
-import type { Dependency, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
+import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
 import { dependencyVerdict, isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
@@ -20,6 +20,7 @@ import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } fr
 import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
+import { dependencyStatus, withAttempts, withObservations } from "./Retry.js"
 import { applyObservation, cancelled } from "./Transition.js"
 
 export { dependencyVerdict } from "./Domain.js"
@@ -562,18 +563,14 @@ export const make = (dialect: Dialect) =>
         const byId = new Map(observations.map((o) => [o.jobId, o] as const))
         const waiting = jobs.filter((j) => (j.dependsOn ?? []).some(gate.gated) && byId.get(j.jobId)?.held === true)
         if (waiting.length === 0) return observations
-        const at = yield* now
         const targets = Array.from(new Set(waiting.flatMap((j) => (j.dependsOn ?? []).map((d) => d.jobId))))
-        const stored = new Map(
-          (yield* store.list({ ids: targets }).pipe(Effect.mapError((e) => pollError(e.message)))).map((r) => [r.jobId, r] as const)
+        const read = yield* withAttempts(targets).pipe(
+          Effect.provideService(JobStore, store),
+          Effect.mapError((e) => pollError(e.message))
         )
-        // What each target is now: its record with this poll's observation of it applied.
-        const statusOf = (jobId: string): JobStatus | undefined => {
-          const record = stored.get(jobId)
-          const observed = byId.get(jobId)
-          if (record === undefined) return undefined
-          return observed === undefined ? record.status : applyObservation(record, observed, at).status
-        }
+        // With this poll's observations; a job retried counts as its last attempt (Retry.ts).
+        const stored = withObservations(read, (id) => byId.get(id), yield* now)
+        const statusOf = (jobId: string) => dependencyStatus(jobId, stored, options)
         const ready: Array<string> = []
         const never = new Map<string, ReadonlyArray<string>>()
         for (const job of waiting) {

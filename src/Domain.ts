@@ -377,6 +377,10 @@ export const JobRecord = Schema.Struct({
 })
 export type JobRecord = typeof JobRecord.Type
 
+/** Whether a job's spec asks for checks once it ends Done (expected outputs, log errors). */
+export const hasDoneChecks = (spec: JobSpec | undefined): boolean =>
+  (spec?.expectedOutputs?.length ?? 0) > 0 || spec?.logCheck !== undefined
+
 /** Which attempt a record is (1 when it says nothing). */
 export const attemptOf = (record: JobRecord): number => record.attempt ?? 1
 

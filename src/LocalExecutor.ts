@@ -38,7 +38,7 @@ import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
-import { planRetry } from "./Retry.js"
+import { dependencyStatus, withAttempts, withObservations } from "./Retry.js"
 import {
   cleanEnvironment,
   hasEnded,
@@ -462,38 +462,23 @@ export const make = Effect.gen(function*() {
       })
       if (waiting.length === 0) return
       const targets = Array.from(new Set(waiting.flatMap(([, hold]) => hold.dependsOn.map((d) => d.jobId))))
-      const found = yield* store.list({ ids: targets }).pipe(
+      const found = yield* withAttempts(targets).pipe(
+        Effect.provideService(JobStore, store),
         Effect.map(Option.some),
         Effect.catchAll((e) =>
           Effect.logWarning(
             `could not read the dependencies of held local jobs (they stay held until the next poll): ${e.message}`
-          ).pipe(Effect.as(Option.none<ReadonlyArray<JobRecord>>()))
+          ).pipe(Effect.as(Option.none<ReadonlyMap<string, JobRecord>>()))
         )
       )
       if (Option.isNone(found)) return
-      const stored = new Map(found.value.map((r) => [r.jobId, r] as const))
-      // A dependency that was retried counts as its last attempt: read the attempts too.
-      for (let next = found.value; next.length > 0;) {
-        const more = next.flatMap((r) => r.retriedBy !== undefined && !stored.has(r.retriedBy) ? [r.retriedBy] : [])
-        next = more.length === 0 ? [] : yield* store.list({ ids: more }).pipe(Effect.orElseSucceed(() => []))
-        for (const r of next) stored.set(r.jobId, r)
-      }
       const at = yield* now
-      /**
-       * A dependency's status as the store has it (after the Monitor's checks of a Done job, which
-       * may turn it Failed), following it to its last attempt; a failed job its retry policy will
-       * submit again has not ended yet.
-       */
-      const statusOf = (jobId: string): JobStatus | undefined => {
-        let record = stored.get(jobId)
-        const seen = new Set<string>()
-        while (record?.retriedBy !== undefined && !seen.has(record.retriedBy)) {
-          seen.add(record.retriedBy)
-          record = stored.get(record.retriedBy) ?? { ...record, status: "Pending", retriedBy: undefined }
-        }
-        if (record === undefined) return undefined
-        return isTerminal(record) && Option.isSome(planRetry(record, options)) ? "Pending" : record.status
-      }
+      // With what this executor sees of its own jobs now (Retry.withObservations).
+      const current = withObservations(found.value, (id) => {
+        const record = found.value.get(id)
+        return record !== undefined && tracked.has(id) ? observeJob(record) : undefined
+      }, at)
+      const statusOf = (jobId: string) => dependencyStatus(jobId, current, options)
       for (const [jobId, hold] of waiting) {
         // Cancelled (or judged) while the store was read.
         if (holds.get(jobId) !== hold) continue

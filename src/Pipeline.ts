@@ -31,7 +31,7 @@ import type { Scope } from "effect"
 import { Deferred, Effect, Either, Option, Stream } from "effect"
 import { ClusterConfig } from "./Config.js"
 import type { Dependency, FailureReason, JobRecord, JobSpec, JobStatus } from "./Domain.js"
-import { dependencyVerdict, describeReason, isTerminal } from "./Domain.js"
+import { dependencyVerdict, describeReason, hasDoneChecks, isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
 import { PipelineInvalid } from "./Errors.js"
 import { Executor, prepareJob } from "./Executor.js"
@@ -216,8 +216,7 @@ const jobHandle = (record: JobRecord, reused: boolean): Handle => ({ _tag: "Job"
 const notSubmitted = (reason: FailureReason): Handle => ({ _tag: "NotSubmitted", reason })
 
 /** Whether a step's end may differ from what its scheduler reports (so dependents wait here). */
-const endDecidedHere = (spec: JobSpec): boolean =>
-  (spec.retry?.maxRetries ?? 0) > 0 || (spec.expectedOutputs?.length ?? 0) > 0 || spec.logCheck !== undefined
+const endDecidedHere = (spec: JobSpec): boolean => (spec.retry?.maxRetries ?? 0) > 0 || hasDoneChecks(spec)
 
 /** The step's job from an earlier run: the last attempt of the last submission, on this executor. */
 const previousRun = (pipeline: string, step: PlannedStep, executor: string, prefix: string | undefined) =>

@@ -10,13 +10,14 @@
 import { Duration, Effect, Either, Option } from "effect"
 import type { ConfigOptions } from "./Config.js"
 import { ClusterConfig } from "./Config.js"
-import type { FailureKind, JobRecord, JobSpec, RetryPolicy } from "./Domain.js"
-import { attemptOf, isTerminal } from "./Domain.js"
+import type { FailureKind, JobRecord, JobSpec, Observation, RetryPolicy } from "./Domain.js"
+import { attemptOf, hasDoneChecks, isTerminal } from "./Domain.js"
 import { JobNotFound, RetryRefused } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import type { SubmitFailure } from "./Executor.js"
 import { Executor } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
+import { applyObservation } from "./Transition.js"
 import { formatHMS, memoryInMegabytes, parseMemory, parseWalltime } from "./Units.js"
 
 /** What a retry policy retries when it names no kinds: every failure but these. */
@@ -188,3 +189,64 @@ export const submitAttempt = (
     yield* store.modify([previous.jobId], (r) => ({ ...r, retriedBy: submitted.jobId }))
     return link(submitted)
   })
+
+/**
+ * The records of `jobIds` and of every later attempt of theirs, by id (one store read per
+ * generation of attempts): what gating a dependency needs. A failed read gives what was read.
+ */
+export const withAttempts = (
+  jobIds: ReadonlyArray<string>
+): Effect.Effect<ReadonlyMap<string, JobRecord>, StoreError, JobStore> =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const records = new Map<string, JobRecord>()
+    for (let wanted = [...new Set(jobIds)]; wanted.length > 0;) {
+      const found = yield* store.list({ ids: wanted })
+      for (const r of found) records.set(r.jobId, r)
+      wanted = found.flatMap((r) => r.retriedBy !== undefined && !records.has(r.retriedBy) ? [r.retriedBy] : [])
+    }
+    return records
+  })
+
+/**
+ * The records with what this poll observed applied (`observed` by id), for deciding
+ * dependencies in the same poll that sees a job end: a job seen ending Done whose spec asks for
+ * checks counts as still running until the Monitor has recorded their verdict.
+ */
+export const withObservations = (
+  records: ReadonlyMap<string, JobRecord>,
+  observed: (jobId: string) => Observation | undefined,
+  at: Date
+): ReadonlyMap<string, JobRecord> => {
+  const out = new Map(records)
+  for (const [jobId, record] of records) {
+    const o = observed(jobId)
+    if (o === undefined) continue
+    const next = applyObservation(record, o, at)
+    out.set(jobId, next.status === "Done" && record.status !== "Done" && hasDoneChecks(record.spec) ? record : next)
+  }
+  return out
+}
+
+/**
+ * How a job another one depends on stands, for deciding that dependency: the status the store
+ * holds (after the Monitor's checks of a Done job, which may have made it Failed) of its last
+ * attempt, and Pending for a failed job its retry policy will submit again. Undefined: not known.
+ */
+export const dependencyStatus = (
+  jobId: string,
+  records: ReadonlyMap<string, JobRecord>,
+  options: ConfigOptions
+): JobRecord["status"] | undefined => {
+  let record = records.get(jobId)
+  const seen = new Set<string>()
+  while (record?.retriedBy !== undefined && !seen.has(record.retriedBy)) {
+    seen.add(record.retriedBy)
+    const next = records.get(record.retriedBy)
+    // The next attempt exists but was not read: it has not ended as far as this read knows.
+    if (next === undefined) return "Pending"
+    record = next
+  }
+  if (record === undefined) return undefined
+  return isTerminal(record) && Option.isSome(planRetry(record, options)) ? "Pending" : record.status
+}

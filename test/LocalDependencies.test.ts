@@ -160,6 +160,8 @@ describe("local dependencies", () => {
           { type: "afterok", jobId: good.jobId },
           { type: "afterany", jobId: bad.jobId }
         ])
+        // Submitted once both have ended, so that both are judged together and both are named.
+        yield* awaitAll([bad, good])
         const mixed = yield* dependent("mixed", [
           { type: "afterany", jobId: good.jobId },
           { type: "afterok", jobId: bad.jobId },

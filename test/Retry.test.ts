@@ -150,6 +150,42 @@ describe("the retry policy (pure)", () => {
   })
 })
 
+describe("a dependency on a retried or checked job (pure)", () => {
+  const rec = (jobId: string, status: JobRecord["status"], more: Partial<JobRecord> = {}): JobRecord => ({
+    ...failed({ retry: { maxRetries: 1 } }),
+    jobId,
+    status,
+    ...more
+  })
+
+  it("counts a retried job as its last attempt, and a failed job about to be retried as not ended", () => {
+    const records = new Map([
+      ["1", rec("1", "Failed", { retriedBy: "2" })],
+      ["2", rec("2", "Done", { attempt: 2, retryOf: "1" })],
+      ["3", rec("3", "Failed")],
+      ["4", rec("4", "Failed", { attempt: 2 })],
+      ["5", rec("5", "Failed", { retriedBy: "6" })]
+    ])
+    expect(Retry.dependencyStatus("1", records, defaultOptions)).toBe("Done")
+    expect(Retry.dependencyStatus("3", records, defaultOptions)).toBe("Pending")
+    expect(Retry.dependencyStatus("4", records, defaultOptions)).toBe("Failed")
+    expect(Retry.dependencyStatus("5", records, defaultOptions)).toBe("Pending")
+    expect(Retry.dependencyStatus("9", records, defaultOptions)).toBeUndefined()
+  })
+
+  it("a job seen ending Done whose spec asks for checks is not Done until the Monitor recorded it", () => {
+    const checked = rec("1", "Running", { spec: { name: "x", command: "x", expectedOutputs: ["out"] } })
+    const plain = rec("2", "Running", { spec: { name: "y", command: "y" } })
+    const seen = Retry.withObservations(
+      new Map([["1", checked], ["2", plain]]),
+      (id) => ({ jobId: id, status: "Done", exitCode: 0 }),
+      new Date(0)
+    )
+    expect(seen.get("1")?.status).toBe("Running")
+    expect(seen.get("2")?.status).toBe("Done")
+  })
+})
+
 describe("retries by the Monitor", () => {
   it.effect("submits the next attempt after the backoff, links the attempts, and await gets the last", () =>
     withToy((toy) =>
