@@ -195,16 +195,17 @@ export const plan = (
       if (Either.isLeft(prepared)) problems.push(`step '${step.name}': ${prepared.left.message}`)
       else planned.push({ name: step.name, spec: prepared.right.spec, dependsOn })
     }
-    if (problems.length === 0) {
-      const order = topologicalOrder(planned)
-      if (Either.isLeft(order)) {
-        problems.push(`steps ${order.left.map((s) => `'${s}'`).join(" → ")} depend on each other in a cycle; break it`)
-      } else {
-        const byName = new Map(planned.map((p) => [p.name, p] as const))
-        return order.right.map((n) => byName.get(n)!)
-      }
+    // Cycles among the steps as named, whatever else is wrong (unknown steps left out).
+    const order = topologicalOrder(pipeline.steps.map((step) => ({
+      name: step.name,
+      dependsOn: dependenciesOf(step).filter((d) => names.has(d.step) && d.step !== step.name)
+    })))
+    if (Either.isLeft(order)) {
+      problems.push(`steps ${order.left.map((s) => `'${s}'`).join(" → ")} depend on each other in a cycle; break it`)
     }
-    return yield* new PipelineInvalid({ pipeline: pipeline.name, problems })
+    if (problems.length > 0 || Either.isLeft(order)) return yield* new PipelineInvalid({ pipeline: pipeline.name, problems })
+    const byName = new Map(planned.map((p) => [p.name, p] as const))
+    return order.right.map((n) => byName.get(n)!)
   })
 
 /** What became of a step once its turn came: its job, or why it was never submitted. */

@@ -130,6 +130,7 @@ describe("checking a pipeline before anything is submitted", () => {
         expect(text).toContain("step 'd':")
         expect(text).toContain("lots")
         expect(text).toContain("step 'e' depends on itself")
+        expect(text).toContain("steps 'a' → 'b' → 'a' depend on each other in a cycle")
         expect(yield* submitted).toEqual([])
         const cycle = yield* Effect.either(Pipeline.run({
           name: "ml",

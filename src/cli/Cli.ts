@@ -1391,6 +1391,7 @@ const runCommand = Command.make(
         : Effect.never
       const onUpdate = (update: Pipeline.StepUpdate) =>
         g.json ? Effect.void : Effect.flatMap(now, (at) => Console.log(stepLine(update, at)))
+      yield* Pipeline.plan(pipeline) // every problem before the first line of progress
       if (!g.json) yield* Console.log(`Pipeline ${pipeline.name}: ${pipeline.steps.length} step(s) on ${executor.kind}`)
       const result = yield* Effect.raceFirst(Pipeline.run(pipeline, { onUpdate }), Effect.zipRight(poll, Effect.never))
       if (g.json) {
