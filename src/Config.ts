@@ -15,8 +15,11 @@ import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import type { JobOptions as JobOptionsType } from "./JobOptions.js"
 import {
   decodeJobOptions,
+  isRecord,
   JobOptions,
+  kindOf,
   regexProblem,
+  resourceExpected,
   showValue as show,
   suggest,
   TemplateName,
@@ -244,13 +247,7 @@ const decodeOne = (key: OptionKey, value: unknown): boolean =>
 /** What each option's value must be, in the words of a problem report: `expected …`. */
 const expected: { readonly [K in OptionKey]: string } = {
   executor: `one of ${availableExecutors.join(", ")}, auto`,
-  cpus: "a positive integer",
-  gpus: "a non-negative integer",
-  nodes: "a positive integer",
-  memory: `a memory size string such as "8 GB" or "512M"`,
-  walltime: `a walltime string such as "04:00" (hours:minutes) or "90m"`,
-  queue: "a string",
-  account: "a string",
+  ...resourceExpected,
   poll_interval: "a positive number",
   log_directory: "a string",
   job_name_prefix: "a string",
@@ -281,12 +278,6 @@ const expected: { readonly [K in OptionKey]: string } = {
   state_path: `a file path, or ":memory:"`
 }
 
-const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
-
-/** What kind of YAML node a value came from, for structural problems. */
-const kindOf = (value: unknown): string =>
-  Array.isArray(value) ? "a list" : isRecord(value) ? "a mapping" : `${show(value)}`
 
 /** One layer of options as written: the file's top level, one profile, or the overrides. */
 interface OptionLayer {

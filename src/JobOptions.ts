@@ -16,7 +16,7 @@ import { parseMemory, parseWalltime } from "./Units.js"
 // Small helpers shared with Config.ts
 // ---------------------------------------------------------------------------------------------
 
-const isRecord = (u: unknown): u is Record<string, unknown> =>
+export const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** A value as a problem report shows it: JSON-ish, and short. */
@@ -35,7 +35,7 @@ export const showValue = (value: unknown): string => {
 }
 
 /** What kind of YAML node a value came from, for structural problems. */
-const kindOf = (value: unknown): string => (Array.isArray(value) ? "a list" : isRecord(value) ? "a mapping" : showValue(value))
+export const kindOf = (value: unknown): string => (Array.isArray(value) ? "a list" : isRecord(value) ? "a mapping" : showValue(value))
 
 const editDistance = (a: string, b: string): number => {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
@@ -219,17 +219,22 @@ const retryKeys = [
 ] as const
 
 /** What each key's value must be, in the words of a problem report: `expected …`. */
-const expected: { readonly [K in JobOptionKey]: string } = {
-  command: "a string (the command line to run)",
-  name: "a string",
-  template: "a template name (letters, digits, _, . and -)",
+/** What the resources a job and the config both set must be, in the words of a problem report. */
+export const resourceExpected = {
   cpus: "a positive integer",
   gpus: "a non-negative integer",
   nodes: "a positive integer",
   memory: `a memory size string such as "8 GB" or "512M"`,
   walltime: `a walltime string such as "04:00" (hours:minutes) or "90m"`,
   queue: "a string",
-  account: "a string",
+  account: "a string"
+} as const
+
+const expected: { readonly [K in JobOptionKey]: string } = {
+  command: "a string (the command line to run)",
+  name: "a string",
+  template: "a template name (letters, digits, _, . and -)",
+  ...resourceExpected,
   work_dir: "a directory path",
   stdout: "a file path",
   stderr: "a file path",

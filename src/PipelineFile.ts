@@ -32,12 +32,11 @@ import { Either } from "effect"
 import { parseYaml } from "./Config.js"
 import type { Dependency } from "./Domain.js"
 import { PipelineInvalid } from "./Errors.js"
-import { decodeJobOptions, mergeUnder, showValue, toSpec } from "./JobOptions.js"
+import { decodeJobOptions, isRecord, mergeUnder, showValue, toSpec } from "./JobOptions.js"
 import type { PipelineSpec, PipelineStep, StepDependency } from "./Pipeline.js"
 
 const dependencyTypes: ReadonlyArray<Dependency["type"]> = ["afterok", "afternotok", "afterany"]
 
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const isDependencyType = (u: unknown): u is Dependency["type"] =>
   typeof u === "string" && (dependencyTypes as ReadonlyArray<string>).includes(u)

@@ -11,42 +11,13 @@ import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { PipelineSpec } from "../src/Pipeline.js"
 import * as Pipeline from "../src/Pipeline.js"
-import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
-import { toyExecutorLayer } from "./support/ToyDialect.js"
+import { eventually, toyAccountingScheduler, toyExecutorLayer } from "./support/ToyDialect.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-pipeline-")
 
-/** The toy scheduler; `endByName(name, state)` ends the last job submitted with that script name. */
-const toyScheduler = Effect.gen(function*() {
-  const accounting = yield* Ref.make(new Map<string, string>())
-  const byScript = new Map<string, string>()
-  let next = 100
-  const rules: ReadonlyArray<Rule> = [
-    {
-      match: "toysub",
-      reply: (call: RecordedCall) => {
-        const id = String(next++)
-        byScript.set(call.argv.at(-1) ?? "", id)
-        return { stdout: `${id}\n` }
-      }
-    },
-    { match: "toystat", reply: { stdout: "" } },
-    {
-      match: "toyacct",
-      reply: (call) => {
-        const t = Effect.runSync(Ref.get(accounting))
-        return { stdout: call.argv.slice(1).flatMap((id) => t.has(id) ? [`${id}|${t.get(id)}`] : []).join("\n") }
-      }
-    },
-    { match: "toykill", reply: { stdout: "" } }
-  ]
-  const end = (id: string, state: string) => Ref.update(accounting, (m) => new Map(m).set(id, state))
-  /** The id of the last job whose script path contains `name`. */
-  const idOf = (name: string) => [...byScript].filter(([script]) => script.includes(`_${name}.`)).at(-1)?.[1]
-  return { rules, end, idOf }
-})
+const toyScheduler = toyAccountingScheduler
 
 type Toy = Effect.Effect.Success<typeof toyScheduler>
 
@@ -70,15 +41,7 @@ const submitted = Effect.flatMap(TestCommandRunner, (t) => t.callsMatching("toys
   Effect.map((calls) => calls.map((c) => /capi-ml_(\w+)\./.exec(c.argv.at(-1) ?? "")?.[1]))
 )
 
-/** Waits real milliseconds (not TestClock time) until `done` holds: the run's fibers write scripts to disk. */
-const until = <E, R>(done: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      if (yield* done) return
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-    }
-    throw new Error("the condition never held")
-  })
+const until = eventually
 
 const ml: PipelineSpec = {
   name: "ml",

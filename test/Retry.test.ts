@@ -17,32 +17,13 @@ import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import * as Retry from "../src/Retry.js"
-import type { Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
-import { toyExecutorLayer } from "./support/ToyDialect.js"
+import { eventually, toyAccountingScheduler, toyExecutorLayer } from "./support/ToyDialect.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-retry-")
 
-/** The toy scheduler: jobs numbered from 100; `end(id, "F|1")` makes the accounting report an end. */
-const toyScheduler = Effect.gen(function*() {
-  const accounting = yield* Ref.make(new Map<string, string>())
-  let next = 100
-  const rules: ReadonlyArray<Rule> = [
-    { match: "toysub", reply: () => ({ stdout: `${next++}\n` }) },
-    { match: "toystat", reply: { stdout: "" } },
-    {
-      match: "toyacct",
-      reply: (call) => {
-        const t = Effect.runSync(Ref.get(accounting))
-        return { stdout: call.argv.slice(1).flatMap((id) => t.has(id) ? [`${id}|${t.get(id)}`] : []).join("\n") }
-      }
-    },
-    { match: "toykill", reply: { stdout: "" } }
-  ]
-  const end = (id: string, state: string) => Ref.update(accounting, (m) => new Map(m).set(id, state))
-  return { rules, end }
-})
+const toyScheduler = toyAccountingScheduler
 
 type Toy = Effect.Effect.Success<typeof toyScheduler>
 
@@ -67,18 +48,7 @@ const submits = Effect.flatMap(TestCommandRunner, (t) => t.callsMatching("toysub
 const get = (jobId: string) => Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
 const tick = Effect.flatMap(Monitor, (m) => m.tick)
 
-/**
- * Lets the Monitor's fibers (change feed, a retry's submission, which writes its script to disk)
- * catch up: waits real milliseconds, not TestClock time, until `done` holds (at most 5 s).
- */
-const until = <E, R>(done: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      if (yield* done) return
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-    }
-    throw new Error("the condition never held")
-  })
+const until = eventually
 
 const retriedBy = (jobId: string) =>
   Effect.gen(function*() {

@@ -6,10 +6,11 @@
  * failure). It stands for no real scheduler: real dialects are tested against outputs
  * recorded from the real thing.
  */
-import { Either } from "effect"
+import { Effect, Either, Ref } from "effect"
 import type { Dialect } from "../../src/BatchExecutor.js"
 import { layer } from "../../src/BatchExecutor.js"
 import type { FailureReason, JobStatus, Observation } from "../../src/Domain.js"
+import type { RecordedCall, Rule } from "../../src/TestCommandRunner.js"
 
 const states: Record<string, JobStatus> = {
   PD: "Pending",
@@ -69,3 +70,49 @@ export const toyDialect: Dialect = {
 }
 
 export const toyExecutorLayer = layer(toyDialect)
+
+/**
+ * Rules for a toy scheduler whose jobs are never in the live queue: ids from 100, and each job
+ * ends when the test says so (`end(id, "F|1")`, read by the accounting command). `idOf(step)` is
+ * the id of the last job whose script name holds `_step.` (a pipeline step's job).
+ */
+export const toyAccountingScheduler = Effect.gen(function*() {
+  const accounting = yield* Ref.make(new Map<string, string>())
+  const byScript = new Map<string, string>()
+  let next = 100
+  const rules: ReadonlyArray<Rule> = [
+    {
+      match: "toysub",
+      reply: (call: RecordedCall) => {
+        const id = String(next++)
+        byScript.set(call.argv.at(-1) ?? "", id)
+        return { stdout: `${id}\n` }
+      }
+    },
+    { match: "toystat", reply: { stdout: "" } },
+    {
+      match: "toyacct",
+      reply: (call) => {
+        const t = Effect.runSync(Ref.get(accounting))
+        return { stdout: call.argv.slice(1).flatMap((id) => t.has(id) ? [`${id}|${t.get(id)}`] : []).join("\n") }
+      }
+    },
+    { match: "toykill", reply: { stdout: "" } }
+  ]
+  const end = (id: string, state: string) => Ref.update(accounting, (m) => new Map(m).set(id, state))
+  const idOf = (step: string) => [...byScript].filter(([script]) => script.includes(`_${step}.`)).at(-1)?.[1]
+  return { rules, end, idOf }
+})
+
+/**
+ * Lets fibers that do real I/O (a retry or a pipeline step writing its script) catch up under
+ * TestClock: waits real milliseconds until `done` holds, failing the test after 5 s.
+ */
+export const eventually = <E, R>(done: Effect.Effect<boolean, E, R>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      if (yield* done) return
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+    }
+    throw new Error("the condition never held")
+  })
