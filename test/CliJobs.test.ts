@@ -19,7 +19,7 @@ import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
-import { runBin } from "./support/RunBin.js"
+import { isolatedEnv, throttledBin } from "./support/RunBin.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-clijobs-"))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
@@ -34,26 +34,7 @@ const freshDir = (config = "poll_interval: 0.2\n"): string => {
   return dir
 }
 
-const envFor = (cwd: string): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
-  delete env.CLUSTER_API_CONFIG
-  return env
-}
-
-// Each run spends a couple of seconds of CPU starting node: run at most three at once, so that a
-// busy machine slows the tests down rather than failing them.
-let inFlight = 0
-const queued: Array<() => void> = []
-const cli = async (args: ReadonlyArray<string>, cwd: string): Promise<BinResult> => {
-  if (inFlight >= 3) await new Promise<void>((resolve) => queued.push(resolve))
-  inFlight += 1
-  try {
-    return await runBin(bin, args, { cwd, env: envFor(cwd), killAfterMs: 60_000 })
-  } finally {
-    inFlight -= 1
-    queued.shift()?.()
-  }
-}
+const cli = throttledBin(bin)
 
 const jobIdOf = (r: BinResult): string => {
   const m = /Submitted job (\S+) \(/.exec(r.stdout)
@@ -305,7 +286,7 @@ describe("cluster-api cleanup and logs --follow (the built bin)", { timeout: 120
     const log = job.stdoutPath!
     try {
       await store.runPromise(Effect.flatMap(JobStore, (s) => s.insert([job])))
-      const child = spawn(process.execPath, [bin, "logs", "--follow", "88"], { cwd: dir, env: envFor(dir) })
+      const child = spawn(process.execPath, [bin, "logs", "--follow", "88"], { cwd: dir, env: isolatedEnv(dir) })
       let stdout = ""
       let stderr = ""
       let exited: number | null | undefined

@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { bin } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
-import { runBin } from "./support/RunBin.js"
+import { throttledBin } from "./support/RunBin.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const examplePipeline = fileURLToPath(new URL("../examples/pipeline.yaml", import.meta.url))
@@ -24,26 +24,7 @@ const freshDir = (config = ""): string => {
   return dir
 }
 
-const envFor = (cwd: string): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
-  delete env.CLUSTER_API_CONFIG
-  return env
-}
-
-// Starting node costs a second or two of CPU: at most three runs at once, so that a busy machine
-// slows the tests down rather than failing them.
-let inFlight = 0
-const queued: Array<() => void> = []
-const cli = async (args: ReadonlyArray<string>, cwd: string): Promise<BinResult> => {
-  if (inFlight >= 3) await new Promise<void>((resolve) => queued.push(resolve))
-  inFlight += 1
-  try {
-    return await runBin(bin, args, { cwd, env: envFor(cwd), killAfterMs: 60_000 })
-  } finally {
-    inFlight -= 1
-    queued.shift()?.()
-  }
-}
+const cli = throttledBin(bin)
 
 const show = (r: BinResult): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
 

@@ -123,7 +123,7 @@ steps:
   })
 
   it("names a pipeline without a name after its file's stem", () => {
-    expect(spec("steps: [{ name: a, command: 'true' }]", "/tmp/work/nightly-build.yml").name).toBe("nightly-build")
+    expect(spec("steps: [{ name: a, command: 'true' }]", "/data/pipelines/nightly-build.yml").name).toBe("nightly-build")
     expect(spec("steps: [{ name: a, command: 'true' }]", "ml.pipeline.YAML").name).toBe("ml.pipeline")
     // The stem also names the pipeline in the problems of a file that cannot be read.
     expect(problemsOf("steps: [", "dir/broken.yaml").pipeline).toBe("broken")

@@ -31,3 +31,29 @@ export const runBin = (
       resolve({ code, stdout, stderr })
     })
   })
+
+/** The environment a bin run in `cwd` gets: this one, with HOME there and no CLUSTER_API_CONFIG. */
+export const isolatedEnv = (cwd: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
+  delete env.CLUSTER_API_CONFIG
+  return env
+}
+
+/**
+ * Runs `bin` in a directory with an isolated environment, at most `maxInFlight` at once: starting
+ * node costs a second or two of CPU, so a busy machine slows the tests down rather than failing them.
+ */
+export const throttledBin = (bin: string, maxInFlight = 3) => {
+  let inFlight = 0
+  const queued: Array<() => void> = []
+  return async (args: ReadonlyArray<string>, cwd: string): Promise<BinResult> => {
+    if (inFlight >= maxInFlight) await new Promise<void>((resolve) => queued.push(resolve))
+    inFlight += 1
+    try {
+      return await runBin(bin, args, { cwd, env: isolatedEnv(cwd), killAfterMs: 60_000 })
+    } finally {
+      inFlight -= 1
+      queued.shift()?.()
+    }
+  }
+}
