@@ -247,3 +247,42 @@ describe("adoption in the store", () => {
       expect(Option.isSome(yield* Effect.flatMap(JobStore, (s) => s.get("live")).pipe(Effect.provide(live)))).toBe(true)
     }))
 })
+
+describe("a retry waiting for its backoff when the program ends", () => {
+  it.effect("is submitted by the next program, once the rest of the backoff has passed, and linked to the failed job", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      const toy = toyScheduler()
+      const first = yield* run(file, toy, Effect.gen(function*() {
+        const executor = yield* Executor
+        const runner = yield* TestCommandRunner
+        const job = yield* executor.submit({ name: "flaky", command: "x", retry: { maxRetries: 1, backoffSeconds: 60 } })
+        toy.finish(job.jobId, "F|1")
+        yield* TestClock.adjust("10 seconds") // seen Failed at 10 s: the retry is due at 70 s
+        yield* TestClock.adjust("20 seconds")
+        expect((yield* runner.callsMatching("toysub")).length).toBe(1)
+        return job.jobId
+      }))
+      // The program ended at 30 s without submitting the retry; the next starts at once.
+      const second = yield* run(file, toy, Effect.gen(function*() {
+        const runner = yield* TestCommandRunner
+        const monitor = yield* Monitor
+        expect(monitor.resumed.ended.map((r) => r.jobId)).toEqual([first])
+        yield* TestClock.adjust("39 seconds")
+        expect((yield* runner.callsMatching("toysub")).length).toBe(0)
+        yield* TestClock.adjust("1 second")
+        const store = yield* JobStore
+        for (let i = 0; i < 1000 && Option.getOrThrow(yield* store.get(first)).retriedBy === undefined; i++) {
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+        }
+        expect((yield* runner.callsMatching("toysub")).length).toBe(1)
+        const failed = Option.getOrThrow(yield* store.get(first))
+        const next = Option.getOrThrow(yield* store.get(failed.retriedBy!))
+        return [next.attempt, next.retryOf]
+      }))
+      expect(second).toEqual([2, first])
+      // Delivered once the retry was submitted: a third program has nothing to announce or retry.
+      const third = yield* run(file, toy, Effect.flatMap(Monitor, (m) => Effect.succeed(m.resumed.ended.length)))
+      expect(third).toBe(0)
+    }))
+})
