@@ -61,7 +61,7 @@ import { Executor } from "./Executor.js"
 import type { JobChange } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
-import { planRetry, submitAttempt } from "./Retry.js"
+import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
 import { applyObservation, isZombie, vanish } from "./Transition.js"
 
 /** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
@@ -572,17 +572,9 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   /** A job's record, or its last attempt's when it was retried (what waiting on it waits for). */
   const lookup = (jobId: string) =>
     Effect.gen(function*() {
-      const first = yield* store.get(jobId)
-      if (Option.isNone(first)) return yield* new JobNotFound({ jobId })
-      let record: JobRecord = first.value
-      const seen = new Set([jobId])
-      while (record.retriedBy !== undefined && !seen.has(record.retriedBy)) {
-        seen.add(record.retriedBy)
-        const next: Option.Option<JobRecord> = yield* store.get(record.retriedBy)
-        if (Option.isNone(next)) break
-        record = next.value
-      }
-      return record
+      const found = yield* store.get(jobId)
+      if (Option.isNone(found)) return yield* new JobNotFound({ jobId })
+      return yield* lastAttemptOf(found.value).pipe(Effect.provideService(JobStore, store))
     })
 
   /** Ended for good: terminal, and no next attempt is on its way. */

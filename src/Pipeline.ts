@@ -37,7 +37,7 @@ import { PipelineInvalid } from "./Errors.js"
 import { Executor, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { Monitor } from "./Monitor.js"
-import { planRetry } from "./Retry.js"
+import { lastAttemptOf, planRetry } from "./Retry.js"
 import { fullJobName } from "./Script.js"
 
 /** A dependency on another step of the same pipeline. */
@@ -225,15 +225,8 @@ const previousRun = (pipeline: string, step: PlannedStep, executor: string, pref
     const store = yield* JobStore
     const candidates = yield* store.list({ names: [fullJobName(prefix, step.spec.name)], executor })
     const mine = candidates.filter((r) => r.metadata["pipeline"] === pipeline && r.metadata["step"] === step.name)
-    let last = mine.at(-1)
-    const seen = new Set<string>()
-    while (last?.retriedBy !== undefined && !seen.has(last.retriedBy)) {
-      seen.add(last.retriedBy)
-      const next = yield* store.get(last.retriedBy)
-      if (Option.isNone(next)) break
-      last = next.value
-    }
-    return Option.fromNullable(last)
+    const last = mine.at(-1)
+    return last === undefined ? Option.none() : Option.some(yield* lastAttemptOf(last))
   })
 
 /**

@@ -95,39 +95,49 @@ export const planRetry = (record: JobRecord, options: ConfigOptions): Option.Opt
   return Option.some({ attempt, delayMillis: backoffMillis(policy, attempt), ...next })
 }
 
+/** The attempts linked from `record` along `link` (`retryOf` back, `retriedBy` on), nearest first. */
+const linked = (record: JobRecord, link: "retryOf" | "retriedBy") =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const seen = new Set([record.jobId])
+    const found: Array<JobRecord> = []
+    let next = record[link]
+    while (next !== undefined && !seen.has(next)) {
+      seen.add(next)
+      const r = yield* store.get(next)
+      if (Option.isNone(r)) break
+      found.push(r.value)
+      next = r.value[link]
+    }
+    return found
+  })
+
+/** The last attempt of the job `record` is (the job itself when it was never retried). */
+export const lastAttemptOf = (record: JobRecord): Effect.Effect<JobRecord, StoreError, JobStore> =>
+  Effect.map(linked(record, "retriedBy"), (later) => later.at(-1) ?? record)
+
+const lookup = (jobId: string) =>
+  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(
+    Effect.flatMap(Option.match({
+      onNone: () => Effect.fail(new JobNotFound({ jobId, hint: "the job store has no record of it" })),
+      onSome: Effect.succeed
+    }))
+  )
+
 /** Every attempt of the job `jobId` is one of, first to last (following `retryOf` and `retriedBy`). */
 export const attempts = (
   jobId: string
 ): Effect.Effect<ReadonlyArray<JobRecord>, JobNotFound | StoreError, JobStore> =>
   Effect.gen(function*() {
-    const store = yield* JobStore
-    const start = yield* store.get(jobId)
-    if (Option.isNone(start)) return yield* new JobNotFound({ jobId, hint: "the job store has no record of it" })
-    const seen = new Set([jobId])
-    const before: Array<JobRecord> = []
-    let link = start.value.retryOf
-    while (link !== undefined && !seen.has(link)) {
-      seen.add(link)
-      const r = yield* store.get(link)
-      if (Option.isNone(r)) break
-      before.unshift(r.value)
-      link = r.value.retryOf
-    }
-    const after: Array<JobRecord> = []
-    link = start.value.retriedBy
-    while (link !== undefined && !seen.has(link)) {
-      seen.add(link)
-      const r = yield* store.get(link)
-      if (Option.isNone(r)) break
-      after.push(r.value)
-      link = r.value.retriedBy
-    }
-    return [...before, start.value, ...after]
+    const record = yield* lookup(jobId)
+    const before = yield* linked(record, "retryOf")
+    const after = yield* linked(record, "retriedBy")
+    return [...before.reverse(), record, ...after]
   })
 
 /** The last attempt of the job `jobId` is one of (the job itself when it was never retried). */
 export const latestAttempt = (jobId: string): Effect.Effect<JobRecord, JobNotFound | StoreError, JobStore> =>
-  Effect.map(attempts(jobId), (all) => all[all.length - 1]!)
+  Effect.flatMap(lookup(jobId), lastAttemptOf)
 
 /**
  * Submits an ended job again, by hand, as its next attempt: the spec it was submitted with
@@ -139,12 +149,9 @@ export const retry = (
   jobId: string
 ): Effect.Effect<JobRecord, RetryRefused | JobNotFound | SubmitFailure, ClusterConfig | Executor | JobStore> =>
   Effect.gen(function*() {
-    const store = yield* JobStore
     const executor = yield* Executor
     const { options } = yield* ClusterConfig
-    const found = yield* store.get(jobId)
-    if (Option.isNone(found)) return yield* new JobNotFound({ jobId, hint: "the job store has no record of it" })
-    const record = found.value
+    const record = yield* lookup(jobId)
     if (!isTerminal(record)) {
       return yield* new RetryRefused({ jobId, problem: `it is ${record.status}; wait for it to end, or cancel it first` })
     }
