@@ -30,6 +30,7 @@ import {
 } from "./Domain.js"
 import { OutputNotFound } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
+import { regexProblem } from "./JobOptions.js"
 import { indexPlaceholder, logPath, statusOf } from "./JobQueries.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -90,17 +91,12 @@ export const isWhitelisted = (line: string, whitelist: ReadonlyArray<string>, th
  * defaults read the same). Left: every pattern that is not a valid regular expression, and why.
  */
 export const compilePatterns = (patterns: ReadonlyArray<string>): Either.Either<ReadonlyArray<RegExp>, string> => {
-  const compiled: Array<RegExp> = []
-  const problems: Array<string> = []
-  for (const pattern of patterns) {
-    try {
-      compiled.push(new RegExp(pattern, "i"))
-    } catch (e) {
-      problems.push(`${JSON.stringify(pattern)} (${e instanceof Error ? e.message : String(e)})`)
-    }
-  }
+  const problems = patterns.flatMap((pattern) => {
+    const problem = regexProblem(pattern)
+    return problem === undefined ? [] : [`${JSON.stringify(pattern)} (${problem})`]
+  })
   return problems.length === 0
-    ? Either.right(compiled)
+    ? Either.right(patterns.map((pattern) => new RegExp(pattern, "i")))
     : Either.left(
       `error pattern${problems.length === 1 ? "" : "s"} ${problems.join(", ")} ${
         problems.length === 1 ? "is not a valid regular expression" : "are not valid regular expressions"
@@ -269,8 +265,8 @@ export interface ReadOutputOptions {
   readonly index?: number | undefined
 }
 
-/** Whether a job, or the element `index` of it, has ended. */
-const hasEnded = (record: JobRecord, index: number | undefined): boolean => {
+/** Whether a job, or the element `index` of it, has ended (so its logs will not grow). */
+export const endedAt = (record: JobRecord, index: number | undefined): boolean => {
   const status = statusOf(record, index)
   return isTerminal(record) || (status !== undefined && isTerminalStatus(status))
 }
@@ -278,7 +274,7 @@ const hasEnded = (record: JobRecord, index: number | undefined): boolean => {
 const missingProblem = (record: JobRecord, index: number | undefined): string => {
   const status: JobStatus = statusOf(record, index) ?? record.status
   const who = index === undefined ? "the job" : `element ${index}`
-  return hasEnded(record, index)
+  return endedAt(record, index)
     ? `${who} ended ${isTerminalStatus(status) ? status : record.status} and the file is not there: it was never written, or was deleted`
     : `not written yet: ${who} has not ended (it is ${status}); try again once it runs`
 }
@@ -420,7 +416,7 @@ const scanSettings = (check: LogCheck | undefined, options: ConfigOptions) =>
     if (Either.isRight(compiled)) patterns = compiled.right
     else {
       yield* Effect.logWarning(`${compiled.left}; scanning logs without ${sources.length === 1 ? "it" : "them"}`)
-      patterns = sources.flatMap((p) => Either.getOrElse(compilePatterns([p]), () => []))
+      patterns = sources.filter((p) => regexProblem(p) === undefined).map((p) => new RegExp(p, "i"))
     }
     return {
       patterns,

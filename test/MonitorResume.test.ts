@@ -22,7 +22,7 @@ import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { jobRecord } from "./support/Records.js"
-import { toyExecutorLayer } from "./support/ToyDialect.js"
+import { eventually, toyExecutorLayer } from "./support/ToyDialect.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-resume-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -272,9 +272,7 @@ describe("a retry waiting for its backoff when the program ends", () => {
         expect((yield* runner.callsMatching("toysub")).length).toBe(0)
         yield* TestClock.adjust("1 second")
         const store = yield* JobStore
-        for (let i = 0; i < 1000 && Option.getOrThrow(yield* store.get(first)).retriedBy === undefined; i++) {
-          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-        }
+        yield* eventually(Effect.map(store.get(first), (r) => Option.getOrThrow(r).retriedBy !== undefined))
         expect((yield* runner.callsMatching("toysub")).length).toBe(1)
         const failed = Option.getOrThrow(yield* store.get(first))
         const next = Option.getOrThrow(yield* store.get(failed.retriedBy!))

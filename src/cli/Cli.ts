@@ -362,9 +362,24 @@ const printRecords = <E, R>(records: ReadonlyArray<JobRecord>, json: boolean, no
   })
 
 /**
+ * For the scope's life, local jobs are polled every 250 ms (a poll only reads this process's
+ * memory), so that short jobs are not held up by a long `poll_interval`. Other executors are left
+ * to the Monitor's own `poll_interval`.
+ */
+const pollLocalOften = Effect.gen(function*() {
+  const monitor = yield* Monitor
+  const executor = yield* Executor
+  if (executor.kind !== "local") return
+  yield* monitor.tick.pipe(
+    Effect.catchAll((e) => Effect.logWarning(e.message)),
+    Effect.repeat(Schedule.spaced(Duration.millis(250))),
+    Effect.forkScoped
+  )
+})
+
+/**
  * Runs `body` while progress is shown, subscribed to the Monitor's events before `body` submits
- * anything. Local jobs are polled every 250 ms while waiting (a poll only reads this process's
- * memory), so short jobs are not held up by a long `poll_interval`.
+ * anything, local jobs polled often (`pollLocalOften`).
  */
 const withProgress = <A, E, R>(
   json: boolean,
@@ -373,7 +388,6 @@ const withProgress = <A, E, R>(
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const monitor = yield* Monitor
-    const executor = yield* Executor
     const events = yield* monitor.subscribe
     const progress = yield* Progress.start(events, {
       mode: json ? "off" : process.stdout.isTTY === true ? "tty" : "lines",
@@ -381,13 +395,7 @@ const withProgress = <A, E, R>(
       width: () => (process.stdout.columns > 0 ? process.stdout.columns : 100),
       initial
     })
-    if (executor.kind === "local") {
-      yield* monitor.tick.pipe(
-        Effect.catchAll((e) => Effect.logWarning(e.message)),
-        Effect.repeat(Schedule.spaced(Duration.millis(250))),
-        Effect.forkScoped
-      )
-    }
+    yield* pollLocalOften
     return yield* body(progress)
   }))
 
@@ -1029,7 +1037,7 @@ const logsCommand = Command.make(
           return yield* setExitCode(1)
         }
         const status = JobQueries.statusOf(current.value, index)
-        const ended = isTerminal(current.value) || (status !== undefined && isTerminalStatus(status))
+        const ended = Diagnosis.endedAt(current.value, index)
         const length = yield* fileSize(file)
         if (Option.isSome(length)) {
           seenFile = true
@@ -1382,18 +1390,11 @@ const runCommand = Command.make(
       )
       const pipeline = yield* parsePipeline(text, o.file)
       const executor = yield* Executor
-      const monitor = yield* Monitor
-      const poll = executor.kind === "local"
-        ? monitor.tick.pipe(
-          Effect.catchAll((e) => Effect.logWarning(e.message)),
-          Effect.repeat(Schedule.spaced(Duration.millis(250)))
-        )
-        : Effect.never
       const onUpdate = (update: Pipeline.StepUpdate) =>
         g.json ? Effect.void : Effect.flatMap(now, (at) => Console.log(stepLine(update, at)))
       yield* Pipeline.plan(pipeline) // every problem before the first line of progress
       if (!g.json) yield* Console.log(`Pipeline ${pipeline.name}: ${pipeline.steps.length} step(s) on ${executor.kind}`)
-      const result = yield* Effect.raceFirst(Pipeline.run(pipeline, { onUpdate }), Effect.zipRight(poll, Effect.never))
+      const result = yield* Effect.scoped(Effect.zipRight(pollLocalOften, Pipeline.run(pipeline, { onUpdate })))
       if (g.json) {
         yield* printJson({
           pipeline: result.pipeline,
