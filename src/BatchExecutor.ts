@@ -13,14 +13,14 @@ import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import { userInfo } from "node:os"
 import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
-import { dependencyVerdict, isTerminal, isTerminalStatus } from "./Domain.js"
+import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
-import { dependencyStatus, withAttempts, withObservations } from "./Retry.js"
+import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import { applyObservation, cancelled } from "./Transition.js"
 
 export { dependencyVerdict } from "./Domain.js"
@@ -570,16 +570,14 @@ export const make = (dialect: Dialect) =>
         )
         // With this poll's observations; a job retried counts as its last attempt (Retry.ts).
         const stored = withObservations(read, (id) => byId.get(id), yield* now)
-        const statusOf = (jobId: string) => dependencyStatus(jobId, stored, options)
         const ready: Array<string> = []
         const never = new Map<string, ReadonlyArray<string>>()
         for (const job of waiting) {
-          const verdicts = (job.dependsOn ?? []).map((d) => ({ jobId: d.jobId, verdict: dependencyVerdict(d.type, statusOf(d.jobId)) }))
-          const unmet = verdicts.filter((v) => v.verdict === "never").map((v) => v.jobId)
-          if (unmet.length > 0) never.set(job.jobId, unmet)
-          else if (verdicts.every((v) => v.verdict === "met")) ready.push(job.jobId)
-          const unknown = verdicts.filter((v) => v.verdict === "unknown").map((v) => v.jobId)
-          if (unknown.length > 0 && unmet.length === 0 && !warnedUnknown.has(job.jobId)) {
+          const judged = judgeDependencies(job.dependsOn ?? [], stored, options)
+          if (judged.never.length > 0) never.set(job.jobId, judged.never)
+          else if (judged.ready) ready.push(job.jobId)
+          const unknown = judged.unknown
+          if (unknown.length > 0 && judged.never.length === 0 && !warnedUnknown.has(job.jobId)) {
             warnedUnknown.add(job.jobId)
             yield* Effect.logWarning(
               `${dialect.kind} job ${job.jobId} stays held: it depends on ${unknown.join(", ")}, which the job store does not hold, so how it ended is unknown; track it (cluster-api track ID), or release or cancel job ${job.jobId} yourself`

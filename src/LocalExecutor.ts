@@ -33,12 +33,12 @@ import { CommandRunner, terminateGroup } from "./CommandRunner.js"
 import type { ProcessExit, SpawnedProcess } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
 import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, Observation } from "./Domain.js"
-import { arrayIndices, dependencyVerdict, isTerminal, isTerminalStatus } from "./Domain.js"
+import { arrayIndices, isTerminal, isTerminalStatus } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
-import { dependencyStatus, withAttempts, withObservations } from "./Retry.js"
+import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import {
   cleanEnvironment,
   hasEnded,
@@ -478,24 +478,21 @@ export const make = Effect.gen(function*() {
         const record = found.value.get(id)
         return record !== undefined && tracked.has(id) ? observeJob(record) : undefined
       }, at)
-      const statusOf = (jobId: string) => dependencyStatus(jobId, current, options)
       for (const [jobId, hold] of waiting) {
         // Cancelled (or judged) while the store was read.
         if (holds.get(jobId) !== hold) continue
-        const verdicts = hold.dependsOn.map((d) => ({ jobId: d.jobId, verdict: dependencyVerdict(d.type, statusOf(d.jobId)) }))
-        const unmet = Array.from(new Set(verdicts.filter((v) => v.verdict === "never").map((v) => v.jobId)))
-        if (unmet.length > 0) {
+        const { never, ready, unknown } = judgeDependencies(hold.dependsOn, current, options)
+        if (never.length > 0) {
           holds.delete(jobId)
-          for (const key of hold.keys) states.set(key, { _tag: "Unmet", finishTime: at, dependencies: unmet })
+          for (const key of hold.keys) states.set(key, { _tag: "Unmet", finishTime: at, dependencies: never })
           continue
         }
-        if (verdicts.every((v) => v.verdict === "met")) {
+        if (ready) {
           holds.delete(jobId)
           for (const key of hold.keys) states.set(key, { _tag: "Queued", queuedAt: at })
           yield* FiberMap.run(fibers, jobId, hold.run)
           continue
         }
-        const unknown = Array.from(new Set(verdicts.filter((v) => v.verdict === "unknown").map((v) => v.jobId)))
         if (unknown.length > 0 && !hold.warned) {
           hold.warned = true
           yield* Effect.logWarning(

@@ -10,8 +10,8 @@
 import { Duration, Effect, Either, Option } from "effect"
 import type { ConfigOptions } from "./Config.js"
 import { ClusterConfig } from "./Config.js"
-import type { FailureKind, JobRecord, JobSpec, Observation, RetryPolicy } from "./Domain.js"
-import { attemptOf, hasDoneChecks, isTerminal } from "./Domain.js"
+import type { Dependency, FailureKind, JobRecord, JobSpec, Observation, RetryPolicy } from "./Domain.js"
+import { attemptOf, dependencyVerdict, hasDoneChecks, isTerminal } from "./Domain.js"
 import { JobNotFound, RetryRefused } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import type { SubmitFailure } from "./Executor.js"
@@ -256,4 +256,28 @@ export const dependencyStatus = (
   }
   if (record === undefined) return undefined
   return isTerminal(record) && Option.isSome(planRetry(record, options)) ? "Pending" : record.status
+}
+
+/** How a job's dependencies stand, judged together (see {@link dependencyStatus}). */
+export interface DependencyJudgement {
+  /** The dependencies that can never be met (each id once). */
+  readonly never: ReadonlyArray<string>
+  /** Every dependency is met: the job may start. */
+  readonly ready: boolean
+  /** The dependencies on jobs the records do not hold (each id once). */
+  readonly unknown: ReadonlyArray<string>
+}
+
+/** Judges a held job's dependencies against the records of the jobs it depends on. */
+export const judgeDependencies = (
+  dependsOn: ReadonlyArray<Dependency>,
+  records: ReadonlyMap<string, JobRecord>,
+  options: ConfigOptions
+): DependencyJudgement => {
+  const verdicts = dependsOn.map((d) => ({
+    jobId: d.jobId,
+    verdict: dependencyVerdict(d.type, dependencyStatus(d.jobId, records, options))
+  }))
+  const ids = (verdict: string) => Array.from(new Set(verdicts.filter((v) => v.verdict === verdict).map((v) => v.jobId)))
+  return { never: ids("never"), ready: verdicts.every((v) => v.verdict === "met"), unknown: ids("unknown") }
 }
