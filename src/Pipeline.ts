@@ -262,8 +262,13 @@ export const run = (
         Effect.catchTags({ JobNotFound: () => Effect.succeed(record), AwaitTimeout: () => Effect.succeed(record) })
       )
 
+    /** The job's last attempt as the store has it now. */
     const latest = (record: JobRecord) =>
-      store.get(record.jobId).pipe(Effect.map(Option.getOrElse(() => record)))
+      store.get(record.jobId).pipe(
+        Effect.map(Option.getOrElse(() => record)),
+        Effect.flatMap(lastAttemptOf),
+        Effect.provideService(JobStore, store)
+      )
 
     /** A dependency's verdict now, waiting here for steps whose end is decided here. */
     const judge = (dependency: ResolvedDependency) =>
