@@ -54,7 +54,7 @@ import {
 import { ClusterConfig } from "./Config.js"
 import { doneVerdict } from "./Diagnosis.js"
 import type { FailureReason, JobEvent, JobRecord, JobStatus, Observation } from "./Domain.js"
-import { isTerminal } from "./Domain.js"
+import { hasDoneChecks, isTerminal } from "./Domain.js"
 import { AwaitTimeout, JobNotFound } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import { Executor } from "./Executor.js"
@@ -472,7 +472,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         const verdicts = new Map<string, FailureReason>()
         for (const record of active) {
           const o = seen.get(record.jobId)
-          if (o === undefined || record.spec === undefined) continue
+          if (o === undefined || !hasDoneChecks(record.spec)) continue
           const next = applyObservation(record, o, at)
           if (next.status !== "Done") continue
           const verdict = yield* doneVerdict(next, options).pipe(Effect.provide(platform))
