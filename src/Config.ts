@@ -18,14 +18,14 @@ import {
   isRecord,
   JobOptions,
   kindOf,
-  regexProblem,
+  patternProblems,
   resourceExpected,
   showValue as show,
   suggest,
   TemplateName,
-  templateNamePattern
+  templateNamePattern,
+  unitProblems
 } from "./JobOptions.js"
-import { parseMemory, parseWalltime } from "./Units.js"
 
 export { suggest } from "./JobOptions.js"
 
@@ -302,22 +302,8 @@ const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray
       : ""
     return [`${path}: expected ${expected[key]}, got ${show(value)}${quoteHint}`]
   }
-  if (key === "memory" && typeof value === "string") {
-    const parsed = parseMemory(value)
-    if (Either.isLeft(parsed)) return [`${path}: ${parsed.left.message}`]
-  }
-  if (key === "walltime" && typeof value === "string") {
-    const parsed = parseWalltime(value)
-    if (Either.isLeft(parsed)) return [`${path}: ${parsed.left.message}`]
-  }
-  if (key === "error_patterns" && Array.isArray(value)) {
-    return value.flatMap((pattern: string, i) => {
-      const problem = regexProblem(pattern)
-      return problem === undefined
-        ? []
-        : [`${path}[${i}]: ${JSON.stringify(pattern)} is not a valid regular expression: ${problem}`]
-    })
-  }
+  if (key === "memory" || key === "walltime") return unitProblems(key, value, path)
+  if (key === "error_patterns") return patternProblems(value as ReadonlyArray<string>, path)
   return []
 }
 

@@ -7,7 +7,7 @@
  *
  * Pure functions only.
  */
-import { Either, Schema } from "effect"
+import { Either, Option, Schema } from "effect"
 import type { ArraySpec, JobSpec, LogCheck, ResourceSpec, RetryPolicy } from "./Domain.js"
 import { FailureKind } from "./Domain.js"
 import { parseMemory, parseWalltime } from "./Units.js"
@@ -296,17 +296,25 @@ const checkStrings = (v: unknown, p: string): ReadonlyArray<string> =>
  * Why a value its schema refused is wrong, in more detail than `expected …` where that helps:
  * which regex, which env name, which failure kind, which nested key. Empty: say `expected …`.
  */
+/** A memory or walltime string that does not parse, as a problem at `path` (the config's too). */
+export const unitProblems = (key: "memory" | "walltime", value: unknown, path: string): ReadonlyArray<string> => {
+  if (typeof value !== "string") return []
+  const problem: Option.Option<{ readonly message: string }> = key === "memory"
+    ? Either.getLeft(parseMemory(value))
+    : Either.getLeft(parseWalltime(value))
+  return Option.match(problem, { onNone: () => [], onSome: (e) => [`${path}: ${e.message}`] })
+}
+
+/** The patterns of a list at `path` that are not valid regular expressions, as problems (the config's too). */
+export const patternProblems = (patterns: ReadonlyArray<string>, path: string): ReadonlyArray<string> =>
+  patterns.flatMap((pattern, i) => {
+    const problem = regexProblem(pattern)
+    return problem === undefined ? [] : [`${path}[${i}]: ${JSON.stringify(pattern)} is not a valid regular expression: ${problem}`]
+  })
+
 const explain: { readonly [K in JobOptionKey]?: (value: unknown, path: string) => ReadonlyArray<string> } = {
-  memory: (value, path) => {
-    if (typeof value !== "string") return []
-    const parsed = parseMemory(value)
-    return Either.isLeft(parsed) ? [`${path}: ${parsed.left.message}`] : []
-  },
-  walltime: (value, path) => {
-    if (typeof value !== "string") return []
-    const parsed = parseWalltime(value)
-    return Either.isLeft(parsed) ? [`${path}: ${parsed.left.message}`] : []
-  },
+  memory: (value, path) => unitProblems("memory", value, path),
+  walltime: (value, path) => unitProblems("walltime", value, path),
   array: (value, path) => {
     if (typeof value === "string") {
       const parsed = parseArraySpec(value)
@@ -354,13 +362,7 @@ const explain: { readonly [K in JobOptionKey]?: (value: unknown, path: string) =
     return checkMapping(value, path, "check_logs key", {
       patterns: (v, p) => {
         const shape = checkStrings(v, p)
-        if (shape.length > 0) return shape
-        return (v as ReadonlyArray<string>).flatMap((pattern, i) => {
-          const problem = regexProblem(pattern)
-          return problem === undefined
-            ? []
-            : [`${p}[${i}]: ${JSON.stringify(pattern)} is not a valid regular expression: ${problem}`]
-        })
+        return shape.length > 0 ? shape : patternProblems(v as ReadonlyArray<string>, p)
       },
       whitelist: checkStrings,
       threshold: checkInt(1),
