@@ -88,11 +88,13 @@ export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platf
     const fs = yield* FileSystem.FileSystem
     const file = resolveStatePath(options, process.cwd(), path.resolve)
     if (file === inMemoryState) return layerMemory
-    yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
+    yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
       Effect.mapError((e) =>
         new StoreError({
           operation: "open",
-          detail: `cannot create the directory of the job store ${file}: ${e.message}; fix state_path or log_directory`
+          reason: "CantOpen",
+          detail: `cannot create the directory of the job store ${file}: ${e.message}; fix state_path or log_directory`,
+          cause: e
         })
       )
     )

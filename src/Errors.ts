@@ -184,12 +184,63 @@ export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>("cluster-api/
   }
 }
 
+/**
+ * Why a job store operation failed, as SQLite (or the store) says: what is true of the store, so
+ * that the message can say what to do. Only Corrupt means the file itself is bad.
+ */
+export const StoreErrorReason = Schema.Literal(
+  /** Another program held the store's write lock for longer than the busy timeout. */
+  "Busy",
+  /** This program may read the store but not write it (file, directory or mount not writable). */
+  "ReadOnly",
+  /** The disk (or quota) holding the store is full. */
+  "Full",
+  /** SQLite says the file is damaged or is not a database (SQLITE_CORRUPT, SQLITE_NOTADB). */
+  "Corrupt",
+  /** The file cannot be opened at all (missing directory, no permission to read it). */
+  "CantOpen",
+  /** The store was written by a newer cluster-api, or needs an upgrade this program cannot write. */
+  "Version",
+  /** One stored job cannot be decoded (written by another version, or edited by hand). */
+  "Unreadable",
+  /** The operating system reported an I/O error. */
+  "Io",
+  "Unknown"
+)
+export type StoreErrorReason = typeof StoreErrorReason.Type
+
 export class StoreError extends Schema.TaggedError<StoreError>("cluster-api/StoreError")("StoreError", {
   operation: Schema.String,
-  detail: Schema.String
+  /** What is wrong with the store; "Unknown" when SQLite gave no code this program knows. */
+  reason: Schema.optionalWith(StoreErrorReason, { default: () => "Unknown" }),
+  /** The specifics: what SQLite said, which programs hold the store, which job is unreadable. */
+  detail: Schema.String,
+  /** The store's file, when the store is a file. */
+  path: Schema.optional(Schema.String),
+  /** The error SQLite (or the file system) raised, as it was. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
-    return `Job store ${this.operation} failed: ${this.detail}`
+    const store = this.path === undefined ? "The job store" : `The job store ${this.path}`
+    switch (this.reason) {
+      case "Busy":
+        return `${store} is busy (${this.operation} waited for it): ${this.detail}. Nothing was lost; try again once that program has finished writing.`
+      case "ReadOnly":
+        return `${store} is read-only for this program, so ${this.operation} cannot write it (${this.detail}). Reading it still works (list, show, status); to write, run as the user who owns it, or make the file and its directory writable (SQLite creates its -wal and -shm files beside it).`
+      case "Full":
+        return `${store}: ${this.operation} failed because the disk holding it is full (${this.detail}). Free space there and try again; what was written before is intact.`
+      case "Corrupt":
+        return `${store} is damaged or is not a cluster-api store (${this.detail}). Move it aside (keep a copy) or point state_path elsewhere.`
+      case "CantOpen":
+        return `${store} cannot be opened (${this.detail}). Check that its directory exists and that this user may read it (and, to write, write it and its directory), or point state_path elsewhere.`
+      case "Io":
+        return `${store}: ${this.operation} failed with an I/O error (${this.detail}). Check the disk or network file system it is on, then try again.`
+      case "Version":
+      case "Unreadable":
+        return `${store}: ${this.detail}`
+      case "Unknown":
+        return `Job store ${this.operation} failed${this.path === undefined ? "" : ` (${this.path})`}: ${this.detail}`
+    }
   }
 }
 

@@ -17,7 +17,7 @@
  * may be adopted.
  */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Migrator from "@effect/sql/Migrator"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { NodeContext } from "@effect/platform-node"
@@ -27,6 +27,15 @@ import { hostname } from "node:os"
 import { FailureReason, JobRecord, JobStatus, isTerminal } from "./Domain.js"
 import { StoreError } from "./Errors.js"
 import { globToSqlite } from "./Glob.js"
+import type { Holder } from "./internal/sqliteStore.js"
+import {
+  busyDetail,
+  decodeProblem,
+  describeStoreFailure,
+  directoryProblem,
+  privateStoreFile,
+  storeError
+} from "./internal/sqliteStore.js"
 import type { JobChange, JobFilter, JobStoreShape, TransitionEntry } from "./JobStore.js"
 import { applyModify, JobStore } from "./JobStore.js"
 
@@ -111,17 +120,6 @@ interface OwnedRow extends Row {
   readonly active: number
 }
 
-/** An error's message, with its cause's (an SqlError says "Failed to execute statement"; SQLite says why). */
-const describeError = (e: unknown): string => {
-  const text = (u: unknown): string | undefined =>
-    typeof u === "object" && u !== null && "message" in u ? String(u.message) : u === undefined ? undefined : String(u)
-  const own = text(e) ?? "unknown error"
-  const cause = typeof e === "object" && e !== null && "cause" in e ? text(e.cause) : undefined
-  return cause === undefined || cause === own ? own : `${own}: ${cause}`
-}
-
-const storeError = (operation: string) => (e: unknown) => new StoreError({ operation, detail: describeError(e) })
-
 /** At most this many ids in one `IN (…)` (SQLite's variable limit is 32,766). */
 const idsPerQuery = 500
 
@@ -134,43 +132,109 @@ const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> 
   return out
 }
 
-/** Builds the store on an open SqliteClient (migrations already run), as a new owner. */
-export const make = Effect.gen(function*() {
+/** How long a write waits for another program's write lock before it fails Busy, unless told. */
+export const defaultBusyTimeout = Duration.seconds(10)
+
+export interface MakeOptions {
+  /** The store's file, named in errors and warnings. */
+  readonly path: string
+  /** false: a read-only store (no owner row, no heartbeat); every write fails ReadOnly. */
+  readonly writable: boolean
+  /** The busy timeout the connection was given, told in Busy errors. */
+  readonly busyTimeout: Duration.Duration
+}
+
+/** Builds the store on an open SqliteClient (migrations already run), as a new owner when writable. */
+export const make = (options: MakeOptions) => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const changes = yield* PubSub.unbounded<JobChange>()
   const lock = yield* Effect.makeSemaphore(1)
   const host = hostname()
   const me = `${host}:${process.pid}:${randomBytes(4).toString("hex")}`
+  const file = options.path
 
-  const started = yield* Clock.currentTimeMillis
-  yield* sql`INSERT INTO owners (owner, host, pid, started, heartbeat)
-    VALUES (${me}, ${host}, ${process.pid}, ${started}, ${started})`.pipe(Effect.mapError(storeError("open")))
-  // On close: give up ownership, and let SQLite refresh the statistics its query planner uses
-  // (without them a time-range query scans the table instead of using jobs_submit).
-  yield* Effect.addFinalizer(() =>
-    sql`DELETE FROM owners WHERE owner = ${me}`.pipe(Effect.zipRight(sql`PRAGMA optimize`), Effect.ignore)
-  )
-  yield* Clock.currentTimeMillis.pipe(
-    Effect.flatMap((now) => sql`UPDATE owners SET heartbeat = ${now} WHERE owner = ${me}`),
-    Effect.catchAll((e) => Effect.logWarning(`could not renew this program's heartbeat in the job store: ${e.message}`)),
-    Effect.repeat(Schedule.spaced(heartbeatEvery)),
-    Effect.forkScoped
-  )
+  /** Fails with a StoreError saying what is true; when the store is busy, names the programs that have it open. */
+  const failed = (operation: string) => (e: unknown): Effect.Effect<never, StoreError> => {
+    const error = storeError(operation, file)(e)
+    if (error.reason !== "Busy") return Effect.fail(error)
+    return sql<Holder>`SELECT host, pid, started FROM owners WHERE owner <> ${me} ORDER BY started`.pipe(
+      Effect.map((rows): ReadonlyArray<Holder> | undefined => rows),
+      Effect.orElseSucceed(() => undefined),
+      Effect.flatMap((holders) =>
+        Effect.fail(
+          new StoreError({
+            operation,
+            reason: "Busy",
+            path: file,
+            detail: busyDetail(options.busyTimeout, holders, describeStoreFailure(e)),
+            cause: e
+          })
+        )
+      )
+    )
+  }
 
-  const rowsToRecords = (operation: string) => (rows: ReadonlyArray<Row>) =>
+  if (options.writable) {
+    const started = yield* Clock.currentTimeMillis
+    yield* sql`INSERT INTO owners (owner, host, pid, started, heartbeat)
+      VALUES (${me}, ${host}, ${process.pid}, ${started}, ${started})`.pipe(Effect.catchAll(failed("open")))
+    // On close: give up ownership, and let SQLite refresh the statistics its query planner uses
+    // (without them a time-range query scans the table instead of using jobs_submit).
+    yield* Effect.addFinalizer(() =>
+      sql`DELETE FROM owners WHERE owner = ${me}`.pipe(Effect.zipRight(sql`PRAGMA optimize`), Effect.ignore)
+    )
+    yield* Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => sql`UPDATE owners SET heartbeat = ${now} WHERE owner = ${me}`),
+      Effect.catchAll((e) =>
+        Effect.logWarning(`could not renew this program's heartbeat in the job store: ${describeStoreFailure(e)}`)
+      ),
+      Effect.repeat(Schedule.spaced(heartbeatEvery)),
+      Effect.forkScoped
+    )
+  }
+
+  /**
+   * `sql.withTransaction`, except that when SQLite has already rolled the transaction back (a
+   * full disk, an I/O error) the failure that did it is kept, rather than the ROLLBACK that then
+   * fails (which @effect/sql turns into a defect); a COMMIT that fails is a failure too.
+   */
+  const transaction = <A, E, R>(body: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
     Effect.suspend(() => {
-      const out: Array<JobRecord> = []
+      let failure: Option.Option<E> = Option.none()
+      return sql.withTransaction(Effect.tapError(body, (e) => Effect.sync(() => (failure = Option.some(e))))).pipe(
+        Effect.catchAllDefect((defect): Effect.Effect<never, E | SqlError> =>
+          Option.isSome(failure)
+            ? Effect.fail(failure.value)
+            : defect instanceof SqlError
+            ? Effect.fail(defect)
+            : Effect.die(defect)
+        )
+      )
+    })
+
+  // A row that cannot be decoded (written by another version, or edited by hand) is skipped by
+  // every read but `get`, with one warning per job for the life of the store.
+  const warned = new Set<string>()
+  const readable = <R extends Row>(rows: ReadonlyArray<R>) =>
+    Effect.gen(function*() {
+      const out: Array<readonly [R, JobRecord]> = []
       for (const row of rows) {
         const decoded = decode(row.record)
-        if (Either.isLeft(decoded)) {
-          return Effect.fail(
-            new StoreError({ operation, detail: `job ${row.job_id} is unreadable: ${decoded.left.message}` })
+        if (Either.isRight(decoded)) {
+          out.push([row, decoded.right])
+        } else if (!warned.has(row.job_id)) {
+          warned.add(row.job_id)
+          yield* Effect.logWarning(
+            `job ${row.job_id} in the job store ${file} is unreadable and was skipped: ${
+              decodeProblem(decoded.left)
+            } (written by another version of cluster-api, or edited by hand)`
           )
         }
-        out.push(decoded.right)
       }
-      return Effect.succeed(out)
+      return out
     })
+  const rowsToRecords = (rows: ReadonlyArray<Row>) =>
+    Effect.map(readable(rows), (pairs) => pairs.map(([, record]) => record))
 
   const jobRow = (record: JobRecord) => ({
     job_id: record.jobId,
@@ -233,16 +297,16 @@ export const make = Effect.gen(function*() {
     lock.withPermits(1)(Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const out = batch.map((after): JobChange => ({ before: undefined, after }))
-      yield* sql.withTransaction(Effect.zipRight(writeNew(batch), writeTransitions(out, at)))
+      yield* transaction(Effect.zipRight(writeNew(batch), writeTransitions(out, at)))
       yield* publish(out)
-    })).pipe(Effect.mapError(storeError("insert")))
+    })).pipe(Effect.catchAll(failed("insert")))
 
   const modify: JobStoreShape["modify"] = (jobIds, f) =>
     lock.withPermits(1)(Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
-      const out = yield* sql.withTransaction(Effect.gen(function*() {
+      const out = yield* transaction(Effect.gen(function*() {
         yield* lockFile
-        const current = yield* rowsToRecords("modify")(yield* select(jobIds))
+        const current = yield* rowsToRecords(yield* select(jobIds))
         const { changes: changed, updated } = applyModify(jobIds, new Map(current.map((r) => [r.jobId, r] as const)), f)
         yield* writeUpdated(updated)
         yield* writeTransitions(changed, at)
@@ -250,7 +314,7 @@ export const make = Effect.gen(function*() {
       }))
       yield* publish(out)
       return out
-    })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("modify")(e)))
+    })).pipe(Effect.catchAll(failed("modify")))
 
   const where = (filter: JobFilter | undefined) => {
     const f = filter ?? {}
@@ -277,17 +341,23 @@ export const make = Effect.gen(function*() {
       : sql<Row>`SELECT job_id, record FROM (
           SELECT rowid AS r, job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid DESC LIMIT ${filter.limit}
         ) ORDER BY r`).pipe(
-        Effect.mapError(storeError("list")),
-        Effect.flatMap(rowsToRecords("list"))
+        Effect.catchAll(failed("list")),
+        Effect.flatMap(rowsToRecords)
       )
 
   const transitions: JobStoreShape["transitions"] = (jobId) =>
     sql`SELECT at, from_status, to_status, reason FROM transitions WHERE job_id = ${jobId} ORDER BY id`.pipe(
-      Effect.mapError(storeError("transitions")),
+      Effect.catchAll(failed("transitions")),
       Effect.flatMap(Effect.forEach((row) =>
         decodeTransition(row).pipe(
           Effect.mapError((e) =>
-            new StoreError({ operation: "transitions", detail: `a transition of job ${jobId} is unreadable: ${e.message}` })
+            new StoreError({
+              operation: "transitions",
+              reason: "Unreadable",
+              path: file,
+              detail: `a status change of job ${jobId} is unreadable: ${decodeProblem(e)}`,
+              cause: e
+            })
           ),
           Effect.map((t): TransitionEntry => ({
             at: new Date(t.at),
@@ -302,7 +372,7 @@ export const make = Effect.gen(function*() {
   const restore: JobStoreShape["restore"] = (jobs) =>
     lock.withPermits(1)(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      return yield* sql.withTransaction(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         yield* lockFile
         const present = new Set((yield* select(jobs.map((j) => j.record.jobId))).map((r) => r.job_id))
         const written: Array<string> = []
@@ -323,13 +393,13 @@ export const make = Effect.gen(function*() {
         }
         return written
       }))
-    })).pipe(Effect.mapError(storeError("restore")))
+    })).pipe(Effect.catchAll(failed("restore")))
 
-  const adopt: JobStoreShape["adopt"] = (options) =>
+  const adopt: JobStoreShape["adopt"] = (adoptOptions) =>
     lock.withPermits(1)(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const deadBefore = now - Duration.toMillis(ownerDeadAfter)
-      const rows = yield* sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* transaction(Effect.gen(function*() {
         yield* lockFile
         const owners = yield* sql<{ owner: string; host: string; pid: number; heartbeat: number }>`
           SELECT owner, host, pid, heartbeat FROM owners`
@@ -341,25 +411,26 @@ export const make = Effect.gen(function*() {
         const dead = owners.filter((o) => !alive.has(o.owner)).map((o) => o.owner)
         if (dead.length > 0) yield* sql`DELETE FROM owners WHERE ${sql.in("owner", dead)}`
         const candidates = yield* sql<OwnedRow>`SELECT job_id, record, owner, active FROM jobs
-          WHERE executor = ${options.executor} AND (active = 1 OR delivered_at IS NULL)
+          WHERE executor = ${adoptOptions.executor} AND (active = 1 OR delivered_at IS NULL)
             AND (owner IS NULL OR owner <> ${me}) ORDER BY rowid`
-        const only = options.ids === undefined ? undefined : new Set(options.ids)
-        const taken = candidates.filter((r) =>
+        const only = adoptOptions.ids === undefined ? undefined : new Set(adoptOptions.ids)
+        // A job that cannot be read cannot be watched: it is left to its owner (or to none).
+        const taken = yield* readable(candidates.filter((r) =>
           (r.owner === null || !alive.has(r.owner)) &&
-          (!options.sameHostOnly || r.owner === null || hostOf(r.owner) === host) &&
+          (!adoptOptions.sameHostOnly || r.owner === null || hostOf(r.owner) === host) &&
           (only === undefined || only.has(r.job_id))
-        )
-        for (const part of chunks(taken.map((r) => r.job_id), idsPerQuery)) {
+        ))
+        for (const part of chunks(taken.map(([r]) => r.job_id), idsPerQuery)) {
           yield* sql`UPDATE jobs SET owner = ${me} WHERE ${sql.in("job_id", part)}`
         }
         return taken
       }))
-      const records = yield* rowsToRecords("adopt")(rows)
+      const records = rows.map(([, record]) => record)
       return {
         active: records.filter((r) => !isTerminal(r)),
         undelivered: records.filter((r) => isTerminal(r))
       }
-    })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("adopt")(e)))
+    })).pipe(Effect.catchAll(failed("adopt")))
 
   const markDelivered: JobStoreShape["markDelivered"] = (jobIds) =>
     Clock.currentTimeMillis.pipe(
@@ -367,7 +438,7 @@ export const make = Effect.gen(function*() {
         Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
           sql`UPDATE jobs SET delivered_at = ${now} WHERE ${sql.in("job_id", part)}`, { discard: true })
       ),
-      Effect.mapError(storeError("markDelivered"))
+      Effect.catchAll(failed("markDelivered"))
     )
 
   const shape: JobStoreShape = {
@@ -375,14 +446,29 @@ export const make = Effect.gen(function*() {
     insert,
     get: (jobId) =>
       sql<Row>`SELECT job_id, record FROM jobs WHERE job_id = ${jobId}`.pipe(
-        Effect.mapError(storeError("get")),
-        Effect.flatMap(rowsToRecords("get")),
-        Effect.map((r) => Option.fromNullable(r[0]))
+        Effect.catchAll(failed("get")),
+        Effect.flatMap((rows) => {
+          const row = rows[0]
+          if (row === undefined) return Effect.succeed(Option.none())
+          const decoded = decode(row.record)
+          if (Either.isRight(decoded)) return Effect.succeed(Option.some(decoded.right))
+          return Effect.fail(
+            new StoreError({
+              operation: "get",
+              reason: "Unreadable",
+              path: file,
+              detail: `job ${jobId} is unreadable: ${
+                decodeProblem(decoded.left)
+              }. It was written by another version of cluster-api or edited by hand; it was left as it is, and list, status and the Monitor skip it (a newer cluster-api may read it).`,
+              cause: decoded.left
+            })
+          )
+        })
       ),
     list,
     active: sql<Row>`SELECT job_id, record FROM jobs WHERE active = 1 ORDER BY rowid`.pipe(
-      Effect.mapError(storeError("active")),
-      Effect.flatMap(rowsToRecords("active"))
+      Effect.catchAll(failed("active")),
+      Effect.flatMap(rowsToRecords)
     ),
     transitions,
     modify,
@@ -391,12 +477,12 @@ export const make = Effect.gen(function*() {
     markDelivered,
     remove: (jobIds) =>
       lock.withPermits(1)(
-        sql.withTransaction(Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
+        transaction(Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
           Effect.zipRight(
             sql`DELETE FROM jobs WHERE ${sql.in("job_id", part)}`,
             sql`DELETE FROM transitions WHERE ${sql.in("job_id", part)}`
           ), { discard: true }))
-      ).pipe(Effect.mapError(storeError("remove"))),
+      ).pipe(Effect.catchAll(failed("remove"))),
     subscribe: PubSub.subscribe(changes)
   }
   return shape
@@ -428,27 +514,73 @@ const refuseNewer = (filename: string) =>
     if (found > newestMigration) {
       return yield* new StoreError({
         operation: "open",
+        reason: "Version",
+        path: filename,
         detail:
-          `${filename} was written by a newer cluster-api (schema ${found}, this one knows up to ${newestMigration}); upgrade cluster-api or point state_path elsewhere`
+          `it was written by a newer cluster-api (schema ${found}, this one knows up to ${newestMigration}); upgrade cluster-api or point state_path elsewhere`
       })
     }
   })
 
-/**
- * The SQLite store in `filename` (created with its directory's parent existing). Fails with a
- * StoreError saying what to do when the file is not a readable cluster-api store.
- */
-export const layer = (filename: string): Layer.Layer<JobStore, StoreError> => {
-  const unusable = (detail: string) =>
-    new StoreError({
-      operation: "open",
-      detail: `${filename} is not a usable cluster-api store (${detail}); move it aside or point state_path elsewhere`
-    })
-  const client = SqliteClient.layer({ filename })
+/** Fails when a store opened read-only lacks tables this cluster-api reads (creating them needs write access). */
+const refuseOlder = (filename: string) =>
+  Effect.gen(function*() {
+    const found = yield* recordedMigration
+    if (found < newestMigration) {
+      return yield* new StoreError({
+        operation: "open",
+        reason: found === 0 ? "Corrupt" : "Version",
+        path: filename,
+        detail: found === 0
+          ? "it holds no cluster-api tables, and this program may not write it to create them"
+          : `it was written by an older cluster-api (schema ${found}, this one uses ${newestMigration}) and must be upgraded, which needs write access: run any cluster-api command on it once as a user who may write it`
+      })
+    }
+  })
+
+export interface LayerOptions {
+  /**
+   * Open for reading only: nothing is written (no owner row, no heartbeat) and every write fails
+   * with a ReadOnly StoreError. Without it, a store this program may read but not write is opened
+   * this way by itself.
+   */
+  readonly readonly?: boolean | undefined
+  /** How long a write waits for another program's write lock before failing Busy (default 10 s). */
+  readonly busyTimeout?: Duration.DurationInput | undefined
+}
+
+/** An open error that is none of the store's own: the file could not be opened or read as SQLite. */
+const openError = (filename: string, cause: Cause.Cause<unknown>): StoreError => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof StoreError) return failure.value
+  const error = storeError("open", filename)(Option.getOrElse(failure, () => Cause.squash(cause)))
+  const dir = error.reason === "CantOpen" ? directoryProblem(filename) : undefined
+  return dir === undefined ? error : new StoreError({
+    operation: error.operation,
+    reason: error.reason,
+    path: filename,
+    detail: `${error.detail}; ${dir}`,
+    cause: error.cause
+  })
+}
+
+/** The store on `filename`, opened read-write (creating and upgrading its tables) or read-only. */
+const open = (filename: string, busyTimeout: Duration.Duration, writable: boolean): Layer.Layer<JobStore, StoreError> => {
+  const client = Layer.unwrapEffect(
+    Effect.as(
+      writable ? privateStoreFile(filename) : Effect.void,
+      SqliteClient.layer({ filename, readonly: !writable, disableWAL: !writable })
+    )
+  )
+  const busy = (e: unknown) => storeError("open", filename)(e).reason === "Busy"
   const setup = Layer.effectDiscard(
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`PRAGMA busy_timeout = 10000`
+      yield* sql.unsafe(`PRAGMA busy_timeout = ${Math.round(Duration.toMillis(busyTimeout))}`)
+      if (!writable) {
+        yield* refuseNewer(filename)
+        return yield* refuseOlder(filename)
+      }
       // Two programs opening a new file at once: the Migrator of the second sees the first one's
       // migrations under way, skips them and returns as if done. So check, and try again until
       // the first has committed (or the busy timeout's worth of tries has passed).
@@ -460,23 +592,52 @@ export const layer = (filename: string): Layer.Layer<JobStore, StoreError> => {
         yield* sql`PRAGMA optimize = 0x10002`
       }).pipe(
         Effect.retry({
-          while: (e) => e._tag === "MigrationsUnderWay" || (e._tag === "SqlError" && /busy|locked/i.test(describeError(e))),
-          schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds"))
+          while: (e) => e._tag === "MigrationsUnderWay" || (e._tag !== "StoreError" && busy(e)),
+          schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo(busyTimeout))
         })
       )
     }).pipe(
       Effect.mapError((e: SqlError | Migrator.MigrationError | StoreError | MigrationsUnderWay) =>
-        e._tag === "StoreError" ? e : unusable(describeError(e))
+        e._tag === "StoreError"
+          ? e
+          : busy(e)
+          ? new StoreError({
+            operation: "open",
+            reason: "Busy",
+            path: filename,
+            detail: busyDetail(busyTimeout, undefined, describeStoreFailure(e)),
+            cause: e
+          })
+          : storeError("open", filename)(e)
       ),
       Effect.provide(NodeContext.layer)
     )
   )
-  return Layer.scoped(JobStore, make).pipe(
+  return Layer.scoped(JobStore, make({ path: filename, writable, busyTimeout })).pipe(
     Layer.provide(Layer.provideMerge(setup, client)),
-    Layer.catchAllCause((cause) => {
-      const failure = Cause.failureOption(cause)
-      if (Option.isSome(failure) && failure.value instanceof StoreError) return Layer.fail(failure.value)
-      return Layer.fail(unusable(Cause.pretty(cause).split("\n")[0] ?? "it could not be opened"))
-    })
+    Layer.catchAllCause((cause) => Layer.fail(openError(filename, cause)))
+  )
+}
+
+/**
+ * The SQLite store in `filename` (created 0600 if missing; its directory must exist). A store this
+ * program may read but not write is opened read-only: reads work, writes fail ReadOnly. Fails
+ * with a StoreError whose `reason` says what is true (Busy, ReadOnly, Full, Corrupt, CantOpen,
+ * Version, …) and whose message says what to do.
+ */
+export const layer = (filename: string, options: LayerOptions = {}): Layer.Layer<JobStore, StoreError> => {
+  const busyTimeout = Duration.decode(options.busyTimeout ?? defaultBusyTimeout)
+  if (options.readonly === true) return open(filename, busyTimeout, false)
+  return open(filename, busyTimeout, true).pipe(
+    Layer.catchAll((error) =>
+      error.reason === "ReadOnly" || error.reason === "CantOpen"
+        ? open(filename, busyTimeout, false).pipe(
+          Layer.tap(() =>
+            Effect.logDebug(`the job store ${filename} is opened read-only: ${error.detail}`)
+          ),
+          Layer.orElse(() => Layer.fail(error))
+        )
+        : Layer.fail(error)
+    )
   )
 }

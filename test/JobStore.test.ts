@@ -242,9 +242,10 @@ describe("SQLite store", () => {
         Effect.provide(SqliteJobStore.layer(file))
       ))
       expect(error._tag).toBe("StoreError")
+      expect(error.reason).toBe("Corrupt")
       expect(error.message).toContain(file)
-      expect(error.message).toContain("not a usable cluster-api store")
-      expect(error.message).toContain("move it aside")
+      expect(error.message).toContain("is damaged or is not a cluster-api store")
+      expect(error.message).toContain("Move it aside")
     }))
 
   it.effect("a store written by a newer cluster-api is refused, not misread", () =>
@@ -260,6 +261,7 @@ describe("SQLite store", () => {
       const error = yield* Effect.flip(Effect.flatMap(JobStore, (s) => s.list()).pipe(
         Effect.provide(SqliteJobStore.layer(file))
       ))
+      expect(error.reason).toBe("Version")
       expect(error.message).toContain("newer cluster-api")
     }))
 })
