@@ -343,14 +343,35 @@ const encodeRecord = Schema.encodeSync(JobRecordSchema)
 
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
+/** What JSON output shows for each value of a job's environment unless `--show-env`. */
+export const hiddenEnvValue = "<hidden>"
+
+/** A record with its environment's values replaced by `<hidden>` (they may hold passwords); keys stay. */
+export const hideEnv = (record: JobRecord): JobRecord =>
+  record.spec?.env === undefined ? record : {
+    ...record,
+    spec: { ...record.spec, env: Object.fromEntries(Object.keys(record.spec.env).map((k) => [k, hiddenEnvValue])) }
+  }
+
+const showEnvOption = Options.boolean("show-env").pipe(
+  Options.withDescription(
+    `With --json, print the values of the jobs' environment variables (shown as "${hiddenEnvValue}" otherwise: they may hold secrets)`
+  )
+)
+
 /**
- * Jobs as JSON with --json, else as a status table, or the line `none` says when there are none.
- * Says whether it printed a table (for a note under it).
+ * Jobs as JSON with --json (environment values hidden unless `showEnv`), else as a status table,
+ * or the line `none` says when there are none. Says whether it printed a table (for a note under it).
  */
-const printRecords = <E, R>(records: ReadonlyArray<JobRecord>, json: boolean, none: Effect.Effect<string, E, R>) =>
+const printRecords = <E, R>(
+  records: ReadonlyArray<JobRecord>,
+  json: boolean,
+  none: Effect.Effect<string, E, R>,
+  showEnv = false
+) =>
   Effect.gen(function*() {
     if (json) {
-      yield* printJson(encodeRecords(records))
+      yield* printJson(encodeRecords(showEnv ? records : records.map(hideEnv)))
       return false
     }
     if (records.length === 0) {
@@ -893,7 +914,8 @@ const listCommand = Command.make(
       Options.withDescription(`Show the newest N matching jobs (default ${defaultListLimit}; 0 shows all)`),
       Options.mapEffect(atLeast("limit", 0)),
       Options.withDefault(defaultListLimit)
-    )
+    ),
+    showEnv: showEnvOption
   },
   (o) =>
     Effect.gen(function*() {
@@ -901,7 +923,7 @@ const listCommand = Command.make(
       const { options } = yield* ClusterConfig
       const { records, more } = yield* listNewest(jobFilter(o.filters, options.job_name_prefix), o.limit)
       const none = Effect.map(StoreLocation, (location) => noJobsLine(location, isFiltered(o.filters)))
-      const table = yield* printRecords(records, g.json, none)
+      const table = yield* printRecords(records, g.json, none, o.showEnv)
       if (table && more) yield* Console.log(moreNote(o.limit))
     })
 ).pipe(
@@ -915,7 +937,11 @@ const encodeHistory = Schema.encodeSync(JobQueries.ExportedJob)
 
 const showCommand = Command.make(
   "show",
-  { globals: globalOptions, id: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("The job to show")) },
+  {
+    globals: globalOptions,
+    showEnv: showEnvOption,
+    id: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("The job to show"))
+  },
   (o) =>
     Effect.gen(function*() {
       const g = yield* resolveGlobals(o.globals)
@@ -930,7 +956,7 @@ const showCommand = Command.make(
         : undefined
       if (g.json) {
         return yield* printJson({
-          ...encodeHistory(history),
+          ...encodeHistory(o.showEnv ? history : { ...history, record: hideEnv(record) }),
           attempts: attempts.map((a) => a.jobId),
           ...(failure === undefined ? {} : { failure })
         })
@@ -1093,7 +1119,9 @@ const exportCommand = Command.make(
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
       const file = path.resolve(o.output.value)
-      yield* fs.writeFileString(file, `${text}\n`)
+      // The export keeps the jobs' environment values (it moves them between stores): owner only.
+      if (yield* fs.exists(file)) yield* fs.chmod(file, 0o600)
+      yield* fs.writeFileString(file, `${text}\n`, { mode: 0o600 })
       const n = document.jobs.length
       yield* g.json
         ? printJson({ exported: n, path: file })
