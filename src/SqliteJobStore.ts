@@ -157,7 +157,12 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
   const failed = (operation: string) => (e: unknown): Effect.Effect<never, StoreError> => {
     const error = storeError(operation, file)(e)
     if (error.reason !== "Busy") return Effect.fail(error)
-    return sql<Holder>`SELECT host, pid, started FROM owners WHERE owner <> ${me} ORDER BY started`.pipe(
+    // The programs that showed a sign of life within the last minute (a dead one holds no lock).
+    return Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) =>
+        sql<Holder>`SELECT host, pid, started FROM owners
+          WHERE owner <> ${me} AND heartbeat >= ${now - Duration.toMillis(ownerDeadAfter)} ORDER BY started`
+      ),
       Effect.map((rows): ReadonlyArray<Holder> | undefined => rows),
       Effect.orElseSucceed(() => undefined),
       Effect.flatMap((holders) =>
