@@ -144,6 +144,80 @@ export interface MakeOptions {
   readonly busyTimeout: Duration.Duration
 }
 
+/**
+ * Fails with a StoreError saying what is true of the store `file`; when it is busy, names the
+ * programs (other than `me`) that have it open.
+ */
+const failWith = (sql: SqlClient.SqlClient, me: string, options: MakeOptions) =>
+(operation: string) =>
+(e: unknown): Effect.Effect<never, StoreError> => {
+  const error = storeError(operation, options.path)(e)
+  if (error.reason !== "Busy") return Effect.fail(error)
+  // The programs that showed a sign of life within the last minute (a dead one holds no lock).
+  return Clock.currentTimeMillis.pipe(
+    Effect.flatMap((now) =>
+      sql<Holder>`SELECT host, pid, started FROM owners
+        WHERE owner <> ${me} AND heartbeat >= ${now - Duration.toMillis(ownerDeadAfter)} ORDER BY started`
+    ),
+    Effect.map((rows): ReadonlyArray<Holder> | undefined => rows),
+    Effect.orElseSucceed(() => undefined),
+    Effect.flatMap((holders) =>
+      Effect.fail(
+        new StoreError({
+          operation,
+          reason: "Busy",
+          path: options.path,
+          detail: busyDetail(options.busyTimeout, holders, describeStoreFailure(e)),
+          cause: e
+        })
+      )
+    )
+  )
+}
+
+/**
+ * `sql.withTransaction`, except that when SQLite has already rolled the transaction back (a full
+ * disk, an I/O error) the failure that did it is kept, rather than the ROLLBACK that then fails
+ * (which @effect/sql turns into a defect); a COMMIT that fails is a failure too.
+ */
+const transactionOf = (sql: SqlClient.SqlClient) =>
+<A, E, R>(body: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.suspend(() => {
+    let failure: Option.Option<E> = Option.none()
+    return sql.withTransaction(Effect.tapError(body, (e) => Effect.sync(() => (failure = Option.some(e))))).pipe(
+      Effect.catchAllDefect((defect): Effect.Effect<never, E | SqlError> =>
+        Option.isSome(failure)
+          ? Effect.fail(failure.value)
+          : defect instanceof SqlError
+          ? Effect.fail(defect)
+          : Effect.die(defect)
+      )
+    )
+  })
+
+/**
+ * The records of rows that decode. A row that does not (written by another version, or edited by
+ * hand) is skipped, with one warning per job for the life of `warned`.
+ */
+const readableRows = (file: string, warned: Set<string>) => <R extends Row>(rows: ReadonlyArray<R>) =>
+  Effect.gen(function*() {
+    const out: Array<readonly [R, JobRecord]> = []
+    for (const row of rows) {
+      const decoded = decode(row.record)
+      if (Either.isRight(decoded)) {
+        out.push([row, decoded.right])
+      } else if (!warned.has(row.job_id)) {
+        warned.add(row.job_id)
+        yield* Effect.logWarning(
+          `job ${row.job_id} in the job store ${file} is unreadable and was skipped: ${
+            decodeProblem(decoded.left)
+          } (written by another version of cluster-api, or edited by hand)`
+        )
+      }
+    }
+    return out
+  })
+
 /** Builds the store on an open SqliteClient (migrations already run), as a new owner when writable. */
 export const make = (options: MakeOptions) => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -152,32 +226,11 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
   const host = hostname()
   const me = `${host}:${process.pid}:${randomBytes(4).toString("hex")}`
   const file = options.path
-
-  /** Fails with a StoreError saying what is true; when the store is busy, names the programs that have it open. */
-  const failed = (operation: string) => (e: unknown): Effect.Effect<never, StoreError> => {
-    const error = storeError(operation, file)(e)
-    if (error.reason !== "Busy") return Effect.fail(error)
-    // The programs that showed a sign of life within the last minute (a dead one holds no lock).
-    return Clock.currentTimeMillis.pipe(
-      Effect.flatMap((now) =>
-        sql<Holder>`SELECT host, pid, started FROM owners
-          WHERE owner <> ${me} AND heartbeat >= ${now - Duration.toMillis(ownerDeadAfter)} ORDER BY started`
-      ),
-      Effect.map((rows): ReadonlyArray<Holder> | undefined => rows),
-      Effect.orElseSucceed(() => undefined),
-      Effect.flatMap((holders) =>
-        Effect.fail(
-          new StoreError({
-            operation,
-            reason: "Busy",
-            path: file,
-            detail: busyDetail(options.busyTimeout, holders, describeStoreFailure(e)),
-            cause: e
-          })
-        )
-      )
-    )
-  }
+  const failed = failWith(sql, me, options)
+  const transaction = transactionOf(sql)
+  const readable = readableRows(file, new Set<string>())
+  const rowsToRecords = (rows: ReadonlyArray<Row>) =>
+    Effect.map(readable(rows), (pairs) => pairs.map(([, record]) => record))
 
   if (options.writable) {
     const started = yield* Clock.currentTimeMillis
@@ -197,49 +250,6 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
       Effect.forkScoped
     )
   }
-
-  /**
-   * `sql.withTransaction`, except that when SQLite has already rolled the transaction back (a
-   * full disk, an I/O error) the failure that did it is kept, rather than the ROLLBACK that then
-   * fails (which @effect/sql turns into a defect); a COMMIT that fails is a failure too.
-   */
-  const transaction = <A, E, R>(body: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-    Effect.suspend(() => {
-      let failure: Option.Option<E> = Option.none()
-      return sql.withTransaction(Effect.tapError(body, (e) => Effect.sync(() => (failure = Option.some(e))))).pipe(
-        Effect.catchAllDefect((defect): Effect.Effect<never, E | SqlError> =>
-          Option.isSome(failure)
-            ? Effect.fail(failure.value)
-            : defect instanceof SqlError
-            ? Effect.fail(defect)
-            : Effect.die(defect)
-        )
-      )
-    })
-
-  // A row that cannot be decoded (written by another version, or edited by hand) is skipped by
-  // every read but `get`, with one warning per job for the life of the store.
-  const warned = new Set<string>()
-  const readable = <R extends Row>(rows: ReadonlyArray<R>) =>
-    Effect.gen(function*() {
-      const out: Array<readonly [R, JobRecord]> = []
-      for (const row of rows) {
-        const decoded = decode(row.record)
-        if (Either.isRight(decoded)) {
-          out.push([row, decoded.right])
-        } else if (!warned.has(row.job_id)) {
-          warned.add(row.job_id)
-          yield* Effect.logWarning(
-            `job ${row.job_id} in the job store ${file} is unreadable and was skipped: ${
-              decodeProblem(decoded.left)
-            } (written by another version of cluster-api, or edited by hand)`
-          )
-        }
-      }
-      return out
-    })
-  const rowsToRecords = (rows: ReadonlyArray<Row>) =>
-    Effect.map(readable(rows), (pairs) => pairs.map(([, record]) => record))
 
   const jobRow = (record: JobRecord) => ({
     job_id: record.jobId,
