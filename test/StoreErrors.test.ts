@@ -152,6 +152,24 @@ describe("SQLite store errors say what is true", () => {
       expect(error.message).toContain("Reading it still works")
     }))
 
+  it.effect("a store in a directory no one may write, that no program has open, says why SQLite cannot read it", () =>
+    Effect.gen(function*() {
+      const file = yield* storeWith([jobRecord("1")])
+      const roDir = path.join(dir, `ro-${files}`)
+      fs.mkdirSync(roDir)
+      const moved = path.join(roDir, "cluster-api.db")
+      fs.renameSync(file, moved)
+      execFileSync("chattr", ["+i", roDir])
+      immutable.push(roDir)
+      const error = yield* Effect.flip(
+        Effect.flatMap(JobStore, (s) => s.list()).pipe(Effect.provide(SqliteJobStore.layer(moved)))
+      )
+      expect(error.reason).toBe("CantOpen")
+      expect(error.message).toContain(`The job store ${moved} cannot be opened`)
+      expect(error.message).toContain(`its directory ${roDir} is not writable by this user`)
+      expect(error.message).not.toContain("not a usable")
+    }))
+
   it.scoped("full: a write past the space SQLite may use says the disk is full and to free space", () =>
     Effect.gen(function*() {
       const file = yield* storeWith([jobRecord("1")])
