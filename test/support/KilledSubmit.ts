@@ -46,7 +46,7 @@ export const readStore = (file: string) =>
  * Returns the PATH to use and the files it writes: `started`, `out` (the real command's stdout
  * and stderr), `done` (its exit status).
  */
-export const submitShim = (dir: string, command: string, real: string, after = "") => {
+export const submitShim = (dir: string, command: string, real: string, after = "", basePath = process.env.PATH ?? "") => {
   const shimDir = path.join(dir, "shim")
   fs.mkdirSync(shimDir, { recursive: true })
   const file = (name: string) => path.join(dir, name)
@@ -67,7 +67,7 @@ export const submitShim = (dir: string, command: string, real: string, after = "
     { mode: 0o755 }
   )
   return {
-    path: `${shimDir}${path.delimiter}${process.env.PATH ?? ""}`,
+    path: `${shimDir}${path.delimiter}${basePath}`,
     started: file("started"),
     go: file("go"),
     out: file("out"),
@@ -75,9 +75,10 @@ export const submitShim = (dir: string, command: string, real: string, after = "
   }
 }
 
-/** Where `command` is on PATH now (before any shim). */
-export const which = (command: string): string => {
-  const found = spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).stdout.trim()
+/** Where `command` is on `PATH` (before any shim). */
+export const which = (command: string, PATH = process.env.PATH ?? ""): string => {
+  const found = spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8", env: { ...process.env, PATH } })
+    .stdout.trim()
   if (found === "") throw new Error(`${command} is not on PATH`)
   return found
 }
@@ -112,7 +113,8 @@ export const killedDuringSubmit = async (options: {
   readonly timeoutMs: number
 }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capi-killed-submit-"))
-  const shim = submitShim(dir, options.command, which(options.command))
+  const basePath = options.env?.PATH ?? process.env.PATH ?? ""
+  const shim = submitShim(dir, options.command, which(options.command, basePath), "", basePath)
   const config: WatchConfig = {
     state_path: path.join(dir, "state.db"),
     log_directory: path.join(dir, "logs"),
