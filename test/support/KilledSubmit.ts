@@ -62,6 +62,8 @@ export const submitShim = (dir: string, command: string, real: string, after = "
       "code=$?",
       after,
       `echo "$code" > ${q(file("done.tmp"))} && mv ${q(file("done.tmp"))} ${q(file("done"))}`,
+      // For a program still there to read it (a killed one's pipe is gone: this may end the shim).
+      `cat ${q(file("out"))}`,
       "exit $code"
     ].join("\n") + "\n",
     { mode: 0o755 }
