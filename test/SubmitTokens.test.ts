@@ -8,6 +8,7 @@ import { Either, FastCheck } from "effect"
 import { readFileSync } from "node:fs"
 import { withArguments } from "../src/BatchExecutor.js"
 import * as Lsf from "../src/schedulers/Lsf.js"
+import * as Sge from "../src/schedulers/Sge.js"
 import * as Slurm from "../src/schedulers/Slurm.js"
 import { tokenIn, tokenMarker } from "../src/schedulers/Token.js"
 
@@ -15,7 +16,8 @@ const fixture = (path: string) => readFileSync(new URL(`./fixtures/${path}`, imp
 
 const parsers = [
   ["slurm", Slurm.parseTokens],
-  ["lsf", Lsf.parseTokens]
+  ["lsf", Lsf.parseTokens],
+  ["sge", Sge.parseTokens]
 ] as const
 
 describe("submission tokens", () => {
@@ -50,6 +52,19 @@ describe("submission tokens", () => {
       { token: "00112233aabbccdd", jobId: "1000" }
     ]))
     expect(Lsf.parseTokens("No job found\n")).toEqual(Either.right([]))
+  })
+
+  it("sge: a context variable (-ac); qstat -j '*' (recorded on SGE 8.1.9) gives each token's job; none is no jobs", () => {
+    expect(Sge.tokenArgs("0123456789abcdef")).toEqual(["-ac", "cluster_api=cluster-api:0123456789abcdef"])
+    expect(Sge.tokenCommand().argv).toEqual(["qstat", "-j", "*"])
+    expect(Sge.parseTokens(fixture("sge/qstat-j-all-tokens.txt"))).toEqual(Either.right([
+      { token: "0123456789abcdef", jobId: "5" },
+      { token: "00112233aabbccdd", jobId: "6" }
+    ]))
+    const none = { exitCode: 1, stdout: fixture("sge/qstat-j-all-none.txt"), stderr: fixture("sge/qstat-j-all-none.stderr") }
+    expect(Sge.tokenNoJobs(none)).toBe(true)
+    expect(Sge.tokenNoJobs({ exitCode: 1, stdout: "", stderr: "error: commlib error: got select error (Connection refused)\n" }))
+      .toBe(false)
   })
 
   for (const [name, parse] of parsers) {
