@@ -5,9 +5,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck } from "effect"
-import { readFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { withArguments } from "../src/BatchExecutor.js"
 import * as Lsf from "../src/schedulers/Lsf.js"
+import * as Pbs from "../src/schedulers/Pbs.js"
 import * as Sge from "../src/schedulers/Sge.js"
 import * as Slurm from "../src/schedulers/Slurm.js"
 import { tokenIn, tokenMarker } from "../src/schedulers/Token.js"
@@ -17,8 +22,21 @@ const fixture = (path: string) => readFileSync(new URL(`./fixtures/${path}`, imp
 const parsers = [
   ["slurm", Slurm.parseTokens],
   ["lsf", Lsf.parseTokens],
-  ["sge", Sge.parseTokens]
+  ["sge", Sge.parseTokens],
+  ["pbs", Pbs.parseTokens]
 ] as const
+
+/** Runs argv against the PBS emulator of `flavor` in `dir`; its stdout. */
+const pbs = (flavor: "pro" | "torque", dir: string, argv: ReadonlyArray<string>) => {
+  const bin = fileURLToPath(new URL(`./support/pbs/bin/${argv[0]}`, import.meta.url))
+  const r = spawnSync(bin, argv.slice(1), {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, PBS_EMULATOR_DIR: join(dir, "cluster"), PBS_EMULATOR_FLAVOR: flavor }
+  })
+  expect(r.status, r.stderr).toBe(0)
+  return r.stdout
+}
 
 describe("submission tokens", () => {
   it("a token is found in what the scheduler shows back, and nothing else is taken for one", () => {
@@ -65,6 +83,29 @@ describe("submission tokens", () => {
     expect(Sge.tokenNoJobs(none)).toBe(true)
     expect(Sge.tokenNoJobs({ exitCode: 1, stdout: "", stderr: "error: commlib error: got select error (Connection refused)\n" }))
       .toBe(false)
+  })
+
+  for (const flavor of ["pro", "torque"] as const) {
+    it(`pbs (${flavor}, emulator): a variable of the job's environment (-v); qstat -f gives each token's job, an array's once`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "capi-pbs-tokens-"))
+      writeFileSync(join(dir, "job.sh"), "#!/bin/sh\nsleep 30\n")
+      const submit = (args: ReadonlyArray<string>) => pbs(flavor, dir, ["qsub", ...args, "job.sh"]).trim()
+      const single = submit(Pbs.tokenArgs("0123456789abcdef"))
+      const array = submit([flavor === "pro" ? "-J" : "-t", "1-2", ...Pbs.tokenArgs("00112233aabbccdd")])
+      submit([])
+      const listing = pbs(flavor, dir, Pbs.tokenCommand(flavor)().argv)
+      expect(Pbs.parseTokens(listing)).toEqual(Either.right([
+        { token: "0123456789abcdef", jobId: single },
+        { token: "00112233aabbccdd", jobId: array }
+      ]))
+      pbs(flavor, dir, ["qdel", single, array])
+      rmSync(dir, { recursive: true, force: true })
+    })
+  }
+
+  it("pbs: a Variable_List PBS Pro prints as broken JSON does not hide a token", () => {
+    const text = `{"Jobs":{\n"7.s":{\n"Variable_List":{\n"X":"say "hi"",\n"CLUSTER_API_TOKEN":"cluster-api:0123456789abcdef"\n}\n}\n}}`
+    expect(Pbs.parseTokens(text)).toEqual(Either.right([{ token: "0123456789abcdef", jobId: "7.s" }]))
   })
 
   for (const [name, parse] of parsers) {
