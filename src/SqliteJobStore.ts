@@ -420,6 +420,9 @@ export const make = Effect.gen(function*() {
   /** Takes over, in one transaction, the intents of `executor` whose owner is gone (as `adopt` judges owners). */
   const adoptIntents: JobStoreShape["adoptIntents"] = (executor) =>
     lock.withPermits(1)(Effect.gen(function*() {
+      // Almost always none: then no write lock is taken, and opening a store costs nothing more.
+      const any = yield* sql`SELECT 1 FROM intents WHERE executor = ${executor} LIMIT 1`
+      if (any.length === 0) return []
       const deadBefore = (yield* Clock.currentTimeMillis) - Duration.toMillis(ownerDeadAfter)
       const rows = yield* sql.withTransaction(Effect.gen(function*() {
         yield* lockFile
