@@ -379,7 +379,11 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const adopt = monitorOptions.adopt ?? "all"
   // Submissions a dead program left in flight become jobs of this program (or failed submits).
   const recovered = yield* (executor.recoverSubmits ?? Effect.succeed([])).pipe(
-    Effect.catchAll((e) => Effect.logWarning(`${e.message} (the next program tries again)`).pipe(Effect.as([])))
+    Effect.catchAll((e) =>
+      Effect.logWarning(`submissions a program left unfinished stay for the next program to settle: ${e.message}`).pipe(
+        Effect.as([])
+      )
+    )
   )
   const adoptedFromStore = adopt === "none" ? { active: [], undelivered: [] } : yield* store.adopt({
     executor: executor.kind,
