@@ -6,7 +6,8 @@
  * that left the live queue, and cancellation written through the JobStore.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import { randomBytes } from "node:crypto"
 import type { CommandRunnerShape } from "./CommandRunner.js"
 import { CommandRunner } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
@@ -14,10 +15,12 @@ import type { ConfigOptions } from "./Config.js"
 import { userInfo } from "node:os"
 import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
-import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError } from "./Errors.js"
+import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
+import type { SubmitIntent } from "./JobStore.js"
+import type { TokenListing } from "./schedulers/Token.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
@@ -161,6 +164,18 @@ export interface Dialect {
       readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions) => Invocation
       readonly parse: (stdout: string, jobs: ReadonlyArray<JobRecord>) => Either.Either<ReadonlyArray<Observation>, string>
     } | undefined
+  } | undefined
+  /**
+   * How a job carries the token of its submission (JobStore.SubmitIntent), so that the next
+   * program finds a job whose submitter died before recording it: submit arguments giving the job
+   * the token, and ONE command listing this user's jobs with the tokens they carry.
+   */
+  readonly token?: {
+    readonly args: (token: string) => ReadonlyArray<string>
+    readonly command: (options: ConfigOptions, context: StatusContext) => Invocation
+    readonly parse: (stdout: string) => Either.Either<ReadonlyArray<TokenListing>, string>
+    /** Whether a list command that exited non-zero only says there are no such jobs. */
+    readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
   } | undefined
   /** Lists this user's queued jobs, to reconnect to them after a restart. */
   readonly list?: {
@@ -337,6 +352,44 @@ export const currentUser = (): string => {
 }
 
 
+/** The submit command with more options (a submission's token): before the script's path, or last. */
+export const withArguments = (invocation: Invocation, args: ReadonlyArray<string>, scriptPath: string): Invocation => {
+  const argv = invocation.argv
+  const at = argv.length > 1 && argv[argv.length - 1] === scriptPath ? argv.length - 1 : argv.length
+  return args.length === 0 ? invocation : { ...invocation, argv: [...argv.slice(0, at), ...args, ...argv.slice(at)] }
+}
+
+/**
+ * A submitted job's record, from the draft its submission wrote (JobStore.SubmitIntent) and the
+ * id the scheduler gave: the log paths get what is known once the job has an id.
+ */
+export const submittedRecord = (dialect: Dialect, draft: JobRecord, jobId: string): JobRecord => {
+  const isArray = draft.array !== undefined
+  const resolve = (template: string | undefined) =>
+    template === undefined ? undefined : dialect.resolveLogPath?.(template, jobId, draft.name, isArray) ?? template
+  return { ...draft, jobId, stdoutPath: resolve(draft.stdoutPath), stderrPath: resolve(draft.stderrPath) }
+}
+
+/**
+ * The record of a submission whose program died while submitting and whose job the scheduler
+ * does not show: Failed(SubmitFailed), under the submission's token for an id.
+ */
+export const lostSubmission = (intent: SubmitIntent, at: Date): JobRecord => ({
+  ...intent.draft,
+  jobId: `unsubmitted-${intent.token}`,
+  status: "Failed",
+  reason: {
+    _tag: "SubmitFailed",
+    message:
+      `the program ended during the submit and ${intent.executor} has no such job (no job of yours carries its token ${intent.token}; a job that ended long ago may have left the scheduler's memory)`
+  },
+  finishTime: at,
+  lastSeen: at
+})
+
+/** How often a job's record is written again when the store fails right after the submit. */
+export const recordRetry = Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(4)))
+
 /** An observation of a job whose dependency `unmet` can never be met: it ended Failed without running. */
 const dependencyFailed = (o: Observation, unmet: ReadonlyArray<string>): Observation => {
   const reason = { _tag: "DependencyFailed" as const, dependencies: unmet }
@@ -421,29 +474,19 @@ export const make = (dialect: Dialect) =>
       )
       const paths = pathsFor(path.basename(written.path, ".sh"))
       const script = written.content
-      const invocation = dialect.submit({ job, options, scriptPath: written.path, script, paths })
-      const result = yield* call(invocation, runDir).pipe(
-        Effect.mapError((e) =>
-          new SubmitError({ name: job.name, detail: e.message, scriptPath: written.path })
-        )
-      )
-      const jobId = dialect.parseSubmit(result.stdout)
-      if (Either.isLeft(jobId)) {
-        return yield* new SubmitError({ name: job.name, detail: jobId.left, scriptPath: written.path })
-      }
-      const submitTime = yield* now
-      const record: JobRecord = {
-        jobId: jobId.right,
+      const startedAt = yield* now
+      const draft: JobRecord = {
+        jobId: "",
         name: job.name,
         command: spec.command,
         executor: dialect.kind,
         status: "Pending",
-        submitTime,
-        lastSeen: submitTime,
+        submitTime: startedAt,
+        lastSeen: startedAt,
         workDir: runDir,
         scriptPath: written.path,
-        stdoutPath: dialect.resolveLogPath?.(paths.stdout, jobId.right, job.name, isArray) ?? paths.stdout,
-        stderrPath: dialect.resolveLogPath?.(paths.stderr, jobId.right, job.name, isArray) ?? paths.stderr,
+        stdoutPath: paths.stdout,
+        stderrPath: paths.stderr,
         metadata: job.spec.metadata ?? {},
         spec: job.spec,
         ...(job.array === undefined ? {} : { array: job.array }),
@@ -451,9 +494,65 @@ export const make = (dialect: Dialect) =>
           ? {}
           : { dependsOn: job.spec.dependsOn })
       }
-      yield* store.insert([record])
+      const failed = (detail: string) => new SubmitError({ name: job.name, detail, scriptPath: written.path })
+      const token = yield* announce(draft, startedAt).pipe(
+        Effect.mapError((e) => failed(`the job store could not record the submission, so nothing was submitted: ${e.detail}`))
+      )
+      const invocation = withArguments(
+        dialect.submit({ job, options, scriptPath: written.path, script, paths }),
+        token === undefined ? [] : dialect.token?.args(token) ?? [],
+        written.path
+      )
+      const result = yield* call(invocation, runDir).pipe(
+        // A submit that timed out may have reached the scheduler: its intent stays for the next program.
+        Effect.tapError((e) => e._tag === "CommandTimeout" ? Effect.void : forget(token)),
+        Effect.mapError((e) => failed(e.message))
+      )
+      const jobId = dialect.parseSubmit(result.stdout)
+      if (Either.isLeft(jobId)) {
+        yield* forget(token)
+        return yield* failed(jobId.left)
+      }
+      const submitTime = yield* now
+      const record = submittedRecord(dialect, { ...draft, submitTime, lastSeen: submitTime }, jobId.right)
+      yield* recordSubmitted(token, record)
       return record
     })
+
+    /**
+     * Writes the submission's intent before the scheduler is asked (a dialect that cannot carry
+     * a token writes none): its token, or undefined. Fails with the store's error: nothing was
+     * submitted then.
+     */
+    const announce = (draft: JobRecord, at: Date) =>
+      Effect.gen(function*() {
+        if (dialect.token === undefined) return undefined
+        const token = randomBytes(8).toString("hex")
+        yield* store.addIntent({ token, executor: dialect.kind, name: draft.name, at, draft })
+        return token
+      })
+
+    /** Removes the intent of a submission the scheduler refused (a failure here is only logged). */
+    const forget = (token: string | undefined) =>
+      token === undefined ? Effect.void : store.settleIntent(token, []).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`could not remove the submission ${token} from the job store; the next program settles it`, cause)
+        )
+      )
+
+    /**
+     * Records a submitted job (and ends its intent), tried again a few times; when the store
+     * still fails, the job runs unrecorded: SubmittedNotRecorded names it, and its intent stays
+     * for the next program to adopt the job.
+     */
+    const recordSubmitted = (token: string | undefined, record: JobRecord) =>
+      (token === undefined ? store.insert([record]) : store.settleIntent(token, [record])).pipe(
+        Effect.catchAllDefect((defect) => Effect.fail(defect)),
+        Effect.retry(recordRetry),
+        Effect.mapError((cause) =>
+          new SubmittedNotRecorded({ executor: dialect.kind, jobId: record.jobId, name: record.name, cause })
+        )
+      )
 
     /**
      * Runs a command for its answer: a non-zero exit is an answer too when `readable` says so
@@ -731,6 +830,44 @@ export const make = (dialect: Dialect) =>
       return found
     }).pipe(Effect.withSpan(`${dialect.kind}.reconnect`))
 
+    /**
+     * Submissions whose program died between writing the intent and recording the job: the
+     * scheduler is asked once (its listing of this user's jobs with their tokens); a job found is
+     * recorded from the intent's draft, one not found as Failed(SubmitFailed).
+     */
+    const recoverSubmits = Effect.gen(function*() {
+      const carrier = dialect.token
+      if (carrier === undefined) return []
+      const intents = yield* store.adoptIntents(dialect.kind)
+      if (intents.length === 0) return []
+      const invocation = carrier.command(options, context)
+      const answer = yield* answerOf(invocation, (a) => carrier.noJobs?.(a) === true).pipe(
+        Effect.mapError((e) => pollError(`could not look for the jobs of interrupted submissions: ${e.message}`))
+      )
+      const stdout = answer.exitCode === 0 ? answer.stdout : ""
+      const listing = stdout.trim() === "" ? [] : yield* parsed(invocation, carrier.parse(stdout))
+      const byToken = new Map(listing.map((l) => [l.token, l.jobId] as const))
+      const known = new Set((yield* store.list({ ids: listing.map((l) => l.jobId) })).map((r) => r.jobId))
+      const at = yield* now
+      const recorded: Array<JobRecord> = []
+      for (const intent of intents) {
+        const jobId = byToken.get(intent.token)
+        // A job tracked meanwhile (`cluster-api track ID`) keeps its record.
+        if (jobId !== undefined && known.has(jobId)) {
+          yield* store.settleIntent(intent.token, [])
+          continue
+        }
+        const record = jobId === undefined ? lostSubmission(intent, at) : submittedRecord(dialect, intent.draft, jobId)
+        yield* store.settleIntent(intent.token, [record])
+        recorded.push(record)
+      }
+      const found = recorded.filter((r) => r.status !== "Failed").length
+      yield* Effect.logInfo(
+        `settled ${intents.length} ${dialect.kind} submission(s) a program left unfinished: ${found} job(s) found, ${recorded.length - found} recorded as failed to submit`
+      )
+      return recorded
+    }).pipe(Effect.withSpan(`${dialect.kind}.recoverSubmits`))
+
     const track: ExecutorShape["track"] = Effect.fn(`${dialect.kind}.track`)(function*(jobId, trackOptions) {
       const known = yield* store.get(jobId)
       if (Option.isSome(known)) return known.value
@@ -762,6 +899,7 @@ export const make = (dialect: Dialect) =>
 
     const shape: ExecutorShape = {
       reconnect,
+      recoverSubmits,
       track,
       // The scheduler is asked by job id: an adopted job is polled like any other.
       resume: () => Effect.void,

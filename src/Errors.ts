@@ -146,6 +146,23 @@ export class SubmitError extends Schema.TaggedError<SubmitError>("cluster-api/Su
   }
 }
 
+/**
+ * The scheduler accepted a job but the job store could not record it (full disk, file size limit),
+ * even after a few tries. The job runs; the submission stays in the store as in flight, so the
+ * next program that opens it adopts the job, and `cluster-api track` takes it over now.
+ */
+export class SubmittedNotRecorded extends Schema.TaggedError<SubmittedNotRecorded>("cluster-api/SubmittedNotRecorded")(
+  "SubmittedNotRecorded",
+  { executor: Schema.String, jobId: Schema.String, name: Schema.String, cause: Schema.Defect }
+) {
+  override get message(): string {
+    const why = typeof this.cause === "object" && this.cause !== null && "message" in this.cause
+      ? String(this.cause.message)
+      : String(this.cause)
+    return `${this.executor} accepted job '${this.name}' as job ${this.jobId}, which runs, but the job store could not record it (${why}). Free the job store (disk space, file size limit), then run: cluster-api track ${this.jobId} --name '${this.name.replaceAll("'", "'\\''")}'`
+  }
+}
+
 export class PollError extends Schema.TaggedError<PollError>("cluster-api/PollError")("PollError", {
   executor: Schema.String,
   detail: Schema.String

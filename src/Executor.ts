@@ -16,7 +16,8 @@ import type {
   JobNotFound,
   PollError,
   StoreError,
-  SubmitError
+  SubmitError,
+  SubmittedNotRecorded
 } from "./Errors.js"
 import type { ConfigOptions } from "./Config.js"
 import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
@@ -29,7 +30,13 @@ import { applyTemplate, regexProblem } from "./JobOptions.js"
 
 export { globToRegExp } from "./Glob.js"
 
-export type SubmitFailure = SubmitError | InvalidJobSpec | InvalidMemory | InvalidWalltime | StoreError
+export type SubmitFailure =
+  | SubmitError
+  | InvalidJobSpec
+  | InvalidMemory
+  | InvalidWalltime
+  | StoreError
+  | SubmittedNotRecorded
 
 export interface TrackOptions {
   /** The job's name, when the scheduler's may not be the one to keep. */
@@ -94,6 +101,13 @@ export interface ExecutorShape {
    * processes still running and starts the jobs that never got to.
    */
   readonly resume: (jobs: ReadonlyArray<JobRecord>) => Effect.Effect<void, StoreError>
+  /**
+   * Settles the submissions a program died in the middle of (`JobStore.adoptIntents`): asks the
+   * scheduler once which jobs carry their tokens, records each job found (the Monitor then
+   * watches it) and each one not found as Failed(SubmitFailed). Returns the records written.
+   * Absent for executors whose submissions cannot outlive the program.
+   */
+  readonly recoverSubmits?: Effect.Effect<ReadonlyArray<JobRecord>, PollError | StoreError> | undefined
 }
 
 export class Executor extends Context.Tag("cluster-api/Executor")<Executor, ExecutorShape>() {}

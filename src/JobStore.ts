@@ -15,7 +15,7 @@
  * adopt); the SQLite layer (SqliteJobStore.ts) implements the same contract on a file.
  */
 import type { Scope } from "effect"
-import { Clock, Context, Effect, Layer, Option, PubSub, Queue } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, PubSub, Queue } from "effect"
 import type { FailureReason, JobRecord, JobStatus } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
@@ -80,6 +80,26 @@ export interface AdoptOptions {
   readonly ids?: ReadonlyArray<string> | undefined
 }
 
+/**
+ * A submission in flight: written before the scheduler is asked to run a job and removed, in the
+ * same write as the job's record, once the scheduler has given the job an id. The scheduler keeps
+ * `token` with the job, so that when the program dies in between, the next program finds the job
+ * by it (see `adoptIntents`).
+ */
+export interface SubmitIntent {
+  readonly token: string
+  readonly executor: string
+  /** The job's full name. */
+  readonly name: string
+  /** When the submission started. */
+  readonly at: Date
+  /**
+   * The record the job gets once submitted: `jobId` empty and log paths as the scheduler expands
+   * them (with its job-id placeholders); it carries the spec and the script's path.
+   */
+  readonly draft: JobRecord
+}
+
 export interface JobStoreShape {
   /** Whether records outlive the process (false: the Monitor removes ended jobs to bound memory). */
   readonly persistent: boolean
@@ -116,6 +136,20 @@ export interface JobStoreShape {
    * those not ended, and those ended without a delivery record.
    */
   readonly adopt: (options: AdoptOptions) => Effect.Effect<Adopted, StoreError>
+  /** Writes a submission in flight, owned by this program (before its submit command runs). */
+  readonly addIntent: (intent: SubmitIntent) => Effect.Effect<void, StoreError>
+  /**
+   * Ends a submission in flight: removes its intent and inserts `records` (the job it became, or
+   * nothing when the scheduler refused it), in one transaction.
+   */
+  readonly settleIntent: (token: string, records: ReadonlyArray<JobRecord>) => Effect.Effect<void, StoreError>
+  /** The submissions in flight, whoever owns them, oldest first. */
+  readonly intents: Effect.Effect<ReadonlyArray<SubmitIntent>, StoreError>
+  /**
+   * Takes over the submissions in flight of an executor whose owner is gone (the rule of
+   * `adopt`), to be settled by asking the scheduler which jobs carry their tokens.
+   */
+  readonly adoptIntents: (executor: string) => Effect.Effect<ReadonlyArray<SubmitIntent>, StoreError>
   /** Records that these jobs' ends were delivered; `adopt` will not return them again. */
   readonly markDelivered: (jobIds: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
   /** Status changes this program writes from now on, in write order, for as long as the scope lives. */
@@ -192,6 +226,9 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const history = new Map<string, Array<TransitionEntry>>()
   const activeIds = new Set<string>()
   const changes = yield* PubSub.unbounded<JobChange>()
+  // In one process, a submission's owner is the fiber that submits: once that fiber has ended
+  // without settling it (interrupted, or failed to record the job), the submission is orphaned.
+  const intents = new Map<string, { readonly intent: SubmitIntent; owner: Option.Option<Fiber.RuntimeFiber<unknown, unknown>> }>()
   // Writes and their publication happen under one permit, so subscribers see changes in write order.
   const lock = yield* Effect.makeSemaphore(1)
 
@@ -279,6 +316,25 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       })),
     // One process, one owner: nothing was left behind by anyone else.
     adopt: () => Effect.succeed({ active: [], undelivered: [] }),
+    addIntent: (intent) =>
+      Effect.sync(() => {
+        intents.set(intent.token, { intent, owner: Fiber.getCurrentFiber() })
+      }),
+    settleIntent: (token, settled) =>
+      Effect.zipRight(Effect.sync(() => intents.delete(token)), settled.length === 0 ? Effect.void : insert(settled)),
+    intents: Effect.sync(() => Array.from(intents.values(), (i) => i.intent)),
+    adoptIntents: (executor) =>
+      Effect.sync(() => {
+        const out: Array<SubmitIntent> = []
+        for (const entry of intents.values()) {
+          const owner = Option.getOrUndefined(entry.owner)
+          if (entry.intent.executor !== executor) continue
+          if (owner !== undefined && owner.unsafePoll() === null) continue
+          entry.owner = Fiber.getCurrentFiber()
+          out.push(entry.intent)
+        }
+        return out
+      }),
     markDelivered: () => Effect.void,
     subscribe: PubSub.subscribe(changes)
   } satisfies JobStoreShape

@@ -377,11 +377,23 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
 
   // Start: adopt what a program that ended or died left unfinished, and ask about it once.
   const adopt = monitorOptions.adopt ?? "all"
-  const adopted = adopt === "none" ? { active: [], undelivered: [] } : yield* store.adopt({
+  // Submissions a dead program left in flight become jobs of this program (or failed submits).
+  const recovered = yield* (executor.recoverSubmits ?? Effect.succeed([])).pipe(
+    Effect.catchAll((e) =>
+      Effect.logWarning(`submissions a program left unfinished stay for the next program to settle: ${e.message}`).pipe(
+        Effect.as([])
+      )
+    )
+  )
+  const adoptedFromStore = adopt === "none" ? { active: [], undelivered: [] } : yield* store.adopt({
     executor: executor.kind,
     sameHostOnly: executor.kind === "local",
     ids: adopt === "all" ? undefined : adopt
   })
+  const adopted = {
+    active: [...recovered.filter((r) => !isTerminal(r)), ...adoptedFromStore.active],
+    undelivered: [...recovered.filter(isTerminal), ...adoptedFromStore.undelivered]
+  }
   for (const r of [...adopted.active, ...adopted.undelivered]) owned.add(r.jobId)
   for (const r of adopted.active) watched.set(r.jobId, r)
   if (adopted.active.length > 0) {

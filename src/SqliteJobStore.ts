@@ -36,7 +36,7 @@ import {
   privateStoreFile,
   storeError
 } from "./internal/sqliteStore.js"
-import type { JobChange, JobFilter, JobStoreShape, TransitionEntry } from "./JobStore.js"
+import type { JobChange, JobFilter, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
 import { applyModify, JobStore } from "./JobStore.js"
 
 /** The migrations, by number. Add new ones at the end; never change one that has shipped. */
@@ -77,6 +77,18 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       started INTEGER NOT NULL,
       heartbeat INTEGER NOT NULL
     )`
+  }),
+  "0003_intents": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // Submissions in flight: `record` is the draft JobRecord (JSON), `owner` the program submitting.
+    yield* sql`CREATE TABLE intents (
+      token TEXT PRIMARY KEY,
+      executor TEXT NOT NULL,
+      name TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      owner TEXT,
+      record TEXT NOT NULL
+    )`
   })
 }
 
@@ -112,6 +124,14 @@ const decode = Schema.decodeUnknownEither(Schema.parseJson(JobRecord))
 
 interface Row {
   readonly job_id: string
+  readonly record: string
+}
+
+interface IntentRow {
+  readonly token: string
+  readonly executor: string
+  readonly name: string
+  readonly at: number
   readonly record: string
 }
 
@@ -447,6 +467,70 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
       }
     })).pipe(Effect.catchAll(failed("adopt")))
 
+  const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
+    Either.map(decode(row.record), (draft) => ({
+      token: row.token,
+      executor: row.executor,
+      name: row.name,
+      at: new Date(row.at),
+      draft
+    })).pipe(Either.mapLeft((e) =>
+      new StoreError({
+        operation: "intents",
+        reason: "Unreadable",
+        detail: `the submission ${row.token} is unreadable: ${e.message}`,
+        cause: e
+      })
+    ))
+
+  const addIntent: JobStoreShape["addIntent"] = (intent) =>
+    sql`INSERT INTO intents (token, executor, name, at, owner, record) VALUES (${intent.token}, ${intent.executor},
+      ${intent.name}, ${intent.at.getTime()}, ${me}, ${encode(intent.draft)})`.pipe(
+      Effect.asVoid,
+      Effect.mapError(storeError("addIntent"))
+    )
+
+  const settleIntent: JobStoreShape["settleIntent"] = (token, records) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      const out = records.map((after): JobChange => ({ before: undefined, after }))
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`DELETE FROM intents WHERE token = ${token}`
+        yield* writeNew(records)
+        yield* writeTransitions(out, at)
+      }))
+      yield* publish(out)
+    })).pipe(Effect.mapError(storeError("settleIntent")))
+
+  const intents: JobStoreShape["intents"] = sql<IntentRow>`SELECT token, executor, name, at, record FROM intents
+    ORDER BY at, rowid`.pipe(
+      Effect.mapError(storeError("intents")),
+      Effect.flatMap(Effect.forEach(intentOf))
+    )
+
+  /** Takes over, in one transaction, the intents of `executor` whose owner is gone (as `adopt` judges owners). */
+  const adoptIntents: JobStoreShape["adoptIntents"] = (executor) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      // Almost always none: then no write lock is taken, and opening a store costs nothing more.
+      const any = yield* sql`SELECT 1 FROM intents WHERE executor = ${executor} LIMIT 1`
+      if (any.length === 0) return []
+      const deadBefore = (yield* Clock.currentTimeMillis) - Duration.toMillis(ownerDeadAfter)
+      const rows = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* lockFile
+        const alive = new Set((yield* sql<{ owner: string; host: string; pid: number; heartbeat: number }>`
+          SELECT owner, host, pid, heartbeat FROM owners`).filter((o) =>
+            o.owner === me || (o.heartbeat >= deadBefore && (o.host !== host || processAlive(o.pid)))
+          ).map((o) => o.owner))
+        const taken = (yield* sql<IntentRow & { owner: string | null }>`SELECT token, executor, name, at, owner, record
+          FROM intents WHERE executor = ${executor} ORDER BY at, rowid`).filter((r) => r.owner === null || !alive.has(r.owner))
+        for (const part of chunks(taken.map((r) => r.token), idsPerQuery)) {
+          yield* sql`UPDATE intents SET owner = ${me} WHERE ${sql.in("token", part)}`
+        }
+        return taken
+      }))
+      return yield* Effect.forEach(rows, intentOf)
+    })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("adoptIntents")(e)))
+
   const markDelivered: JobStoreShape["markDelivered"] = (jobIds) =>
     Clock.currentTimeMillis.pipe(
       Effect.flatMap((now) =>
@@ -489,6 +573,10 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
     modify,
     restore,
     adopt,
+    addIntent,
+    settleIntent,
+    intents,
+    adoptIntents,
     markDelivered,
     remove: (jobIds) =>
       lock.withPermits(1)(

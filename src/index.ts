@@ -49,7 +49,7 @@ export * as Pbs from "./schedulers/Pbs.js"
 export * as Sge from "./schedulers/Sge.js"
 
 export { JobStore } from "./JobStore.js"
-export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobStoreShape, TransitionEntry } from "./JobStore.js"
+export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
 export * as SqliteJobStore from "./SqliteJobStore.js"
 export * as JobQueries from "./JobQueries.js"
 export type { CleanedJob, CleanupOptions, CleanupReport, ImportReport, KeptJob } from "./JobQueries.js"

@@ -31,7 +31,8 @@ describe("submit (seeds §6 item 3)", () => {
         })
         expect(job).toMatchObject({ jobId: "1000", name: "capi-my-job", executor: "lsf", status: "Pending" })
         const [call] = yield* callsOf("bsub")
-        expect(call?.argv).toEqual(["bsub", "-app", "short", "-x"])
+        // The submission's token is the job's description, so a restart can find the job.
+        expect(call?.argv).toEqual(["bsub", "-app", "short", "-x", "-Jd", expect.stringMatching(/^cluster-api:[0-9a-f]{16}$/)])
         expect(call?.env).toEqual({ LSB_JOB_REPORT_MAIL: "N" })
         const lines = (call?.stdin ?? "").trimEnd().split("\n")
         expect(lines[0]).toBe("#!/bin/bash")

@@ -33,7 +33,10 @@ describe("submit", () => {
         expect(job.stdoutPath).toMatch(/\/stdout\.capi-my-job\.1\.log$/)
         expect(job.stderrPath).toMatch(/\/stderr\.capi-my-job\.1\.log$/)
         const [call] = yield* callsOf("qsub")
-        expect(call?.argv).toEqual(["qsub", "-W", "umask=022", "-p", "5"])
+        // The submission's token is a variable of the job's environment, so a restart can find the job.
+        expect(call?.argv).toEqual([
+          "qsub", "-W", "umask=022", "-p", "5", "-v", expect.stringMatching(/^CLUSTER_API_TOKEN=cluster-api:[0-9a-f]{16}$/)
+        ])
         const lines = (call?.stdin ?? "").trimEnd().split("\n")
         expect(lines[0]).toBe("#!/bin/bash")
         expect(lines.filter((l) => l.startsWith("#PBS"))).toEqual([
@@ -68,7 +71,7 @@ describe("submit", () => {
         const [call] = yield* callsOf("qsub")
         expect(call?.argv[0]).toBe("qsub")
         expect(call?.stdin).toBeUndefined()
-        const script = call?.argv[1] ?? ""
+        const script = call?.argv.at(-1) ?? ""
         const text = yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.readFile(script, "utf8")))
         expect(text).toContain("#PBS -t 1-4%2\n")
         expect(text).toContain(`#PBS -d ${arr.workDir}\n`)

@@ -30,7 +30,10 @@ describe("submit", () => {
         expect(job).toMatchObject({ jobId: "100", name: "capi-my-job", executor: "sge", status: "Pending" })
         expect(job.stdoutPath).toMatch(/\/stdout\.100\.log$/)
         const [call] = yield* callsOf("qsub")
-        expect(call?.argv).toEqual(["qsub", "-terse", "-p", "-5", "-R", "y", job.scriptPath])
+        // The submission's token is a context variable, so a restart can find the job.
+        expect(call?.argv).toEqual([
+          "qsub", "-terse", "-p", "-5", "-R", "y", "-ac", expect.stringMatching(/^cluster_api=cluster-api:[0-9a-f]{16}$/), job.scriptPath
+        ])
         const { readFileSync } = yield* Effect.promise(() => import("node:fs"))
         const lines = readFileSync(job.scriptPath!, "utf8").trimEnd().split("\n")
         expect(lines[0]).toBe("#!/bin/bash")

@@ -47,7 +47,9 @@ describe("submit", () => {
         expect(record.stdoutPath).toMatch(/stdout\.1000\.log$/)
         const [call] = yield* (yield* TestCommandRunner).callsMatching("sbatch")
         expect(call?.argv.slice(0, 2)).toEqual(["sbatch", "--parsable"])
-        expect(call?.argv[2]).toBe(record.scriptPath)
+        // The submission's token rides in the job's comment, so a restart can find the job.
+        expect(call?.argv[2]).toMatch(/^--comment=cluster-api:[0-9a-f]{16}$/)
+        expect(call?.argv[3]).toBe(record.scriptPath)
         const script = readFileSync(record.scriptPath!, "utf8")
         expect(script).toContain("#SBATCH --job-name=capi-align\n")
         expect(script).toMatch(/#SBATCH --output=\S+stdout\.%j\.log\n/)

@@ -26,6 +26,7 @@ import * as Pipeline from "../src/Pipeline.js"
 import { bin } from "./globalSetup.js"
 import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
 import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
+import { killedDuringSubmit } from "./support/KilledSubmit.js"
 import { crashAndRestart } from "./support/Restart.js"
 import { runBin } from "./support/RunBin.js"
 
@@ -340,4 +341,19 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(result.finals[1]!.exitCode).toBe(4)
     }, 240_000)
   })
+})
+
+describe.runIf(slurmUp || inCI)("real Slurm, a program killed while sbatch runs", () => {
+  beforeAll(() => {
+    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
+  })
+
+  it("SIGKILL during sbatch: the job sbatch made carries the submission's token, and the next program adopts it and sees it end", async () => {
+    await killedDuringSubmit({
+      command: "sbatch",
+      config: { executor: "slurm", job_name_prefix: `capiks${process.pid}`, poll_interval: 1 },
+      parseId: (out) => /^(\d+)/m.exec(out)?.[1],
+      timeoutMs: 120_000
+    })
+  }, 300_000)
 })

@@ -194,8 +194,21 @@ const inputErrors: ReadonlySet<string> = new Set([
   "RetryRefused"
 ])
 
-/** 3 for a timed-out wait, 2 for bad usage, config or job input, 1 for anything else. */
-export const exitCodeFor = (tag: string): number => (tag === "AwaitTimeout" ? 3 : inputErrors.has(tag) ? 2 : 1)
+/** Exit code of a submit the scheduler accepted but the job store could not record: the job runs. */
+export const submittedNotRecordedCode = 4
+
+/**
+ * 4 for a job submitted but not recorded, 3 for a timed-out wait, 2 for bad usage, config or job
+ * input, 1 for anything else.
+ */
+export const exitCodeFor = (tag: string): number =>
+  tag === "SubmittedNotRecorded"
+    ? submittedNotRecordedCode
+    : tag === "AwaitTimeout"
+    ? 3
+    : inputErrors.has(tag)
+    ? 2
+    : 1
 
 interface Reportable {
   readonly _tag: string

@@ -36,6 +36,8 @@ import { signalOfStatus } from "../Signals.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
 import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
 import { bytesIn, formatHM, parseMemory } from "../Units.js"
+import type { TokenListing } from "./Token.js"
+import { tokenIn, tokenMarker } from "./Token.js"
 
 // ---------------------------------------------------------------------------------------------
 // Submit
@@ -410,6 +412,35 @@ export const listNoJobs = (answer: CommandAnswer): boolean => {
   return Either.isLeft(records) || records.right.length === 0
 }
 
+/** A submission's token, as the job's description (`-Jd`; bjobs shows it as `job_description`). */
+export const tokenArgs = (token: string): ReadonlyArray<string> => ["-Jd", tokenMarker(token)]
+
+/** This user's jobs, ended ones too, with their descriptions. */
+export const tokenCommand = (): Invocation => ({ argv: ["bjobs", "-a", "-json", "-o", "jobid job_description"] })
+
+/** bjobs saying it has no job to show: "No job found", "No unfinished job found", "No matching job found". */
+const noJobAtAll = /^No (?:unfinished |matching )?job found/im
+
+/** Whether a failed `tokenCommand` only says this user has no jobs. */
+export const tokenNoJobs = (answer: CommandAnswer): boolean => noJobAtAll.test(`${answer.stderr}\n${answer.stdout}`)
+
+/** The jobs `tokenCommand` printed that carry a token (an array's elements under its id). */
+export const parseTokens = (stdout: string): Either.Either<ReadonlyArray<TokenListing>, string> => {
+  if (noJobAtAll.test(stdout.trim())) return Either.right([])
+  return Either.flatMap(parseRecords(stdout), (records) => {
+    const out = new Map<string, string>()
+    for (const record of records) {
+      const description = field(record.JOB_DESCRIPTION)
+      const token = description === undefined ? undefined : tokenIn(description)
+      if (token === undefined) continue
+      const jobId = /^(\d+)(?:\[\d+\])?$/.exec(field(record.JOBID) ?? "")?.[1]
+      if (jobId === undefined) return Either.left(`unreadable job id ${JSON.stringify(record.JOBID)}`)
+      out.set(token, jobId)
+    }
+    return Either.right(Array.from(out, ([token, jobId]) => ({ token, jobId })))
+  })
+}
+
 /** `bkill <ids>`; `bkill -d <ids>` has LSF record them as DONE. */
 export const cancel = (jobIds: ReadonlyArray<string>, done: boolean): Invocation => ({
   argv: done ? ["bkill", "-d", ...jobIds] : ["bkill", ...jobIds]
@@ -474,6 +505,7 @@ export const dialect: Dialect = {
   parseStatus,
   statusUsableOnFailure,
   list: { command: listCommand, parse: parseListing, noJobs: listNoJobs },
+  token: { args: tokenArgs, command: tokenCommand, parse: parseTokens, noJobs: tokenNoJobs },
   arrayIndexVariable: "LSB_JOBINDEX",
   loginShellOnSubmit: true,
   resolveLogPath,

@@ -48,6 +48,8 @@ import { signalName, signalOfStatus } from "../Signals.js"
 import { bytesIn, formatHMS } from "../Units.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
 import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
+import type { TokenListing } from "./Token.js"
+import { tokenMarker } from "./Token.js"
 
 /** Which PBS: PBS Professional / OpenPBS, or TORQUE. */
 export type Flavor = ConfigOptions["pbs_flavor"]
@@ -766,6 +768,36 @@ export const preamble = (_job: PreparedJob, paths: JobPaths): ReadonlyArray<stri
   `cd ${shellQuote(paths.runDir)} || exit 1`
 ]
 
+/** A submission's token, as a variable of the job's environment (`-v`; qstat -f shows Variable_List). */
+export const tokenArgs = (token: string): ReadonlyArray<string> => ["-v", `CLUSTER_API_TOKEN=${tokenMarker(token)}`]
+
+/** Every job with its attributes, elements and (PBS Pro) recently ended ones too. */
+export const tokenCommand = (flavor: Flavor) => (): Invocation => ({
+  argv: flavor === "pro" ? ["qstat", "-f", "-F", "json", "-x", "-t"] : ["qstat", "-f", "-x", "-t"]
+})
+
+/**
+ * The jobs `tokenCommand` printed that carry a token: each token belongs to the job whose id came
+ * last before it (`"ID":{` in PBS Pro's JSON, `<Job_Id>ID</Job_Id>` in TORQUE's XML), an element
+ * to its array (`1[2].s` → `1[].s`). Read as text, so PBS Pro's unescaped Variable_List values
+ * cannot make it unreadable.
+ */
+export const parseTokens = (stdout: string): Either.Either<ReadonlyArray<TokenListing>, string> => {
+  const out = new Map<string, string>()
+  let jobId: string | undefined
+  const pattern = /"(\d+(?:\[\d*\])?(?:\.[\w.-]+)?)":\s*\{|<Job_Id>([^<]+)<\/Job_Id>|cluster-api:([0-9a-f]{8,64})\b/g
+  for (const m of stdout.matchAll(pattern)) {
+    const id = m[1] ?? m[2]
+    if (id !== undefined) {
+      jobId = id.trim().replace(/\[\d+\]/, "[]")
+      continue
+    }
+    if (jobId === undefined) return Either.left("a job's token came before any job id")
+    if (!out.has(m[3]!)) out.set(m[3]!, jobId)
+  }
+  return Either.right(Array.from(out, ([token, id]) => ({ token, jobId: id })))
+}
+
 /**
  * One PBS flavour's dialect. `owner` keeps reconnect to that user's jobs (undefined: everyone's,
  * as with `poll_all_users`); the listing's parser is not told who asks, so the executor's layer
@@ -784,6 +816,7 @@ export const makeDialect = (flavor: Flavor, owner?: string): Dialect => ({
   statusUsableOnFailure: statusUsableOnFailure(flavor),
   // An empty queue is an empty answer with exit 0: no `noJobs` needed.
   list: { command: listCommand(flavor), parse: parseListing(flavor, owner) },
+  token: { args: tokenArgs, command: tokenCommand(flavor), parse: parseTokens },
   resolveLogPath: resolveLogPath(flavor),
   arrayIndexVariable: flavor === "pro" ? "PBS_ARRAY_INDEX" : "PBS_ARRAYID",
   cancel,

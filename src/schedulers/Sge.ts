@@ -40,6 +40,8 @@ import { signalOfStatus } from "../Signals.js"
 import { formatHMS, parseMemory } from "../Units.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
 import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
+import type { TokenListing } from "./Token.js"
+import { tokenIn, tokenMarker } from "./Token.js"
 
 // ---------------------------------------------------------------------------------------------
 // Submit
@@ -492,6 +494,36 @@ export const listCommand = (options: ConfigOptions, context: StatusContext): Inv
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> =>
   Either.map(parseQstatXml(stdout), (rows) => listingFrom(rows))
 
+/** A submission's token, as a job context variable (`-ac`; `qstat -j` shows it as `context:`). */
+export const tokenArgs = (token: string): ReadonlyArray<string> => ["-ac", `cluster_api=${tokenMarker(token)}`]
+
+/** Every job the qmaster holds, in detail (context included). */
+export const tokenCommand = (): Invocation => ({ argv: ["qstat", "-j", "*"] })
+
+/** Whether a failed `tokenCommand` only says there are no jobs. */
+export const tokenNoJobs = (answer: CommandAnswer): boolean =>
+  /do(?:es)? not exist/i.test(`${answer.stderr}\n${answer.stdout}`)
+
+/** The jobs `tokenCommand` printed whose context carries a token. */
+export const parseTokens = (stdout: string): Either.Either<ReadonlyArray<TokenListing>, string> => {
+  const out = new Map<string, string>()
+  let jobId: string | undefined
+  for (const line of stdout.split("\n")) {
+    const m = /^(job_number|context):\s*(.*)$/.exec(line)
+    if (m === null) continue
+    if (m[1] === "job_number") {
+      if (!/^\d+$/.test(m[2]!.trim())) return Either.left(`unreadable job_number ${JSON.stringify(m[2])}`)
+      jobId = m[2]!.trim()
+      continue
+    }
+    const token = tokenIn(m[2]!)
+    if (token === undefined) continue
+    if (jobId === undefined) return Either.left("a context line before any job_number")
+    out.set(token, jobId)
+  }
+  return Either.right(Array.from(out, ([token, id]) => ({ token, jobId: id })))
+}
+
 /** `qdel <ids>` (SGE has no "mark done": a cancelled job is always Killed). */
 export const cancel = (jobIds: ReadonlyArray<string>, _done: boolean): Invocation => ({ argv: ["qdel", ...jobIds] })
 
@@ -570,6 +602,7 @@ export const dialect: Dialect = {
     noRecord: accountingNoRecord
   },
   list: { command: listCommand, parse: parseListing },
+  token: { args: tokenArgs, command: tokenCommand, parse: parseTokens, noJobs: tokenNoJobs },
   arrayIndexVariable: "SGE_TASK_ID",
   resolveLogPath,
   gate: { gated, release },

@@ -34,6 +34,8 @@ import { signalName } from "../Signals.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
 import { groupRows, listingFrom } from "./Observed.js"
 import { formatSlurmTime, memoryInMegabytes, parseMemory } from "../Units.js"
+import type { TokenListing } from "./Token.js"
+import { tokenIn, tokenMarker } from "./Token.js"
 
 // ---------------------------------------------------------------------------------------------
 // Submit
@@ -624,6 +626,25 @@ export const listCommand = (): Invocation => ({ argv: ["squeue", "--me", "-h", "
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> =>
   Either.map(parseSqueueRows(stdout), (rows) => listingFrom(rows.map((r) => observed(r.id, r.obs, r.name))))
 
+/** A submission's token, as the job's comment (squeue shows it as `%k`). */
+export const tokenArgs = (token: string): ReadonlyArray<string> => [`--comment=${tokenMarker(token)}`]
+
+/** This user's jobs the controller holds, ended ones too, as `ARRAY_OR_JOB_ID|COMMENT`. */
+export const tokenCommand = (): Invocation => ({ argv: ["squeue", "--me", "-h", "-t", "all", "-o", "%F|%k"] })
+
+/** The jobs `tokenCommand` printed that carry a token (the comment is free text, so it comes last). */
+export const parseTokens = (stdout: string): Either.Either<ReadonlyArray<TokenListing>, string> => {
+  const out = new Map<string, string>()
+  for (const line of splitLines(stdout)) {
+    const bar = line.indexOf("|")
+    const jobId = line.slice(0, bar).trim()
+    if (bar < 0 || !/^\d+$/.test(jobId)) return Either.left(`expected "JOBID|COMMENT", got ${JSON.stringify(line.slice(0, 200))}`)
+    const token = tokenIn(line.slice(bar + 1))
+    if (token !== undefined) out.set(token, jobId)
+  }
+  return Either.right(Array.from(out, ([token, jobId]) => ({ token, jobId })))
+}
+
 /** `-v`: without it scancel says nothing, and exits 0, for a job that had already ended. */
 export const cancel = (jobIds: ReadonlyArray<string>): Invocation => ({ argv: ["scancel", "-v", ...jobIds] })
 
@@ -669,6 +690,7 @@ export const slurmDialect: Dialect = {
     fallback: { command: fallbackCommand, parse: parseScontrol }
   },
   list: { command: listCommand, parse: parseListing },
+  token: { args: tokenArgs, command: tokenCommand, parse: parseTokens },
   arrayIndexVariable: "SLURM_ARRAY_TASK_ID",
   resolveLogPath,
   cancel,

@@ -34,6 +34,14 @@ export const makeFakeSlurm = (firstId = 1000) =>
       controllerDown: false
     })
     let next = firstId
+    // Each job's comment, as sbatch was given it (`--comment=`), for `squeue -o %F|%k`.
+    const comments = new Map<string, string>()
+    const sbatch = (call: RecordedCall): Reply => {
+      const id = String(next++)
+      const comment = call.argv.find((a) => a.startsWith("--comment="))
+      if (comment !== undefined) comments.set(id, comment.slice("--comment=".length))
+      return { stdout: `${id}\n` }
+    }
     const read = () => Effect.runSync(Ref.get(state))
     const linesFor = (table: ReadonlyMap<string, ReadonlyArray<string>>, ids: ReadonlyArray<string>) =>
       ids.flatMap((id) => table.get(id) ?? [])
@@ -48,6 +56,10 @@ export const makeFakeSlurm = (firstId = 1000) =>
         }
       }
       const ids = (argAfter(call.argv, "-j") ?? "").split(",").filter((x) => x.length > 0)
+      if (argAfter(call.argv, "-o") === "%F|%k") {
+        // The jobs the controller holds, with their comments ("(null)" when none was given).
+        return { stdout: Array.from(s.queue.keys(), (id) => `${id}|${comments.get(id) ?? "(null)"}\n`).join("") }
+      }
       const lines = call.argv.includes("--me")
         ? Array.from(s.queue.values()).flat()
         : linesFor(s.queue, ids)
@@ -72,7 +84,7 @@ export const makeFakeSlurm = (firstId = 1000) =>
     }
 
     const rules: ReadonlyArray<Rule> = [
-      { match: "sbatch", reply: () => ({ stdout: `${next++}\n` }) },
+      { match: "sbatch", reply: sbatch },
       { match: "squeue", reply: squeue },
       { match: "sacct", reply: sacct },
       { match: "scontrol show job", reply: scontrol },
