@@ -11,7 +11,7 @@ import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
 import { resourceDefaultFields } from "./Domain.js"
-import { controlCharacterProblem, directiveLineProblem } from "./Script.js"
+import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./Script.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import type { JobOptions as JobOptionsType } from "./JobOptions.js"
 import {
@@ -324,6 +324,8 @@ const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray
         ? undefined
         : key === "extra_directives"
         ? directiveLineProblem(v)
+        : key === "shebang"
+        ? shebangProblem(v)
         : controlCharacterProblem(v)
       return problem === undefined ? [] : [`${path}${Array.isArray(value) ? `[${i}]` : ""}: ${problem}`]
     })

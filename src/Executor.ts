@@ -21,7 +21,14 @@ import type {
 import type { ConfigOptions } from "./Config.js"
 import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
 import type { LoginShell } from "./Script.js"
-import { directiveLineProblem, fullJobName, loginShebang, requireNoControlCharacters, validateEnv } from "./Script.js"
+import {
+  directiveLineProblem,
+  fullJobName,
+  loginShebang,
+  requireNoControlCharacters,
+  shebangProblem,
+  validateEnv
+} from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
@@ -205,11 +212,12 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
     ["resources.stderrPath", r.stderrPath],
     ["resources.queue", orElse(r.queue, options.queue)],
     ["resources.account", orElse(r.account, options.account)],
-    ["shebang", options.shebang],
     ...(r.extraDirectives ?? []).map((d) => ["resources.extraDirectives", d] as const)
   ] as const) {
     yield* requireNoControlCharacters(name, field, value)
   }
+  const shebang = shebangProblem(options.shebang)
+  if (shebang !== undefined) return yield* new InvalidJobSpecError({ name, field: "shebang", problem: shebang })
   for (const line of options.extra_directives) {
     const problem = directiveLineProblem(line)
     if (problem !== undefined) return yield* new InvalidJobSpecError({ name, field: "extra_directives", problem })

@@ -54,6 +54,12 @@ export const directiveLineProblem = (line: string): string | undefined =>
     ? undefined
     : `${JSON.stringify(line)} is not a directive line, which starts with # (such as "#SBATCH --qos=high"); put commands in script_prologue`)
 
+/** What is wrong with a shebang line: a control character, or a first line that is no `#!`, which would run as a command. */
+export const shebangProblem = (line: string): string | undefined =>
+  controlCharacterProblem(line) ?? (line.startsWith("#!")
+    ? undefined
+    : `${JSON.stringify(line)} is not a shebang, which starts with #! (such as "#!/bin/bash")`)
+
 /** Fails, naming the field, when a value holds a control character (see `controlCharacterProblem`). */
 export const requireNoControlCharacters = (
   jobName: string,

@@ -414,10 +414,13 @@ describe("loadConfig", () => {
             "extra_directives: [\"#SBATCH --qos=high\", \"#SBATCH --x\\ntouch PWNED\", \"touch PWNED\"]",
             "queue: \"q\\tx\"",
             "account: \"a\\u007f\"",
-            "script_prologue: [\"echo a\\necho b\"]"
+            "script_prologue: [\"echo a\\necho b\"]",
+            "profiles:",
+            "  bare:",
+            "    shebang: \"touch PWNED\""
           ].join("\n")
         )
-        const error = yield* box.failed()
+        const error = yield* box.failed({ profile: "bare" })
         expect(error).toBeInstanceOf(ConfigInvalid)
         if (!(error instanceof ConfigInvalid)) return
         expect(error.problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
@@ -428,9 +431,11 @@ describe("loadConfig", () => {
           "extra_directives[1]",
           "extra_directives[2]",
           "queue",
-          "account"
+          "account",
+          "profiles.bare.shebang"
         ])
         expect(error.problems[0]).toContain("control character (\\x0a")
+        expect(error.problems[8]).toContain("is not a shebang")
         expect(error.problems[5]).toContain("is not a directive line")
       }))
 
