@@ -217,7 +217,7 @@ describe("each scheduler's expansions in paths", () => {
       { log_directory: join(tempDir(), "logs%U") }
     ))
 
-  it.effect("SGE: $ in -wd, -o or -e is refused (qsub expands $USER, $HOME, …), and so are : and , in log paths", () =>
+  it.effect("SGE: $ in -wd, -o or -e is refused (qsub expands $USER, $HOME, …), so are quotes and # (its #$ lines drop them), and : and , in log paths", () =>
     on(
       "sge",
       Effect.gen(function*() {
@@ -227,7 +227,9 @@ describe("each scheduler's expansions in paths", () => {
             [{ workDir: join(root, "a$USERb") }, "resources.workDir", "SGE expands in -wd"],
             [{ stdoutPath: "out.$HOME.log" }, "resources.stdoutPath", "SGE expands in -o and -e"],
             [{ stdoutPath: "o.log", stderrPath: "e:f.log" }, "resources.stderrPath", "host:path"],
-            [{ stdoutPath: "c,d.log" }, "resources.stdoutPath", "list of paths"]
+            [{ stdoutPath: "c,d.log" }, "resources.stdoutPath", "list of paths"],
+            [{ workDir: join(root, "w 'q'") }, "resources.workDir", "cannot carry"],
+            [{ stdoutPath: "a#b.log" }, "resources.stdoutPath", "cannot carry"]
           ] as const
         ) {
           const error = yield* refused({ name: "j", command: "true", resources: spec })
