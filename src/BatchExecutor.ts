@@ -16,8 +16,8 @@ import { userInfo } from "node:os"
 import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
-import type { CancelOptions, ExecutorShape, PreparedJob } from "./Executor.js"
-import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
+import type { CancelOptions, ExecutorShape, PathSource, PreparedJob } from "./Executor.js"
+import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import type { SubmitIntent } from "./JobStore.js"
 import type { TokenListing } from "./schedulers/Token.js"
@@ -125,6 +125,15 @@ export interface Dialect {
    * (PBS starts jobs in $HOME, so they `cd` to their directory).
    */
   readonly preamble?: ((job: PreparedJob, paths: JobPaths) => ReadonlyArray<string>) | undefined
+  /**
+   * What this scheduler cannot be given in a path: a character it expands there and has no escape
+   * for, or one it reads as a host or a list. `use` says where the path goes: the directory the
+   * job runs in (`dir`) or a log file (`log`, also the directory default logs go in). Undefined
+   * when the path is fine.
+   */
+  readonly pathProblem?: ((path: string, use: "dir" | "log") => string | undefined) | undefined
+  /** A literal path as a log path must say it, where the scheduler expands patterns (Slurm: `%` as `%%`). */
+  readonly escapeLogPath?: ((path: string) => string) | undefined
   /** The submit command for a written script. */
   readonly submit: (request: SubmitRequest) => Invocation
   /** The job id from the submit command's stdout, or what is wrong with the output. */
@@ -402,6 +411,23 @@ const dependencyFailed = (o: Observation, unmet: ReadonlyArray<string>): Observa
   }
 }
 
+/**
+ * Refuses, naming the field, a resolved path holding a control character or what the scheduler
+ * cannot be given (see `Dialect.pathProblem`).
+ */
+export const checkPaths = (
+  dialect: Dialect,
+  jobName: string,
+  sources: ReadonlyArray<PathSource>
+): Effect.Effect<void, InvalidJobSpec> =>
+  Effect.gen(function*() {
+    yield* requirePlainPaths(jobName, sources)
+    for (const source of sources) {
+      const problem = source.use === "script" ? undefined : dialect.pathProblem?.(source.path, source.use)
+      if (problem !== undefined) return yield* new InvalidJobSpec({ name: jobName, field: source.field, problem })
+    }
+  })
+
 export const make = (dialect: Dialect) =>
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
@@ -429,15 +455,17 @@ export const make = (dialect: Dialect) =>
       const job = yield* prepareJob(spec, options)
       const refused = dialect.validate?.(job, options)
       if (refused !== undefined) return yield* new InvalidJobSpec({ name: job.name, ...refused })
-      const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
+      const { outDir, runDir, sources } = jobDirectories(job, options, baseDir, path.resolve)
+      yield* checkPaths(dialect, job.name, sources)
       yield* fs.makeDirectory(outDir, { recursive: true }).pipe(
         Effect.mapError((e) => new SubmitError({ name: job.name, detail: `could not create ${outDir}: ${e.message}` }))
       )
       const isArray = job.array !== undefined
+      const escape = dialect.escapeLogPath ?? ((p: string) => p)
       const logPath = (stream: "stdout" | "stderr", given: string | undefined, stem: string) =>
         given !== undefined
-          ? path.resolve(runDir, given)
-          : path.join(outDir, dialect.logFileName(stream, isArray).replaceAll(scriptStemPlaceholder, stem))
+          ? escape(path.resolve(runDir, given))
+          : path.join(escape(outDir), dialect.logFileName(stream, isArray).replaceAll(scriptStemPlaceholder, stem))
       /** Where the logs go, for the script file stem the job gets. */
       const pathsFor = (stem: string): JobPaths => ({
         runDir,

@@ -11,6 +11,7 @@ import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
 import { resourceDefaultFields } from "./Domain.js"
+import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./Script.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import type { JobOptions as JobOptionsType } from "./JobOptions.js"
 import {
@@ -294,6 +295,20 @@ interface OptionLayer {
 const isUnset = (key: OptionKey, value: unknown): boolean =>
   value === null || (key === "job_name_prefix" && value === "")
 
+/**
+ * Options whose values go into a job's script, its directives or a path: a control character (a
+ * line break above all) in them is refused, since it would start a new line of the script.
+ */
+const lineKeys: ReadonlySet<OptionKey> = new Set<OptionKey>([
+  "log_directory",
+  "state_path",
+  "job_name_prefix",
+  "shebang",
+  "extra_directives",
+  "queue",
+  "account"
+])
+
 /** Problems with one present value, each naming its key path and what was expected. */
 const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray<string> => {
   if (!decodeOne(key, value)) {
@@ -301,6 +316,19 @@ const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray
       ? " (quote it)"
       : ""
     return [`${path}: expected ${expected[key]}, got ${show(value)}${quoteHint}`]
+  }
+  if (lineKeys.has(key)) {
+    const values: ReadonlyArray<unknown> = Array.isArray(value) ? value : [value]
+    return values.flatMap((v, i) => {
+      const problem = typeof v !== "string"
+        ? undefined
+        : key === "extra_directives"
+        ? directiveLineProblem(v)
+        : key === "shebang"
+        ? shebangProblem(v)
+        : controlCharacterProblem(v)
+      return problem === undefined ? [] : [`${path}${Array.isArray(value) ? `[${i}]` : ""}: ${problem}`]
+    })
   }
   if (key === "memory" || key === "walltime") return unitProblems(key, value, path)
   if (key === "error_patterns") return patternProblems(value as ReadonlyArray<string>, path)

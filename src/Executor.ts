@@ -22,7 +22,14 @@ import type {
 import type { ConfigOptions } from "./Config.js"
 import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
 import type { LoginShell } from "./Script.js"
-import { fullJobName, loginShebang, requireSingleLine, validateEnv } from "./Script.js"
+import {
+  directiveLineProblem,
+  fullJobName,
+  loginShebang,
+  requireNoControlCharacters,
+  shebangProblem,
+  validateEnv
+} from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
@@ -218,12 +225,16 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
     ["resources.stdoutPath", r.stdoutPath],
     ["resources.stderrPath", r.stderrPath],
     ["resources.queue", orElse(r.queue, options.queue)],
-    ["resources.account", orElse(r.account, options.account)]
+    ["resources.account", orElse(r.account, options.account)],
+    ...(r.extraDirectives ?? []).map((d) => ["resources.extraDirectives", d] as const)
   ] as const) {
-    yield* requireSingleLine(name, field, value)
+    yield* requireNoControlCharacters(name, field, value)
   }
-  for (const d of [...(r.extraDirectives ?? []), ...options.extra_directives]) {
-    yield* requireSingleLine(name, "extra directive", d)
+  const shebang = shebangProblem(options.shebang)
+  if (shebang !== undefined) return yield* new InvalidJobSpecError({ name, field: "shebang", problem: shebang })
+  for (const line of options.extra_directives) {
+    const problem = directiveLineProblem(line)
+    if (problem !== undefined) return yield* new InvalidJobSpecError({ name, field: "extra_directives", problem })
   }
   const memory = orElse(r.memory, options.memory)
   const walltime = orElse(r.walltime, options.walltime)
@@ -272,20 +283,57 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
   return prepared
 })
 
+/** A path a job's script, directives or logs name, resolved, and the field it came from. */
+export interface PathSource {
+  /** What to name when the path is refused: `resources.workDir`, `log_directory`, … */
+  readonly field: string
+  readonly path: string
+  /**
+   * `dir`: the job's working directory; `log`: a log file, or the directory default logs go in;
+   * `script`: the directory only the job's script goes in.
+   */
+  readonly use: "dir" | "log" | "script"
+}
+
+/** The field named for the directory cluster-api runs in, when a job runs there (it names no workDir). */
+export const currentDirectoryField = "working directory (the current directory, as the job names no resources.workDir)"
+
 /**
  * Where a job runs and where its script and default logs go: both in `resources.workDir` when the
  * job names one, else it runs in `baseDir` with its files in the config's `log_directory`.
+ * `sources` lists every resolved path with its field, the log paths the job names included.
  */
 export const jobDirectories = (
   job: PreparedJob,
   options: ConfigOptions,
   baseDir: string,
   resolve: (...segments: Array<string>) => string
-): { readonly runDir: string; readonly outDir: string } => {
-  const runDir = resolve(baseDir, job.resources.workDir ?? ".")
-  const outDir = job.resources.workDir === undefined ? resolve(baseDir, options.log_directory) : runDir
-  return { runDir, outDir }
+): { readonly runDir: string; readonly outDir: string; readonly sources: ReadonlyArray<PathSource> } => {
+  const r = job.resources
+  const runDir = resolve(baseDir, r.workDir ?? ".")
+  const outDir = r.workDir === undefined ? resolve(baseDir, options.log_directory) : runDir
+  const dirField = r.workDir === undefined ? currentDirectoryField : "resources.workDir"
+  const outField = r.workDir === undefined ? "log_directory" : "resources.workDir"
+  const given = (field: string, value: string | undefined): ReadonlyArray<PathSource> =>
+    value === undefined ? [] : [{ field, path: resolve(runDir, value), use: "log" }]
+  const sources: ReadonlyArray<PathSource> = [
+    { field: dirField, path: runDir, use: "dir" },
+    { field: outField, path: outDir, use: r.stdoutPath === undefined || r.stderrPath === undefined ? "log" : "script" },
+    ...given("resources.stdoutPath", r.stdoutPath),
+    ...given("resources.stderrPath", r.stderrPath)
+  ]
+  return { runDir, outDir, sources }
 }
+
+/**
+ * Fails, naming the field, when a resolved path holds a control character: checked after
+ * resolving, so that the directory cluster-api runs in and `log_directory` are covered too.
+ */
+export const requirePlainPaths = (
+  jobName: string,
+  sources: ReadonlyArray<PathSource>
+): Effect.Effect<void, InvalidJobSpec> =>
+  Effect.forEach(sources, (s) => requireNoControlCharacters(jobName, s.field, s.path), { discard: true })
 
 /** Whether a job's name matches a pattern, with or without the configured prefix. */
 export const nameMatches = (pattern: string, prefix: string | undefined) => {

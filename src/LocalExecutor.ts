@@ -36,7 +36,7 @@ import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, Observation 
 import { arrayIndices, isTerminal, isTerminalStatus } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
-import { Executor, jobDirectories, nameMatches, prepareJob } from "./Executor.js"
+import { Executor, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import {
@@ -364,7 +364,8 @@ export const make = Effect.gen(function*() {
 
   const submit = Effect.fn("LocalExecutor.submit")(function*(spec: JobSpec) {
     const job = yield* prepareJob(spec, options)
-    const { outDir, runDir } = jobDirectories(job, options, baseDir, path.resolve)
+    const { outDir, runDir, sources } = jobDirectories(job, options, baseDir, path.resolve)
+    yield* requirePlainPaths(job.name, sources)
     const dependsOn = job.spec.dependsOn ?? []
     if (job.resources.workDir !== undefined) {
       const exists = yield* fs.exists(runDir).pipe(Effect.orElseSucceed(() => false))

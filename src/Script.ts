@@ -33,21 +33,42 @@ export const directiveValue = (value: string): string => isPlainWord(value) ? va
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-/** Fails when a value would break out of the single line it is written on. */
-export const requireSingleLine = (
+/**
+ * What is wrong with a value that goes on a line of a script or a directive: a control character
+ * (`\x00`–`\x1f`, `\x7f`: a line break would start a new line, so a new command or directive,
+ * and the others have no business in a name or a path). Undefined when there is none.
+ */
+export const controlCharacterProblem = (value: string): string | undefined => {
+  const found = /[\x00-\x1f\x7f]/.exec(value)
+  if (found === null) return undefined
+  const code = found[0].charCodeAt(0).toString(16).padStart(2, "0")
+  return `holds a control character (\\x${code} at position ${found.index}) in ${JSON.stringify(value)}; use a value without line breaks, tabs or other control characters`
+}
+
+/**
+ * What is wrong with a whole directive line (the config's `extra_directives`): a control
+ * character, or a line that is no comment, which would run as a command and end the directives.
+ */
+export const directiveLineProblem = (line: string): string | undefined =>
+  controlCharacterProblem(line) ?? (line.startsWith("#")
+    ? undefined
+    : `${JSON.stringify(line)} is not a directive line, which starts with # (such as "#SBATCH --qos=high"); put commands in script_prologue`)
+
+/** What is wrong with a shebang line: a control character, or a first line that is no `#!`, which would run as a command. */
+export const shebangProblem = (line: string): string | undefined =>
+  controlCharacterProblem(line) ?? (line.startsWith("#!")
+    ? undefined
+    : `${JSON.stringify(line)} is not a shebang, which starts with #! (such as "#!/bin/bash")`)
+
+/** Fails, naming the field, when a value holds a control character (see `controlCharacterProblem`). */
+export const requireNoControlCharacters = (
   jobName: string,
   field: string,
   value: string | undefined
-): Effect.Effect<void, InvalidJobSpec> =>
-  value !== undefined && /[\r\n\0]/.test(value)
-    ? Effect.fail(
-      new InvalidJobSpec({
-        name: jobName,
-        field,
-        problem: `contains a line break or NUL (${JSON.stringify(value)}); write it on one line`
-      })
-    )
-    : Effect.void
+): Effect.Effect<void, InvalidJobSpec> => {
+  const problem = value === undefined ? undefined : controlCharacterProblem(value)
+  return problem === undefined ? Effect.void : Effect.fail(new InvalidJobSpec({ name: jobName, field, problem }))
+}
 
 /** Checks environment variable names (values may hold anything: they are quoted). */
 export const validateEnv = (

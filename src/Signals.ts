@@ -10,8 +10,11 @@ const names: ReadonlyMap<number, string> = (() => {
   return byNumber
 })()
 
-/** The name of signal `n` (`SIGKILL`), or `signal n` when this platform has no name for it. */
-export const signalName = (n: number): string => names.get(n) ?? `signal ${n}`
+/**
+ * The name of signal `n` (`SIGKILL`), or its number (`53`) when this platform has no name for it:
+ * what a reason says reads "killed by signal SIGKILL" or "killed by signal 53".
+ */
+export const signalName = (n: number): string => names.get(n) ?? String(n)
 
 /**
  * The signal a shell-style exit status reports: 128+N for a process killed by signal N (137 is

@@ -401,6 +401,44 @@ describe("loadConfig", () => {
         expect(error.problems[1]).toMatch(/^walltime: Cannot parse walltime "soon"/)
       }))
 
+    test("a line break or other control character in a value that reaches a script or path is refused, naming the key", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        yield* box.write(
+          "work/cluster-api.yaml",
+          [
+            "log_directory: \"logs\\ntouch PWNED\\n#\"",
+            "state_path: \"db\\r.sqlite\"",
+            "job_name_prefix: \"capi\\u001b\"",
+            "shebang: \"#!/bin/bash\\ntouch PWNED\"",
+            "extra_directives: [\"#SBATCH --qos=high\", \"#SBATCH --x\\ntouch PWNED\", \"touch PWNED\"]",
+            "queue: \"q\\tx\"",
+            "account: \"a\\u007f\"",
+            "script_prologue: [\"echo a\\necho b\"]",
+            "profiles:",
+            "  bare:",
+            "    shebang: \"touch PWNED\""
+          ].join("\n")
+        )
+        const error = yield* box.failed({ profile: "bare" })
+        expect(error).toBeInstanceOf(ConfigInvalid)
+        if (!(error instanceof ConfigInvalid)) return
+        expect(error.problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
+          "log_directory",
+          "state_path",
+          "job_name_prefix",
+          "shebang",
+          "extra_directives[1]",
+          "extra_directives[2]",
+          "queue",
+          "account",
+          "profiles.bare.shebang"
+        ])
+        expect(error.problems[0]).toContain("control character (\\x0a")
+        expect(error.problems[8]).toContain("is not a shebang")
+        expect(error.problems[5]).toContain("is not a directive line")
+      }))
+
     test("a number for memory or walltime is refused with a hint to quote it", () =>
       Effect.gen(function*() {
         const box = yield* sandbox

@@ -3,11 +3,18 @@
  * end-to-end tests put first on PATH. Jobs run as real local processes.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as ClusterApi from "../src/ClusterApi.js"
+import { layer as nodeRunner } from "../src/CommandRunner.js"
+import { ClusterConfig } from "../src/Config.js"
+import type { JobSpec } from "../src/Domain.js"
+import { Executor } from "../src/Executor.js"
+import { Monitor } from "../src/Monitor.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const BIN = fileURLToPath(new URL("./support/lsf/bin", import.meta.url))
@@ -323,5 +330,88 @@ describe("LSF emulator", () => {
     expect(ids.every((x) => x !== undefined)).toBe(true)
     const rs = await lsf.waitFor((rs) => rs.length === 10 && rs.every(finished))
     expect(rs.every((r) => r.STAT === "DONE")).toBe(true)
+  })
+})
+
+describe("the LSF executor on the emulator: paths that would open a line or hold a pattern", { timeout: 60_000 }, () => {
+  const evil = "x\ntouch PWNED\n#"
+
+  /** Services on `lsf`'s emulated cluster, with the emulator first on PATH and the config's `log_directory`. */
+  const onLsf = <A, E>(lsf: Lsf, logDirectory: string, body: Effect.Effect<A, E, ClusterApi.Services>) => {
+    process.env.PATH = `${BIN}${path.delimiter}${process.env.PATH ?? ""}`
+    process.env.LSF_EMULATOR_DIR = lsf.dir
+    return body.pipe(
+      Effect.scoped,
+      Effect.provide(ClusterApi.compose({
+        config: ClusterConfig.layerTest({
+          executor: "lsf",
+          poll_interval: 0.2,
+          log_directory: logDirectory,
+          job_name_prefix: "capi",
+          use_stdin: true
+        }),
+        runner: nodeRunner
+      }))
+    )
+  }
+
+  /** Every file named PWNED below `dir`. */
+  const pwned = (dir: string): Array<string> =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? pwned(path.join(dir, e.name)) : e.name === "PWNED" ? [path.join(dir, e.name)] : []
+    )
+
+  it.live("a log_directory, a workDir or a current directory holding a line break and a command is refused; nothing is submitted", () => {
+    const lsf = makeLsf()
+    const dir = tempDir()
+    const evilCwd = path.join(dir, evil)
+    fs.mkdirSync(evilCwd)
+    const submit = (spec: JobSpec) => Effect.flatMap(Executor, (e) => Effect.flip(e.submit(spec)))
+    return Effect.gen(function*() {
+      const viaLogs = yield* onLsf(lsf, path.join(dir, evil), submit({ name: "j", command: "true" }))
+      expect(viaLogs).toMatchObject({ _tag: "InvalidJobSpec", field: "log_directory" })
+      const viaWork = yield* onLsf(lsf, dir, submit({ name: "j", command: "true", resources: { workDir: evilCwd } }))
+      expect(viaWork).toMatchObject({ _tag: "InvalidJobSpec", field: "resources.workDir" })
+      const back = process.cwd()
+      process.chdir(evilCwd)
+      const viaCwd = yield* onLsf(lsf, dir, submit({ name: "j", command: "true" })).pipe(
+        Effect.ensuring(Effect.sync(() => process.chdir(back)))
+      )
+      expect(viaCwd).toMatchObject({ _tag: "InvalidJobSpec", field: expect.stringMatching(/^working directory/) })
+      expect(lsf.records()).toEqual([])
+      expect(pwned(dir)).toEqual([])
+      // A job that got through would have run in this process's directory.
+      expect(fs.existsSync(path.join(process.cwd(), "PWNED"))).toBe(false)
+    })
+  })
+
+  it.live("a workDir or log_directory holding % is refused naming it (bsub expands %J, %I, %U, … and has no escape)", () => {
+    const lsf = makeLsf()
+    const dir = tempDir()
+    const submit = (spec: JobSpec) => Effect.flatMap(Executor, (e) => Effect.flip(e.submit(spec)))
+    return Effect.gen(function*() {
+      const viaWork = yield* onLsf(lsf, dir, submit({ name: "j", command: "true", resources: { workDir: path.join(dir, "w%J") } }))
+      expect(viaWork).toMatchObject({ _tag: "InvalidJobSpec", field: "resources.workDir" })
+      const viaLogs = yield* onLsf(lsf, path.join(dir, "logs%I"), submit({ name: "j", command: "true" }))
+      expect(viaLogs).toMatchObject({ _tag: "InvalidJobSpec", field: "log_directory" })
+      expect(lsf.records()).toEqual([])
+    })
+  })
+
+  it.live("a workDir full of quotes, $() and backticks runs there and creates nothing else", () => {
+    const lsf = makeLsf()
+    const dir = tempDir()
+    const work = path.join(dir, "w $(touch PWNED) `touch PWNED` ' \" ; #")
+    return onLsf(
+      lsf,
+      dir,
+      Effect.gen(function*() {
+        const job = yield* Effect.flatMap(Executor, (e) => e.submit({ name: "j", command: "pwd", resources: { workDir: work } }))
+        const [end] = yield* Effect.flatMap(Monitor, (m) => m.await(job, { timeout: "30 seconds" }))
+        expect(end!.status).toBe("Done")
+        expect(fs.readFileSync(end!.stdoutPath!, "utf8")).toBe(`${work}\n`)
+        expect(pwned(dir)).toEqual([])
+      })
+    )
   })
 })

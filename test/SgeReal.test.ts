@@ -84,6 +84,23 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
       expect(fs.readFileSync(final.stdoutPath!, "utf8")).toBe("done-ok\n")
     })
 
+    it("a line break and a command in a work directory is refused, and so are $ (qsub expands $USER) and quotes (its #$ lines drop them); one of spaces, ; and backticks runs there", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "paths-"))
+      const submit = (workDir: string) =>
+        run(Effect.flatMap(Executor, (e) => Effect.flip(e.submit({ name: "p", command: "pwd", resources: { workDir } }))))
+      expect(await submit(path.join(dir, "x\ntouch PWNED\n#"))).toMatchObject({ _tag: "InvalidJobSpec", field: "resources.workDir" })
+      const dollar = await submit(path.join(dir, "a$USERb"))
+      expect(dollar).toMatchObject({ _tag: "InvalidJobSpec", field: "resources.workDir" })
+      expect(dollar.message).toContain("SGE expands in -wd")
+      const quoted = await submit(path.join(dir, "w 'q'"))
+      expect(quoted).toMatchObject({ _tag: "InvalidJobSpec", field: "resources.workDir" })
+      const work = path.join(dir, "w s; (x) `y` é")
+      const final = await run(submitAndWait({ name: "quoted", command: "pwd", resources: { workDir: work } }))
+      expect(final.status).toBe("Done")
+      expect(fs.readFileSync(final.stdoutPath!, "utf8")).toBe(`${work}\n`)
+      expect(fs.readdirSync(dir).sort()).toEqual([path.basename(work)])
+    })
+
     it("a job that exits non-zero", async () => {
       const final = await run(submitAndWait({ name: "exit3", command: "echo failing >&2; exit 3" }))
       expect(final.status).toBe("Failed")

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Duration, Effect, Fiber, ManagedRuntime, Option, Ref, Stream } from "effect"
+import { Duration, Effect, Either, Fiber, ManagedRuntime, Option, Ref, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -19,7 +19,9 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { JobEvent, JobSpec } from "../src/Domain.js"
+import { describeReason } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
+import { logPath } from "../src/JobQueries.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import * as Pipeline from "../src/Pipeline.js"
@@ -277,6 +279,54 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
         return found.map((r) => r.jobId).includes(job.jobId)
       }))
       expect(found).toBe(true)
+    })
+
+    it("a work directory, log_directory or current directory holding a line break and a command is refused; no PWNED appears", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "inject-"))
+      const evil = "x\ntouch PWNED\n#"
+      const refused = await run(Effect.flatMap(Executor, (e) =>
+        Effect.flip(e.submit({ name: "inj", command: "true", resources: { workDir: path.join(dir, evil) } }))))
+      expect(refused).toMatchObject({ _tag: "InvalidJobSpec", field: "resources.workDir" })
+      const badLogs = path.join(dir, "bad-logs.yaml")
+      fs.writeFileSync(badLogs, `executor: slurm\npoll_interval: 1\nlog_directory: ${JSON.stringify(path.join(dir, evil))}\n`)
+      const goodLogs = path.join(dir, "good-logs.yaml")
+      fs.writeFileSync(goodLogs, `executor: slurm\npoll_interval: 1\nlog_directory: ${JSON.stringify(path.join(dir, "logs"))}\n`)
+      const evilCwd = path.join(dir, evil)
+      fs.mkdirSync(evilCwd)
+      const [viaLogs, viaCwd] = await Promise.all([
+        cli(["submit", "--config", badLogs, "--wait", "--name", "inj-logs", "true"], dir),
+        cli(["submit", "--config", goodLogs, "--wait", "--name", "inj-cwd", "true"], evilCwd)
+      ])
+      expect(viaLogs.code).not.toBe(0)
+      expect(viaLogs.stdout + viaLogs.stderr).toMatch(/log_directory: holds a control character/)
+      expect(viaCwd.code).not.toBe(0)
+      expect(viaCwd.stdout + viaCwd.stderr).toMatch(/working directory .*holds a control character/)
+      const pwned = (d: string): Array<string> =>
+        fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? pwned(path.join(d, e.name)) : e.name === "PWNED" ? [path.join(d, e.name)] : []
+        )
+      expect(pwned(dir)).toEqual([])
+    })
+
+    it("a work directory holding % (Slurm's filename patterns) runs there and logs where the record says", async () => {
+      const work = path.join(scratch, "pct %x %j %a 100%")
+      const final = await run(submitAndWait({ name: "pct", command: "echo hi-pct; pwd", resources: { workDir: work } }))
+      expect(final.status).toBe("Done")
+      expect(final.workDir).toBe(work)
+      const stdout = Either.getOrThrow(logPath(final, "stdout"))
+      expect(stdout).toBe(path.join(work, `stdout.${final.jobId}.log`))
+      expect(fs.readFileSync(stdout, "utf8")).toBe(`hi-pct\n${work}\n`)
+    })
+
+    it("a job whose stdout file slurmd cannot open ends Failed, saying so (not 'killed by signal')", async () => {
+      const final = await run(submitAndWait({
+        name: "noout",
+        command: "true",
+        resources: { stdoutPath: path.join(scratch, "no-such-dir", "out.log") }
+      }))
+      expect(final.status).toBe("Failed")
+      expect(final.reason?._tag).toBe("SchedulerFailure")
+      expect(describeReason(final.reason!)).toContain("slurmd could not set up its output")
     })
 
     it("the CLI: submit --wait round trip, exit code 0 for Done and 1 for Failed", async () => {

@@ -114,6 +114,17 @@ export const directives = (job: PreparedJob, paths: JobPaths, options: ConfigOpt
 }
 
 /**
+ * What bsub cannot be given in a path: it expands `%J`, `%I` in `-o`/`-e` and `%J`, `%I`, `%U`,
+ * `%G`, `%P`, `%H`, … in `-cwd`, and has no escape for a literal `%`.
+ */
+export const pathProblem = (path: string, use: "dir" | "log"): string | undefined =>
+  path.includes("%")
+    ? `holds a % (${JSON.stringify(path)}), which LSF reads as a pattern (%J, %I, %U, …) in ${
+      use === "dir" ? "-cwd" : "-o and -e"
+    } and cannot escape; use a path without %`
+    : undefined
+
+/**
  * bsub's filename patterns known at submit time: `%J` (the job id). `%I` (the element's index)
  * becomes the `{index}` placeholder each element fills in.
  */
@@ -499,6 +510,7 @@ export const dialect: Dialect = {
   kind: "lsf",
   logFileName,
   directives,
+  pathProblem,
   submit,
   parseSubmit,
   status,

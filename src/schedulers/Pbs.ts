@@ -233,6 +233,21 @@ export const validate = (flavor: Flavor) =>
 }
 
 /**
+ * What qsub cannot be given in a path: in `-o`/`-e` a colon names a host (`host:path`), and PBS
+ * Pro puts each subjob's index in place of `^array_index^`. (Both flavours take `-d` and the
+ * script's `cd` as written.)
+ */
+export const pathProblem = (flavor: Flavor) => (path: string, use: "dir" | "log"): string | undefined => {
+  if (use !== "log") return undefined
+  if (path.includes(":")) {
+    return `holds a colon (${JSON.stringify(path)}), which PBS reads as host:path in -o and -e; use a path without one`
+  }
+  return flavor === "pro" && path.includes("^array_index^")
+    ? `holds ^array_index^ (${JSON.stringify(path)}), which PBS Pro replaces in -o and -e; use a path without it`
+    : undefined
+}
+
+/**
  * `qsub [extra args] script`, or `qsub [extra args]` with the script on stdin (qsub reads its
  * `#PBS` lines either way). Everything else is in the script's directives.
  */
@@ -808,6 +823,7 @@ export const makeDialect = (flavor: Flavor, owner?: string): Dialect => ({
   logFileName: logFileName(flavor),
   directives: directives(flavor),
   validate: validate(flavor),
+  pathProblem: pathProblem(flavor),
   preamble,
   submit,
   parseSubmit,

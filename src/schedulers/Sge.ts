@@ -49,11 +49,32 @@ import { tokenIn, tokenMarker } from "./Token.js"
 
 /**
  * A path on a `#$` line: SGE expands `$JOB_ID`, `$TASK_ID`, `$JOB_NAME` (and `$HOME`, `$USER`,
- * `$HOSTNAME`) in log paths itself, so a `$` is left alone; a path with spaces or quotes is
- * double-quoted.
+ * `$HOSTNAME`) in log paths itself, so a `$` is left alone (a user's path holding one is refused,
+ * see `pathProblem`); a path with spaces or quotes is double-quoted.
  */
 export const directivePath = (path: string): string =>
   /^[\w@%+=:,./$-]+$/.test(path) ? path : `"${path.replace(/(["\\])/g, "\\$1")}"`
+
+/**
+ * What qsub cannot be given in a path: it expands `$JOB_ID`, `$TASK_ID`, `$JOB_NAME`, `$HOME`,
+ * `$USER`, `$HOSTNAME` in `-o`, `-e` and `-wd` (a prefix is enough: `$USERx` is the user then
+ * `x`) with no escape for a literal `$`; its `#$` lines drop quotes of both kinds, keep
+ * backslashes and end at a `#` (recorded on Son of Grid Engine 8.1.9: `-wd "/a 'q' \"d\" #"` is
+ * read as `/a q \d\`), so no quote, backslash or `#` can be said; in `-o`/`-e` a `:` names a
+ * host and a `,` starts another path.
+ */
+export const pathProblem = (path: string, use: "dir" | "log"): string | undefined => {
+  const option = use === "dir" ? "-wd" : "-o and -e"
+  if (path.includes("$")) {
+    return `holds a $ (${JSON.stringify(path)}), which SGE expands in ${option} ($JOB_ID, $USER, $HOME, …) and cannot escape; use a path without $`
+  }
+  const unsaid = /['"\\#]/.exec(path)?.[0]
+  if (unsaid !== undefined) {
+    return `holds ${JSON.stringify(unsaid)} (${JSON.stringify(path)}), which SGE's #$ lines cannot carry (quotes are dropped, # ends the line); use a path without quotes, backslashes or #`
+  }
+  const special = use === "log" ? /[:,]/.exec(path)?.[0] : undefined
+  return special === undefined ? undefined : `holds ${special === ":" ? "a colon, which SGE reads as host:path" : "a comma, which SGE reads as a list of paths"} in -o and -e (${JSON.stringify(path)}); use a path without one`
+}
 
 /** Default log names: `stdout.$JOB_ID.log`, or `stdout.$JOB_ID.$TASK_ID.log` for an array's elements. */
 export const logFileName = (stream: "stdout" | "stderr", isArray: boolean): string =>
@@ -588,6 +609,7 @@ export const dialect: Dialect = {
   kind: "sge",
   logFileName,
   directives,
+  pathProblem,
   validate,
   submit,
   parseSubmit,

@@ -82,6 +82,33 @@ export const directives = (job: PreparedJob, paths: JobPaths, _options: ConfigOp
 }
 
 /**
+ * A literal path as `--output`/`--error` must say it: sbatch expands `%j`, `%x`, `%a`, `%u`, … in
+ * them, and `%%` is its literal `%`. (`--chdir` takes its path as written.)
+ */
+export const escapeLogPath = (path: string): string => path.replaceAll("%", "%%")
+
+/**
+ * What sbatch cannot be given in a path: in `--output`/`--error` a backslash turns its filename
+ * patterns off and is dropped, so no literal backslash can be said there (the job's own `%j`
+ * would stay unexpanded too).
+ */
+export const pathProblem = (path: string, use: "dir" | "log"): string | undefined =>
+  use === "log" && path.includes("\\")
+    ? `holds a backslash (${JSON.stringify(path)}), which Slurm drops from log paths (and then expands none of their %j patterns); use a path without one`
+    : undefined
+
+/**
+ * The "signal" of a job whose script slurmd could not start because it could not set up the job's
+ * output (it could not open the stdout or stderr file): FAILED with ExitCode `0:53`, its batch
+ * step CANCELLED `0:53`, and `Reason=JobLaunchFailure` in scontrol (recorded on Slurm 22.05).
+ */
+export const launchFailureSignal = 53
+
+/** What a job that ended with `launchFailureSignal` is told. */
+export const launchFailureDetail =
+  "Slurm could not start the job's script: slurmd could not set up its output (exit code 0:53), as when the stdout or stderr file cannot be opened; check that the log paths' directories exist and are writable"
+
+/**
  * sbatch's filename patterns known at submit time: `%j`/`%J` and `%A` (the job id), `%x` (the
  * name), `%%`. `%a` (the element's index) stays for each element to fill in.
  */
@@ -461,6 +488,8 @@ export const accountOutcome = (
       (finishTime === undefined || context.now.getTime() - finishTime.getTime() < settleMillis)
     ) {
       return Either.right(undefined)
+    } else if (exit.signal === launchFailureSignal) {
+      reason = { _tag: "SchedulerFailure", detail: launchFailureDetail }
     } else if (exit.signal !== 0) {
       reason = { _tag: "Signalled", signal: signalName(exit.signal) }
     } else {
@@ -678,6 +707,8 @@ export const slurmDialect: Dialect = {
   kind: "slurm",
   logFileName,
   directives,
+  pathProblem,
+  escapeLogPath,
   submit,
   parseSubmit,
   status,
