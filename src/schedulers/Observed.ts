@@ -87,7 +87,7 @@ export const parseMonthNameTime = (text: string): Date | undefined => {
   const month = months.indexOf(m[1]!.toLowerCase())
   if (month < 0) return undefined
   const [d, h, mi, s, y] = m.slice(2).map(Number) as [number, number, number, number, number]
-  return new Date(y, month, d, h, mi, s)
+  return validDate(new Date(y, month, d, h, mi, s))
 }
 
 // ---------------------------------------------------------------------------------------------
