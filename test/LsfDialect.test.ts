@@ -222,6 +222,18 @@ describe("arrays (seeds §6 item 4)", () => {
     expect(parseRecordId("300", "capi-arr[1-10]")).toEqual({ jobId: "300" })
     expect(parseRecordId("x", undefined)).toBeUndefined()
   })
+
+  it("an element index past MAX_JOB_ARRAY_SIZE or an exit code out of range leaves that job unread; the others are read", () => {
+    const read = right(parseStatus(bjobs([
+      { JOBID: "300[9007199254740993]", JOB_NAME: "capi-arr", STAT: "RUN", EXIT_CODE: "-" },
+      { JOBID: "301", JOB_NAME: "capi-x", STAT: "EXIT", EXIT_CODE: "99999999999999999999" },
+      { JOBID: "302", JOB_NAME: "capi-y", STAT: "EXIT", EXIT_CODE: "3" }
+    ])))
+    expect(read.find((o) => o.jobId === "300")?.unreadable).toContain("9007199254740993")
+    expect(read.find((o) => o.jobId === "301")?.unreadable).toContain("99999999999999999999")
+    expect(read.find((o) => o.jobId === "302")?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+    expect(parseRecordId("300", "capi-arr[2147483647]")).toBeUndefined()
+  })
 })
 
 describe("submit (seeds §6 item 3)", () => {
