@@ -39,15 +39,16 @@ export const unreadableRow = (jobId: string, problem: string): ObservedRow => ({
  */
 export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Observation> => {
   const jobs = new Map<string, Observation>()
-  const elements = new Map<string, Map<number, ElementObservation>>()
+  // Each job's element rows in the order given (a later row about an index wins).
+  const elements = new Map<string, Array<ElementObservation>>()
   // Each job's name from its first row that gives one.
   const names = new Map<string, string>()
   // Jobs with an unreadable row: what was unreadable (the first problem).
   const unreadable = new Map<string, string>()
   for (const { indices, jobId, name, obs, unreadable: problem } of rows) {
     if (name !== undefined && name !== "" && !names.has(jobId)) names.set(jobId, name)
-    const found = problem ?? observationProblem({ jobId, ...obs }) ??
-      indices?.map(indexProblem).find((p) => p !== undefined)
+    const badIndex = indices?.find((i) => indexProblem(i) !== undefined)
+    const found = problem ?? observationProblem({ jobId, ...obs }) ?? (badIndex === undefined ? undefined : indexProblem(badIndex))
     if (found !== undefined) {
       if (!unreadable.has(jobId)) unreadable.set(jobId, found)
       continue
@@ -56,12 +57,14 @@ export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Obser
       jobs.set(jobId, { jobId, ...obs })
       continue
     }
-    const byIndex = elements.get(jobId) ?? new Map<number, ElementObservation>()
-    for (const index of indices) byIndex.set(index, { index, ...obs })
-    elements.set(jobId, byIndex)
+    const list = elements.get(jobId) ?? []
+    // One row may stand for many elements (a pending range): its fields are copied, not spread.
+    const fields = definedFields(obs)
+    for (const index of indices) list.push(Object.assign({ index }, fields))
+    elements.set(jobId, list)
   }
-  for (const [jobId, byIndex] of elements) {
-    const sorted = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+  for (const [jobId, list] of elements) {
+    const sorted = byIndexOnce(list)
     jobs.set(jobId, { jobId, elements: sorted })
   }
   for (const [jobId, problem] of unreadable) jobs.set(jobId, { jobId, unreadable: problem })
@@ -69,6 +72,23 @@ export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Obser
     const name = names.get(o.jobId)
     return name === undefined ? o : { ...o, name }
   })
+}
+
+/** The fields of an observation that are set. */
+const definedFields = (obs: Omit<ElementObservation, "index">): Omit<ElementObservation, "index"> => {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(obs)) if (value !== undefined) out[key] = value
+  return out as Omit<ElementObservation, "index">
+}
+
+/** Elements in index order, the last one given for an index kept (already in order: as given). */
+const byIndexOnce = (list: ReadonlyArray<ElementObservation>): ReadonlyArray<ElementObservation> => {
+  let ordered = true
+  for (let i = 1; i < list.length && ordered; i++) ordered = list[i - 1]!.index < list[i]!.index
+  if (ordered) return list
+  const byIndex = new Map<number, ElementObservation>()
+  for (const e of list) byIndex.set(e.index, e)
+  return Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
 }
 
 /** The jobs a queue listing showed, each with the name of its first row that gives one. */
