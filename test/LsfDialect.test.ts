@@ -234,6 +234,11 @@ describe("arrays (seeds §6 item 4)", () => {
     expect(read.find((o) => o.jobId === "302")?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
     expect(parseRecordId("300", "capi-arr[2147483647]")).toBeUndefined()
   })
+
+  it("a field of the wrong JSON type (an object, a list) is no value, never a thrown error", () => {
+    const text = `{"RECORDS":[{"JOBID":"5","JOB_NAME":{"toString":1},"STAT":"RUN","EXIT_REASON":{"toString":1},"MAX_MEM":["1","G"],"EXEC_HOST":{"valueOf":{}}}]}`
+    expect(right(parseStatus(text))).toEqual([{ jobId: "5", status: "Running" }])
+  })
 })
 
 describe("submit (seeds §6 item 3)", () => {

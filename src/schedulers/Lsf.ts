@@ -204,9 +204,10 @@ export const exitOutcome = (exitReason: string | undefined, exitCode: number | u
 // Small readers
 // ---------------------------------------------------------------------------------------------
 
-/** A field's text, undefined for LSF's empty values (`-`, ``, missing). */
+/** A field's text, undefined for LSF's empty values (`-`, ``, missing) and for anything but text or a number. */
 export const field = (v: unknown): string | undefined => {
-  if (v === undefined || v === null) return undefined
+  // An object or list where a field's text belongs (wrong JSON) is no value.
+  if (v === undefined || v === null || typeof v === "object") return undefined
   const t = String(v).trim()
   return t === "" || t === "-" ? undefined : t
 }
