@@ -208,6 +208,13 @@ describe("qstat -xml", () => {
     expect(parseTasks("1-75000")).toHaveLength(75000)
   })
 
+  it("an element of the wrong shape (nested tags where text belongs) is no value, never [object Object] or a thrown error", () => {
+    const xml = `<job_info><queue_info><job_list><JB_job_number>7</JB_job_number><JB_name><toString>x</toString></JB_name><state>r</state><queue_name><valueOf>q</valueOf></queue_name></job_list></queue_info></job_info>`
+    const [o] = right(parseStatus(xml))
+    expect(o).toMatchObject({ jobId: "7", status: "Running" })
+    expect([o?.name, o?.execHost]).toEqual([undefined, undefined])
+  })
+
   it("the listing for reconnect is the same answer, each job with its name", () => {
     const text = fixture("qstat-xml-suspended.xml")
     const listing = right(parseListing(text))

@@ -174,8 +174,9 @@ const parser = new XMLParser({
   isArray: (name) => name === "job_list"
 })
 
+/** An element's text; undefined when empty, missing, or not text (nested tags: a wrong shape). */
 const text = (v: unknown): string | undefined => {
-  if (v === undefined || v === null) return undefined
+  if (v === undefined || v === null || typeof v === "object") return undefined
   const t = String(v).trim()
   return t === "" ? undefined : t
 }
