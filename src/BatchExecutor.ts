@@ -345,7 +345,9 @@ export const mergeObservations = (
     for (const e of current.elements ?? []) elements.set(e.index, e)
     byId.set(o.jobId, {
       ...current,
-      elements: Array.from(elements.values()).sort((a, b) => a.index - b.index)
+      elements: Array.from(elements.values()).sort((a, b) => a.index - b.index),
+      // What either answer could not read about the job keeps it unread.
+      ...(o.unreadable !== undefined ? { unreadable: o.unreadable } : {})
     })
   }
   return Array.from(byId.values())
@@ -852,6 +854,10 @@ export const make = (dialect: Dialect) =>
       const found: Array<JobRecord> = []
       for (const { jobId, name, observation } of listing) {
         if (!name.startsWith(`${prefix}-`) || tracked.has(jobId) || hasEnded(observation)) continue
+        if (observation.unreadable !== undefined) {
+          yield* Effect.logWarning(`${dialect.kind} job ${jobId} not taken over: what ${dialect.kind} says of it is unreadable (${observation.unreadable})`)
+          continue
+        }
         found.push(recordFrom(dialect.kind, jobId, name, observation, at))
       }
       if (found.length > 0) yield* store.insert(found)
@@ -919,6 +925,9 @@ export const make = (dialect: Dialect) =>
           jobId,
           hint: `${dialect.kind} does not know it (any more): check the id, and that it is yours or poll_all_users is set`
         })
+      }
+      if (observation.unreadable !== undefined) {
+        return yield* pollError(`what ${dialect.kind} says of job ${jobId} is unreadable (${observation.unreadable}); track it again once it reads`)
       }
       const record = recordFrom(dialect.kind, jobId, trackOptions?.name ?? observation.name ?? jobId, observation, at, trackOptions?.metadata)
       yield* store.insert([record])

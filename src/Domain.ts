@@ -410,6 +410,8 @@ export const ArrayElementChanged = Schema.TaggedStruct("ArrayElementChanged", {
 })
 export const PollFailed = Schema.TaggedStruct("PollFailed", {
   executor: Schema.String,
+  /** The job whose part of the answer was unreadable (the rest of the poll was applied). */
+  jobId: Schema.optional(Schema.String),
   message: Schema.String,
   consecutiveFailures: Schema.Int,
   at: Schema.Date
@@ -476,4 +478,9 @@ export interface Observation {
   readonly elements?: ReadonlyArray<ElementObservation> | undefined
   /** The scheduler holds it (SGE `hqw`): it will not start until the hold is released. */
   readonly held?: boolean | undefined
+  /**
+   * What in the answer about this job could not be read: the observation says nothing else, the
+   * job is left as it was, and the Monitor reports it.
+   */
+  readonly unreadable?: string | undefined
 }

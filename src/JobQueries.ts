@@ -365,8 +365,12 @@ export const parseAge = (input: string): number | undefined => {
   if (!AGE.test(text)) return undefined
   let total = 0
   for (const m of text.matchAll(AGE_PART)) total += Number(m[1]) * (unitMillis[m[2]!] ?? 0)
-  return total
+  // Ages past what a date can hold (about 273,790 years) are not ages.
+  return total <= maxDateMillis ? total : undefined
 }
+
+/** The largest distance from 1970 a Date holds (ECMAScript's time value range). */
+const maxDateMillis = 8.64e15
 
 /**
  * A point in time as users write it: an age before `now` ("2h", "3d", "1w", "1d12h") or an ISO
@@ -376,7 +380,10 @@ export const parseAge = (input: string): number | undefined => {
 export const parseWhen = (input: string, now: Date): Either.Either<Date, string> => {
   const fail = Either.left(`cannot read ${JSON.stringify(input)} as a time: write ${whenForms}`)
   const age = parseAge(input)
-  if (age !== undefined) return Either.right(new Date(now.getTime() - age))
+  if (age !== undefined) {
+    const then = new Date(now.getTime() - age)
+    return Number.isNaN(then.getTime()) ? Either.left(`${JSON.stringify(input)} is further back than a date can go: write ${whenForms}`) : Either.right(then)
+  }
   const m = DATE_TIME.exec(input.trim())
   if (m === null) return fail
   const [year, month, day, hour, minute, second, milli] = [1, 2, 3, 4, 5, 6, 7].map((i) => Number(m[i] ?? 0)) as [

@@ -62,7 +62,7 @@ import type { JobChange } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
 import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
-import { applyObservation, isZombie, vanish } from "./Transition.js"
+import { applyObservation, isZombie, observationProblem, vanish } from "./Transition.js"
 
 /** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
 export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
@@ -449,6 +449,28 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       for (const id of ids) if (watched.has(id) && !activeIds.has(id)) watched.delete(id)
     })
 
+  /**
+   * The observations of a poll that can be applied, by job. One with a problem (an unreadable
+   * row, a value out of range) is left out, so its job stays as it was: logged, and published as
+   * a PollFailed naming the job when the job is one of `tracked`.
+   */
+  const readable = (observations: ReadonlyArray<Observation>, tracked: ReadonlySet<string>, at: Date) =>
+    Effect.gen(function*() {
+      const seen = new Map<string, Observation>()
+      for (const o of observations) {
+        const problem = observationProblem(o)
+        if (problem === undefined) {
+          seen.set(o.jobId, o)
+          continue
+        }
+        if (!tracked.has(o.jobId)) continue
+        const message = `${executor.kind} job ${o.jobId} left as it was: what ${executor.kind} says of it is unreadable (${problem})`
+        yield* Effect.logWarning(message)
+        yield* PubSub.publish(events, { _tag: "PollFailed", executor: executor.kind, jobId: o.jobId, message, consecutiveFailures: 0, at })
+      }
+      return seen
+    })
+
   // Ticks never overlap: the fiber's and any caller's run one after the other.
   const tickLock = yield* Effect.makeSemaphore(1)
 
@@ -477,8 +499,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         })
       } else {
         yield* Ref.set(failures, 0)
-        const seen = new Map<string, Observation>()
-        for (const o of result.right) seen.set(o.jobId, o)
+        const seen = yield* readable(result.right, new Set(active.map((r) => r.jobId)), at)
         observed = seen.size
         // A job about to end Done is first checked against its spec (expected outputs, log errors).
         const verdicts = new Map<string, FailureReason>()

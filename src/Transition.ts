@@ -5,6 +5,48 @@
 import type { ArrayElement, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "./Domain.js"
 import { arraySize, isTerminalStatus } from "./Domain.js"
 
+/** An exit code as recorded, after the scheduler's own encoding of signals: 0 to 255. */
+export const isExitCode = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= 255
+
+const isValidDate = (d: unknown): boolean => d instanceof Date && Number.isFinite(d.getTime())
+
+/** What makes a reported detail unfit for a record, or undefined when it is fit. */
+const detailProblem = (o: Omit<ElementObservation, "index" | "status">): string | undefined => {
+  if (o.exitCode !== undefined && !isExitCode(o.exitCode)) return `exit code ${o.exitCode} is not a whole number from 0 to 255`
+  if (o.maxMem !== undefined && !(Number.isFinite(o.maxMem) && o.maxMem >= 0)) {
+    return `memory ${o.maxMem} is not a finite number of bytes`
+  }
+  for (const key of ["submitTime", "startTime", "finishTime"] as const) {
+    if (o[key] !== undefined && !isValidDate(o[key])) return `${key} is not a valid date`
+  }
+  const reason = o.reason
+  if (reason?._tag === "NonZeroExit" && !Number.isSafeInteger(reason.exitCode)) {
+    return `exit code ${reason.exitCode} is not a whole number`
+  }
+  if (reason?._tag === "ElementsFailed" && !reason.indices.every((i) => Number.isSafeInteger(i) && i >= 0)) {
+    return "a failed element's index is not a whole number"
+  }
+  return undefined
+}
+
+/**
+ * Why an observation cannot be applied to a record (what the scheduler said about the job could
+ * not be read, or a value is out of range: an exit code outside 0..255, memory that is not a
+ * finite number of bytes, an invalid date, an element index that is not a whole number), or
+ * undefined when it can. A record is never given such a value.
+ */
+export const observationProblem = (obs: Observation): string | undefined => {
+  if (obs.unreadable !== undefined) return obs.unreadable
+  const own = detailProblem(obs)
+  if (own !== undefined) return own
+  for (const e of obs.elements ?? []) {
+    if (!Number.isSafeInteger(e.index) || e.index < 0) return `element index ${e.index} is not a whole number`
+    const problem = detailProblem(e)
+    if (problem !== undefined) return `element ${e.index}: ${problem}`
+  }
+  return undefined
+}
+
 const defined = <A>(next: A | undefined, current: A | undefined): A | undefined => next !== undefined ? next : current
 
 const reasonFor = (
@@ -71,9 +113,12 @@ export const aggregateArray = (expected: number, elements: ReadonlyArray<ArrayEl
   return started ? "Running" : "Pending"
 }
 
-/** What `record` becomes given `obs`, seen at `now`. A terminal record never changes. */
+/**
+ * What `record` becomes given `obs`, seen at `now`. A terminal record never changes, nor does any
+ * record given an observation with a problem (`observationProblem`).
+ */
 export const applyObservation = (record: JobRecord, obs: Observation, now: Date): JobRecord => {
-  if (isTerminalStatus(record.status)) return record
+  if (isTerminalStatus(record.status) || observationProblem(obs) !== undefined) return record
   const elements = obs.elements !== undefined && obs.elements.length > 0
     ? mergeElements(record.elements, obs.elements)
     : record.elements

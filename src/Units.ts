@@ -52,20 +52,36 @@ const FORMS: ReadonlyArray<readonly [RegExp, (g: ReadonlyArray<number>) => Parts
     /^(\d+)-(\d\d?)(?::(\d\d)(?::(\d\d))?)?$/,
     ([d = 0, h = 0, m = 0, s = 0]) => (h < 24 && m < 60 && s < 60 ? [d, h, m, s] : undefined)
   ],
-  // "2d", "1h30m", "1h 30m", "45s": groups in the order d, h, m, s, each at most once. It also
-  // matches "", which is all zeros and so refused below.
-  [
-    /^(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?$/i,
-    ([d = 0, h = 0, m = 0, s = 0]) => [d, h, m, s]
-  ]
 ]
+
+const UNITS = "dhms"
+
+/**
+ * "2d", "1h30m", "1h 30m", "45s": groups in the order d, h, m, s, each at most once, read group
+ * by group (one regular expression with a `\s*` around every optional group backtracks for a
+ * time that grows with the cube of the spaces). "" is all zeros and so refused by the caller.
+ */
+const unitParts = (text: string): Parts | undefined => {
+  const parts: [number, number, number, number] = [0, 0, 0, 0]
+  const group = /(\d+)\s*([dhms])\s*/iy
+  let last = -1
+  while (group.lastIndex < text.length) {
+    const m = group.exec(text)
+    if (m === null) return undefined
+    const unit = UNITS.indexOf(m[2]!.toLowerCase())
+    if (unit <= last) return undefined
+    last = unit
+    parts[unit] = Number(m[1])
+  }
+  return parts
+}
 
 const walltimeParts = (text: string): Parts | undefined => {
   for (const [regex, toParts] of FORMS) {
     const match = regex.exec(text)
     if (match !== null) return toParts(match.slice(1).map((g) => (g === undefined ? 0 : Number(g))))
   }
-  return undefined
+  return unitParts(text)
 }
 
 /**

@@ -222,6 +222,23 @@ describe("arrays (seeds §6 item 4)", () => {
     expect(parseRecordId("300", "capi-arr[1-10]")).toEqual({ jobId: "300" })
     expect(parseRecordId("x", undefined)).toBeUndefined()
   })
+
+  it("an element index past MAX_JOB_ARRAY_SIZE or an exit code out of range leaves that job unread; the others are read", () => {
+    const read = right(parseStatus(bjobs([
+      { JOBID: "300[9007199254740993]", JOB_NAME: "capi-arr", STAT: "RUN", EXIT_CODE: "-" },
+      { JOBID: "301", JOB_NAME: "capi-x", STAT: "EXIT", EXIT_CODE: "99999999999999999999" },
+      { JOBID: "302", JOB_NAME: "capi-y", STAT: "EXIT", EXIT_CODE: "3" }
+    ])))
+    expect(read.find((o) => o.jobId === "300")?.unreadable).toContain("9007199254740993")
+    expect(read.find((o) => o.jobId === "301")?.unreadable).toContain("99999999999999999999")
+    expect(read.find((o) => o.jobId === "302")?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+    expect(parseRecordId("300", "capi-arr[2147483647]")).toBeUndefined()
+  })
+
+  it("a field of the wrong JSON type (an object, a list) is no value, never a thrown error", () => {
+    const text = `{"RECORDS":[{"JOBID":"5","JOB_NAME":{"toString":1},"STAT":"RUN","EXIT_REASON":{"toString":1},"MAX_MEM":["1","G"],"EXEC_HOST":{"valueOf":{}}}]}`
+    expect(right(parseStatus(text))).toEqual([{ jobId: "5", status: "Running" }])
+  })
 })
 
 describe("submit (seeds §6 item 3)", () => {

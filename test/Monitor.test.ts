@@ -13,6 +13,8 @@ import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
+import { getRecord, submitMany, withFakeScheduler } from "./support/FakeScheduler.js"
+import { makeFakeSlurm } from "./support/FakeSlurm.js"
 import { toyExecutorLayer } from "./support/ToyDialect.js"
 import { tempDirs } from "./support/TempDirs.js"
 
@@ -436,6 +438,46 @@ describe("cancel through a batch scheduler", () => {
         expect(yield* statusOf(other.jobId)).toEqual(Option.some("Pending"))
         const rest = yield* executor.cancelAll({ done: true })
         expect(rest.map((r) => [r.jobId, r.status])).toEqual([[other.jobId, "Done"]])
+      })
+    ))
+})
+
+describe("an unreadable value from the scheduler", () => {
+  const withSlurm = withFakeScheduler(makeFakeSlurm(), { executor: "slurm" }, "capi-monitor-slurm-")
+  const T0 = "2026-11-21T12:00:00"
+  const T1 = "2026-11-21T12:00:09"
+  const ended = (id: string, state: string, exit: string) => [
+    `${id}|${id}|${state}|${exit}|None||100M|n1|${T0}|${T0}|${T1}|capi-x`,
+    `${id}.batch|${id}.batch|${state}|${exit}||2048K||n1|${T0}|${T0}|${T1}|batch`
+  ]
+
+  it.effect("a sacct exit code of 99999999999999999999 is reported and skipped; the other jobs end and the Monitor goes on", () =>
+    withSlurm((fake) =>
+      Effect.gen(function*() {
+        const monitor = yield* Monitor
+        const events = yield* monitor.subscribe
+        const [good, bad, other] = yield* submitMany(3)
+        yield* fake.account(good!.jobId, ended(good!.jobId, "COMPLETED", "0:0"))
+        yield* fake.account(bad!.jobId, ended(bad!.jobId, "FAILED", "99999999999999999999:0"))
+        yield* fake.account(other!.jobId, ended(other!.jobId, "FAILED", "3:0"))
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* getRecord(good!.jobId)).status).toBe("Done")
+        expect((yield* getRecord(other!.jobId)).reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+        expect((yield* getRecord(bad!.jobId)).status).toBe("Pending")
+        const failed = Chunk.toArray(
+          yield* events.pipe(
+            Stream.filter((e): e is Extract<JobEvent, { _tag: "PollFailed" }> => e._tag === "PollFailed"),
+            Stream.take(1),
+            Stream.runCollect
+          )
+        )
+        expect(failed.map((e) => e.jobId)).toEqual([bad!.jobId])
+        expect(failed[0]?.message).toContain("99999999999999999999")
+        // The store stays readable, and the Monitor keeps polling: once sacct reads, the job ends.
+        expect(yield* (yield* JobStore).list()).toHaveLength(3)
+        yield* fake.account(bad!.jobId, ended(bad!.jobId, "FAILED", "2:0"))
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* getRecord(bad!.jobId)).reason).toEqual({ _tag: "NonZeroExit", exitCode: 2 })
       })
     ))
 })

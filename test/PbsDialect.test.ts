@@ -404,6 +404,21 @@ describe("status", () => {
     expect(parent("F")).toMatchObject({ status: "Killed", reason: { _tag: "Cancelled" } })
   })
 
+  it("an exit status, memory or subjob index out of range leaves that job unread, or is not reported; the others are read", () => {
+    const read = right(parseStatus("pro")(JSON.stringify({
+      Jobs: {
+        "5.s": { Job_Name: "x", job_state: "F", Exit_status: "99999999999999999999", stime: "Fri Nov 11 17:57:05 2016" },
+        "6.s": { Job_Name: "y", job_state: "F", Exit_status: "3", resources_used: { mem: `${"9".repeat(400)}kb` } },
+        "7[99999999999999999999].s": { Job_Name: "z", job_state: "R" },
+        "8.s": { Job_Name: "w", job_state: "F", Exit_status: 0, mtime: "99999999999999999999" }
+      }
+    })))
+    expect(read.find((o) => o.jobId === "5.s")?.unreadable).toContain("99999999999999999999")
+    expect(read.find((o) => o.jobId === "6.s")).toMatchObject({ status: "Failed", exitCode: 3, maxMem: undefined })
+    expect(read.find((o) => o.jobId === "7[].s")?.unreadable).toContain("99999999999999999999")
+    expect(read.find((o) => o.jobId === "8.s")).toMatchObject({ status: "Done", finishTime: undefined })
+  })
+
   it("an answer with nothing listed is no observations, in both flavours", () => {
     expect(right(parseStatus("pro")(fixture("pro/qstat-all-unknown.json")))).toEqual([])
     expect(right(parseStatus("torque")(fixture("torque/qstat-all-unknown.xml")))).toEqual([])

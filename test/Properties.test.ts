@@ -11,7 +11,9 @@ import { join } from "node:path"
 import { ClusterConfig, loadConfig } from "../src/Config.js"
 import { JobRecord, JobSpec, JobStatus } from "../src/Domain.js"
 import { prepareJob } from "../src/Executor.js"
+import { parseWhen } from "../src/JobQueries.js"
 import { aggregateArray, applyObservation } from "../src/Transition.js"
+import { parserCases } from "./support/Parsers.js"
 
 /** True when the exit is a success or a failure made only of typed errors (no defect, no interrupt). */
 const typedOnly = <A, E>(exit: Exit.Exit<A, E>): boolean =>
@@ -85,6 +87,31 @@ describe("transitions", () => {
     { fastCheck: { numRuns: 300 } }
   )
 
+  const wild = FastCheck.oneof(FastCheck.double(), FastCheck.integer(), FastCheck.constantFrom(1e20, Infinity, NaN, -1, 256))
+  const anyDate = FastCheck.oneof(FastCheck.date(), FastCheck.constant(new Date(NaN)))
+  it.prop(
+    "whatever numbers and dates an observation holds, the record stays one the store can write and read",
+    [
+      Arbitrary.make(JobRecord),
+      FastCheck.record({
+        status: Arbitrary.make(JobStatus),
+        exitCode: FastCheck.option(wild, { nil: undefined }),
+        maxMem: FastCheck.option(wild, { nil: undefined }),
+        startTime: FastCheck.option(anyDate, { nil: undefined }),
+        elements: FastCheck.option(
+          FastCheck.array(FastCheck.record({ index: wild, status: Arbitrary.make(JobStatus), exitCode: FastCheck.option(wild, { nil: undefined }) }), { maxLength: 3 }),
+          { nil: undefined }
+        )
+      })
+    ],
+    ([record, obs]) => {
+      const next = applyObservation(record, { jobId: record.jobId, ...obs }, new Date(0))
+      expect(Schema.is(JobRecord)(next)).toBe(true)
+      expect(Schema.decodeUnknownSync(JobRecord)(Schema.encodeSync(JobRecord)(next))).toEqual(next)
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+
   it.prop(
     "an array is terminal exactly when every expected element is",
     [FastCheck.array(Arbitrary.make(JobStatus), { minLength: 1, maxLength: 8 }), FastCheck.integer({ min: 1, max: 8 })],
@@ -97,4 +124,25 @@ describe("transitions", () => {
       if (terminal && statuses.includes("Failed")) expect(status).toBe("Failed")
     }
   )
+})
+
+describe("parsers: any input gives a typed error or a valid value, in bounded time", () => {
+  // The slowest valid answer (a pending Slurm array at MaxArraySize's ceiling, 4,000,001
+  // elements) takes a few seconds on a loaded machine; anything past this bound is a hang.
+  const boundMillis = 5_000
+  for (const parser of parserCases) {
+    it.prop(parser.name, [parser.input], ([input]) => {
+      const started = performance.now()
+      const verdict = parser.run(input)
+      expect(performance.now() - started).toBeLessThan(boundMillis)
+      expect(verdict).not.toMatchObject({ _tag: "WrongType" })
+    }, { fastCheck: { numRuns: 100 } })
+  }
+
+  it("an age too far back for a date is refused, not an Invalid Date", () => {
+    for (const age of ["99999999999999999999w", "9".repeat(400) + "d", "300000000w"]) {
+      const when = parseWhen(age, new Date(2026, 0, 1))
+      expect(when._tag, age).toBe("Left")
+    }
+  })
 })

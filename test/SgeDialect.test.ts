@@ -194,6 +194,27 @@ describe("qstat -xml", () => {
     expect(Either.isLeft(parseStatus("<html>"))).toBe(true)
   })
 
+  it("a tasks range past max_aj_tasks, or with indices past 2^53, leaves that job unread without enumerating it", () => {
+    const entry = (number: string, tasks: string) =>
+      `<job_list state="pending"><JB_job_number>${number}</JB_job_number><JB_name>capi-x</JB_name><state>qw</state><tasks>${tasks}</tasks></job_list>`
+    for (const tasks of ["1-100000000:1", "9007199254740990-9007199254740993:1", "1-75001", "3-1:1"]) {
+      const started = performance.now()
+      const xml = `<?xml version='1.0'?><job_info><queue_info></queue_info><job_info>${entry("7", tasks)}${entry("8", "1-3:1")}</job_info></job_info>`
+      const read = right(parseStatus(xml))
+      expect(performance.now() - started).toBeLessThan(1000)
+      expect(read.find((o) => o.jobId === "7")?.unreadable).toContain(tasks.split(":")[0])
+      expect(read.find((o) => o.jobId === "8")?.elements?.map((e) => e.index)).toEqual([1, 2, 3])
+    }
+    expect(parseTasks("1-75000")).toHaveLength(75000)
+  })
+
+  it("an element of the wrong shape (nested tags where text belongs) is no value, never [object Object] or a thrown error", () => {
+    const xml = `<job_info><queue_info><job_list><JB_job_number>7</JB_job_number><JB_name><toString>x</toString></JB_name><state>r</state><queue_name><valueOf>q</valueOf></queue_name></job_list></queue_info></job_info>`
+    const [o] = right(parseStatus(xml))
+    expect(o).toMatchObject({ jobId: "7", status: "Running" })
+    expect([o?.name, o?.execHost]).toEqual([undefined, undefined])
+  })
+
   it("the listing for reconnect is the same answer, each job with its name", () => {
     const text = fixture("qstat-xml-suspended.xml")
     const listing = right(parseListing(text))
@@ -226,6 +247,16 @@ describe("qacct", () => {
     expect(accountingCommand([started, record("8", { submitTime: at })], options, { user: "alice" }).argv).toContain("202611211059.30")
     const bare = record("10", { lastSeen: new Date(2026, 10, 21, 12) })
     expect(accountingCommand([bare, record("8", { submitTime: at })], options, { user: "alice" }).argv).toContain("202611141159.00")
+  })
+
+  it("an exit_status out of range leaves that job unread; the others are read", () => {
+    const text = fixture("qacct-ok.txt")
+    const id = /jobnumber\s+(\d+)/.exec(text)![1]!
+    const bad = text.replace(/jobnumber\s+\d+/, "jobnumber    77").replace(/exit_status\s+\d+/, "exit_status  99999999999999999999")
+    const read = right(parseAccounting(`${text}\n${bad}`, [record(id), record("77")], new Date()))
+    expect(read.find((o) => o.jobId === id)?.status).toBe("Done")
+    expect(read.find((o) => o.jobId === "77")?.unreadable).toContain("99999999999999999999")
+    expect(parseQacctMemory("99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999")).toBeUndefined()
   })
 
   it("a job that succeeded: exit code, host, peak memory, times", () => {

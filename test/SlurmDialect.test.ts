@@ -13,6 +13,7 @@ import {
   cancelOutcome,
   directives,
   expandIndices,
+  readIndices,
   formatDependencies,
   mapState,
   parseAccounting,
@@ -206,6 +207,8 @@ describe("small readers", () => {
     expect(parseExitCode("7:0")).toEqual({ rc: 7, signal: 0 })
     expect(parseExitCode("0:15")).toEqual({ rc: 0, signal: 15 })
     expect(parseExitCode("")).toBeUndefined()
+    expect(parseExitCode("99999999999999999999:0")).toBeUndefined()
+    expect(parseExitCode("0:256")).toBeUndefined()
     expect(parseTime("2026-11-21T11:58:48")).toEqual(new Date(2026, 10, 21, 11, 58, 48))
     expect(parseTime("Unknown")).toBeUndefined()
     expect(parseTime("N/A")).toBeUndefined()
@@ -250,9 +253,25 @@ describe("squeue", () => {
   it("takes the name as the rest of the line, and refuses what it cannot read", () => {
     const listing = right(parseListing("9|RUNNING|None|n1|2026-11-21T10:00:00|2026-11-21T10:00:01|capi-a|b\n"))
     expect(listing[0]?.name).toBe("capi-a|b")
-    expect(Either.isLeft(parseStatus("9|RUNNING|None\n"))).toBe(true)
-    expect(Either.isLeft(parseStatus("9|WEIRD|None|n1|x|y|n\n"))).toBe(true)
+    // A line about a job that cannot be read leaves that job unread; the others are read.
+    const unread = right(parseStatus("9|RUNNING|None\n8|WEIRD|None|n1|x|y|n\n7|RUNNING|None|n1|x|y|n\n"))
+    expect(unread.map((o) => [o.jobId, o.unreadable === undefined])).toEqual([["7", true], ["9", false], ["8", false]])
+    expect(unread.find((o) => o.jobId === "8")?.unreadable).toContain("WEIRD")
+    // A line that names no job makes the whole answer unreadable.
     expect(Either.isLeft(parseStatus("abc|RUNNING|None|n1|x|y|n\n"))).toBe(true)
+  })
+
+  it("refuses array ranges past Slurm's MaxArraySize instead of enumerating them, naming the job", () => {
+    for (const id of ["5_[9007199254740993]", "5_[1-100000000]", "5_99999999999999999999", "5_[0-4000001]", "5_[1-3:0]"]) {
+      const started = performance.now()
+      const [o] = right(parseStatus(`${id}|PENDING|None||2026-11-21T10:00:00|N/A|capi-x\n`))
+      expect(performance.now() - started).toBeLessThan(1000)
+      expect(o?.jobId).toBe("5")
+      expect(o?.unreadable).toBeDefined()
+      expect(o?.elements).toBeUndefined()
+    }
+    expect(Either.isLeft(readIndices("1-100000000"))).toBe(true)
+    expect(Either.getOrThrow(readIndices("0-4000000:1000000"))).toEqual([0, 1000000, 2000000, 3000000, 4000000])
   })
 
   it("reads an unknown id's error as an empty queue (recorded)", () => {
@@ -381,8 +400,18 @@ describe("sacct", () => {
   })
 
   it("refuses lines it cannot read", () => {
-    expect(Either.isLeft(parseAccounting("5|COMPLETED\n"))).toBe(true)
-    expect(Either.isLeft(parseAccounting("5|5|MELTED|0:0|None||||||||x\n"))).toBe(true)
+    expect(right(parseAccounting("5|COMPLETED\n"))).toEqual([{ jobId: "5", unreadable: expect.stringContaining("expected 12 fields") }])
+    expect(right(parseAccounting("5|5|MELTED|0:0|None||||||||x\n"))).toEqual([{ jobId: "5", unreadable: expect.stringContaining("MELTED") }])
+    expect(Either.isLeft(parseAccounting("junk\n"))).toBe(true)
+  })
+
+  it("an exit code out of range leaves its job unread, and the other jobs are read", () => {
+    const rows = (id: string, exit: string) =>
+      `${id}|${id}|FAILED|${exit}|None||100M|n1|2026-11-21T12:00:00|2026-11-21T12:00:00|2026-11-21T12:00:09|x\n`
+    const read = right(parseAccounting(rows("5", "99999999999999999999:0") + rows("6", "3:0") + rows("7", "1:256")))
+    expect(read.find((o) => o.jobId === "6")?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+    expect(read.find((o) => o.jobId === "5")?.unreadable).toContain("99999999999999999999")
+    expect(read.find((o) => o.jobId === "7")?.unreadable).toContain("1:256")
   })
 })
 

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { JobRecord } from "../src/Domain.js"
-import { failedElementIndices } from "../src/Domain.js"
-import { aggregateArray, applyObservation, cancelled, isZombie, mergeElements, vanish } from "../src/Transition.js"
+import { Schema } from "effect"
+import type { JobRecord, Observation } from "../src/Domain.js"
+import { failedElementIndices, JobRecord as JobRecordSchema } from "../src/Domain.js"
+import {
+  aggregateArray,
+  applyObservation,
+  cancelled,
+  isZombie,
+  mergeElements,
+  observationProblem,
+  vanish
+} from "../src/Transition.js"
 
 const t0 = new Date("2026-01-01T00:00:00Z")
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000)
@@ -20,6 +29,32 @@ const record = (over: Partial<JobRecord> = {}): JobRecord => ({
 const arrayRecord = (start: number, end: number) => record({ array: { start, end } })
 
 describe("applyObservation", () => {
+  it("never gives a record a non-finite or out-of-range value: such an observation leaves it as it was", () => {
+    const running = record({ status: "Running", array: { start: 0, end: 1 } })
+    const bad: ReadonlyArray<Observation> = [
+      { jobId: "1", status: "Failed", exitCode: 99999999999999999999 },
+      { jobId: "1", status: "Failed", exitCode: -1 },
+      { jobId: "1", status: "Failed", exitCode: 2.5 },
+      { jobId: "1", status: "Done", maxMem: Infinity },
+      { jobId: "1", status: "Done", maxMem: NaN },
+      { jobId: "1", status: "Done", maxMem: -5 },
+      { jobId: "1", status: "Running", startTime: new Date(NaN) },
+      { jobId: "1", status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 1e20 } },
+      { jobId: "1", elements: [{ index: 0.5, status: "Done" }] },
+      { jobId: "1", elements: [{ index: 0, status: "Done", maxMem: Infinity }] },
+      { jobId: "1", elements: [{ index: 9007199254740993, status: "Done" }] },
+      { jobId: "1", unreadable: "unknown job state" }
+    ]
+    for (const obs of bad) {
+      expect(observationProblem(obs)).toBeDefined()
+      const next = applyObservation(running, obs, at(5))
+      expect(next).toBe(running)
+      // What is recorded can always be written and read back.
+      expect(Schema.decodeUnknownSync(JobRecordSchema)(Schema.encodeSync(JobRecordSchema)(next))).toEqual(next)
+    }
+    expect(observationProblem({ jobId: "1", status: "Failed", exitCode: 255, maxMem: 0 })).toBeUndefined()
+  })
+
   it("moves Pending → Running → Done and fills the exit code 0", () => {
     const running = applyObservation(record(), { jobId: "1", status: "Running", execHost: "node1" }, at(10))
     expect(running.status).toBe("Running")

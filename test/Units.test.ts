@@ -114,6 +114,15 @@ describe("parseMemory", () => {
 })
 
 describe("parseWalltime", () => {
+  it("refuses a unit form followed by thousands of spaces at once (no backtracking blow-up)", () => {
+    for (const input of [`1d${" ".repeat(20_000)}x`, `1h${" ".repeat(20_000)}30m${" ".repeat(20_000)}x`]) {
+      const started = performance.now()
+      expect(Either.isLeft(parseWalltime(input))).toBe(true)
+      expect(performance.now() - started).toBeLessThan(1000)
+    }
+    expect(parseWalltime(`1h${" ".repeat(2_000)}30m`)).toEqual(Either.right(Duration.minutes(90)))
+  })
+
   it.each([
     ["04:00", 4 * 3600], // four hours, not four minutes
     ["4:00", 4 * 3600],

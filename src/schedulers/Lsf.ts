@@ -34,7 +34,7 @@ import { indexPlaceholder } from "../JobQueries.js"
 import { directiveQuote, directiveValue, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
-import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
+import { exitCodeOf, groupRows, listingFrom, parseMonthNameTime, validDate, wholeNumber } from "./Observed.js"
 import { bytesIn, formatHM, parseMemory } from "../Units.js"
 import type { TokenListing } from "./Token.js"
 import { tokenIn, tokenMarker } from "./Token.js"
@@ -217,9 +217,10 @@ export const exitOutcome = (exitReason: string | undefined, exitCode: number | u
 // Small readers
 // ---------------------------------------------------------------------------------------------
 
-/** A field's text, undefined for LSF's empty values (`-`, ``, missing). */
+/** A field's text, undefined for LSF's empty values (`-`, ``, missing) and for anything but text or a number. */
 export const field = (v: unknown): string | undefined => {
-  if (v === undefined || v === null) return undefined
+  // An object or list where a field's text belongs (wrong JSON) is no value.
+  if (v === undefined || v === null || typeof v === "object") return undefined
   const t = String(v).trim()
   return t === "" || t === "-" ? undefined : t
 }
@@ -236,7 +237,7 @@ export const parseTime = (text: string | undefined): Date | undefined => {
   const numeric = /^(\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d)$/.exec(t)
   if (numeric !== null) {
     const [y, mo, d, h, mi, s] = numeric.slice(1).map(Number) as [number, number, number, number, number, number]
-    return new Date(y, mo - 1, d, h, mi, s)
+    return validDate(new Date(y, mo - 1, d, h, mi, s))
   }
   return undefined
 }
@@ -250,10 +251,19 @@ export const parseLsfMemory = (text: string | undefined): number | undefined => 
   return Either.isRight(parsed) ? parsed.right : undefined
 }
 
-/** An exit code, undefined unless a whole number. */
-const parseExitCode = (text: string | undefined): number | undefined => {
-  const t = field(text)
-  return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined
+/** An exit code, undefined unless a whole number from 0 to 255. */
+const parseExitCode = (text: string | undefined): number | undefined => exitCodeOf(field(text))
+
+/**
+ * The highest index an LSF array element can have: `MAX_JOB_ARRAY_SIZE` in lsb.params(5) is 1000
+ * by default and at most 2147483646, and an index is at most the array's size.
+ */
+export const maxArrayIndex = 2_147_483_646
+
+/** An element index as LSF prints it, undefined past `maxArrayIndex`. */
+const arrayIndex = (text: string | undefined): number | undefined => {
+  const n = wholeNumber(text)
+  return n !== undefined && n <= maxArrayIndex ? n : undefined
 }
 
 /** Whose record this is: a job, or element `index` of array `jobId`. */
@@ -268,10 +278,13 @@ export interface LsfId {
  */
 export const parseRecordId = (jobId: string, name: string | undefined): LsfId | undefined => {
   const element = /^(\d+)\[(\d+)\]$/.exec(jobId.trim())
-  if (element !== null) return { jobId: element[1]!, index: Number(element[2]) }
-  if (!/^\d+$/.test(jobId.trim())) return undefined
   const named = name === undefined ? null : /\[(\d+)\]$/.exec(name)
-  return named === null ? { jobId: jobId.trim() } : { jobId: jobId.trim(), index: Number(named[1]) }
+  const indexText = element?.[2] ?? (/^\d+$/.test(jobId.trim()) ? named?.[1] : undefined)
+  const id = element?.[1] ?? (/^\d+$/.test(jobId.trim()) ? jobId.trim() : undefined)
+  if (id === undefined) return undefined
+  if (indexText === undefined) return { jobId: id }
+  const index = arrayIndex(indexText)
+  return index === undefined ? undefined : { jobId: id, index }
 }
 
 /** A job's name with an element's `[index]` taken off. */
@@ -296,6 +309,8 @@ export interface LsfRow {
   readonly id: LsfId
   readonly name: string
   readonly obs: Omit<ElementObservation, "index">
+  /** What in the record about this job could not be read. */
+  readonly unreadable?: string | undefined
 }
 
 /** The records of a `bjobs -json` answer, or what is wrong with it. */
@@ -320,9 +335,15 @@ export const readRecord = (record: Readonly<Record<string, unknown>>): Either.Ei
   if (idText === undefined) return Either.right(undefined)
   const name = field(record.JOB_NAME)
   const id = parseRecordId(idText, name)
-  if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(idText)}`)
+  if (id === undefined) {
+    const why = /^\d+/.test(idText) ? `: an element's index is a whole number up to ${maxArrayIndex}` : ""
+    return Either.left(`unreadable job id ${JSON.stringify(idText)}${name === undefined ? "" : ` (name ${JSON.stringify(name)})`}${why}`)
+  }
   const stat = field(record.STAT) ?? ""
   const exitCode = parseExitCode(field(record.EXIT_CODE))
+  if (exitCode === undefined && field(record.EXIT_CODE) !== undefined) {
+    return Either.left(`unreadable EXIT_CODE ${JSON.stringify(field(record.EXIT_CODE))} (a whole number from 0 to 255)`)
+  }
   let outcome: StateOutcome = stateTable[stat] ?? { status: "Unknown" }
   if (stat === "EXIT") outcome = exitOutcome(field(record.EXIT_REASON), exitCode)
   const started = outcome.status !== "Pending" && outcome.status !== "Unknown"
@@ -348,8 +369,14 @@ const parseRows = (stdout: string): Either.Either<ReadonlyArray<LsfRow>, string>
     const rows: Array<LsfRow> = []
     for (const record of records) {
       const row = readRecord(record)
-      if (Either.isLeft(row)) return Either.left(row.left)
-      if (row.right !== undefined) rows.push(row.right)
+      if (Either.isRight(row)) {
+        if (row.right !== undefined) rows.push(row.right)
+        continue
+      }
+      // A record about a job that cannot be read leaves that job unread; one naming no job, the answer.
+      const jobId = /^\s*(\d+)/.exec(field(record.JOBID) ?? "")?.[1]
+      if (jobId === undefined) return Either.left(row.left)
+      rows.push({ id: { jobId }, name: "", obs: { status: "Unknown" }, unreadable: row.left })
     }
     return Either.right(rows)
   })
@@ -359,7 +386,8 @@ const observed = (row: LsfRow): ObservedRow & { readonly name: string } => ({
   jobId: row.id.jobId,
   indices: row.id.index === undefined ? undefined : [row.id.index],
   name: row.name,
-  obs: row.obs
+  obs: row.obs,
+  unreadable: row.unreadable
 })
 
 /**

@@ -47,7 +47,7 @@ import { directiveValue as quotedValue, scriptShell, shellQuote, skipDirectives 
 import { signalName, signalOfStatus } from "../Signals.js"
 import { bytesIn, formatHMS } from "../Units.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
-import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
+import { groupRows, listingFrom, parseMonthNameTime, validDate, wholeNumber } from "./Observed.js"
 import type { TokenListing } from "./Token.js"
 import { tokenMarker } from "./Token.js"
 
@@ -420,10 +420,14 @@ const text = (v: unknown): string | undefined => {
   return t === "" ? undefined : t
 }
 
-/** A whole number (possibly negative), undefined otherwise. */
+/**
+ * A whole number (possibly negative) that fits PBS's C `int` (an exit status is one), undefined
+ * otherwise.
+ */
 const integer = (v: unknown): number | undefined => {
   const t = text(v)
-  return t !== undefined && /^-?\d+$/.test(t) ? Number(t) : undefined
+  const n = t !== undefined && /^-?\d{1,10}$/.test(t) ? Number(t) : undefined
+  return n !== undefined && n >= -(2 ** 31) && n < 2 ** 31 ? n : undefined
 }
 
 /**
@@ -433,7 +437,7 @@ const integer = (v: unknown): number | undefined => {
 export const parseTime = (v: unknown): Date | undefined => {
   const t = text(v)
   if (t === undefined) return undefined
-  if (/^\d+$/.test(t)) return Number(t) === 0 ? undefined : new Date(Number(t) * 1000)
+  if (/^\d+$/.test(t)) return Number(t) === 0 ? undefined : validDate(new Date(Number(t) * 1000))
   return parseMonthNameTime(t)
 }
 
@@ -444,7 +448,8 @@ export const parsePbsMemory = (v: unknown): number | undefined => {
   const m = /^(\d+)\s*([kmgtp]?b)?$/i.exec(text(v) ?? "")
   if (m === null) return undefined
   const power = unitPowers[(m[2] ?? "b").toLowerCase()]
-  return power === undefined ? undefined : Number(m[1]) * 1024 ** power
+  const bytes = power === undefined ? undefined : Number(m[1]) * 1024 ** power
+  return bytes !== undefined && Number.isSafeInteger(bytes) ? bytes : undefined
 }
 
 /** The first host of `exec_host` (`node1/0*2+node2/0`, TORQUE `node1/0-3+node2/0`). */
@@ -461,14 +466,27 @@ export interface PbsId {
   readonly parent: boolean
 }
 
-/** `1000.s` (a job), `1000[].s` (an array), `1000[7].s` (subjob 7 of array `1000[].s`). */
+const idPattern = /^(\d+)(?:\[(\d*)\])?((?:\.[\w.-]+)?)$/
+
+/**
+ * `1000.s` (a job), `1000[].s` (an array), `1000[7].s` (subjob 7 of array `1000[].s`); undefined
+ * for anything else, and for an index that is not a safe whole number (ranges are never
+ * enumerated here: qstat -t lists each subjob).
+ */
 export const parseJobId = (id: string): PbsId | undefined => {
   const t = id.trim()
-  const m = /^(\d+)(?:\[(\d*)\])?((?:\.[\w.-]+)?)$/.exec(t)
+  const m = idPattern.exec(t)
   if (m === null) return undefined
   if (m[2] === undefined) return { jobId: t, parent: false }
   if (m[2] === "") return { jobId: t, parent: true }
-  return { jobId: `${m[1]}[]${m[3]}`, index: Number(m[2]), parent: false }
+  const index = wholeNumber(m[2])
+  return index === undefined ? undefined : { jobId: `${m[1]}[]${m[3]}`, index, parent: false }
+}
+
+/** The job (or array) an id that `parseJobId` cannot read is about, when it names one. */
+const jobOf = (id: string): string | undefined => {
+  const m = idPattern.exec(id.trim())
+  return m === null ? undefined : m[2] === undefined ? id.trim() : `${m[1]}[]${m[3]}`
 }
 
 /** A sub-object (`resources_used`), or a flat `resources_used.mem` key. */
@@ -489,6 +507,8 @@ export interface PbsRow {
   /** `Job_Owner`: `user@host`. */
   readonly owner: string | undefined
   readonly obs: Omit<ElementObservation, "index">
+  /** What in the row about this job could not be read. */
+  readonly unreadable?: string | undefined
 }
 
 /** The attribute names that differ between the flavours. */
@@ -508,6 +528,9 @@ export const readJob = (
   const k = keys[flavor]
   const state = text(attrs.job_state) ?? ""
   const exitStatus = integer(attrs[k.exit])
+  if (exitStatus === undefined && text(attrs[k.exit]) !== undefined) {
+    return Either.left(`unreadable ${k.exit} ${JSON.stringify(text(attrs[k.exit]))} of job ${id} (PBS prints a whole number that fits a 32-bit int)`)
+  }
   const startTime = parseTime(attrs[k.start])
   const execHost = firstHost(attrs.exec_host)
   const comment = text(attrs.comment)
@@ -654,8 +677,14 @@ export const parseRows = (flavor: Flavor) => (stdout: string): Either.Either<Rea
     const rows: Array<PbsRow> = []
     for (const [id, attrs] of jobs) {
       const row = readJob(flavor, id, attrs)
-      if (Either.isLeft(row)) return Either.left(row.left)
-      rows.push(row.right)
+      if (Either.isRight(row)) {
+        rows.push(row.right)
+        continue
+      }
+      // A row about a job that cannot be read leaves that job unread; one naming no job, the answer.
+      const jobId = jobOf(id)
+      if (jobId === undefined) return Either.left(row.left)
+      rows.push({ id: { jobId, parent: false }, name: "", owner: text(attrs.Job_Owner), obs: { status: "Unknown" }, unreadable: row.left })
     }
     return Either.right(rows)
   })
@@ -665,7 +694,8 @@ const observed = (row: PbsRow): ObservedRow => ({
   jobId: row.id.jobId,
   indices: row.id.index === undefined ? undefined : [row.id.index],
   name: row.name,
-  obs: row.obs
+  obs: row.obs,
+  unreadable: row.unreadable
 })
 
 /**

@@ -39,7 +39,7 @@ import { directiveValue, scriptShell, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
 import { formatHMS, parseMemory } from "../Units.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
-import { groupRows, listingFrom, parseMonthNameTime } from "./Observed.js"
+import { exitCodeOf, expandRanges, groupRows, listingFrom, parseMonthNameTime, unreadableRow, validDate } from "./Observed.js"
 import type { TokenListing } from "./Token.js"
 import { tokenIn, tokenMarker } from "./Token.js"
 
@@ -197,8 +197,9 @@ const parser = new XMLParser({
   isArray: (name) => name === "job_list"
 })
 
+/** An element's text; undefined when empty, missing, or not text (nested tags: a wrong shape). */
 const text = (v: unknown): string | undefined => {
-  if (v === undefined || v === null) return undefined
+  if (v === undefined || v === null || typeof v === "object") return undefined
   const t = String(v).trim()
   return t === "" ? undefined : t
 }
@@ -206,27 +207,24 @@ const text = (v: unknown): string | undefined => {
 /** A qstat time: epoch seconds, or `2026-11-21T12:00:00` (local, optionally with milliseconds). */
 export const parseQstatTime = (value: string | undefined): Date | undefined => {
   if (value === undefined) return undefined
-  if (/^\d+$/.test(value)) return new Date(Number(value) * 1000)
+  if (/^\d+$/.test(value)) return validDate(new Date(Number(value) * 1000))
   const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/.exec(value)
   if (m === null) return undefined
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-  return new Date(y, mo - 1, d, h, mi, s, m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0").slice(0, 3)))
+  return validDate(new Date(y, mo - 1, d, h, mi, s, m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0").slice(0, 3))))
 }
 
-/** Array indices a `tasks` field names: `4`, `1-3:1`, `2-10:2`, or several such joined by commas. */
-export const parseTasks = (tasks: string): ReadonlyArray<number> | undefined => {
-  const indices: Array<number> = []
-  for (const part of tasks.split(",")) {
-    const m = /^\s*(\d+)(?:-(\d+)(?::(\d+))?)?\s*$/.exec(part)
-    if (m === null) return undefined
-    const start = Number(m[1])
-    const end = m[2] === undefined ? start : Number(m[2])
-    const step = m[3] === undefined ? 1 : Math.max(1, Number(m[3]))
-    if (end < start || (end - start) / step > 1_000_000) return undefined
-    for (let i = start; i <= end; i += step) indices.push(i)
-  }
-  return indices
-}
+/**
+ * The most tasks one SGE array job can have: `max_aj_tasks` in sge_conf(5), 75000 by default. A
+ * `tasks` range past it is refused, never enumerated.
+ */
+export const maxArrayTasks = 75_000
+
+/** The array indices a `tasks` field names (`4`, `1-3:1`, `2-10:2`, several joined by commas), or what is wrong. */
+export const readTasks = (tasks: string): Either.Either<ReadonlyArray<number>, string> => expandRanges(tasks, maxArrayTasks)
+
+/** Array indices a `tasks` field names; undefined when unreadable. */
+export const parseTasks = (tasks: string): ReadonlyArray<number> | undefined => Either.getOrUndefined(readTasks(tasks))
 
 /** One `job_list` entry of `qstat -xml`, read; undefined for an entry with no job number. */
 export const readJobList = (entry: Readonly<Record<string, unknown>>): Either.Either<
@@ -239,8 +237,10 @@ export const readJobList = (entry: Readonly<Record<string, unknown>>): Either.Ei
   const state = text(entry.state) ?? ""
   const outcome = stateOutcome(state)
   const tasks = text(entry.tasks)
-  const indices = tasks === undefined ? undefined : parseTasks(tasks)
-  if (tasks !== undefined && indices === undefined) return Either.left(`unreadable tasks ${JSON.stringify(tasks)} of job ${number}`)
+  const indices = tasks === undefined ? undefined : readTasks(tasks)
+  if (indices !== undefined && Either.isLeft(indices)) {
+    return Either.right({ ...unreadableRow(number, `tasks ${JSON.stringify(tasks)}: ${indices.left}`), held: false })
+  }
   const queue = text(entry.queue_name)
   const host = queue?.includes("@") === true ? queue.slice(queue.indexOf("@") + 1) : undefined
   const obs: Omit<ElementObservation, "index"> = {
@@ -251,7 +251,7 @@ export const readJobList = (entry: Readonly<Record<string, unknown>>): Either.Ei
     startTime: outcome.status === "Running" ? parseQstatTime(text(entry.JAT_start_time)) : undefined,
     held: outcome.held
   }
-  return Either.right({ jobId: number, indices, name: text(entry.JB_name), obs, held: outcome.held })
+  return Either.right({ jobId: number, indices: indices?.right, name: text(entry.JB_name), obs, held: outcome.held })
 }
 
 /** Every `job_list` entry of a `qstat -xml` answer, or what is wrong with it. */
@@ -279,6 +279,7 @@ export const parseQstatXml = (stdout: string): Either.Either<ReadonlyArray<Obser
   const rows: Array<ObservedRow & { readonly held: boolean }> = []
   for (const entry of entries) {
     const row = readJobList(entry)
+    // A job number that cannot be read names no job: the whole answer is unreadable.
     if (Either.isLeft(row)) return Either.left(row.left)
     if (row.right !== undefined) rows.push(row.right)
   }
@@ -379,7 +380,7 @@ export const parseQacctTime = (value: string | undefined): Date | undefined => {
   const iso = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d+))?/.exec(value)
   if (iso !== null) {
     const [y, mo, d, h, mi, s] = iso.slice(1, 7).map(Number) as [number, number, number, number, number, number]
-    return new Date(y, mo - 1, d, h, mi, s, iso[7] === undefined ? 0 : Number(iso[7].padEnd(3, "0").slice(0, 3)))
+    return validDate(new Date(y, mo - 1, d, h, mi, s, iso[7] === undefined ? 0 : Number(iso[7].padEnd(3, "0").slice(0, 3))))
   }
   return parseMonthNameTime(value)
 }
@@ -390,18 +391,22 @@ export const parseQacctMemory = (value: string | undefined): number | undefined 
   if (m === null) return undefined
   const amount = Number(m[1])
   if (amount === 0) return undefined
-  if (m[2] === "") return Math.round(amount)
+  if (m[2] === "") return Number.isSafeInteger(Math.round(amount)) ? Math.round(amount) : undefined
   const parsed = parseMemory(`${m[1]}${m[2]}`)
   return Either.isRight(parsed) ? parsed.right : undefined
 }
 
-/** Seconds in an SGE time value: `2`, `34s`, `1:30:00`, `34.5`. */
+/** Seconds in an SGE time value: `2`, `34s`, `1:30:00`, `34.5`; undefined unless finite. */
 export const sgeSeconds = (value: string | undefined): number | undefined => {
   if (value === undefined) return undefined
   const t = value.trim().replace(/s$/, "")
-  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t)
   const hms = /^(\d+):(\d\d):(\d\d)$/.exec(t)
-  return hms === null ? undefined : Number(hms[1]) * 3600 + Number(hms[2]) * 60 + Number(hms[3])
+  const seconds = /^\d+(?:\.\d+)?$/.test(t)
+    ? Number(t)
+    : hms === null
+    ? undefined
+    : Number(hms[1]) * 3600 + Number(hms[2]) * 60 + Number(hms[3])
+  return seconds !== undefined && Number.isFinite(seconds) ? seconds : undefined
 }
 
 /** What a job asked for, from qacct's `category` (`-l h_rt=2,h_vmem=50M -pe smp 2`): its `-l` values. */
@@ -473,7 +478,11 @@ export const parseAccounting = (
     if (jobId === undefined || !wanted.has(jobId)) continue
     // `137                  (Killed)`: the number, then SGE's name for a signal.
     const exitText = /^(\d+)/.exec(record.get("exit_status") ?? "")?.[1]
-    const exitStatus = exitText === undefined ? undefined : Number(exitText)
+    const exitStatus = exitCodeOf(exitText)
+    if (exitText !== undefined && exitStatus === undefined) {
+      rows.push(unreadableRow(jobId, `exit_status ${JSON.stringify(exitText)} is not a whole number from 0 to 255`))
+      continue
+    }
     const outcome = endOutcome({
       failed: record.get("failed"),
       exitStatus,

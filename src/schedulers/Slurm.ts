@@ -32,7 +32,7 @@ import type { PreparedJob } from "../Executor.js"
 import { directiveValue } from "../Script.js"
 import { signalName } from "../Signals.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"
-import { groupRows, listingFrom } from "./Observed.js"
+import { exitCodeOf, expandRanges, groupRows, listingFrom, validDate } from "./Observed.js"
 import { formatSlurmTime, memoryInMegabytes, parseMemory } from "../Units.js"
 import type { TokenListing } from "./Token.js"
 import { tokenIn, tokenMarker } from "./Token.js"
@@ -217,10 +217,12 @@ export const mapState = (text: string): StateOutcome | undefined => {
 // Small readers
 // ---------------------------------------------------------------------------------------------
 
-/** `ExitCode` as `rc:signal`. */
+/** `ExitCode` as `rc:signal`, each from 0 to 255; undefined otherwise. */
 export const parseExitCode = (text: string): { readonly rc: number; readonly signal: number } | undefined => {
   const m = /^(\d+):(\d+)$/.exec(text.trim())
-  return m === null ? undefined : { rc: Number(m[1]), signal: Number(m[2]) }
+  const rc = exitCodeOf(m?.[1])
+  const signal = exitCodeOf(m?.[2])
+  return rc === undefined || signal === undefined ? undefined : { rc, signal }
 }
 
 /** A Slurm time (`2026-11-21T11:58:48`, local), or undefined for `Unknown`, `None`, `N/A`. */
@@ -228,7 +230,7 @@ export const parseTime = (text: string | undefined): Date | undefined => {
   const m = text === undefined ? null : /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)$/.exec(text.trim())
   if (m === null) return undefined
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
-  return new Date(y, mo - 1, d, h, mi, s)
+  return validDate(new Date(y, mo - 1, d, h, mi, s))
 }
 
 /** A time as Slurm reads it on the command line (local, no zone). */
@@ -253,54 +255,82 @@ const host = (text: string | undefined): string | undefined => {
   return t === "" || t === "(null)" || t === "None assigned" || t === "N/A" ? undefined : t
 }
 
-/** Expands `2-4,7,9-12:2` (a `%N` throttle removed first) into indices. */
-export const expandIndices = (text: string): ReadonlyArray<number> | undefined => {
-  const out: Array<number> = []
-  for (const part of text.replace(/%\d+$/, "").split(",")) {
-    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part)
-    if (m === null) return undefined
-    const start = Number(m[1])
-    const end = m[2] === undefined ? start : Number(m[2])
-    const step = m[3] === undefined ? 1 : Number(m[3])
-    if (end < start || step < 1) return undefined
-    for (let i = start; i <= end; i += step) out.push(i)
-  }
-  return out
-}
+/**
+ * The most elements (and one past the highest index) a Slurm array can have: `MaxArraySize` in
+ * slurm.conf(5) is 1001 by default and may not exceed 4000001. A range past it is refused, never
+ * enumerated.
+ */
+export const maxArraySize = 4_000_001
+
+/** `2-4,7,9-12:2` (a `%N` throttle removed first) as indices, or what is wrong with it. */
+export const readIndices = (text: string): Either.Either<ReadonlyArray<number>, string> =>
+  Either.filterOrLeft(
+    expandRanges(text.replace(/%\d+$/, ""), maxArraySize),
+    (indices) => indices.every((i) => i < maxArraySize),
+    () => `array index past Slurm's largest MaxArraySize (${maxArraySize}) in ${JSON.stringify(text)}`
+  )
+
+/** Expands `2-4,7,9-12:2` (a `%N` throttle removed first) into indices; undefined when unreadable. */
+export const expandIndices = (text: string): ReadonlyArray<number> | undefined => Either.getOrUndefined(readIndices(text))
 
 /** A job id as Slurm prints it: `5`, `3_1` (element), `3_[2-4%10]` (pending elements). */
 export type ParsedId =
   | { readonly _tag: "Job"; readonly jobId: string }
   | { readonly _tag: "Elements"; readonly jobId: string; readonly indices: ReadonlyArray<number> }
 
-export const parseJobId = (text: string): ParsedId | undefined => {
+/** A job id as Slurm prints it, or what is wrong with it (an index out of range, …). */
+export const readJobId = (text: string): Either.Either<ParsedId, string> => {
   const t = text.trim()
   const plain = /^(\d+)$/.exec(t)
-  if (plain !== null) return { _tag: "Job", jobId: plain[1]! }
+  if (plain !== null) return Either.right({ _tag: "Job", jobId: plain[1]! })
   const element = /^(\d+)_(\d+)$/.exec(t)
-  if (element !== null) return { _tag: "Elements", jobId: element[1]!, indices: [Number(element[2])] }
   const compressed = /^(\d+)_\[([\d,:%-]+)\]$/.exec(t)
-  if (compressed !== null) {
-    const indices = expandIndices(compressed[2]!)
-    return indices === undefined ? undefined : { _tag: "Elements", jobId: compressed[1]!, indices }
-  }
-  return undefined
+  const range = element?.[2] ?? compressed?.[2]
+  const jobId = element?.[1] ?? compressed?.[1]
+  if (range === undefined || jobId === undefined) return Either.left(`unreadable job id ${JSON.stringify(text)}`)
+  return Either.match(readIndices(range), {
+    onLeft: (problem) => Either.left(`job id ${JSON.stringify(t)}: ${problem}`),
+    onRight: (indices) => Either.right({ _tag: "Elements", jobId, indices })
+  })
 }
 
+export const parseJobId = (text: string): ParsedId | undefined => Either.getOrUndefined(readJobId(text))
+
+/** The job a line is about when the rest of it cannot be read: its leading job id. */
+const leadingJobId = (line: string): string | undefined => /^\s*(\d+)(?=[_.|\s]|$)/.exec(line)?.[1]
+
 /** One row per parsed id, for grouping. */
-const observed = (id: ParsedId, obs: Omit<ElementObservation, "index">, name?: string): ObservedRow => ({
+const observed = (
+  id: ParsedId,
+  obs: Omit<ElementObservation, "index">,
+  name?: string,
+  unreadable?: string
+): ObservedRow => ({
   jobId: id.jobId,
   indices: id._tag === "Elements" ? id.indices : undefined,
   name,
-  obs
+  obs,
+  unreadable
+})
+
+interface IdRow {
+  readonly id: ParsedId
+  readonly name?: string | undefined
+  readonly obs: Omit<ElementObservation, "index">
+  /** What in the row about this job could not be read. */
+  readonly unreadable?: string | undefined
+}
+
+/** A row about job `jobId` that could not be read, for `problem`. */
+const unreadableRow = (jobId: string, problem: string): IdRow => ({
+  id: { _tag: "Job", jobId },
+  obs: { status: "Unknown" },
+  unreadable: problem
 })
 
 /** Groups per-element observations under their array's id; plain jobs pass through. */
-const collect = (
-  rows: ReadonlyArray<
-    { readonly id: ParsedId; readonly name?: string | undefined; readonly obs: Omit<ElementObservation, "index"> }
-  >
-): ReadonlyArray<Observation> => groupRows(rows.map(({ id, name, obs }) => observed(id, obs, name)))
+const collect = (rows: ReadonlyArray<IdRow>): ReadonlyArray<Observation> =>
+  groupRows(rows.map(({ id, name, obs, unreadable }) => observed(id, obs, name, unreadable)))
 
 const splitLines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l.trim().length > 0)
 
@@ -335,35 +365,45 @@ export const status = (jobs: ReadonlyArray<JobRecord>): Invocation => ({
   argv: ["squeue", "-h", "-j", jobs.map((j) => j.jobId).join(","), "-o", squeueFormat]
 })
 
-interface SqueueRow {
-  readonly id: ParsedId
-  readonly name: string
-  readonly obs: Omit<ElementObservation, "index">
+/** One squeue line, or what is wrong with it. */
+const readSqueueLine = (line: string): Either.Either<IdRow, string> => {
+  const fields = splitFields(line, squeueFields)
+  if (Either.isLeft(fields)) return Either.left(fields.left)
+  const { id: idText, name, nodes, start: startText, state: stateText, submit: submitText } = fields.right
+  const id = readJobId(idText)
+  if (Either.isLeft(id)) return Either.left(`${id.left} in ${JSON.stringify(line)}`)
+  const outcome = mapState(stateText)
+  if (outcome === undefined) return Either.left(`unknown job state ${JSON.stringify(stateText)}`)
+  const started = outcome.status !== "Pending"
+  return Either.right({
+    id: id.right,
+    name,
+    obs: {
+      status: outcome.status,
+      reason: outcome.reason,
+      execHost: started ? host(nodes) : undefined,
+      submitTime: parseTime(submitText),
+      // For a pending job %S is when Slurm expects to start it, not a start.
+      startTime: started ? parseTime(startText) : undefined
+    }
+  })
 }
 
-const parseSqueueRows = (stdout: string): Either.Either<ReadonlyArray<SqueueRow>, string> => {
-  const rows: Array<SqueueRow> = []
+/**
+ * The rows of squeue's answer. A line about a job that cannot be read makes that job unreadable
+ * (the others are read); a line that names no job makes the whole answer unreadable.
+ */
+const parseSqueueRows = (stdout: string): Either.Either<ReadonlyArray<IdRow>, string> => {
+  const rows: Array<IdRow> = []
   for (const line of splitLines(stdout)) {
-    const fields = splitFields(line, squeueFields)
-    if (Either.isLeft(fields)) return Either.left(fields.left)
-    const { id: idText, name, nodes, start: startText, state: stateText, submit: submitText } = fields.right
-    const id = parseJobId(idText)
-    if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(idText)} in ${JSON.stringify(line)}`)
-    const outcome = mapState(stateText)
-    if (outcome === undefined) return Either.left(`unknown job state ${JSON.stringify(stateText)}`)
-    const started = outcome.status !== "Pending"
-    rows.push({
-      id,
-      name,
-      obs: {
-        status: outcome.status,
-        reason: outcome.reason,
-        execHost: started ? host(nodes) : undefined,
-        submitTime: parseTime(submitText),
-        // For a pending job %S is when Slurm expects to start it, not a start.
-        startTime: started ? parseTime(startText) : undefined
-      }
-    })
+    const row = readSqueueLine(line)
+    if (Either.isRight(row)) {
+      rows.push(row.right)
+      continue
+    }
+    const jobId = leadingJobId(line)
+    if (jobId === undefined) return Either.left(row.left)
+    rows.push(unreadableRow(jobId, row.left))
   }
   return Either.right(rows)
 }
@@ -467,6 +507,9 @@ export const accountOutcome = (
   const outcome = mapState(row.state)
   if (outcome === undefined) return Either.left(`unknown job state ${JSON.stringify(row.state)}`)
   const exit = parseExitCode(row.exitCode)
+  if (exit === undefined && row.exitCode.trim() !== "") {
+    return Either.left(`unreadable ExitCode ${JSON.stringify(row.exitCode)} (expected CODE:SIGNAL, each from 0 to 255)`)
+  }
   let status = outcome.status
   let reason = outcome.reason
   let exitCode: number | undefined
@@ -533,9 +576,15 @@ export const parseAccounting = (
 ): Either.Either<ReadonlyArray<Observation>, string> => {
   const allocations: Array<AccountRow> = []
   const batches = new Map<string, AccountRow>()
+  const rows: Array<IdRow> = []
   for (const line of splitLines(stdout)) {
     const fields = splitFields(line, sacctFields)
-    if (Either.isLeft(fields)) return Either.left(fields.left)
+    if (Either.isLeft(fields)) {
+      const jobId = leadingJobId(line)
+      if (jobId === undefined) return Either.left(fields.left)
+      rows.push(unreadableRow(jobId, fields.left))
+      continue
+    }
     const f = fields.right
     const jobId = f.JobID
     const dot = jobId.indexOf(".")
@@ -557,13 +606,17 @@ export const parseAccounting = (
     else if (row.step === "batch") batches.set(row.id, row)
   }
   const records = new Map(jobs.map((j) => [j.jobId, j] as const))
-  const rows: Array<{ id: ParsedId; name: string; obs: Omit<ElementObservation, "index"> }> = []
   for (const row of allocations) {
-    const id = parseJobId(row.id)
-    if (id === undefined) return Either.left(`unreadable job id ${JSON.stringify(row.id)}`)
-    const obs = accountOutcome(row, batches.get(row.id), { dependencies: dependencyIds(records.get(id.jobId)), now })
-    if (Either.isLeft(obs)) return Either.left(obs.left)
-    if (obs.right !== undefined) rows.push({ id, name: row.name, obs: obs.right })
+    const id = readJobId(row.id)
+    if (Either.isLeft(id)) {
+      const jobId = leadingJobId(row.id)
+      if (jobId === undefined) return Either.left(id.left)
+      rows.push(unreadableRow(jobId, id.left))
+      continue
+    }
+    const obs = accountOutcome(row, batches.get(row.id), { dependencies: dependencyIds(records.get(id.right.jobId)), now })
+    if (Either.isLeft(obs)) rows.push(unreadableRow(id.right.jobId, obs.left))
+    else if (obs.right !== undefined) rows.push({ id: id.right, name: row.name, obs: obs.right })
   }
   return Either.right(collect(rows))
 }
@@ -597,7 +650,7 @@ export const parseScontrol = (
   jobs: ReadonlyArray<JobRecord> = []
 ): Either.Either<ReadonlyArray<Observation>, string> => {
   const wanted = new Map(jobs.map((j) => [j.jobId, j] as const))
-  const rows: Array<{ id: ParsedId; name: string; obs: Omit<ElementObservation, "index"> }> = []
+  const rows: Array<IdRow> = []
   for (const line of splitLines(stdout)) {
     if (/^No jobs in the system/i.test(line.trim())) continue
     const kv = parseScontrolLine(line)
@@ -607,9 +660,12 @@ export const parseScontrol = (
     const task = kv.get("ArrayTaskId")
     let id: ParsedId | undefined
     if (arrayJob !== undefined && task !== undefined) {
-      const indices = expandIndices(task)
-      if (indices === undefined) return Either.left(`unreadable ArrayTaskId ${JSON.stringify(task)}`)
-      id = { _tag: "Elements", jobId: arrayJob, indices }
+      const indices = readIndices(task)
+      if (Either.isLeft(indices)) {
+        if (wanted.has(arrayJob)) rows.push(unreadableRow(arrayJob, `ArrayTaskId ${JSON.stringify(task)}: ${indices.left}`))
+        continue
+      }
+      id = { _tag: "Elements", jobId: arrayJob, indices: indices.right }
     } else {
       id = { _tag: "Job", jobId: own }
     }
@@ -630,7 +686,10 @@ export const parseScontrol = (
     }
     // Without accounting there is no batch step to wait for: the answer is final.
     const obs = accountOutcome(row, undefined, { dependencies: dependencyIds(wanted.get(id.jobId)) })
-    if (Either.isLeft(obs)) return Either.left(obs.left)
+    if (Either.isLeft(obs)) {
+      rows.push(unreadableRow(id.jobId, obs.left))
+      continue
+    }
     const o = obs.right
     if (o === undefined) continue
     // Only a job that ended has real start and end times; scontrol prints estimates otherwise.
@@ -653,7 +712,7 @@ export const listCommand = (): Invocation => ({ argv: ["squeue", "--me", "-h", "
 
 /** The jobs `listCommand` printed, by id, with their names. */
 export const parseListing = (stdout: string): Either.Either<ReadonlyArray<BatchListing>, string> =>
-  Either.map(parseSqueueRows(stdout), (rows) => listingFrom(rows.map((r) => observed(r.id, r.obs, r.name))))
+  Either.map(parseSqueueRows(stdout), (rows) => listingFrom(rows.map((r) => observed(r.id, r.obs, r.name, r.unreadable))))
 
 /** A submission's token, as the job's comment (squeue shows it as `%k`). */
 export const tokenArgs = (token: string): ReadonlyArray<string> => [`--comment=${tokenMarker(token)}`]
