@@ -282,7 +282,42 @@ const cancelText = fc.oneof(
 // The parsers
 // ---------------------------------------------------------------------------------------------
 
+const hexToken = fc.oneof(
+  fc.stringMatching(/^[0-9a-f]{16}$/),
+  fc.stringMatching(/^[0-9a-f]{0,70}$/),
+  junk
+)
+const marker = fc.oneof(hexToken.map((t) => `cluster-api:${t}`), junk)
+const tokenLines = lines(fc.tuple(fc.oneof(slurmId, digits, junk), marker).map(([id, m]) => `${id}|${m}`))
+const lsfTokenJson = json(fc.oneof(
+  { weight: 5, arbitrary: fc.record({ RECORDS: fc.array(fc.record({ JOBID: field(fc.oneof(digits, slurmId)), JOB_DESCRIPTION: field(marker) }), { maxLength: 4 }) }) },
+  { weight: 1, arbitrary: fc.jsonValue() }
+))
+const sgeJobText = lines(fc.oneof(
+  fc.oneof(digits, junk).map((n) => `job_number:                 ${n}`),
+  marker.map((m) => `context:                    cluster_api=${m}`),
+  junk
+))
+const pbsTokenText = fc.oneof(
+  fc.array(fc.tuple(fc.oneof(pbsId, junk), marker).map(([id, m]) => `"${id}":{ "Variable_List":{ "CLUSTER_API_TOKEN":"${m}" } }`), { maxLength: 4 }).map((xs) => xs.join(",")),
+  fc.array(fc.tuple(fc.oneof(pbsId, junk), marker).map(([id, m]) => `<Job><Job_Id>${xmlText(id)}</Job_Id><Variable_List>CLUSTER_API_TOKEN=${m}</Variable_List></Job>`), { maxLength: 4 }).map((xs) => xs.join("")),
+  junk
+)
+/** A token listing: every entry a job id and a token as the submit wrote it (hex). */
+const tokenListings = (ls: ReadonlyArray<{ readonly jobId: unknown; readonly token: unknown }>): string | undefined => {
+  for (const l of ls) {
+    if (typeof l.jobId !== "string" || l.jobId === "") return `job id ${JSON.stringify(l.jobId)}`
+    if (typeof l.token !== "string" || !/^[0-9a-f]{8,64}$/.test(l.token)) return `token ${JSON.stringify(l.token)}`
+  }
+  return undefined
+}
+
 export const parserCases: ReadonlyArray<ParserCase> = [
+  { name: "Slurm.parseTokens (squeue %F|%k)", input: tokenLines, run: (s) => either(Slurm.parseTokens(s), tokenListings) },
+  { name: "Lsf.parseTokens (bjobs job_description)", input: lsfTokenJson, run: (s) => either(Lsf.parseTokens(s), tokenListings) },
+  { name: "Sge.parseTokens (qstat -j)", input: sgeJobText, run: (s) => either(Sge.parseTokens(s), tokenListings) },
+  { name: "Pbs.parseTokens (qstat -f)", input: pbsTokenText, run: (s) => either(Pbs.parseTokens(s), tokenListings) },
+
   { name: "Slurm.parseSubmit", input: submitOutput, run: (s) => either(Slurm.parseSubmit(s), jobId) },
   { name: "Slurm.parseStatus (squeue)", input: lines(squeueLine), run: (s) => either(Slurm.parseStatus(s), observations) },
   { name: "Slurm.parseListing", input: lines(squeueLine), run: (s) => either(Slurm.parseListing(s), listings) },
