@@ -77,6 +77,12 @@ export const cancelledText = (executor: string, records: ReadonlyArray<JobRecord
     jobTable(records)
   }`
 
+/** What is printed about jobs the scheduler says ended before the cancel reached them. */
+export const endedFirstText = (records: ReadonlyArray<JobRecord>, globalArgs: ReadonlyArray<string>): string =>
+  `Interrupted: ${plural(records.length, "job", "jobs")} had already ended, so there was nothing to cancel; ${
+    commandFor("wait", globalArgs, records)
+  } reads how:\n${formatTable(["ID", "NAME"], records.map((r) => [r.jobId, r.name])).split("\n").map((l) => `  ${l}`).join("\n")}`
+
 /** What is printed about local jobs, which end with cluster-api. */
 export const terminatedText = (records: ReadonlyArray<JobRecord>): string =>
   records.length === 0
@@ -109,8 +115,12 @@ const report = (jobIds: ReadonlyArray<string>, options: InterruptOptions) =>
     // scheduler first (its dependency can no longer be met) rather than cancelled.
     const newestFirst = [...left].reverse()
     const results = yield* Effect.forEach(newestFirst, (r) => Effect.either(executor.cancel(r.jobId)))
-    const cancelled = results.flatMap((e) => (e._tag === "Right" ? [e.right] : []))
-    if (cancelled.length > 0) yield* Console.error(cancelledText(executor.kind, [...cancelled].reverse()))
+    const answered = results.flatMap((e) => (e._tag === "Right" ? [e.right] : [])).reverse()
+    // One the scheduler said had already ended keeps its record until a poll reads how it ended.
+    const cancelled = answered.filter(isTerminal)
+    const endedFirst = answered.filter((r) => !isTerminal(r))
+    if (cancelled.length > 0) yield* Console.error(cancelledText(executor.kind, cancelled))
+    if (endedFirst.length > 0) yield* Console.error(endedFirstText(endedFirst, options.globalArgs))
     const failed = newestFirst.filter((_, i) => results[i]!._tag === "Left").reverse()
     for (const e of results) if (e._tag === "Left") yield* Console.error(`Could not cancel: ${e.left.message}`)
     if (failed.length > 0) yield* Console.error(leftRunningText(executor.kind, failed, options.globalArgs, false))
