@@ -1416,16 +1416,16 @@ const runCommand = Command.make(
       const pipeline = yield* parsePipeline(text, o.file)
       const executor = yield* Executor
       // Every job a step was given, for what an interrupt says about them.
-      const jobs = yield* Ref.make<ReadonlyArray<string>>([])
+      const jobs = new Set<string>()
       const onUpdate = (update: Pipeline.StepUpdate) =>
         Effect.zipRight(
-          update.record === undefined ? Effect.void : Ref.update(jobs, (ids) => [...ids, update.record!.jobId]),
+          Effect.sync(() => update.record === undefined || jobs.add(update.record.jobId)),
           g.json ? Effect.void : Effect.flatMap(now, (at) => Console.log(stepLine(update, at)))
         )
       yield* Pipeline.plan(pipeline) // every problem before the first line of progress
       if (!g.json) yield* Console.log(`Pipeline ${pipeline.name}: ${pipeline.steps.length} step(s) on ${executor.kind}`)
       const result = yield* Effect.scoped(Effect.zipRight(pollLocalOften, Pipeline.run(pipeline, { onUpdate }))).pipe(
-        Interrupt.whenInterrupted(Ref.get(jobs), interruptOptions(g, o.cancelOnInterrupt))
+        Interrupt.whenInterrupted(Effect.sync(() => Array.from(jobs)), interruptOptions(g, o.cancelOnInterrupt))
       )
       if (g.json) {
         yield* printJson({
