@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, Option } from "effect"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
@@ -32,8 +32,16 @@ const run = <A, E>(body: (dir: string) => Effect.Effect<A, E, ClusterApi.Service
   return body(dir).pipe(Effect.provide(live({ log_directory: dir, ...config })))
 }
 
+// A bound, not an expectation: the wait returns as soon as the jobs end (a busy machine is slow).
 const awaitAll = (records: ReadonlyArray<JobRecord>) =>
-  Effect.flatMap(Monitor, (monitor) => monitor.await(records, { timeout: "15 seconds" }))
+  Effect.flatMap(Monitor, (monitor) => monitor.await(records, { timeout: "90 seconds" }))
+
+/** `n` polls of the Monitor, run now (besides its own, every poll_interval). */
+const ticks = (n: number) => Effect.flatMap(Monitor, (monitor) => Effect.repeatN(monitor.tick, n - 1))
+
+/** A command that waits until `file` exists: the job runs on once the test says so (`release`). */
+const heldUntil = (file: string) => `until [ -e "${file}" ]; do sleep 0.02; done`
+const release = (file: string) => Effect.sync(() => writeFileSync(file, ""))
 
 const stored = (jobId: string) =>
   Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
@@ -59,12 +67,13 @@ const foreign = (jobId: string, status: JobRecord["status"]): JobRecord => {
   }
 }
 
-describe("local dependencies", () => {
+describe("local dependencies", { timeout: 120_000 }, () => {
   it.live("afterok on a job that succeeds: held (not started) while it runs, started after it ends", () =>
     run((dir) =>
       Effect.gen(function*() {
         const executor = yield* Executor
-        const parent = yield* executor.submit({ name: "parent", command: `sleep 0.6; ${mark(join(dir, "parent.end"))}` })
+        const go = join(dir, "go")
+        const parent = yield* executor.submit({ name: "parent", command: `${heldUntil(go)}; ${mark(join(dir, "parent.end"))}` })
         const child = yield* executor.submit({
           name: "child",
           command: mark(join(dir, "child.start")),
@@ -75,10 +84,11 @@ describe("local dependencies", () => {
         expect(child.dependsOn).toEqual([{ type: "afterok", jobId: parent.jobId }])
         expect(child.spec?.dependsOn).toEqual([{ type: "afterok", jobId: parent.jobId }])
         expect(child.metadata).toEqual({ step: 2 })
-        yield* Effect.sleep("300 millis")
         // Several ticks later, the parent still running: the child has not been started.
+        yield* ticks(3)
         expect((yield* stored(child.jobId)).status).toBe("Pending")
         expect(existsSync(statusFile(dir, "pid", child.jobId))).toBe(false)
+        yield* release(go)
         const [p, c] = yield* awaitAll([parent, child])
         expect([p?.status, c?.status]).toEqual(["Done", "Done"])
         expect(markedAt(join(dir, "child.start")) >= markedAt(join(dir, "parent.end"))).toBe(true)
@@ -101,7 +111,7 @@ describe("local dependencies", () => {
         expect(c?.status).toBe("Failed")
         expect(c?.reason).toEqual({ _tag: "DependencyFailed", dependencies: [parent.jobId] })
         expect(c?.startTime).toBeUndefined()
-        yield* Effect.sleep("200 millis")
+        yield* ticks(2)
         expect(existsSync(join(dir, "child.ran"))).toBe(false)
         expect(existsSync(statusFile(dir, "pid", child.jobId))).toBe(false)
       })
@@ -201,7 +211,7 @@ describe("local dependencies", () => {
           dependsOn: [{ type: "afterok", jobId: "78" }]
         })
         yield* Effect.sleep("50 millis").pipe(
-          Effect.repeat({ until: () => existsSync(statusFile(dir, "exit", ready.jobId)), times: 100 })
+          Effect.repeat({ until: () => existsSync(statusFile(dir, "exit", ready.jobId)), times: 1200 })
         )
         expect(existsSync(join(dir, "ready.ran"))).toBe(true)
         const seen = yield* executor.poll([ready, doomed])
@@ -262,8 +272,8 @@ describe("local dependencies", () => {
           command: mark(join(dir, "orphan.ran")),
           dependsOn: [{ type: "afterok", jobId: "no-such-job" }]
         })
-        // About ten ticks.
-        yield* Effect.sleep("500 millis")
+        // Ten ticks at least: still one warning.
+        yield* ticks(10)
         expect((yield* stored(job.jobId)).status).toBe("Pending")
         expect(existsSync(join(dir, "orphan.ran"))).toBe(false)
         const about = warnings.filter((w) => w.includes("no-such-job"))
@@ -279,20 +289,22 @@ describe("local dependencies", () => {
     run((dir) =>
       Effect.gen(function*() {
         const executor = yield* Executor
-        const parent = yield* executor.submit({ name: "parent", command: "sleep 0.6" })
+        const go = join(dir, "go")
+        const parent = yield* executor.submit({ name: "parent", command: heldUntil(go) })
         const child = yield* executor.submit({
           name: "child",
           command: mark(join(dir, "child.ran")),
           dependsOn: [{ type: "afterok", jobId: parent.jobId }]
         })
-        // Some ticks while held, then the cancel.
-        yield* Effect.sleep("200 millis")
+        // Some ticks while held (the parent runs until released), then the cancel.
+        yield* ticks(3)
         const cancelled = yield* executor.cancel(child.jobId)
         expect(cancelled.status).toBe("Killed")
         expect(cancelled.reason).toEqual({ _tag: "Cancelled" })
+        yield* release(go)
         const [p] = yield* awaitAll([parent])
         expect(p?.status).toBe("Done")
-        yield* Effect.sleep("300 millis")
+        yield* ticks(3)
         const c = yield* stored(child.jobId)
         expect(c.status).toBe("Killed")
         expect(c.startTime).toBeUndefined()
@@ -325,11 +337,12 @@ describe("local dependencies", () => {
       }), { max_local_jobs: 1 }))
 })
 
-describe("local dependencies across a restart (SQLite store)", () => {
+describe("local dependencies across a restart (SQLite store)", { timeout: 120_000 }, () => {
   it.live("a held job taken over by a new program stays held, and runs once its dependency is Done", () => {
     const dir = tempDir()
     const file = join(dir, "jobs.db")
-    const parentScript = writeJobScript(dir, "parent", `sleep 1; ${mark(join(dir, "parent.end"))}`)
+    const go = join(dir, "go")
+    const parentScript = writeJobScript(dir, "parent", `${heldUntil(go)}; ${mark(join(dir, "parent.end"))}`)
     return Effect.gen(function*() {
       // The parent: a process another program started, still running when it died.
       yield* Effect.promise(() => startWrapped(dir, "9-1", parentScript))
@@ -351,9 +364,11 @@ describe("local dependencies across a restart (SQLite store)", () => {
       yield* Effect.gen(function*() {
         const monitor = yield* Monitor
         expect(monitor.resumed.adopted.map((r) => r.jobId)).toEqual([parent.jobId, child.jobId])
-        yield* Effect.sleep("300 millis")
+        // Several ticks while the parent runs (until released): the child stays held.
+        yield* ticks(3)
         expect((yield* stored(child.jobId)).status).toBe("Pending")
         expect(existsSync(join(dir, "child.start"))).toBe(false)
+        yield* release(go)
         const [p, c] = yield* awaitAll([parent, child])
         expect([p?.status, c?.status]).toEqual(["Done", "Done"])
         expect(markedAt(join(dir, "child.start")) >= markedAt(join(dir, "parent.end"))).toBe(true)

@@ -50,7 +50,8 @@ const makeLsf = (): Lsf => {
     const r = run("bjobs", ["-a", "-o", FIELDS, "-json", ...ids])
     return JSON.parse(r.stdout).RECORDS as Array<Record<string, string>>
   }
-  const waitFor = async (pred: (records: Array<Record<string, string>>) => boolean, timeoutMs = 12_000) => {
+  // A bound, not an expectation: it returns as soon as the records say so (a busy machine is slow).
+  const waitFor = async (pred: (records: Array<Record<string, string>>) => boolean, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const rs = records()
@@ -77,13 +78,16 @@ const alive = (pid: number) => {
     return true
   }
 }
-const waitGone = async (pid: number, timeoutMs = 4_000) => {
+const waitGone = async (pid: number, timeoutMs = 30_000) => {
   const deadline = Date.now() + timeoutMs
   while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
   return !alive(pid)
 }
 
-describe("LSF emulator", () => {
+/** A command that waits until `file` exists: the job runs on once the test writes it. */
+const heldUntil = (file: string) => `until [ -e "${file}" ]; do sleep 0.05; done`
+
+describe("LSF emulator", { timeout: 120_000 }, () => {
   it("needs LSF_EMULATOR_DIR", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}` }
     delete env.LSF_EMULATOR_DIR
@@ -144,7 +148,9 @@ describe("LSF emulator", () => {
         "#BSUB -J arr[1-4]%2",
         `#BSUB -o "${lsf.dir}/out.%J.%I.log"`,
         `echo "start $LSB_JOBINDEX $(date +%s%N)" >> ${log}`,
-        "sleep 0.4",
+        // Two elements run at once however slowly the machine starts them: each goes on once two have started.
+        `until [ "$(grep -c start ${log})" -ge 2 ]; do sleep 0.05; done`,
+        "sleep 0.2",
         `echo "end $LSB_JOBINDEX $(date +%s%N)" >> ${log}`,
         "echo element $LSB_JOBINDEX of $LSB_JOBID",
         '[ "$LSB_JOBINDEX" = 3 ] && exit 7',
@@ -192,10 +198,13 @@ describe("LSF emulator", () => {
   it("starts a dependent job only after its dependency is DONE", async () => {
     const lsf = makeLsf()
     const log = path.join(lsf.dir, "order.log")
-    const a = lsf.submit(`sleep 1\necho a-end $(date +%s%N) >> ${log}\n`, ["-J", "a"])
+    const go = path.join(lsf.dir, "go")
+    const a = lsf.submit(`${heldUntil(go)}\necho a-end $(date +%s%N) >> ${log}\n`, ["-J", "a"])
     const b = lsf.submit(`echo b-start $(date +%s%N) >> ${log}\n`, ["-J", "b", "-w", `done(${a})`])
+    await lsf.waitFor((rs) => rs.find((r) => r.JOBID === a)?.STAT === "RUN")
     const mid = lsf.records([b])
     expect(mid[0]!.STAT).toBe("PEND")
+    fs.writeFileSync(go, "")
     await lsf.waitFor((rs) => rs.length === 2 && rs.every(finished))
     const lines = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" "))
     expect(lines.map((l) => l[0])).toEqual(["a-end", "b-start"])
@@ -301,6 +310,22 @@ describe("LSF emulator", () => {
     expect(names).toContain("PATH")
     expect(names).toContain("LSB_JOBID")
     expect(names.filter((n) => !n.startsWith("LSB_") && !["PATH", "HOME", "USER", "PWD", "SHLVL", "_", "OLDPWD"].includes(n))).toEqual([])
+  })
+
+  it("bsub waits for a script its caller writes to stdin late, as on a busy machine", async () => {
+    const lsf = makeLsf()
+    const { spawn } = await import("node:child_process")
+    const child = spawn("bsub", ["-J", "late"], { env: lsf.env, stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
+    // bsub has made its state directory, so it reads stdin next: only then is the script written.
+    const jobs = path.join(lsf.dir, "jobs")
+    while (!fs.existsSync(jobs)) await new Promise((r) => setTimeout(r, 10))
+    child.stdin.end("echo late\n")
+    expect(await exited, out).toBe(0)
+    expect(out).toMatch(/^Job <\d+> is submitted/)
   })
 
   it("rejects bad usage with exit code 255", () => {

@@ -49,7 +49,10 @@ const onLsf = <A, E>(
 
 const read = (file: string | undefined) => readFileSync(file ?? "", "utf8")
 
-describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
+/** A command that waits until `file` exists: the job runs on once the test writes it. */
+const heldUntil = (file: string) => `until [ -e "${file}" ]; do sleep 0.05; done`
+
+describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
   it.live("a job that succeeds and one that exits 3: status, exit code, host, times and logs", () =>
     onLsf(() =>
       Effect.gen(function*() {
@@ -91,9 +94,9 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "long", command: "sleep 60" })
-        // Running once bjobs says so.
+        // Running once bjobs says so (asked for up to a minute: the emulator starts jobs as processes).
         const started = yield* Effect.gen(function*() {
-          for (let i = 0; i < 100; i++) {
+          for (let i = 0; i < 600; i++) {
             const seen = yield* executor.poll([job])
             if (seen.some((o) => o.status === "Running")) return true
             yield* Effect.sleep("100 millis")
@@ -144,8 +147,9 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
           const monitor = yield* Monitor
           const quick = yield* executor.submit({ name: "quick", command: "true" })
           yield* monitor.await(quick, { timeout: "30 seconds" })
-          const single = yield* executor.submit({ name: "single", command: "sleep 1; exit 4" })
-          const array = yield* executor.submitArray({ name: "arr", command: "sleep 1" }, { start: 1, end: 3 })
+          // Unfinished until the second program has found them.
+          const single = yield* executor.submit({ name: "single", command: `${heldUntil(`${dir}/go`)}; exit 4` })
+          const array = yield* executor.submitArray({ name: "arr", command: heldUntil(`${dir}/go`) }, { start: 1, end: 3 })
           return { quick, single, array }
         }), {}, dir)
       // The second program finds them in LSF, not in its (empty) store.
@@ -154,6 +158,7 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
           const executor = yield* Executor
           const monitor = yield* Monitor
           const found = yield* executor.reconnect
+          writeFileSync(`${dir}/go`, "")
           const ends = yield* monitor.await(found, { timeout: "30 seconds" })
           return { found, ends }
         }), {}, dir)
@@ -212,8 +217,9 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
       const r = spawnSync("bsub", ["-J", name, command], { env, encoding: "utf8" })
       return /Job <(\d+)>/.exec(r.stdout)![1]!
     }
-    const byHand = bsub("capi-by-hand", "sleep 4; exit 2")
-    const prefixed = bsub("capi-prefixed", "sleep 6")
+    // Both run until the test writes `go`, after tracking them: track --reconnect finds only jobs not ended.
+    const byHand = bsub("capi-by-hand", `${heldUntil(`${dir}/go`)}; exit 2`)
+    const prefixed = bsub("capi-prefixed", heldUntil(`${dir}/go`))
     bsub("someone-else", "sleep 1")
     const config = `${dir}/cluster-api.yaml`
     writeFileSync(config, `executor: lsf\npoll_interval: 0.2\nlog_directory: ${dir}/logs\n`)
@@ -225,6 +231,7 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
     const reconnected = await cli(["track", "--reconnect"])
     expect(reconnected.code, reconnected.stderr).toBe(0)
     expect((JSON.parse(reconnected.stdout) as Array<{ jobId: string }>).map((r) => r.jobId)).toEqual([prefixed])
+    writeFileSync(`${dir}/go`, "")
     const waited = await cli(["wait", byHand, prefixed])
     expect(waited.code, waited.stderr).toBe(1)
     expect((JSON.parse(waited.stdout) as Array<{ status: string; exitCode: number }>).map((r) => [r.status, r.exitCode]))
@@ -232,5 +239,5 @@ describe("LSF executor through the emulator", { timeout: 60_000 }, () => {
     const unknown = await cli(["track", "99999"])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain("99999")
-  }, 60_000)
+  }, 120_000)
 })

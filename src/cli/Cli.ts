@@ -60,6 +60,7 @@ import { parsePipeline } from "../PipelineFile.js"
 import * as Retry from "../Retry.js"
 import { shellQuote } from "../Script.js"
 import { parseWalltime } from "../Units.js"
+import * as Interrupt from "./Interrupt.js"
 import * as Progress from "./Progress.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -452,6 +453,19 @@ const awaitJobs = (
     )
   })
 
+/**
+ * What a wait interrupted by Ctrl-C or SIGTERM does (Interrupt.ts): `progress`'s live summary is
+ * erased first, and the commands it prints name the config and profile this one was given.
+ */
+const interruptOptions = (g: Globals, cancel: boolean, progress?: Progress.Progress): Interrupt.InterruptOptions => ({
+  cancel,
+  globalArgs: [
+    ...(g.configPath === undefined ? [] : ["--config", g.configPath]),
+    ...(g.profile === undefined ? [] : ["--profile", g.profile])
+  ],
+  before: progress?.finish([])
+})
+
 /** Prints final records (a table, or JSON) and sets the exit code from them. */
 const printFinals = (finals: ReadonlyArray<JobRecord>, json: boolean, shape: "array" | "object") =>
   Effect.gen(function*() {
@@ -644,6 +658,7 @@ const submitCommand = Command.make(
       Options.withDescription("Wait for the job to end, showing progress; the exit code tells how it ended")
     ),
     timeout: timeoutOption,
+    cancelOnInterrupt: Interrupt.cancelOnInterruptOption,
     command: Args.text({ name: "COMMAND" }).pipe(
       Args.withDescription(
         "The command: one argument is a shell command line used as written; several (after --) are quoted and run exactly as given"
@@ -708,13 +723,15 @@ const submitCommand = Command.make(
         yield* g.json ? printJson(encodeRecord(record)) : Console.log(`Submitted job ${record.jobId} (${record.name})`)
         return
       }
+      const submitted = yield* Ref.make<ReadonlyArray<string>>([])
       const finals = yield* withProgress(g.json, [], (progress) =>
         Effect.gen(function*() {
           const record = yield* executor.submit(spec)
+          yield* Ref.set(submitted, [record.jobId])
           if (!g.json) yield* progress.log(`Submitted job ${record.jobId} (${record.name})`)
           if (!o.wait) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
           return yield* awaitJobs(progress, [record], o.timeout)
-        }))
+        }).pipe(Interrupt.whenInterrupted(Ref.get(submitted), interruptOptions(g, o.cancelOnInterrupt, progress))))
       yield* printFinals(finals, g.json, o.wait ? "array" : "object")
     })
 ).pipe(
@@ -760,13 +777,17 @@ const waitCommand = Command.make(
   {
     globals: globalOptions,
     timeout: timeoutOption,
+    cancelOnInterrupt: Interrupt.cancelOnInterruptOption,
     ids: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("Jobs to wait for"), Args.atLeast(1))
   },
   (o) =>
     Effect.gen(function*() {
       const g = yield* resolveGlobals(o.globals)
       const records = yield* lookupAll(o.ids)
-      const finals = yield* withProgress(g.json, records, (progress) => awaitJobs(progress, records, o.timeout))
+      const finals = yield* withProgress(g.json, records, (progress) =>
+        awaitJobs(progress, records, o.timeout).pipe(
+          Interrupt.whenInterrupted(Effect.succeed(records.map((r) => r.jobId)), interruptOptions(g, o.cancelOnInterrupt, progress))
+        ))
       yield* printFinals(finals, g.json, "array")
     })
 ).pipe(
@@ -1378,6 +1399,7 @@ const retryCommand = Command.make(
       Options.withDescription("Wait for the new attempt to end, showing progress; the exit code tells how it ended")
     ),
     timeout: timeoutOption,
+    cancelOnInterrupt: Interrupt.cancelOnInterruptOption,
     id: Args.text({ name: "JOB_ID" }).pipe(Args.withDescription("The ended job to submit again"))
   },
   (o) =>
@@ -1391,13 +1413,15 @@ const retryCommand = Command.make(
         yield* g.json ? printJson(encodeRecord(record)) : Console.log(submitted(record))
         return
       }
+      const attempt = yield* Ref.make<ReadonlyArray<string>>([])
       const finals = yield* withProgress(g.json, [], (progress) =>
         Effect.gen(function*() {
           const record = yield* Retry.retry(o.id)
+          yield* Ref.set(attempt, [record.jobId])
           if (!g.json) yield* progress.log(submitted(record))
           if (!o.wait) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
           return yield* awaitJobs(progress, [record], o.timeout)
-        }))
+        }).pipe(Interrupt.whenInterrupted(Ref.get(attempt), interruptOptions(g, o.cancelOnInterrupt, progress))))
       yield* printFinals(finals, g.json, "object")
     })
 ).pipe(
@@ -1418,6 +1442,7 @@ const runCommand = Command.make(
   "run",
   {
     globals: globalOptions,
+    cancelOnInterrupt: Interrupt.cancelOnInterruptOption,
     file: Args.file({ name: "PIPELINE", exists: "yes" }).pipe(
       Args.withDescription("The pipeline file (YAML: name, defaults, steps with depends_on)")
     )
@@ -1431,11 +1456,18 @@ const runCommand = Command.make(
       )
       const pipeline = yield* parsePipeline(text, o.file)
       const executor = yield* Executor
+      // Every job a step was given, for what an interrupt says about them.
+      const jobs = new Set<string>()
       const onUpdate = (update: Pipeline.StepUpdate) =>
-        g.json ? Effect.void : Effect.flatMap(now, (at) => Console.log(stepLine(update, at)))
+        Effect.zipRight(
+          Effect.sync(() => update.record === undefined || jobs.add(update.record.jobId)),
+          g.json ? Effect.void : Effect.flatMap(now, (at) => Console.log(stepLine(update, at)))
+        )
       yield* Pipeline.plan(pipeline) // every problem before the first line of progress
       if (!g.json) yield* Console.log(`Pipeline ${pipeline.name}: ${pipeline.steps.length} step(s) on ${executor.kind}`)
-      const result = yield* Effect.scoped(Effect.zipRight(pollLocalOften, Pipeline.run(pipeline, { onUpdate })))
+      const result = yield* Effect.scoped(Effect.zipRight(pollLocalOften, Pipeline.run(pipeline, { onUpdate }))).pipe(
+        Interrupt.whenInterrupted(Effect.sync(() => Array.from(jobs)), interruptOptions(g, o.cancelOnInterrupt))
+      )
       if (g.json) {
         yield* printJson({
           pipeline: result.pipeline,

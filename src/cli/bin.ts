@@ -1,11 +1,30 @@
 #!/usr/bin/env node
 /**
- * The `cluster-api` executable. Ctrl-C (SIGINT) or SIGTERM interrupts the program: local jobs are
- * terminated as the services shut down, and the exit code is 130.
+ * The `cluster-api` executable. Ctrl-C (SIGINT) or SIGTERM interrupts the program: a command that
+ * waits for jobs says which are left queued or running (or cancels them), local jobs are
+ * terminated as the services shut down, and the exit code is a shell's for that signal: 130 for
+ * SIGINT, 143 for SIGTERM. A second signal ends the program at once.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
+import { constants } from "node:os"
 import { run } from "./Cli.js"
+
+/** The exit code of a program a signal interrupted: 128 + its number, as a shell reports it. */
+const interruptedExitCode = (signal: NodeJS.Signals | undefined): number =>
+  128 + constants.signals[signal ?? "SIGINT"]
+
+// Registered before NodeRuntime.runMain's own listeners, so it runs first and knows which signal
+// the interruption comes from. Both listeners go on the first signal, like runMain's, so that a
+// second one gets the default action and ends the program.
+let received: NodeJS.Signals | undefined
+const onSignal = (signal: NodeJS.Signals) => {
+  received = signal
+  process.removeListener("SIGINT", onSignal)
+  process.removeListener("SIGTERM", onSignal)
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
 
 run(process.argv).pipe(
   Effect.flatMap((code) => Effect.sync(() => {
@@ -17,6 +36,6 @@ run(process.argv).pipe(
     disablePrettyLogger: true,
     // On success the process ends on its own with process.exitCode (0 means no process.exit call).
     teardown: (exit, onExit) =>
-      onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+      onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? interruptedExitCode(received) : 1)
   })
 )

@@ -69,12 +69,19 @@ export const crashAndRestart = async (
     log_directory: path.join(dir, "logs"),
     deliveries: path.join(dir, "deliveries.txt"),
     runs: path.join(dir, "runs.txt"),
+    submitted: path.join(dir, "submitted"),
+    release: path.join(dir, "release"),
     poll_interval: 0.2,
     ...options
   }
   const first = start(config, ["submit", String(jobs)])
-  // Two ends delivered: the program is mid-run. Kill it between two polls.
-  await until("two deliveries from the first program", () => lines(config.deliveries).length >= 2, 120_000)
+  // Every job submitted and two ends delivered: the program is mid-run (the last job runs until
+  // released, however slow the machine). Kill it between two polls.
+  await until(
+    "every job submitted and two deliveries from the first program",
+    () => fs.existsSync(config.submitted) && lines(config.deliveries).length >= 2,
+    120_000
+  )
     .catch((e) => {
       first.child.kill("SIGKILL")
       throw new Error(`${e.message}; it printed:\n${first.output()}`)
@@ -84,8 +91,14 @@ export const crashAndRestart = async (
   expect(await first.exited).toBe(null)
   const deliveredBefore = lines(config.deliveries).length
   expect(deliveredBefore).toBeLessThan(jobs)
-  // Let something end while no program watches.
-  await new Promise((r) => setTimeout(r, 1500 * config.scale))
+  // Let something end while no program watches: the last job, once released (if it has started;
+  // one that has not is started by the next program).
+  fs.writeFileSync(config.release, "")
+  await until(
+    "the last job to end once released",
+    () => fs.existsSync(`${config.release}.ended`) || !lines(config.runs).some((l) => l.startsWith(`${jobs - 1}.`)),
+    120_000
+  )
   const deliveredMeanwhile = meanwhile === undefined ? [] : await meanwhile(config, dir)
 
   const second = start(config, ["resume"])

@@ -1,6 +1,7 @@
 /**
  * Runs the built `cluster-api` bin as a child process and collects what it printed.
  */
+import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 
 export interface BinResult {
@@ -56,4 +57,64 @@ export const throttledBin = (bin: string, maxInFlight = 3) => {
       queued.shift()?.()
     }
   }
+}
+
+/** A bin started in the background, to signal it once it has printed something. */
+export interface StartedBin {
+  readonly child: ChildProcess
+  /** What it printed so far on stdout and stderr. */
+  readonly printed: () => BinResult
+  /** Resolves once its stdout or stderr matches `pattern` (rejects if it ends or `timeoutMs` passes first). */
+  readonly printedMatch: (pattern: RegExp, timeoutMs?: number) => Promise<void>
+  /** Its exit: the code, or the signal that ended it, with everything it printed. */
+  readonly exited: Promise<BinResult & { readonly signal: NodeJS.Signals | null }>
+}
+
+export const startBin = (
+  bin: string,
+  args: ReadonlyArray<string>,
+  options: { readonly cwd: string; readonly env?: NodeJS.ProcessEnv; readonly killAfterMs: number }
+): StartedBin => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  const listeners = new Set<() => void>()
+  const changed = () => listeners.forEach((f) => f())
+  child.stdout.on("data", (d: Buffer) => ((stdout += d.toString()), changed()))
+  child.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), changed()))
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs)
+  const printed = () => ({ code: child.exitCode, stdout, stderr })
+  const exited = new Promise<BinResult & { readonly signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on("error", reject)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      changed()
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+  const printedMatch = (pattern: RegExp, timeoutMs = 60_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (pattern.test(stdout) || pattern.test(stderr)) done(resolve)
+        else if (child.exitCode !== null || child.signalCode !== null) {
+          done(() => reject(new Error(`it ended before printing ${pattern}:\n${stdout}\n${stderr}`)))
+        }
+      }
+      const giveUp = setTimeout(
+        () => done(() => reject(new Error(`nothing matched ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))),
+        timeoutMs
+      )
+      const done = (then: () => void) => {
+        clearTimeout(giveUp)
+        listeners.delete(check)
+        then()
+      }
+      listeners.add(check)
+      check()
+    })
+  return { child, printed, printedMatch, exited }
 }

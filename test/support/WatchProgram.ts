@@ -10,10 +10,13 @@
  * `deliveries`, the file the lines go to, `runs`, a file each job (each array element) appends
  * `i.INDEX` to when it starts, and `scale`, a factor on the sleeps. Job i sleeps
  * `(0.5 + 0.7 * i) * scale` seconds and exits `i % 3 === 2 ? 3 : 0`; job 0 is an array of three.
+ * The last job instead runs until the file `release` exists, then creates `release.ended` and
+ * exits, so that a test decides when it ends. Once every job is submitted, the program creates
+ * the file `submitted`.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Deferred, Effect, Stream } from "effect"
-import { appendFileSync } from "node:fs"
+import { appendFileSync, writeFileSync } from "node:fs"
 import * as ClusterApi from "../../src/ClusterApi.js"
 import * as CommandRunnerNode from "../../src/CommandRunner.js"
 import { ClusterConfig } from "../../src/Config.js"
@@ -27,16 +30,22 @@ export interface WatchConfig extends Partial<ConfigOptions> {
   readonly deliveries: string
   readonly runs: string
   readonly scale: number
+  readonly submitted: string
+  readonly release: string
 }
 
 /** The exit code job i ends with. */
 export const exitCodeOf = (i: number): number => i % 3 === 2 ? 3 : 0
 
-const jobCommand = (i: number, runs: string, scale: number): string =>
-  `echo "${i}.\${ARRAY_INDEX:-x}" >> ${shellQuote(runs)}; sleep ${((0.5 + 0.7 * i) * scale).toFixed(1)}; exit ${exitCodeOf(i)}`
-
 const [configJson, mode, count] = process.argv.slice(2)
-const { deliveries, runs, scale, ...options } = JSON.parse(configJson ?? "{}") as WatchConfig
+const { deliveries, release, runs, scale, submitted, ...options } = JSON.parse(configJson ?? "{}") as WatchConfig
+
+const jobCommand = (i: number, last: boolean): string =>
+  `echo "${i}.\${ARRAY_INDEX:-x}" >> ${shellQuote(runs)}; ${
+    last
+      ? `until [ -e ${shellQuote(release)} ]; do sleep 0.05; done; touch ${shellQuote(`${release}.ended`)}`
+      : `sleep ${((0.5 + 0.7 * i) * scale).toFixed(1)}`
+  }; exit ${exitCodeOf(i)}`
 
 const main = Effect.gen(function*() {
   const executor = yield* Executor
@@ -64,11 +73,12 @@ const main = Effect.gen(function*() {
     for (let i = 0; i < Number(count); i++) {
       const job = yield* executor.submit({
         name: `restart-${i}`,
-        command: jobCommand(i, runs, scale),
+        command: jobCommand(i, i === Number(count) - 1),
         ...(i === 0 ? { array: { start: 1, end: 3 } } : {})
       })
       waiting.add(job.jobId)
     }
+    writeFileSync(submitted, "")
   } else {
     for (const r of [...monitor.resumed.adopted, ...monitor.resumed.ended]) waiting.add(r.jobId)
   }

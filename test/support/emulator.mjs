@@ -151,3 +151,28 @@ export const jobRecords = ({ firstId, keyOf, onUpdate = () => {} }) => {
   }
   return { allocate, jobFile, readJob, writeJob, updateJob, listJobs }
 }
+
+/**
+ * All of stdin, as text. `fs.readFileSync(0)` throws EAGAIN when stdin is a non-blocking pipe the
+ * writer has not written to yet (a busy machine): wait for the data instead, until end of input.
+ */
+export const readStdinSync = () => {
+  const chunks = []
+  const buffer = Buffer.alloc(65536)
+  for (;;) {
+    let n
+    try {
+      n = fs.readSync(0, buffer, 0, buffer.length, null)
+    } catch (e) {
+      if (e.code === "EAGAIN") {
+        sleepSync(5)
+        continue
+      }
+      if (e.code === "EOF") break
+      throw e
+    }
+    if (n === 0) break
+    chunks.push(Buffer.from(buffer.subarray(0, n)))
+  }
+  return Buffer.concat(chunks).toString("utf8")
+}
