@@ -122,10 +122,14 @@ export const killedDuringSubmit = async (options: {
     log_directory: path.join(dir, "logs"),
     deliveries: path.join(dir, "deliveries.txt"),
     runs: path.join(dir, "runs.txt"),
+    submitted: path.join(dir, "submitted"),
+    // The job (the program's last) runs until this file exists: here it may end at once.
+    release: path.join(dir, "release"),
     poll_interval: 0.5,
     scale: 1,
     ...options.config
   }
+  fs.writeFileSync(config.release, "")
   const env = { ...process.env, ...options.env, PATH: shim.path }
   const first = start(config, ["submit", "1"], env)
   await until(`${options.command} to start`, () => fs.existsSync(shim.started), options.timeoutMs).catch((e) => {
