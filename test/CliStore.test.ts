@@ -97,6 +97,20 @@ describe("cluster-api and the job store's privacy and condition (the built bin)"
     expect((JSON.parse(showShown.stdout) as { record: JobRecord }).record.spec?.env).toEqual({ DB_PASSWORD: "hunter2" })
   })
 
+  it("submit --json and submit --wait --json print environment keys, not values", async () => {
+    const [submitted, waited] = await Promise.all([
+      cli(["submit", "--json", "--name", "s2", "--env", "DB_PASSWORD=hunter2", "--", "true"], work),
+      cli(["submit", "--wait", "--json", "--name", "s3", "--env", "DB_PASSWORD=hunter2", "--", "true"], work)
+    ])
+    for (const r of [submitted, waited]) {
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).not.toContain("hunter2")
+    }
+    expect((JSON.parse(submitted.stdout) as JobRecord).spec?.env).toEqual({ DB_PASSWORD: "<hidden>" })
+    const finals = JSON.parse(waited.stdout) as JobRecord | Array<JobRecord>
+    expect((Array.isArray(finals) ? finals[0] : finals)?.spec?.env).toEqual({ DB_PASSWORD: "<hidden>" })
+  })
+
   it("export --output writes a file only its owner may read, with the values (import needs them)", async () => {
     const fresh = path.join(work, "fresh-export.json")
     const existing = path.join(work, "old-export.json")

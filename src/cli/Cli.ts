@@ -352,8 +352,7 @@ const reported = <Name extends string, R, E extends Reportable, A extends { read
 
 const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
-const encodeRecords = Schema.encodeSync(Schema.Array(JobRecordSchema))
-const encodeRecord = Schema.encodeSync(JobRecordSchema)
+const encodeRecordSync = Schema.encodeSync(JobRecordSchema)
 
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
@@ -366,6 +365,11 @@ export const hideEnv = (record: JobRecord): JobRecord =>
     ...record,
     spec: { ...record.spec, env: Object.fromEntries(Object.keys(record.spec.env).map((k) => [k, hiddenEnvValue])) }
   }
+
+/** A record as JSON, its environment's values hidden unless `showEnv` (every command's --json output). */
+const encodeRecord = (record: JobRecord, showEnv = false) => encodeRecordSync(showEnv ? record : hideEnv(record))
+const encodeRecords = (records: ReadonlyArray<JobRecord>, showEnv = false) =>
+  records.map((r) => encodeRecord(r, showEnv))
 
 const showEnvOption = Options.boolean("show-env").pipe(
   Options.withDescription(
@@ -385,7 +389,7 @@ const printRecords = <E, R>(
 ) =>
   Effect.gen(function*() {
     if (json) {
-      yield* printJson(encodeRecords(showEnv ? records : records.map(hideEnv)))
+      yield* printJson(encodeRecords(records, showEnv))
       return false
     }
     if (records.length === 0) {
