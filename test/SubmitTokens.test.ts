@@ -108,6 +108,13 @@ describe("submission tokens", () => {
     expect(Pbs.parseTokens(text)).toEqual(Either.right([{ token: "0123456789abcdef", jobId: "7.s" }]))
   })
 
+  it("pbs: a job id that is no PBS id (empty, or an index past 2^53) says so instead of giving an empty id", () => {
+    for (const id of ["\n", "0[99999999999999999999].s"]) {
+      const text = `<Job><Job_Id>${id}</Job_Id><Variable_List>CLUSTER_API_TOKEN=cluster-api:7e9edb4622ab5e49</Variable_List></Job>`
+      expect(Either.isLeft(Pbs.parseTokens(text)), id).toBe(true)
+    }
+  })
+
   for (const [name, parse] of parsers) {
     it.prop(`${name}: any text gives a listing or says what is wrong, never throws`, [FastCheck.string()], ([text]) => {
       const result = parse(text)

@@ -834,7 +834,9 @@ export const parseTokens = (stdout: string): Either.Either<ReadonlyArray<TokenLi
   for (const m of stdout.matchAll(pattern)) {
     const id = m[1] ?? m[2]
     if (id !== undefined) {
-      jobId = id.trim().replace(/\[\d+\]/, "[]")
+      const parsed = parseJobId(id)
+      if (parsed === undefined) return Either.left(`unreadable job id ${JSON.stringify(id.trim())}`)
+      jobId = parsed.jobId
       continue
     }
     if (jobId === undefined) return Either.left("a job's token came before any job id")
