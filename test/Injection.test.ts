@@ -20,10 +20,8 @@ import type { JobSpec } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { NodeContext } from "@effect/platform-node"
-import { makeFakeLsf } from "./support/FakeLsf.js"
-import { makeFakePbs } from "./support/FakePbs.js"
-import { makeFakeSge } from "./support/FakeSge.js"
-import { makeFakeSlurm } from "./support/FakeSlurm.js"
+import { configFor, fakeFor } from "./support/EveryScheduler.js"
+import type { Scheduler } from "./support/EveryScheduler.js"
 
 /** Characters that end a line or have no business in a name or a path. */
 const controls = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f"]
@@ -124,27 +122,8 @@ const cases = fc.record({
 type Job = (typeof cases extends fc.Arbitrary<infer T> ? T : never)["job"]
 type Config = (typeof cases extends fc.Arbitrary<infer T> ? T : never)["config"]
 
-type Scheduler = "slurm" | "lsf" | "sge" | "pbs-pro" | "pbs-torque" | "local"
 
-const fakeFor = (scheduler: Scheduler) =>
-  scheduler === "slurm"
-    ? makeFakeSlurm()
-    : scheduler === "lsf"
-    ? makeFakeLsf()
-    : scheduler === "sge"
-    ? makeFakeSge()
-    : scheduler === "pbs-pro"
-    ? makeFakePbs("pro")
-    : scheduler === "pbs-torque"
-    ? makeFakePbs("torque")
-    : Effect.succeed({ rules: [] })
 
-const executorOf = (scheduler: Scheduler): Record<string, unknown> =>
-  scheduler === "pbs-pro"
-    ? { executor: "pbs", pbs_flavor: "pro" }
-    : scheduler === "pbs-torque"
-    ? { executor: "pbs", pbs_flavor: "torque" }
-    : { executor: scheduler }
 
 let root = ""
 let back = ""
@@ -183,7 +162,7 @@ const runScript = (script: string) => {
 const submitted = (scheduler: Scheduler, job: Job, config: Config) =>
   Effect.gen(function*() {
     const overrides: Record<string, unknown> = {
-      ...executorOf(scheduler),
+      ...configFor(scheduler),
       poll_interval: 10,
       log_directory: config.log_directory ?? "logs",
       ...(config.job_name_prefix === undefined ? {} : { job_name_prefix: config.job_name_prefix }),

@@ -19,36 +19,14 @@ import { logPath } from "../src/JobQueries.js"
 import { parseAccounting } from "../src/schedulers/Slurm.js"
 import { signalName } from "../src/Signals.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
-import { makeFakeLsf } from "./support/FakeLsf.js"
-import { makeFakePbs } from "./support/FakePbs.js"
-import { makeFakeSge } from "./support/FakeSge.js"
-import { makeFakeSlurm } from "./support/FakeSlurm.js"
 import { tempDirs } from "./support/TempDirs.js"
+import { configFor, fakeFor, schedulers } from "./support/EveryScheduler.js"
+import type { Scheduler } from "./support/EveryScheduler.js"
 
 const tempDir = tempDirs("capi-paths-")
 
-type Scheduler = "slurm" | "lsf" | "sge" | "pbs-pro" | "pbs-torque" | "local"
-const schedulers: ReadonlyArray<Scheduler> = ["slurm", "lsf", "sge", "pbs-pro", "pbs-torque", "local"]
 
-const fakeFor = (scheduler: Scheduler) =>
-  scheduler === "slurm"
-    ? makeFakeSlurm()
-    : scheduler === "lsf"
-    ? makeFakeLsf()
-    : scheduler === "sge"
-    ? makeFakeSge()
-    : scheduler === "pbs-pro"
-    ? makeFakePbs("pro")
-    : scheduler === "pbs-torque"
-    ? makeFakePbs("torque")
-    : Effect.succeed({ rules: [] })
 
-const configFor = (scheduler: Scheduler): Partial<ConfigOptions> =>
-  scheduler === "pbs-pro"
-    ? { executor: "pbs", pbs_flavor: "pro" }
-    : scheduler === "pbs-torque"
-    ? { executor: "pbs", pbs_flavor: "torque" }
-    : { executor: scheduler }
 
 /** Runs `body` on `scheduler` (a scripted one, or local processes) with a fresh log directory. */
 const on = <A, E>(
