@@ -15,23 +15,7 @@ export const runBin = (
   args: ReadonlyArray<string>,
   options: { readonly cwd: string; readonly env?: NodeJS.ProcessEnv; readonly killAfterMs: number }
 ): Promise<BinResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  startBin(bin, args, options).exited.then(({ code, stderr, stdout }) => ({ code, stdout, stderr }))
 
 /** The environment a bin run in `cwd` gets: this one, with HOME there and no CLUSTER_API_CONFIG. */
 export const isolatedEnv = (cwd: string): NodeJS.ProcessEnv => {
