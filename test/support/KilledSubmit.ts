@@ -7,29 +7,18 @@
  * it adopted the job and saw it end. Waits are on files, never on timers raced against processes.
  */
 import { Effect } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import type { JobRecord } from "../../src/Domain.js"
 import type { SubmitIntent } from "../../src/JobStore.js"
 import { JobStore } from "../../src/JobStore.js"
 import * as SqliteJobStore from "../../src/SqliteJobStore.js"
+import { lines, startWatch, until } from "./Restart.js"
 import type { WatchConfig } from "./WatchProgram.js"
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
-const program = path.join(repoRoot, "dist", "test", "support", "WatchProgram.js")
-
-/** Resolves when `check` holds, polling every 50 ms; rejects after `timeoutMs` naming `what`. */
-export const until = async (what: string, check: () => boolean, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 /** The job store's records and submissions in flight. */
 export const readStore = (file: string) =>
@@ -85,22 +74,6 @@ export const which = (command: string, PATH = process.env.PATH ?? ""): string =>
   return found
 }
 
-const start = (config: WatchConfig, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
-  const child = spawn(process.execPath, [program, JSON.stringify(config), ...args], {
-    cwd: path.dirname(config.deliveries),
-    env,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let output = ""
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()))
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
-  return { child, exited, output: () => output }
-}
-
-const lines = (file: string): Array<string> =>
-  fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []
-
 /**
  * Kills a program (WatchProgram submitting one array job of three elements) with SIGKILL while
  * `command` runs, lets the real command submit the job, and checks that the next program on the
@@ -131,7 +104,7 @@ export const killedDuringSubmit = async (options: {
   }
   fs.writeFileSync(config.release, "")
   const env = { ...process.env, ...options.env, PATH: shim.path }
-  const first = start(config, ["submit", "1"], env)
+  const first = startWatch(config, ["submit", "1"], env)
   await until(`${options.command} to start`, () => fs.existsSync(shim.started), options.timeoutMs).catch((e) => {
     first.child.kill("SIGKILL")
     throw new Error(`${e.message}; the program printed:\n${first.output()}`)
@@ -150,7 +123,7 @@ export const killedDuringSubmit = async (options: {
   const jobId = options.parseId(out)
   expect(jobId, out).toBeDefined()
 
-  const second = start(config, ["resume"], env)
+  const second = startWatch(config, ["resume"], env)
   const code = await Promise.race([
     second.exited,
     new Promise<"hung">((r) => setTimeout(() => r("hung"), options.timeoutMs))

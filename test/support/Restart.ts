@@ -23,15 +23,18 @@ const program = path.join(repoRoot, "dist", "test", "support", "WatchProgram.js"
 /** How many jobs the first program submits. */
 export const jobs = 6
 
-interface Started {
+/** A WatchProgram started in the background: its process, its exit code, what it printed. */
+export interface Started {
   readonly child: ReturnType<typeof spawn>
   readonly exited: Promise<number | null>
   readonly output: () => string
 }
 
-const start = (config: WatchConfig, args: ReadonlyArray<string>): Started => {
+/** Starts WatchProgram with `config` and `args` (`submit N`, `resume`), in `env` (default: this one). */
+export const startWatch = (config: WatchConfig, args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv): Started => {
   const child = spawn(process.execPath, [program, JSON.stringify(config), ...args], {
     cwd: path.dirname(config.deliveries),
+    ...(env === undefined ? {} : { env }),
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -41,10 +44,12 @@ const start = (config: WatchConfig, args: ReadonlyArray<string>): Started => {
   return { child, exited, output: () => output }
 }
 
-const lines = (file: string): Array<string> =>
+/** A file's non-empty lines (none when it does not exist). */
+export const lines = (file: string): Array<string> =>
   fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []
 
-const until = async (what: string, check: () => boolean, timeoutMs: number) => {
+/** Resolves when `check` holds, polling every 50 ms; rejects after `timeoutMs` naming `what`. */
+export const until = async (what: string, check: () => boolean, timeoutMs: number) => {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -74,7 +79,7 @@ export const crashAndRestart = async (
     poll_interval: 0.2,
     ...options
   }
-  const first = start(config, ["submit", String(jobs)])
+  const first = startWatch(config, ["submit", String(jobs)])
   // Every job submitted and two ends delivered: the program is mid-run (the last job runs until
   // released, however slow the machine). Kill it between two polls.
   await until(
@@ -101,7 +106,7 @@ export const crashAndRestart = async (
   )
   const deliveredMeanwhile = meanwhile === undefined ? [] : await meanwhile(config, dir)
 
-  const second = start(config, ["resume"])
+  const second = startWatch(config, ["resume"])
   const code = await Promise.race([
     second.exited,
     new Promise<"hung">((r) => setTimeout(() => r("hung"), 120_000))
