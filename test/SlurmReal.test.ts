@@ -30,7 +30,7 @@ import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
 import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
 import { killedDuringSubmit } from "./support/KilledSubmit.js"
 import { crashAndRestart } from "./support/Restart.js"
-import { runBin } from "./support/RunBin.js"
+import { runBin, startBin } from "./support/RunBin.js"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const setupScript = path.join(repoRoot, "scripts", "slurm-setup.sh")
@@ -344,6 +344,31 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(fs.readFileSync(path.join(dir, "logs", `stdout.${id}.log`), "utf8")).toBe("round-trip\n")
       expect(bad.code, bad.stderr).toBe(1)
       expect(bad.stdout).toContain("exit code 5")
+    })
+  })
+
+  describe("the command line under signals", { timeout: 240_000 }, () => {
+    it("SIGTERM to `wait ID` on a running Slurm job exits 143, names the job and how to cancel it; the store file is 0600", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "cli-signal-"))
+      const config = path.join(dir, "cluster-api.yaml")
+      fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
+      const submitted = await cli(["submit", "--config", config, "--name", "cli-term", "sleep 600"], dir)
+      expect(submitted.code, submitted.stderr).toBe(0)
+      const id = /Submitted job (\d+) /.exec(submitted.stdout)![1]!
+      try {
+        expect((fs.statSync(path.join(dir, "logs", "cluster-api.db")).mode & 0o777).toString(8)).toBe("600")
+        const waiting = startBin(bin, ["wait", "--config", config, id], { cwd: dir, killAfterMs: 150_000 })
+        await waiting.printedMatch(/→ Running/, 120_000)
+        waiting.child.kill("SIGTERM")
+        const r = await waiting.exited
+        expect([r.code, r.signal], r.stderr).toEqual([143, null])
+        expect(r.stderr).toMatch(new RegExp(`${id}\\s+capi-cli-term\\s+Running`))
+        expect(r.stderr).toContain(`cluster-api cancel`)
+        // The job is left running: the program was asked to stop, not to cancel.
+        expect(spawnSync("squeue", ["-h", "-j", id, "-o", "%T"], { encoding: "utf8" }).stdout.trim()).toBe("RUNNING")
+      } finally {
+        await cli(["cancel", "--config", config, id], dir)
+      }
     })
   })
 
