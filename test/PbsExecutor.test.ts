@@ -118,7 +118,7 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
         )
         expect(seen.map((o) => o.status)).toEqual(["Running"])
         const cancelled = yield* executor.cancel(job.jobId)
-        expect(cancelled.status).toBe("Killed")
+        expect(cancelled.status, JSON.stringify(cancelled.reason)).toBe("Killed")
         const [end] = yield* monitor.await(job, { timeout: "60 seconds" })
         expect(end!.reason).toEqual({ _tag: "Cancelled" })
       })))
