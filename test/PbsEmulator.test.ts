@@ -3,7 +3,7 @@
  * flavours, PBS Pro (qstat -f -F json) and Torque (qstat -f -x). Jobs run as real local processes.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -26,7 +26,10 @@ interface Result {
   readonly stderr: string
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** The interval between two looks at the emulator's state in the waits below (never a wait for a process). */
+const pollPause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** A command that waits until `file` exists: the job runs on until the test writes it or deletes the job. */
+const heldUntil = (file: string) => `until [ -e "${file}" ]; do sleep 0.05; done`
 const obj = (v: unknown): Record<string, unknown> => (v ?? {}) as Record<string, unknown>
 
 const xmlUnescape = (s: string) =>
@@ -119,20 +122,21 @@ const makePbs = (flavor: Flavor) => {
     expect(j).toBeDefined()
     return j!
   }
-  const waitFor = async (pred: (jobs: Jobs) => boolean, timeoutMs = 12_000): Promise<Jobs> => {
+  // A bound, not an expectation: the waits return as soon as the emulator says so (a busy machine is slow).
+  const waitFor = async (pred: (jobs: Jobs) => boolean, timeoutMs = 60_000): Promise<Jobs> => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const js = jobs()
       if (pred(js)) return js
       if (Date.now() > deadline) throw new Error(`timed out waiting; last jobs: ${JSON.stringify(js, null, 1)}`)
-      await sleep(100)
+      await pollPause(100)
     }
   }
-  const waitForFile = async (file: string, timeoutMs = 12_000) => {
+  const waitForFile = async (file: string, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs
     while (!fs.existsSync(file) || !fs.readFileSync(file, "utf8").endsWith("\n")) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`)
-      await sleep(50)
+      await pollPause(50)
     }
     return fs.readFileSync(file, "utf8")
   }
@@ -144,7 +148,7 @@ const makePbs = (flavor: Flavor) => {
     return v === undefined ? undefined : Number(v)
   }
   const isDone = (j: Job | undefined) => state(j) === done || state(j) === subDone
-  const waitDone = (ids: ReadonlyArray<string>, timeoutMs?: number) => waitFor((js) => ids.every((id) => isDone(js[id])), timeoutMs)
+  const waitDone = (ids: ReadonlyArray<string>) => waitFor((js) => ids.every((id) => isDone(js[id])))
   const time = flavor === "pro" ? CTIME : EPOCH
   const seq = (id: string) => id.split(/[.[]/)[0]!
   return { root, work, env, run, submit, jobs, job, waitFor, waitForFile, waitDone, done, subDone, state, exitStatus, time, seq, flavor }
@@ -165,7 +169,7 @@ const alive = (pid: number) => {
   }
 }
 
-describe("PBS emulator", () => {
+describe("PBS emulator", { timeout: 120_000 }, () => {
   it("needs PBS_EMULATOR_DIR", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}` }
     delete env.PBS_EMULATOR_DIR
@@ -215,6 +219,41 @@ describe("PBS emulator", () => {
     const two = pbs.run("qstat", ["-f", "-x", id, other])
     expect(checkWellFormed(two.stdout)).toBe(2)
     expect([...two.stdout.matchAll(/<Job_Id>(.*?)<\/Job_Id>/g)].map((m) => m[1])).toEqual([id, other])
+  })
+
+  it("qsub waits for a script its caller writes to stdin late, as on a busy machine", async () => {
+    const pbs = makePbs("pro")
+    // stdin: a pipe (a FIFO) open for writing by this test, non-blocking and empty when qsub reads it.
+    // It reaches qsub through fd 3 and the shell (Node makes a child's fds 0-2 blocking).
+    const fifo = path.join(pbs.root, "stdin")
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0)
+    const readEnd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+    const writeEnd = fs.openSync(fifo, fs.constants.O_WRONLY)
+    const child = spawn("sh", ["-c", "exec qsub -N late <&3 3<&-"], {
+      env: pbs.env,
+      cwd: pbs.work,
+      stdio: ["ignore", "pipe", "pipe", readEnd]
+    })
+    fs.closeSync(readEnd)
+    let out = ""
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()))
+    let ended = false
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve((ended = true, code))))
+    // Only once qsub has found stdin empty is the script written: it has made its state directory
+    // (it reads stdin next) and, where /proc tells, its main thread waits (a futex: it sleeps
+    // between two reads). A qsub that fails on the empty pipe has ended by then.
+    const jobs = path.join(pbs.env.PBS_EMULATOR_DIR!, "jobs")
+    const wchan = `/proc/${child.pid}/wchan`
+    const waiting = () => !fs.existsSync(wchan) || fs.readFileSync(wchan, "utf8").includes("futex")
+    while (!ended && !(fs.existsSync(jobs) && waiting())) await pollPause(2)
+    fs.writeSync(writeEnd, "echo late\n")
+    fs.closeSync(writeEnd)
+    expect(await exited, out).toBe(0)
+    expect(out).toMatch(/^\d+\.pbs-emu\n$/)
+    const id = out.trim()
+    expect((await pbs.waitDone([id]))[id]!.Job_Name).toBe("late")
+    expect(fs.readFileSync(path.join(pbs.work, `late.o${pbs.seq(id)}`), "utf8")).toBe("late\n")
   })
 
   describe.each(["pro", "torque"] as const)("%s flavour", (flavor) => {
@@ -478,7 +517,8 @@ describe("PBS emulator", () => {
       const wt = pbs.submit("#!/bin/bash\necho started\nsleep 30\n", ["-l", "walltime=00:00:02", "-N", "wt"])
       const pidFile = path.join(pbs.root, "pid")
       const stubborn = path.join(pbs.root, "stubborn")
-      const soft = pbs.submit(`#!/bin/bash\nsleep 30 &\necho $! > ${pidFile}\nwait\n`)
+      const never = path.join(pbs.root, "never-written")
+      const soft = pbs.submit(`#!/bin/bash\n${heldUntil(never)} &\necho $! > ${pidFile}\nwait\n`)
       const hard = pbs.submit(`#!/bin/bash\ntrap '' TERM\necho go > ${stubborn}\nwhile true; do sleep 0.1; done\n`)
       const queued = pbs.submit(`touch ${path.join(pbs.root, "never")}\n`, ["-h"])
       await pbs.waitForFile(pidFile)
@@ -486,7 +526,7 @@ describe("PBS emulator", () => {
       const child = Number(fs.readFileSync(pidFile, "utf8").trim())
       expect(alive(child)).toBe(true)
       expect(pbs.run("qdel", [soft, pbs.seq(hard), `${pbs.seq(queued)}.pbs-emu`])).toEqual({ code: 0, stdout: "", stderr: "" })
-      const js = await pbs.waitDone([soft, hard, queued], 8_000)
+      const js = await pbs.waitDone([soft, hard, queued])
       expect(pbs.exitStatus(js[soft]!)).toBe(271)
       expect(pbs.exitStatus(js[hard]!)).toBe(265)
       expect(js[queued]!.job_state).toBe(pbs.done)
@@ -504,7 +544,7 @@ describe("PBS emulator", () => {
       const finishedOnly = pbs.run("qdel", [hard])
       expect(finishedOnly.code).toBe(flavor === "pro" ? 35 : 170)
 
-      const j = (await pbs.waitDone([wt], 10_000))[wt]!
+      const j = (await pbs.waitDone([wt]))[wt]!
       expect(pbs.exitStatus(j)).toBe(flavor === "pro" ? -29 : -11)
       expect(obj(j.Resource_List).walltime).toBe("00:00:02")
       const err = fs.readFileSync(path.join(pbs.work, `wt.e${pbs.seq(wt)}`), "utf8")
@@ -516,7 +556,8 @@ describe("PBS emulator", () => {
 
     it("qdel of an array deletes its unfinished subjobs; a subjob id deletes one", async () => {
       const pbs = makePbs(flavor)
-      const id = pbs.submit("sleep 30\n", flavor === "pro" ? ["-J", "1-4%2"] : ["-t", "1-4%2"])
+      // The subjobs run until deleted.
+      const id = pbs.submit(`${heldUntil(path.join(pbs.root, "never-written"))}\n`, flavor === "pro" ? ["-J", "1-4%2"] : ["-t", "1-4%2"])
       const sq = pbs.seq(id)
       await pbs.waitFor((js) => pbs.state(js[`${sq}[1].pbs-emu`]) === "R" && pbs.state(js[`${sq}[2].pbs-emu`]) === "R")
       if (flavor === "pro") expect(pbs.job(id)).toMatchObject({ job_state: "B", array_indices_remaining: "3-4" })
@@ -530,7 +571,7 @@ describe("PBS emulator", () => {
 
     it("reports unknown ids on stderr with 153 and still prints the known jobs; rejects unknown options", async () => {
       const pbs = makePbs(flavor)
-      const id = pbs.submit("sleep 30\n", ["-N", "known"])
+      const id = pbs.submit(`${heldUntil(path.join(pbs.root, "never-written"))}\n`, ["-N", "known"])
       const args = flavor === "pro" ? ["-f", "-F", "json", "-x"] : ["-f", "-x"]
       const r = pbs.run("qstat", [...args, "4242", pbs.seq(id), "4343.pbs-emu"])
       expect(r.code).toBe(153)
@@ -558,7 +599,9 @@ describe("PBS emulator", () => {
       const pbs = makePbs(flavor)
       const marker = path.join(pbs.root, "ran")
       const id = pbs.submit(`touch ${marker}\n`, ["-h"])
-      await sleep(400)
+      // A job submitted after it, not held, runs and ends meanwhile; the held one has not run.
+      const later = pbs.submit("true\n")
+      await pbs.waitDone([later])
       expect(pbs.job(id)).toMatchObject({ job_state: "H", Hold_Types: "u" })
       expect(fs.existsSync(marker)).toBe(false)
       expect(pbs.run("qrls", ["-h", "u", id])).toEqual({ code: 0, stdout: "", stderr: "" })

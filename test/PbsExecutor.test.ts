@@ -48,7 +48,7 @@ const onPbs = <A, E>(
 
 const read = (file: string | undefined) => readFileSync(file ?? "", "utf8")
 
-describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s)", { timeout: 60_000 }, (flavor) => {
+describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s)", { timeout: 150_000 }, (flavor) => {
   it.live("a job that succeeds in its own directory and one that exits 3: status, exit code, host, logs", () =>
     onPbs(flavor, () =>
       Effect.gen(function*() {
@@ -110,10 +110,16 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "long", command: "sleep 60" })
-        yield* Effect.sleep("1 second")
+        // Running once qstat says so (asked for up to a minute: the emulator starts jobs as processes).
+        const seen = yield* executor.poll([job]).pipe(
+          Effect.zipLeft(Effect.sleep("100 millis")),
+          Effect.repeat({ until: (os) => os.some((o) => o.status === "Running") }),
+          Effect.timeout("60 seconds")
+        )
+        expect(seen.map((o) => o.status)).toEqual(["Running"])
         const cancelled = yield* executor.cancel(job.jobId)
-        expect(cancelled.status).toBe("Killed")
-        const [end] = yield* monitor.await(job, { timeout: "5 seconds" })
+        expect(cancelled.status, JSON.stringify(cancelled.reason)).toBe("Killed")
+        const [end] = yield* monitor.await(job, { timeout: "60 seconds" })
         expect(end!.reason).toEqual({ _tag: "Cancelled" })
       })))
 

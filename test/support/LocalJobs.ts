@@ -46,7 +46,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Starts a job process through the wrapper, detached, as an earlier program would have; resolves
- * with the wrapper's pid once it has written its pid file.
+ * with the wrapper's pid once it has written its pid file (waited for up to a minute, however slow
+ * the machine: a test that went on without it would see a job with no file, one that vanished).
  */
 export const startWrapped = async (
   dir: string,
@@ -69,7 +70,11 @@ export const startWrapped = async (
   })
   closeSync(out)
   child.unref()
-  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(10)
+  const deadline = Date.now() + 60_000
+  while (!existsSync(pidFile)) {
+    if (Date.now() > deadline) throw new Error(`the job process ${jobId} wrote no pid file ${pidFile} within a minute`)
+    await sleep(10)
+  }
   return child.pid!
 }
 
