@@ -278,7 +278,14 @@ export const LogCheck = Schema.Struct({
 })
 export type LogCheck = typeof LogCheck.Type
 
-export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/**
+ * Your own data on a job. A key may not be `__proto__`: an object built from it would take it as
+ * its prototype rather than keep it (a submit refuses it; a stored record read back drops it).
+ */
+export const Metadata = Schema.Record({
+  key: Schema.String.pipe(Schema.filter((k) => k !== "__proto__", { message: () => `"__proto__" cannot be a metadata key; use another name` })),
+  value: Schema.Unknown
+})
 export type Metadata = typeof Metadata.Type
 
 /** What to run. `command` is a shell command line, run by the script's shell exactly as written. */

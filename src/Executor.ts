@@ -198,6 +198,13 @@ const decodeSpec = (input: JobSpec, name: string) =>
  */
 export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobSpec, options: ConfigOptions) {
   const own = yield* decodeSpec(input, typeof input?.name === "string" ? input.name : "(unnamed)")
+  if (input.metadata !== undefined && Object.hasOwn(input.metadata, "__proto__")) {
+    return yield* new InvalidJobSpecError({
+      name: own.name,
+      field: "metadata",
+      problem: `has the key "__proto__", which cannot be kept (it would become the object's prototype); use another name`
+    })
+  }
   const name = fullJobName(options.job_name_prefix, own.name)
   const templated = applyTemplate(own, options.templates ?? {})
   if (Either.isLeft(templated)) {

@@ -66,6 +66,18 @@ describe("random input", () => {
     if (Exit.isSuccess(exit)) expect(exit.value.name).toMatch(/^[\w.-]+$/)
   }, { fastCheck: { numRuns: 300 } })
 
+  it("a metadata key __proto__ is refused naming the field (it would be lost, as a prototype, on the way through the store)", () => {
+    const metadata = JSON.parse(`{"__proto__": [], "run": 1}`) as Record<string, unknown>
+    const exit = Effect.runSyncExit(prepareJob({ name: "m", command: "true", metadata }, ClusterConfig.make().options))
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) as { _tag?: string; field?: string } : undefined
+    expect([error?._tag, error?.field]).toEqual(["InvalidJobSpec", "metadata"])
+    // A record holding one (written by hand or by an older version) reads back without it, never with a prototype.
+    const record = { jobId: "1", name: "m", command: "", executor: "local", status: "Running", lastSeen: new Date(0).toISOString(), metadata }
+    const read = Schema.decodeUnknownSync(JobRecord)(record)
+    expect(Object.keys(read.metadata)).toEqual(["run"])
+    expect(Object.getPrototypeOf(read.metadata)).toBe(Object.prototype)
+  })
+
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 })
 
