@@ -22,6 +22,7 @@ import {
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
 import { runBin } from "./support/RunBin.js"
+import { removeDir } from "./support/TempDirs.js"
 
 // test/globalSetup.ts has built dist/ before any test file runs.
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-cli-test-"))
@@ -31,7 +32,7 @@ beforeAll(() => {
 })
 
 afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true })
+  removeDir(scratch)
 })
 
 let dirs = 0

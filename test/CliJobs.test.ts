@@ -20,9 +20,10 @@ import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
 import { isolatedEnv, throttledBin } from "./support/RunBin.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-clijobs-"))
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
+afterAll(() => removeDir(scratch))
 
 let dirs = 0
 /** A new directory with a config that polls often (and the store in `logs/`, the default). */

@@ -17,6 +17,7 @@ import type { JobRecord } from "../src/Domain.js"
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
 import { throttledBin } from "./support/RunBin.js"
+import { removeDir } from "./support/TempDirs.js"
 
 interface RawDb {
   prepare(sql: string): { run(...params: ReadonlyArray<unknown>): unknown }
@@ -28,7 +29,7 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-clistore-"))
 const immutable: Array<string> = []
 afterAll(() => {
   for (const f of immutable) execFileSync("chattr", ["-i", f])
-  fs.rmSync(scratch, { recursive: true, force: true })
+  removeDir(scratch)
 })
 
 const config = "poll_interval: 0.2\n"

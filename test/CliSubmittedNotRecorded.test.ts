@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url"
 import { bin } from "./globalSetup.js"
 import { readStore, submitShim, which } from "./support/KilledSubmit.js"
 import { runBin } from "./support/RunBin.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const betterSqlite = createRequire(import.meta.url).resolve("better-sqlite3")
 
@@ -57,6 +58,6 @@ describe("cluster-api submit when the job store fails after bsub", () => {
     const after = await readStore(db)
     expect(after.intents).toEqual([])
     expect(after.records.map((r) => [r.jobId, r.name, r.status])).toEqual([[jobId, "capi-full", "Done"]])
-    fs.rmSync(dir, { recursive: true, force: true })
+    removeDir(dir)
   }, 120_000)
 })

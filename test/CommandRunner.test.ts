@@ -9,9 +9,10 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { afterAll } from "vitest"
 import { CommandRunner, layer } from "../src/CommandRunner.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const tmpRoot = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "cluster-api-runner-"))
-afterAll(() => NodeFs.rmSync(tmpRoot, { recursive: true, force: true }))
+afterAll(() => removeDir(tmpRoot))
 let counter = 0
 const tmpDir = (): string => NodeFs.mkdtempSync(NodePath.join(tmpRoot, `t${counter++}-`))
 

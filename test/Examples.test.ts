@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import type { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Logger, LogLevel } from "effect"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { arrayJob, program as arrayProgram } from "../examples/array-job.js"
@@ -18,9 +18,10 @@ import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
 import { JobStore } from "../src/JobStore.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const dirs: Array<string> = []
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+afterAll(() => dirs.forEach(removeDir))
 
 /** The whole stack with real processes, logs in a fresh temporary directory. */
 const provideLive = <A, E>(

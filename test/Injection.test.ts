@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, Layer } from "effect"
 import { spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
@@ -22,6 +22,7 @@ import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { NodeContext } from "@effect/platform-node"
 import { configFor, fakeFor } from "./support/EveryScheduler.js"
 import type { Scheduler } from "./support/EveryScheduler.js"
+import { removeDir } from "./support/TempDirs.js"
 
 /** Characters that end a line or have no business in a name or a path. */
 const controls = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f"]
@@ -135,7 +136,7 @@ beforeAll(() => {
 })
 afterAll(() => {
   process.chdir(back)
-  rmSync(root, { recursive: true, force: true })
+  removeDir(root)
 })
 
 /** Every file and directory name below `dir`. */
@@ -155,7 +156,7 @@ const runScript = (script: string) => {
     timeout: 10_000
   })
   const left = readdirSync(empty)
-  rmSync(empty, { recursive: true, force: true })
+  removeDir(empty)
   return { syntax: syntax.status, syntaxError: syntax.stderr, status: run.status, stdout: run.stdout, stderr: run.stderr, left }
 }
 

@@ -17,9 +17,10 @@ import type { JobStoreShape } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const dir = fs.mkdtempSync(join(tmpdir(), "capi-queries-"))
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+afterAll(() => removeDir(dir))
 let made = 0
 const freshPath = (name: string) => join(dir, `${++made}-${name}`)
 

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Effect, Option, Queue, TestClock } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { spawn, spawnSync } from "node:child_process"
@@ -22,9 +22,10 @@ import type { JobFilter } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-store-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(() => removeDir(dir))
 let files = 0
 const freshFile = () => join(dir, `store-${++files}.db`)
 

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { StoreError } from "../src/Errors.js"
@@ -15,9 +15,10 @@ import type { SubmitIntent } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-intents-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(() => removeDir(dir))
 let files = 0
 const freshFile = () => join(dir, `store-${++files}.db`)
 

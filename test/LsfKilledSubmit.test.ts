@@ -9,6 +9,7 @@ import * as os from "node:os"
 import { delimiter, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { killedDuringSubmit } from "./support/KilledSubmit.js"
+import { removeDir } from "./support/TempDirs.js"
 
 describe("LSF, a program killed while bsub runs", () => {
   it("SIGKILL during bsub: the next program adopts the job bsub made and sees it end", async () => {
@@ -24,6 +25,6 @@ describe("LSF, a program killed while bsub runs", () => {
     // The emulated LSF holds the job with the token as its description.
     const job = JSON.parse(fs.readFileSync(join(cluster, "jobs", `${record.jobId}.json`), "utf8"))
     expect(job.options["-Jd"]).toMatch(/^cluster-api:[0-9a-f]{16}$/)
-    fs.rmSync(cluster, { recursive: true, force: true })
+    removeDir(cluster)
   }, 120_000)
 })

@@ -10,6 +10,7 @@ import * as os from "node:os"
 import { delimiter, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { crashAndRestart } from "./support/Restart.js"
+import { removeDir } from "./support/TempDirs.js"
 
 describe("restart after SIGKILL, LSF", () => {
   it("the next program adopts the LSF jobs, reads how each ended, and delivers each end once", async () => {
@@ -22,6 +23,6 @@ describe("restart after SIGKILL, LSF", () => {
     expect(deliveredBefore).toBeGreaterThanOrEqual(2)
     // The jobs went through the emulated LSF: one record per job there.
     expect(fs.readdirSync(join(cluster, "jobs")).filter((f) => /^\d+\.json$/.test(f))).toHaveLength(6)
-    fs.rmSync(cluster, { recursive: true, force: true })
+    removeDir(cluster)
   }, 120_000)
 })

@@ -9,7 +9,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { Scope } from "effect"
 import { Chunk, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
@@ -23,9 +23,10 @@ import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { jobRecord } from "./support/Records.js"
 import { eventually, toyExecutorLayer } from "./support/ToyDialect.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-resume-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(() => removeDir(dir))
 let files = 0
 const freshFile = () => join(dir, `store-${++files}.db`)
 

@@ -11,6 +11,7 @@ import * as os from "node:os"
 import { delimiter, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { crashAndRestart } from "./support/Restart.js"
+import { removeDir } from "./support/TempDirs.js"
 
 describe("restart after SIGKILL, PBS", () => {
   it("the next program adopts the PBS jobs, reads how each ended, and delivers each end once", async () => {
@@ -22,6 +23,6 @@ describe("restart after SIGKILL, PBS", () => {
     process.env.PBS_EMULATOR_FLAVOR = "pro"
     const { deliveredBefore } = await crashAndRestart({ executor: "pbs", pbs_flavor: "pro", scale: 1 })
     expect(deliveredBefore).toBeGreaterThanOrEqual(2)
-    fs.rmSync(cluster, { recursive: true, force: true })
+    removeDir(cluster)
   }, 120_000)
 })

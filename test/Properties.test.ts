@@ -5,7 +5,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Cause, Effect, Exit, FastCheck, Schema } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ClusterConfig, loadConfig } from "../src/Config.js"
@@ -14,6 +14,7 @@ import { prepareJob } from "../src/Executor.js"
 import { parseWhen } from "../src/JobQueries.js"
 import { aggregateArray, applyObservation } from "../src/Transition.js"
 import { parserCases } from "./support/Parsers.js"
+import { removeDir } from "./support/TempDirs.js"
 
 /** True when the exit is a success or a failure made only of typed errors (no defect, no interrupt). */
 const typedOnly = <A, E>(exit: Exit.Exit<A, E>): boolean =>
@@ -78,7 +79,7 @@ describe("random input", () => {
     expect(Object.getPrototypeOf(read.metadata)).toBe(Object.prototype)
   })
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  afterAll(() => removeDir(dir))
 })
 
 const observation = FastCheck.record({

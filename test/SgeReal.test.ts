@@ -21,6 +21,7 @@ import { Monitor } from "../src/Monitor.js"
 import { howToStartSge, sgeIsUp } from "./support/RealSge.js"
 import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
 import { crashAndRestart } from "./support/Restart.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
 const sgeUp = sgeIsUp()
@@ -66,7 +67,7 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
   afterAll(async () => {
     await runtime.runPromise(Effect.flatMap(Executor, (e) => e.cancelAll())).catch(() => undefined)
     await runtime.dispose()
-    fs.rmSync(scratch, { recursive: true, force: true })
+    removeDir(scratch)
   })
 
   describe.concurrent("jobs", { timeout: 180_000 }, () => {

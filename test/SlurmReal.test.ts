@@ -31,6 +31,7 @@ import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJ
 import { killedDuringSubmit } from "./support/KilledSubmit.js"
 import { crashAndRestart } from "./support/Restart.js"
 import { runBin, startBin } from "./support/RunBin.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const setupScript = path.join(repoRoot, "scripts", "slurm-setup.sh")
@@ -81,7 +82,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
   afterAll(async () => {
     await runtime.runPromise(Effect.flatMap(Executor, (e) => e.cancelAll())).catch(() => undefined)
     await runtime.dispose()
-    fs.rmSync(scratch, { recursive: true, force: true })
+    removeDir(scratch)
   })
 
   describe.concurrent("jobs", { timeout: 240_000 }, () => {

@@ -25,6 +25,7 @@ import { storeError } from "../src/internal/sqliteStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
 import { NodeContext } from "@effect/platform-node"
+import { removeDir } from "./support/TempDirs.js"
 
 interface RawStatement {
   run(...params: ReadonlyArray<unknown>): unknown
@@ -43,7 +44,7 @@ const dir = fs.mkdtempSync(path.join(tmpdir(), "capi-store-errors-"))
 const immutable: Array<string> = []
 afterAll(() => {
   for (const f of immutable) execFileSync("chattr", ["-i", f])
-  fs.rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
 })
 let files = 0
 const freshFile = () => path.join(dir, `store-${++files}.db`)

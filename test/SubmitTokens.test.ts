@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck } from "effect"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -16,6 +16,7 @@ import * as Pbs from "../src/schedulers/Pbs.js"
 import * as Sge from "../src/schedulers/Sge.js"
 import * as Slurm from "../src/schedulers/Slurm.js"
 import { tokenIn, tokenMarker } from "../src/schedulers/Token.js"
+import { removeDir } from "./support/TempDirs.js"
 
 const fixture = (path: string) => readFileSync(new URL(`./fixtures/${path}`, import.meta.url), "utf8")
 
@@ -99,7 +100,7 @@ describe("submission tokens", () => {
         { token: "00112233aabbccdd", jobId: array }
       ]))
       pbs(flavor, dir, ["qdel", single, array])
-      rmSync(dir, { recursive: true, force: true })
+      removeDir(dir)
     })
   }
 

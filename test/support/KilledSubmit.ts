@@ -18,6 +18,7 @@ import { JobStore } from "../../src/JobStore.js"
 import * as SqliteJobStore from "../../src/SqliteJobStore.js"
 import { lines, startWatch, until } from "./Restart.js"
 import type { WatchConfig } from "./WatchProgram.js"
+import { removeDir } from "./TempDirs.js"
 
 
 /** The job store's records and submissions in flight. */
@@ -137,6 +138,6 @@ export const killedDuringSubmit = async (options: {
   // The next program was told of the end, and each element ran once.
   expect(lines(config.deliveries)).toEqual([`${jobId} Done`])
   expect(lines(config.runs).sort()).toEqual(["0.1", "0.2", "0.3"])
-  fs.rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
   return after.records[0]!
 }

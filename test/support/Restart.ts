@@ -16,6 +16,7 @@ import { JobStore } from "../../src/JobStore.js"
 import * as SqliteJobStore from "../../src/SqliteJobStore.js"
 import type { WatchConfig } from "./WatchProgram.js"
 import { exitCodeOf } from "./WatchProgram.js"
+import { removeDir } from "./TempDirs.js"
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const program = path.join(repoRoot, "dist", "test", "support", "WatchProgram.js")
@@ -133,7 +134,7 @@ export const crashAndRestart = async (
     ...Array.from({ length: jobs - 1 }, (_, i) => `${i + 1}.x`)
   ]
   expect(lines(config.runs).sort()).toEqual(expectedRuns.sort())
-  fs.rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
   return { deliveredBefore }
 }
 
