@@ -22,7 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import type { JobRecord, JobStatus } from "../src/Domain.js"
-import type { JobFilter, JobStoreShape } from "../src/JobStore.js"
+import type { JobFilter, JobKey, JobStoreShape } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 
@@ -153,7 +153,7 @@ const storeWrites = (store: JobStoreShape, jobs: number, batch: number, dir: str
   Effect.gen(function*() {
     const now = new Date()
     const records = Array.from({ length: jobs }, (_, i) => record(String(i + 1), `capi-step-${i + 1}`, "Pending", now, dir))
-    const ids = records.map((r) => r.jobId)
+    const ids: ReadonlyArray<JobKey> = records
     const insertStart = performance.now()
     for (const part of chunks(records, batch)) yield* store.insert(part)
     const insertMs = performance.now() - insertStart
@@ -282,7 +282,7 @@ const listQuery = (label: string, filter: JobFilter | undefined, runs = 7): Quer
   run: (store) => Effect.map(store.list(filter), (rows) => rows.length)
 })
 
-const queries = (end: number, someId: string): ReadonlyArray<Query> => [
+const queries = (end: number, someJob: JobKey): ReadonlyArray<Query> => [
   { label: "active (Monitor.tick)", runs: 7, run: (store) => Effect.map(store.active, (rows) => rows.length) },
   listQuery("list({ active: true })", { active: true }),
   listQuery(`list({ status: ["Failed"], limit: 50 })`, { status: ["Failed"], limit: 50 }),
@@ -292,7 +292,7 @@ const queries = (end: number, someId: string): ReadonlyArray<Query> => [
   {
     label: "get(id)",
     runs: 7,
-    run: (store) => Effect.map(store.get(someId), (r) => r._tag === "Some" ? 1 : 0)
+    run: (store) => Effect.map(store.get(someJob), (r) => r._tag === "Some" ? 1 : 0)
   },
   listQuery("list() (all)", undefined, 5)
 ]
@@ -330,8 +330,8 @@ const benchReads = (dir: string, n: number) =>
     const end = Date.now()
     const records = historyRecords(n, end, dir)
     const activeJobs = records.filter((r) => r.status === "Pending" || r.status === "Running").length
-    const someId = records[Math.floor(n / 3)]?.jobId ?? "1"
-    const qs = queries(end, someId)
+    const someJob = records[Math.floor(n / 3)] ?? { executor: "slurm", jobId: "1" }
+    const qs = queries(end, someJob)
     yield* collect
 
     yield* progress(`reads: filling the in-memory store with ${n} jobs`)

@@ -19,7 +19,7 @@ import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, Submi
 import type { CancelOptions, ExecutorShape, PathSource, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
-import type { SubmitIntent } from "./JobStore.js"
+import type { JobKey, SubmitIntent } from "./JobStore.js"
 import type { TokenListing } from "./schedulers/Token.js"
 import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
@@ -435,6 +435,8 @@ export const make = (dialect: Dialect) =>
     const { options } = yield* ClusterConfig
     const runner: CommandRunnerShape = yield* CommandRunner
     const store = yield* JobStore
+    /** A job of this scheduler, as the store knows it. */
+    const keyOf = (jobId: string): JobKey => ({ executor: dialect.kind, jobId })
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
@@ -693,7 +695,7 @@ export const make = (dialect: Dialect) =>
         const waiting = jobs.filter((j) => (j.dependsOn ?? []).some(gate.gated) && byId.get(j.jobId)?.held === true)
         if (waiting.length === 0) return observations
         const targets = Array.from(new Set(waiting.flatMap((j) => (j.dependsOn ?? []).map((d) => d.jobId))))
-        const read = yield* withAttempts(targets).pipe(
+        const read = yield* withAttempts(dialect.kind, targets).pipe(
           Effect.provideService(JobStore, store),
           Effect.mapError((e) => pollError(e.message))
         )
@@ -770,7 +772,7 @@ export const make = (dialect: Dialect) =>
       Effect.gen(function*() {
         if (ids.length === 0) return []
         const at = yield* now
-        const changes = yield* store.modify(ids, (r) => cancelled(r, at, cancelOptions?.done === true))
+        const changes = yield* store.modify(ids.map(keyOf), (r) => cancelled(r, at, cancelOptions?.done === true))
         return changes.map((c) => c.after)
       })
 
@@ -822,12 +824,12 @@ export const make = (dialect: Dialect) =>
       })
 
     const cancel = Effect.fn(`${dialect.kind}.cancel`)(function*(jobId: string, cancelOptions?: CancelOptions) {
-      const found = yield* store.get(jobId)
+      const found = yield* store.get(keyOf(jobId))
       if (Option.isNone(found)) return yield* new JobNotFound({ jobId })
       const { changed, refused } = yield* cancelJobs([found.value], cancelOptions)
       if (refused.length > 0) return yield* refusalError(refused)
       if (changed[0] !== undefined) return changed[0]
-      return Option.getOrElse(yield* store.get(jobId), () => found.value)
+      return Option.getOrElse(yield* store.get(found.value), () => found.value)
     })
 
     const mine = store.list({ active: true, executor: dialect.kind })
@@ -849,7 +851,9 @@ export const make = (dialect: Dialect) =>
       // A failed listing only got here by saying there are no jobs.
       const stdout = answer.exitCode === 0 ? answer.stdout : ""
       const listing = stdout.trim() === "" ? [] : yield* parsed(invocation, list.parse(stdout))
-      const tracked = new Set((yield* store.list({ ids: listing.map((l) => l.jobId) })).map((r) => r.jobId))
+      const tracked = new Set(
+        (yield* store.list({ ids: listing.map((l) => l.jobId), executor: dialect.kind })).map((r) => r.jobId)
+      )
       const at = yield* now
       const found: Array<JobRecord> = []
       for (const { jobId, name, observation } of listing) {
@@ -881,7 +885,9 @@ export const make = (dialect: Dialect) =>
       const stdout = answer.exitCode === 0 ? answer.stdout : ""
       const listing = stdout.trim() === "" ? [] : yield* parsed(invocation, carrier.parse(stdout))
       const byToken = new Map(listing.map((l) => [l.token, l.jobId] as const))
-      const known = new Set((yield* store.list({ ids: listing.map((l) => l.jobId) })).map((r) => r.jobId))
+      const known = new Set(
+        (yield* store.list({ ids: listing.map((l) => l.jobId), executor: dialect.kind })).map((r) => r.jobId)
+      )
       const at = yield* now
       const recorded: Array<JobRecord> = []
       for (const intent of intents) {
@@ -903,7 +909,7 @@ export const make = (dialect: Dialect) =>
     }).pipe(Effect.withSpan(`${dialect.kind}.recoverSubmits`))
 
     const track: ExecutorShape["track"] = Effect.fn(`${dialect.kind}.track`)(function*(jobId, trackOptions) {
-      const known = yield* store.get(jobId)
+      const known = yield* store.get(keyOf(jobId))
       if (Option.isSome(known)) return known.value
       // An id: `123`, `123.server`, or a PBS array's `123[].server`.
       if (!/^[\w.-]+(?:\[\])?[\w.-]*$/.test(jobId)) {

@@ -190,6 +190,18 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>("cluster-api/Jo
   }
 }
 
+/** A bare job id that jobs of several executors share: name the one meant as `EXECUTOR:ID`. */
+export class AmbiguousJob extends Schema.TaggedError<AmbiguousJob>("cluster-api/AmbiguousJob")("AmbiguousJob", {
+  jobId: Schema.String,
+  executors: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Job id ${this.jobId} is known on ${this.executors.join(" and ")}: say which, as ${
+      this.executors.map((e) => `${e}:${this.jobId}`).join(" or ")
+    }`
+  }
+}
+
 export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>("cluster-api/AwaitTimeout")("AwaitTimeout", {
   jobIds: Schema.Array(Schema.String),
   timeoutMillis: Schema.Number

@@ -18,9 +18,9 @@ import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
 import type { JobRecord as JobRecordType, JobStatus as JobStatusType } from "./Domain.js"
 import { arrayIndices, FailureReason, isTerminal, JobRecord, JobStatus } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
-import { InvalidImport, JobNotFound } from "./Errors.js"
-import type { JobFilter, JobHistory } from "./JobStore.js"
-import { JobStore } from "./JobStore.js"
+import { AmbiguousJob, InvalidImport, JobNotFound } from "./Errors.js"
+import type { JobFilter, JobHistory, JobKey } from "./JobStore.js"
+import { JobStore, keyString } from "./JobStore.js"
 import { statusFileName } from "./schedulers/Local.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ export const exportJobs = Effect.fn("JobQueries.exportJobs")(function*(filter?: 
   const store = yield* JobStore
   const records = yield* store.list(filter)
   const jobs = yield* Effect.forEach(records, (record) =>
-    Effect.map(store.transitions(record.jobId), (transitions): JobHistory => ({ record, transitions })))
+    Effect.map(store.transitions(record), (transitions): JobHistory => ({ record, transitions })))
   const exportedAt = new Date(yield* Clock.currentTimeMillis)
   return { format: exportFormat, version: exportVersion, exportedAt, jobs } satisfies ExportDocument
 })
@@ -153,22 +153,24 @@ export const parseExport = (text: string, source: string): Either.Either<ExportD
 
 /** What an import did: ids written, and ids left alone because the store already had them. */
 export interface ImportReport {
+  /** The jobs written, as `executor:jobId`. */
   readonly imported: ReadonlyArray<string>
+  /** The jobs the store already had, as `executor:jobId`. */
   readonly skipped: ReadonlyArray<string>
 }
 
 /**
  * Writes the jobs of an export document (parsed JSON, checked here) into the store with their
- * transitions. Jobs whose id the store already has are left as they are (`skipped`). A document
+ * transitions. Jobs the store already has (same executor and id) are left as they are (`skipped`). A document
  * that is not a valid export fails with InvalidImport listing every problem, and writes nothing.
  */
 export const importJobs = Effect.fn("JobQueries.importJobs")(function*(document: unknown, source = "the document") {
   const decoded = decodeExport(document)
   if (Either.isLeft(decoded)) return yield* new InvalidImport({ source, problems: decoded.left })
   const store = yield* JobStore
-  const written = yield* store.restore(decoded.right.jobs)
+  const written = (yield* store.restore(decoded.right.jobs)).map(keyString)
   const imported = new Set(written)
-  const skipped = decoded.right.jobs.map((j) => j.record.jobId).filter((id) => !imported.has(id))
+  const skipped = decoded.right.jobs.map((j) => keyString(j.record)).filter((key) => !imported.has(key))
   return { imported: written, skipped: Array.from(new Set(skipped)) } satisfies ImportReport
 })
 
@@ -176,13 +178,42 @@ export const importJobs = Effect.fn("JobQueries.importJobs")(function*(document:
 // One job
 // ---------------------------------------------------------------------------------------------
 
-/** A job's record and every status change it went through, oldest first. Fails with JobNotFound. */
-export const jobDetails: (jobId: string) => Effect.Effect<JobHistory, JobNotFound | StoreError, JobStore> = Effect
-  .fn("JobQueries.jobDetails")(function*(jobId: string) {
+/**
+ * A job as a user names it: `ID`, or `EXECUTOR:ID` (`slurm:52`) when jobs of several schedulers
+ * share the id. Fails with JobNotFound, or AmbiguousJob naming the executors that have the id.
+ */
+export const findJob: (
+  input: string
+) => Effect.Effect<JobRecordType, JobNotFound | AmbiguousJob | StoreError, JobStore> = Effect.fn("JobQueries.findJob")(
+  function*(input: string) {
     const store = yield* JobStore
-    const record = yield* store.get(jobId)
-    if (Option.isNone(record)) return yield* new JobNotFound({ jobId, hint: "the job store has no record of it" })
-    return { record: record.value, transitions: yield* store.transitions(jobId) }
+    const colon = input.indexOf(":")
+    const key = colon > 0 ? { executor: input.slice(0, colon), jobId: input.slice(colon + 1) } : undefined
+    if (key !== undefined) {
+      const found = yield* store.get(key)
+      if (Option.isSome(found)) return found.value
+    }
+    // The whole text as an id, of whichever executor has it.
+    const matches = yield* store.list({ ids: [input] })
+    const only = matches.length === 1 ? matches[0] : undefined
+    if (only !== undefined) return only
+    if (matches.length > 1) return yield* new AmbiguousJob({ jobId: input, executors: matches.map((r) => r.executor) })
+    return yield* new JobNotFound({
+      jobId: input,
+      hint: key === undefined ? "the job store has no record of it" : `the job store has no ${key.executor} job ${key.jobId}`
+    })
+  }
+)
+
+/** A job's record and every status change it went through, oldest first. Fails with JobNotFound. */
+export const jobDetails: (key: JobKey) => Effect.Effect<JobHistory, JobNotFound | StoreError, JobStore> = Effect
+  .fn("JobQueries.jobDetails")(function*(key: JobKey) {
+    const store = yield* JobStore
+    const record = yield* store.get(key)
+    if (Option.isNone(record)) {
+      return yield* new JobNotFound({ jobId: key.jobId, hint: `the job store has no ${key.executor} job of that id` })
+    }
+    return { record: record.value, transitions: yield* store.transitions(key) }
   })
 
 /** The placeholder an array job's log paths hold where each element's index goes. */
@@ -274,6 +305,7 @@ export interface CleanupOptions {
 
 /** A job `cleanupJobs` removed, with the files it deleted (those that existed). */
 export interface CleanedJob {
+  readonly executor: string
   readonly jobId: string
   readonly name: string
   readonly status: JobStatusType
@@ -282,6 +314,7 @@ export interface CleanedJob {
 
 /** A job `cleanupJobs` left in place, and why. */
 export interface KeptJob {
+  readonly executor: string
   readonly jobId: string
   readonly name: string
   readonly status: JobStatusType
@@ -313,7 +346,7 @@ export const cleanupJobs = Effect.fn("JobQueries.cleanupJobs")(function*(
   const refused: Array<KeptJob> = []
   const failed: Array<KeptJob> = []
   for (const record of records) {
-    const about = { jobId: record.jobId, name: record.name, status: record.status }
+    const about = { executor: record.executor, jobId: record.jobId, name: record.name, status: record.status }
     if (!isTerminal(record) && options.force !== true) {
       refused.push({ ...about, reason: `it has not ended (${record.status})` })
       continue
@@ -335,7 +368,7 @@ export const cleanupJobs = Effect.fn("JobQueries.cleanupJobs")(function*(
     if (problems.length > 0) failed.push({ ...about, reason: `could not delete ${problems.join("; ")}` })
     else removed.push({ ...about, files: deleted })
   }
-  if (removed.length > 0) yield* store.remove(removed.map((r) => r.jobId))
+  if (removed.length > 0) yield* store.remove(removed)
   return { removed, refused, failed } satisfies CleanupReport
 })
 

@@ -21,6 +21,19 @@ import { isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
 
+/**
+ * Which job a record is: the executor that submitted it and the id its scheduler gave it. Ids are
+ * unique within one scheduler only (Slurm's job 52 and LSF's job 52 are different jobs), so the
+ * store holds and finds records by both. Every JobRecord is a JobKey.
+ */
+export interface JobKey {
+  readonly executor: string
+  readonly jobId: string
+}
+
+/** `executor:jobId`, as the CLI takes and prints a job that needs its executor named. */
+export const keyString = (key: JobKey): string => `${key.executor}:${key.jobId}`
+
 /** One write that changed a job's status or an element's status; `before` is absent for an insert. */
 export interface JobChange {
   readonly before: JobRecord | undefined
@@ -37,7 +50,7 @@ export interface JobFilter {
   readonly executor?: string | undefined
   /** Only jobs whose full name matches one of these globs (`*`, `?`, `[...]`, `[!...]`). */
   readonly names?: ReadonlyArray<string> | undefined
-  /** Only these job ids. */
+  /** Only these job ids (of any executor unless `executor` is given). */
   readonly ids?: ReadonlyArray<string> | undefined
   /** Only jobs submitted at or after this time. */
   readonly submittedAfter?: Date | undefined
@@ -76,7 +89,7 @@ export interface AdoptOptions {
   readonly executor: string
   /** Adopt only jobs whose previous owner ran on this host (local processes cannot be watched from elsewhere). */
   readonly sameHostOnly: boolean
-  /** Adopt only these jobs (default: every one that qualifies). */
+  /** Adopt only these jobs of the executor (default: every one that qualifies). */
   readonly ids?: ReadonlyArray<string> | undefined
 }
 
@@ -104,32 +117,33 @@ export interface JobStoreShape {
   /** Whether records outlive the process (false: the Monitor removes ended jobs to bound memory). */
   readonly persistent: boolean
   /**
-   * Adds new records, owned by this program. A job id already present is replaced (a
-   * resubmission under the same id).
+   * Adds new records, owned by this program. A job already present (same executor and id) is
+   * replaced (a resubmission under the same id).
    */
   readonly insert: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, StoreError>
-  readonly get: (jobId: string) => Effect.Effect<Option.Option<JobRecord>, StoreError>
+  /** The record of one job (a record is its own key). */
+  readonly get: (key: JobKey) => Effect.Effect<Option.Option<JobRecord>, StoreError>
   readonly list: (filter?: JobFilter) => Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
   /** Jobs that are not terminal, whoever owns them. */
   readonly active: Effect.Effect<ReadonlyArray<JobRecord>, StoreError>
-  /** Every status change of a job, oldest first (empty for an unknown id). */
-  readonly transitions: (jobId: string) => Effect.Effect<ReadonlyArray<TransitionEntry>, StoreError>
+  /** Every status change of a job, oldest first (empty for an unknown job). */
+  readonly transitions: (key: JobKey) => Effect.Effect<ReadonlyArray<TransitionEntry>, StoreError>
   /**
-   * Applies `f` to the current record of each id, atomically with respect to every other write.
-   * `f` returns the record unchanged (the same object) to leave it alone. Ids not in the store are
-   * skipped. Returns the writes that changed a status.
+   * Applies `f` to the current record of each job, atomically with respect to every other write.
+   * `f` returns the record unchanged (the same object) to leave it alone, and keeps its executor
+   * and id. Jobs not in the store are skipped. Returns the writes that changed a status.
    */
   readonly modify: (
-    jobIds: ReadonlyArray<string>,
+    keys: ReadonlyArray<JobKey>,
     f: (current: JobRecord) => JobRecord
   ) => Effect.Effect<ReadonlyArray<JobChange>, StoreError>
   /** Deletes jobs and their transitions. */
-  readonly remove: (jobIds: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
+  readonly remove: (keys: ReadonlyArray<JobKey>) => Effect.Effect<void, StoreError>
   /**
-   * Writes jobs with their recorded transitions (an import). Ids already present are left as they
-   * are; returns the ids written. Imported jobs have no owner until a program adopts them.
+   * Writes jobs with their recorded transitions (an import). Jobs already present are left as they
+   * are; returns the jobs written. Imported jobs have no owner until a program adopts them.
    */
-  readonly restore: (jobs: ReadonlyArray<JobHistory>) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  readonly restore: (jobs: ReadonlyArray<JobHistory>) => Effect.Effect<ReadonlyArray<JobKey>, StoreError>
   /**
    * Takes over, in one transaction, the jobs of an executor whose owner is gone (ended, or dead:
    * its process no longer runs on this host, or it has not shown a sign of life for a minute):
@@ -151,7 +165,7 @@ export interface JobStoreShape {
    */
   readonly adoptIntents: (executor: string) => Effect.Effect<ReadonlyArray<SubmitIntent>, StoreError>
   /** Records that these jobs' ends were delivered; `adopt` will not return them again. */
-  readonly markDelivered: (jobIds: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
+  readonly markDelivered: (keys: ReadonlyArray<JobKey>) => Effect.Effect<void, StoreError>
   /** Status changes this program writes from now on, in write order, for as long as the scope lives. */
   readonly subscribe: Effect.Effect<Queue.Dequeue<JobChange>, never, Scope.Scope>
 }
@@ -176,23 +190,29 @@ export const isStatusChange = (before: JobRecord | undefined, after: JobRecord):
   before === undefined || before.status !== after.status || elementsChanged(before, after)
 
 /**
- * `modify`'s rule, the same for every store: `f` on the current record of each id in `current`
- * (updated in place, so an id given twice sees its first result), ids not there skipped, records
- * `f` returns unchanged left alone. Returns the new records and the changes of status.
+ * `modify`'s rule, the same for every store: `f` on the current record of each job in `current`
+ * (by `keyString`; updated in place, so a job given twice sees its first result), jobs not there
+ * skipped, records `f` returns unchanged left alone. Returns the new records and the changes of
+ * status.
  */
 export const applyModify = (
-  jobIds: ReadonlyArray<string>,
+  keys: ReadonlyArray<JobKey>,
   current: Map<string, JobRecord>,
   f: (current: JobRecord) => JobRecord
 ): { readonly updated: ReadonlyArray<JobRecord>; readonly changes: Array<JobChange> } => {
   const updated: Array<JobRecord> = []
   const changes: Array<JobChange> = []
-  for (const id of jobIds) {
-    const before = current.get(id)
+  for (const key of keys) {
+    const k = keyString(key)
+    const before = current.get(k)
     if (before === undefined) continue
-    const after = f(before)
-    if (after === before) continue
-    current.set(id, after)
+    const changed = f(before)
+    if (changed === before) continue
+    // A job stays the job it is, whatever `f` returns.
+    const after = changed.executor === before.executor && changed.jobId === before.jobId
+      ? changed
+      : { ...changed, executor: before.executor, jobId: before.jobId }
+    current.set(k, after)
     updated.push(after)
     if (isStatusChange(before, after)) changes.push({ before, after })
   }
@@ -222,6 +242,7 @@ export const matchesFilter = (filter: JobFilter | undefined) => {
 
 /** Records held in memory. Terminal jobs stay until removed (the Monitor purges them). */
 export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
+  // By keyString: executor and id.
   const records = new Map<string, JobRecord>()
   const history = new Map<string, Array<TransitionEntry>>()
   const activeIds = new Set<string>()
@@ -233,9 +254,10 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const lock = yield* Effect.makeSemaphore(1)
 
   const put = (record: JobRecord) => {
-    records.set(record.jobId, record)
-    if (isTerminal(record)) activeIds.delete(record.jobId)
-    else activeIds.add(record.jobId)
+    const key = keyString(record)
+    records.set(key, record)
+    if (isTerminal(record)) activeIds.delete(key)
+    else activeIds.add(key)
   }
 
   const note = (change: JobChange, at: Date) => {
@@ -246,8 +268,9 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       to: change.after.status,
       reason: change.after.reason
     }
-    const list = change.before === undefined ? undefined : history.get(change.after.jobId)
-    if (list === undefined) history.set(change.after.jobId, [entry])
+    const key = keyString(change.after)
+    const list = change.before === undefined ? undefined : history.get(key)
+    if (list === undefined) history.set(key, [entry])
     else list.push(entry)
   }
 
@@ -265,10 +288,10 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       })
     ).pipe(Effect.asVoid)
 
-  const modify = (jobIds: ReadonlyArray<string>, f: (current: JobRecord) => JobRecord) =>
+  const modify = (keys: ReadonlyArray<JobKey>, f: (current: JobRecord) => JobRecord) =>
     lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const { changes: out, updated } = applyModify(jobIds, records, f)
+        const { changes: out, updated } = applyModify(keys, records, f)
         for (const record of updated) put(record)
         for (const change of out) note(change, new Date(ms))
         return out.length === 0 ? Effect.succeed(out) : PubSub.publishAll(changes, out).pipe(Effect.as(out))
@@ -278,7 +301,7 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   return {
     persistent: false,
     insert,
-    get: (jobId) => Effect.sync(() => Option.fromNullable(records.get(jobId))),
+    get: (key) => Effect.sync(() => Option.fromNullable(records.get(keyString(key)))),
     list: (filter) =>
       Effect.sync(() => {
         const keep = matchesFilter(filter)
@@ -293,24 +316,26 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       }
       return out
     }),
-    transitions: (jobId) => Effect.sync(() => history.get(jobId)?.slice() ?? []),
+    transitions: (key) => Effect.sync(() => history.get(keyString(key))?.slice() ?? []),
     modify,
-    remove: (jobIds) =>
+    remove: (keys) =>
       lock.withPermits(1)(Effect.sync(() => {
-        for (const id of jobIds) {
-          records.delete(id)
-          history.delete(id)
-          activeIds.delete(id)
+        for (const key of keys) {
+          const k = keyString(key)
+          records.delete(k)
+          history.delete(k)
+          activeIds.delete(k)
         }
       })),
     restore: (jobs) =>
       lock.withPermits(1)(Effect.sync(() => {
-        const written: Array<string> = []
+        const written: Array<JobKey> = []
         for (const { record, transitions } of jobs) {
-          if (records.has(record.jobId)) continue
+          const key = keyString(record)
+          if (records.has(key)) continue
           put(record)
-          history.set(record.jobId, transitions.slice())
-          written.push(record.jobId)
+          history.set(key, transitions.slice())
+          written.push({ executor: record.executor, jobId: record.jobId })
         }
         return written
       })),

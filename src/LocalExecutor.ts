@@ -38,6 +38,7 @@ import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
 import { Executor, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
+import type { JobKey } from "./JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import {
   cleanEnvironment,
@@ -117,6 +118,8 @@ export const make = Effect.gen(function*() {
   const { options } = yield* ClusterConfig
   const runner = yield* CommandRunner
   const store = yield* JobStore
+  /** A local job, as the store knows it. */
+  const keyOf = (jobId: string): JobKey => ({ executor: "local", jobId })
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
@@ -249,7 +252,7 @@ export const make = Effect.gen(function*() {
   const runProcess = (launch: Launch) =>
     withSlot(Effect.gen(function*() {
       const { index, jobId, key, script, walltime } = launch
-      const current = yield* store.get(jobId).pipe(Effect.orElseSucceed(() => Option.none<JobRecord>()))
+      const current = yield* store.get(keyOf(jobId)).pipe(Effect.orElseSucceed(() => Option.none<JobRecord>()))
       if (Option.isSome(current) && isTerminal(current.value)) {
         states.set(key, { _tag: "Withdrawn", finishTime: yield* now })
         return
@@ -387,7 +390,7 @@ export const make = Effect.gen(function*() {
     do {
       counter += 1
       jobId = `${idPrefix}${counter}`
-    } while (Option.isSome(yield* store.get(jobId)))
+    } while (Option.isSome(yield* store.get(keyOf(jobId))))
     const logPath = (stream: "stdout" | "stderr", given: string | undefined, index?: number | "{index}") =>
       given !== undefined ? path.resolve(runDir, given) : path.join(outDir, logFileName(stream, jobId, index))
     const submitTime = yield* now
@@ -463,7 +466,7 @@ export const make = Effect.gen(function*() {
       })
       if (waiting.length === 0) return
       const targets = Array.from(new Set(waiting.flatMap(([, hold]) => hold.dependsOn.map((d) => d.jobId))))
-      const found = yield* withAttempts(targets).pipe(
+      const found = yield* withAttempts("local", targets).pipe(
         Effect.provideService(JobStore, store),
         Effect.map(Option.some),
         Effect.catchAll((e) =>
@@ -677,7 +680,7 @@ export const make = Effect.gen(function*() {
       }
       if (live.length === 0 && unstarted === 0) return record
       const at = yield* now
-      const changes = yield* store.modify([record.jobId], (r) => cancelled(r, at, done))
+      const changes = yield* store.modify([record], (r) => cancelled(r, at, done))
       if (script !== undefined) {
         yield* Effect.forEach(live, (pid) => stopProcess(pid, script), { concurrency: "unbounded", discard: true })
       }
@@ -685,7 +688,7 @@ export const make = Effect.gen(function*() {
     })
 
   const cancel = Effect.fn("LocalExecutor.cancel")(function*(jobId: string, cancelOptions?: CancelOptions) {
-    const found = yield* store.get(jobId)
+    const found = yield* store.get(keyOf(jobId))
     if (Option.isNone(found)) return yield* new JobNotFound({ jobId })
     const record = found.value
     const done = cancelOptions?.done === true
@@ -694,7 +697,7 @@ export const make = Effect.gen(function*() {
     // A job that ended on its own keeps its true end; the next poll records it.
     if (alreadyEnded(record)) return record
     const at = yield* now
-    const changes = yield* store.modify([jobId], (r) => cancelled(r, at, done))
+    const changes = yield* store.modify([keyOf(jobId)], (r) => cancelled(r, at, done))
     // A job held for its dependencies is never started now.
     const hold = holds.get(jobId)
     if (hold !== undefined) {
@@ -712,7 +715,7 @@ export const make = Effect.gen(function*() {
   const recordProgramEnd = Effect.gen(function*() {
     if (tracked.size === 0) return
     const at = yield* now
-    yield* store.modify(Array.from(tracked), (r) => {
+    yield* store.modify(Array.from(tracked, keyOf), (r) => {
       const seen = observeJob(r)
       return cancelled(seen === undefined ? r : applyObservation(r, seen, at), at, false, programEnded)
     })
@@ -754,7 +757,7 @@ export const make = Effect.gen(function*() {
       ),
     // A local job exists only in the job store that recorded it: there is no scheduler to ask.
     track: (jobId) =>
-      store.get(jobId).pipe(
+      store.get(keyOf(jobId)).pipe(
         Effect.flatMap(Option.match({
           onSome: Effect.succeed,
           onNone: () =>

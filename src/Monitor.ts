@@ -58,7 +58,7 @@ import { hasDoneChecks, isTerminal } from "./Domain.js"
 import { AwaitTimeout, JobNotFound } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import { Executor } from "./Executor.js"
-import type { JobChange } from "./JobStore.js"
+import type { JobChange, JobKey } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
 import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
@@ -212,10 +212,12 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const backlogIds = new Set<string>()
 
   const now = Clock.currentTimeMillis
+  /** A job of this Monitor's executor, as the store knows it. */
+  const keyOf = (jobId: string): JobKey => ({ executor: executor.kind, jobId })
 
   const deliver = (jobIds: ReadonlyArray<string>) => {
     const mine = jobIds.filter((id) => owned.has(id))
-    return mine.length === 0 ? Effect.void : store.markDelivered(mine).pipe(
+    return mine.length === 0 ? Effect.void : store.markDelivered(mine.map(keyOf)).pipe(
       Effect.catchAll((e) => Effect.logWarning(`could not record the delivery of ${mine.join(", ")}: ${e.message}`))
     )
   }
@@ -289,7 +291,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       callbacks.delete(from)
       waiters.delete(from)
       if (ended.has(to) && !retrying.has(to)) {
-        const current = yield* store.get(to)
+        const current = yield* store.get(keyOf(to))
         if (Option.isSome(current)) {
           for (const r of registered) yield* fire(r, current.value)
           for (const d of waiting) yield* Deferred.succeed(d, current.value)
@@ -333,7 +335,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
                 `could not submit attempt ${plan.attempt} of job ${record.jobId} (${record.name}); its failure stands`,
                 Cause.squash(cause)
               )
-              const latest = Option.getOrElse(yield* store.get(record.jobId), () => record)
+              const latest = Option.getOrElse(yield* store.get(record), () => record)
               yield* settle(latest)
               yield* deliver([record.jobId])
             }),
@@ -362,6 +364,8 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const handle = (change: JobChange, at: Date) =>
     Effect.gen(function*() {
       const { after, before } = change
+      // Another executor's job sharing the store (its own Monitor follows it).
+      if (after.executor !== executor.kind) return
       if (before === undefined) owned.add(after.jobId)
       if (!isTerminal(after)) {
         if (owned.has(after.jobId)) watched.set(after.jobId, after)
@@ -416,7 +420,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       }
       // A persistent store keeps ended jobs: the Monitor only stops tracking them.
       if (store.persistent) return 0
-      yield* store.remove(due)
+      yield* store.remove(due.map(keyOf))
       const at = new Date(nowMillis)
       for (const jobId of due) yield* PubSub.publish(events, { _tag: "JobPurged", jobId, at })
       return due.length
@@ -432,7 +436,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       for (const id of watched.keys()) if (!activeIds.has(id)) ids.add(id)
       for (const id of [...waiters.keys(), ...callbacks.keys()]) if (!owned.has(id)) ids.add(id)
       if (ids.size === 0) return
-      for (const record of yield* store.list({ ids: [...ids] })) {
+      for (const record of yield* store.list({ ids: [...ids], executor: executor.kind })) {
         if (!isTerminal(record)) continue
         if (!owned.has(record.jobId)) {
           // Another program's job: follow it to its next attempt, or wait for its owner to submit one.
@@ -511,7 +515,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
           const verdict = yield* doneVerdict(next, options).pipe(Effect.provide(platform))
           if (verdict !== undefined) verdicts.set(record.jobId, verdict)
         }
-        const changes = yield* store.modify(active.map((r) => r.jobId), (current) => {
+        const changes = yield* store.modify(active, (current) => {
           const o = seen.get(current.jobId)
           if (o !== undefined) {
             const next = applyObservation(current, o, at)
@@ -542,7 +546,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   if (adopted.active.length > 0) yield* tick
   const after = adopted.active.length === 0
     ? []
-    : yield* store.list({ ids: adopted.active.map((r) => r.jobId) })
+    : yield* store.list({ ids: adopted.active.map((r) => r.jobId), executor: executor.kind })
   const beforeResume = new Map(adopted.active.map((r) => [r.jobId, r] as const))
   const endedOnStart: Array<JobRecord> = []
   for (const record of after) {
@@ -553,7 +557,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
     else watched.set(record.jobId, record)
   }
   for (const record of adopted.undelivered) {
-    const last = (yield* store.transitions(record.jobId)).at(-1)
+    const last = (yield* store.transitions(record)).at(-1)
     backlog.push({ _tag: "JobStatusChanged", from: last?.from ?? "Running", to: record.status, record, at: startedAt })
     endedOnStart.push(record)
   }
@@ -605,7 +609,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   /** A job's record, or its last attempt's when it was retried (what waiting on it waits for). */
   const lookup = (jobId: string) =>
     Effect.gen(function*() {
-      const found = yield* store.get(jobId)
+      const found = yield* store.get(keyOf(jobId))
       if (Option.isNone(found)) return yield* new JobNotFound({ jobId })
       return yield* lastAttemptOf(found.value).pipe(Effect.provideService(JobStore, store))
     })

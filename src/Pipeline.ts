@@ -264,7 +264,7 @@ export const run = (
 
     /** The job's last attempt as the store has it now. */
     const latest = (record: JobRecord) =>
-      store.get(record.jobId).pipe(
+      store.get(record).pipe(
         Effect.map(Option.getOrElse(() => record)),
         Effect.flatMap(lastAttemptOf),
         Effect.provideService(JobStore, store)

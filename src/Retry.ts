@@ -17,6 +17,7 @@ import type { StoreError } from "./Errors.js"
 import type { SubmitFailure } from "./Executor.js"
 import { Executor } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
+import type { JobKey } from "./JobStore.js"
 import { applyObservation } from "./Transition.js"
 import { formatHMS, memoryInMegabytes, parseMemory, parseWalltime } from "./Units.js"
 
@@ -104,7 +105,7 @@ const linked = (record: JobRecord, link: "retryOf" | "retriedBy") =>
     let next = record[link]
     while (next !== undefined && !seen.has(next)) {
       seen.add(next)
-      const r = yield* store.get(next)
+      const r = yield* store.get({ executor: record.executor, jobId: next })
       if (Option.isNone(r)) break
       found.push(r.value)
       next = r.value[link]
@@ -116,42 +117,45 @@ const linked = (record: JobRecord, link: "retryOf" | "retriedBy") =>
 export const lastAttemptOf = (record: JobRecord): Effect.Effect<JobRecord, StoreError, JobStore> =>
   Effect.map(linked(record, "retriedBy"), (later) => later.at(-1) ?? record)
 
-const lookup = (jobId: string) =>
-  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(
+const lookup = (key: JobKey) =>
+  Effect.flatMap(JobStore, (store) => store.get(key)).pipe(
     Effect.flatMap(Option.match({
-      onNone: () => Effect.fail(new JobNotFound({ jobId, hint: "the job store has no record of it" })),
+      onNone: () =>
+        Effect.fail(new JobNotFound({ jobId: key.jobId, hint: `the job store has no ${key.executor} job of that id` })),
       onSome: Effect.succeed
     }))
   )
 
-/** Every attempt of the job `jobId` is one of, first to last (following `retryOf` and `retriedBy`). */
+/** Every attempt of the job `key` is one of, first to last (following `retryOf` and `retriedBy`). */
 export const attempts = (
-  jobId: string
+  key: JobKey
 ): Effect.Effect<ReadonlyArray<JobRecord>, JobNotFound | StoreError, JobStore> =>
   Effect.gen(function*() {
-    const record = yield* lookup(jobId)
+    const record = yield* lookup(key)
     const before = yield* linked(record, "retryOf")
     const after = yield* linked(record, "retriedBy")
     return [...before.reverse(), record, ...after]
   })
 
-/** The last attempt of the job `jobId` is one of (the job itself when it was never retried). */
-export const latestAttempt = (jobId: string): Effect.Effect<JobRecord, JobNotFound | StoreError, JobStore> =>
-  Effect.flatMap(lookup(jobId), lastAttemptOf)
+/** The last attempt of the job `key` is one of (the job itself when it was never retried). */
+export const latestAttempt = (key: JobKey): Effect.Effect<JobRecord, JobNotFound | StoreError, JobStore> =>
+  Effect.flatMap(lookup(key), lastAttemptOf)
 
 /**
  * Submits an ended job again, by hand, as its next attempt: the spec it was submitted with
  * (escalated as its retry policy says for the way it failed), linked to it in the store. Refused
  * for a job that has not ended, one already retried (retry its last attempt), and one whose
- * spec is not known (tracked from elsewhere). A retry by hand ignores `maxRetries`.
+ * spec is not known (tracked from elsewhere). A retry by hand ignores `maxRetries`. A bare id is a
+ * job of this program's executor.
  */
 export const retry = (
-  jobId: string
+  job: string | JobKey
 ): Effect.Effect<JobRecord, RetryRefused | JobNotFound | SubmitFailure, ClusterConfig | Executor | JobStore> =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const { options } = yield* ClusterConfig
-    const record = yield* lookup(jobId)
+    const record = yield* lookup(typeof job === "string" ? { executor: executor.kind, jobId: job } : job)
+    const jobId = record.jobId
     if (!isTerminal(record)) {
       return yield* new RetryRefused({ jobId, problem: `it is ${record.status}; wait for it to end, or cancel it first` })
     }
@@ -192,8 +196,8 @@ export const submitAttempt = (
     const executor = yield* Executor
     const submitted = yield* executor.submit(spec)
     const link = (r: JobRecord): JobRecord => ({ ...r, attempt, retryOf: previous.jobId })
-    yield* store.modify([submitted.jobId], link)
-    yield* store.modify([previous.jobId], (r) => ({ ...r, retriedBy: submitted.jobId }))
+    yield* store.modify([submitted], link)
+    yield* store.modify([previous], (r) => ({ ...r, retriedBy: submitted.jobId }))
     return link(submitted)
   })
 
@@ -202,13 +206,14 @@ export const submitAttempt = (
  * generation of attempts): what gating a dependency needs. A failed read gives what was read.
  */
 export const withAttempts = (
+  executor: string,
   jobIds: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyMap<string, JobRecord>, StoreError, JobStore> =>
   Effect.gen(function*() {
     const store = yield* JobStore
     const records = new Map<string, JobRecord>()
     for (let wanted = [...new Set(jobIds)]; wanted.length > 0;) {
-      const found = yield* store.list({ ids: wanted })
+      const found = yield* store.list({ ids: wanted, executor })
       for (const r of found) records.set(r.jobId, r)
       wanted = found.flatMap((r) => r.retriedBy !== undefined && !records.has(r.retriedBy) ? [r.retriedBy] : [])
     }

@@ -36,8 +36,8 @@ import {
   privateStoreFile,
   storeError
 } from "./internal/sqliteStore.js"
-import type { JobChange, JobFilter, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
-import { applyModify, JobStore } from "./JobStore.js"
+import type { JobChange, JobFilter, JobKey, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
+import { applyModify, JobStore, keyString } from "./JobStore.js"
 
 /** The migrations, by number. Add new ones at the end; never change one that has shipped. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
@@ -89,6 +89,40 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       owner TEXT,
       record TEXT NOT NULL
     )`
+  }),
+  "0004_keys": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // A job is its executor and its id (ids of different schedulers may be equal). SQLite cannot
+    // change a primary key in place: the table is copied in its order (rowid is submission order).
+    yield* sql`CREATE TABLE jobs_by_key (
+      executor TEXT NOT NULL,
+      job_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      status TEXT NOT NULL,
+      active INTEGER NOT NULL,
+      submit_time INTEGER,
+      finish_time INTEGER,
+      record TEXT NOT NULL,
+      owner TEXT,
+      delivered_at INTEGER,
+      PRIMARY KEY (executor, job_id)
+    )`
+    yield* sql`INSERT INTO jobs_by_key
+      (executor, job_id, name, status, active, submit_time, finish_time, record, owner, delivered_at)
+      SELECT executor, job_id, name, status, active, submit_time, finish_time, record, owner, delivered_at
+      FROM jobs ORDER BY rowid`
+    yield* sql`DROP TABLE jobs`
+    yield* sql`ALTER TABLE jobs_by_key RENAME TO jobs`
+    yield* sql`CREATE INDEX jobs_active ON jobs (active, executor)`
+    yield* sql`CREATE INDEX jobs_submit ON jobs (submit_time)`
+    yield* sql`CREATE INDEX jobs_owner ON jobs (owner, active)`
+    yield* sql`CREATE INDEX jobs_id ON jobs (job_id)`
+    // Until now a job id was one job, so each status change belongs to the job of its id.
+    yield* sql`ALTER TABLE transitions ADD COLUMN executor TEXT NOT NULL DEFAULT ''`
+    yield* sql`UPDATE transitions SET executor = COALESCE(
+      (SELECT executor FROM jobs WHERE jobs.job_id = transitions.job_id), '')`
+    yield* sql`DROP INDEX transitions_job`
+    yield* sql`CREATE INDEX transitions_job ON transitions (executor, job_id, id)`
   })
 }
 
@@ -123,6 +157,7 @@ const encode = Schema.encodeSync(Schema.parseJson(JobRecord))
 const decode = Schema.decodeUnknownEither(Schema.parseJson(JobRecord))
 
 interface Row {
+  readonly executor: string
   readonly job_id: string
   readonly record: string
 }
@@ -145,6 +180,17 @@ const idsPerQuery = 500
 
 /** Rows per multi-row INSERT: at most ten columns each, so 2,000 parameters a statement. */
 const rowsPerStatement = 200
+
+/** Keys grouped by executor, each group's ids in `idsPerQuery` parts: one `IN (…)` per part. */
+const byExecutor = (keys: ReadonlyArray<JobKey>): Array<readonly [string, ReadonlyArray<string>]> => {
+  const groups = new Map<string, Array<string>>()
+  for (const k of keys) {
+    const ids = groups.get(k.executor)
+    if (ids === undefined) groups.set(k.executor, [k.jobId])
+    else ids.push(k.jobId)
+  }
+  return Array.from(groups, ([executor, ids]) => chunks(ids, idsPerQuery).map((part) => [executor, part] as const)).flat()
+}
 
 const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -226,10 +272,10 @@ const readableRows = (file: string, warned: Set<string>) => <R extends Row>(rows
       const decoded = decode(row.record)
       if (Either.isRight(decoded)) {
         out.push([row, decoded.right])
-      } else if (!warned.has(row.job_id)) {
-        warned.add(row.job_id)
+      } else if (!warned.has(`${row.executor}:${row.job_id}`)) {
+        warned.add(`${row.executor}:${row.job_id}`)
         yield* Effect.logWarning(
-          `job ${row.job_id} in the job store ${file} is unreadable and was skipped: ${
+          `${row.executor} job ${row.job_id} in the job store ${file} is unreadable and was skipped: ${
             decodeProblem(decoded.left)
           } (written by another version of cluster-api, or edited by hand)`
         )
@@ -282,11 +328,11 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
     record: encode(record)
   })
 
-  /** New jobs of this owner (replacing any with the same id), a statement per `rowsPerStatement`. */
+  /** New jobs of this owner (replacing any with the same key), a statement per `rowsPerStatement`. */
   const writeNew = (records: ReadonlyArray<JobRecord>) =>
     Effect.forEach(chunks(records, rowsPerStatement), (part) =>
       sql`INSERT INTO jobs ${sql.insert(part.map((r) => ({ ...jobRow(r), owner: me })))}
-        ON CONFLICT (job_id) DO UPDATE SET executor = excluded.executor, name = excluded.name,
+        ON CONFLICT (executor, job_id) DO UPDATE SET name = excluded.name,
           status = excluded.status, active = excluded.active, submit_time = excluded.submit_time,
           finish_time = excluded.finish_time, record = excluded.record, owner = excluded.owner,
           delivered_at = NULL`, { discard: true })
@@ -295,7 +341,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
   const writeUpdated = (records: ReadonlyArray<JobRecord>) =>
     Effect.forEach(chunks(records, rowsPerStatement), (part) =>
       sql`INSERT INTO jobs ${sql.insert(part.map(jobRow))}
-        ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+        ON CONFLICT (executor, job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
           active = excluded.active, submit_time = excluded.submit_time, finish_time = excluded.finish_time,
           record = excluded.record`, { discard: true })
 
@@ -305,6 +351,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
       (part) =>
         sql`INSERT INTO transitions ${
           sql.insert(part.map((c) => ({
+            executor: c.after.executor,
             job_id: c.after.jobId,
             at,
             from_status: c.before?.status ?? null,
@@ -321,9 +368,11 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
    */
   const lockFile = sql`UPDATE owners SET heartbeat = heartbeat WHERE owner = ${me}`
 
-  const select = (ids: ReadonlyArray<string>) =>
-    Effect.forEach(chunks(ids, idsPerQuery), (part) =>
-      sql<Row>`SELECT job_id, record FROM jobs WHERE ${sql.in("job_id", part)}`).pipe(Effect.map((r) => r.flat()))
+  const select = (keys: ReadonlyArray<JobKey>) =>
+    Effect.forEach(byExecutor(keys), ([executor, part]) =>
+      sql<Row>`SELECT executor, job_id, record FROM jobs WHERE executor = ${executor} AND ${sql.in("job_id", part)}`).pipe(
+        Effect.map((r) => r.flat())
+      )
 
   const publish = (out: ReadonlyArray<JobChange>) =>
     out.length === 0 ? Effect.void : PubSub.publishAll(changes, out).pipe(Effect.asVoid)
@@ -336,13 +385,13 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
       yield* publish(out)
     })).pipe(Effect.catchAll(failed("insert")))
 
-  const modify: JobStoreShape["modify"] = (jobIds, f) =>
+  const modify: JobStoreShape["modify"] = (keys, f) =>
     lock.withPermits(1)(Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const out = yield* transaction(Effect.gen(function*() {
         yield* lockFile
-        const current = yield* rowsToRecords(yield* select(jobIds))
-        const { changes: changed, updated } = applyModify(jobIds, new Map(current.map((r) => [r.jobId, r] as const)), f)
+        const current = yield* rowsToRecords(yield* select(keys))
+        const { changes: changed, updated } = applyModify(keys, new Map(current.map((r) => [keyString(r), r] as const)), f)
         yield* writeUpdated(updated)
         yield* writeTransitions(changed, at)
         return changed
@@ -372,16 +421,17 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
 
   const list: JobStoreShape["list"] = (filter) =>
     (filter?.limit === undefined
-      ? sql<Row>`SELECT job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid`
-      : sql<Row>`SELECT job_id, record FROM (
-          SELECT rowid AS r, job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid DESC LIMIT ${filter.limit}
+      ? sql<Row>`SELECT executor, job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid`
+      : sql<Row>`SELECT executor, job_id, record FROM (
+          SELECT rowid AS r, executor, job_id, record FROM jobs WHERE ${where(filter)} ORDER BY rowid DESC LIMIT ${filter.limit}
         ) ORDER BY r`).pipe(
         Effect.catchAll(failed("list")),
         Effect.flatMap(rowsToRecords)
       )
 
-  const transitions: JobStoreShape["transitions"] = (jobId) =>
-    sql`SELECT at, from_status, to_status, reason FROM transitions WHERE job_id = ${jobId} ORDER BY id`.pipe(
+  const transitions: JobStoreShape["transitions"] = (key) =>
+    sql`SELECT at, from_status, to_status, reason FROM transitions
+      WHERE executor = ${key.executor} AND job_id = ${key.jobId} ORDER BY id`.pipe(
       Effect.catchAll(failed("transitions")),
       Effect.flatMap(Effect.forEach((row) =>
         decodeTransition(row).pipe(
@@ -390,7 +440,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
               operation: "transitions",
               reason: "Unreadable",
               path: file,
-              detail: `a status change of job ${jobId} is unreadable: ${decodeProblem(e)}`,
+              detail: `a status change of ${key.executor} job ${key.jobId} is unreadable: ${decodeProblem(e)}`,
               cause: e
             })
           ),
@@ -409,22 +459,22 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       return yield* transaction(Effect.gen(function*() {
         yield* lockFile
-        const present = new Set((yield* select(jobs.map((j) => j.record.jobId))).map((r) => r.job_id))
-        const written: Array<string> = []
+        const present = new Set((yield* select(jobs.map((j) => j.record))).map((r) => `${r.executor}:${r.job_id}`))
+        const written: Array<JobKey> = []
         for (const { record, transitions: history } of jobs) {
-          if (present.has(record.jobId)) continue
-          present.add(record.jobId)
+          if (present.has(keyString(record))) continue
+          present.add(keyString(record))
           // Imported jobs are history: their ends are not news to announce.
           yield* sql`INSERT INTO jobs (job_id, executor, name, status, active, submit_time, finish_time, record, owner, delivered_at)
             VALUES (${record.jobId}, ${record.executor}, ${record.name}, ${record.status}, ${isTerminal(record) ? 0 : 1},
               ${record.submitTime?.getTime() ?? null}, ${record.finishTime?.getTime() ?? null}, ${encode(record)}, NULL,
               ${isTerminal(record) ? now : null})`
           for (const t of history) {
-            yield* sql`INSERT INTO transitions (job_id, at, from_status, to_status, reason)
-              VALUES (${record.jobId}, ${t.at.getTime()}, ${t.from ?? null}, ${t.to},
+            yield* sql`INSERT INTO transitions (executor, job_id, at, from_status, to_status, reason)
+              VALUES (${record.executor}, ${record.jobId}, ${t.at.getTime()}, ${t.from ?? null}, ${t.to},
                 ${t.reason === undefined ? null : JSON.stringify(t.reason)})`
           }
-          written.push(record.jobId)
+          written.push({ executor: record.executor, jobId: record.jobId })
         }
         return written
       }))
@@ -445,7 +495,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
         )
         const dead = owners.filter((o) => !alive.has(o.owner)).map((o) => o.owner)
         if (dead.length > 0) yield* sql`DELETE FROM owners WHERE ${sql.in("owner", dead)}`
-        const candidates = yield* sql<OwnedRow>`SELECT job_id, record, owner, active FROM jobs
+        const candidates = yield* sql<OwnedRow>`SELECT executor, job_id, record, owner, active FROM jobs
           WHERE executor = ${adoptOptions.executor} AND (active = 1 OR delivered_at IS NULL)
             AND (owner IS NULL OR owner <> ${me}) ORDER BY rowid`
         const only = adoptOptions.ids === undefined ? undefined : new Set(adoptOptions.ids)
@@ -456,7 +506,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
           (only === undefined || only.has(r.job_id))
         ))
         for (const part of chunks(taken.map(([r]) => r.job_id), idsPerQuery)) {
-          yield* sql`UPDATE jobs SET owner = ${me} WHERE ${sql.in("job_id", part)}`
+          yield* sql`UPDATE jobs SET owner = ${me} WHERE executor = ${adoptOptions.executor} AND ${sql.in("job_id", part)}`
         }
         return taken
       }))
@@ -531,11 +581,13 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
       return yield* Effect.forEach(rows, intentOf)
     })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("adoptIntents")(e)))
 
-  const markDelivered: JobStoreShape["markDelivered"] = (jobIds) =>
+  const markDelivered: JobStoreShape["markDelivered"] = (keys) =>
     Clock.currentTimeMillis.pipe(
       Effect.flatMap((now) =>
-        Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
-          sql`UPDATE jobs SET delivered_at = ${now} WHERE ${sql.in("job_id", part)}`, { discard: true })
+        Effect.forEach(byExecutor(keys), ([executor, part]) =>
+          sql`UPDATE jobs SET delivered_at = ${now} WHERE executor = ${executor} AND ${sql.in("job_id", part)}`, {
+            discard: true
+          })
       ),
       Effect.catchAll(failed("markDelivered"))
     )
@@ -543,8 +595,8 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
   const shape: JobStoreShape = {
     persistent: true,
     insert,
-    get: (jobId) =>
-      sql<Row>`SELECT job_id, record FROM jobs WHERE job_id = ${jobId}`.pipe(
+    get: (key) =>
+      sql<Row>`SELECT executor, job_id, record FROM jobs WHERE executor = ${key.executor} AND job_id = ${key.jobId}`.pipe(
         Effect.catchAll(failed("get")),
         Effect.flatMap((rows) => {
           const row = rows[0]
@@ -556,7 +608,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
               operation: "get",
               reason: "Unreadable",
               path: file,
-              detail: `job ${jobId} is unreadable: ${
+              detail: `${key.executor} job ${key.jobId} is unreadable: ${
                 decodeProblem(decoded.left)
               }. It was written by another version of cluster-api or edited by hand; it was left as it is, and list, status and the Monitor skip it (a newer cluster-api may read it).`,
               cause: decoded.left
@@ -565,7 +617,7 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
         })
       ),
     list,
-    active: sql<Row>`SELECT job_id, record FROM jobs WHERE active = 1 ORDER BY rowid`.pipe(
+    active: sql<Row>`SELECT executor, job_id, record FROM jobs WHERE active = 1 ORDER BY rowid`.pipe(
       Effect.catchAll(failed("active")),
       Effect.flatMap(rowsToRecords)
     ),
@@ -578,12 +630,12 @@ export const make = (options: MakeOptions) => Effect.gen(function*() {
     intents,
     adoptIntents,
     markDelivered,
-    remove: (jobIds) =>
+    remove: (keys) =>
       lock.withPermits(1)(
-        transaction(Effect.forEach(chunks(jobIds, idsPerQuery), (part) =>
+        transaction(Effect.forEach(byExecutor(keys), ([executor, part]) =>
           Effect.zipRight(
-            sql`DELETE FROM jobs WHERE ${sql.in("job_id", part)}`,
-            sql`DELETE FROM transitions WHERE ${sql.in("job_id", part)}`
+            sql`DELETE FROM jobs WHERE executor = ${executor} AND ${sql.in("job_id", part)}`,
+            sql`DELETE FROM transitions WHERE executor = ${executor} AND ${sql.in("job_id", part)}`
           ), { discard: true }))
       ).pipe(Effect.catchAll(failed("remove"))),
     subscribe: PubSub.subscribe(changes)

@@ -18,6 +18,7 @@ import type { JobRecord } from "../src/Domain.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { bin, distIsFresh } from "./globalSetup.js"
+import { slurmJob } from "./support/Records.js"
 import type { BinResult } from "./support/RunBin.js"
 import { isolatedEnv, throttledBin } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
@@ -298,14 +299,14 @@ describe("cluster-api cleanup and logs --follow (the built bin)", { timeout: 120
 
       await until("the wait for the log to be announced", () => stderr.includes("Waiting for"))
       expect(stderr).toContain(`Waiting for ${log}: job 88 has not written it yet (it is Pending)`)
-      await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify(["88"], (r) => ({ ...r, status: "Running" }))))
+      await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify([slurmJob("88")], (r) => ({ ...r, status: "Running" }))))
       fs.writeFileSync(log, "first\n")
       await until("the first line", () => stdout.includes("first\n"))
       fs.appendFileSync(log, "second\n")
       await until("the second line", () => stdout.includes("second\n"))
       expect(exited).toBeUndefined() // still following a running job
       fs.appendFileSync(log, "third, written just before the end\n")
-      await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify(["88"], (r) => ({ ...r, status: "Done", exitCode: 0 }))))
+      await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify([slurmJob("88")], (r) => ({ ...r, status: "Done", exitCode: 0 }))))
       const code = await closed
       clearTimeout(killer)
       expect(code).toBe(0)

@@ -46,16 +46,16 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
         jobRecord("2", { array: { start: 1, end: 3, maxConcurrent: 2 }, dependsOn: [{ type: "afterok", jobId: "1" }] })
       ])
       yield* TestClock.adjust("1 second")
-      yield* source.modify(["1", "2"], (r) => ({ ...r, status: "Running", startTime: new Date(60_000) }))
+      yield* source.modify([{ executor: "local", jobId: "1" }, { executor: "slurm", jobId: "2" }], (r) => ({ ...r, status: "Running", startTime: new Date(60_000) }))
       yield* TestClock.adjust("1 second")
-      yield* source.modify(["1"], (r) => ({
+      yield* source.modify([{ executor: "local", jobId: "1" }], (r) => ({
         ...r,
         status: "Failed",
         exitCode: 3,
         reason: { _tag: "NonZeroExit", exitCode: 3 },
         finishTime: new Date(120_000)
       }))
-      yield* source.modify(["2"], (r) => ({
+      yield* source.modify([{ executor: "slurm", jobId: "2" }], (r) => ({
         ...r,
         elements: [{ index: 1, status: "Done", exitCode: 0 }, { index: 2, status: "Running" }]
       }))
@@ -66,22 +66,22 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
       const text = JSON.stringify(JobQueries.encodeExport(document))
       expect(JSON.parse(text)).toMatchObject({ format: "cluster-api-jobs", version: 1 })
       const report = yield* JobQueries.importJobs(JSON.parse(text), "export.json").pipe(on(target))
-      expect(report).toEqual({ imported: ["1", "2"], skipped: [] })
+      expect(report).toEqual({ imported: ["local:1", "slurm:2"], skipped: [] })
 
       expect(yield* target.list()).toEqual(yield* source.list())
-      for (const id of ["1", "2"]) {
-        const before = yield* source.transitions(id)
+      for (const key of [{ executor: "local", jobId: "1" }, { executor: "slurm", jobId: "2" }]) {
+        const before = yield* source.transitions(key)
         expect(before.length).toBeGreaterThan(1)
-        expect(yield* target.transitions(id)).toEqual(before)
+        expect(yield* target.transitions(key)).toEqual(before)
       }
-      const details = yield* JobQueries.jobDetails("1").pipe(on(target))
+      const details = yield* JobQueries.jobDetails({ executor: "local", jobId: "1" }).pipe(on(target))
       expect(details.transitions.map((t) => `${t.from ?? "-"}>${t.to}`)).toEqual(["->Pending", "Pending>Running", "Running>Failed"])
       expect(details.transitions[2]?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
 
       // Again: everything is already there, nothing changes
       const again = yield* JobQueries.importJobs(JSON.parse(text)).pipe(on(target))
-      expect(again).toEqual({ imported: [], skipped: ["1", "2"] })
-      expect((yield* target.transitions("1")).length).toBe(3)
+      expect(again).toEqual({ imported: [], skipped: ["local:1", "slurm:2"] })
+      expect((yield* target.transitions({ executor: "local", jobId: "1" })).length).toBe(3)
     }))
 
   it.scoped("export takes the store's filters", () =>
@@ -141,7 +141,7 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
   it.scoped("jobDetails of an unknown id is JobNotFound", () =>
     Effect.gen(function*() {
       const store = yield* open(makeLayer)
-      const error = yield* Effect.flip(JobQueries.jobDetails("nope").pipe(on(store)))
+      const error = yield* Effect.flip(JobQueries.jobDetails({ executor: "local", jobId: "nope" }).pipe(on(store)))
       expect(error._tag).toBe("JobNotFound")
     }))
 
@@ -194,14 +194,14 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
       expect([...(report.removed[1]?.files ?? [])].sort()).toEqual([...arrayFiles].sort())
       expect(report.removed[2]?.files).toEqual([])
       expect(report.refused).toEqual([
-        { jobId: "12", name: "capi-12", status: "Running", reason: "it has not ended (Running)" }
+        { executor: "local", jobId: "12", name: "capi-12", status: "Running", reason: "it has not ended (Running)" }
       ])
       expect(report.failed).toEqual([])
       for (const f of [...singleFiles, ...arrayFiles]) expect(fs.existsSync(f)).toBe(false)
       for (const f of [...runningFiles, neighbour]) expect(fs.existsSync(f)).toBe(true)
       expect(fs.statSync(logs).isDirectory()).toBe(true)
       expect((yield* store.list()).map((r) => r.jobId)).toEqual(["12"])
-      expect(yield* store.transitions("10")).toEqual([])
+      expect(yield* store.transitions(single)).toEqual([])
 
       // Forced, the unfinished one goes too
       const forced = yield* JobQueries.cleanupJobs([running], { force: true }).pipe(on(store))

@@ -21,7 +21,7 @@ import type { StoreError } from "../src/Errors.js"
 import type { JobFilter } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
-import { jobRecord } from "./support/Records.js"
+import { jobRecord, slurmJob } from "./support/Records.js"
 import { removeDir } from "./support/TempDirs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-store-"))
@@ -42,12 +42,12 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
     Effect.gen(function*() {
       const store = yield* JobStore
       yield* store.insert([record("1"), record("2", { status: "Done", finishTime: new Date(1) }), record("3")])
-      expect(Option.getOrThrow(yield* store.get("1"))).toEqual(record("1"))
-      expect(yield* store.get("nope")).toEqual(Option.none())
+      expect(Option.getOrThrow(yield* store.get(slurmJob("1")))).toEqual(record("1"))
+      expect(yield* store.get(slurmJob("nope"))).toEqual(Option.none())
       expect((yield* store.list()).map((r) => r.jobId)).toEqual(["1", "2", "3"])
       expect((yield* store.list({ active: false })).map((r) => r.jobId)).toEqual(["2"])
       expect((yield* store.active).map((r) => r.jobId)).toEqual(["1", "3"])
-      yield* store.remove(["1"])
+      yield* store.remove([slurmJob("1")])
       expect((yield* store.list()).map((r) => r.jobId)).toEqual(["2", "3"])
     }).pipe(Effect.provide(makeLayer())))
 
@@ -56,12 +56,12 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
       const store = yield* JobStore
       const feed = yield* store.subscribe
       yield* store.insert([record("1"), record("2")])
-      const changes = yield* store.modify(["1", "2", "missing"], (r) =>
+      const changes = yield* store.modify([slurmJob("1"), slurmJob("2"), slurmJob("missing")], (r) =>
         r.jobId === "1" ? { ...r, status: "Running" } : r)
       expect(changes.map((c) => [c.before?.status, c.after.status])).toEqual([["Pending", "Running"]])
       // A write that changes no status is stored but not published.
-      yield* store.modify(["1"], (r) => ({ ...r, execHost: "n1" }))
-      yield* store.modify(["1"], (r) => ({ ...r, status: "Done" }))
+      yield* store.modify([slurmJob("1")], (r) => ({ ...r, execHost: "n1" }))
+      yield* store.modify([slurmJob("1")], (r) => ({ ...r, status: "Done" }))
       const seen = Chunk.toArray(yield* Queue.takeAll(feed))
       expect(seen.map((c) => `${c.after.jobId}:${c.before?.status ?? "-"}>${c.after.status}`)).toEqual([
         "1:->Pending",
@@ -69,7 +69,7 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
         "1:Pending>Running",
         "1:Running>Done"
       ])
-      expect(Option.getOrThrow(yield* store.get("1")).execHost).toBe("n1")
+      expect(Option.getOrThrow(yield* store.get(slurmJob("1"))).execHost).toBe("n1")
       expect((yield* store.active).map((r) => r.jobId)).toEqual(["2"])
     }).pipe(Effect.provide(makeLayer())))
 
@@ -103,16 +103,16 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
       const store = yield* JobStore
       yield* store.insert([record("1")])
       yield* TestClock.adjust("1 minute")
-      yield* store.modify(["1"], (r) => ({ ...r, status: "Running" }))
-      yield* store.modify(["1"], (r) => ({ ...r, execHost: "n1" }))
+      yield* store.modify([slurmJob("1")], (r) => ({ ...r, status: "Running" }))
+      yield* store.modify([slurmJob("1")], (r) => ({ ...r, execHost: "n1" }))
       yield* TestClock.adjust("1 minute")
-      yield* store.modify(["1"], (r) => ({ ...r, status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 2 } }))
-      expect(yield* store.transitions("1")).toEqual([
+      yield* store.modify([slurmJob("1")], (r) => ({ ...r, status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 2 } }))
+      expect(yield* store.transitions(slurmJob("1"))).toEqual([
         { at: new Date(0), from: undefined, to: "Pending", reason: undefined },
         { at: new Date(60_000), from: "Pending", to: "Running", reason: undefined },
         { at: new Date(120_000), from: "Running", to: "Failed", reason: { _tag: "NonZeroExit", exitCode: 2 } }
       ])
-      expect(yield* store.transitions("nope")).toEqual([])
+      expect(yield* store.transitions(slurmJob("nope"))).toEqual([])
     }).pipe(Effect.provide(makeLayer())))
 
   it.scoped("restore writes jobs with their history and leaves ids already present alone", () =>
@@ -124,9 +124,9 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
         { record: record("1", { name: "imported" }), transitions: [] },
         { record: record("2", { status: "Done", finishTime: new Date(9) }), transitions: history }
       ])
-      expect(written).toEqual(["2"])
-      expect(Option.getOrThrow(yield* store.get("1")).name).toBe("mine")
-      expect((yield* store.transitions("2")).map((t) => [t.at.getTime(), t.from, t.to])).toEqual([
+      expect(written).toEqual([slurmJob("2")])
+      expect(Option.getOrThrow(yield* store.get(slurmJob("1"))).name).toBe("mine")
+      expect((yield* store.transitions(slurmJob("2"))).map((t) => [t.at.getTime(), t.from, t.to])).toEqual([
         [5, undefined, "Pending"],
         [9, "Pending", "Done"]
       ])
@@ -140,10 +140,10 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
       yield* store.insert([record("1")])
       yield* Effect.all(
         Array.from({ length: 50 }, () =>
-          store.modify(["1"], (r) => ({ ...r, metadata: { n: (r.metadata.n as number) + 1 } }))),
+          store.modify([slurmJob("1")], (r) => ({ ...r, metadata: { n: (r.metadata.n as number) + 1 } }))),
         { concurrency: "unbounded" }
       )
-      expect(Option.getOrThrow(yield* store.get("1")).metadata.n).toBe(50)
+      expect(Option.getOrThrow(yield* store.get(slurmJob("1"))).metadata.n).toBe(50)
     }).pipe(Effect.provide(makeLayer())))
 })
 
@@ -163,7 +163,7 @@ describe("SQLite store", () => {
       yield* Effect.flatMap(JobStore, (s) => s.insert([full, record("8")])).pipe(
         Effect.provide(SqliteJobStore.layer(file))
       )
-      const back = yield* Effect.flatMap(JobStore, (s) => Effect.all([s.get("7"), s.active])).pipe(
+      const back = yield* Effect.flatMap(JobStore, (s) => Effect.all([s.get(slurmJob("7")), s.active])).pipe(
         Effect.provide(SqliteJobStore.layer(file))
       )
       expect(Option.getOrThrow(back[0])).toEqual(full)

@@ -6,7 +6,6 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
-import { spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,7 +13,8 @@ import type { StoreError } from "../src/Errors.js"
 import type { SubmitIntent } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
-import { jobRecord } from "./support/Records.js"
+import { jobRecord, slurmJob } from "./support/Records.js"
+import { oldStore } from "./support/OldStore.js"
 import { removeDir } from "./support/TempDirs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "capi-intents-"))
@@ -87,16 +87,12 @@ describe("submissions in flight in a SQLite file", () => {
   it.effect("a store file from before intents existed opens with its jobs, and gains them", () =>
     Effect.gen(function*() {
       const file = freshFile()
-      yield* Effect.flatMap(JobStore, (s) => s.insert([jobRecord("1")])).pipe(Effect.provide(SqliteJobStore.layer(file)), Effect.scoped)
-      // As the previous cluster-api left it: no intents table, two migrations recorded.
-      const downgrade = spawnSync("node", ["-e", `
-        const D = require("better-sqlite3"); const db = new D(${JSON.stringify(file)});
-        db.exec("DROP TABLE intents; DELETE FROM cluster_api_migrations WHERE migration_id >= 3")`], { encoding: "utf8" })
-      expect(downgrade.status, downgrade.stderr).toBe(0)
+      // As the cluster-api before intents left it: two migrations recorded.
+      yield* oldStore(file, 2, [{ record: jobRecord("1"), statuses: ["Pending"], at: new Date(0) }])
       const found = yield* Effect.gen(function*() {
         const store = yield* JobStore
         yield* store.addIntent(intent("cccc0001"))
-        return { jobs: yield* store.list(), intents: yield* store.intents, one: yield* store.get("1") }
+        return { jobs: yield* store.list(), intents: yield* store.intents, one: yield* store.get(slurmJob("1")) }
       }).pipe(Effect.provide(SqliteJobStore.layer(file)), Effect.scoped)
       expect(found.jobs.map((r) => r.jobId)).toEqual(["1"])
       expect(Option.isSome(found.one)).toBe(true)

@@ -44,7 +44,7 @@ const heldUntil = (file: string) => `until [ -e "${file}" ]; do sleep 0.02; done
 const release = (file: string) => Effect.sync(() => writeFileSync(file, ""))
 
 const stored = (jobId: string) =>
-  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+  Effect.flatMap(JobStore, (store) => store.get({ executor: "local", jobId })).pipe(Effect.map(Option.getOrThrow))
 
 /** A command that writes the time (ns) to `file` once, as the mark of having run. */
 const mark = (file: string) => `date +%s%N > "${file}"`

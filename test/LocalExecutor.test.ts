@@ -386,7 +386,7 @@ describe("hostile input", { timeout: 120_000 }, () => {
         }))
         expect(error._tag).toBe("InvalidJobSpec")
         expect((yield* store.list()).length).toBe(0)
-        expect(Option.isNone(yield* store.get("1"))).toBe(true)
+        expect(Option.isNone(yield* store.get({ executor: "local", jobId: "1" }))).toBe(true)
       })
     ))
 })

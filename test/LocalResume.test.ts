@@ -327,8 +327,8 @@ describe("the end of the program", { timeout: 120_000 }, () => {
       expect(alive(runningPid)).toBe(false)
       expect(alive(adoptedPid)).toBe(false)
       expect(existsSync(statusFile(dir, "pid", queued.jobId))).toBe(false)
-      for (const id of [adopted.jobId, running.jobId, queued.jobId]) {
-        const r = Option.getOrThrow(yield* store.get(id))
+      for (const job of [adopted, running, queued]) {
+        const r = Option.getOrThrow(yield* store.get(job))
         expect(r.status).toBe("Killed")
         expect(r.reason).toEqual({ _tag: "Cancelled", by: programEnded })
       }

@@ -125,8 +125,8 @@ describe("status (seeds §6 item 5)", () => {
         const b = yield* executor.submit({ name: "b", command: "true" })
         yield* fake.show(a.jobId, [record(a.jobId, a.name, "RUN")])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Running")
-        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(a)).status).toBe("Running")
+        expect((yield* get(b)).status).toBe("Pending")
         expect(yield* (yield* Monitor).consecutivePollFailures).toBe(0)
       })
     ))
@@ -142,11 +142,11 @@ describe("status (seeds §6 item 5)", () => {
         yield* fake.setDown(true)
         yield* fake.show(a.jobId, [record(a.jobId, a.name, "DONE")])
         yield* TestClock.adjust("20 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect((yield* get(a)).status).toBe("Running")
         expect(yield* monitor.consecutivePollFailures).toBe(2)
         yield* fake.setDown(false)
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Done")
+        expect((yield* get(a)).status).toBe("Done")
         expect(yield* calls("bjobs")).toBe(4)
       })
     ))
@@ -159,7 +159,7 @@ describe("status (seeds §6 item 5)", () => {
         // bjobs answers with more than it was asked about (as with -u all and a shared id space).
         yield* fake.show(a.jobId, [record(a.jobId, a.name, "DONE"), record("77", "capi-someone", "RUN")])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Done")
+        expect((yield* get(a)).status).toBe("Done")
         const all = yield* Effect.flatMap(JobStore, (s) => s.list())
         expect(all.map((r) => r.jobId)).toEqual([a.jobId])
       })
@@ -174,9 +174,9 @@ describe("status (seeds §6 item 5)", () => {
         yield* TestClock.adjust("10 seconds")
         yield* fake.show(a.jobId, undefined)
         yield* TestClock.adjust("9 minutes")
-        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect((yield* get(a)).status).toBe("Running")
         yield* TestClock.adjust("2 minutes")
-        expect((yield* get(a.jobId)).reason?._tag).toBe("Vanished")
+        expect((yield* get(a)).reason?._tag).toBe("Vanished")
       }), { zombie_timeout_minutes: 10 }))
 })
 
@@ -195,10 +195,10 @@ describe("arrays (seeds §6 item 4)", () => {
         yield* fake.show(arr.jobId, [el(1, "DONE"), el(4, "DONE")])
         yield* TestClock.adjust("10 seconds")
         // Only two of four elements seen, both ended: the array is still running.
-        expect((yield* get(arr.jobId)).status).toBe("Running")
+        expect((yield* get(arr)).status).toBe("Running")
         yield* fake.show(arr.jobId, [el(1, "DONE"), el(2, "RUN"), el(3, "EXIT", { EXIT_REASON: "TERM_OWNER" }), el(4, "DONE")])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(arr.jobId)).status).toBe("Running")
+        expect((yield* get(arr)).status).toBe("Running")
         yield* fake.show(arr.jobId, [
           el(1, "DONE"),
           el(2, "EXIT", { EXIT_CODE: "2" }),
@@ -206,7 +206,7 @@ describe("arrays (seeds §6 item 4)", () => {
           el(4, "DONE")
         ])
         yield* TestClock.adjust("10 seconds")
-        const ended = yield* get(arr.jobId)
+        const ended = yield* get(arr)
         expect(ended.status).toBe("Failed")
         // As py-cluster-api: failed and killed elements both count.
         expect(failedElementIndices(ended)).toEqual([2, 3])
@@ -225,7 +225,7 @@ describe("arrays (seeds §6 item 4)", () => {
           record(`${arr.jobId}[2]`, "capi-arr[2]", "EXIT", { EXIT_REASON: "TERM_OWNER", EXIT_CODE: "130" })
         ])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(arr.jobId)).status).toBe("Killed")
+        expect((yield* get(arr)).status).toBe("Killed")
       })
     ))
 })
@@ -253,7 +253,7 @@ describe("cancel (seeds §6 item 6)", () => {
         const logger = Logger.make(({ message }) => Effect.runSync(Ref.update(logged, (l) => [...l, String(message)])))
         const cancelled = yield* executor.cancelAll().pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
         expect(cancelled.map((r) => r.jobId)).toEqual([jobs[0]!.jobId, jobs[2]!.jobId])
-        expect((yield* get(jobs[1]!.jobId)).status).toBe("Pending")
+        expect((yield* get(jobs[1]!)).status).toBe("Pending")
         expect((yield* Ref.get(logged)).join("\n")).toContain(`job ${jobs[1]!.jobId}: User permission denied`)
         expect(yield* calls("bkill")).toBe(1)
         // Cancelling the refused one alone says why.
@@ -278,8 +278,8 @@ describe("cancel (seeds §6 item 6)", () => {
         const cancelled = yield* executor.cancelByName("align-*")
         expect(cancelled.map((r) => r.jobId)).toEqual([a.jobId])
         expect((yield* callsOf("bkill")).map((call) => call.argv)).toEqual([["bkill", "-J", "capi-align-*", "0"]])
-        expect((yield* get(b.jobId)).status).toBe("Pending")
-        expect((yield* get(c.jobId)).status).toBe("Pending")
+        expect((yield* get(b)).status).toBe("Pending")
+        expect((yield* get(c)).status).toBe("Pending")
       })
     ))
 
@@ -349,7 +349,7 @@ describe("reconnect (seeds §6 item 8)", () => {
         // The next tick polls them like any other job.
         yield* fake.show("10", [record("10", "capi-single", "DONE")])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get("10")).status).toBe("Done")
+        expect((yield* get({ executor: "lsf", jobId: "10" })).status).toBe("Done")
       })
     ))
 
@@ -388,7 +388,7 @@ describe("track", () => {
         expect(yield* calls("bjobs")).toBe(1)
         yield* fake.show("500", [record("500", "pipeline-step", "EXIT", { EXIT_CODE: "4" })])
         yield* TestClock.adjust("10 seconds")
-        expect(yield* get("500")).toMatchObject({ status: "Failed", exitCode: 4 })
+        expect(yield* get({ executor: "lsf", jobId: "500" })).toMatchObject({ status: "Failed", exitCode: 4 })
       })
     ))
 

@@ -83,7 +83,7 @@ const calls = (prefix: string) =>
   Effect.flatMap(TestCommandRunner, (t) => t.callsMatching(prefix)).pipe(Effect.map((c) => c.length))
 
 const statusOf = (jobId: string) =>
-  Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.map((r) => r.status)))
+  Effect.flatMap(JobStore, (s) => s.get({ executor: "toy", jobId })).pipe(Effect.map(Option.map((r) => r.status)))
 
 describe("polling", () => {
   it.effect("makes exactly one status call per tick for 1,000 tracked jobs", () =>
@@ -131,7 +131,7 @@ describe("polling", () => {
         const acct = yield* runner.callsMatching("toyacct")
         expect(acct.map((call) => call.argv.slice(1))).toEqual([[a.jobId, b.jobId]])
         const store = yield* JobStore
-        const final = yield* store.get(b.jobId)
+        const final = yield* store.get(b)
         expect(Option.getOrThrow(final).status).toBe("Failed")
         expect(Option.getOrThrow(final).reason).toEqual({ _tag: "NonZeroExit", exitCode: 2 })
         expect(yield* statusOf(a.jobId)).toEqual(Option.some("Done"))
@@ -198,7 +198,7 @@ describe("polling", () => {
         yield* Effect.forEach([1, 2, 3, 4, 5, 6], () => TestClock.adjust("10 seconds"))
         expect(yield* statusOf(job.jobId)).toEqual(Option.some("Running"))
         yield* TestClock.adjust("10 seconds")
-        const record = Option.getOrThrow(yield* (yield* JobStore).get(job.jobId))
+        const record = Option.getOrThrow(yield* (yield* JobStore).get(job))
         expect(record.status).toBe("Failed")
         expect(record.reason?._tag).toBe("Vanished")
         expect(record.metadata["zombie"]).toBe(true)
@@ -381,12 +381,12 @@ describe("retention", () => {
         yield* toy.set(a.jobId, "CD|0")
         yield* toy.set(b.jobId, "CD|0")
         yield* TestClock.adjust("10 seconds")
-        expect(Option.isSome(yield* store.get(a.jobId))).toBe(true)
+        expect(Option.isSome(yield* store.get(a))).toBe(true)
         yield* TestClock.adjust("70 seconds")
-        expect(Option.isNone(yield* store.get(a.jobId))).toBe(true)
-        expect(Option.isSome(yield* store.get(b.jobId))).toBe(true)
+        expect(Option.isNone(yield* store.get(a))).toBe(true)
+        expect(Option.isSome(yield* store.get(b))).toBe(true)
         yield* TestClock.adjust("5 minutes")
-        expect(Option.isNone(yield* store.get(b.jobId))).toBe(true)
+        expect(Option.isNone(yield* store.get(b))).toBe(true)
       }), { completed_retention_minutes: 1 }))
 })
 
@@ -461,9 +461,9 @@ describe("an unreadable value from the scheduler", () => {
         yield* fake.account(bad!.jobId, ended(bad!.jobId, "FAILED", "99999999999999999999:0"))
         yield* fake.account(other!.jobId, ended(other!.jobId, "FAILED", "3:0"))
         yield* TestClock.adjust("10 seconds")
-        expect((yield* getRecord(good!.jobId)).status).toBe("Done")
-        expect((yield* getRecord(other!.jobId)).reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
-        expect((yield* getRecord(bad!.jobId)).status).toBe("Pending")
+        expect((yield* getRecord(good!)).status).toBe("Done")
+        expect((yield* getRecord(other!)).reason).toEqual({ _tag: "NonZeroExit", exitCode: 3 })
+        expect((yield* getRecord(bad!)).status).toBe("Pending")
         const failed = Chunk.toArray(
           yield* events.pipe(
             Stream.filter((e): e is Extract<JobEvent, { _tag: "PollFailed" }> => e._tag === "PollFailed"),
@@ -477,7 +477,7 @@ describe("an unreadable value from the scheduler", () => {
         expect(yield* (yield* JobStore).list()).toHaveLength(3)
         yield* fake.account(bad!.jobId, ended(bad!.jobId, "FAILED", "2:0"))
         yield* TestClock.adjust("10 seconds")
-        expect((yield* getRecord(bad!.jobId)).reason).toEqual({ _tag: "NonZeroExit", exitCode: 2 })
+        expect((yield* getRecord(bad!)).reason).toEqual({ _tag: "NonZeroExit", exitCode: 2 })
       })
     ))
 })

@@ -245,7 +245,7 @@ describe("adoption in the store", () => {
       expect(batch.active.map((r) => r.jobId)).toEqual(["other-host"])
       const owned = yield* Effect.flatMap(JobStore, (s) => s.list({ owned: true })).pipe(Effect.provide(adopter))
       expect(owned.map((r) => r.jobId).sort()).toEqual(["dead-pid", "other-host", "silent"])
-      expect(Option.isSome(yield* Effect.flatMap(JobStore, (s) => s.get("live")).pipe(Effect.provide(live)))).toBe(true)
+      expect(Option.isSome(yield* Effect.flatMap(JobStore, (s) => s.get({ executor: "slurm", jobId: "live" })).pipe(Effect.provide(live)))).toBe(true)
     }))
 })
 
@@ -273,10 +273,10 @@ describe("a retry waiting for its backoff when the program ends", () => {
         expect((yield* runner.callsMatching("toysub")).length).toBe(0)
         yield* TestClock.adjust("1 second")
         const store = yield* JobStore
-        yield* eventually(Effect.map(store.get(first), (r) => Option.getOrThrow(r).retriedBy !== undefined))
+        yield* eventually(Effect.map(store.get({ executor: "toy", jobId: first }), (r) => Option.getOrThrow(r).retriedBy !== undefined))
         expect((yield* runner.callsMatching("toysub")).length).toBe(1)
-        const failed = Option.getOrThrow(yield* store.get(first))
-        const next = Option.getOrThrow(yield* store.get(failed.retriedBy!))
+        const failed = Option.getOrThrow(yield* store.get({ executor: "toy", jobId: first }))
+        const next = Option.getOrThrow(yield* store.get({ executor: "toy", jobId: failed.retriedBy! }))
         return [next.attempt, next.retryOf]
       }))
       expect(second).toEqual([2, first])

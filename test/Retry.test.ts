@@ -45,7 +45,7 @@ const withToy = <A, E>(
   })
 
 const submits = Effect.flatMap(TestCommandRunner, (t) => t.callsMatching("toysub")).pipe(Effect.map((c) => c.length))
-const get = (jobId: string) => Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+const get = (jobId: string) => Effect.flatMap(JobStore, (s) => s.get({ executor: "toy", jobId })).pipe(Effect.map(Option.getOrThrow))
 const tick = Effect.flatMap(Monitor, (m) => m.tick)
 
 const until = eventually
@@ -191,7 +191,7 @@ describe("retries by the Monitor", () => {
         const seen = Chunk.toArray(yield* Stream.take(events, 5).pipe(Stream.runCollect))
         const retrying = seen.filter((e): e is Extract<JobEvent, { _tag: "JobRetrying" }> => e._tag === "JobRetrying")
         expect(retrying.map((e) => [e.record.jobId, e.attempt, e.delayMillis])).toEqual([[first.jobId, 2, 30_000]])
-        expect(Chunk.toArray(yield* Retry.attempts(second.jobId).pipe(Effect.map(Chunk.fromIterable))).map((r) => r.jobId))
+        expect(Chunk.toArray(yield* Retry.attempts(second).pipe(Effect.map(Chunk.fromIterable))).map((r) => r.jobId))
           .toEqual([first.jobId, second.jobId])
       })
     ))

@@ -139,15 +139,15 @@ describe("status: one qstat per tick, qacct for jobs that left it", () => {
         const a = yield* executor.submit({ name: "a", command: "true" })
         yield* fake.queue(a.jobId, [{ state: "r", name: a.name }])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect((yield* get(a)).status).toBe("Running")
         yield* fake.end(a.jobId, [])
         yield* TestClock.adjust("5 minutes")
         // Never "assumed done": qacct's "job id not found" is no answer, not a failed poll.
-        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect((yield* get(a)).status).toBe("Running")
         expect(yield* monitor.consecutivePollFailures).toBe(0)
         expect((yield* callsOf("qacct")).at(-1)?.argv).toEqual(["qacct", "-j", a.jobId])
         yield* TestClock.adjust("6 minutes")
-        expect((yield* get(a.jobId)).reason?._tag).toBe("Vanished")
+        expect((yield* get(a)).reason?._tag).toBe("Vanished")
       }), { zombie_timeout_minutes: 10 }))
 
   it.effect("qstat failing (qmaster down) skips the tick: nothing changes, the next tick asks again", () =>
@@ -161,12 +161,12 @@ describe("status: one qstat per tick, qacct for jobs that left it", () => {
         yield* fake.setDown(true)
         yield* fake.end(a.jobId, [accounted(a.name, 0)])
         yield* TestClock.adjust("20 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Running")
+        expect((yield* get(a)).status).toBe("Running")
         expect(yield* monitor.consecutivePollFailures).toBe(2)
         expect(yield* calls("qacct")).toBe(0)
         yield* fake.setDown(false)
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Done")
+        expect((yield* get(a)).status).toBe("Done")
       })))
 
   it.effect("jobs of others in qstat's answer are ignored", () =>
@@ -190,7 +190,7 @@ describe("status: one qstat per tick, qacct for jobs that left it", () => {
         yield* fake.queue(a.jobId, [{ state: "Eqw", name: a.name }])
         yield* fake.errorReason(a.jobId, "11/21/2026 17:30:01 [0:1234]: error: can't chdir to /nonexistent: No such file or directory")
         yield* TestClock.adjust("10 seconds")
-        const record = yield* get(a.jobId)
+        const record = yield* get(a)
         expect(record.status).toBe("Failed")
         expect(record.reason).toEqual({
           _tag: "SchedulerFailure",
@@ -222,12 +222,12 @@ describe("dependencies: -hold_jid orders, the executor gates afterok/afternotok"
         expect(yield* calls("qrls")).toBe(0)
         yield* fake.end(a.jobId, [accounted(a.name, 0)])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Done")
+        expect((yield* get(a)).status).toBe("Done")
         expect((yield* callsOf("qrls")).map((c) => c.argv)).toEqual([["qrls", "-h", "u", b.jobId]])
         expect((yield* fake.listed(b.jobId))?.[0]?.state).toBe("qw")
         yield* TestClock.adjust("10 seconds")
         expect(yield* calls("qrls")).toBe(1)
-        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(b)).status).toBe("Pending")
       })))
 
   it.effect("afterok: the other ending Failed deletes the held job, recorded Failed(DependencyFailed) — it never runs", () =>
@@ -237,8 +237,8 @@ describe("dependencies: -hold_jid orders, the executor gates afterok/afternotok"
         yield* fake.queue(b.jobId, [{ state: "hqw", name: b.name }])
         yield* fake.end(a.jobId, [accounted(a.name, 1)])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(a.jobId)).status).toBe("Failed")
-        const record = yield* get(b.jobId)
+        expect((yield* get(a)).status).toBe("Failed")
+        const record = yield* get(b)
         expect(record.status).toBe("Failed")
         expect(record.reason).toEqual({ _tag: "DependencyFailed", dependencies: [a.jobId] })
         expect((yield* callsOf("qdel")).map((c) => c.argv)).toEqual([["qdel", b.jobId]])
@@ -257,7 +257,7 @@ describe("dependencies: -hold_jid orders, the executor gates afterok/afternotok"
         yield* fake.end(second.a.jobId, [accounted(second.a.name, 0)])
         yield* TestClock.adjust("10 seconds")
         expect((yield* callsOf("qrls")).map((c) => c.argv)).toEqual([["qrls", "-h", "u", first.b.jobId]])
-        expect((yield* get(second.b.jobId)).reason?._tag).toBe("DependencyFailed")
+        expect((yield* get(second.b)).reason?._tag).toBe("DependencyFailed")
       })))
 
   it.effect("afterany needs no gate: -hold_jid alone, never held by cluster-api", () =>
@@ -279,7 +279,7 @@ describe("dependencies: -hold_jid orders, the executor gates afterok/afternotok"
         yield* TestClock.adjust("30 seconds")
         expect(yield* calls("qrls")).toBe(0)
         expect(yield* calls("qdel")).toBe(0)
-        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(b)).status).toBe("Pending")
       })))
 })
 
@@ -291,7 +291,7 @@ describe("arrays", () => {
         const job = yield* executor.submitArray({ name: "arr", command: "true" }, { start: 1, end: 3 })
         yield* fake.queue(job.jobId, [{ state: "r", name: job.name, tasks: "1" }, { state: "qw", name: job.name, tasks: "2-3:1" }])
         yield* TestClock.adjust("10 seconds")
-        let record = yield* get(job.jobId)
+        let record = yield* get(job)
         expect(record.status).toBe("Running")
         expect(record.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Running"], [2, "Pending"], [3, "Pending"]])
         yield* fake.queue(job.jobId, [{ state: "r", name: job.name, tasks: "3" }])
@@ -299,7 +299,7 @@ describe("arrays", () => {
         yield* fake.queue(job.jobId, [{ state: "r", name: job.name, tasks: "3" }])
         yield* TestClock.adjust("10 seconds")
         // Tasks 1 and 2 left qstat and qacct has no record yet: they stay as they were.
-        record = yield* get(job.jobId)
+        record = yield* get(job)
         expect(record.elements?.map((e) => e.status)).toEqual(["Running", "Pending", "Running"])
         yield* fake.end(job.jobId, [
           accounted(job.name, 0, { taskid: "1" }),
@@ -307,7 +307,7 @@ describe("arrays", () => {
           accounted(job.name, 0, { taskid: "3" })
         ])
         yield* TestClock.adjust("10 seconds")
-        record = yield* get(job.jobId)
+        record = yield* get(job)
         expect(record.status).toBe("Failed")
         expect(failedElementIndices(record)).toEqual([2])
         expect(record.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
@@ -326,7 +326,7 @@ describe("cancel, reconnect, track", () => {
         yield* fake.refuse([b.jobId])
         const changed = yield* executor.cancelAll()
         expect(changed.map((r) => [r.jobId, r.status])).toEqual([[a.jobId, "Killed"]])
-        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(b)).status).toBe("Pending")
         const result = yield* Effect.either(executor.cancel(b.jobId))
         expect(Either.isLeft(result) && result.left._tag).toBe("CancelError")
       })))
@@ -343,7 +343,7 @@ describe("cancel, reconnect, track", () => {
         const { userInfo } = yield* Effect.promise(() => import("node:os"))
         expect((yield* callsOf("qdel")).map((c) => c.argv)).toEqual([["qdel", "-u", userInfo().username, "capi-align-*"]])
         expect(changed.map((r) => r.jobId)).toEqual([a.jobId])
-        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(b)).status).toBe("Pending")
       })))
 
   it.effect("reconnect adopts the user's unfinished prefixed jobs from qstat, arrays rebuilt from their tasks", () =>

@@ -162,7 +162,7 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "long", command: "sleep 300", resources: { workDir: scratch } })
-        yield* waitForStatus(job.jobId, "Running", "60 seconds")
+        yield* waitForStatus(job, "Running", "60 seconds")
         yield* executor.cancel(job.jobId)
         const [final] = yield* monitor.await(job, { timeout: "30 seconds" })
         // qacct gets the record once execd reports the end.
@@ -188,7 +188,7 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
         const executor = yield* Executor
         const store = yield* JobStore
         const job = yield* executor.submit({ name: "found", command: "sleep 20", resources: { workDir: scratch } })
-        yield* store.remove([job.jobId])
+        yield* store.remove([job])
         const found = yield* executor.reconnect
         yield* executor.cancel(job.jobId)
         return found.map((r) => r.jobId).includes(job.jobId)

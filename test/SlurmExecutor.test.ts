@@ -140,14 +140,14 @@ describe("polling", () => {
         const job = yield* executor.submit({ name: "a", command: "exit 7" })
         yield* fake.queue(job.jobId, [running(job.jobId)])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(job.jobId)).status).toBe("Running")
+        expect((yield* get(job)).status).toBe("Running")
         // Gone from squeue, not yet in sacct: it stays Running.
         yield* fake.queue(job.jobId, undefined)
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(job.jobId)).status).toBe("Running")
+        expect((yield* get(job)).status).toBe("Running")
         yield* fake.account(job.jobId, ended(job.jobId, "FAILED", "7:0"))
         yield* TestClock.adjust("10 seconds")
-        const final = yield* get(job.jobId)
+        const final = yield* get(job)
         expect(final).toMatchObject({ status: "Failed", exitCode: 7, reason: { _tag: "NonZeroExit", exitCode: 7 } })
         expect(final.maxMem).toBe(2048 * 1024)
         expect(final.execHost).toBe("n1")
@@ -164,9 +164,9 @@ describe("polling", () => {
         yield* TestClock.adjust("10 seconds")
         yield* fake.queue(job.jobId, undefined)
         yield* TestClock.adjust("9 minutes")
-        expect((yield* get(job.jobId)).status).toBe("Running")
+        expect((yield* get(job)).status).toBe("Running")
         yield* TestClock.adjust("2 minutes")
-        expect((yield* get(job.jobId)).reason?._tag).toBe("Vanished")
+        expect((yield* get(job)).reason?._tag).toBe("Vanished")
       }), { zombie_timeout_minutes: 10 }))
 
   it.effect("array elements that leave squeue are read from sacct while the rest still run", () =>
@@ -177,7 +177,7 @@ describe("polling", () => {
         const id = job.jobId
         yield* fake.queue(id, [pending(`${id}_[3-4%2]`, "JobArrayTaskLimit"), running(`${id}_1`), running(`${id}_2`)])
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(id)).status).toBe("Running")
+        expect((yield* get(job)).status).toBe("Running")
         expect(yield* calls("sacct")).toBe(0)
         // 1 and 2 ended; 3 and 4 run.
         yield* fake.queue(id, [running(`${id}_3`), running(`${id}_4`)])
@@ -189,7 +189,7 @@ describe("polling", () => {
         ])
         yield* TestClock.adjust("10 seconds")
         expect(yield* calls("sacct")).toBe(1)
-        const mid = yield* get(id)
+        const mid = yield* get(job)
         expect(mid.status).toBe("Running")
         expect(mid.elements?.map((e) => [e.index, e.status])).toEqual([
           [1, "Done"],
@@ -206,7 +206,7 @@ describe("polling", () => {
           ...ended(`${id}_4`, "COMPLETED", "0:0")
         ])
         yield* TestClock.adjust("10 seconds")
-        const final = yield* get(id)
+        const final = yield* get(job)
         expect(final.status).toBe("Failed")
         expect(final.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
       })
@@ -225,9 +225,9 @@ describe("polling", () => {
         yield* TestClock.adjust("10 seconds")
         expect(yield* calls("sacct")).toBe(1)
         expect(yield* calls("scontrol")).toBe(1)
-        expect(yield* get(a.jobId)).toMatchObject({ status: "Failed", exitCode: 2, execHost: "n1" })
+        expect(yield* get(a)).toMatchObject({ status: "Failed", exitCode: 2, execHost: "n1" })
         // b is in neither: it keeps its state.
-        expect((yield* get(b.jobId)).status).toBe("Pending")
+        expect((yield* get(b)).status).toBe("Pending")
       })
     ))
 
@@ -243,12 +243,12 @@ describe("polling", () => {
         yield* fake.queue(job.jobId, undefined)
         yield* fake.account(job.jobId, ended(job.jobId, "COMPLETED", "0:0"))
         yield* TestClock.adjust("30 seconds")
-        expect((yield* get(job.jobId)).status).toBe("Running")
+        expect((yield* get(job)).status).toBe("Running")
         expect(yield* monitor.consecutivePollFailures).toBe(3)
         expect(yield* calls("sacct")).toBe(0)
         yield* fake.setControllerDown(false)
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(job.jobId)).status).toBe("Done")
+        expect((yield* get(job)).status).toBe("Done")
       })
     ))
 
@@ -265,7 +265,7 @@ describe("polling", () => {
           `${job.jobId}|${job.jobId}|CANCELLED|0:0|Dependency||100M|None assigned|${T0}|${T2}|${T2}|capi-after`
         ])
         yield* TestClock.adjust("10 seconds")
-        expect(yield* get(job.jobId)).toMatchObject({
+        expect(yield* get(job)).toMatchObject({
           status: "Failed",
           reason: { _tag: "DependencyFailed", dependencies: ["77"] }
         })
@@ -304,7 +304,7 @@ describe("cancel and reconnect", () => {
         expect(after.status).toBe("Pending")
         yield* fake.account(job.jobId, ended(job.jobId, "COMPLETED", "0:0"))
         yield* TestClock.adjust("10 seconds")
-        expect((yield* get(job.jobId)).status).toBe("Done")
+        expect((yield* get(job)).status).toBe("Done")
       })
     ))
 

@@ -218,7 +218,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
           retry: { maxRetries: 1, on: ["OutOfMemory"], memoryFactor: 4 }
         })
         const [final] = yield* monitor.await(job, { timeout: "3 minutes" })
-        const first = yield* Effect.flatMap(JobStore, (store) => store.get(job.jobId))
+        const first = yield* Effect.flatMap(JobStore, (store) => store.get(job))
         return { final: final!, first: Option.getOrThrow(first) }
       }))
       expect(final.first.reason, JSON.stringify(final.first)).toEqual({ _tag: "OutOfMemory" })
@@ -232,7 +232,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "long", command: "sleep 300", resources: { workDir: scratch } })
-        yield* waitForStatus(job.jobId, "Running", "60 seconds")
+        yield* waitForStatus(job, "Running", "60 seconds")
         yield* executor.cancel(job.jobId)
         const [final] = yield* monitor.await(job, { timeout: "30 seconds" })
         // Cancelling it again: it already ended, which is not an error.
@@ -274,7 +274,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
         const executor = yield* Executor
         const job = yield* executor.submit({ name: "found", command: "sleep 20", resources: { workDir: scratch } })
         // Forget it, as a restarted program would have, then find it by its name prefix.
-        yield* Effect.flatMap(JobStore, (s) => s.remove([job.jobId]))
+        yield* Effect.flatMap(JobStore, (s) => s.remove([job]))
         const found = yield* executor.reconnect
         yield* executor.cancel(job.jobId)
         return found.map((r) => r.jobId).includes(job.jobId)
@@ -396,12 +396,12 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
           yield* executor.submit(spec("during-bad", "sleep 8; exit 4")),
           yield* executor.submit(spec("after-ok", "sleep 45"))
         ]
-        for (const j of jobs) yield* waitForStatus(j.jobId, "Running", "60 seconds")
+        for (const j of jobs) yield* waitForStatus(j, "Running", "60 seconds")
         const before = yield* Ref.get(seen).pipe(Effect.map((all) => all.length))
         yield* Effect.sync(() => slurmctl("stop-controller"))
         yield* Effect.sleep("30 seconds")
         const during = (yield* Ref.get(seen)).slice(before)
-        const statuses = yield* Effect.forEach(jobs, (j) => store.get(j.jobId).pipe(Effect.map(Option.map((r) => r.status))))
+        const statuses = yield* Effect.forEach(jobs, (j) => store.get(j).pipe(Effect.map(Option.map((r) => r.status))))
         yield* Effect.sync(() => slurmctl("start-controller"))
         const finals = yield* monitor.await(jobs, { timeout: "2 minutes" })
         yield* Fiber.interrupt(collector)

@@ -23,7 +23,7 @@ import { StoreError } from "../src/Errors.js"
 import { JobStore } from "../src/JobStore.js"
 import { storeError } from "../src/internal/sqliteStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
-import { jobRecord } from "./support/Records.js"
+import { jobRecord, slurmJob } from "./support/Records.js"
 import { NodeContext } from "@effect/platform-node"
 import { removeDir } from "./support/TempDirs.js"
 
@@ -106,7 +106,7 @@ describe("SQLite store errors say what is true", () => {
       expect(error.cause).toBeDefined()
       // Once the lock is gone the same store writes again.
       yield* store.insert([jobRecord("2")])
-      expect(Option.isSome(yield* store.get("2"))).toBe(true)
+      expect(Option.isSome(yield* store.get(slurmJob("2")))).toBe(true)
     }))
 
   it.scopedLive("busy at open: a store locked by a tool that is no cluster-api program is called busy, not unusable", () =>
@@ -132,7 +132,7 @@ describe("SQLite store errors say what is true", () => {
       const file = yield* storeWith([jobRecord("1"), jobRecord("2")])
       const store = yield* open(SqliteJobStore.layer(file, { readonly: true }))
       expect((yield* store.list()).map((r) => r.jobId)).toEqual(["1", "2"])
-      expect(Option.isSome(yield* store.get("1"))).toBe(true)
+      expect(Option.isSome(yield* store.get(slurmJob("1")))).toBe(true)
       const error = yield* Effect.flip(store.insert([jobRecord("3")]))
       expect(error.reason).toBe("ReadOnly")
       expect(error.message).toContain(`The job store ${file} is read-only for this program, so insert cannot write it`)
@@ -148,7 +148,7 @@ describe("SQLite store errors say what is true", () => {
       const store = yield* open(SqliteJobStore.layer(file))
       expect((yield* store.list()).map((r) => r.jobId)).toEqual(["1"])
       expect((yield* store.active).map((r) => r.jobId)).toEqual(["1"])
-      const error = yield* Effect.flip(store.modify(["1"], (r) => ({ ...r, status: "Running" })))
+      const error = yield* Effect.flip(store.modify([slurmJob("1")], (r) => ({ ...r, status: "Running" })))
       expect(error.reason).toBe("ReadOnly")
       expect(error.message).toContain("Reading it still works")
     }))
@@ -266,8 +266,8 @@ describe("one unreadable job never makes the store unusable", () => {
       expect((yield* store.active).map((r) => r.jobId)).toEqual(["1"])
       const adopted = yield* store.adopt({ executor: "slurm", sameHostOnly: false })
       expect(adopted.active.map((r) => r.jobId)).toEqual(["1"])
-      expect(yield* store.modify(["1", "2"], (r) => ({ ...r, status: "Running" }))).toHaveLength(1)
-      const error = yield* Effect.flip(store.get("2"))
+      expect(yield* store.modify([slurmJob("1"), slurmJob("2")], (r) => ({ ...r, status: "Running" }))).toHaveLength(1)
+      const error = yield* Effect.flip(store.get(slurmJob("2")))
       expect(error.reason).toBe("Unreadable")
       expect(error.message).toContain("job 2 is unreadable: status:")
       expect(error.message).toContain("edited by hand")

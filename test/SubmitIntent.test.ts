@@ -16,6 +16,7 @@ import type { JobStoreShape, SubmitIntent } from "../src/JobStore.js"
 import { JobStore, makeMemory } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
+import { slurmJob } from "./support/Records.js"
 import { makeFakeSlurm } from "./support/FakeSlurm.js"
 import { tempDirs } from "./support/TempDirs.js"
 
@@ -77,7 +78,7 @@ describe("a submission in flight", () => {
       expect(argv).toContain(`--comment=cluster-api:${intent!.token}`)
       expect(record.jobId).toBe("4242")
       expect(yield* store.intents).toEqual([])
-      expect(Option.isSome(yield* store.get("4242"))).toBe(true)
+      expect(Option.isSome(yield* store.get(slurmJob("4242")))).toBe(true)
     }))
 
   it.effect("left by a program killed after sbatch, is adopted by the next Monitor, which watches the job to its end", () =>

@@ -35,7 +35,7 @@ import {
 } from "effect"
 import { inspect } from "node:util"
 import * as ClusterApi from "../ClusterApi.js"
-import { ClusterConfig, inMemoryState, renderConfig, resolveStatePath } from "../Config.js"
+import { availableExecutors, ClusterConfig, inMemoryState, renderConfig, resolveStatePath } from "../Config.js"
 import type { Dependency, FailureKind, JobRecord, JobSpec, JobStatus, ResourceSpec } from "../Domain.js"
 import {
   describeReason,
@@ -50,7 +50,7 @@ import { InvalidImport, JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
 import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
-import { JobStore } from "../JobStore.js"
+import { JobStore, keyString, matchesFilter } from "../JobStore.js"
 import * as Diagnosis from "../Diagnosis.js"
 import { parseArraySpec } from "../JobOptions.js"
 import { Monitor } from "../Monitor.js"
@@ -189,6 +189,7 @@ const inputErrors: ReadonlySet<string> = new Set([
   "InvalidWalltime",
   "SubmitError",
   "JobNotFound",
+  "AmbiguousJob",
   "InvalidImport",
   "UsageError",
   "PipelineInvalid",
@@ -495,17 +496,55 @@ export const notFoundHint = (path: string): string =>
 /** A job id the store does not have, with a hint about where it may be. */
 const notFound = (jobId: string) => Effect.map(statePath, (path) => new JobNotFound({ jobId, hint: notFoundHint(path) }))
 
-/** The records of these ids, in order; JobNotFound for the first the store lacks. */
-const lookupAll = (ids: ReadonlyArray<string>) =>
+/**
+ * The record of a job as the user named it (`52`, or `slurm:52` when jobs of several executors
+ * have the id): JobNotFound with a hint about where it may be, or AmbiguousJob.
+ */
+const lookupJob = (input: string) =>
+  JobQueries.findJob(input).pipe(Effect.catchTag("JobNotFound", () => Effect.flatMap(notFound(input), Effect.fail)))
+
+/** The records of these jobs, in order; JobNotFound (or AmbiguousJob) for the first not found. */
+const lookupAll = (inputs: ReadonlyArray<string>) => Effect.forEach(inputs, lookupJob)
+
+/**
+ * A job of the configured executor, as the user named it: a job the store holds for another
+ * executor is refused, naming the executor to configure.
+ */
+const lookupOwn = (input: string) =>
   Effect.gen(function*() {
-    const store = yield* JobStore
-    return yield* Effect.forEach(ids, (id) =>
-      store.get(id).pipe(
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.flatMap(notFound(id), Effect.fail),
-          onSome: Effect.succeed
-        }))
-      ))
+    const executor = yield* Executor
+    const record = yield* lookupJob(input)
+    if (record.executor === executor.kind) return record
+    return yield* new UsageError({
+      message: `job ${keyString(record)} ran on ${record.executor}, and this config submits to ${executor.kind}: give the config or profile for ${record.executor} (--config, --profile)`
+    })
+  })
+
+/** The executor a job named `executor:id` names, when it is one. */
+const executorNamed = (input: string): string | undefined => {
+  const named = input.slice(0, Math.max(0, input.indexOf(":")))
+  return (availableExecutors as ReadonlyArray<string>).includes(named) ? named : undefined
+}
+
+/** The id part of a job as the user named it (`slurm:52` gives `52`). */
+const bareId = (input: string): string => {
+  const named = executorNamed(input)
+  return named === undefined ? input : input.slice(named.length + 1)
+}
+
+/**
+ * A scheduler's job id as the user gave it: `52`, or `slurm:52` naming the configured executor.
+ * Another executor's name is refused.
+ */
+const schedulerId = (input: string) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const named = executorNamed(input)
+    if (named === undefined) return input
+    if (named === executor.kind) return bareId(input)
+    return yield* new UsageError({
+      message: `job ${input} is a ${named} job, and this config submits to ${executor.kind}: give the config or profile for ${named} (--config, --profile)`
+    })
   })
 
 /** How many jobs `list` and `status` show when not told: the most recently submitted ones. */
@@ -787,7 +826,7 @@ const waitCommand = Command.make(
   (o) =>
     Effect.gen(function*() {
       const g = yield* resolveGlobals(o.globals)
-      const records = yield* lookupAll(o.ids)
+      const records = yield* Effect.forEach(o.ids, lookupOwn)
       const finals = yield* withProgress(g.json, records, (progress) =>
         awaitJobs(progress, records, o.timeout).pipe(
           Interrupt.whenInterrupted(Effect.succeed(records.map((r) => r.jobId)), interruptOptions(g, o.cancelOnInterrupt, progress))
@@ -797,7 +836,7 @@ const waitCommand = Command.make(
 ).pipe(
   Command.withDescription("Wait for jobs to end, showing progress; exit code 0 if all ended Done, 1 if any did not"),
   // Jobs a program that ended or died left behind are taken over: this command watches them now.
-  Command.provide((o) => services(o.globals, undefined, { adopt: o.ids })),
+  Command.provide((o) => services(o.globals, undefined, { adopt: o.ids.map(bareId) })),
   reported
 )
 
@@ -821,7 +860,7 @@ const cancelCommand = Command.make(
       const executor = yield* Executor
       const options = { done: o.done }
       const cancelled: Array<JobRecord> = []
-      for (const id of o.ids) cancelled.push(yield* executor.cancel(id, options))
+      for (const id of o.ids) cancelled.push(yield* executor.cancel((yield* lookupOwn(id)).jobId, options))
       if (Option.isSome(o.name)) cancelled.push(...(yield* executor.cancelByName(o.name.value, options)))
       if (o.all) cancelled.push(...(yield* executor.cancelAll(options)))
       const unique = Array.from(new Map(cancelled.map((r) => [r.jobId, r])).values())
@@ -857,7 +896,7 @@ const trackCommand = Command.make(
       const executor = yield* Executor
       const tracked: Array<JobRecord> = []
       for (const id of o.ids) {
-        tracked.push(yield* executor.track(id, Option.isSome(o.name) ? { name: o.name.value } : undefined))
+        tracked.push(yield* executor.track(yield* schedulerId(id), Option.isSome(o.name) ? { name: o.name.value } : undefined))
       }
       if (o.reconnect) tracked.push(...(yield* executor.reconnect))
       yield* printRecords(tracked, g.json, Effect.succeed("No job found to track."))
@@ -983,11 +1022,9 @@ const showCommand = Command.make(
   (o) =>
     Effect.gen(function*() {
       const g = yield* resolveGlobals(o.globals)
-      const history = yield* JobQueries.jobDetails(o.id).pipe(
-        Effect.catchTag("JobNotFound", () => Effect.flatMap(notFound(o.id), Effect.fail))
-      )
+      const history = yield* JobQueries.jobDetails(yield* lookupJob(o.id))
       const { options } = yield* ClusterConfig
-      const attempts = yield* Retry.attempts(o.id)
+      const attempts = yield* Retry.attempts(history.record)
       const record = history.record
       const failure = isTerminal(record) && record.status !== "Done"
         ? yield* Diagnosis.failureInfo(record, options)
@@ -1095,7 +1132,7 @@ const logsCommand = Command.make(
       let announced = false
       let seenFile = false
       while (true) {
-        const current = yield* store.get(record.jobId)
+        const current = yield* store.get(record)
         if (Option.isNone(current)) {
           yield* Console.error(`Job ${record.jobId} was removed from the job store while its log was followed.`)
           return yield* setExitCode(1)
@@ -1251,19 +1288,18 @@ const cleanupCommand = Command.make(
       }
       const store = yield* JobStore
       const cutoff = Option.getOrUndefined(o.olderThan)
-      const listed = yield* store.list({
-        ...(o.ids.length > 0 ? { ids: o.ids } : {}),
+      const filter: JobFilter = {
         ...(o.status.length > 0 ? { status: o.status } : {}),
         ...(cutoff === undefined ? {} : { submittedBefore: cutoff })
-      })
-      const found = new Set(listed.map((r) => r.jobId))
-      for (const id of o.ids) {
-        if (!found.has(id) && Option.isNone(yield* store.get(id))) return yield* Effect.flatMap(notFound(id), Effect.fail)
       }
+      // Jobs named by id must all be known (each may be `executor:id`); the other options narrow them.
+      const listed = o.ids.length > 0
+        ? (yield* lookupAll(o.ids)).filter(matchesFilter(filter))
+        : yield* store.list(filter)
       const selected = cutoff === undefined ? listed : listed.filter((r) => ageTime(r) < cutoff)
       const report = yield* JobQueries.cleanupJobs(selected, { force: o.force })
-      const named = new Set(o.ids)
-      yield* setExitCode(report.failed.length > 0 || report.refused.some((r) => named.has(r.jobId)) ? 1 : 0)
+      const named = new Set(o.ids.length > 0 ? listed.map(keyString) : [])
+      yield* setExitCode(report.failed.length > 0 || report.refused.some((r) => named.has(keyString(r))) ? 1 : 0)
       if (g.json) return yield* printJson(report)
       if (selected.length === 0) return yield* Console.log("No job matched; nothing was removed.")
       const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
@@ -1413,14 +1449,14 @@ const retryCommand = Command.make(
       const submitted = (r: JobRecord) => `Submitted job ${r.jobId} (${r.name}), attempt ${r.attempt ?? 1} of job ${o.id}`
       const local = executor.kind === "local"
       if (!o.wait && !local) {
-        const record = yield* Retry.retry(o.id)
+        const record = yield* Retry.retry(yield* lookupJob(o.id))
         yield* g.json ? printJson(encodeRecord(record)) : Console.log(submitted(record))
         return
       }
       const attempt = yield* Ref.make<ReadonlyArray<string>>([])
       const finals = yield* withProgress(g.json, [], (progress) =>
         Effect.gen(function*() {
-          const record = yield* Retry.retry(o.id)
+          const record = yield* Retry.retry(yield* lookupJob(o.id))
           yield* Ref.set(attempt, [record.jobId])
           if (!g.json) yield* progress.log(submitted(record))
           if (!o.wait) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)

@@ -91,12 +91,15 @@ export const terminatedText = (records: ReadonlyArray<JobRecord>): string =>
       records.length === 1 ? "this one is" : `these ${records.length} are`
     } terminated now (recorded Killed):\n${jobTable(records)}`
 
-/** The jobs among `jobIds` (each at its last attempt) that have not ended, as the store has them. */
-export const unfinished = (jobIds: ReadonlyArray<string>) =>
+/**
+ * The jobs of `executor` among `jobIds` (each at its last attempt) that have not ended, as the
+ * store has them.
+ */
+export const unfinished = (executor: string, jobIds: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const store = yield* JobStore
-    const found = yield* Effect.forEach(new Set(jobIds), (id) =>
-      store.get(id).pipe(
+    const found = yield* Effect.forEach(new Set(jobIds), (jobId) =>
+      store.get({ executor, jobId }).pipe(
         Effect.flatMap(Option.match({ onNone: () => Effect.succeed(Option.none()), onSome: (r) => Effect.asSome(lastAttemptOf(r)) }))
       ))
     const latest = new Map(found.flatMap((r) => (Option.isSome(r) ? [[r.value.jobId, r.value] as const] : [])))
@@ -108,7 +111,7 @@ const report = (jobIds: ReadonlyArray<string>, options: InterruptOptions) =>
   Effect.gen(function*() {
     if (options.before !== undefined) yield* options.before
     const executor = yield* Executor
-    const left = yield* unfinished(jobIds)
+    const left = yield* unfinished(executor.kind, jobIds)
     if (executor.kind === "local") return yield* Console.error(terminatedText(left))
     if (!options.cancel || left.length === 0) return yield* Console.error(leftRunningText(executor.kind, left, options.globalArgs))
     // Newest first: a dependent cancelled after what it depends on could be failed by the

@@ -9,6 +9,7 @@ import * as ClusterApi from "../../src/ClusterApi.js"
 import type { ConfigOptions } from "../../src/Config.js"
 import { Executor } from "../../src/Executor.js"
 import { JobStore } from "../../src/JobStore.js"
+import type { JobKey } from "../../src/JobStore.js"
 import type { Rule } from "../../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../../src/TestCommandRunner.js"
 import { tempDirs } from "./TempDirs.js"
@@ -48,8 +49,8 @@ export const callsOf = (prefix: string) => Effect.flatMap(TestCommandRunner, (t)
 export const calls = (prefix: string) => callsOf(prefix).pipe(Effect.map((c) => c.length))
 
 /** A job's record in the store (the test fails when there is none). */
-export const getRecord = (jobId: string) =>
-  Effect.flatMap(JobStore, (s) => s.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+export const getRecord = (job: JobKey) =>
+  Effect.flatMap(JobStore, (s) => s.get(job)).pipe(Effect.map(Option.getOrThrow))
 
 /** Submits `count` trivial jobs named `j0`, `j1`, …, in order. */
 export const submitMany = (count: number) =>

@@ -7,6 +7,7 @@ import { Effect, Option, Schedule } from "effect"
 import type { JobRecord, JobSpec } from "../../src/Domain.js"
 import { Executor } from "../../src/Executor.js"
 import { JobStore } from "../../src/JobStore.js"
+import type { JobKey } from "../../src/JobStore.js"
 import { Monitor } from "../../src/Monitor.js"
 
 /** Submits `spec` to run in `workDir` (unless it names its own) and awaits its end. */
@@ -19,11 +20,11 @@ export const submitAndWait = (workDir: string, spec: JobSpec, timeout: Duration.
     return final!
   })
 
-/** Waits until the store records job `jobId` with `status`, or fails after `timeout`. */
-export const waitForStatus = (jobId: string, status: JobRecord["status"], timeout: Duration.DurationInput) =>
+/** Waits until the store records `job` with `status`, or fails after `timeout`. */
+export const waitForStatus = (job: JobKey, status: JobRecord["status"], timeout: Duration.DurationInput) =>
   Effect.flatMap(JobStore, (store) =>
-    store.get(jobId).pipe(
+    store.get(job).pipe(
       Effect.map(Option.map((r) => r.status)),
       Effect.repeat({ until: (s) => Option.contains(s, status), schedule: Schedule.spaced("200 millis") }),
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`job ${jobId} never became ${status}`) })
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`job ${job.jobId} never became ${status}`) })
     ))

@@ -15,3 +15,9 @@ export const jobRecord = (jobId: string, over: Partial<JobRecord> = {}): JobReco
   metadata: {},
   ...over
 })
+
+/** The store's key of the Slurm job `jobId` (what `jobRecord` makes by default). */
+export const slurmJob = (jobId: string): { readonly executor: string; readonly jobId: string } => ({
+  executor: "slurm",
+  jobId
+})

@@ -12,14 +12,14 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { JobStore } from "../../src/JobStore.js"
 import * as SqliteJobStore from "../../src/SqliteJobStore.js"
-import { jobRecord } from "./Records.js"
+import { jobRecord, slurmJob } from "./Records.js"
 
 const [file, times, ...ids] = process.argv.slice(2)
 
 const main = Effect.gen(function*() {
   const store = yield* JobStore
   for (let i = 0; i < Number(times); i++) {
-    yield* store.modify(ids, (r) => ({ ...r, metadata: { ...r.metadata, n: Number(r.metadata.n ?? 0) + 1 } }))
+    yield* store.modify(ids.map(slurmJob), (r) => ({ ...r, metadata: { ...r.metadata, n: Number(r.metadata.n ?? 0) + 1 } }))
     yield* store.insert([jobRecord(`${process.pid}-${i}`)])
   }
   yield* Console.log("ok")
