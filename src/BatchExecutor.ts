@@ -695,7 +695,7 @@ export const make = (dialect: Dialect) =>
         const waiting = jobs.filter((j) => (j.dependsOn ?? []).some(gate.gated) && byId.get(j.jobId)?.held === true)
         if (waiting.length === 0) return observations
         const targets = Array.from(new Set(waiting.flatMap((j) => (j.dependsOn ?? []).map((d) => d.jobId))))
-        const read = yield* withAttempts(dialect.kind, targets).pipe(
+        const read = yield* withAttempts({ only: dialect.kind }, targets).pipe(
           Effect.provideService(JobStore, store),
           Effect.mapError((e) => pollError(e.message))
         )

@@ -466,7 +466,7 @@ export const make = Effect.gen(function*() {
       })
       if (waiting.length === 0) return
       const targets = Array.from(new Set(waiting.flatMap(([, hold]) => hold.dependsOn.map((d) => d.jobId))))
-      const found = yield* withAttempts("local", targets).pipe(
+      const found = yield* withAttempts({ prefer: "local" }, targets).pipe(
         Effect.provideService(JobStore, store),
         Effect.map(Option.some),
         Effect.catchAll((e) =>

@@ -204,17 +204,24 @@ export const submitAttempt = (
 /**
  * The records of `jobIds` and of every later attempt of theirs, by id (one store read per
  * generation of attempts): what gating a dependency needs. A failed read gives what was read.
+ * `only`: jobs of that executor (a batch scheduler's dependencies are its own jobs); `prefer`:
+ * jobs of any executor, that executor's own where two share an id (a local job may wait for a
+ * Slurm job the store tracks).
  */
 export const withAttempts = (
-  executor: string,
+  scope: { readonly only: string } | { readonly prefer: string },
   jobIds: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyMap<string, JobRecord>, StoreError, JobStore> =>
   Effect.gen(function*() {
     const store = yield* JobStore
     const records = new Map<string, JobRecord>()
+    const preferred = "prefer" in scope ? scope.prefer : undefined
     for (let wanted = [...new Set(jobIds)]; wanted.length > 0;) {
-      const found = yield* store.list({ ids: wanted, executor })
-      for (const r of found) records.set(r.jobId, r)
+      const found = yield* store.list({ ids: wanted, ...("only" in scope ? { executor: scope.only } : {}) })
+      for (const r of found) {
+        const seen = records.get(r.jobId)
+        if (seen === undefined || (seen.executor !== preferred && r.executor === preferred)) records.set(r.jobId, r)
+      }
       wanted = found.flatMap((r) => r.retriedBy !== undefined && !records.has(r.retriedBy) ? [r.retriedBy] : [])
     }
     return records
