@@ -3,7 +3,7 @@
  * (test/fixtures/sge, see its README): directives, qsub -terse, qstat -xml, qstat -j, qacct, qdel.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Either } from "effect"
+import { Duration, Either, FastCheck } from "effect"
 import { defaultOptions } from "../src/Config.js"
 import type { JobRecord } from "../src/Domain.js"
 import {
@@ -25,6 +25,7 @@ import {
   parseSubmit,
   parseTasks,
   resolveLogPath,
+  sgeMemory,
   stateOutcome,
   status,
   validate
@@ -302,6 +303,76 @@ describe("qacct", () => {
     expect(parseQacctTime("Sat Nov 21 17:34:09 2026")).toEqual(new Date(2026, 10, 21, 17, 34, 9))
     expect(parseQacctMemory("4.879MB")).toBe(Math.ceil(4.879 * 1024 * 1024))
     expect(parseQacctMemory("0.000B")).toBeUndefined()
+  })
+})
+
+describe("qacct: a job over its memory limit (h_vmem)", () => {
+  /** How the one job of a recorded qacct answer ended. */
+  const ended = (name: string) => {
+    const text = fixture(name)
+    const id = /jobnumber\s+(\d+)/.exec(text)![1]!
+    return right(parseAccounting(text, [record(id)], new Date()))[0]
+  }
+
+  it("a program whose allocation h_vmem refused, its peak memory at the limit, is OutOfMemory; so are processes execd killed over it", () => {
+    const oom = [
+      "qacct-mem-python-steps.txt", // MemoryError, exit 1
+      "qacct-mem-python-5m-steps.txt", // MemoryError, exit 1, 5 MB steps
+      "qacct-mem-python-steps-pe.txt", // -pe smp 2: the limit is h_vmem × 2 slots
+      "qacct-mem-tail.txt", // tail: memory exhausted, exit 1
+      "qacct-mem-bash-string.txt", // bash: xrealloc: cannot allocate, exit 2, maxvmem never sampled
+      "qacct-mem-malloc-segv.txt", // C: malloc returned NULL, SIGSEGV (failed 100)
+      "qacct-mem-bad-alloc.txt", // C++: std::bad_alloc, SIGABRT (failed 100)
+      "qacct-mem-processes.txt" // four processes together over it: execd kills them, failed 37
+    ]
+    for (const name of oom) expect([name, ended(name)?.status, ended(name)?.reason]).toEqual([name, "Failed", { _tag: "OutOfMemory" }])
+    expect(ended("qacct-mem-tail.txt")?.exitCode).toBe(1)
+  })
+
+  it("a failure that is not about memory keeps its exit code: little memory, three quarters of the limit", () => {
+    expect(ended("qacct-mem-sleep-exit1.txt")).toMatchObject({ status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 1 } })
+    expect(ended("qacct-mem-most-then-exit3.txt")).toMatchObject({ status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 3 } })
+  })
+
+  it("one allocation far past the limit, refused at once, leaves nothing near the limit in qacct: a plain exit 1", () => {
+    expect(ended("qacct-mem-one-allocation.txt")?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 1 })
+    expect(ended("qacct-h-vmem.txt")?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 1 })
+  })
+
+  it("the limit is the lower of h_vmem and s_vmem per slot, times the slots; m is 1000², M 1024²; a qdel near it stays SIGKILL", () => {
+    const end = { failed: "0", exitStatus: 1, peakMemory: 95 * 1024 * 1024 }
+    expect(endOutcome({ ...end, category: "-l h_vmem=100M" }).reason?._tag).toBe("OutOfMemory")
+    expect(endOutcome({ ...end, category: "-l h_vmem=200M,s_vmem=100M" }).reason?._tag).toBe("OutOfMemory")
+    expect(endOutcome({ ...end, category: "-l h_vmem=200M" }).reason?._tag).toBe("NonZeroExit")
+    expect(endOutcome({ ...end, category: "-l h_vmem=60M -pe smp 2", slots: 2 }).reason?._tag).toBe("NonZeroExit")
+    expect(endOutcome({ ...end, category: "-l h_vmem=50M -pe smp 2", slots: 2 }).reason?._tag).toBe("OutOfMemory")
+    expect(endOutcome({ ...end, category: "-l h_vmem=110m" }).reason?._tag).toBe("OutOfMemory")
+    expect(endOutcome({ ...end, category: "-l h_vmem=120m" }).reason?._tag).toBe("NonZeroExit")
+    expect(endOutcome({ ...end, category: "-l mem_free=100M" }).reason?._tag).toBe("NonZeroExit")
+    expect(endOutcome({ ...end, category: "-l h_vmem=INFINITY" }).reason?._tag).toBe("NonZeroExit")
+    expect(endOutcome({ ...end, failed: "100 : assumedly after job", exitStatus: 137, category: "-l h_vmem=100M" }).reason)
+      .toEqual({ _tag: "Signalled", signal: "SIGKILL" })
+    expect(endOutcome({ ...end, exitStatus: 0, category: "-l h_vmem=100M" })).toEqual({ status: "Done" })
+  })
+
+  it.prop(
+    "a non-zero exit is OutOfMemory exactly when the peak reaches 9/10 of the limit",
+    [FastCheck.integer({ min: 1, max: 64 * 1024 }), FastCheck.integer({ min: 0, max: 100 }), FastCheck.integer({ min: 1, max: 127 })],
+    ([limitMb, percent, exitStatus]) => {
+      const peakMemory = Math.ceil(limitMb * 1024 * 1024 * percent / 100)
+      const outcome = endOutcome({ failed: "0", exitStatus, category: `-l h_vmem=${limitMb}M`, peakMemory })
+      expect(outcome.reason).toEqual(percent >= 90 ? { _tag: "OutOfMemory" } : { _tag: "NonZeroExit", exitCode: exitStatus })
+    }
+  )
+
+  it.prop("an SGE memory value is a positive byte count or nothing, never a throw", [FastCheck.string()], ([s]) => {
+    const bytes = sgeMemory(s)
+    expect(bytes === undefined || (Number.isFinite(bytes) && bytes > 0)).toBe(true)
+  })
+
+  it("SGE memory values: bytes, k m g t as powers of 1000, K M G T of 1024", () => {
+    expect([sgeMemory("512"), sgeMemory("2k"), sgeMemory("2K"), sgeMemory("1.5G"), sgeMemory("3m"), sgeMemory("INFINITY"), sgeMemory("0")])
+      .toEqual([512, 2000, 2048, 1.5 * 1024 ** 3, 3_000_000, undefined, undefined])
   })
 })
 

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Duration, Effect, ManagedRuntime, Schedule } from "effect"
+import { Duration, Effect, ManagedRuntime, Option, Schedule } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -181,6 +181,37 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
       const final = await run(submitAndWait({ name: "slow", command: "sleep 120", resources: { walltime: "0:00:03" } }))
       expect(final.status).toBe("Failed")
       expect(final.reason?._tag).toBe("Timeout")
+    })
+
+    it("a job past its memory (h_vmem) has an allocation refused and ends OutOfMemory; a retry with memoryFactor asks for more and succeeds", async () => {
+      // 150 MB, 1 MB every 10 ms: h_vmem=100M refuses one near the limit (python: MemoryError, exit 1).
+      const grow = `python3 -c 'import time; c = [time.sleep(0.01) or b"x" * (1024 * 1024) for _ in range(150)]'`
+      const { first, final } = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const store = yield* JobStore
+        const job = yield* executor.submit({
+          name: "oom",
+          command: grow,
+          resources: { memory: "100M", workDir: scratch },
+          retry: { maxRetries: 1, on: ["OutOfMemory"], memoryFactor: 3 }
+        })
+        const [final] = yield* monitor.await(job, { timeout: "2 minutes" })
+        return { first: Option.getOrThrow(yield* store.get(job.jobId)), final: final! }
+      }))
+      expect(first.status).toBe("Failed")
+      expect(first.reason).toEqual({ _tag: "OutOfMemory" })
+      expect(qacct(first.jobId).get("category")).toBe("-l h_vmem=100M")
+      expect(final.jobId).toBe(first.retriedBy)
+      expect(final.status).toBe("Done")
+      expect(qacct(final.jobId).get("category")).toBe("-l h_vmem=300M")
+    })
+
+    it("a job with a memory limit that fails using little memory keeps its exit code", async () => {
+      const final = await run(submitAndWait({ name: "exit1mem", command: "sleep 2; exit 1", resources: { memory: "100M" } }))
+      expect(final.status).toBe("Failed")
+      expect(final.reason).toEqual({ _tag: "NonZeroExit", exitCode: 1 })
+      expect(qacct(final.jobId).get("category")).toBe("-l h_vmem=100M")
     })
 
     it("reconnect finds this run's queued jobs again", async () => {

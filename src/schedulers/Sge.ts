@@ -12,7 +12,15 @@
  * - dependencies: `-hold_jid` only orders jobs (the dependent runs once the other has ended,
  *   however it ended), so a job with an `afterok` or `afternotok` dependency is also submitted
  *   held (`-h`) and the executor releases it (`qrls -h u`) or cancels it (see `Dialect.gate`);
- * - cancel: `qdel <ids>`, by name `qdel <pattern>`.
+ * - cancel: `qdel <ids>`, by name `qdel <pattern>`;
+ * - out of memory: `-l h_vmem` is an address-space limit on each process (h_vmem × slots), so a
+ *   program past it mostly has an allocation refused and ends on its own: exit 1 (Python's
+ *   MemoryError, `tail: memory exhausted`), 2 (bash), SIGSEGV or SIGABRT (C, C++: `failed 100`).
+ *   Only processes that together pass it are killed by execd (`failed 37`, exit 137). The first
+ *   kind is OutOfMemory when its peak memory (the larger of qacct's `maxvmem`, sampled every few
+ *   seconds, and `ru_maxrss`, exact but per process) reached 9/10 of the limit: measured at 93–99%
+ *   for refused allocations, 10% and 75% for other failures. One allocation far past the limit,
+ *   refused at once, leaves the peak low and stays the program's exit code.
  *
  * SGE prints times without a zone; they are the cluster's local time and are read as this
  * process's local time.
@@ -421,6 +429,41 @@ export const categoryRequests = (category: string | undefined): ReadonlyMap<stri
   return found
 }
 
+/**
+ * An SGE memory value (sge_types(1)) in bytes: a bare number of bytes, or one with `k`, `m`, `g`,
+ * `t` (powers of 1000) or `K`, `M`, `G`, `T` (powers of 1024); undefined for `INFINITY`, zero or
+ * anything else.
+ */
+export const sgeMemory = (value: string | undefined): number | undefined => {
+  const m = value === undefined ? null : /^(\d+(?:\.\d+)?)([kmgtKMGT]?)$/.exec(value.trim())
+  if (m === null) return undefined
+  const unit = m[2]!
+  const power = unit === "" ? 0 : "kmgt".indexOf(unit.toLowerCase()) + 1
+  const bytes = Number(m[1]) * (unit === unit.toLowerCase() ? 1000 : 1024) ** power
+  return Number.isFinite(bytes) && bytes > 0 ? bytes : undefined
+}
+
+/**
+ * The address space a job's processes may each take, from what it asked for (qacct's `category`):
+ * the lower of `h_vmem` and `s_vmem`, which count per slot, times its slots (recorded: a job of
+ * `-pe smp 2 -l h_vmem=100M` grew one process to 194 MB). Undefined without either.
+ */
+export const memoryLimit = (category: string | undefined, slots: number | undefined): number | undefined => {
+  const asked = categoryRequests(category)
+  const limits = ["h_vmem", "s_vmem"].flatMap((key) => {
+    const bytes = sgeMemory(asked.get(key))
+    return bytes === undefined ? [] : [bytes]
+  })
+  return limits.length === 0 ? undefined : Math.min(...limits) * Math.max(1, slots ?? 1)
+}
+
+/**
+ * How close to its memory limit a job that failed on its own must have come to have failed for
+ * want of memory. Recorded (see the fixtures' README) at 93–99% for programs whose allocation the
+ * limit refused, and at 10% and 75% for jobs that failed for other reasons.
+ */
+export const nearMemoryLimit = 0.9
+
 /** What qacct says of how a job ended. */
 export interface QacctEnd {
   /** `0`, or `N : text` (`37  : qmaster enforced h_rt, h_cpu, or h_vmem limit`). */
@@ -428,14 +471,39 @@ export interface QacctEnd {
   readonly exitStatus?: number | undefined
   readonly category?: string | undefined
   readonly wallclock?: string | undefined
+  /** The job's peak memory in bytes: the larger of qacct's `maxvmem` and `ru_maxrss`. */
+  readonly peakMemory?: number | undefined
+  /** The slots it was granted (qacct's `slots`). */
+  readonly slots?: number | undefined
+}
+
+/**
+ * Signals a program ends in when an allocation is refused: SIGSEGV (C: writing to the NULL malloc
+ * returned), SIGABRT (C++: an uncaught std::bad_alloc), SIGBUS. SGE reports them as `failed 100`.
+ */
+const allocationSignals: ReadonlySet<string> = new Set(["SIGSEGV", "SIGABRT", "SIGBUS"])
+
+/**
+ * Whether a job that ended on its own (not killed by SGE) did so because its memory limit refused
+ * an allocation: it failed (`failed 0` with a non-zero exit, or `failed 100` with one of
+ * `allocationSignals`) and its peak memory reached `nearMemoryLimit` of its limit.
+ */
+const refusedMemory = (code: number, end: QacctEnd): boolean => {
+  const exitStatus = end.exitStatus
+  if (exitStatus === undefined || exitStatus === 0) return false
+  const signal = signalOfStatus(exitStatus)
+  if (!(code === 0 || (code === 100 && signal !== undefined && allocationSignals.has(signal)))) return false
+  const limit = memoryLimit(end.category, end.slots)
+  return limit !== undefined && end.peakMemory !== undefined && end.peakMemory >= nearMemoryLimit * limit
 }
 
 /**
  * How a job ended, from qacct's `failed` and `exit_status`: failed 0 with exit 0 is Done. SGE's
  * failure 37 ("qmaster enforced h_rt, h_cpu, or h_vmem limit") names no one limit: it is
  * Timeout when the job asked for `h_rt` and ran that long, else OutOfMemory when it asked for a
- * memory limit. Otherwise an exit status above 128 is the signal that ended it (137 after qdel or
- * a kill), any other non-zero one the job's own exit code, and any other failure code SGE's own
+ * memory limit. A job that failed on its own at its memory limit is OutOfMemory too (see
+ * `refusedMemory`). Otherwise an exit status above 128 is the signal that ended it (137 after qdel
+ * or a kill), any other non-zero one the job's own exit code, and any other failure code SGE's own
  * reason (`28 : changing into working directory`).
  */
 export const endOutcome = (end: QacctEnd): StateOutcome => {
@@ -451,6 +519,7 @@ export const endOutcome = (end: QacctEnd): StateOutcome => {
     if (limit !== undefined && (ran === undefined || ran >= limit || !memory)) return { status: "Failed", reason: { _tag: "Timeout" } }
     if (memory) return { status: "Failed", reason: { _tag: "OutOfMemory" } }
   }
+  if (refusedMemory(code, end)) return { status: "Failed", reason: { _tag: "OutOfMemory" } }
   if (code === 0 || code === 100) {
     const signal = exitStatus === undefined ? undefined : signalOfStatus(exitStatus)
     if (signal !== undefined) return { status: "Failed", reason: { _tag: "Signalled", signal } }
@@ -483,11 +552,18 @@ export const parseAccounting = (
       rows.push(unreadableRow(jobId, `exit_status ${JSON.stringify(exitText)} is not a whole number from 0 to 255`))
       continue
     }
+    const maxvmem = parseQacctMemory(record.get("maxvmem"))
+    // qacct prints ru_maxrss, a count of kilobytes, as if it were bytes: `193.566KB` is 193.566 MB.
+    const maxrss = parseQacctMemory(record.get("ru_maxrss"))
+    const peaks = [maxvmem, maxrss === undefined ? undefined : maxrss * 1024].filter((n) => n !== undefined)
+    const slots = Number(record.get("slots"))
     const outcome = endOutcome({
       failed: record.get("failed"),
       exitStatus,
       category: record.get("category"),
-      wallclock: record.get("ru_wallclock")
+      wallclock: record.get("ru_wallclock"),
+      peakMemory: peaks.length === 0 ? undefined : Math.max(...peaks),
+      slots: Number.isSafeInteger(slots) && slots > 0 ? slots : undefined
     })
     const task = record.get("taskid")
     const host = record.get("hostname")
@@ -500,7 +576,7 @@ export const parseAccounting = (
         reason: outcome.reason,
         exitCode: exitStatus,
         execHost: host === undefined || host === "-" ? undefined : host,
-        maxMem: parseQacctMemory(record.get("maxvmem")),
+        maxMem: maxvmem,
         submitTime: parseQacctTime(record.get("qsub_time")),
         startTime: parseQacctTime(record.get("start_time")),
         finishTime: parseQacctTime(record.get("end_time"))
