@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { existsSync, mkdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { layer as nodeRunner } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
-import { failedElementIndices } from "../src/Domain.js"
+import { describeReason, failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
@@ -220,6 +220,41 @@ describe("local jobs", { timeout: 120_000 }, () => {
         }
         expect(peak).toBe(1)
       }), { max_local_jobs: 1 }))
+})
+
+describe("expected outputs left by an earlier run", { timeout: 120_000 }, () => {
+  it.live("a job that leaves an earlier run's output untouched ends Failed(MissingOutput), naming it; one that rewrites it ends Done", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const earlier = new Date(Date.now() - 3_600_000)
+        for (const name of ["kept", "rewritten"]) {
+          const work = join(dir, name)
+          mkdirSync(work)
+          writeFileSync(join(work, "output.fits"), "from an earlier run\n")
+          utimesSync(join(work, "output.fits"), earlier, earlier)
+        }
+        const spec = (name: string, command: string) => ({
+          name,
+          command,
+          resources: { workDir: join(dir, name) },
+          expectedOutputs: ["output.fits"]
+        })
+        const kept = yield* executor.submit(spec("kept", "echo computed"))
+        const rewritten = yield* executor.submit(spec("rewritten", "echo computed > output.fits"))
+        const [k, r] = yield* monitor.await([kept, rewritten], bound)
+        expect(k?.status).toBe("Failed")
+        expect(k?.reason).toEqual({
+          _tag: "MissingOutput",
+          missing: ["output.fits"],
+          stale: [{ pattern: "output.fits", file: "output.fits", lastWritten: earlier, since: k?.startTime, from: "start" }]
+        })
+        expect(describeReason(k!.reason!)).toContain("output.fits exists but was last written before the job started")
+        expect(r?.status).toBe("Done")
+        expect(read(join(dir, "rewritten", "output.fits"))).toBe("computed\n")
+      })
+    ))
 })
 
 describe("pid and exit files", { timeout: 120_000 }, () => {
