@@ -3,11 +3,12 @@
  * service stack: config made in code, Node command runner, in-memory store, Monitor.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs"
+import { Effect, Layer, Option } from "effect"
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
-import { layer as nodeRunner } from "../src/CommandRunner.js"
+import { CommandRunner, layer as nodeRunner } from "../src/CommandRunner.js"
+import type { SpawnSpec } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
 import { describeReason, failedElementIndices } from "../src/Domain.js"
@@ -255,6 +256,47 @@ describe("expected outputs left by an earlier run", { timeout: 120_000 }, () => 
         expect(read(join(dir, "rewritten", "output.fits"))).toBe("computed\n")
       })
     ))
+})
+
+describe("a local job's start time", { timeout: 120_000 }, () => {
+  /**
+   * A command runner that reports a started process late: only once the process has written
+   * `output.fits` in its work directory and the clock has passed that file's second (as when this
+   * program's event loop is busy when the process starts).
+   */
+  const reportsLate = Layer.effect(
+    CommandRunner,
+    Effect.map(CommandRunner, (real) => ({
+      ...real,
+      spawn: (spec: SpawnSpec) =>
+        real.spawn(spec).pipe(Effect.tap(() => {
+          const file = join(spec.cwd ?? ".", "output.fits")
+          const written = () => existsSync(file) && Math.floor(Date.now() / 1000) > Math.floor(statSync(file).mtimeMs / 1000)
+          return Effect.sleep("10 millis").pipe(Effect.repeat({ until: written }), Effect.timeout("60 seconds"), Effect.orDie)
+        }))
+    }))
+  ).pipe(Layer.provide(nodeRunner))
+
+  it.live("is taken before the process is started: an output it writes at once is never older than its start", () => {
+    const dir = tempDir()
+    return Effect.gen(function*() {
+      const executor = yield* Executor
+      const monitor = yield* Monitor
+      const job = yield* executor.submit({
+        name: "quick",
+        command: "echo computed > output.fits",
+        resources: { workDir: dir },
+        expectedOutputs: ["output.fits"]
+      })
+      const [done] = yield* monitor.await(job, bound)
+      expect(done?.reason).toBeUndefined()
+      expect(done?.status).toBe("Done")
+      expect(done!.startTime!.getTime()).toBeLessThanOrEqual(statSync(join(dir, "output.fits")).mtimeMs)
+    }).pipe(Effect.provide(ClusterApi.compose({
+      config: ClusterConfig.layerTest({ poll_interval: 0.05, job_name_prefix: "test", log_directory: dir }),
+      runner: reportsLate
+    })))
+  })
 })
 
 describe("pid and exit files", { timeout: 120_000 }, () => {
