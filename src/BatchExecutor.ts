@@ -481,10 +481,10 @@ export const make = (dialect: Dialect) =>
           shebang: dialect.loginShellOnSubmit === true
             ? options.shebang
             : job.loginShell?.shebang ?? options.shebang,
-          header: [
-            ...skipDirectives(dialect.directives(job, paths, options), options.directives_skip),
-            ...options.extra_directives
-          ],
+          header: skipDirectives(
+            [...dialect.directives(job, paths, options), ...options.extra_directives],
+            options.directives_skip
+          ),
           env: job.spec.env,
           prologue: [
             ...(dialect.preamble?.(job, paths) ?? []),

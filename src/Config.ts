@@ -62,7 +62,10 @@ export const ConfigOptions = Schema.Struct({
   script_epilogue: Strings,
   /** Whole directive lines appended to every script header, e.g. `#SBATCH --qos=high`. */
   extra_directives: Strings,
-  /** Directive lines containing any of these substrings are left out of scripts. */
+  /**
+   * Directive lines containing any of these substrings are left out of scripts: the ones the
+   * scheduler's options generate, a job's own extra directives and `extra_directives` alike.
+   */
   directives_skip: Strings,
   /** Arguments added to every submit command line, before a job's own extra args. */
   extra_args: Strings,

@@ -17,7 +17,7 @@ import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Either, Option, Stream } from "effect"
 import type { ConfigOptions } from "./Config.js"
-import type { ArrayElement, FailureReason, JobRecord, JobStatus, LogCheck } from "./Domain.js"
+import type { ArrayElement, FailureReason, JobRecord, JobStatus, LogCheck, StaleOutput } from "./Domain.js"
 import {
   arrayIndices,
   attemptOf,
@@ -312,21 +312,23 @@ export const readOutput: (
 const hasGlob = (segment: string): boolean => /[*?]|\[.+\]/.test(segment)
 
 /**
- * Whether some file or directory matches an absolute glob. Each path segment may be a glob (`*`,
+ * The files and directories that match an absolute glob. Each path segment may be a glob (`*`,
  * `?`, `[abc]`, `[!a-z]`; `**` is a `*` within one segment, not a recursive walk); directories are
  * listed only where a segment is a glob, and as in a shell a wildcard does not match a name
  * starting with "." unless the segment does. A directory that cannot be read matches nothing.
  */
-const globExists = (
+const globMatches = (
   fs: FileSystem.FileSystem,
   path: Path.Path,
   absolute: string,
   listings: Map<string, ReadonlyArray<string>>
-): Effect.Effect<boolean> =>
+): Effect.Effect<ReadonlyArray<string>> =>
   Effect.gen(function*() {
     const root = path.parse(absolute).root
     const segments = absolute.slice(root.length).split(path.sep).filter((s) => s.length > 0 && s !== ".")
-    if (!segments.some(hasGlob)) return yield* fs.exists(absolute).pipe(Effect.orElseSucceed(() => false))
+    const existing = (paths: ReadonlyArray<string>) =>
+      Effect.filter(paths, (p) => fs.exists(p).pipe(Effect.orElseSucceed(() => false)))
+    if (!segments.some(hasGlob)) return yield* existing([absolute])
     const list = (dir: string) =>
       Effect.gen(function*() {
         const cached = listings.get(dir)
@@ -353,46 +355,128 @@ const globExists = (
       }
       candidates = next
       listed = true
-      if (candidates.length === 0) return false
+      if (candidates.length === 0) return []
     }
-    if (listed) return candidates.length > 0
-    for (const c of candidates) {
-      if (yield* fs.exists(c).pipe(Effect.orElseSucceed(() => false))) return true
+    return listed ? candidates : yield* existing(candidates)
+  })
+
+/** How one expected-output pattern stands: nothing matches it, this run wrote it, or only older files match. */
+type OutputCheck =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Written" }
+  | { readonly _tag: "Stale"; readonly file: string; readonly lastWritten: Date }
+
+/**
+ * Whether the files matching a pattern were written by this run: one file last written at or after
+ * `since` (milliseconds), or a matching directory, is enough; when all are older the newest is
+ * named. Without `since` any match is enough. A file whose modification time cannot be read counts
+ * as written, one that is gone by the time it is looked at as not there.
+ */
+const judgeMatches = (
+  fs: FileSystem.FileSystem,
+  matches: ReadonlyArray<string>,
+  since: number | undefined
+): Effect.Effect<OutputCheck> =>
+  Effect.gen(function*() {
+    if (matches.length > 0 && since === undefined) return { _tag: "Written" }
+    let newest: { readonly file: string; readonly lastWritten: Date } | undefined
+    for (const file of matches) {
+      const info = yield* Effect.option(fs.stat(file))
+      if (Option.isNone(info)) continue
+      const lastWritten = Option.getOrUndefined(info.value.mtime)
+      // A directory's time changes only when entries are added or removed, not when a file in it
+      // is rewritten: it counts by being there.
+      if (info.value.type === "Directory" || lastWritten === undefined) return { _tag: "Written" }
+      if (since === undefined || lastWritten.getTime() >= since) return { _tag: "Written" }
+      if (newest === undefined || lastWritten.getTime() > newest.lastWritten.getTime()) newest = { file, lastWritten }
     }
-    return false
+    return newest === undefined ? { _tag: "Missing" } : { _tag: "Stale", ...newest }
   })
 
 /**
- * The expected-output patterns that match no file, as written (a `{index}` pattern of an array
- * job as filled in for each element whose file is missing). Patterns are globs or plain paths,
- * relative to the job's work directory (the current directory when it has none) unless absolute;
- * see `globExists` for the glob syntax. A `{index}` pattern of a job that is not an array is
- * checked as written.
+ * The time a job's (or its array element `index`'s) expected outputs must be written at or after:
+ * the element's start, else the job's start, else the element's or the job's submit time; none
+ * when the record knows neither.
  */
-export const checkExpectedOutputs: (
+export const outputsSince = (
+  record: JobRecord,
+  index: number | undefined
+): { readonly at: Date; readonly from: "start" | "submit" } | undefined => {
+  const element = index === undefined ? undefined : record.elements?.find((e) => e.index === index)
+  const started = element?.startTime ?? record.startTime
+  if (started !== undefined) return { at: started, from: "start" }
+  const submitted = element?.submitTime ?? record.submitTime
+  return submitted === undefined ? undefined : { at: submitted, from: "submit" }
+}
+
+/** What the files a job left say about its expected outputs. */
+export interface ExpectedOutputs {
+  /** The patterns this run did not produce, as written (a `{index}` pattern filled in per element). */
+  readonly missing: ReadonlyArray<string>
+  /** Those of `missing` that only files older than the job (or its element) match. */
+  readonly stale: ReadonlyArray<StaleOutput>
+}
+
+/**
+ * Which expected-output patterns a job produced. Patterns are globs or plain paths, relative to
+ * the job's work directory (the current directory when it has none) unless absolute; see
+ * `globMatches` for the glob syntax. A `{index}` pattern of an array job is filled in for each
+ * element; one of a job that is not an array is checked as written.
+ *
+ * A pattern is produced when a matching file was last written at or after the job's start (an
+ * array element's own start for a `{index}` pattern, when known), or its submit time when the
+ * start is not known (see {@link outputsSince}). That time is first floored to the whole second:
+ * Slurm, LSF and SGE report start times in whole seconds, and some filesystems keep modification
+ * times only to the second, so a file written in the same second the job started counts as new.
+ * A pattern matched only by older files (left by an earlier run) is missing, and named in `stale`.
+ * A matching directory counts by being there. With neither time known any match counts.
+ */
+export const expectedOutputs: (
   record: JobRecord,
   patterns: ReadonlyArray<string>
-) => Effect.Effect<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> = Effect.fn(
-  "Diagnosis.checkExpectedOutputs"
+) => Effect.Effect<ExpectedOutputs, never, FileSystem.FileSystem | Path.Path> = Effect.fn(
+  "Diagnosis.expectedOutputs"
 )(function*(record: JobRecord, patterns: ReadonlyArray<string>) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const listings = new Map<string, ReadonlyArray<string>>()
   const missing: Array<string> = []
+  const stale: Array<StaleOutput> = []
   const seen = new Set<string>()
+  const base = path.resolve(record.workDir ?? ".")
   for (const pattern of patterns) {
-    const filled = pattern.includes(indexPlaceholder) && record.array !== undefined
-      ? arrayIndices(record.array).map((i) => pattern.split(indexPlaceholder).join(String(i)))
-      : [pattern]
-    for (const p of filled) {
+    const filled: ReadonlyArray<readonly [string, number | undefined]> =
+      pattern.includes(indexPlaceholder) && record.array !== undefined
+        ? arrayIndices(record.array).map((i) => [pattern.split(indexPlaceholder).join(String(i)), i] as const)
+        : [[pattern, undefined]]
+    for (const [p, index] of filled) {
       if (seen.has(p)) continue
       seen.add(p)
-      const absolute = path.isAbsolute(p) ? path.normalize(p) : path.resolve(record.workDir ?? ".", p)
-      if (!(yield* globExists(fs, path, absolute, listings))) missing.push(p)
+      const absolute = path.isAbsolute(p) ? path.normalize(p) : path.resolve(base, p)
+      const since = outputsSince(record, index)
+      const sinceMillis = since === undefined ? undefined : Math.floor(since.at.getTime() / 1000) * 1000
+      const check = yield* judgeMatches(fs, yield* globMatches(fs, path, absolute, listings), sinceMillis)
+      if (check._tag === "Written") continue
+      missing.push(p)
+      if (check._tag === "Stale" && since !== undefined) {
+        const file = path.isAbsolute(p) ? check.file : path.relative(base, check.file)
+        stale.push({ pattern: p, file, lastWritten: check.lastWritten, since: since.at, from: since.from })
+      }
     }
   }
-  return missing
+  return { missing, stale }
 })
+
+/**
+ * The expected-output patterns a job did not produce, as written: those matching no file and those
+ * matched only by files older than the job (see {@link expectedOutputs}, which also says which
+ * files those are).
+ */
+export const checkExpectedOutputs = (
+  record: JobRecord,
+  patterns: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.map(expectedOutputs(record, patterns), (found) => found.missing)
 
 // ---------------------------------------------------------------------------------------------
 // Log checks
@@ -465,7 +549,8 @@ export const checkLogs: (
 
 /**
  * Whether a job that just ended Done really succeeded, judged from the spec it was submitted
- * with: MissingOutput when `expectedOutputs` has patterns matching no file; else LogErrors (the
+ * with: MissingOutput when `expectedOutputs` has patterns matching no file, or only files older
+ * than the job (see {@link expectedOutputs}; those are named in its `stale`); else LogErrors (the
  * count and the first 5 lines) when it has a `logCheck` that may fail it (`fail` not false) and
  * its logs hold error lines; else undefined. A record without spec, or a spec asking for neither,
  * is undefined without touching any file.
@@ -479,8 +564,8 @@ export const doneVerdict: (
   const spec = record.spec
   if (spec === undefined) return undefined
   if (spec.expectedOutputs !== undefined && spec.expectedOutputs.length > 0) {
-    const missing = yield* checkExpectedOutputs(record, spec.expectedOutputs)
-    if (missing.length > 0) return MissingOutput.make({ missing })
+    const { missing, stale } = yield* expectedOutputs(record, spec.expectedOutputs)
+    if (missing.length > 0) return MissingOutput.make(stale.length === 0 ? { missing } : { missing, stale })
   }
   if (spec.logCheck !== undefined && spec.logCheck.fail !== false) {
     const found = yield* checkLogs(record, spec.logCheck, options)
@@ -495,8 +580,8 @@ export const doneVerdict: (
 
 /**
  * Everything known about how a job ended, for people and tools (housekeeper's `failure_info`).
- * Plain data: `JSON.stringify` gives a complete document (the one date, a Vanished reason's
- * `lastSeen`, as an ISO string); fields that do not apply are left out.
+ * Plain data: `JSON.stringify` gives a complete document (its dates, a Vanished reason's `lastSeen`
+ * and a stale output's times, as ISO strings); fields that do not apply are left out.
  */
 export interface FailureInfo {
   readonly jobId: string
@@ -527,8 +612,13 @@ export interface FailureInfo {
   readonly errorLines: ReadonlyArray<string>
   /** How many error lines in all. */
   readonly errorCount: number
-  /** The spec's expectedOutputs that match no file (only when it has some). */
+  /**
+   * The spec's expectedOutputs that the job did not produce: matching no file, or only files older
+   * than the job (only when it has some).
+   */
   readonly missingOutputs?: ReadonlyArray<string> | undefined
+  /** Those of `missingOutputs` that only older files match: which files, and when they were written. */
+  readonly staleOutputs?: ReadonlyArray<StaleOutput> | undefined
 }
 
 export interface FailureInfoOptions {
@@ -565,7 +655,7 @@ const defined = <A extends object>(a: A): A =>
 /**
  * How a job ended, with the evidence: its reason in words, exit code or signal, what the
  * scheduler said, the last `tail` lines (default 20) of its logs, the error lines in them and the
- * expected outputs that are missing. For an array job the logs are the first failed element's
+ * expected outputs that are missing (or stale: only files older than the job match). For an array job the logs are the first failed element's
  * (named in `element`), and `failedElements` lists every failed one. Never fails: what cannot be
  * read is left out.
  */
@@ -594,7 +684,7 @@ export const failureInfo: (
     const settings = yield* scanSettings(record.spec?.logCheck, options)
     const scanned = yield* scanFiles(logFiles(record, element), settings)
     const expected = record.spec?.expectedOutputs
-    const missingOutputs = expected === undefined ? undefined : yield* checkExpectedOutputs(record, expected)
+    const outputs = expected === undefined ? undefined : yield* expectedOutputs(record, expected)
     const exitCode = record.exitCode ?? (detail?._tag === "NonZeroExit" ? detail.exitCode : elementRecord?.exitCode)
     return defined<FailureInfo>({
       jobId: record.jobId,
@@ -614,7 +704,8 @@ export const failureInfo: (
       stderrTail: yield* tailOf(stderrPath),
       errorLines: scanned.lines,
       errorCount: scanned.count,
-      missingOutputs
+      missingOutputs: outputs?.missing,
+      staleOutputs: outputs === undefined || outputs.stale.length === 0 ? undefined : outputs.stale
     })
   }
 )

@@ -48,10 +48,30 @@ export const ElementsFailed = Schema.TaggedStruct("ElementsFailed", { indices: S
 /** The scheduler reported a failure it gave no more detail about. */
 export const SchedulerFailure = Schema.TaggedStruct("SchedulerFailure", { detail: Schema.String })
 /**
- * The job's command succeeded but files it was expected to write are not there: the patterns of
- * its `expectedOutputs` that matched no file.
+ * An expected output that is there but was last written before the job ran: left by an earlier
+ * run. `file` is the newest file matching `pattern` (as the pattern names it: relative to the work
+ * directory when the pattern is), `lastWritten` its modification time, and `since` the time it had
+ * to be written at or after: the job's (or its array element's) start, or its submit time when the
+ * start is not known (`from` says which).
  */
-export const MissingOutput = Schema.TaggedStruct("MissingOutput", { missing: Schema.Array(Schema.String) })
+export const StaleOutput = Schema.Struct({
+  pattern: Schema.String,
+  file: Schema.String,
+  lastWritten: Schema.Date,
+  since: Schema.Date,
+  from: Schema.Literal("start", "submit")
+})
+export type StaleOutput = typeof StaleOutput.Type
+
+/**
+ * The job's command succeeded but files it was expected to write are not there: the patterns of
+ * its `expectedOutputs` that this run did not produce. Those matched only by files older than the
+ * job are also in `stale`, which says which files and when they were written.
+ */
+export const MissingOutput = Schema.TaggedStruct("MissingOutput", {
+  missing: Schema.Array(Schema.String),
+  stale: Schema.optional(Schema.Array(StaleOutput))
+})
 /**
  * The job's command succeeded but its logs hold error lines (a `logCheck` pattern matched and no
  * whitelist entry did): how many, and the first few.
@@ -95,6 +115,15 @@ export const FailureKind = Schema.Literal(
 )
 export type FailureKind = typeof FailureKind.Type
 
+/**
+ * A stale output in words: "output.fits exists but was last written before the job started (mtime
+ * 2026-12-07T09:14:03.120Z, started 2026-12-07T10:02:11.000Z)".
+ */
+export const describeStaleOutput = (stale: StaleOutput): string => {
+  const when = stale.from === "start" ? "started" : "submitted"
+  return `${stale.file} exists but was last written before the job ${stale.from === "start" ? "started" : "was submitted"} (mtime ${stale.lastWritten.toISOString()}, ${when} ${stale.since.toISOString()})`
+}
+
 /** One line for people: "exit code 3", "out of memory", "cancelled by 1001". */
 export const describeReason = (reason: FailureReason): string => {
   switch (reason._tag) {
@@ -123,7 +152,9 @@ export const describeReason = (reason: FailureReason): string => {
     case "SchedulerFailure":
       return reason.detail
     case "MissingOutput":
-      return `missing output: ${reason.missing.join(", ")}`
+      return `missing output: ${reason.missing.join(", ")}${
+        (reason.stale ?? []).map((stale) => `; ${describeStaleOutput(stale)}`).join("")
+      }`
     case "LogErrors":
       return `${reason.count} error line${reason.count === 1 ? "" : "s"} in its logs${
         reason.lines.length > 0 ? `, first: ${reason.lines[0]}` : ""
@@ -319,7 +350,8 @@ export const JobSpec = Schema.Struct({
   retry: Schema.optional(RetryPolicy),
   /**
    * Files the job must leave (globs, relative to its work directory; `{index}` is an array
-   * element's index): once it ends Done, a pattern matching no file turns it Failed(MissingOutput).
+   * element's index): once it ends Done, a pattern matching no file, or only files last written
+   * before the job started (an earlier run's), turns it Failed(MissingOutput).
    */
   expectedOutputs: Schema.optional(Schema.Array(Schema.String)),
   /** Scan the job's logs for error lines once it ends Done (see LogCheck). */

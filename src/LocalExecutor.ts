@@ -268,6 +268,9 @@ export const make = Effect.gen(function*() {
       const files = statusFiles(script, jobId, index)
       // Files left by an earlier job under the same id must not be read as this one's.
       yield* Effect.forEach([files.pid, files.exit], (file) => Effect.ignore(fs.remove(file)), { discard: true })
+      // The start is read before the process is started: it may write files (expected outputs,
+      // judged against its start) before spawn returns.
+      const startTime = yield* now
       yield* Effect.acquireUseRelease(
         runner.spawn({
           argv: wrapperArgv(script, files.pid, files.exit),
@@ -277,9 +280,7 @@ export const make = Effect.gen(function*() {
           stdoutFile: launch.stdoutFile,
           stderrFile: launch.stderrFile
         }).pipe(
-          Effect.tap((proc) =>
-            now.pipe(Effect.map((startTime) => states.set(key, { _tag: "Running", pid: proc.pid, startTime, host })))
-          )
+          Effect.tap((proc) => Effect.sync(() => states.set(key, { _tag: "Running", pid: proc.pid, startTime, host })))
         ),
         (proc: SpawnedProcess) =>
           Effect.gen(function*() {

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import { join } from "node:path"
 import { defaultOptions } from "../src/Config.js"
 import * as Diagnosis from "../src/Diagnosis.js"
+import { describeReason } from "../src/Domain.js"
 import type { JobRecord, JobSpec } from "../src/Domain.js"
 import { jobRecord } from "./support/Records.js"
 import { tempDirs } from "./support/TempDirs.js"
@@ -266,6 +267,142 @@ describe("expected outputs", () => {
       expect(yield* Diagnosis.checkExpectedOutputs(job, ["package.json", "src/*.ts", "no-such-dir/*/x"])).toEqual([
         "no-such-dir/*/x"
       ])
+    })))
+})
+
+describe("expected outputs left by an earlier run", () => {
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+
+  // The job started at 10:00:00.700; its start is compared as 10:00:00 (see expectedOutputs).
+  const started = new Date(Date.UTC(2026, 11, 7, 10, 0, 0, 700))
+  const at = (ms: number) => new Date(started.getTime() + ms)
+
+  /** Writes files (relative to `dir`) last modified at the given times. */
+  const writtenAt = (dir: string, files: Record<string, Date>): string => {
+    for (const [name, mtime] of Object.entries(files)) {
+      withFiles(dir, { [name]: name })
+      fs.utimesSync(join(dir, name), mtime, mtime)
+    }
+    return dir
+  }
+
+  it.effect("a file last written before the job started is stale; one written in its starting second or later counts", () =>
+    run(Effect.gen(function*() {
+      const dir = writtenAt(freshDir(), {
+        "old.txt": at(-3_600_000),
+        "just-before.txt": at(-701), // 09:59:59.999: the second before
+        "same-second.txt": at(-500), // 10:00:00.200: before the start, in its second
+        "new.txt": at(60_000),
+        "parts/a.csv": at(-7_200_000),
+        "parts/b.csv": at(5_000),
+        "olds/x.csv": at(-3_600_000),
+        "olds/y.csv": at(-7_200_000)
+      })
+      const job = jobRecord("55", {
+        status: "Done",
+        workDir: dir,
+        submitTime: at(-86_400_000),
+        startTime: started
+      })
+      const found = yield* Diagnosis.expectedOutputs(job, [
+        "old.txt",
+        "just-before.txt",
+        "same-second.txt",
+        "new.txt",
+        "parts/*.csv",
+        "olds/*.csv",
+        "gone.txt"
+      ])
+      expect(found.missing).toEqual(["old.txt", "just-before.txt", "olds/*.csv", "gone.txt"])
+      const stale = (pattern: string, file: string, lastWritten: Date) => ({
+        pattern,
+        file,
+        lastWritten,
+        since: started,
+        from: "start"
+      })
+      expect(found.stale).toEqual([
+        stale("old.txt", "old.txt", at(-3_600_000)),
+        stale("just-before.txt", "just-before.txt", at(-701)),
+        stale("olds/*.csv", "olds/x.csv", at(-3_600_000))
+      ])
+      expect(yield* Diagnosis.checkExpectedOutputs(job, ["old.txt", "new.txt"])).toEqual(["old.txt"])
+      // An absolute pattern names the file absolutely.
+      expect((yield* Diagnosis.expectedOutputs(job, [join(dir, "olds", "*.csv")])).stale[0]?.file).toBe(
+        join(dir, "olds", "x.csv")
+      )
+    })))
+
+  it.effect("the verdict and the failure info say which files are stale and when they were written", () =>
+    run(Effect.gen(function*() {
+      const dir = writtenAt(freshDir(), { "output.fits": at(-3_600_000), "log.txt": at(1_000) })
+      const job = jobRecord("56", {
+        status: "Done",
+        workDir: dir,
+        startTime: started,
+        spec: spec({ expectedOutputs: ["output.fits", "log.txt"] })
+      })
+      const verdict = yield* Diagnosis.doneVerdict(job, defaultOptions)
+      expect(verdict).toEqual({
+        _tag: "MissingOutput",
+        missing: ["output.fits"],
+        stale: [{ pattern: "output.fits", file: "output.fits", lastWritten: at(-3_600_000), since: started, from: "start" }]
+      })
+      expect(describeReason(verdict!)).toBe(
+        "missing output: output.fits; output.fits exists but was last written before the job started " +
+          "(mtime 2026-12-07T09:00:00.700Z, started 2026-12-07T10:00:00.700Z)"
+      )
+      const info = yield* Diagnosis.failureInfo({ ...job, status: "Failed", reason: verdict! }, defaultOptions)
+      expect(info.missingOutputs).toEqual(["output.fits"])
+      expect(info.staleOutputs?.map((s) => s.file)).toEqual(["output.fits"])
+    })))
+
+  it.effect("without a start time the submit time is the bound; with neither, any file counts", () =>
+    run(Effect.gen(function*() {
+      const dir = writtenAt(freshDir(), { "out.txt": at(-3_600_000) })
+      const submitted = jobRecord("57", { status: "Done", workDir: dir, submitTime: at(-60_000) })
+      expect((yield* Diagnosis.expectedOutputs(submitted, ["out.txt"])).stale).toEqual([
+        { pattern: "out.txt", file: "out.txt", lastWritten: at(-3_600_000), since: at(-60_000), from: "submit" }
+      ])
+      const { submitTime: _, ...unknown } = submitted
+      expect(yield* Diagnosis.expectedOutputs(unknown, ["out.txt"])).toEqual({ missing: [], stale: [] })
+      expect(describeReason({ _tag: "MissingOutput", missing: ["out.txt"], stale: [{
+        pattern: "out.txt",
+        file: "out.txt",
+        lastWritten: at(-3_600_000),
+        since: at(-60_000),
+        from: "submit"
+      }] })).toContain("out.txt exists but was last written before the job was submitted (mtime")
+    })))
+
+  it.effect("an array element is judged by its own start when known, else by the array's", () =>
+    run(Effect.gen(function*() {
+      // Both files were written after the array started but before element 1 did.
+      const dir = writtenAt(freshDir(), { "out_1.txt": at(30_000), "out_2.txt": at(30_000) })
+      const job = jobRecord("58", {
+        status: "Done",
+        workDir: dir,
+        array: { start: 1, end: 2 },
+        startTime: started,
+        elements: [
+          { index: 1, status: "Done", startTime: at(60_000) },
+          { index: 2, status: "Done" }
+        ]
+      })
+      const found = yield* Diagnosis.expectedOutputs(job, ["out_{index}.txt"])
+      expect(found.missing).toEqual(["out_1.txt"])
+      expect(found.stale).toEqual([
+        { pattern: "out_1.txt", file: "out_1.txt", lastWritten: at(30_000), since: at(60_000), from: "start" }
+      ])
+    })))
+
+  it.effect("a matching directory counts by being there, whatever its time", () =>
+    run(Effect.gen(function*() {
+      const dir = freshDir()
+      fs.mkdirSync(join(dir, "results"))
+      fs.utimesSync(join(dir, "results"), at(-3_600_000), at(-3_600_000))
+      const job = jobRecord("59", { status: "Done", workDir: dir, startTime: started })
+      expect(yield* Diagnosis.expectedOutputs(job, ["results", "res*"])).toEqual({ missing: [], stale: [] })
     })))
 })
 

@@ -3,14 +3,15 @@
  * service stack: config made in code, Node command runner, in-memory store, Monitor.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
-import { existsSync, mkdirSync, readFileSync } from "node:fs"
+import { Effect, Layer, Option } from "effect"
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
-import { layer as nodeRunner } from "../src/CommandRunner.js"
+import { CommandRunner, layer as nodeRunner } from "../src/CommandRunner.js"
+import type { SpawnSpec } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
-import { failedElementIndices } from "../src/Domain.js"
+import { describeReason, failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
@@ -220,6 +221,82 @@ describe("local jobs", { timeout: 120_000 }, () => {
         }
         expect(peak).toBe(1)
       }), { max_local_jobs: 1 }))
+})
+
+describe("expected outputs left by an earlier run", { timeout: 120_000 }, () => {
+  it.live("a job that leaves an earlier run's output untouched ends Failed(MissingOutput), naming it; one that rewrites it ends Done", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const earlier = new Date(Date.now() - 3_600_000)
+        for (const name of ["kept", "rewritten"]) {
+          const work = join(dir, name)
+          mkdirSync(work)
+          writeFileSync(join(work, "output.fits"), "from an earlier run\n")
+          utimesSync(join(work, "output.fits"), earlier, earlier)
+        }
+        const spec = (name: string, command: string) => ({
+          name,
+          command,
+          resources: { workDir: join(dir, name) },
+          expectedOutputs: ["output.fits"]
+        })
+        const kept = yield* executor.submit(spec("kept", "echo computed"))
+        const rewritten = yield* executor.submit(spec("rewritten", "echo computed > output.fits"))
+        const [k, r] = yield* monitor.await([kept, rewritten], bound)
+        expect(k?.status).toBe("Failed")
+        expect(k?.reason).toEqual({
+          _tag: "MissingOutput",
+          missing: ["output.fits"],
+          stale: [{ pattern: "output.fits", file: "output.fits", lastWritten: earlier, since: k?.startTime, from: "start" }]
+        })
+        expect(describeReason(k!.reason!)).toContain("output.fits exists but was last written before the job started")
+        expect(r?.status).toBe("Done")
+        expect(read(join(dir, "rewritten", "output.fits"))).toBe("computed\n")
+      })
+    ))
+})
+
+describe("a local job's start time", { timeout: 120_000 }, () => {
+  /**
+   * A command runner that reports a started process late: only once the process has written
+   * `output.fits` in its work directory and the clock has passed that file's second (as when this
+   * program's event loop is busy when the process starts).
+   */
+  const reportsLate = Layer.effect(
+    CommandRunner,
+    Effect.map(CommandRunner, (real) => ({
+      ...real,
+      spawn: (spec: SpawnSpec) =>
+        real.spawn(spec).pipe(Effect.tap(() => {
+          const file = join(spec.cwd ?? ".", "output.fits")
+          const written = () => existsSync(file) && Math.floor(Date.now() / 1000) > Math.floor(statSync(file).mtimeMs / 1000)
+          return Effect.sleep("10 millis").pipe(Effect.repeat({ until: written }), Effect.timeout("60 seconds"), Effect.orDie)
+        }))
+    }))
+  ).pipe(Layer.provide(nodeRunner))
+
+  it.live("is taken before the process is started: an output it writes at once is never older than its start", () => {
+    const dir = tempDir()
+    return Effect.gen(function*() {
+      const executor = yield* Executor
+      const monitor = yield* Monitor
+      const job = yield* executor.submit({
+        name: "quick",
+        command: "echo computed > output.fits",
+        resources: { workDir: dir },
+        expectedOutputs: ["output.fits"]
+      })
+      const [done] = yield* monitor.await(job, bound)
+      expect(done?.reason).toBeUndefined()
+      expect(done?.status).toBe("Done")
+      expect(done!.startTime!.getTime()).toBeLessThanOrEqual(statSync(join(dir, "output.fits")).mtimeMs)
+    }).pipe(Effect.provide(ClusterApi.compose({
+      config: ClusterConfig.layerTest({ poll_interval: 0.05, job_name_prefix: "test", log_directory: dir }),
+      runner: reportsLate
+    })))
+  })
 })
 
 describe("pid and exit files", { timeout: 120_000 }, () => {

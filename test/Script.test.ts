@@ -90,6 +90,17 @@ describe("renderScript", () => {
     expect(lines).toContain("#LOCAL extra")
     expect(lines.slice(-5)).toEqual(["P1", "P2", "run", "E1", "E2"])
   })
+
+  it("directives_skip leaves out the config's extra_directives too, in a local script", () => {
+    const options = ClusterConfig.make({
+      extra_directives: ["#LOCAL --qos=high", "#LOCAL --keep"],
+      directives_skip: ["--qos"]
+    }).options
+    const lines = renderLocalScript(Effect.runSync(prepareJob({ name: "j", command: "run" }, options)), options)
+      .split("\n")
+    expect(lines).toContain("#LOCAL --keep")
+    expect(lines.filter((l) => l.includes("--qos"))).toEqual([])
+  })
 })
 
 describe("local scripts that inherit no environment", () => {

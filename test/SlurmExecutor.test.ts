@@ -92,6 +92,20 @@ describe("submit", () => {
       })
     ))
 
+  it.effect("directives_skip leaves out the config's extra_directives as well as the generated lines", () =>
+    withSlurm(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const record = yield* executor.submit({ name: "skip", command: "true", resources: { cpus: 2, queue: "short" } })
+        const directives = readFileSync(record.scriptPath!, "utf8").split("\n").filter((l) => l.startsWith("#SBATCH"))
+        expect(directives).toContain("#SBATCH --cpus-per-task=2")
+        expect(directives).toContain("#SBATCH --qos=normal")
+        expect(directives.filter((l) => l.includes("--partition") || l.includes("--exclusive"))).toEqual([])
+      }), {
+        extra_directives: ["#SBATCH --exclusive", "#SBATCH --qos=normal", "#SBATCH --partition=debug"],
+        directives_skip: ["--partition", "--exclusive"]
+      }))
+
   it.effect("a bad dependency id is refused before anything is submitted", () =>
     withSlurm(() =>
       Effect.gen(function*() {

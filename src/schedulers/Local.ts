@@ -46,7 +46,9 @@ export const cleanEnvironment = (from: Readonly<Record<string, string | undefine
 
 /**
  * The script a local job runs: no directives, a comment naming the job (and one saying it inherits
- * no environment), the config's extra lines. A login shell is the shebang's `-l`.
+ * no environment), the config's extra lines. Lines holding any of `directives_skip` are left out,
+ * the config's extra lines included (never the no-environment line: it is not a directive). A login
+ * shell is the shebang's `-l`.
  */
 export const renderLocalScript = (job: PreparedJob, options: ConfigOptions): string =>
   renderScript({
@@ -54,7 +56,7 @@ export const renderLocalScript = (job: PreparedJob, options: ConfigOptions): str
     header: [
       ...skipDirectives([`# cluster-api local job: ${job.name}`], options.directives_skip),
       ...(job.inheritEnv ? [] : [cleanEnvMarker]),
-      ...options.extra_directives
+      ...skipDirectives(options.extra_directives, options.directives_skip)
     ],
     env: job.spec.env,
     prologue: [...options.script_prologue, ...(job.spec.prologue ?? [])],
