@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Logger, Ref, TestClock } from "effect"
+import { readFileSync } from "node:fs"
 import { failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
@@ -66,6 +67,23 @@ describe("submit (seeds §6 item 3)", () => {
         script_prologue: ["module load java/11"],
         script_epilogue: ["echo config-epilogue"]
       }))
+
+  it.effect("with use_stdin false the script still goes to bsub on stdin, no path given, and stays on disk", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submitArray(
+          { name: "arr", command: "echo hi", dependsOn: [{ type: "afterok", jobId: "77" }] },
+          { start: 1, end: 4, maxConcurrent: 2 }
+        )
+        const [call] = yield* callsOf("bsub")
+        expect(call?.argv).toEqual(["bsub", "-Jd", expect.stringMatching(/^cluster-api:[0-9a-f]{16}$/)])
+        expect(call?.argv).not.toContain(job.scriptPath)
+        // What bsub reads is the script written for the job, #BSUB lines and all.
+        expect(call?.stdin).toBe(readFileSync(job.scriptPath!, "utf8"))
+        expect(call?.stdin).toContain(`#BSUB -J "capi-arr[1-4]%2"`)
+        expect(call?.stdin).toContain(`#BSUB -w "done(77)"`)
+      }), { use_stdin: false }))
 
   it.effect("bsub printing no job id is a SubmitError carrying what it printed, and nothing is tracked", () =>
     withLsf(() =>
