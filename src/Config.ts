@@ -69,7 +69,11 @@ export const ConfigOptions = Schema.Struct({
   directives_skip: Strings,
   /** Arguments added to every submit command line, before a job's own extra args. */
   extra_args: Strings,
-  /** Submit the script on stdin (`bsub < script.sh`) rather than as a file argument. */
+  /**
+   * Submit the script on stdin (`qsub < script.sh`) rather than as a file argument. LSF always gets
+   * it on stdin (`bsub < script.sh`), whatever this says: bsub reads the `#BSUB` lines of a script
+   * given as a file only when lsf.conf sets `LSB_BSUB_PARSE_SCRIPT=Y` (off by default).
+   */
   use_stdin: Schema.Boolean,
   lsf_units: LsfUnits,
   /** SGE: the parallel environment a job with several CPUs asks for (`-pe smp N`). */

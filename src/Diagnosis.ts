@@ -643,6 +643,8 @@ export const schedulerReasonOf = (reason: FailureReason | undefined): string | u
       return "vanished"
     case "SchedulerFailure":
       return "scheduler_failure"
+    case "NoArrayElements":
+      return "no_array_elements"
     default:
       return undefined
   }

@@ -45,6 +45,11 @@ export const DependencyFailed = Schema.TaggedStruct("DependencyFailed", {
 })
 /** One or more elements of an array job failed (their indices). */
 export const ElementsFailed = Schema.TaggedStruct("ElementsFailed", { indices: Schema.Array(Schema.Int) })
+/**
+ * An array job ended with none of its `elements` (how many were asked for) ever reported: the
+ * scheduler ran it as one plain job (its array request was not applied) or reported no element.
+ */
+export const NoArrayElements = Schema.TaggedStruct("NoArrayElements", { elements: Schema.Int })
 /** The scheduler reported a failure it gave no more detail about. */
 export const SchedulerFailure = Schema.TaggedStruct("SchedulerFailure", { detail: Schema.String })
 /**
@@ -90,6 +95,7 @@ export const FailureReason = Schema.Union(
   SubmitFailed,
   DependencyFailed,
   ElementsFailed,
+  NoArrayElements,
   SchedulerFailure,
   MissingOutput,
   LogErrors
@@ -109,6 +115,7 @@ export const FailureKind = Schema.Literal(
   "SubmitFailed",
   "DependencyFailed",
   "ElementsFailed",
+  "NoArrayElements",
   "SchedulerFailure",
   "MissingOutput",
   "LogErrors"
@@ -149,6 +156,8 @@ export const describeReason = (reason: FailureReason): string => {
       return `dependency failed: ${reason.dependencies.join(", ")}`
     case "ElementsFailed":
       return `array elements failed: ${reason.indices.join(", ")}`
+    case "NoArrayElements":
+      return `the scheduler reported none of its ${reason.elements} array elements: it ran the job as one plain job or not at all (its array request was not applied)`
     case "SchedulerFailure":
       return reason.detail
     case "MissingOutput":

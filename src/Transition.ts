@@ -114,8 +114,24 @@ export const aggregateArray = (expected: number, elements: ReadonlyArray<ArrayEl
 }
 
 /**
+ * Whether an array job ends with no element ever reported (`elements` empty): the scheduler ran it
+ * as one plain job (its array request was not applied) or reported none of its elements. Its end,
+ * Done or the command's own failure, is then a plain job's, not the array's. Killed, and a failure
+ * the scheduler decided for the whole array (a dependency, a limit), keep theirs.
+ */
+const endedWithoutElements = (
+  elements: ReadonlyArray<ArrayElement> | undefined,
+  status: JobStatus,
+  reason: FailureReason | undefined
+): boolean =>
+  (elements === undefined || elements.length === 0) &&
+  (status === "Done" ||
+    (status === "Failed" && (reason === undefined || reason._tag === "NonZeroExit" || reason._tag === "Signalled")))
+
+/**
  * What `record` becomes given `obs`, seen at `now`. A terminal record never changes, nor does any
- * record given an observation with a problem (`observationProblem`).
+ * record given an observation with a problem (`observationProblem`). An array that ends with no
+ * element reported is Failed(NoArrayElements), never Done.
  */
 export const applyObservation = (record: JobRecord, obs: Observation, now: Date): JobRecord => {
   if (isTerminalStatus(record.status) || observationProblem(obs) !== undefined) return record
@@ -130,6 +146,11 @@ export const applyObservation = (record: JobRecord, obs: Observation, now: Date)
       const failed = elements.filter((e) => e.status === "Failed").map((e) => e.index)
       reason = { _tag: "ElementsFailed", indices: failed }
     }
+  }
+  if (record.array !== undefined && endedWithoutElements(elements, status, reason)) {
+    status = "Failed"
+    // The widest range an ArraySpec allows has 2^53 elements, one past a safe integer.
+    reason = { _tag: "NoArrayElements", elements: Math.min(arraySize(record.array), Number.MAX_SAFE_INTEGER) }
   }
   const exitCode = defined(obs.exitCode, record.exitCode) ?? (status === "Done" ? 0 : undefined)
   reason = reasonFor(status, reason, exitCode)

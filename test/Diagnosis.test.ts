@@ -575,5 +575,6 @@ describe("failure info", () => {
     expect(Diagnosis.schedulerReasonOf({ _tag: "Cancelled", by: "alice" })).toBe("cancelled by alice")
     expect(Diagnosis.schedulerReasonOf({ _tag: "Cancelled" })).toBe("cancelled")
     expect(Diagnosis.schedulerReasonOf({ _tag: "NonZeroExit", exitCode: 2 })).toBeUndefined()
+    expect(Diagnosis.schedulerReasonOf({ _tag: "NoArrayElements", elements: 4 })).toBe("no_array_elements")
   })
 })

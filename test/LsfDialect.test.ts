@@ -256,11 +256,12 @@ describe("submit (seeds §6 item 3)", () => {
     })
   })
 
-  it("gives bsub the script path after the extra args when not on stdin", () => {
+  it("gives bsub the script on stdin and no script path with use_stdin false too (LSF reads a path's #BSUB lines only with LSB_BSUB_PARSE_SCRIPT=Y)", () => {
     // The job's extraArgs already hold the config's extra_args first.
-    expect(submit(request({ use_stdin: false, suppress_job_email: false }, ["-G", "grp", "-L", "/bin/bash"]))).toEqual({
-      argv: ["bsub", "-G", "grp", "-L", "/bin/bash", "/data/logs/capi-align.1.sh"]
-    })
+    const script = "#!/bin/bash\n#BSUB -J capi-align\n#BSUB -w \"done(12)\"\n#BSUB -ti\ntrue\n"
+    const invocation = submit({ ...request({ use_stdin: false, suppress_job_email: false }, ["-G", "grp", "-L", "/bin/bash"]), script })
+    expect(invocation).toEqual({ argv: ["bsub", "-G", "grp", "-L", "/bin/bash"], stdin: script })
+    expect(invocation.argv).not.toContain("/data/logs/capi-align.1.sh")
   })
 
   it("asks for no inherited environment with -env none and a login shell with -L, before the extra args", () => {

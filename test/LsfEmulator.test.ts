@@ -312,6 +312,27 @@ describe("LSF emulator", { timeout: 120_000 }, () => {
     expect(names.filter((n) => !n.startsWith("LSB_") && !["PATH", "HOME", "USER", "PWD", "SHLVL", "_", "OLDPWD"].includes(n))).toEqual([])
   })
 
+  it("reads the #BSUB lines of a script given as a file only with LSB_BSUB_PARSE_SCRIPT=Y (lsf.conf); the command line wins", async () => {
+    const lsf = makeLsf()
+    const script = path.join(lsf.dir, "job.sh")
+    fs.writeFileSync(script, "#!/bin/bash\n#BSUB -J from-file\necho hi\n#BSUB -q short\n", { mode: 0o700 })
+    const submitFile = (parse: boolean, args: ReadonlyArray<string> = []) => {
+      const env = { ...lsf.env }
+      delete env.LSB_BSUB_PARSE_SCRIPT
+      if (parse) env.LSB_BSUB_PARSE_SCRIPT = "Y"
+      const r = spawnSync("bsub", [...args, script], { env, encoding: "utf8", cwd: lsf.dir })
+      expect(r.stderr).toBe("")
+      return /^Job <(\d+)> is submitted/.exec(r.stdout)![1]!
+    }
+    const ids = [submitFile(false), submitFile(true), submitFile(true, ["-J", "from-cli"])]
+    const rs = await lsf.waitFor((rs) => rs.length === 3 && rs.every(finished))
+    const seen = ids.map((id) => rs.find((r) => r.JOBID === id))
+    // Without the setting the file is a plain command: its #BSUB lines are comments.
+    expect(seen[0]).toMatchObject({ JOB_NAME: script, QUEUE: "normal", STAT: "DONE" })
+    expect(seen[1]).toMatchObject({ JOB_NAME: "from-file", QUEUE: "short", STAT: "DONE" })
+    expect(seen[2]).toMatchObject({ JOB_NAME: "from-cli", QUEUE: "short", STAT: "DONE" })
+  })
+
   it("bsub waits for a script its caller writes to stdin late, as on a busy machine", async () => {
     const lsf = makeLsf()
     const { spawn } = await import("node:child_process")

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { delimiter } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ClusterApi from "../src/ClusterApi.js"
@@ -240,4 +240,76 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain("99999")
   }, 120_000)
+})
+
+/**
+ * The config's default `use_stdin: false`, on an LSF whose lsf.conf leaves LSB_BSUB_PARSE_SCRIPT
+ * unset (its default): bsub reads no #BSUB line of a script given as a file, so the script must
+ * still reach it on stdin.
+ */
+describe("LSF executor through the emulator, default use_stdin and lsf.conf", { timeout: 120_000 }, () => {
+  const byDefault = { use_stdin: false }
+  delete process.env.LSB_BSUB_PARSE_SCRIPT
+
+  it.live("a job depending (afterok) on a failed job never runs: Failed(DependencyFailed)", () =>
+    onLsf((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const failing = yield* executor.submit({ name: "failing", command: "exit 1" })
+        const after = yield* executor.submit({
+          name: "after",
+          command: `touch ${dir}/after-ran`,
+          dependsOn: [{ type: "afterok", jobId: failing.jobId }]
+        })
+        const ends = yield* monitor.await([failing, after], { timeout: "30 seconds" })
+        expect(ends.map((e) => e.status)).toEqual(["Failed", "Failed"])
+        expect(ends[1]!.reason).toEqual({ _tag: "DependencyFailed", dependencies: [failing.jobId] })
+        expect(existsSync(`${dir}/after-ran`)).toBe(false)
+      }), byDefault))
+
+  it.live("an array 1-4%2 with a failing element ends Failed naming it, and never runs more than two at once", () =>
+    onLsf((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        // Each element notes when it starts and ends; element 2 fails.
+        const note = `echo "start $(date +%s%N)" >> ${dir}/trace; sleep 0.3; echo "end $(date +%s%N)" >> ${dir}/trace`
+        const job = yield* executor.submitArray(
+          { name: "arr", command: `${note}; [ "$LSB_JOBINDEX" != 2 ]` },
+          { start: 1, end: 4, maxConcurrent: 2 }
+        )
+        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end!.status).toBe("Failed")
+        expect(end!.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+        expect(end!.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Done"])
+        const events = read(`${dir}/trace`).trim().split("\n").map((l) => l.split(" ") as [string, string])
+        expect(events.length).toBe(8)
+        let running = 0
+        let most = 0
+        for (const [what] of events.sort((a, b) => Number(BigInt(a[1]) - BigInt(b[1])))) {
+          running += what === "start" ? 1 : -1
+          most = Math.max(most, running)
+        }
+        expect(most).toBeLessThanOrEqual(2)
+      }), byDefault))
+
+  it.live("the name and log paths the record shows are LSF's: the logs are there; the script stays on disk", () =>
+    onLsf((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "named", command: "echo to-out; echo to-err >&2" })
+        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end!.status).toBe("Done")
+        const bjobs = spawnSync("bjobs", ["-a", "-json", "-o", "jobid job_name", job.jobId], {
+          env: { ...process.env, LSF_EMULATOR_DIR: dir },
+          encoding: "utf8"
+        })
+        expect(JSON.parse(bjobs.stdout).RECORDS).toEqual([{ JOBID: job.jobId, JOB_NAME: "capi-named" }])
+        expect(end!.name).toBe("capi-named")
+        expect(read(end!.stdoutPath)).toBe("to-out\n")
+        expect(read(end!.stderrPath)).toBe("to-err\n")
+        expect(read(job.scriptPath)).toContain("#BSUB -J capi-named")
+      }), byDefault))
 })

@@ -4,7 +4,8 @@
  * taken, arrays, cancel (by id, by name, all), reconnect and track.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Logger, Ref, TestClock } from "effect"
+import { Effect, Either, Fiber, Logger, Ref, TestClock } from "effect"
+import { readFileSync } from "node:fs"
 import { failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
@@ -66,6 +67,23 @@ describe("submit (seeds §6 item 3)", () => {
         script_prologue: ["module load java/11"],
         script_epilogue: ["echo config-epilogue"]
       }))
+
+  it.effect("with use_stdin false the script still goes to bsub on stdin, no path given, and stays on disk", () =>
+    withLsf(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submitArray(
+          { name: "arr", command: "echo hi", dependsOn: [{ type: "afterok", jobId: "77" }] },
+          { start: 1, end: 4, maxConcurrent: 2 }
+        )
+        const [call] = yield* callsOf("bsub")
+        expect(call?.argv).toEqual(["bsub", "-Jd", expect.stringMatching(/^cluster-api:[0-9a-f]{16}$/)])
+        expect(call?.argv).not.toContain(job.scriptPath)
+        // What bsub reads is the script written for the job, #BSUB lines and all.
+        expect(call?.stdin).toBe(readFileSync(job.scriptPath!, "utf8"))
+        expect(call?.stdin).toContain(`#BSUB -J "capi-arr[1-4]%2"`)
+        expect(call?.stdin).toContain(`#BSUB -w "done(77)"`)
+      }), { use_stdin: false }))
 
   it.effect("bsub printing no job id is a SubmitError carrying what it printed, and nothing is tracked", () =>
     withLsf(() =>
@@ -212,6 +230,24 @@ describe("arrays (seeds §6 item 4)", () => {
         expect(failedElementIndices(ended)).toEqual([2, 3])
         expect(ended.reason).toMatchObject({ _tag: "ElementsFailed" })
         expect(ended.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Killed", "Done"])
+      })
+    ))
+
+  it.effect("an array LSF ran as one plain job (no element reported) ends Failed(NoArrayElements), never Done", () =>
+    withLsf((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const arr = yield* executor.submitArray({ name: "arr", command: "true" }, { start: 1, end: 4, maxConcurrent: 2 })
+        // What bjobs shows of a job whose #BSUB lines LSF did not read: one record, no element.
+        yield* fake.show(arr.jobId, [record(arr.jobId, "/logs/capi-arr.1.sh", "DONE", { EXIT_CODE: "0" })])
+        const waited = yield* Effect.fork(monitor.await(arr))
+        yield* TestClock.adjust("10 seconds")
+        const ended = yield* get(arr.jobId)
+        expect(ended.status).toBe("Failed")
+        expect(ended.reason).toEqual({ _tag: "NoArrayElements", elements: 4 })
+        const [seen] = yield* Fiber.join(waited)
+        expect(seen).toMatchObject({ status: "Failed", reason: { _tag: "NoArrayElements", elements: 4 } })
       })
     ))
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
 import type { JobRecord, Observation } from "../src/Domain.js"
-import { failedElementIndices, JobRecord as JobRecordSchema } from "../src/Domain.js"
+import { describeReason, failedElementIndices, JobRecord as JobRecordSchema } from "../src/Domain.js"
 import {
   aggregateArray,
   applyObservation,
@@ -130,6 +130,30 @@ describe("arrays", () => {
     expect(r.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
     expect(failedElementIndices(r)).toEqual([2, 3])
     expect(r.elements?.[1]?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 1 })
+  })
+
+  it("an array that ends with no element reported (run as one plain job) is Failed(NoArrayElements), never Done", () => {
+    // Done as one plain job: LSF given the script as a file without LSB_BSUB_PARSE_SCRIPT=Y.
+    const done = applyObservation(arrayRecord(1, 4), { jobId: "1", status: "Done", exitCode: 0 }, at(1))
+    expect(done.status).toBe("Failed")
+    expect(done.reason).toEqual({ _tag: "NoArrayElements", elements: 4 })
+    expect(describeReason(done.reason!)).toContain("none of its 4 array elements")
+    // The plain job's own failure says no more about the elements.
+    const failed = applyObservation(arrayRecord(1, 4), { jobId: "1", status: "Failed", exitCode: 3 }, at(1))
+    expect(failed).toMatchObject({ status: "Failed", exitCode: 3, reason: { _tag: "NoArrayElements", elements: 4 } })
+    // Running without elements is no end yet.
+    expect(applyObservation(arrayRecord(1, 4), { jobId: "1", status: "Running" }, at(1)).status).toBe("Running")
+    // An end the scheduler decided for the whole array keeps its reason; so does a cancel.
+    const orphan = { _tag: "DependencyFailed", dependencies: ["7"] } as const
+    expect(applyObservation(arrayRecord(1, 4), { jobId: "1", status: "Failed", reason: orphan }, at(1)).reason).toEqual(orphan)
+    expect(applyObservation(arrayRecord(1, 4), { jobId: "1", status: "Killed" }, at(1)).status).toBe("Killed")
+    // A plain job that ends Done stays Done.
+    expect(applyObservation(record(), { jobId: "1", status: "Done" }, at(1)).status).toBe("Done")
+    // What is recorded can be written and read back, even for the widest range an ArraySpec allows.
+    const widest = applyObservation(arrayRecord(0, Number.MAX_SAFE_INTEGER), { jobId: "1", status: "Done" }, at(1))
+    for (const r of [done, widest]) {
+      expect(Schema.decodeUnknownSync(JobRecordSchema)(Schema.encodeSync(JobRecordSchema)(r))).toEqual(r)
+    }
   })
 
   it("ends Killed when elements were killed and none failed", () => {

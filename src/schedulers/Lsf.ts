@@ -2,8 +2,10 @@
  * IBM Spectrum LSF's dialect: everything cluster-api says to LSF and reads back from it, as pure
  * functions.
  *
- * - submit: a script with `#BSUB` lines, `bsub` (script on stdin when `use_stdin`, so that LSF
- *   reads the `#BSUB` lines) answering `Job <ID> is submitted to queue <Q>.`;
+ * - submit: a script with `#BSUB` lines, always on `bsub`'s stdin (`bsub < script`), whatever
+ *   `use_stdin` says: LSF reads the `#BSUB` lines of a script given as a file only when lsf.conf
+ *   sets `LSB_BSUB_PARSE_SCRIPT=Y`, off by default (IBM LSF 10.1, bsub's `job_script` argument);
+ *   bsub answers `Job <ID> is submitted to queue <Q>.`;
  * - status: ONE `bjobs -a -json -o <fields> <ids>` for every tracked job. `-a` keeps finished jobs
  *   in the answer for LSF's CLEAN_PERIOD, so there is no separate accounting command. Array
  *   elements come back one record each (`123[4]`, or id `123` with the name `name[4]`) and are
@@ -26,7 +28,6 @@ import type {
   JobPaths,
   SubmitRequest
 } from "../BatchExecutor.js"
-import { submitScript } from "../BatchExecutor.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
@@ -132,10 +133,13 @@ export const resolveLogPath = (template: string, jobId: string, _name: string): 
   template.replace(/%([JI])/g, (_, c: string) => c === "J" ? jobId : indexPlaceholder)
 
 /**
- * `bsub [-env none] [-L shell] [extra args] [script]`: `-env none` when the job must not inherit
+ * `bsub [-env none] [-L shell] [extra args] < script`: `-env none` when the job must not inherit
  * this process's environment (its own env is in the script as `export` lines), `-L` with the
- * shebang's shell for a login shell, the config's extra args, then the job's, then the script
- * path, or no path and the script on stdin. `LSB_JOB_REPORT_MAIL=N` stops LSF mailing a report per job.
+ * shebang's shell for a login shell, the config's extra args, then the job's; the script always
+ * on stdin, never as a path, even with `use_stdin: false`: LSF reads the `#BSUB` lines (name,
+ * logs, resources, dependencies, array) of a script given as a path only when lsf.conf sets
+ * `LSB_BSUB_PARSE_SCRIPT=Y`, which is off by default. The script file stays on disk all the same.
+ * `LSB_JOB_REPORT_MAIL=N` stops LSF mailing a report per job.
  */
 export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
   const { job } = request
@@ -146,7 +150,8 @@ export const submit = (request: Omit<SubmitRequest, "paths">): Invocation => {
     ...(job.loginShell === undefined ? [] : ["-L", job.loginShell.shell]),
     ...job.resources.extraArgs
   ]
-  return submitScript(args, request, request.options.suppress_job_email ? { LSB_JOB_REPORT_MAIL: "N" } : undefined)
+  const env = request.options.suppress_job_email ? { LSB_JOB_REPORT_MAIL: "N" } : undefined
+  return { argv: args, stdin: request.script, ...(env === undefined ? {} : { env }) }
 }
 
 /** The job id from `Job <ID> is submitted to queue <Q>.` (or `… to default queue <Q>.`). */
