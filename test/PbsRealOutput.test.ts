@@ -1,0 +1,117 @@
+/**
+ * The PBS parsers on what real PBS servers printed (test/fixtures/pbs/real; where each answer
+ * comes from, and what was built from fragments, is in test/fixtures/pbs/README.md), and on the
+ * texts PBS's own source prints (OpenPBS, TORQUE), not on what the emulator prints.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import { cancelOutcome, parseListing, parseStatus, parseSubmit, parseTokens, statusUsableOnFailure } from "../src/schedulers/Pbs.js"
+import { byId, fixtures, right } from "./support/Dialects.js"
+
+const fixture = fixtures("pbs")
+/** ctime(3) text is local time, as the parser reads it. */
+const local = (y: number, month: number, d: number, h: number, mi: number, s: number) => new Date(y, month - 1, d, h, mi, s)
+
+describe("PBS Pro qstat -f -F json, as real servers printed it", () => {
+  it("19.0.0: a running job on two hosts (exec_host host/0*2+host2/0*2, ctime with a space-padded day)", () => {
+    const obs = right(parseStatus("pro")(fixture("real/pro-19.0.0-running.json")))
+    expect(obs).toEqual([{
+      jobId: "12860476.meta-pbs.metacentrum.cz",
+      name: "swrap_01",
+      status: "Running",
+      execHost: "charon24",
+      submitTime: local(2022, 10, 4, 21, 23, 20),
+      startTime: local(2022, 10, 4, 21, 23, 33)
+    }])
+    // Job_Owner is user@realm here ("jan_brezina@META"), not user@host.
+    const listed = right(parseListing("pro", "jan_brezina")(fixture("real/pro-19.0.0-running.json")))
+    expect(listed.map((l) => [l.jobId, l.name])).toEqual([["12860476.meta-pbs.metacentrum.cz", "swrap_01"]])
+  })
+
+  it("2022.1.1: queued, held after failed attempts, and running on 160 hosts; resources_used.mem in kb", () => {
+    const obs = byId(right(parseStatus("pro")(fixture("real/pro-2022.1.1-polaris.json"))))
+    expect(obs.get("359322.polaris-pbs-01.hsn.cm.polaris.alcf.anl.gov")).toEqual({
+      jobId: "359322.polaris-pbs-01.hsn.cm.polaris.alcf.anl.gov",
+      name: "STDIN",
+      status: "Pending",
+      submitTime: local(2022, 12, 3, 20, 25, 38)
+    })
+    expect(obs.get("412020.polaris-pbs-01.hsn.cm.polaris.alcf.anl.gov")).toMatchObject({
+      name: "pyannote",
+      status: "Pending",
+      held: true,
+      startTime: local(2023, 2, 10, 17, 2, 23)
+    })
+    expect(obs.get("1147579.polaris-pbs-01.hsn.cm.polaris.alcf.anl.gov")).toMatchObject({
+      name: "xgc1_core",
+      status: "Running",
+      execHost: "x3006c0s31b1n0",
+      maxMem: 28999922880 * 1024,
+      startTime: local(2023, 11, 9, 13, 5, 50)
+    })
+  })
+
+  it("2022.0.0: a finished job (F, Exit_status 0) is Done", () => {
+    expect(right(parseStatus("pro")(fixture("real/pro-2022.0.0-finished-fragment.json")))).toEqual([
+      { jobId: "2154.edtb-01.mcp.alcf.anl.gov", status: "Done", exitCode: 0 }
+    ])
+  })
+
+  it("Variable_List lines old qstat wrote unescaped (openpbs#1255, #2049) leave the answer readable", () => {
+    const text = fixture("real/pro-19.0.0-unescaped.json")
+    expect(() => JSON.parse(text)).toThrow()
+    expect(right(parseStatus("pro")(text)).map((o) => [o.jobId, o.status])).toEqual([
+      ["12860476.meta-pbs.metacentrum.cz", "Running"]
+    ])
+    expect(right(parseTokens(text))).toEqual([])
+  })
+
+  it("qsub's answer (openpbs#1255) and qstat's stderr for an unknown or finished id (OpenPBS prt_job_err)", () => {
+    expect(right(parseSubmit("53.testpbs.nas.nasa.gov\n"))).toBe("53.testpbs.nas.nasa.gov")
+    const usable = statusUsableOnFailure("pro")
+    expect(usable(153, "", "qstat: Unknown Job Id 53.testpbs.nas.nasa.gov\n")).toBe(true)
+    expect(
+      usable(35, "", "qstat: 53.testpbs.nas.nasa.gov Job has finished, use -x or -H to obtain historical job information\n")
+    ).toBe(true)
+    expect(Either.getOrThrow(cancelOutcome(["53.testpbs.nas.nasa.gov"], {
+      exitCode: 35,
+      stdout: "",
+      stderr: "qdel: Job has finished 53.testpbs.nas.nasa.gov\n"
+    }))).toEqual({ ended: ["53.testpbs.nas.nasa.gov"], refused: [] })
+  })
+})
+
+describe("TORQUE qstat -f -x, as real servers printed it", () => {
+  it("a queued job: Pending, submitted at its epoch ctime", () => {
+    expect(right(parseStatus("torque")(fixture("real/torque-queued.xml")))).toEqual([{
+      jobId: "4499334.pbsserver",
+      name: "r180328_183957634_pid_4_starAlignment",
+      status: "Pending",
+      submitTime: new Date(1522255162 * 1000)
+    }])
+  })
+
+  it("a completed job (C, exit_status 0; a sched_hint spanning lines) is Done with its host, memory and times", () => {
+    expect(right(parseStatus("torque")(fixture("real/torque-finished.xml")))).toEqual([{
+      jobId: "4564045.pbsserver",
+      name: "r180405_163953553_stds_snvJoinVcfFiles",
+      status: "Done",
+      exitCode: 0,
+      execHost: "denbi5-int",
+      maxMem: 6064 * 1024,
+      submitTime: new Date(1522939158 * 1000),
+      startTime: new Date(1522939183 * 1000),
+      finishTime: new Date(1522939194 * 1000)
+    }])
+  })
+
+  it("qstat's and qdel's stderr for an unknown id (TORQUE's PBSE_UNKJOBID text)", () => {
+    const err = "qstat: Unknown Job Id Error 3685292.mgt.meerkat.mcri.edu.au\n"
+    expect(statusUsableOnFailure("torque")(153, "", err)).toBe(true)
+    expect(Either.getOrThrow(cancelOutcome(["3685292.mgt.meerkat.mcri.edu.au"], {
+      exitCode: 153,
+      stdout: "",
+      stderr: err.replace("qstat", "qdel")
+    }))).toEqual({ ended: ["3685292.mgt.meerkat.mcri.edu.au"], refused: [] })
+  })
+})
