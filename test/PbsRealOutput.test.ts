@@ -51,6 +51,13 @@ describe("PBS Pro qstat -f -F json, as real servers printed it", () => {
     })
   })
 
+  it("a job held after failed starts keeps its last attempt's obittime: it has not finished", () => {
+    const held = byId(right(parseStatus("pro")(fixture("real/pro-2022.1.1-polaris.json"))))
+      .get("412020.polaris-pbs-01.hsn.cm.polaris.alcf.anl.gov")
+    expect(held).toMatchObject({ status: "Pending", held: true })
+    expect(held?.finishTime).toBeUndefined()
+  })
+
   it("2022.0.0: a finished job (F, Exit_status 0) is Done", () => {
     expect(right(parseStatus("pro")(fixture("real/pro-2022.0.0-finished-fragment.json")))).toEqual([
       { jobId: "2154.edtb-01.mcp.alcf.anl.gov", status: "Done", exitCode: 0 }

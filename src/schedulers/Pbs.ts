@@ -562,7 +562,8 @@ export const readJob = (
       maxMem: parsePbsMemory(nested(attrs, "resources_used", "mem")),
       submitTime: parseTime(attrs.ctime),
       startTime,
-      finishTime: parseTime(attrs[k.finish]) ?? (finished ? parseTime(attrs.mtime) : undefined),
+      // A job requeued after a failed start (held, or queued again) keeps the obittime of that attempt.
+      finishTime: finished ? parseTime(attrs[k.finish]) ?? parseTime(attrs.mtime) : undefined,
       held: state === "H" ? true : undefined
     }
   })
