@@ -73,6 +73,17 @@ describe("PBS Pro qstat -f -F json, as real servers printed it", () => {
     expect(right(parseTokens(text))).toEqual([])
   })
 
+  it("a value old qstat printed as a bare number JSON does not have (inf, .5, +1, 1., 00) leaves the answer readable", () => {
+    // Built from the real 19.0.0 answer: PBS Pro up to 23.06.06 prints unquoted any value strtod(3)
+    // reads whole (pbs_json.c add_json_node), so a job named `inf` is printed `"Job_Name":inf`.
+    const text = fixture("real/pro-19.0.0-running.json")
+    for (const token of ["inf", "nan", "Infinity", "-inf", "+1", ".5", "1.", "00", "-05", "-0x1f"]) {
+      const printed = text.replace(`"Job_Name":"swrap_01"`, `"Job_Name":${token}`)
+      expect(printed).not.toBe(text)
+      expect(right(parseStatus("pro")(printed)).map((o) => [o.name, o.status])).toEqual([[token, "Running"]])
+    }
+  })
+
   it("qsub's answer (openpbs#1255) and qstat's stderr for an unknown or finished id (OpenPBS prt_job_err)", () => {
     expect(right(parseSubmit("53.testpbs.nas.nasa.gov\n"))).toBe("53.testpbs.nas.nasa.gov")
     const usable = statusUsableOnFailure("pro")

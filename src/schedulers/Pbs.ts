@@ -569,12 +569,16 @@ export const readJob = (
   })
 }
 
+/** A bare value JSON reads: a number as JSON writes it, true, false or null. */
+const jsonScalar = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/
+
 /**
  * PBS Pro's JSON made parseable: qstat (before OpenPBS 20.0.1, openpbs#2049, #1255, #2541)
- * writes some values unescaped — a backslash not starting an escape (`ab\,c`), a number with a
- * leading zero (`"foo":005`). Those are mended; if the text still does not parse, the
- * environment (`Variable_List`, one attribute per line, where such values come from) and
- * `Submit_arguments` are dropped, as nothing here reads them.
+ * writes some values unescaped — a backslash not starting an escape (`ab\,c`); and up to 23.06.06
+ * it writes unquoted any value strtod(3) reads whole, JSON number or not (`"foo":005`,
+ * `"Job_Name":inf`, `.5`, `+1`, `1.`). Those are mended (such a value quoted as the text it is);
+ * if the text still does not parse, the environment (`Variable_List`, one attribute per line,
+ * where such values come from) and `Submit_arguments` are dropped, as nothing here reads them.
  */
 export const parseProJson = (stdout: string): Either.Either<unknown, string> => {
   const attempt = (t: string): unknown => {
@@ -588,7 +592,8 @@ export const parseProJson = (stdout: string): Either.Either<unknown, string> => 
   if (direct !== undefined) return Either.right(direct)
   const mended = stdout
     .replace(/\\(?!["\\/bfnrt]|u[0-9a-fA-F]{4})/g, "\\\\")
-    .replace(/^(\s*"[^"\n]*":)(-?0\d+(?:\.\d+)?)(,?)$/gm, `$1"$2"$3`)
+    .replace(/^(\s*"[^"\n]*":\s*)([^"{[\s,][^\n,]*?)(\s*,?)$/gm, (line, key: string, value: string, end: string) =>
+      jsonScalar.test(value) ? line : `${key}${JSON.stringify(value)}${end}`)
   const second = attempt(mended)
   if (second !== undefined) return Either.right(second)
   const kept: Array<string> = []
