@@ -73,17 +73,6 @@ describe("PBS Pro qstat -f -F json, as real servers printed it", () => {
     expect(right(parseTokens(text))).toEqual([])
   })
 
-  it("a value old qstat printed as a bare number JSON does not have (inf, .5, +1, 1., 00) leaves the answer readable", () => {
-    // Built from the real 19.0.0 answer: PBS Pro up to 23.06.06 prints unquoted any value strtod(3)
-    // reads whole (pbs_json.c add_json_node), so a job named `inf` is printed `"Job_Name":inf`.
-    const text = fixture("real/pro-19.0.0-running.json")
-    for (const token of ["inf", "nan", "Infinity", "-inf", "+1", ".5", "1.", "00", "-05", "-0x1f"]) {
-      const printed = text.replace(`"Job_Name":"swrap_01"`, `"Job_Name":${token}`)
-      expect(printed).not.toBe(text)
-      expect(right(parseStatus("pro")(printed)).map((o) => [o.name, o.status])).toEqual([[token, "Running"]])
-    }
-  })
-
   it("qsub's answer (openpbs#1255) and qstat's stderr for an unknown or finished id (OpenPBS prt_job_err)", () => {
     expect(right(parseSubmit("53.testpbs.nas.nasa.gov\n"))).toBe("53.testpbs.nas.nasa.gov")
     const usable = statusUsableOnFailure("pro")
@@ -96,6 +85,45 @@ describe("PBS Pro qstat -f -F json, as real servers printed it", () => {
       stdout: "",
       stderr: "qdel: Job has finished 53.testpbs.nas.nasa.gov\n"
     }))).toEqual({ ended: ["53.testpbs.nas.nasa.gov"], refused: [] })
+  })
+})
+
+describe("PBS Pro, as its source says it prints (answers built here from real ones)", () => {
+  it("a value old qstat printed as a bare number JSON does not have (inf, .5, +1, 1., 00) leaves the answer readable", () => {
+    // Built from the real 19.0.0 answer: PBS Pro up to 23.06.06 prints unquoted any value strtod(3)
+    // reads whole (pbs_json.c add_json_node), so a job named `inf` is printed `"Job_Name":inf`.
+    const text = fixture("real/pro-19.0.0-running.json")
+    for (const token of ["inf", "nan", "Infinity", "-inf", "+1", ".5", "1.", "00", "-05", "-0x1f"]) {
+      const printed = text.replace(`"Job_Name":"swrap_01"`, `"Job_Name":${token}`)
+      expect(printed).not.toBe(text)
+      expect(right(parseStatus("pro")(printed)).map((o) => [o.name, o.status])).toEqual([[token, "Running"]])
+    }
+  })
+
+
+  it("a job PBS Pro deleted because its dependency failed: no comment says so; substate 92 and its depend do", () => {
+    // Built from OpenPBS's source (req_register.c, job_abt in job_func.c, svr_setjob_histinfo in
+    // svr_jobfunc.c): the server aborts the dependent job without setting its comment (the text
+    // "Job deleted as result of dependency on job …" goes to the log, the accounting record and
+    // mail); its history keeps `depend` (ids written id@server, as in real answers) and substate
+    // 92, where qdel's ends as 91 (TERMINATED).
+    const job = (substate: number) =>
+      JSON.stringify({
+        Jobs: {
+          "1004.srv": {
+            Job_Name: "dep",
+            job_state: "F",
+            depend: "afterok:1001.srv@srv:1002.srv@srv,beforeok:1009.srv@srv",
+            substate,
+            Submit_arguments: "-W depend=afterok:1001.srv:1002.srv dep.sh"
+          }
+        }
+      })
+    expect(right(parseStatus("pro")(job(92)))[0]).toMatchObject({
+      status: "Failed",
+      reason: { _tag: "DependencyFailed", dependencies: ["1001.srv", "1002.srv"] }
+    })
+    expect(right(parseStatus("pro")(job(91)))[0]).toMatchObject({ status: "Killed", reason: { _tag: "Cancelled" } })
   })
 })
 

@@ -374,20 +374,24 @@ const dependencyDeletion = /dependency on job\s+([^\s,;]+?)\.?(?:\s|$)/i
 
 /**
  * How a finished job (or subjob) ended: its exit status when it has one (`exitOutcome`). Without
- * one it never ran: deleted because a dependency can never be met (its comment says
- * `Job deleted as result of dependency on job <id>`) is Failed(DependencyFailed); otherwise it
- * was deleted before it ran, Killed(Cancelled). One that started and has no exit status is a
- * SchedulerFailure.
+ * one it never ran: deleted because a dependency can never be met is Failed(DependencyFailed) —
+ * TORQUE says so in its comment (`Job deleted as result of dependency on job <id>`), PBS Pro does
+ * not (its server aborts the job without a comment), so there `waitedOn` are the `after…`
+ * dependencies its `depend` still lists when the server, not qdel, ended it (see `readJob`);
+ * otherwise it was deleted before it ran, Killed(Cancelled). One that started and has no exit
+ * status is a SchedulerFailure.
  */
 export const finishedOutcome = (
   flavor: Flavor,
   exitStatus: number | undefined,
   started: boolean,
-  comment: string | undefined
+  comment: string | undefined,
+  waitedOn: ReadonlyArray<string> = []
 ): StateOutcome => {
   if (exitStatus !== undefined) return exitOutcome(flavor, exitStatus)
   const on = comment === undefined ? null : dependencyDeletion.exec(comment)
   if (on !== null) return { status: "Failed", reason: { _tag: "DependencyFailed", dependencies: [on[1]!] } }
+  if (!started && waitedOn.length > 0) return { status: "Failed", reason: { _tag: "DependencyFailed", dependencies: waitedOn } }
   if (!started) return { status: "Killed", reason: { _tag: "Cancelled" } }
   return failure(`PBS reports the job finished without an exit status${comment === undefined ? "" : ` (${comment})`}`)
 }
@@ -457,6 +461,21 @@ export const firstHost = (v: unknown): string | undefined => {
   const first = text(v)?.split("+")[0]?.split("/")[0]?.trim()
   return first === undefined || first === "" ? undefined : first
 }
+
+/**
+ * The jobs a `depend` value waits for (`afterok:1.s@s:2.s@s,beforeok:3.s@s` → `1.s`, `2.s`): the
+ * ids of its `after`, `afterok`, `afternotok` and `afterany` groups, without their `@server`.
+ */
+export const waitedFor = (v: unknown): ReadonlyArray<string> =>
+  (text(v) ?? "").split(",").flatMap((group) => {
+    const [type, ...ids] = group.trim().split(":")
+    return type !== undefined && /^after(?:ok|notok|any)?$/.test(type)
+      ? ids.map((id) => id.split("@")[0]!.trim()).filter((id) => id !== "")
+      : []
+  })
+
+/** PBS Pro's substate of a job qdel ended (JOB_SUBSTATE_TERMINATED); the server's own end is 92. */
+const terminatedSubstate = 91
 
 /** Whose row this is: a job or an array (`1000[].s`), or subjob `index` of array `jobId`. */
 export interface PbsId {
@@ -540,7 +559,13 @@ export const readJob = (
     ? stateTable[state] ?? { status: "Unknown" }
     : parsed.parent
     ? arrayOutcome(flavor, exitStatus, started, comment)
-    : finishedOutcome(flavor, exitStatus, started, comment)
+    : finishedOutcome(
+      flavor,
+      exitStatus,
+      started,
+      comment,
+      flavor === "pro" && integer(attrs.substate) !== terminatedSubstate ? waitedFor(attrs.depend) : []
+    )
   const rawName = text(attrs.Job_Name) ?? ""
   // TORQUE names subjob N `name-N`; the array's name is `name`.
   const name = flavor === "torque" && parsed.index !== undefined && rawName.endsWith(`-${parsed.index}`)
