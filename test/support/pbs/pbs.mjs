@@ -30,8 +30,12 @@
 //   summary has no exit_status.
 // - qstat -t (torque) prints the summary `1000[]` and then each subjob (as the brief asks).
 // - Pro -J needs start < end (PBS Pro documents X < Y); torque -t may name one index.
-// - Pro `array` is printed as JSON true (as the brief asks; real PBS Pro prints the string "True").
-//   Other booleans (Rerunable) are "True"/"False" strings like real PBS.
+// - Pro `array` is printed as the string "True", like every boolean (Rerunable "True"/"False"), as
+//   real PBS Pro does.
+// - A job PBS deletes because its dependency can never be met: TORQUE's comment says so
+//   ("Job deleted as result of dependency on job <id>"); PBS Pro's server aborts it without a
+//   comment, and its history shows substate 92 where a job qdel ended shows 91 (93: exited
+//   non-zero). `depend` names each job as id@server.
 // - Torque qstat -x (as Torque 6's qstat.c does): `<?xml version="1.0"?>` on its own line, then the
 //   `<Data>…</Data>` document on one line; one such document PER job-id operand (Torque stats each
 //   operand separately), one for all jobs without operands (`<Data></Data>` when there are none), and
