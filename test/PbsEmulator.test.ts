@@ -3,11 +3,13 @@
  * flavours, PBS Pro (qstat -f -F json) and Torque (qstat -f -x). Jobs run as real local processes.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseStatus } from "../src/schedulers/Pbs.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const BIN = fileURLToPath(new URL("./support/pbs/bin", import.meta.url))
@@ -199,6 +201,18 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
     const bad = pbs.run("qstat", ["-Z"])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain("qstat: invalid option -- 'Z'\nusage:")
+  })
+
+  it("pro: qstat JSON prints a value that reads as a number bare, as PBS Pro 2022 does (not always JSON)", () => {
+    const pbs = makePbs("pro")
+    const id = pbs.submit("true\n", ["-h", "-N", "bare", "-v", "FOO=00,BAR=inf,BAZ=007,QUX=.5,N=12"])
+    const r = pbs.run("qstat", ["-f", "-F", "json", id])
+    expect(r.code).toBe(0)
+    for (const line of [`"FOO":00`, `"BAR":inf`, `"BAZ":"007"`, `"QUX":.5`, `"N":12`]) expect(r.stdout).toContain(line)
+    expect(() => JSON.parse(r.stdout)).toThrow()
+    const obs = parseStatus("pro")(r.stdout)
+    expect(Either.isRight(obs) && obs.right.map((o) => [o.jobId, o.name, o.status, o.held])).toEqual([[id, "bare", "Pending", true]])
+    pbs.run("qdel", [id])
   })
 
   it("torque: qstat -x prints well-formed XML documents with escaped text and keeps completed jobs", async () => {
@@ -460,7 +474,8 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       if (withDir) expect(read("dir", withDir).PWD).toBe(fs.realpathSync(pbs.root))
       // Variable_List holds the PBS_O_ variables and the -v ones
       const vl = pbs.job(plain).Variable_List
-      if (flavor === "pro") expect(vl).toMatchObject({ PBS_O_WORKDIR: pbs.work, A: "1", FROM_ENV: "fe" })
+      // (PBS Pro prints a value that reads as a number bare: A=1 is "A":1.)
+      if (flavor === "pro") expect(vl).toMatchObject({ PBS_O_WORKDIR: pbs.work, A: 1, FROM_ENV: "fe" })
       else {
         expect(typeof vl).toBe("string")
         expect((vl as string).split(",")).toEqual(expect.arrayContaining([`PBS_O_WORKDIR=${pbs.work}`, "A=1", "FROM_ENV=fe"]))

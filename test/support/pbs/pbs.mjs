@@ -432,9 +432,24 @@ export const shownPath = (job, which, index) => {
 // Rendering
 // ---------------------------------------------------------------------------------------------
 
-/** JSON the way PBS Pro's qstat -F json prints it: 4-space indent, no space after ":". */
+/** A text C's strtod(3) reads whole (leading and trailing blanks allowed): decimal, hex, inf, nan. */
+const strtodWhole =
+  /^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?|inf(?:inity)?|nan(?:\([\w]*\))?)\s*$/i
+
+/**
+ * Whether PBS Pro's JSON writer (pbs_json.c add_json_node, up to 23.06.06) prints a text value
+ * bare: when strtod reads it whole, unless it starts with "0" and is 1 or more ("007" stays quoted,
+ * "005" too; "00", ".5", "+1", "inf", "1e5" are printed bare, JSON or not).
+ */
+const printedBare = (text) => text.trim() !== "" && strtodWhole.test(text) && !(text[0] === "0" && Number(text) >= 1)
+
+/**
+ * JSON the way PBS Pro's qstat -F json prints it: 4-space indent, no space after ":", and a text
+ * value that reads as a number printed bare (see `printedBare`), so `-v FOO=005` is `"FOO":005`.
+ */
 export const pbsJson = (value, indent = 0) => {
   const pad = " ".repeat(indent + 4)
+  if (typeof value === "string" && printedBare(value)) return value
   if (value === null || typeof value !== "object") return JSON.stringify(value)
   const entries = Object.entries(value).filter(([, v]) => v !== undefined)
   if (entries.length === 0) return "{}"
