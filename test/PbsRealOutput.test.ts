@@ -101,6 +101,22 @@ describe("PBS Pro, as its source says it prints (answers built here from real on
   })
 
 
+  it("a job PBS Pro up to 20.x killed at its walltime (SIGTERM, Exit_status 271) is Timeout; one qdel ended is not", () => {
+    // Built from the real 19.0.0 answer (walltime 00:01:00): before OpenPBS 22.05 (JOB_EXEC_KILL_WALLTIME,
+    // -29) the MoM ends a job past its walltime with terminate_job, SIGTERM then SIGKILL, so its
+    // Exit_status is 271 or 265, the same as qdel's; qdel's job has substate 91 (TERMINATED).
+    const ended = (exit: number, substate: number, used: string) =>
+      fixture("real/pro-19.0.0-running.json")
+        .replace(`"job_state":"R"`, `"job_state":"F"`)
+        .replace(`"substate":41,`, `"substate":${substate},\n"Exit_status":${exit},\n"resources_used":{"walltime":"${used}"},`)
+    const read = (exit: number, substate: number, used: string) => right(parseStatus("pro")(ended(exit, substate, used)))[0]
+    expect(read(271, 93, "00:01:01")).toMatchObject({ status: "Failed", reason: { _tag: "Timeout" } })
+    expect(read(265, 93, "00:01:00")).toMatchObject({ status: "Failed", reason: { _tag: "Timeout" } })
+    expect(read(271, 91, "00:01:01")).toMatchObject({ status: "Failed", reason: { _tag: "Signalled", signal: "SIGTERM" } })
+    expect(read(271, 93, "00:00:59")).toMatchObject({ status: "Failed", reason: { _tag: "Signalled", signal: "SIGTERM" } })
+    expect(read(1, 93, "00:01:01")).toMatchObject({ status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 1 } })
+  })
+
   it("a job PBS Pro deleted because its dependency failed: no comment says so; substate 92 and its depend do", () => {
     // Built from OpenPBS's source (req_register.c, job_abt in job_func.c, svr_setjob_histinfo in
     // svr_jobfunc.c): the server aborts the dependent job without setting its comment (the text

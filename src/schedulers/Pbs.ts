@@ -477,6 +477,25 @@ export const waitedFor = (v: unknown): ReadonlyArray<string> =>
 /** PBS Pro's substate of a job qdel ended (JOB_SUBSTATE_TERMINATED); the server's own end is 92. */
 const terminatedSubstate = 91
 
+/** A PBS duration (`HH:MM:SS`, hours past 24 allowed) in seconds. */
+const durationSeconds = (v: unknown): number | undefined => {
+  const m = /^(\d{1,9}):([0-5]\d):([0-5]\d)$/.exec(text(v) ?? "")
+  return m === null ? undefined : (Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])
+}
+
+/**
+ * Whether a PBS Pro job was killed at its walltime by a MoM older than OpenPBS 22.05 (which has
+ * no JOB_EXEC_KILL_WALLTIME): it ends the job with SIGTERM, then SIGKILL, as qdel does (Exit_status
+ * 271 or 265), but the job was not qdel'd (substate not 91) and used all of its walltime.
+ */
+const killedAtWalltime = (flavor: Flavor, exitStatus: number | undefined, attrs: Readonly<Record<string, unknown>>) => {
+  if (flavor !== "pro" || (exitStatus !== 256 + 15 && exitStatus !== 256 + 9)) return false
+  if (integer(attrs.substate) === terminatedSubstate) return false
+  const used = durationSeconds(nested(attrs, "resources_used", "walltime"))
+  const limit = durationSeconds(nested(attrs, "Resource_List", "walltime"))
+  return used !== undefined && limit !== undefined && limit > 0 && used >= limit
+}
+
 /** Whose row this is: a job or an array (`1000[].s`), or subjob `index` of array `jobId`. */
 export interface PbsId {
   readonly jobId: string
@@ -557,6 +576,8 @@ export const readJob = (
   const finished = isFinishedState(state, flavor)
   const outcome: StateOutcome = !finished
     ? stateTable[state] ?? { status: "Unknown" }
+    : !parsed.parent && killedAtWalltime(flavor, exitStatus, attrs)
+    ? { status: "Failed", reason: { _tag: "Timeout" } }
     : parsed.parent
     ? arrayOutcome(flavor, exitStatus, started, comment)
     : finishedOutcome(
