@@ -167,6 +167,17 @@ describe("TORQUE qstat -f -x, as real servers printed it", () => {
     }])
   })
 
+  it("qdel of an id TORQUE no longer knows: 5.x/6.x say `nonexistent job id`, 4.2 only exits 153; the job had ended", () => {
+    // TORQUE's qdel.c: for PBSE_UNKJOBID it prints no server message; 5.0 and later (6.1.3 here)
+    // print "qdel: nonexistent job id: <id as given>", 4.2.10 prints nothing; both exit 15001 & 0xff.
+    const ids = ["3685292.mgt.meerkat.mcri.edu.au", "3685293.mgt.meerkat.mcri.edu.au"]
+    const answer = (stderr: string) => Either.getOrThrow(cancelOutcome(ids, { exitCode: 153, stdout: "", stderr }))
+    expect(answer(`qdel: nonexistent job id: ${ids[0]}\n`)).toEqual({ ended: [ids[0]], refused: [] })
+    expect(answer("")).toEqual({ ended: ids, refused: [] })
+    // Any other silent failure is still an error.
+    expect(Either.isLeft(cancelOutcome(ids, { exitCode: 1, stdout: "", stderr: "" }))).toBe(true)
+  })
+
   it("qstat's and qdel's stderr for an unknown id (TORQUE's PBSE_UNKJOBID text)", () => {
     const err = "qstat: Unknown Job Id Error 3685292.mgt.meerkat.mcri.edu.au\n"
     expect(statusUsableOnFailure("torque")(153, "", err)).toBe(true)

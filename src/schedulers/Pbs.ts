@@ -818,9 +818,13 @@ export const cancel = (jobIds: ReadonlyArray<string>, _done: boolean): Invocatio
 
 /**
  * What qdel says of a job that had already ended: it left the server (`Unknown Job Id`, TORQUE
- * `Unknown Job Id Error`), pro's `Job has finished`, TORQUE's `Invalid state for job - COMPLETE`.
+ * `Unknown Job Id Error`, TORQUE 5 and later `nonexistent job id: <id>`), pro's `Job has
+ * finished`, TORQUE's `Invalid state for job - COMPLETE`.
  */
-const alreadyEnded = /Unknown Job Id|Job has finished|has already finished|Invalid state for job - COMPLETE/i
+const alreadyEnded = /Unknown Job Id|nonexistent job id|Job has finished|has already finished|Invalid state for job - COMPLETE/i
+
+/** qdel's exit status when an id was unknown: PBSE_UNKJOBID (15001) & 0xff. */
+const unknownJobExit = 153
 
 /** The asked id a line names (as given, or with a different server part). */
 const idIn = (line: string, jobIds: ReadonlyArray<string>): string | undefined => {
@@ -834,7 +838,9 @@ const idIn = (line: string, jobIds: ReadonlyArray<string>): string | undefined =
 /**
  * Reads qdel's answer id by id: silence is success; a line naming an id that had already ended
  * (see `alreadyEnded`) puts it in `ended`; any other line naming an id (`Unauthorized Request`)
- * is a refusal with its text. A failure naming no id (no contact with the server) is an error.
+ * is a refusal with its text. TORQUE 4.2's qdel prints nothing for an unknown id and exits 153:
+ * that silence is read as every id having ended (the next poll tells each one's end). Any other
+ * failure naming no id (no contact with the server) is an error.
  */
 export const cancelOutcome = (
   jobIds: ReadonlyArray<string>,
@@ -849,6 +855,7 @@ export const cancelOutcome = (
     if (alreadyEnded.test(line)) ended.push(id)
     else refused.push({ jobId: id, detail: line.replace(/^qdel:\s*/, "") })
   }
+  if (answer.exitCode === unknownJobExit && lines.length === 0) return Either.right({ ended: [...jobIds], refused: [] })
   if (answer.exitCode !== 0 && ended.length === 0 && refused.length === 0) {
     const said = answer.stderr.trim() || answer.stdout.trim()
     return Either.left(`qdel exited with ${answer.exitCode ?? "no exit code"}${said === "" ? " and printed nothing" : `: ${said}`}`)
