@@ -563,7 +563,7 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       expect(again.stderr).toBe(
         flavor === "pro"
           ? `qdel: Job has finished ${soft}\nqdel: Unknown Job Id 99999.pbs-emu\n`
-          : `qdel: Invalid state for job - COMPLETE ${soft}\nqdel: Unknown Job Id Error 99999.pbs-emu\n`
+          : `qdel: invalid state for job - COMPLETE ${soft}\nqdel: nonexistent job id: 99999\n`
       )
       const finishedOnly = pbs.run("qdel", [hard])
       expect(finishedOnly.code).toBe(flavor === "pro" ? 35 : 170)
@@ -610,7 +610,8 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       expect(del).toEqual({
         code: 153,
         stdout: "",
-        stderr: flavor === "pro" ? "qdel: Unknown Job Id 4242.pbs-emu\n" : "qdel: Unknown Job Id Error 4242.pbs-emu\n"
+        // TORQUE 5 and later: qdel names an unknown id as it was given, without the server's message.
+        stderr: flavor === "pro" ? "qdel: Unknown Job Id 4242.pbs-emu\n" : "qdel: nonexistent job id: 4242\n"
       })
       const opt = pbs.run("qsub", ["-Z"], "true\n")
       expect(opt.code).toBe(2)

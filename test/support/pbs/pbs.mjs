@@ -14,7 +14,9 @@
 // - Exit codes are pbs_errno & 0xff: PBSE_UNKJOBID 15001 -> 153, PBSE_HISTJOBID 15139 -> 35,
 //   PBSE_BADSTATE 15018 -> 170. Usage errors exit 2.
 // - Unknown ids: pro "<cmd>: Unknown Job Id <id>"; torque "<cmd>: Unknown Job Id Error <id>" (Torque's
-//   text for PBSE_UNKJOBID, for qstat, qdel and qrls alike); both exit 153.
+//   text for PBSE_UNKJOBID, for qstat and qrls), but TORQUE 5+'s qdel prints
+//   "qdel: nonexistent job id: <id as given>"; all exit 153. A completed job: TORQUE's qdel prints
+//   "qdel: invalid state for job - COMPLETE <id>" (svr_chk_owner.c).
 // - A job held by a dependency shows job_state H and Hold_Types "s" (a system hold, as real PBS does);
 //   a user hold (-h) is "u"; both "us"; none "n". `qrls -h s` releases a dependency hold (the job
 //   then runs regardless of its dependencies).
