@@ -3,11 +3,13 @@
  * flavours, PBS Pro (qstat -f -F json) and Torque (qstat -f -x). Jobs run as real local processes.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseStatus } from "../src/schedulers/Pbs.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const BIN = fileURLToPath(new URL("./support/pbs/bin", import.meta.url))
@@ -201,6 +203,18 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
     expect(bad.stderr).toContain("qstat: invalid option -- 'Z'\nusage:")
   })
 
+  it("pro: qstat JSON prints a value that reads as a number bare, as PBS Pro 2022 does (not always JSON)", () => {
+    const pbs = makePbs("pro")
+    const id = pbs.submit("true\n", ["-h", "-N", "bare", "-v", "FOO=00,BAR=inf,BAZ=007,QUX=.5,N=12"])
+    const r = pbs.run("qstat", ["-f", "-F", "json", id])
+    expect(r.code).toBe(0)
+    for (const line of [`"FOO":00`, `"BAR":inf`, `"BAZ":"007"`, `"QUX":.5`, `"N":12`]) expect(r.stdout).toContain(line)
+    expect(() => JSON.parse(r.stdout)).toThrow()
+    const obs = parseStatus("pro")(r.stdout)
+    expect(Either.isRight(obs) && obs.right.map((o) => [o.jobId, o.name, o.status, o.held])).toEqual([[id, "bare", "Pending", true]])
+    pbs.run("qdel", [id])
+  })
+
   it("torque: qstat -x prints well-formed XML documents with escaped text and keeps completed jobs", async () => {
     const pbs = makePbs("torque")
     const id = pbs.submit("true\n", ["-N", "a&b<c>", "-v", "WEIRD=<x> & y"])
@@ -375,7 +389,7 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       }
       if (flavor === "pro") {
         expect(js[id]).toMatchObject({
-          array: true,
+          array: "True",
           array_indices_submitted: "1-3%2".replace("%2", ""),
           array_indices_remaining: "-",
           array_state_count: "Queued:0 Running:0 Exiting:0 Expired:3 ",
@@ -460,7 +474,8 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       if (withDir) expect(read("dir", withDir).PWD).toBe(fs.realpathSync(pbs.root))
       // Variable_List holds the PBS_O_ variables and the -v ones
       const vl = pbs.job(plain).Variable_List
-      if (flavor === "pro") expect(vl).toMatchObject({ PBS_O_WORKDIR: pbs.work, A: "1", FROM_ENV: "fe" })
+      // (PBS Pro prints a value that reads as a number bare: A=1 is "A":1.)
+      if (flavor === "pro") expect(vl).toMatchObject({ PBS_O_WORKDIR: pbs.work, A: 1, FROM_ENV: "fe" })
       else {
         expect(typeof vl).toBe("string")
         expect((vl as string).split(",")).toEqual(expect.arrayContaining([`PBS_O_WORKDIR=${pbs.work}`, "A=1", "FROM_ENV=fe"]))
@@ -482,7 +497,8 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       const h = pbs.submit(`touch ${ran("h")}\n`, ["-N", "h", "-W", `depend=${flavor === "torque" ? "afterokarray" : "afterok"}:${arr},afterany:${pbs.seq(c)}`])
       await pbs.waitDone([c, d, e, f])
       const held = pbs.job(b)
-      expect(held).toMatchObject({ job_state: "H", depend: `afterok:${a}`, Hold_Types: "s" })
+      // Real PBS names each job of `depend` as id@server.
+      expect(held).toMatchObject({ job_state: "H", depend: `afterok:${a}@pbs-emu`, Hold_Types: "s" })
       expect(fs.existsSync(ran("b"))).toBe(false)
       fs.writeFileSync(gate, "")
       const js = await pbs.waitDone([a, b, g, h])
@@ -499,7 +515,14 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       ] as const) {
         const j = js[dep]!
         expect(j.job_state).toBe(pbs.done)
-        expect(j.comment).toBe(`Job deleted as result of dependency on job ${target}`)
+        // TORQUE says why in the comment; PBS Pro's server aborts the job without a comment, and
+        // its history shows substate 92 (not qdel's 91) with the dependency still in `depend`.
+        if (flavor === "torque") expect(j.comment).toBe(`Job deleted as result of dependency on job ${target}`)
+        else {
+          expect(j.comment).toBeUndefined()
+          expect(j.substate).toBe(92)
+          expect(j.depend).toContain(`${target}@pbs-emu`)
+        }
         expect(pbs.exitStatus(j)).toBeUndefined()
         expect(j.exec_host).toBeUndefined()
       }
@@ -532,6 +555,7 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       expect(js[queued]!.job_state).toBe(pbs.done)
       expect(pbs.exitStatus(js[queued]!)).toBeUndefined()
       expect(js[queued]!.comment).toBe(`Job deleted by ${os.userInfo().username}`)
+      if (flavor === "pro") for (const id of [soft, hard, queued]) expect(js[id]!.substate).toBe(91)
       expect(alive(child)).toBe(false)
       expect(fs.existsSync(path.join(pbs.root, "never"))).toBe(false)
       const again = pbs.run("qdel", [soft, "99999"])
@@ -539,7 +563,7 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       expect(again.stderr).toBe(
         flavor === "pro"
           ? `qdel: Job has finished ${soft}\nqdel: Unknown Job Id 99999.pbs-emu\n`
-          : `qdel: Invalid state for job - COMPLETE ${soft}\nqdel: Unknown Job Id Error 99999.pbs-emu\n`
+          : `qdel: invalid state for job - COMPLETE ${soft}\nqdel: nonexistent job id: 99999\n`
       )
       const finishedOnly = pbs.run("qdel", [hard])
       expect(finishedOnly.code).toBe(flavor === "pro" ? 35 : 170)
@@ -586,7 +610,8 @@ describe("PBS emulator", { timeout: 120_000 }, () => {
       expect(del).toEqual({
         code: 153,
         stdout: "",
-        stderr: flavor === "pro" ? "qdel: Unknown Job Id 4242.pbs-emu\n" : "qdel: Unknown Job Id Error 4242.pbs-emu\n"
+        // TORQUE 5 and later: qdel names an unknown id as it was given, without the server's message.
+        stderr: flavor === "pro" ? "qdel: Unknown Job Id 4242.pbs-emu\n" : "qdel: nonexistent job id: 4242\n"
       })
       const opt = pbs.run("qsub", ["-Z"], "true\n")
       expect(opt.code).toBe(2)

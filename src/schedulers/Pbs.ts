@@ -374,20 +374,24 @@ const dependencyDeletion = /dependency on job\s+([^\s,;]+?)\.?(?:\s|$)/i
 
 /**
  * How a finished job (or subjob) ended: its exit status when it has one (`exitOutcome`). Without
- * one it never ran: deleted because a dependency can never be met (its comment says
- * `Job deleted as result of dependency on job <id>`) is Failed(DependencyFailed); otherwise it
- * was deleted before it ran, Killed(Cancelled). One that started and has no exit status is a
- * SchedulerFailure.
+ * one it never ran: deleted because a dependency can never be met is Failed(DependencyFailed) —
+ * TORQUE says so in its comment (`Job deleted as result of dependency on job <id>`), PBS Pro does
+ * not (its server aborts the job without a comment), so there `waitedOn` are the `after…`
+ * dependencies its `depend` still lists when the server, not qdel, ended it (see `readJob`);
+ * otherwise it was deleted before it ran, Killed(Cancelled). One that started and has no exit
+ * status is a SchedulerFailure.
  */
 export const finishedOutcome = (
   flavor: Flavor,
   exitStatus: number | undefined,
   started: boolean,
-  comment: string | undefined
+  comment: string | undefined,
+  waitedOn: ReadonlyArray<string> = []
 ): StateOutcome => {
   if (exitStatus !== undefined) return exitOutcome(flavor, exitStatus)
   const on = comment === undefined ? null : dependencyDeletion.exec(comment)
   if (on !== null) return { status: "Failed", reason: { _tag: "DependencyFailed", dependencies: [on[1]!] } }
+  if (!started && waitedOn.length > 0) return { status: "Failed", reason: { _tag: "DependencyFailed", dependencies: waitedOn } }
   if (!started) return { status: "Killed", reason: { _tag: "Cancelled" } }
   return failure(`PBS reports the job finished without an exit status${comment === undefined ? "" : ` (${comment})`}`)
 }
@@ -456,6 +460,40 @@ export const parsePbsMemory = (v: unknown): number | undefined => {
 export const firstHost = (v: unknown): string | undefined => {
   const first = text(v)?.split("+")[0]?.split("/")[0]?.trim()
   return first === undefined || first === "" ? undefined : first
+}
+
+/**
+ * The jobs a `depend` value waits for (`afterok:1.s@s:2.s@s,beforeok:3.s@s` → `1.s`, `2.s`): the
+ * ids of its `after`, `afterok`, `afternotok` and `afterany` groups, without their `@server`.
+ */
+export const waitedFor = (v: unknown): ReadonlyArray<string> =>
+  (text(v) ?? "").split(",").flatMap((group) => {
+    const [type, ...ids] = group.trim().split(":")
+    return type !== undefined && /^after(?:ok|notok|any)?$/.test(type)
+      ? ids.map((id) => id.split("@")[0]!.trim()).filter((id) => id !== "")
+      : []
+  })
+
+/** PBS Pro's substate of a job qdel ended (JOB_SUBSTATE_TERMINATED); the server's own end is 92. */
+const terminatedSubstate = 91
+
+/** A PBS duration (`HH:MM:SS`, hours past 24 allowed) in seconds. */
+const durationSeconds = (v: unknown): number | undefined => {
+  const m = /^(\d{1,9}):([0-5]\d):([0-5]\d)$/.exec(text(v) ?? "")
+  return m === null ? undefined : (Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])
+}
+
+/**
+ * Whether a PBS Pro job was killed at its walltime by a MoM older than OpenPBS 22.05 (which has
+ * no JOB_EXEC_KILL_WALLTIME): it ends the job with SIGTERM, then SIGKILL, as qdel does (Exit_status
+ * 271 or 265), but the job was not qdel'd (substate not 91) and used all of its walltime.
+ */
+const killedAtWalltime = (flavor: Flavor, exitStatus: number | undefined, attrs: Readonly<Record<string, unknown>>) => {
+  if (flavor !== "pro" || (exitStatus !== 256 + 15 && exitStatus !== 256 + 9)) return false
+  if (integer(attrs.substate) === terminatedSubstate) return false
+  const used = durationSeconds(nested(attrs, "resources_used", "walltime"))
+  const limit = durationSeconds(nested(attrs, "Resource_List", "walltime"))
+  return used !== undefined && limit !== undefined && limit > 0 && used >= limit
 }
 
 /** Whose row this is: a job or an array (`1000[].s`), or subjob `index` of array `jobId`. */
@@ -538,9 +576,17 @@ export const readJob = (
   const finished = isFinishedState(state, flavor)
   const outcome: StateOutcome = !finished
     ? stateTable[state] ?? { status: "Unknown" }
+    : !parsed.parent && killedAtWalltime(flavor, exitStatus, attrs)
+    ? { status: "Failed", reason: { _tag: "Timeout" } }
     : parsed.parent
     ? arrayOutcome(flavor, exitStatus, started, comment)
-    : finishedOutcome(flavor, exitStatus, started, comment)
+    : finishedOutcome(
+      flavor,
+      exitStatus,
+      started,
+      comment,
+      flavor === "pro" && integer(attrs.substate) !== terminatedSubstate ? waitedFor(attrs.depend) : []
+    )
   const rawName = text(attrs.Job_Name) ?? ""
   // TORQUE names subjob N `name-N`; the array's name is `name`.
   const name = flavor === "torque" && parsed.index !== undefined && rawName.endsWith(`-${parsed.index}`)
@@ -562,18 +608,23 @@ export const readJob = (
       maxMem: parsePbsMemory(nested(attrs, "resources_used", "mem")),
       submitTime: parseTime(attrs.ctime),
       startTime,
-      finishTime: parseTime(attrs[k.finish]) ?? (finished ? parseTime(attrs.mtime) : undefined),
+      // A job requeued after a failed start (held, or queued again) keeps the obittime of that attempt.
+      finishTime: finished ? parseTime(attrs[k.finish]) ?? parseTime(attrs.mtime) : undefined,
       held: state === "H" ? true : undefined
     }
   })
 }
 
+/** A bare value JSON reads: a number as JSON writes it, true, false or null. */
+const jsonScalar = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/
+
 /**
  * PBS Pro's JSON made parseable: qstat (before OpenPBS 20.0.1, openpbs#2049, #1255, #2541)
- * writes some values unescaped — a backslash not starting an escape (`ab\,c`), a number with a
- * leading zero (`"foo":005`). Those are mended; if the text still does not parse, the
- * environment (`Variable_List`, one attribute per line, where such values come from) and
- * `Submit_arguments` are dropped, as nothing here reads them.
+ * writes some values unescaped — a backslash not starting an escape (`ab\,c`); and up to 23.06.06
+ * it writes unquoted any value strtod(3) reads whole, JSON number or not (`"foo":005`,
+ * `"Job_Name":inf`, `.5`, `+1`, `1.`). Those are mended (such a value quoted as the text it is);
+ * if the text still does not parse, the environment (`Variable_List`, one attribute per line,
+ * where such values come from) and `Submit_arguments` are dropped, as nothing here reads them.
  */
 export const parseProJson = (stdout: string): Either.Either<unknown, string> => {
   const attempt = (t: string): unknown => {
@@ -587,7 +638,8 @@ export const parseProJson = (stdout: string): Either.Either<unknown, string> => 
   if (direct !== undefined) return Either.right(direct)
   const mended = stdout
     .replace(/\\(?!["\\/bfnrt]|u[0-9a-fA-F]{4})/g, "\\\\")
-    .replace(/^(\s*"[^"\n]*":)(-?0\d+(?:\.\d+)?)(,?)$/gm, `$1"$2"$3`)
+    .replace(/^(\s*"[^"\n]*":\s*)([^"{[\s,][^\n,]*?)(\s*,?)$/gm, (line, key: string, value: string, end: string) =>
+      jsonScalar.test(value) ? line : `${key}${JSON.stringify(value)}${end}`)
   const second = attempt(mended)
   if (second !== undefined) return Either.right(second)
   const kept: Array<string> = []
@@ -766,9 +818,13 @@ export const cancel = (jobIds: ReadonlyArray<string>, _done: boolean): Invocatio
 
 /**
  * What qdel says of a job that had already ended: it left the server (`Unknown Job Id`, TORQUE
- * `Unknown Job Id Error`), pro's `Job has finished`, TORQUE's `Invalid state for job - COMPLETE`.
+ * `Unknown Job Id Error`, TORQUE 5 and later `nonexistent job id: <id>`), pro's `Job has
+ * finished`, TORQUE's `Invalid state for job - COMPLETE`.
  */
-const alreadyEnded = /Unknown Job Id|Job has finished|has already finished|Invalid state for job - COMPLETE/i
+const alreadyEnded = /Unknown Job Id|nonexistent job id|Job has finished|has already finished|Invalid state for job - COMPLETE/i
+
+/** qdel's exit status when an id was unknown: PBSE_UNKJOBID (15001) & 0xff. */
+const unknownJobExit = 153
 
 /** The asked id a line names (as given, or with a different server part). */
 const idIn = (line: string, jobIds: ReadonlyArray<string>): string | undefined => {
@@ -782,7 +838,9 @@ const idIn = (line: string, jobIds: ReadonlyArray<string>): string | undefined =
 /**
  * Reads qdel's answer id by id: silence is success; a line naming an id that had already ended
  * (see `alreadyEnded`) puts it in `ended`; any other line naming an id (`Unauthorized Request`)
- * is a refusal with its text. A failure naming no id (no contact with the server) is an error.
+ * is a refusal with its text. TORQUE 4.2's qdel prints nothing for an unknown id and exits 153:
+ * that silence is read as every id having ended (the next poll tells each one's end). Any other
+ * failure naming no id (no contact with the server) is an error.
  */
 export const cancelOutcome = (
   jobIds: ReadonlyArray<string>,
@@ -797,6 +855,7 @@ export const cancelOutcome = (
     if (alreadyEnded.test(line)) ended.push(id)
     else refused.push({ jobId: id, detail: line.replace(/^qdel:\s*/, "") })
   }
+  if (answer.exitCode === unknownJobExit && lines.length === 0) return Either.right({ ended: [...jobIds], refused: [] })
   if (answer.exitCode !== 0 && ended.length === 0 && refused.length === 0) {
     const said = answer.stderr.trim() || answer.stdout.trim()
     return Either.left(`qdel exited with ${answer.exitCode ?? "no exit code"}${said === "" ? " and printed nothing" : `: ${said}`}`)

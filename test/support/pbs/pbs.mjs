@@ -14,7 +14,9 @@
 // - Exit codes are pbs_errno & 0xff: PBSE_UNKJOBID 15001 -> 153, PBSE_HISTJOBID 15139 -> 35,
 //   PBSE_BADSTATE 15018 -> 170. Usage errors exit 2.
 // - Unknown ids: pro "<cmd>: Unknown Job Id <id>"; torque "<cmd>: Unknown Job Id Error <id>" (Torque's
-//   text for PBSE_UNKJOBID, for qstat, qdel and qrls alike); both exit 153.
+//   text for PBSE_UNKJOBID, for qstat and qrls), but TORQUE 5+'s qdel prints
+//   "qdel: nonexistent job id: <id as given>"; all exit 153. A completed job: TORQUE's qdel prints
+//   "qdel: invalid state for job - COMPLETE <id>" (svr_chk_owner.c).
 // - A job held by a dependency shows job_state H and Hold_Types "s" (a system hold, as real PBS does);
 //   a user hold (-h) is "u"; both "us"; none "n". `qrls -h s` releases a dependency hold (the job
 //   then runs regardless of its dependencies).
@@ -30,8 +32,12 @@
 //   summary has no exit_status.
 // - qstat -t (torque) prints the summary `1000[]` and then each subjob (as the brief asks).
 // - Pro -J needs start < end (PBS Pro documents X < Y); torque -t may name one index.
-// - Pro `array` is printed as JSON true (as the brief asks; real PBS Pro prints the string "True").
-//   Other booleans (Rerunable) are "True"/"False" strings like real PBS.
+// - Pro `array` is printed as the string "True", like every boolean (Rerunable "True"/"False"), as
+//   real PBS Pro does.
+// - A job PBS deletes because its dependency can never be met: TORQUE's comment says so
+//   ("Job deleted as result of dependency on job <id>"); PBS Pro's server aborts it without a
+//   comment, and its history shows substate 92 where a job qdel ended shows 91 (93: exited
+//   non-zero). `depend` names each job as id@server.
 // - Torque qstat -x (as Torque 6's qstat.c does): `<?xml version="1.0"?>` on its own line, then the
 //   `<Data>…</Data>` document on one line; one such document PER job-id operand (Torque stats each
 //   operand separately), one for all jobs without operands (`<Data></Data>` when there are none), and
@@ -428,9 +434,24 @@ export const shownPath = (job, which, index) => {
 // Rendering
 // ---------------------------------------------------------------------------------------------
 
-/** JSON the way PBS Pro's qstat -F json prints it: 4-space indent, no space after ":". */
+/** A text C's strtod(3) reads whole (leading and trailing blanks allowed): decimal, hex, inf, nan. */
+const strtodWhole =
+  /^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?|inf(?:inity)?|nan(?:\([\w]*\))?)\s*$/i
+
+/**
+ * Whether PBS Pro's JSON writer (pbs_json.c add_json_node, up to 23.06.06) prints a text value
+ * bare: when strtod reads it whole, unless it starts with "0" and is 1 or more ("007" stays quoted,
+ * "005" too; "00", ".5", "+1", "inf", "1e5" are printed bare, JSON or not).
+ */
+const printedBare = (text) => text.trim() !== "" && strtodWhole.test(text) && !(text[0] === "0" && Number(text) >= 1)
+
+/**
+ * JSON the way PBS Pro's qstat -F json prints it: 4-space indent, no space after ":", and a text
+ * value that reads as a number printed bare (see `printedBare`), so `-v FOO=005` is `"FOO":005`.
+ */
 export const pbsJson = (value, indent = 0) => {
   const pad = " ".repeat(indent + 4)
+  if (typeof value === "string" && printedBare(value)) return value
   if (value === null || typeof value !== "object") return JSON.stringify(value)
   const entries = Object.entries(value).filter(([, v]) => v !== undefined)
   if (entries.length === 0) return "{}"

@@ -219,7 +219,8 @@ const finishTask = (key, st, code, signal) => {
 const deleteForDependency = (blocker) =>
   updateJob(dir, seq, (job) => {
     const now = Date.now()
-    job.comment = `Job deleted as result of dependency on job ${blocker}`
+    // TORQUE says why in the job's comment; PBS Pro's server aborts it without one (job_abt).
+    if (job.flavor !== "pro") job.comment = `Job deleted as result of dependency on job ${blocker}`
     job.depPending = false
     for (const t of Object.values(job.tasks)) {
       if (t.state === "Q") Object.assign(t, { state: "F", deleted: true, endTime: now })
