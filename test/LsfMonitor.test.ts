@@ -243,7 +243,7 @@ describe("arrays (seeds §6 item 4)", () => {
         yield* fake.show(arr.jobId, [record(arr.jobId, "/logs/capi-arr.1.sh", "DONE", { EXIT_CODE: "0" })])
         const waited = yield* Effect.fork(monitor.await(arr))
         yield* TestClock.adjust("10 seconds")
-        const ended = yield* get(arr.jobId)
+        const ended = yield* get(arr)
         expect(ended.status).toBe("Failed")
         expect(ended.reason).toEqual({ _tag: "NoArrayElements", elements: 4 })
         const [seen] = yield* Fiber.join(waited)

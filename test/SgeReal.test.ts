@@ -197,7 +197,7 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
           retry: { maxRetries: 1, on: ["OutOfMemory"], memoryFactor: 3 }
         })
         const [final] = yield* monitor.await(job, { timeout: "2 minutes" })
-        return { first: Option.getOrThrow(yield* store.get(job.jobId)), final: final! }
+        return { first: Option.getOrThrow(yield* store.get(job)), final: final! }
       }))
       expect(first.status).toBe("Failed")
       expect(first.reason).toEqual({ _tag: "OutOfMemory" })

@@ -10,7 +10,7 @@
 //   jobs/<seq>[.<i>].nodes   PBS_NODEFILE of the job / subjob
 //   jobs/<seq>.runner.log    output of the detached runner (supervisor) process
 //
-// Choices where the brief is silent (PBS Pro 2022 / Torque 6 behaviour as documented or observed):
+// Choices where the documents are silent (PBS Pro 2022 / Torque 6 behaviour as documented or observed):
 // - Exit codes are pbs_errno & 0xff: PBSE_UNKJOBID 15001 -> 153, PBSE_HISTJOBID 15139 -> 35,
 //   PBSE_BADSTATE 15018 -> 170. Usage errors exit 2.
 // - Unknown ids: pro "<cmd>: Unknown Job Id <id>"; torque "<cmd>: Unknown Job Id Error <id>" (Torque's
@@ -30,7 +30,7 @@
 //   not an array is unknown.
 // - Array parent (pro) Exit_status: 0 all subjobs 0, 1 some non-zero, 2 some deleted. Torque's array
 //   summary has no exit_status.
-// - qstat -t (torque) prints the summary `1000[]` and then each subjob (as the brief asks).
+// - qstat -t (torque) prints the summary `1000[]` and then each subjob.
 // - Pro -J needs start < end (PBS Pro documents X < Y); torque -t may name one index.
 // - Pro `array` is printed as the string "True", like every boolean (Rerunable "True"/"False"), as
 //   real PBS Pro does.
