@@ -22,7 +22,7 @@ import { applyObservation } from "./Transition.js"
 import { formatHMS, memoryInMegabytes, parseMemory, parseWalltime } from "./Units.js"
 
 /** What a retry policy retries when it names no kinds: every failure but these. */
-export const notRetriedByDefault: ReadonlyArray<FailureKind> = ["Cancelled", "DependencyFailed"]
+export const notRetriedByDefault: ReadonlyArray<FailureKind> = ["Cancelled", "DependencyFailed", "NoArrayElements"]
 
 /** The next attempt of a failed job: its number, how long to wait first, and what to submit. */
 export interface RetryPlan {

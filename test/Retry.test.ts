@@ -81,12 +81,14 @@ describe("the retry policy (pure)", () => {
     expect(Option.isNone(Retry.planRetry({ ...failed({ retry: policy }), status: "Killed" }, defaultOptions))).toBe(true)
   })
 
-  it("by default retries every failure but a cancellation or an impossible dependency; `on` selects", () => {
+  it("by default retries every failure but a cancellation, an impossible dependency or an array run without elements; `on` selects", () => {
     const all = { maxRetries: 1 }
     const only = { maxRetries: 1, on: ["NodeFailure", "Preempted"] as const }
     expect(Retry.retriesKind(all, "NonZeroExit")).toBe(true)
     expect(Retry.retriesKind(all, "Cancelled")).toBe(false)
     expect(Retry.retriesKind(all, "DependencyFailed")).toBe(false)
+    // Submitted the same way again, it would run without elements again.
+    expect(Retry.retriesKind(all, "NoArrayElements")).toBe(false)
     expect(Retry.retriesKind(only, "Preempted")).toBe(true)
     expect(Retry.retriesKind(only, "NonZeroExit")).toBe(false)
     expect(Retry.retriesKind(only, undefined)).toBe(false)
