@@ -16,7 +16,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
 import type { JobRecord as JobRecordType, JobStatus as JobStatusType } from "./Domain.js"
-import { arrayIndices, FailureReason, isTerminal, JobRecord, JobStatus } from "./Domain.js"
+import { arrayIndices, ExecutorKind, FailureReason, isTerminal, JobRecord, JobStatus } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
 import { AmbiguousJob, InvalidImport, JobNotFound } from "./Errors.js"
 import type { JobFilter, JobHistory, JobKey } from "./JobStore.js"
@@ -198,6 +198,11 @@ export const findJob: (
     const only = matches.length === 1 ? matches[0] : undefined
     if (only !== undefined) return only
     if (matches.length > 1) return yield* new AmbiguousJob({ jobId: input, executors: matches.map((r) => r.executor) })
+    // `list` skips a row it cannot read; reading it by its key says why it cannot be read.
+    for (const executor of ExecutorKind.literals) {
+      const unlisted = yield* store.get({ executor, jobId: input })
+      if (Option.isSome(unlisted)) return unlisted.value
+    }
     return yield* new JobNotFound({
       jobId: input,
       hint: key === undefined ? "the job store has no record of it" : `the job store has no ${key.executor} job ${key.jobId}`

@@ -216,7 +216,7 @@ describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 },
     ])
     expect(listedIds(list).sort()).toEqual(Object.values(ids).sort())
     expect(JSON.parse(copy.stdout)).toEqual(JSON.parse(original.stdout))
-    expect(JSON.parse(again.stdout)).toEqual({ imported: [], skipped: expect.arrayContaining(Object.values(ids)) })
+    expect(JSON.parse(again.stdout)).toEqual({ imported: [], skipped: expect.arrayContaining(Object.values(ids).map((id) => `local:${id}`)) })
   })
 
   it("import of a file that is not an export exits 2 saying what is wrong and where", async () => {
