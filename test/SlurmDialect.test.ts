@@ -436,6 +436,18 @@ describe("sacct", () => {
     expect(next.status).toBe("Running")
   })
 
+  it("an array's placeholder row (no element index, JobName allocation) says nothing yet; the settled answer names each element (recorded)", () => {
+    const array = jobRecord("372", { array: { start: 1, end: 2 } })
+    // The element that failed was 372_2; read as the whole array, it would end it Failed (or
+    // Done, had the last element succeeded while another failed).
+    expect(right(parseAccounting(fixture("sacct-array-placeholder-row.txt"), [array]))).toEqual([])
+    const settled = byId(right(parseAccounting(fixture("sacct-array-placeholder-settled.txt"), [array])))
+    expect(settled.get("372")?.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Failed"]])
+    // A plain job's row is read as ever.
+    expect(byId(right(parseAccounting(fixture("sacct-array-placeholder-row.txt"), [jobRecord("372")]))).get("372")?.status)
+      .toBe("Failed")
+  })
+
   it("knows sacct's answer when accounting is disabled (recorded)", () => {
     expect(accountingUnavailable(fixture("sacct-accounting-disabled.txt"), fixture("sacct-accounting-disabled.stderr")))
       .toBe(true)

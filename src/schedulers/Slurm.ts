@@ -635,6 +635,10 @@ export const parseAccounting = (
       rows.push(unreadableRow(jobId, id.left))
       continue
     }
+    // sacct names an array's elements `ID_N`. A row of an array job without an index is the
+    // placeholder slurmdbd writes when a step's record comes before its job's (JobName
+    // `allocation`, ReqMem `16?`): about some element, but not which one; the next answer says.
+    if (id.right._tag === "Job" && records.get(id.right.jobId)?.array !== undefined) continue
     const obs = accountOutcome(row, batches.get(row.id), { dependencies: dependencyIds(records.get(id.right.jobId)), now })
     if (Either.isLeft(obs)) rows.push(unreadableRow(id.right.jobId, obs.left))
     else if (obs.right !== undefined) rows.push({ id: id.right, name: row.name, obs: obs.right })
