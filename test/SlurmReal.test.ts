@@ -378,6 +378,29 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(describeReason(final.reason!)).toContain("slurmd could not set up its output")
     })
 
+    it("the CLI on an array: submit --wait, show and logs give each element's log path with its index, never Slurm's %a", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "cli-array-"))
+      const config = path.join(dir, "cluster-api.yaml")
+      fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
+      const waited = await cli(
+        ["submit", "--config", config, "--wait", "--name", "cli-arr", "--array", "1-2", "echo el $ARRAY_INDEX; test $ARRAY_INDEX = 1"],
+        dir
+      )
+      expect(waited.code, waited.stderr).toBe(1)
+      const id = /Submitted job (\d+) /.exec(waited.stdout)![1]!
+      expect(waited.stdout).toContain(`stdout: ${path.join(dir, "logs", `stdout.${id}_{index}.log`)}`)
+      const [show, logs] = await Promise.all([
+        cli(["show", "--config", config, id], dir),
+        cli(["logs", "--config", config, id, "--index", "2"], dir)
+      ])
+      expect(show.code, show.stderr).toBe(0)
+      expect(show.stdout).toMatch(new RegExp(`^Stdout:\\s+\\S+/stdout\\.${id}_\\{index\\}\\.log$`, "m"))
+      // The failed element's log, named with its index.
+      expect(show.stdout).toContain(`last lines of stdout (${path.join(dir, "logs", `stdout.${id}_2.log`)}):`)
+      expect(waited.stdout + show.stdout).not.toContain("%a")
+      expect([logs.code, logs.stdout]).toEqual([0, "el 2\n"])
+    })
+
     it("the CLI: submit --wait round trip, exit code 0 for Done and 1 for Failed", async () => {
       const dir = fs.mkdtempSync(path.join(scratch, "cli-"))
       const config = path.join(dir, "cluster-api.yaml")
