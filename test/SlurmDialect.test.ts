@@ -436,6 +436,28 @@ describe("sacct", () => {
     expect(next.status).toBe("Running")
   })
 
+  it("squeue showed element 2 running; a later sacct answer still covering it with its pending range keeps it Running (recorded)", () => {
+    const array = jobRecord("317", { array: { start: 1, end: 4, maxConcurrent: 1 } })
+    const seen = applyObservation(
+      array,
+      right(parseStatus(fixture("squeue-array-one-at-a-time-range-lags.txt")))[0]!,
+      new Date(2026, 11, 7, 15, 45, 31)
+    )
+    expect(seen.elements?.map((e) => [e.index, e.status])).toEqual([[2, "Running"], [3, "Pending"], [4, "Pending"]])
+    // sacct, read at the same moment, has no row for 317_2 yet: only `317_[2-4%1]` PENDING.
+    const [later] = right(parseAccounting(fixture("sacct-array-one-at-a-time-range-lags.txt"), [seen]))
+    expect(later?.elements?.find((e) => e.index === 2)?.status).toBe("Pending")
+    const next = applyObservation(seen, later!, new Date(2026, 11, 7, 15, 45, 32))
+    expect(next.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Running"], [3, "Pending"], [4, "Pending"]])
+    expect(next.status).toBe("Running")
+    // With squeue's answer of the same moment as element 3 ran, both agree: 3 Running, 4 Pending.
+    const [both] = mergeObservations(
+      right(parseStatus(fixture("squeue-array-one-at-a-time-running.txt"))),
+      right(parseAccounting(fixture("sacct-array-one-at-a-time-running-in-range.txt"), [next]))
+    )
+    expect(both?.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Done"], [3, "Running"], [4, "Pending"]])
+  })
+
   it("an array's placeholder row (no element index, JobName allocation) says nothing yet; the settled answer names each element (recorded)", () => {
     const array = jobRecord("372", { array: { start: 1, end: 2 } })
     // The element that failed was 372_2; read as the whole array, it would end it Failed (or
