@@ -260,6 +260,18 @@ export const logPath = (
   return Either.right(fillPath(record, template, index))
 }
 
+/**
+ * Where a job's stdout or stderr goes, as shown to a person: a single job's real path; for an
+ * array job, the path with `{index}` where each element's index goes, whatever the scheduler's
+ * own pattern for it (Slurm's `%a`). Undefined when no such log is recorded.
+ */
+export const shownLogPath = (record: JobRecordType, stream: "stdout" | "stderr"): string | undefined => {
+  const template = stream === "stdout" ? record.stdoutPath : record.stderrPath
+  if (template === undefined) return undefined
+  if (record.array === undefined || record.executor !== "slurm") return fillPath(record, template, undefined)
+  return template.replace(/%(%|a)/g, (_, c: string) => (c === "%" ? "%" : indexPlaceholder))
+}
+
 /** The status of a job, or of one of its array elements (undefined: the element was never seen). */
 export const statusOf = (record: JobRecordType, index?: number): JobStatusType | undefined =>
   index === undefined ? record.status : record.elements?.find((e) => e.index === index)?.status

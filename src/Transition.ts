@@ -74,8 +74,18 @@ const carryDetails = (target: Details, obs: Details, current: Details | undefine
   }
 }
 
+/** Whether an element has started or ended: no answer sets it back to Pending. */
+const hasStarted = (element: ArrayElement | undefined): boolean =>
+  element !== undefined && element.status !== "Pending" && element.status !== "Unknown"
+
+/**
+ * An element's next state. It never moves back: an ended element stays as it ended, and one that
+ * started is not set back to Pending (the scheduler's tools disagree for a while: sacct's row of
+ * an array's pending elements can still name elements that squeue showed running).
+ */
 const applyElement = (current: ArrayElement | undefined, obs: ElementObservation): ArrayElement => {
   if (current !== undefined && isTerminalStatus(current.status)) return current
+  if (obs.status === "Pending" && hasStarted(current)) return current!
   const status = obs.status
   const exitCode = defined(obs.exitCode, current?.exitCode) ?? (status === "Done" ? 0 : undefined)
   const reason = reasonFor(status, defined(obs.reason, current?.reason), exitCode)

@@ -350,6 +350,19 @@ describe("what the job-store commands read and print", () => {
     expect(nameGlobs("train-*", "")).toEqual(["train-*"])
   })
 
+  it("show gives a Slurm array's log paths with {index} for the element, not Slurm's %a", () => {
+    const now = new Date(2026, 4, 1, 12)
+    const record = runningRecord("5", "/w", {
+      array: { start: 1, end: 4, maxConcurrent: 2 },
+      stdoutPath: "/w/logs/stdout.5_%a.log",
+      stderrPath: "/w/logs/stderr.5_%a.log"
+    })
+    const text = jobDetailsText(record, [], now)
+    expect(text).toMatch(/^Stdout:\s+\/w\/logs\/stdout\.5_\{index\}\.log$/m)
+    expect(text).toMatch(/^Stderr:\s+\/w\/logs\/stderr\.5_\{index\}\.log$/m)
+    expect(text).not.toContain("%a")
+  })
+
   it("show lists at most a hundred array elements and says how many more there are", () => {
     const now = new Date(2026, 4, 1, 12)
     const size = detailElementLimit + 5

@@ -239,6 +239,22 @@ describe("log paths", () => {
     const slurm = jobRecord("9", { array: { start: 1, end: 2 }, stdoutPath: "/l/out.9_%a.100%%.log" })
     expect(JobQueries.logPath(slurm, "stdout", 2)).toEqual(Either.right("/l/out.9_2.100%.log"))
   })
+
+  it("a log path as shown: a single job's real path, an array's with {index} (never Slurm's %a or %%)", () => {
+    const slurmArray = jobRecord("9", {
+      array: { start: 1, end: 2 },
+      stdoutPath: "/l/100%%/out.9_%a.log",
+      stderrPath: "/l/100%%/err.9_%a.log"
+    })
+    expect(JobQueries.shownLogPath(slurmArray, "stdout")).toBe("/l/100%/out.9_{index}.log")
+    expect(JobQueries.shownLogPath(slurmArray, "stderr")).toBe("/l/100%/err.9_{index}.log")
+    const slurmSingle = jobRecord("8", { stdoutPath: "/l/100%%/out.8.log" })
+    expect(JobQueries.shownLogPath(slurmSingle, "stdout")).toBe("/l/100%/out.8.log")
+    expect(JobQueries.shownLogPath(slurmSingle, "stderr")).toBeUndefined()
+    // Other schedulers already record {index}; a % of theirs is a plain character.
+    const lsfArray = jobRecord("7", { executor: "lsf", array: { start: 1, end: 2 }, stdoutPath: "/l/a%a/out.7.{index}.log" })
+    expect(JobQueries.shownLogPath(lsfArray, "stdout")).toBe("/l/a%a/out.7.{index}.log")
+  })
 })
 
 describe("times users type", () => {

@@ -31,6 +31,8 @@ import {
   statusUsableOnFailure,
   submit
 } from "../src/schedulers/Slurm.js"
+import { mergeObservations } from "../src/BatchExecutor.js"
+import { applyObservation } from "../src/Transition.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 
@@ -390,6 +392,82 @@ describe("sacct", () => {
     expect(more.get("2")?.status).toBe("Running")
     expect(more.get("2")?.finishTime).toBeUndefined()
     expect(more.get("4")?.elements).toHaveLength(6)
+  })
+
+  it("a stale pending-range row never speaks for an element that has a row of its own (recorded)", () => {
+    const statuses = (stdout: string) =>
+      byId(right(parseAccounting(stdout))).get("317")?.elements?.map((e) => [e.index, e.status])
+    // `317_3 RUNNING` then `317_[3-4%1] PENDING` in the same answer.
+    expect(statuses(fixture("sacct-array-one-at-a-time-running-in-range.txt"))).toEqual([
+      [1, "Done"],
+      [2, "Done"],
+      [3, "Running"],
+      [4, "Pending"]
+    ])
+    // `317_3 COMPLETED`, and still `317_[3-4%1] PENDING`.
+    expect(statuses(fixture("sacct-array-one-at-a-time-ended-in-range.txt"))).toEqual([
+      [1, "Done"],
+      [2, "Done"],
+      [3, "Done"],
+      [4, "Pending"]
+    ])
+    // Whatever order the rows come in.
+    const reversed = fixture("sacct-array-one-at-a-time-running-in-range.txt").trim().split("\n").reverse().join("\n")
+    expect(statuses(reversed)).toEqual([[1, "Done"], [2, "Done"], [3, "Running"], [4, "Pending"]])
+  })
+
+  it("a poll while sacct still names an ended element in its pending range: the element ends Done, never back to Pending (recorded)", () => {
+    // Element 3 was Running; squeue no longer shows it (only 317_4), so sacct is asked too.
+    const record = jobRecord("317", {
+      array: { start: 1, end: 4, maxConcurrent: 1 },
+      status: "Running",
+      elements: [
+        { index: 1, status: "Done", exitCode: 0 },
+        { index: 2, status: "Done", exitCode: 0 },
+        { index: 3, status: "Running" },
+        { index: 4, status: "Pending" }
+      ]
+    })
+    const live = right(parseStatus(fixture("squeue-array-one-at-a-time-last-pending.txt")))
+    const later = right(parseAccounting(fixture("sacct-array-one-at-a-time-ended-in-range.txt"), [record]))
+    const [obs] = mergeObservations(live, later)
+    const next = applyObservation(record, obs!, new Date(2026, 11, 7, 15, 45, 42))
+    expect(next.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Done"], [3, "Done"], [4, "Pending"]])
+    expect(next.status).toBe("Running")
+  })
+
+  it("squeue showed element 2 running; a later sacct answer still covering it with its pending range keeps it Running (recorded)", () => {
+    const array = jobRecord("317", { array: { start: 1, end: 4, maxConcurrent: 1 } })
+    const seen = applyObservation(
+      array,
+      right(parseStatus(fixture("squeue-array-one-at-a-time-range-lags.txt")))[0]!,
+      new Date(2026, 11, 7, 15, 45, 31)
+    )
+    expect(seen.elements?.map((e) => [e.index, e.status])).toEqual([[2, "Running"], [3, "Pending"], [4, "Pending"]])
+    // sacct, read at the same moment, has no row for 317_2 yet: only `317_[2-4%1]` PENDING.
+    const [later] = right(parseAccounting(fixture("sacct-array-one-at-a-time-range-lags.txt"), [seen]))
+    expect(later?.elements?.find((e) => e.index === 2)?.status).toBe("Pending")
+    const next = applyObservation(seen, later!, new Date(2026, 11, 7, 15, 45, 32))
+    expect(next.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Running"], [3, "Pending"], [4, "Pending"]])
+    expect(next.status).toBe("Running")
+    // With squeue's answer of the same moment as element 3 ran, both agree: 3 Running, 4 Pending.
+    const [both] = mergeObservations(
+      right(parseStatus(fixture("squeue-array-one-at-a-time-running.txt"))),
+      right(parseAccounting(fixture("sacct-array-one-at-a-time-running-in-range.txt"), [next]))
+    )
+    expect(both?.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Done"], [3, "Running"], [4, "Pending"]])
+  })
+
+  it("an array's placeholder row (no element index, JobName allocation) says nothing yet; the settled answer names each element (recorded)", () => {
+    const array = jobRecord("372", { array: { start: 1, end: 2 } })
+    // The element that failed was 372_2; read as the whole array, it would end it Failed (or
+    // Done, had the last element succeeded while another failed).
+    expect(right(parseAccounting(fixture("sacct-array-placeholder-row.txt"), [array]))).toEqual([])
+    const settled = byId(right(parseAccounting(fixture("sacct-array-placeholder-settled.txt"), [array])))
+    expect(settled.get("372")?.elements?.map((e) => [e.index, e.status])).toEqual([[1, "Done"], [2, "Failed"]])
+    // A plain job's row is read as ever.
+    expect(byId(right(parseAccounting(fixture("sacct-array-placeholder-row.txt"), [jobRecord("372")]))).get("372")?.status)
+      .toBe("Failed")
   })
 
   it("knows sacct's answer when accounting is disabled (recorded)", () => {

@@ -11,17 +11,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Duration, Effect, Either, Fiber, ManagedRuntime, Option, Ref, Stream } from "effect"
+import { Chunk, Duration, Effect, Either, Fiber, ManagedRuntime, Option, Queue, Ref, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ClusterApi from "../src/ClusterApi.js"
-import type { JobEvent, JobSpec } from "../src/Domain.js"
-import { describeReason } from "../src/Domain.js"
+import type { JobEvent, JobSpec, JobStatus } from "../src/Domain.js"
+import { describeReason, isTerminalStatus } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { logPath } from "../src/JobQueries.js"
+import type { JobChange } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import * as Pipeline from "../src/Pipeline.js"
@@ -71,6 +72,25 @@ const slurmctl = (command: "stop-controller" | "start-controller") => {
   const r = spawnSync("bash", [setupScript, command], { encoding: "utf8", timeout: 120_000 })
   if (r.status !== 0) throw new Error(`${command} failed:\n${r.stdout}\n${r.stderr}`)
 }
+
+/** How far along a status is: Pending, then Running, then ended. */
+const progress = (status: JobStatus): number => status === "Pending" ? 0 : status === "Running" ? 1 : isTerminalStatus(status) ? 2 : -1
+
+/** Every step back a written change made (an element, or the job, moving back to an earlier status). */
+const backwardSteps = (changes: ReadonlyArray<JobChange>): ReadonlyArray<string> =>
+  changes.flatMap(({ after, before }) => {
+    const steps: Array<string> = []
+    if (before !== undefined && progress(after.status) < progress(before.status)) {
+      steps.push(`job ${after.jobId}: ${before.status} -> ${after.status}`)
+    }
+    for (const was of before?.elements ?? []) {
+      const now = after.elements?.find((e) => e.index === was.index)
+      if (now === undefined || progress(now.status) < progress(was.status)) {
+        steps.push(`element ${was.index}: ${was.status} -> ${now?.status ?? "gone"}`)
+      }
+    }
+    return steps
+  })
 
 const cli = (args: ReadonlyArray<string>, cwd: string) => runBin(bin, args, { cwd, killAfterMs: 150_000 })
 
@@ -141,6 +161,34 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
         [4, "Done"]
       ])
       expect(fs.readFileSync(final.stdoutPath!.replace("%a", "3"), "utf8")).toBe("element 3\n")
+    })
+
+    it("an array 1-4%1 watched to its end: no element ever moves back (Running to Pending); each element's log is its own file", async () => {
+      const { changes, final } = await run(Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const store = yield* JobStore
+        const writes = yield* store.subscribe
+        // One element at a time: sacct keeps the array's row of pending elements (`ID_[2-4%1]`)
+        // as it was while elements 2 and 3 run and end, until the last one starts.
+        const job = yield* executor.submit({
+          name: "order",
+          command: `echo element $ARRAY_INDEX; sleep 3`,
+          array: { start: 1, end: 4, maxConcurrent: 1 },
+          resources: { workDir: scratch }
+        })
+        const [final] = yield* monitor.await(job, { timeout: "3 minutes" })
+        const changes = (yield* Queue.takeAll(writes)).pipe(Chunk.toReadonlyArray).filter((c) => c.after.jobId === job.jobId)
+        return { changes, final: final! }
+      }))
+      expect(backwardSteps(changes)).toEqual([])
+      expect(final.status).toBe("Done")
+      expect(final.elements?.map((e) => e.status)).toEqual(["Done", "Done", "Done", "Done"])
+      for (const index of [1, 2, 3, 4]) {
+        const file = Either.getOrThrow(logPath(final, "stdout", index))
+        expect(path.basename(file)).toBe(`stdout.${final.jobId}_${index}.log`)
+        expect(fs.readFileSync(file, "utf8")).toBe(`element ${index}\n`)
+      }
     })
 
     it("a dependency chain: afterok runs after its parent; afterok on a failed job ends Failed", async () => {
@@ -328,6 +376,29 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(final.status).toBe("Failed")
       expect(final.reason?._tag).toBe("SchedulerFailure")
       expect(describeReason(final.reason!)).toContain("slurmd could not set up its output")
+    })
+
+    it("the CLI on an array: submit --wait, show and logs give each element's log path with its index, never Slurm's %a", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "cli-array-"))
+      const config = path.join(dir, "cluster-api.yaml")
+      fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
+      const waited = await cli(
+        ["submit", "--config", config, "--wait", "--name", "cli-arr", "--array", "1-2", "echo el $ARRAY_INDEX; test $ARRAY_INDEX = 1"],
+        dir
+      )
+      expect(waited.code, waited.stderr).toBe(1)
+      const id = /Submitted job (\d+) /.exec(waited.stdout)![1]!
+      expect(waited.stdout).toContain(`stdout: ${path.join(dir, "logs", `stdout.${id}_{index}.log`)}`)
+      const [show, logs] = await Promise.all([
+        cli(["show", "--config", config, id], dir),
+        cli(["logs", "--config", config, id, "--index", "2"], dir)
+      ])
+      expect(show.code, show.stderr).toBe(0)
+      expect(show.stdout).toMatch(new RegExp(`^Stdout:\\s+\\S+/stdout\\.${id}_\\{index\\}\\.log$`, "m"))
+      // The failed element's log, named with its index.
+      expect(show.stdout).toContain(`last lines of stdout (${path.join(dir, "logs", `stdout.${id}_2.log`)}):`)
+      expect(waited.stdout + show.stdout).not.toContain("%a")
+      expect([logs.code, logs.stdout]).toEqual([0, "el 2\n"])
     })
 
     it("the CLI: submit --wait round trip, exit code 0 for Done and 1 for Failed", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Schema } from "effect"
-import type { JobRecord, Observation } from "../src/Domain.js"
-import { describeReason, failedElementIndices, JobRecord as JobRecordSchema } from "../src/Domain.js"
+import { FastCheck, Schema } from "effect"
+import type { JobRecord, JobStatus, Observation } from "../src/Domain.js"
+import { describeReason, failedElementIndices, isTerminalStatus, JobRecord as JobRecordSchema } from "../src/Domain.js"
 import {
   aggregateArray,
   applyObservation,
@@ -27,6 +27,12 @@ const record = (over: Partial<JobRecord> = {}): JobRecord => ({
 })
 
 const arrayRecord = (start: number, end: number) => record({ array: { start, end } })
+
+/** Every status a scheduler's answer can give an element, except Unknown (it says nothing). */
+const statuses = ["Pending", "Running", "Done", "Failed", "Killed"] as const
+
+/** How far along a status is: Pending, then Running, then ended. */
+const progress = (status: JobStatus): number => status === "Pending" ? 0 : status === "Running" ? 1 : isTerminalStatus(status) ? 2 : -1
 
 describe("applyObservation", () => {
   it("never gives a record a non-finite or out-of-range value: such an observation leaves it as it was", () => {
@@ -166,6 +172,47 @@ describe("arrays", () => {
     const second = mergeElements(first, [{ index: 2, status: "Running" }, { index: 1, status: "Done" }])
     expect(second.map((e) => e.status)).toEqual(["Done", "Done"])
   })
+
+  it("an element that started or ended is never set back to Pending by a later answer", () => {
+    const started = applyObservation(arrayRecord(1, 3), {
+      jobId: "1",
+      elements: [
+        { index: 1, status: "Running", startTime: at(1), execHost: "node1" },
+        { index: 2, status: "Done", exitCode: 0 },
+        { index: 3, status: "Pending" }
+      ]
+    }, at(1))
+    // A later answer (a stale pending range) says all three are Pending.
+    const later = applyObservation(started, {
+      jobId: "1",
+      elements: [1, 2, 3].map((index) => ({ index, status: "Pending" as const }))
+    }, at(2))
+    expect(later.elements).toEqual([
+      { index: 1, status: "Running", startTime: at(1), execHost: "node1" },
+      { index: 2, status: "Done", exitCode: 0 },
+      { index: 3, status: "Pending" }
+    ])
+    expect(later.status).toBe("Running")
+  })
+
+  it.prop(
+    "whatever answers come, in whatever order, no element moves back (Pending, then Running, then ended)",
+    [FastCheck.array(FastCheck.array(FastCheck.constantFrom(...statuses), { minLength: 3, maxLength: 3 }), { maxLength: 8 })],
+    ([answers]) => {
+      let current = arrayRecord(1, 3)
+      answers.forEach((answer, tick) => {
+        const next = applyObservation(current, {
+          jobId: "1",
+          elements: answer.map((status, i) => ({ index: i + 1, status }))
+        }, at(tick + 1))
+        for (const before of current.elements ?? []) {
+          const after = next.elements?.find((e) => e.index === before.index)
+          expect(after && progress(after.status)).toBeGreaterThanOrEqual(progress(before.status))
+        }
+        current = next
+      })
+    }
+  )
 
   it("counts a stepped range's elements", () => {
     const r = applyObservation(record({ array: { start: 1, end: 5, step: 2 } }), {

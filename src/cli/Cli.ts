@@ -480,8 +480,10 @@ const printFinals = (finals: ReadonlyArray<JobRecord>, json: boolean, shape: "ar
       yield* Console.log(Progress.resultTable(finals, yield* now))
       if (finals.length === 1) {
         const r = finals[0]!
-        if (r.stdoutPath !== undefined) yield* Console.log(`stdout: ${r.stdoutPath}`)
-        if (r.stderrPath !== undefined && r.stderrPath !== r.stdoutPath) yield* Console.log(`stderr: ${r.stderrPath}`)
+        const stdout = JobQueries.shownLogPath(r, "stdout")
+        const stderr = JobQueries.shownLogPath(r, "stderr")
+        if (stdout !== undefined) yield* Console.log(`stdout: ${stdout}`)
+        if (stderr !== undefined && stderr !== stdout) yield* Console.log(`stderr: ${stderr}`)
       }
     }
     yield* setExitCode(finals.every((r) => r.status === "Done") ? 0 : 1)

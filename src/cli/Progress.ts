@@ -11,6 +11,7 @@ import { Clock, Duration, Effect, Fiber, Schedule, Stream, SubscriptionRef } fro
 import type { FailureInfo } from "../Diagnosis.js"
 import type { ArrayElement, FailureReason, JobEvent, JobRecord, JobStatus } from "../Domain.js"
 import { arraySize, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
+import { shownLogPath } from "../JobQueries.js"
 import { formatBytes } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -252,8 +253,8 @@ export const jobDetailsText = (
     ["Last seen", formatDateTime(record.lastSeen)],
     ["Work dir", record.workDir],
     ["Script", record.scriptPath],
-    ["Stdout", record.stdoutPath],
-    ["Stderr", record.stderrPath],
+    ["Stdout", shownLogPath(record, "stdout")],
+    ["Stderr", shownLogPath(record, "stderr")],
     [
       "Array",
       record.array === undefined

@@ -328,9 +328,30 @@ const unreadableRow = (jobId: string, problem: string): IdRow => ({
   unreadable: problem
 })
 
-/** Groups per-element observations under their array's id; plain jobs pass through. */
+/**
+ * The rows with each row of several elements (a pending range, `26_[3-6%2]`) narrowed to the
+ * elements no row of one element names. sacct keeps an array's pending-range row as it was when
+ * the range was first written until its last element starts, so it still names elements that
+ * started, even ended, since; their own rows (`26_3 RUNNING`) say where they are.
+ */
+const withoutStaleRanges = (rows: ReadonlyArray<IdRow>): ReadonlyArray<IdRow> => {
+  const named = new Set<string>()
+  for (const { id } of rows) if (id._tag === "Elements" && id.indices.length === 1) named.add(`${id.jobId}_${id.indices[0]}`)
+  return rows.flatMap((row): ReadonlyArray<IdRow> => {
+    const id = row.id
+    if (id._tag !== "Elements" || id.indices.length === 1) return [row]
+    const indices = id.indices.filter((i) => !named.has(`${id.jobId}_${i}`))
+    if (indices.length === id.indices.length) return [row]
+    return indices.length === 0 ? [] : [{ ...row, id: { ...id, indices } }]
+  })
+}
+
+/**
+ * Groups per-element observations under their array's id; plain jobs pass through. A range row
+ * speaks only for the elements no row of their own names (`withoutStaleRanges`).
+ */
 const collect = (rows: ReadonlyArray<IdRow>): ReadonlyArray<Observation> =>
-  groupRows(rows.map(({ id, name, obs, unreadable }) => observed(id, obs, name, unreadable)))
+  groupRows(withoutStaleRanges(rows).map(({ id, name, obs, unreadable }) => observed(id, obs, name, unreadable)))
 
 const splitLines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l.trim().length > 0)
 
@@ -614,6 +635,10 @@ export const parseAccounting = (
       rows.push(unreadableRow(jobId, id.left))
       continue
     }
+    // sacct names an array's elements `ID_N`. A row of an array job without an index is the
+    // placeholder slurmdbd writes when a step's record comes before its job's (JobName
+    // `allocation`, ReqMem `16?`): about some element, but not which one; the next answer says.
+    if (id.right._tag === "Job" && records.get(id.right.jobId)?.array !== undefined) continue
     const obs = accountOutcome(row, batches.get(row.id), { dependencies: dependencyIds(records.get(id.right.jobId)), now })
     if (Either.isLeft(obs)) rows.push(unreadableRow(id.right.jobId, obs.left))
     else if (obs.right !== undefined) rows.push({ id: id.right, name: row.name, obs: obs.right })
