@@ -254,9 +254,19 @@ export const completeCancelled = (record: JobRecord, obs: Observation, now: Date
     }
     if (elementsChanged) next.elements = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
   }
-  if (next.startTime === undefined && next.elements !== undefined) {
-    const started = next.elements.flatMap((e) => e.startTime === undefined ? [] : [e.startTime.getTime()])
-    if (started.length > 0) next.startTime = new Date(Math.min(...started))
+  // An array started with its first element, and ended with its last once each has its end.
+  let first = Infinity
+  let last = -Infinity
+  let ended = 0
+  for (const e of next.elements ?? []) {
+    if (e.startTime !== undefined) first = Math.min(first, e.startTime.getTime())
+    if (e.finishTime === undefined) continue
+    last = Math.max(last, e.finishTime.getTime())
+    ended += 1
+  }
+  if (next.startTime === undefined && first !== Infinity) next.startTime = new Date(first)
+  if (obs.finishTime === undefined && record.array !== undefined && ended > 0 && ended >= arraySize(record.array)) {
+    next.finishTime = new Date(last)
   }
   if (!elementsChanged && sameOutcome(record, next)) return record
   next.lastSeen = now

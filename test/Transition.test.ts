@@ -290,6 +290,7 @@ describe("a cancelled job completed by what the scheduler says afterwards", () =
     expect(final.status).toBe("Killed")
     expect(final.reason).toEqual({ _tag: "Cancelled" })
     expect(final.elements?.map((e) => [e.index, e.status, e.finishTime])).toEqual([0, 1, 2, 3].map((i) => [i, "Killed", at(12)]))
+    expect([final.startTime, final.finishTime]).toEqual([at(3), at(12)])
     expect(final.elements?.[0]?.execHost).toBe("n1")
     // Nothing new: the same record, so nothing is written.
     expect(applyObservation(final, accounted, at(14))).toBe(final)
