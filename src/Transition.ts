@@ -276,13 +276,14 @@ export const completeCancelled = (record: JobRecord, obs: Observation, now: Date
 /**
  * Whether `obs` says the scheduler is done with a cancelled job: it reports the job ended, or (an
  * array) every element it reports has ended and, with those the record holds, every element of
- * the array is accounted for. Until then the job is still wound down (Slurm's COMPLETING) or its
- * accounting is not written yet, and the next poll asks again.
+ * the array is accounted for. An end of the array as a whole is not enough: Slurm's accounting
+ * first holds one placeholder row for the array, before its elements' rows. Until then the job is
+ * still wound down (Slurm's COMPLETING) or its accounting is not written yet, and the next poll
+ * asks again.
  */
 export const reportsEnd = (record: JobRecord, obs: Observation): boolean => {
   if (observationProblem(obs) !== undefined) return false
-  if (obs.status !== undefined && isTerminalStatus(obs.status)) return true
-  if (record.array === undefined) return false
+  if (record.array === undefined) return obs.status !== undefined && isTerminalStatus(obs.status)
   const observed = obs.elements ?? []
   if (observed.length === 0 || !observed.every((e) => isTerminalStatus(e.status))) return false
   const known = new Set([...(record.elements ?? []).map((e) => e.index), ...observed.map((e) => e.index)])

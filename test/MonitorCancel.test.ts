@@ -39,7 +39,7 @@ const watch = (jobId: string) =>
 
 describe("a cancelled Slurm job is completed by the polls after the cancel", () => {
   it.effect("an array of 4 cancelled before any poll saw it: the next polls record each element Killed with its end (4/4 ended), announced once", () =>
-    withFakeScheduler(makeFakeSlurm(306), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
+    withFakeScheduler(makeFakeSlurm(367), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
       Effect.gen(function*() {
         const executor = yield* Executor
         const job = yield* executor.submit({ name: "arrcancel", command: "sleep 300", array: { start: 0, end: 3, maxConcurrent: 2 } })
@@ -48,18 +48,23 @@ describe("a cancelled Slurm job is completed by the polls after the cancel", () 
         expect([atCancel.status, atCancel.elements]).toEqual(["Killed", undefined])
 
         // Right after scancel the running elements are COMPLETING; the pending ones are gone.
-        yield* fake.queue(job.jobId, lines("squeue-array-cancel-completing.txt", "306"))
+        yield* fake.queue(job.jobId, lines("squeue-array-cancel-completing.txt", "367"))
         yield* TestClock.adjust("10 seconds")
         const winding = yield* getRecord(job.jobId)
         expect(winding.status).toBe("Killed")
         expect(winding.elements?.map((e) => [e.index, e.status, e.execHost])).toEqual([[0, "Killed", "vm"], [1, "Killed", "vm"]])
 
-        // Then squeue no longer shows the array, and sacct has every element.
+        // Then squeue no longer shows the array, and sacct first holds one row for the whole array.
         yield* fake.queue(job.jobId, undefined)
-        yield* fake.account(job.jobId, lines("sacct-array-cancelled.txt", "306"))
+        yield* fake.account(job.jobId, lines("sacct-array-cancelled-placeholder.txt", "367"))
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* getRecord(job.jobId)).elements).toHaveLength(2)
+
+        // Then every element.
+        yield* fake.account(job.jobId, lines("sacct-array-cancelled.txt", "367"))
         yield* TestClock.adjust("10 seconds")
         const final = yield* getRecord(job.jobId)
-        const end = new Date(2026, 11, 7, 15, 44, 10)
+        const end = new Date(2026, 11, 7, 16, 11, 23)
         expect(final.status).toBe("Killed")
         expect(final.reason).toEqual({ _tag: "Cancelled" })
         expect(final.elements?.map((e) => [e.index, e.status, e.finishTime, e.execHost])).toEqual([

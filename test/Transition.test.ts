@@ -285,6 +285,8 @@ describe("a cancelled job completed by what the scheduler says afterwards", () =
     }
     const partly: Observation = { jobId: "1", elements: accounted.elements!.slice(0, 2) }
     expect(reportsEnd(killed, partly)).toBe(false)
+    // Slurm's accounting first holds one row for the whole array: its elements are still to come.
+    expect(reportsEnd(first, { jobId: "1", status: "Killed", finishTime: at(12) })).toBe(false)
     const final = applyObservation(first, accounted, at(13))
     expect(reportsEnd(first, accounted)).toBe(true)
     expect(final.status).toBe("Killed")
