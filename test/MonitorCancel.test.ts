@@ -4,13 +4,23 @@
  * what Slurm reports of the cancelled job, until Slurm says it ended.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Ref, Stream, TestClock } from "effect"
+import type { Scope } from "effect"
+import { Effect, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
+import { join } from "node:path"
+import * as ClusterApi from "../src/ClusterApi.js"
+import { ClusterConfig } from "../src/Config.js"
 import type { JobEvent } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
+import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
+import * as SqliteJobStore from "../src/SqliteJobStore.js"
+import type { Rule } from "../src/TestCommandRunner.js"
+import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { fixtures } from "./support/Dialects.js"
 import { calls, getRecord, withFakeScheduler } from "./support/FakeScheduler.js"
 import { makeFakeSlurm } from "./support/FakeSlurm.js"
+import { tempDirs } from "./support/TempDirs.js"
+import { toyExecutorLayer } from "./support/ToyDialect.js"
 
 const slurm = fixtures("slurm")
 const lines = (name: string, id: string) =>
@@ -121,4 +131,56 @@ describe("a cancelled Slurm job is completed by the polls after the cancel", () 
         expect(yield* calls("sacct")).toBe(asked)
         expect(yield* getRecord(job.jobId)).toEqual(atCancel)
       }), { zombie_timeout_minutes: 1 }))
+})
+
+describe("a job cancelled by another program sharing the store", () => {
+  const tempDir = tempDirs("capi-monitor-cancel-shared-")
+
+  it.scoped("its owner asks the scheduler about it until it reports the end, which completes the record; the end is announced once", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      // The toy scheduler: `ID|STATE|EXIT` lines; the job leaves the live queue once killed.
+      const live = new Map<string, string>()
+      const finished = new Map<string, string>()
+      const answer = (table: Map<string, string>): Rule["reply"] => (call) => ({
+        stdout: call.argv.slice(1).flatMap((id) => table.has(id) ? [`${id}|${table.get(id)}`] : []).join("\n")
+      })
+      const rules: ReadonlyArray<Rule> = [
+        { match: "toysub", reply: { stdout: "100\n" } },
+        { match: "toystat", reply: answer(live) },
+        { match: "toyacct", reply: answer(finished) },
+        { match: "toykill", reply: { stdout: "" } }
+      ]
+      const program = ClusterApi.compose({
+        config: ClusterConfig.layerTest({ poll_interval: 10, log_directory: join(dir, "logs") }),
+        runner: TestCommandRunner.layer({ rules }),
+        store: SqliteJobStore.layer(join(dir, "store.db")),
+        executor: toyExecutorLayer
+      })
+      const owner = yield* Layer.build(program)
+      const inOwner = <A, E>(effect: Effect.Effect<A, E, ClusterApi.Services | TestCommandRunner | Scope.Scope>) =>
+        Effect.provide(effect, owner)
+      const job = yield* inOwner(Effect.flatMap(Executor, (e) => e.submit({ name: "shared", command: "true" })))
+      live.set(job.jobId, "R|")
+      const watching = yield* inOwner(watch(job.jobId))
+      yield* TestClock.adjust("10 seconds")
+
+      // The command line opens the same store and cancels the job.
+      yield* Effect.flatMap(Executor, (e) => e.cancel(job.jobId)).pipe(Effect.scoped, Effect.provide(program))
+      // The owner reads the end from the store on its next tick, and asks about the job on the one
+      // after: it is still in the live queue, being killed.
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* inOwner(calls("toystat"))).toBe(1)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* inOwner(calls("toystat"))).toBe(2)
+      live.delete(job.jobId)
+      finished.set(job.jobId, "CA|143")
+      yield* TestClock.adjust("10 seconds")
+      const final = Option.getOrThrow(yield* inOwner(Effect.flatMap(JobStore, (s) => s.get(job.jobId))))
+      expect([final.status, final.reason, final.exitCode]).toEqual(["Killed", { _tag: "Cancelled" }, 143])
+      const asked = yield* inOwner(calls("toyacct"))
+      yield* TestClock.adjust("30 seconds")
+      expect(yield* inOwner(calls("toyacct"))).toBe(asked)
+      expect(yield* inOwner(watching.ends)).toEqual({ statusChanges: ["Running", "Killed"], callbacks: 1 })
+    }))
 })
