@@ -698,7 +698,11 @@ export const make = Effect.gen(function*() {
     // A job that ended on its own keeps its true end; the next poll records it.
     if (alreadyEnded(record)) return record
     const at = yield* now
-    const changes = yield* store.modify([keyOf(jobId)], (r) => cancelled(r, at, done))
+    // With what this executor knows of it: its processes' starts and host, its elements.
+    const changes = yield* store.modify([keyOf(jobId)], (r) => {
+      const seen = observeJob(r)
+      return cancelled(seen === undefined ? r : applyObservation(r, seen, at), at, done)
+    })
     // A job held for its dependencies is never started now.
     const hold = holds.get(jobId)
     if (hold !== undefined) {
@@ -706,8 +710,28 @@ export const make = Effect.gen(function*() {
       for (const key of hold.keys) states.set(key, { _tag: "Withdrawn", finishTime: at })
     }
     yield* FiberMap.remove(fibers, jobId)
+    yield* markTerminated(record)
     return changes[0]?.after ?? record
   })
+
+  /**
+   * Once a cancel has terminated a job's processes: each one not ended is recorded ended now (or
+   * withdrawn, when it never started), so the next poll gives the cancelled record their ends.
+   */
+  const markTerminated = (record: JobRecord) =>
+    Effect.map(now, (at) => {
+      for (const { key } of processesOf(record)) {
+        const state = states.get(key)
+        if (state !== undefined && hasEnded(state)) continue
+        const running = state?._tag === "Running" || state?._tag === "Watching" ? state : undefined
+        states.set(
+          key,
+          running === undefined
+            ? { _tag: "Withdrawn", finishTime: at }
+            : { _tag: "Exited", pid: running.pid, startTime: running.startTime, finishTime: at, host: running.host, timedOut: false }
+        )
+      }
+    })
 
   /**
    * Run when the scope closes, after every process of this executor was terminated: its jobs get

@@ -23,6 +23,11 @@
  * next program. Endings found at start wait for a consumer: the first event stream opened gets
  * them first, and a callback registered for such a job fires at once; either records the delivery.
  *
+ * A job this program owns that is cancelled (here or by another program) stays in the poll set
+ * until the scheduler reports it ended, or for `zombie_timeout_minutes` at most: what the
+ * scheduler says then (host, times, memory, each array element) completes its record, which stays
+ * Killed(Cancelled); its end is announced once, when the cancel was written.
+ *
  * A job owned by another live program (one sharing the store) can still be awaited or given a
  * callback: each tick re-reads it from the store, and its owner's Monitor does the polling.
  *
@@ -62,7 +67,7 @@ import type { JobChange, JobKey } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
 import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
-import { applyObservation, isZombie, observationProblem, vanish } from "./Transition.js"
+import { applyObservation, isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "./Transition.js"
 
 /** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
 export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
@@ -89,7 +94,7 @@ export interface ResumeReport {
 export interface TickReport {
   /** Jobs that were active when the tick started. */
   readonly active: number
-  /** Whether the executor was asked (false when no job was active). */
+  /** Whether the executor was asked (false when no job was active nor a cancelled one closing). */
   readonly polled: boolean
   /** Whether that poll failed (no job was changed). */
   readonly failed: boolean
@@ -204,6 +209,8 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const watched = new Map<string, JobRecord>()
   /** Jobs this program owns (submitted or adopted): only their deliveries are recorded. */
   const owned = new Set<string>()
+  /** Cancelled jobs the scheduler has not yet reported ended, and when the cancel was seen (ms). */
+  const closing = new Map<string, number>()
   /** Failed jobs whose next attempt is waiting to be submitted, and that attempt's number. */
   const retrying = new Map<string, number>()
   const retryFibers = yield* FiberSet.make()
@@ -373,6 +380,9 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       }
       const retry = owned.has(after.jobId) ? planRetry(after, options) : Option.none()
       if (!(yield* claimEnd(after, at, retry))) return
+      if (owned.has(after.jobId) && after.executor === executor.kind && isCancelled(after)) {
+        closing.set(after.jobId, at.getTime())
+      }
       yield* PubSub.publishAll(events, eventsOf(change, at))
       if (Option.isSome(retry)) return yield* scheduleRetry(after, retry.value, at)
       yield* settle(after)
@@ -475,20 +485,43 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       return seen
     })
 
+  /**
+   * The cancelled jobs still closing, as the store holds them. A job is let go once the store no
+   * longer holds it cancelled (purged, removed) or its cancel is older than the zombie timeout.
+   */
+  const closingRecords = (nowMillis: number) =>
+    Effect.gen(function*() {
+      for (const [jobId, since] of closing) {
+        if (nowMillis - since <= zombieMillis) continue
+        closing.delete(jobId)
+        yield* Effect.logDebug(
+          `cancelled job ${jobId}: ${executor.kind} did not report its end within ${options.zombie_timeout_minutes} min; its record keeps what was known`
+        )
+      }
+      if (closing.size === 0) return []
+      const held = (yield* store.list({ ids: [...closing.keys()] })).filter(isCancelled)
+      const kept = new Set(held.map((r) => r.jobId))
+      for (const jobId of closing.keys()) if (!kept.has(jobId)) closing.delete(jobId)
+      return held
+    })
+
   // Ticks never overlap: the fiber's and any caller's run one after the other.
   const tickLock = yield* Effect.makeSemaphore(1)
 
   const tick: MonitorShape["tick"] = Effect.gen(function*() {
     const active = yield* store.list({ active: true, owned: true, executor: executor.kind })
     const startMillis = yield* now
+    // Cancelled jobs are asked about with the active ones until the scheduler reports their end.
+    const cancelled = yield* closingRecords(startMillis)
+    const polledJobs = [...active, ...cancelled]
     let polled = false
     let failed = false
     let observed = 0
     let changed = 0
     let vanished = 0
-    if (active.length > 0) {
+    if (polledJobs.length > 0) {
       polled = true
-      const result = yield* Effect.either(executor.poll(active))
+      const result = yield* Effect.either(executor.poll(polledJobs))
       const at = new Date(yield* now)
       if (result._tag === "Left") {
         failed = true
@@ -515,7 +548,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
           const verdict = yield* doneVerdict(next, options).pipe(Effect.provide(platform))
           if (verdict !== undefined) verdicts.set(record.jobId, verdict)
         }
-        const changes = yield* store.modify(active, (current) => {
+        const changes = yield* store.modify(polledJobs, (current) => {
           const o = seen.get(current.jobId)
           if (o !== undefined) {
             const next = applyObservation(current, o, at)
@@ -527,6 +560,10 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
           return isZombie(current, at, zombieMillis) ? vanish(current, at) : current
         })
         changed = changes.length
+        for (const r of cancelled) {
+          const o = seen.get(r.jobId)
+          if (o !== undefined && reportsEnd(r, o)) closing.delete(r.jobId)
+        }
         vanished = changes.filter((c) => c.after.reason?._tag === "Vanished").length
         if (vanished > 0) {
           yield* Effect.logWarning(
@@ -566,6 +603,7 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   for (const record of endedOnStart) {
     ended.set(record.jobId, (record.finishTime ?? startedAt).getTime())
     watched.delete(record.jobId)
+    if (isCancelled(record) && record.executor === executor.kind) closing.set(record.jobId, startedAt.getTime())
     const retry = planRetry(record, options)
     if (Option.isSome(retry)) {
       retrying.set(record.jobId, retry.value.attempt)

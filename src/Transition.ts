@@ -139,12 +139,14 @@ const endedWithoutElements = (
     (status === "Failed" && (reason === undefined || reason._tag === "NonZeroExit" || reason._tag === "Signalled")))
 
 /**
- * What `record` becomes given `obs`, seen at `now`. A terminal record never changes, nor does any
- * record given an observation with a problem (`observationProblem`). An array that ends with no
+ * What `record` becomes given `obs`, seen at `now`. A terminal record keeps its status (a cancelled
+ * one only takes what the scheduler says of how it ended: `completeCancelled`), and no record
+ * changes given an observation with a problem (`observationProblem`). An array that ends with no
  * element reported is Failed(NoArrayElements), never Done.
  */
 export const applyObservation = (record: JobRecord, obs: Observation, now: Date): JobRecord => {
-  if (isTerminalStatus(record.status) || observationProblem(obs) !== undefined) return record
+  if (observationProblem(obs) !== undefined) return record
+  if (isTerminalStatus(record.status)) return isCancelled(record) ? completeCancelled(record, obs, now) : record
   const elements = obs.elements !== undefined && obs.elements.length > 0
     ? mergeElements(record.elements, obs.elements)
     : record.elements
@@ -200,7 +202,11 @@ export const vanish = (record: JobRecord, now: Date): JobRecord => {
   return next
 }
 
-/** A job ended by cancellation: Killed with reason Cancelled, or Done when asked to mark it done. */
+/**
+ * A job ended by cancellation: Killed with reason Cancelled, or Done when asked to mark it done. It
+ * keeps what was known of it and its elements (host, start time, memory); `now` is its finish time
+ * until the scheduler says when it ended (`completeCancelled`).
+ */
 export const cancelled = (record: JobRecord, now: Date, done: boolean, by?: string): JobRecord => {
   if (isTerminalStatus(record.status)) return record
   const status: JobStatus = done ? "Done" : "Killed"
@@ -211,9 +217,106 @@ export const cancelled = (record: JobRecord, now: Date, done: boolean, by?: stri
   if (record.elements !== undefined) {
     next.elements = record.elements.map((e) => {
       if (isTerminalStatus(e.status)) return e
-      if (done) return { index: e.index, status }
-      return { ...e, status, reason }
+      const { reason: _reason, ...known } = e
+      return done ? { ...known, status } : { ...known, status, reason }
     })
   }
   return next
+}
+
+/** Whether a record is a job ended by a cancel: Killed, reason Cancelled. */
+export const isCancelled = (record: JobRecord): boolean =>
+  record.status === "Killed" && record.reason?._tag === "Cancelled"
+
+const sameTime = (a: Date | undefined, b: Date | undefined): boolean => a?.getTime() === b?.getTime()
+
+/** Whether two records or elements hold the same outcome details (status, exit code, host, memory, times). */
+const sameOutcome = (a: Details & { readonly status: JobStatus; readonly exitCode?: number | undefined }, b: typeof a) =>
+  a.status === b.status && a.exitCode === b.exitCode && a.execHost === b.execHost && a.maxMem === b.maxMem &&
+  sameTime(a.submitTime, b.submitTime) && sameTime(a.startTime, b.startTime) && sameTime(a.finishTime, b.finishTime)
+
+/**
+ * One element of a cancelled array as the scheduler reports it after the cancel (`cancel` is the
+ * array's reason). An element the record did not know (or knew unfinished) takes the scheduler's
+ * end: Killed, or how it ended before the cancel reached it; Killed(`cancel`) while the scheduler
+ * still winds it down. A known end stays, except Killed(Cancelled) that the scheduler says ended
+ * Done: it ended before the cancel reached it (a failure may be the cancel's own signal, so that
+ * stays Killed). The scheduler's details (host, memory, times, exit code) replace those known.
+ */
+const completeElement = (current: ArrayElement | undefined, obs: ElementObservation, cancel: FailureReason): ArrayElement => {
+  const known = current !== undefined && isTerminalStatus(current.status)
+  const endedBefore = obs.status === "Done" && current?.status === "Killed" && current.reason?._tag === "Cancelled"
+  const status: JobStatus = known && !endedBefore ? current.status : isTerminalStatus(obs.status) ? obs.status : "Killed"
+  const exitCode = defined(obs.exitCode, current?.exitCode) ?? (status === "Done" ? 0 : undefined)
+  const reason = known && !endedBefore
+    ? current.reason
+    : isTerminalStatus(obs.status) ? reasonFor(status, obs.reason, exitCode) : cancel
+  const next: { -readonly [K in keyof ArrayElement]: ArrayElement[K] } = { index: obs.index, status }
+  if (reason !== undefined) next.reason = reason
+  if (exitCode !== undefined) next.exitCode = exitCode
+  carryDetails(next, obs, current)
+  return current !== undefined && current.reason === next.reason && sameOutcome(current, next) ? current : next
+}
+
+/**
+ * A cancelled job as the scheduler reports it after the cancel: its status and reason stay (a
+ * cancel is how it ended, whatever exit the scheduler gives the killed process), and what the
+ * scheduler says of it completes the record: host, start and finish times, peak memory, exit code,
+ * and each array element (`completeElement`). The record is returned unchanged (the same object)
+ * when the observation adds nothing.
+ */
+export const completeCancelled = (record: JobRecord, obs: Observation, now: Date): JobRecord => {
+  if (!isCancelled(record) || observationProblem(obs) !== undefined) return record
+  const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = { ...record }
+  const exitCode = defined(obs.exitCode, record.exitCode)
+  if (exitCode !== undefined) next.exitCode = exitCode
+  carryDetails(next, obs, record)
+  let elementsChanged = false
+  if (obs.elements !== undefined && obs.elements.length > 0) {
+    const byIndex = new Map<number, ArrayElement>()
+    for (const e of record.elements ?? []) byIndex.set(e.index, e)
+    for (const o of obs.elements) {
+      const current = byIndex.get(o.index)
+      const merged = completeElement(current, o, record.reason ?? { _tag: "Cancelled" })
+      if (merged !== current) {
+        byIndex.set(o.index, merged)
+        elementsChanged = true
+      }
+    }
+    if (elementsChanged) next.elements = Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+  }
+  // An array started with its first element, and ended with its last once each has its end.
+  let first = Infinity
+  let last = -Infinity
+  let ended = 0
+  for (const e of next.elements ?? []) {
+    if (e.startTime !== undefined) first = Math.min(first, e.startTime.getTime())
+    if (e.finishTime === undefined) continue
+    last = Math.max(last, e.finishTime.getTime())
+    ended += 1
+  }
+  if (next.startTime === undefined && first !== Infinity) next.startTime = new Date(first)
+  if (obs.finishTime === undefined && record.array !== undefined && ended > 0 && ended >= arraySize(record.array)) {
+    next.finishTime = new Date(last)
+  }
+  if (!elementsChanged && sameOutcome(record, next)) return record
+  next.lastSeen = now
+  return next
+}
+
+/**
+ * Whether `obs` says the scheduler is done with a cancelled job: it reports the job ended, or (an
+ * array) every element it reports has ended and, with those the record holds, every element of
+ * the array is accounted for. An end of the array as a whole is not enough: Slurm's accounting
+ * first holds one placeholder row for the array, before its elements' rows. Until then the job is
+ * still wound down (Slurm's COMPLETING) or its accounting is not written yet, and the next poll
+ * asks again.
+ */
+export const reportsEnd = (record: JobRecord, obs: Observation): boolean => {
+  if (observationProblem(obs) !== undefined) return false
+  if (record.array === undefined) return obs.status !== undefined && isTerminalStatus(obs.status)
+  const observed = obs.elements ?? []
+  if (observed.length === 0 || !observed.every((e) => isTerminalStatus(e.status))) return false
+  const known = new Set([...(record.elements ?? []).map((e) => e.index), ...observed.map((e) => e.index)])
+  return known.size >= arraySize(record.array)
 }

@@ -12,7 +12,7 @@ import { ClusterConfig, loadConfig } from "../src/Config.js"
 import { JobRecord, JobSpec, JobStatus } from "../src/Domain.js"
 import { prepareJob } from "../src/Executor.js"
 import { parseWhen } from "../src/JobQueries.js"
-import { aggregateArray, applyObservation } from "../src/Transition.js"
+import { aggregateArray, applyObservation, isCancelled } from "../src/Transition.js"
 import { parserCases } from "./support/Parsers.js"
 import { removeDir } from "./support/TempDirs.js"
 
@@ -89,12 +89,15 @@ const observation = FastCheck.record({
 
 describe("transitions", () => {
   it.prop(
-    "a terminal record never changes, and a record always keeps its id",
+    "a terminal record keeps its status and reason (only a cancelled one takes details), and a record always keeps its id",
     [Arbitrary.make(JobRecord), observation],
     ([record, obs]) => {
       const next = applyObservation(record, { jobId: record.jobId, ...obs }, new Date(0))
       expect(next.jobId).toBe(record.jobId)
-      if (["Done", "Failed", "Killed"].includes(record.status)) expect(next).toBe(record)
+      if (["Done", "Failed", "Killed"].includes(record.status)) {
+        expect([next.status, next.reason]).toEqual([record.status, record.reason])
+        if (!isCancelled(record)) expect(next).toBe(record)
+      }
       expect(Schema.is(JobRecord)(next)).toBe(true)
     },
     { fastCheck: { numRuns: 300 } }

@@ -6,9 +6,11 @@ import {
   aggregateArray,
   applyObservation,
   cancelled,
+  completeCancelled,
   isZombie,
   mergeElements,
   observationProblem,
+  reportsEnd,
   vanish
 } from "../src/Transition.js"
 
@@ -275,5 +277,125 @@ describe("array parent times", () => {
       elements: [{ index: 1, status: "Running", startTime: at(7) }, { index: 2, status: "Running", startTime: at(3) }]
     }, at(10))
     expect(r.startTime).toEqual(at(3))
+  })
+})
+
+describe("a cancelled job completed by what the scheduler says afterwards", () => {
+  const running = record({
+    status: "Running",
+    startTime: at(2),
+    execHost: "n1",
+    array: { start: 0, end: 1 },
+    elements: [
+      { index: 0, status: "Done", exitCode: 0, startTime: at(2), finishTime: at(4), execHost: "n1" },
+      { index: 1, status: "Running", startTime: at(3), execHost: "n2", maxMem: 1024 }
+    ]
+  })
+
+  it("a running job cancelled keeps its start time, host and its elements' details, also when marked done", () => {
+    for (const done of [false, true]) {
+      const r = cancelled(running, at(10), done)
+      expect([r.startTime, r.execHost, r.finishTime]).toEqual([at(2), "n1", at(10)])
+      expect(r.elements).toEqual([
+        running.elements![0],
+        done
+          ? { index: 1, status: "Done", startTime: at(3), execHost: "n2", maxMem: 1024 }
+          : { index: 1, status: "Killed", reason: { _tag: "Cancelled" }, startTime: at(3), execHost: "n2", maxMem: 1024 }
+      ])
+    }
+  })
+
+  it("a later observation gives it the scheduler's host, times, memory and exit code; it stays Killed(Cancelled)", () => {
+    const killed = cancelled(record({ status: "Pending" }), at(10), false)
+    expect(killed.startTime).toBeUndefined()
+    // What Slurm says once the cancel reached the job: CANCELLED by uid 0, or a killed process's signal.
+    for (const status of ["Killed", "Failed", "Done"] as const) {
+      const next = applyObservation(killed, {
+        jobId: "1",
+        status,
+        reason: status === "Failed" ? { _tag: "Signalled", signal: "SIGTERM" } : { _tag: "Cancelled", by: "0" },
+        exitCode: status === "Failed" ? 143 : undefined,
+        execHost: "n1",
+        startTime: at(3),
+        finishTime: at(11),
+        maxMem: 2048
+      }, at(12))
+      expect(next.status).toBe("Killed")
+      expect(next.reason).toEqual({ _tag: "Cancelled" })
+      expect([next.execHost, next.startTime, next.finishTime, next.maxMem, next.lastSeen]).toEqual(["n1", at(3), at(11), 2048, at(12)])
+      expect(next.exitCode).toBe(status === "Failed" ? 143 : undefined)
+      expect(reportsEnd(killed, { jobId: "1", status })).toBe(true)
+    }
+  })
+
+  it("an array cancelled before any poll saw its elements gets each one, and only an observation of all of them ends it", () => {
+    const killed = cancelled(arrayRecord(0, 3), at(10), false)
+    expect(killed.elements).toBeUndefined()
+    // Right after the cancel the running elements are still wound down (Slurm's COMPLETING).
+    const winding: Observation = {
+      jobId: "1",
+      elements: [0, 1].map((index) => ({ index, status: "Running" as const, startTime: at(3), execHost: "n1" }))
+    }
+    const first = applyObservation(killed, winding, at(11))
+    expect(first.status).toBe("Killed")
+    expect(first.startTime).toEqual(at(3))
+    expect(first.elements?.map((e) => [e.index, e.status, e.reason?._tag, e.execHost])).toEqual([
+      [0, "Killed", "Cancelled", "n1"],
+      [1, "Killed", "Cancelled", "n1"]
+    ])
+    expect(reportsEnd(first, winding)).toBe(false)
+    const accounted: Observation = {
+      jobId: "1",
+      elements: [0, 1, 2, 3].map((index) => ({
+        index,
+        status: "Killed" as const,
+        reason: { _tag: "Cancelled" as const, by: "0" },
+        finishTime: at(12),
+        ...(index < 2 ? { startTime: at(3), execHost: "n1" } : {})
+      }))
+    }
+    const partly: Observation = { jobId: "1", elements: accounted.elements!.slice(0, 2) }
+    expect(reportsEnd(killed, partly)).toBe(false)
+    // Slurm's accounting first holds one row for the whole array: its elements are still to come.
+    expect(reportsEnd(first, { jobId: "1", status: "Killed", finishTime: at(12) })).toBe(false)
+    const final = applyObservation(first, accounted, at(13))
+    expect(reportsEnd(first, accounted)).toBe(true)
+    expect(final.status).toBe("Killed")
+    expect(final.reason).toEqual({ _tag: "Cancelled" })
+    expect(final.elements?.map((e) => [e.index, e.status, e.finishTime])).toEqual([0, 1, 2, 3].map((i) => [i, "Killed", at(12)]))
+    expect([final.startTime, final.finishTime]).toEqual([at(3), at(12)])
+    expect(final.elements?.[0]?.execHost).toBe("n1")
+    // Nothing new: the same record, so nothing is written.
+    expect(applyObservation(final, accounted, at(14))).toBe(final)
+    expect(completeCancelled(final, accounted, at(14))).toBe(final)
+  })
+
+  it("an element the cancel recorded Killed that the scheduler says ended Done is Done; one it says failed stays Killed", () => {
+    const killed = cancelled(record({ status: "Running", array: { start: 0, end: 2 }, elements: [0, 1, 2].map((index) => ({ index, status: "Running" as const })) }), at(10), false)
+    const next = applyObservation(killed, {
+      jobId: "1",
+      elements: [
+        { index: 0, status: "Done", exitCode: 0, finishTime: at(9) },
+        { index: 1, status: "Failed", exitCode: 143, finishTime: at(11) },
+        { index: 2, status: "Killed", reason: { _tag: "Cancelled", by: "0" }, finishTime: at(11) }
+      ]
+    }, at(12))
+    expect(next.status).toBe("Killed")
+    expect(next.elements?.map((e) => [e.status, e.reason, e.exitCode, e.finishTime])).toEqual([
+      ["Done", undefined, 0, at(9)],
+      ["Killed", { _tag: "Cancelled" }, 143, at(11)],
+      ["Killed", { _tag: "Cancelled" }, undefined, at(11)]
+    ])
+  })
+
+  it("a job that ended otherwise (Done, Failed, Vanished, Killed by the scheduler for another reason) never changes", () => {
+    for (const ended of [
+      record({ status: "Done" }),
+      record({ status: "Failed", reason: { _tag: "NonZeroExit", exitCode: 1 } }),
+      vanish(record({ status: "Running" }), at(5)),
+      record({ status: "Killed", reason: { _tag: "Preempted" } })
+    ]) {
+      expect(applyObservation(ended, { jobId: "1", status: "Killed", execHost: "n9", finishTime: at(20) }, at(21))).toBe(ended)
+    }
   })
 })
