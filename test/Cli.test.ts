@@ -11,14 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import type { JobRecord } from "../src/Domain.js"
-import {
-  commandLine,
-  defaultJobName,
-  demoProblems,
-  exitCodeFor,
-  parseEnv,
-  parseTimeout
-} from "../src/cli/Cli.js"
+import { demoProblems } from "../src/cli/commands/demo.js"
+import { exitCodeFor } from "../src/cli/Exit.js"
+import { commandLine, defaultJobName, parseEnv, parseTimeout } from "../src/cli/Input.js"
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
 import { runBin } from "./support/RunBin.js"

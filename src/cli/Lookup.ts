@@ -1,0 +1,71 @@
+/**
+ * Jobs as a user names them on the command line (`52`, `slurm:52`), found in the job store.
+ */
+import { Effect } from "effect"
+import { availableExecutors, inMemoryState } from "../Config.js"
+import { JobNotFound } from "../Errors.js"
+import { Executor } from "../Executor.js"
+import * as JobQueries from "../JobQueries.js"
+import { keyString } from "../JobStore.js"
+import { UsageError } from "./Exit.js"
+import { statePath } from "./Globals.js"
+
+/** What is said about a job id the store (at `path`) has no record of. */
+export const notFoundHint = (path: string): string =>
+  path === inMemoryState
+    ? "state_path is :memory:, so jobs are known only to the program that submitted them"
+    : `${path} has no record of it (jobs submitted with another state_path, or from another directory with the default one, are in that store)`
+
+/** A job id the store does not have, with a hint about where it may be. */
+export const notFound = (jobId: string) => Effect.map(statePath, (path) => new JobNotFound({ jobId, hint: notFoundHint(path) }))
+
+/**
+ * The record of a job as the user named it (`52`, or `slurm:52` when jobs of several executors
+ * have the id): JobNotFound with a hint about where it may be, or AmbiguousJob.
+ */
+export const lookupJob = (input: string) =>
+  JobQueries.findJob(input).pipe(Effect.catchTag("JobNotFound", () => Effect.flatMap(notFound(input), Effect.fail)))
+
+/** The records of these jobs, in order; JobNotFound (or AmbiguousJob) for the first not found. */
+export const lookupAll = (inputs: ReadonlyArray<string>) => Effect.forEach(inputs, lookupJob)
+
+/**
+ * A job of the configured executor, as the user named it: a job the store holds for another
+ * executor is refused, naming the executor to configure.
+ */
+export const lookupOwn = (input: string) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const record = yield* lookupJob(input)
+    if (record.executor === executor.kind) return record
+    return yield* new UsageError({
+      message: `job ${keyString(record)} ran on ${record.executor}, and this config submits to ${executor.kind}: give the config or profile for ${record.executor} (--config, --profile)`
+    })
+  })
+
+/** The executor a job named `executor:id` names, when it is one. */
+export const executorNamed = (input: string): string | undefined => {
+  const named = input.slice(0, Math.max(0, input.indexOf(":")))
+  return (availableExecutors as ReadonlyArray<string>).includes(named) ? named : undefined
+}
+
+/** The id part of a job as the user named it (`slurm:52` gives `52`). */
+export const bareId = (input: string): string => {
+  const named = executorNamed(input)
+  return named === undefined ? input : input.slice(named.length + 1)
+}
+
+/**
+ * A scheduler's job id as the user gave it: `52`, or `slurm:52` naming the configured executor.
+ * Another executor's name is refused.
+ */
+export const schedulerId = (input: string) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const named = executorNamed(input)
+    if (named === undefined) return input
+    if (named === executor.kind) return bareId(input)
+    return yield* new UsageError({
+      message: `job ${input} is a ${named} job, and this config submits to ${executor.kind}: give the config or profile for ${named} (--config, --profile)`
+    })
+  })

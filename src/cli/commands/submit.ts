@@ -1,0 +1,202 @@
+/**
+ * The `cluster-api submit` command.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Either, Option, Ref } from "effect"
+import type { Dependency, JobSpec, ResourceSpec } from "../../Domain.js"
+import { FailureKind as FailureKindSchema } from "../../Domain.js"
+import { Executor } from "../../Executor.js"
+import { parseArraySpec } from "../../JobOptions.js"
+import * as Interrupt from "../Interrupt.js"
+import { UsageError } from "../Exit.js"
+import { globalOptions, reported, resolveGlobals, services } from "../Globals.js"
+import { commandLine, defaultJobName, parseEnv, parseFailureKinds } from "../Input.js"
+import { atLeast, dependencyOption, fromEither, optionalText, timeoutOption } from "../Options.js"
+import { encodeRecord, printFinals, printJson } from "../Output.js"
+import { awaitJobs, interruptOptions, localNote, withProgress } from "../Watch.js"
+
+export const submitCommand = Command.make(
+  "submit",
+  {
+    globals: globalOptions,
+    name: optionalText("name", "NAME", "Job name (default: the command's first word); the config's job_name_prefix is added"),
+    cpus: Options.integer("cpus").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("CPUs (cores) per job"),
+      Options.mapEffect(atLeast("cpus", 1)),
+      Options.optional
+    ),
+    gpus: Options.integer("gpus").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("GPUs per job"),
+      Options.mapEffect(atLeast("gpus", 0)),
+      Options.optional
+    ),
+    nodes: Options.integer("nodes").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Nodes per job"),
+      Options.mapEffect(atLeast("nodes", 1)),
+      Options.optional
+    ),
+    memory: optionalText("memory", "SIZE", `Memory per job, e.g. "8 GB", "512M" (K/M/G are 1024-based)`),
+    walltime: optionalText("walltime", "TIME", `Run-time limit: "04:00" (4 hours), "1:30:00", "2-00:00:00", "90m"`),
+    queue: optionalText("queue", "NAME", "Queue (partition on Slurm)"),
+    account: optionalText("account", "NAME", "Account or project the job is charged to"),
+    workDir: optionalText("work-dir", "DIR", "Directory the job runs in (must exist); its script and logs go there too"),
+    stdout: optionalText("stdout", "FILE", "File for the job's stdout (default: stdout.<id>.log in the log directory)"),
+    stderr: optionalText("stderr", "FILE", "File for the job's stderr (default: stderr.<id>.log in the log directory)"),
+    env: Options.text("env").pipe(
+      Options.withPseudoName("KEY=VALUE"),
+      Options.withDescription("Environment variable for the job (repeatable)"),
+      Options.repeated,
+      Options.mapEffect((pairs) => fromEither(parseEnv(pairs)))
+    ),
+    cleanEnv: Options.boolean("clean-env").pipe(
+      Options.withDescription(
+        "Start the job without this shell's environment: identity variables, a fixed PATH and the --env values only (config: inherit_env)"
+      )
+    ),
+    loginShell: Options.boolean("login-shell").pipe(
+      Options.withDescription("Run the job script in a login shell, so profiles and modules load (config: login_shell)")
+    ),
+    directive: Options.text("directive").pipe(
+      Options.withPseudoName("TEXT"),
+      Options.withDescription(`Extra scheduler directive without its prefix, e.g. "--qos=high" (repeatable)`),
+      Options.repeated
+    ),
+    extraArg: Options.text("extra-arg").pipe(
+      Options.withPseudoName("ARG"),
+      Options.withDescription("Extra argument for the scheduler's submit command (repeatable; write --extra-arg=-x)"),
+      Options.repeated
+    ),
+    array: Options.text("array").pipe(
+      Options.withPseudoName("SPEC"),
+      Options.withDescription(
+        "Array job START-END[:STEP][%MAX], e.g. 1-10%2: elements 1 to 10, at most 2 at once; each element reads its index from $ARRAY_INDEX (local)"
+      ),
+      Options.mapEffect((s) => fromEither(Either.mapLeft(parseArraySpec(s), (problem) => `--array: ${problem}`))),
+      Options.optional
+    ),
+    template: optionalText("template", "NAME", "Start from the config's template NAME (templates:); the options given here win"),
+    maxRetries: Options.integer("max-retries").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Submit the job again, up to N times, when it fails (see --retry-on)"),
+      Options.mapEffect(atLeast("max-retries", 0)),
+      Options.optional
+    ),
+    retryOn: Options.text("retry-on").pipe(
+      Options.withPseudoName("KIND"),
+      Options.withDescription(
+        `Retry only failures of this kind (repeatable): ${FailureKindSchema.literals.join(", ")}; default every kind but Cancelled and DependencyFailed`
+      ),
+      Options.repeated,
+      Options.mapEffect((kinds) => fromEither(parseFailureKinds(kinds)))
+    ),
+    retryBackoff: Options.integer("retry-backoff").pipe(
+      Options.withPseudoName("SECONDS"),
+      Options.withDescription("Wait this long before the first retry (doubling for each later one)"),
+      Options.mapEffect(atLeast("retry-backoff", 0)),
+      Options.optional
+    ),
+    expect: Options.text("expect").pipe(
+      Options.withPseudoName("GLOB"),
+      Options.withDescription(
+        "A file the job must leave, relative to its work directory (repeatable): if none matches once it ends Done, it is Failed (missing output)"
+      ),
+      Options.repeated
+    ),
+    checkLogs: Options.boolean("check-logs").pipe(
+      Options.withDescription(
+        "Once it ends Done, scan its logs for error lines (config: error_patterns, error_whitelist); any makes it Failed"
+      )
+    ),
+    afterOk: dependencyOption("after-ok", "succeeded"),
+    afterNotOk: dependencyOption("after-not-ok", "failed or was killed"),
+    afterAny: dependencyOption("after-any", "ended, however it ended"),
+    wait: Options.boolean("wait").pipe(
+      Options.withDescription("Wait for the job to end, showing progress; the exit code tells how it ended")
+    ),
+    timeout: timeoutOption,
+    cancelOnInterrupt: Interrupt.cancelOnInterruptOption,
+    command: Args.text({ name: "COMMAND" }).pipe(
+      Args.withDescription(
+        "The command: one argument is a shell command line used as written; several (after --) are quoted and run exactly as given"
+      ),
+      Args.atLeast(1)
+    )
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const g = yield* resolveGlobals(o.globals)
+      const executor = yield* Executor
+      const resources: { -readonly [K in keyof ResourceSpec]: ResourceSpec[K] } = {}
+      const set = <K extends keyof ResourceSpec>(key: K, value: Option.Option<NonNullable<ResourceSpec[K]>>) => {
+        if (Option.isSome(value)) resources[key] = value.value
+      }
+      set("cpus", o.cpus)
+      set("gpus", o.gpus)
+      set("nodes", o.nodes)
+      set("memory", o.memory)
+      set("walltime", o.walltime)
+      set("queue", o.queue)
+      set("account", o.account)
+      set("workDir", o.workDir)
+      set("stdoutPath", o.stdout)
+      set("stderrPath", o.stderr)
+      if (o.directive.length > 0) resources.extraDirectives = o.directive
+      if (o.extraArg.length > 0) resources.extraArgs = o.extraArg
+      let spec: JobSpec = {
+        command: commandLine(o.command),
+        name: Option.getOrElse(o.name, () => defaultJobName(o.command)),
+        ...(Object.keys(resources).length > 0 ? { resources } : {}),
+        ...(Object.keys(o.env).length > 0 ? { env: o.env } : {}),
+        ...(Option.isSome(o.array) ? { array: o.array.value } : {}),
+        ...(o.cleanEnv ? { inheritEnv: false } : {}),
+        ...(o.loginShell ? { loginShell: true } : {}),
+        ...(Option.isSome(o.template) ? { template: o.template.value } : {}),
+        ...(o.expect.length > 0 ? { expectedOutputs: o.expect } : {}),
+        ...(o.checkLogs ? { logCheck: {} } : {})
+      }
+      if (Option.isSome(o.maxRetries)) {
+        spec = {
+          ...spec,
+          retry: {
+            maxRetries: o.maxRetries.value,
+            ...(o.retryOn.length > 0 ? { on: o.retryOn } : {}),
+            ...(Option.isSome(o.retryBackoff) ? { backoffSeconds: o.retryBackoff.value } : {})
+          }
+        }
+      } else if (o.retryOn.length > 0 || Option.isSome(o.retryBackoff)) {
+        return yield* new UsageError({ message: "submit: --retry-on and --retry-backoff need --max-retries N" })
+      }
+      const dependsOn: Array<Dependency> = [
+        ...o.afterOk.map((jobId) => ({ type: "afterok" as const, jobId })),
+        ...o.afterNotOk.map((jobId) => ({ type: "afternotok" as const, jobId })),
+        ...o.afterAny.map((jobId) => ({ type: "afterany" as const, jobId }))
+      ]
+      if (dependsOn.length > 0) spec = { ...spec, dependsOn }
+
+      const local = executor.kind === "local"
+      if (!o.wait && !local) {
+        const record = yield* executor.submit(spec)
+        yield* g.json ? printJson(encodeRecord(record)) : Console.log(`Submitted job ${record.jobId} (${record.name})`)
+        return
+      }
+      const submitted = yield* Ref.make<ReadonlyArray<string>>([])
+      const finals = yield* withProgress(g.json, [], (progress) =>
+        Effect.gen(function*() {
+          const record = yield* executor.submit(spec)
+          yield* Ref.set(submitted, [record.jobId])
+          if (!g.json) yield* progress.log(`Submitted job ${record.jobId} (${record.name})`)
+          if (!o.wait) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
+          return yield* awaitJobs(progress, [record], o.timeout)
+        }).pipe(Interrupt.whenInterrupted(Ref.get(submitted), interruptOptions(g, o.cancelOnInterrupt, progress))))
+      yield* printFinals(finals, g.json, o.wait ? "array" : "object")
+    })
+).pipe(
+  Command.withDescription(
+    "Submit a job. Put -- before a command that has options of its own: cluster-api submit --cpus 4 -- python train.py --epochs 3. On the local executor (the default) it always waits, since local jobs end with cluster-api."
+  ),
+  Command.provide((o) => services(o.globals)),
+  reported
+)
