@@ -16,6 +16,7 @@ import { userInfo } from "node:os"
 import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
+import type { SubmitFailureReason } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PathSource, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
@@ -462,7 +463,9 @@ export const make = (dialect: Dialect) =>
       const { outDir, runDir, sources } = jobDirectories(job, options, baseDir, path.resolve)
       yield* checkPaths(dialect, job.name, sources)
       yield* fs.makeDirectory(outDir, { recursive: true }).pipe(
-        Effect.mapError((e) => new SubmitError({ name: job.name, detail: `could not create ${outDir}: ${e.message}` }))
+        Effect.mapError((e) =>
+          new SubmitError({ name: job.name, detail: `could not create ${outDir}: ${e.message}`, reason: "Io", cause: e })
+        )
       )
       const isArray = job.array !== undefined
       const escape = dialect.escapeLogPath ?? ((p: string) => p)
@@ -501,7 +504,12 @@ export const make = (dialect: Dialect) =>
       const written = yield* writeNextScript(outDir, job.name, (stem) => scriptFor(pathsFor(stem))).pipe(
         Effect.provide(platform),
         Effect.mapError((e) =>
-          new SubmitError({ name: job.name, detail: `could not write the job script in ${outDir}: ${e.message}` })
+          new SubmitError({
+            name: job.name,
+            detail: `could not write the job script in ${outDir}: ${e.message}`,
+            reason: "Io",
+            cause: e
+          })
         )
       )
       const paths = pathsFor(path.basename(written.path, ".sh"))
@@ -526,9 +534,12 @@ export const make = (dialect: Dialect) =>
           ? {}
           : { dependsOn: job.spec.dependsOn })
       }
-      const failed = (detail: string) => new SubmitError({ name: job.name, detail, scriptPath: written.path })
+      const failed = (detail: string, reason: SubmitFailureReason, cause?: unknown) =>
+        new SubmitError({ name: job.name, detail, scriptPath: written.path, reason, cause })
       const token = yield* announce(draft, startedAt).pipe(
-        Effect.mapError((e) => failed(`the job store could not record the submission, so nothing was submitted: ${e.detail}`))
+        Effect.mapError((e) =>
+          failed(`the job store could not record the submission, so nothing was submitted: ${e.detail}`, "Store", e)
+        )
       )
       const invocation = withArguments(
         dialect.submit({ job, options, scriptPath: written.path, script, paths }),
@@ -538,12 +549,18 @@ export const make = (dialect: Dialect) =>
       const result = yield* call(invocation, runDir).pipe(
         // A submit that timed out may have reached the scheduler: its intent stays for the next program.
         Effect.tapError((e) => e._tag === "CommandTimeout" ? Effect.void : forget(token)),
-        Effect.mapError((e) => failed(e.message))
+        Effect.mapError((e) =>
+          failed(
+            e.message,
+            e._tag === "CommandFailed" ? "Rejected" : e._tag === "CommandTimeout" ? "Timeout" : "Unavailable",
+            e
+          )
+        )
       )
       const jobId = dialect.parseSubmit(result.stdout)
       if (Either.isLeft(jobId)) {
         yield* forget(token)
-        return yield* failed(jobId.left)
+        return yield* failed(jobId.left, "Unreadable")
       }
       const submitTime = yield* now
       const record = submittedRecord(dialect, { ...draft, submitTime, lastSeen: submitTime }, jobId.right)

@@ -134,10 +134,21 @@ export class InvalidJobSpec extends Schema.TaggedError<InvalidJobSpec>("cluster-
 // Talking to the scheduler
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Why a submission failed: the scheduler answered and refused the job (`Rejected`: an invalid
+ * partition, account or resource request), its submit command timed out (`Timeout`) or could not
+ * be run (`Unavailable`), its answer held no job id (`Unreadable`), the script could not be
+ * written (`Io`), or the job store could not record the submission first (`Store`).
+ */
+export const SubmitFailureReason = Schema.Literal("Rejected", "Timeout", "Unavailable", "Unreadable", "Io", "Store")
+export type SubmitFailureReason = typeof SubmitFailureReason.Type
+
 export class SubmitError extends Schema.TaggedError<SubmitError>("cluster-api/SubmitError")("SubmitError", {
   name: Schema.String,
   detail: Schema.String,
-  scriptPath: Schema.optional(Schema.String)
+  scriptPath: Schema.optional(Schema.String),
+  reason: Schema.optional(SubmitFailureReason),
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `Could not submit job '${this.name}': ${this.detail}${

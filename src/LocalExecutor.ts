@@ -384,7 +384,12 @@ export const make = Effect.gen(function*() {
     const script = yield* writeNextScript(outDir, job.name, renderLocalScript(job, options)).pipe(
       Effect.provide(platform),
       Effect.mapError((e) =>
-        new SubmitError({ name: job.name, detail: `could not write the job script in ${outDir}: ${e.message}` })
+        new SubmitError({
+          name: job.name,
+          detail: `could not write the job script in ${outDir}: ${e.message}`,
+          reason: "Io",
+          cause: e
+        })
       )
     )
     let jobId: string

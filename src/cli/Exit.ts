@@ -2,6 +2,8 @@
  * How a command ends: its exit code, and the errors that set it (one table from an error's tag).
  */
 import { Console, Context, Data, Duration, Effect, Ref } from "effect"
+import type * as PlatformError from "@effect/platform/Error"
+import type * as Errors from "../Errors.js"
 
 /** The exit code the CLI returns, set by handlers and error reports. */
 export class ExitStatus extends Context.Tag("cluster-api/cli/ExitStatus")<ExitStatus, Ref.Ref<number>>() {}
@@ -29,48 +31,93 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 /** A job's log file is not there (yet). */
 export class LogNotFound extends Data.TaggedError("LogNotFound")<{ readonly message: string }> {}
 
-export const inputErrors: ReadonlySet<string> = new Set([
-  "ConfigNotFound",
-  "ConfigInvalid",
-  "UnknownProfile",
-  "InvalidJobSpec",
-  "InvalidMemory",
-  "InvalidWalltime",
-  "SubmitError",
-  "JobNotFound",
-  "AmbiguousJob",
-  "InvalidImport",
-  "UsageError",
-  "PipelineInvalid",
-  "RetryRefused"
-])
-
 /** Exit code of a submit the scheduler accepted but the job store could not record: the job runs. */
 export const submittedNotRecordedCode = 4
 
-/**
- * 4 for a job submitted but not recorded, 3 for a timed-out wait, 2 for bad usage, config or job
- * input, 1 for anything else.
- */
-export const exitCodeFor = (tag: string): number =>
-  tag === "SubmittedNotRecorded"
-    ? submittedNotRecordedCode
-    : tag === "AwaitTimeout"
-    ? 3
-    : inputErrors.has(tag)
-    ? 2
-    : 1
+/** Every error a command may end with: its tag picks the exit code (`exitCodes`). */
+export type CliError =
+  | Errors.CommandTimeout
+  | Errors.CommandFailed
+  | Errors.CommandNotFound
+  | Errors.CommandSpawnFailed
+  | Errors.ConfigNotFound
+  | Errors.ConfigInvalid
+  | Errors.UnknownProfile
+  | Errors.InvalidMemory
+  | Errors.InvalidWalltime
+  | Errors.InvalidJobSpec
+  | Errors.SubmitError
+  | Errors.SubmittedNotRecorded
+  | Errors.PollError
+  | Errors.CancelError
+  | Errors.JobNotFound
+  | Errors.AmbiguousJob
+  | Errors.AwaitTimeout
+  | LocalAwaitTimeout
+  | Errors.StoreError
+  | Errors.InvalidImport
+  | Errors.OutputNotFound
+  | Errors.RetryRefused
+  | Errors.PipelineInvalid
+  | UsageError
+  | LogNotFound
+  | PlatformError.BadArgument
+  | PlatformError.SystemError
 
-export interface Reportable {
-  readonly _tag: string
-  readonly message: string
+/** 2: bad usage, config or job input; 1: an operation on the scheduler, the store or a file failed. */
+const input = 2
+const failure = 1
+
+/**
+ * The exit code of each error, by tag: 4 for a job submitted but not recorded, 3 for a timed-out
+ * wait, 2 for bad usage, config or job input (a job the scheduler refused is bad input; one it
+ * did not answer about is not), 1 for anything else. An error added to `CliError` without a line
+ * here does not compile.
+ */
+const exitCodes: { readonly [Tag in CliError["_tag"]]: (error: Extract<CliError, { readonly _tag: Tag }>) => number } = {
+  CommandTimeout: () => failure,
+  CommandFailed: () => failure,
+  CommandNotFound: () => failure,
+  CommandSpawnFailed: () => failure,
+  ConfigNotFound: () => input,
+  ConfigInvalid: () => input,
+  UnknownProfile: () => input,
+  InvalidMemory: () => input,
+  InvalidWalltime: () => input,
+  InvalidJobSpec: () => input,
+  SubmitError: (e) => (e.reason === "Rejected" ? input : failure),
+  SubmittedNotRecorded: () => submittedNotRecordedCode,
+  PollError: () => failure,
+  CancelError: () => failure,
+  JobNotFound: () => input,
+  AmbiguousJob: () => input,
+  AwaitTimeout: () => 3,
+  StoreError: () => failure,
+  InvalidImport: () => input,
+  OutputNotFound: () => failure,
+  RetryRefused: () => input,
+  PipelineInvalid: () => input,
+  UsageError: () => input,
+  LogNotFound: () => failure,
+  // A file or directory a command reads or writes (export --output, import, logs).
+  BadArgument: () => failure,
+  SystemError: () => failure
 }
 
-export const report = (error: Reportable, json: boolean) =>
+/** The exit code a command ends with after `error`. */
+export const exitCodeOf = (error: CliError): number =>
+  (exitCodes[error._tag] as (e: CliError) => number)(error)
+
+/** The exit code of an error of this tag (what it is for most of its kind: a refused submit is 2). */
+export const exitCodeFor = (tag: CliError["_tag"]): number =>
+  tag === "SubmitError" ? input : (exitCodes[tag] as (e?: CliError) => number)()
+
+/** An error of a command, printed (as JSON with `--json`) and turned into the exit code. */
+export const report = (error: CliError, json: boolean) =>
   Effect.zipRight(
     json
       ? Console.error(JSON.stringify({ error: error._tag, message: error.message }))
       : Console.error(error.message),
-    setExitCode(exitCodeFor(error._tag))
+    setExitCode(exitCodeOf(error))
   )
 

@@ -8,7 +8,7 @@ import * as ClusterApi from "../ClusterApi.js"
 import { ClusterConfig, inMemoryState, resolveStatePath } from "../Config.js"
 import { JobStore } from "../JobStore.js"
 import type { MonitorOptions } from "../Monitor.js"
-import type { Reportable } from "./Exit.js"
+import type { CliError } from "./Exit.js"
 import { report } from "./Exit.js"
 
 export const jsonDescription = "Machine-readable output: JSON on stdout, no progress drawing"
@@ -123,13 +123,13 @@ export const storeServices = (local: GlobalOptions, create: boolean) =>
 
 export const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
-export const storeCommand = <Name extends string, R, E extends Reportable, A extends { readonly globals: GlobalOptions }>(
+export const storeCommand = <Name extends string, R, E extends CliError, A extends { readonly globals: GlobalOptions }>(
   self: Command.Command<Name, R, E, A>,
   create = false
 ) => self.pipe(Command.provide((o) => storeServices(o.globals, create)), reported)
 
 /** Typed errors of a subcommand (its services' too) printed and turned into the exit code. */
-export const reported = <Name extends string, R, E extends Reportable, A extends { readonly globals: GlobalOptions }>(
+export const reported = <Name extends string, R, E extends CliError, A extends { readonly globals: GlobalOptions }>(
   self: Command.Command<Name, R, E, A>
 ) =>
   Command.transformHandler(
