@@ -14,7 +14,7 @@
  * ```
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import type { JobRecord as JobRecordType, JobStatus as JobStatusType } from "./Domain.js"
 import { arrayIndices, ExecutorKind, FailureReason, isTerminal, JobRecord, JobStatus } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
@@ -22,6 +22,7 @@ import { AmbiguousJob, InvalidImport, JobNotFound } from "./Errors.js"
 import type { JobFilter, JobHistory, JobKey } from "./JobStore.js"
 import { JobStore, keyString } from "./JobStore.js"
 import { statusFileName } from "./schedulers/Local.js"
+import { durationForms, parseDuration } from "./Units.js"
 
 // ---------------------------------------------------------------------------------------------
 // The export document
@@ -393,28 +394,17 @@ export const cleanupJobs = Effect.fn("JobQueries.cleanupJobs")(function*(
 // Times users type
 // ---------------------------------------------------------------------------------------------
 
-const unitMillis: Readonly<Record<string, number>> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000
-}
-
-const AGE = /^(?:\d+(?:\.\d+)?[smhdw])+$/
-const AGE_PART = /(\d+(?:\.\d+)?)([smhdw])/g
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i
 
 /** The accepted forms, for error messages. */
 export const whenForms =
-  `an age like 30m, 2h, 3d, 1w or 1d12h (that long ago), or a date/time like 2026-05-01, 2026-05-01T14:30 or 2026-05-01T14:30:00Z (local time unless a zone is given)`
+  `an age (that long ago) as ${durationForms}, or a date/time like 2026-05-01, 2026-05-01T14:30 or 2026-05-01T14:30:00Z (local time unless a zone is given)`
 
-/** An age ("90s", "30m", "2h", "3d", "1w", "1d12h") in milliseconds, if it is one. */
+/** An age (a length of time, `Units.parseDuration`) in milliseconds, if it is one a date can go back. */
 export const parseAge = (input: string): number | undefined => {
-  const text = input.trim().toLowerCase()
-  if (!AGE.test(text)) return undefined
-  let total = 0
-  for (const m of text.matchAll(AGE_PART)) total += Number(m[1]) * (unitMillis[m[2]!] ?? 0)
+  const age = parseDuration(input)
+  if (Either.isLeft(age)) return undefined
+  const total = Duration.toMillis(age.right)
   // Ages past what a date can hold (about 273,790 years) are not ages.
   return total <= maxDateMillis ? total : undefined
 }

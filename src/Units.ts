@@ -103,6 +103,41 @@ export const parseWalltime = (input: string): Either.Either<Duration.Duration, I
 // Renderers (for finite durations; each rounds UP to the unit it prints)
 // ---------------------------------------------------------------------------------------------
 
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const UNIT_GROUPS = /^(?:\d+(?:\.\d+)?\s*[smhdw]\s*)+$/
+const UNIT_GROUP = /(\d+(?:\.\d+)?)\s*([smhdw])/g
+const CLOCK = /^(\d+):([0-5]\d):([0-5]\d)$/
+
+/** The forms `parseDuration` reads, for messages. */
+export const durationForms =
+  `seconds (600), words ("10 minutes", "2 hours", "1.5 days"), units (90s, 30m, 1h30m, 1d12h, 1w) or a clock (1:30:00)`
+
+/**
+ * A length of time as a user writes it: the one grammar of every time option of the command line
+ * (`--timeout`, `--since`, `--older-than`, …). Seconds ("600"), words as Effect's Duration reads
+ * them ("10 minutes", "2 hours", "1.5 days"), unit groups ("90s", "30m", "1h30m", "1d12h", "1w",
+ * case and spaces ignored) or a clock `H:MM:SS` ("1:30:00"). Left: what is wrong, naming the forms.
+ * (A walltime has its own grammar: `parseWalltime` reads a scheduler's `HH:MM` and bare minutes.)
+ */
+export const parseDuration = (input: string): Either.Either<Duration.Duration, string> => {
+  const text = input.trim().toLowerCase()
+  const fail = Either.left(`cannot read ${JSON.stringify(input)} as a length of time: write ${durationForms}`)
+  let millis: number | undefined
+  if (/^\d+(?:\.\d+)?$/.test(text)) millis = Number(text) * 1000
+  else if (UNIT_GROUPS.test(text)) {
+    millis = 0
+    for (const m of text.matchAll(UNIT_GROUP)) millis += Number(m[1]) * (DURATION_UNITS[m[2]!] ?? 0)
+  } else {
+    const clock = CLOCK.exec(text)
+    if (clock !== null) millis = ((Number(clock[1]) * 60 + Number(clock[2])) * 60 + Number(clock[3])) * 1000
+    else {
+      const words = Duration.decodeUnknown(text)
+      if (words._tag === "Some" && Duration.isFinite(words.value)) millis = Duration.toMillis(words.value)
+    }
+  }
+  return millis === undefined || !Number.isFinite(millis) ? fail : Either.right(Duration.millis(millis))
+}
+
 const pad2 = (n: number): string => String(n).padStart(2, "0")
 
 /** Whole seconds, rounded up. */

@@ -211,6 +211,8 @@ describe("parsing what users type", () => {
     expect(ms("90")).toEqual(Either.right(90_000))
     expect(ms("10 minutes")).toEqual(Either.right(600_000))
     expect(ms("1h30m")).toEqual(Either.right(5_400_000))
+    expect(ms("1d12h")).toEqual(Either.right(129_600_000))
+    expect(ms("1:30:00")).toEqual(Either.right(5_400_000))
     expect(ms("soon")).toMatchObject({ _tag: "Left" })
     expect(ms("0")).toMatchObject({ _tag: "Left" })
   })

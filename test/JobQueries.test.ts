@@ -272,6 +272,14 @@ describe("times users type", () => {
     expect(JobQueries.parseAge("30m")).toBe(1_800_000)
   })
 
+  it("an age is written as every length of time on the command line: words, units, seconds or a clock", () => {
+    expect(when("10 minutes")).toEqual(Either.right(now.getTime() - 600_000))
+    expect(when("2 hours")).toEqual(Either.right(now.getTime() - 2 * hour))
+    expect(when("1h 30m")).toEqual(Either.right(now.getTime() - 1.5 * hour))
+    expect(when("600")).toEqual(Either.right(now.getTime() - 600_000))
+    expect(when("1:30:00")).toEqual(Either.right(now.getTime() - 1.5 * hour))
+  })
+
   it("dates are local unless they name a zone", () => {
     expect(when("2026-05-01")).toEqual(Either.right(new Date(2026, 4, 1).getTime()))
     expect(when("2026-05-01T14:30")).toEqual(Either.right(new Date(2026, 4, 1, 14, 30).getTime()))
@@ -281,10 +289,10 @@ describe("times users type", () => {
   })
 
   it("anything else is refused with the accepted forms", () => {
-    for (const bad of ["yesterday", "5", "2h ago", "2026-02-30", "2026-13-01", "2026-05-01T25:00", "", "-2h"]) {
+    for (const bad of ["yesterday", "2h ago", "2026-02-30", "2026-13-01", "2026-05-01T25:00", "", "-2h", "1:75:00"]) {
       const result = JobQueries.parseWhen(bad, now)
       expect(Either.isLeft(result), bad).toBe(true)
-      expect(Either.getLeft(result)).toEqual(Option.some(expect.stringContaining("an age like 30m, 2h, 3d")))
+      expect(Either.getLeft(result)).toEqual(Option.some(expect.stringContaining("an age (that long ago) as seconds (600), words")))
     }
   })
 })

@@ -1,31 +1,19 @@
 /**
  * What users type on the command line, read into values (pure).
  */
-import { Duration, Either, Option } from "effect"
+import { Duration, Either } from "effect"
 import type { FailureKind, JobStatus } from "../Domain.js"
 import { FailureKind as FailureKindSchema, JobStatus as JobStatusSchema } from "../Domain.js"
 import { shellQuote } from "../Script.js"
-import { parseWalltime } from "../Units.js"
+import { durationForms, parseDuration } from "../Units.js"
 
-/**
- * Parses a timeout: a number of seconds ("600"), a duration in words ("10 minutes", "2 hours"),
- * or a walltime form ("90m", "1h30m", "1:30:00").
- */
-export const parseTimeout = (input: string): Either.Either<Duration.Duration, string> => {
-  const text = input.trim()
-  const fail = Either.left(
-    `Invalid --timeout ${JSON.stringify(input)}: write seconds (e.g. 600), words (e.g. "10 minutes", "2 hours") or units (e.g. "90m", "1h30m")`
+/** Parses a timeout: a length of time in the one grammar of the command line (`parseDuration`), more than zero. */
+export const parseTimeout = (input: string): Either.Either<Duration.Duration, string> =>
+  Either.filterOrLeft(
+    Either.mapLeft(parseDuration(input), (problem) => `Invalid --timeout: ${problem}`),
+    (d) => Duration.toMillis(d) > 0,
+    () => `Invalid --timeout ${JSON.stringify(input)}: a timeout is longer than zero; write ${durationForms}`
   )
-  let duration: Option.Option<Duration.Duration>
-  if (/^\d+(\.\d+)?$/.test(text)) duration = Option.some(Duration.seconds(Number(text)))
-  else {
-    duration = Duration.decodeUnknown(text)
-    if (Option.isNone(duration)) duration = Either.getRight(parseWalltime(text))
-  }
-  return Option.isSome(duration) && Duration.toMillis(duration.value) > 0 && Duration.isFinite(duration.value)
-    ? Either.right(duration.value)
-    : fail
-}
 
 /** Parses repeated `KEY=VALUE` pairs (the value may contain `=`). */
 export const parseEnv = (pairs: ReadonlyArray<string>): Either.Either<Record<string, string>, string> => {
