@@ -188,7 +188,13 @@ describe("a job store that fails right after sbatch", () => {
   const submitThrough = (fake: Fake, store: JobStoreShape) =>
     Effect.gen(function*() {
       const submitting = yield* Effect.fork((yield* Executor).submit({ name: "full", command: "true" }))
-      yield* TestClock.adjust("1 minute")
+      // The submit writes its script for real (file I/O) before it waits on the clock between its
+      // tries: move the clock on, a second at a time, until it has finished (a busy machine makes
+      // it reach its waits late, after a single move of the clock would have passed).
+      while (Option.isNone(yield* Fiber.poll(submitting))) {
+        yield* TestClock.adjust("1 second")
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      }
       return yield* Fiber.await(submitting)
     }).pipe(Effect.scoped, Effect.provide(program(fake, store, tempDir())))
 
