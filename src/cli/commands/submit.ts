@@ -7,20 +7,34 @@ import type { Dependency, JobSpec, ResourceSpec } from "../../Domain.js"
 import { FailureKind as FailureKindSchema } from "../../Domain.js"
 import { Executor } from "../../Executor.js"
 import { parseArraySpec } from "../../JobOptions.js"
+import { formatSlurmTime, parseSlurmTime } from "../../Units.js"
 import * as Interrupt from "../Interrupt.js"
-import { UsageError } from "../Exit.js"
-import { globalOptions, reported, resolveGlobals, services } from "../Globals.js"
-import { commandLine, defaultJobName, parseEnv, parseFailureKinds } from "../Input.js"
+import { setExitCode, UsageError } from "../Exit.js"
+import { globalOptions, reported, resolveGlobals, rootCommand, services } from "../Globals.js"
+import type { OptionTable } from "../Input.js"
+import {
+  commandLine,
+  defaultJobName,
+  optionTable,
+  parseDependency,
+  parseEnv,
+  parseFailureKinds,
+  splitSubcommandArgv
+} from "../Input.js"
 import { atLeast, dependencyOption, fromEither, optionalText, timeoutOption } from "../Options.js"
 import { encodeRecord, printFinals, printJson } from "../Output.js"
 import { awaitJobs, interruptOptions, localNote, withProgress } from "../Watch.js"
 
-export const submitCommand = Command.make(
-  "submit",
-  {
+/** Submit's options (the command words are not among them). */
+const submitOptions = {
     globals: globalOptions,
-    name: optionalText("name", "NAME", "Job name (default: the command's first word); the config's job_name_prefix is added"),
+    name: optionalText("name", "NAME", "Job name (default: the command's first word); the config's job_name_prefix is added (sbatch --job-name, -J)").pipe(
+      Options.withAlias("job-name"),
+      Options.withAlias("J")
+    ),
     cpus: Options.integer("cpus").pipe(
+      Options.withAlias("cpus-per-task"),
+      Options.withAlias("c"),
       Options.withPseudoName("N"),
       Options.withDescription("CPUs (cores) per job"),
       Options.mapEffect(atLeast("cpus", 1)),
@@ -38,13 +52,40 @@ export const submitCommand = Command.make(
       Options.mapEffect(atLeast("nodes", 1)),
       Options.optional
     ),
-    memory: optionalText("memory", "SIZE", `Memory per job, e.g. "8 GB", "512M" (K/M/G are 1024-based)`),
+    memory: optionalText("memory", "SIZE", `Memory per job, e.g. "8 GB", "512M" (K/M/G are 1024-based; sbatch --mem)`).pipe(
+      Options.withAlias("mem")
+    ),
     walltime: optionalText("walltime", "TIME", `Run-time limit: "04:00" (4 hours), "1:30:00", "2-00:00:00", "90m"`),
-    queue: optionalText("queue", "NAME", "Queue (partition on Slurm)"),
-    account: optionalText("account", "NAME", "Account or project the job is charged to"),
+    time: Options.text("time").pipe(
+      Options.withPseudoName("TIME"),
+      Options.withDescription(
+        `Run-time limit as sbatch --time reads it: MM, MM:SS ("30:00" is 30 minutes), HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS`
+      ),
+      Options.mapEffect((s) =>
+        fromEither(Either.mapBoth(parseSlurmTime(s), {
+          onLeft: () =>
+            `Invalid --time ${JSON.stringify(s)}: write MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, as sbatch --time reads them ("30:00" is 30 minutes)`,
+          onRight: formatSlurmTime
+        }))
+      ),
+      Options.optional
+    ),
+    queue: optionalText("queue", "NAME", "Queue (partition on Slurm; sbatch --partition, -p)").pipe(
+      Options.withAlias("partition"),
+      Options.withAlias("p")
+    ),
+    account: optionalText("account", "NAME", "Account or project the job is charged to (sbatch --account, -A)").pipe(
+      Options.withAlias("A")
+    ),
     workDir: optionalText("work-dir", "DIR", "Directory the job runs in (must exist); its script and logs go there too"),
-    stdout: optionalText("stdout", "FILE", "File for the job's stdout (default: stdout.<id>.log in the log directory)"),
-    stderr: optionalText("stderr", "FILE", "File for the job's stderr (default: stderr.<id>.log in the log directory)"),
+    stdout: optionalText("stdout", "FILE", "File for the job's stdout (default: stdout.<id>.log in the log directory; sbatch --output, -o)").pipe(
+      Options.withAlias("output"),
+      Options.withAlias("o")
+    ),
+    stderr: optionalText("stderr", "FILE", "File for the job's stderr (default: stderr.<id>.log in the log directory; sbatch --error, -e)").pipe(
+      Options.withAlias("error"),
+      Options.withAlias("e")
+    ),
     env: Options.text("env").pipe(
       Options.withPseudoName("KEY=VALUE"),
       Options.withDescription("Environment variable for the job (repeatable)"),
@@ -113,11 +154,28 @@ export const submitCommand = Command.make(
     afterOk: dependencyOption("after-ok", "succeeded"),
     afterNotOk: dependencyOption("after-not-ok", "failed or was killed"),
     afterAny: dependencyOption("after-any", "ended, however it ended"),
+    dependency: Options.text("dependency").pipe(
+      Options.withPseudoName("TYPE:ID[:ID][,TYPE:ID]"),
+      Options.withDescription(
+        "Dependencies as sbatch --dependency writes them, TYPE one of afterok, afternotok, afterany (repeatable; all must hold)"
+      ),
+      Options.repeated,
+      Options.mapEffect((specs) => fromEither(Either.map(Either.all(specs.map(parseDependency)), (all) => all.flat())))
+    ),
+    parsable: Options.boolean("parsable").pipe(
+      Options.withDescription("Print only the job id (sbatch --parsable); on the local executor it still waits, silently")
+    ),
     wait: Options.boolean("wait").pipe(
       Options.withDescription("Wait for the job to end, showing progress; the exit code tells how it ended")
     ),
     timeout: timeoutOption,
-    cancelOnInterrupt: Interrupt.cancelOnInterruptOption,
+    cancelOnInterrupt: Interrupt.cancelOnInterruptOption
+}
+
+export const submitCommand = Command.make(
+  "submit",
+  {
+    ...submitOptions,
     command: Args.text({ name: "COMMAND" }).pipe(
       Args.withDescription(
         "The command: one argument is a shell command line used as written; several (after --) are quoted and run exactly as given"
@@ -137,7 +195,10 @@ export const submitCommand = Command.make(
       set("gpus", o.gpus)
       set("nodes", o.nodes)
       set("memory", o.memory)
-      set("walltime", o.walltime)
+      if (Option.isSome(o.walltime) && Option.isSome(o.time)) {
+        return yield* new UsageError({ message: "submit: give --walltime or --time, not both" })
+      }
+      set("walltime", Option.orElse(o.walltime, () => o.time))
       set("queue", o.queue)
       set("account", o.account)
       set("workDir", o.workDir)
@@ -172,26 +233,33 @@ export const submitCommand = Command.make(
       const dependsOn: Array<Dependency> = [
         ...o.afterOk.map((jobId) => ({ type: "afterok" as const, jobId })),
         ...o.afterNotOk.map((jobId) => ({ type: "afternotok" as const, jobId })),
-        ...o.afterAny.map((jobId) => ({ type: "afterany" as const, jobId }))
+        ...o.afterAny.map((jobId) => ({ type: "afterany" as const, jobId })),
+        ...o.dependency
       ]
       if (dependsOn.length > 0) spec = { ...spec, dependsOn }
 
       const local = executor.kind === "local"
       if (!o.wait && !local) {
         const record = yield* executor.submit(spec)
-        yield* g.json ? printJson(encodeRecord(record)) : Console.log(`Submitted job ${record.jobId} (${record.name})`)
+        yield* o.parsable
+          ? Console.log(record.jobId)
+          : g.json
+          ? printJson(encodeRecord(record))
+          : Console.log(`Submitted job ${record.jobId} (${record.name})`)
         return
       }
       const submitted = yield* Ref.make<ReadonlyArray<string>>([])
-      const finals = yield* withProgress(g.json, [], (progress) =>
+      const finals = yield* withProgress(g.json || o.parsable, [], (progress) =>
         Effect.gen(function*() {
           const record = yield* executor.submit(spec)
           yield* Ref.set(submitted, [record.jobId])
-          if (!g.json) yield* progress.log(`Submitted job ${record.jobId} (${record.name})`)
-          if (!o.wait) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
+          if (o.parsable) yield* Console.log(record.jobId)
+          else if (!g.json) yield* progress.log(`Submitted job ${record.jobId} (${record.name})`)
+          if (!o.wait && !o.parsable) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
           return yield* awaitJobs(progress, [record], o.timeout)
         }).pipe(Interrupt.whenInterrupted(Ref.get(submitted), interruptOptions(g, o.cancelOnInterrupt, progress))))
-      yield* printFinals(finals, g.json, o.wait ? "array" : "object")
+      if (o.parsable) yield* setExitCode(finals.every((r) => r.status === "Done") ? 0 : 1)
+      else yield* printFinals(finals, g.json, o.wait ? "array" : "object")
     })
 ).pipe(
   Command.withDescription(
@@ -200,3 +268,24 @@ export const submitCommand = Command.make(
   Command.provide((o) => services(o.globals)),
   reported
 )
+
+/** What @effect/cli answers itself, for any command. */
+const builtInFlags = ["--help", "-h", "--wizard", "--version"]
+
+const { globals: submitGlobals, ...ownSubmitOptions } = submitOptions
+
+/** Every option `submit` knows, by whether it takes a value. */
+export const submitOptionTable: OptionTable = (() => {
+  const table = optionTable(Options.getUsage(Options.all({ ...ownSubmitOptions, ...submitGlobals })))
+  return { valued: table.valued, flags: new Set([...table.flags, ...builtInFlags]) }
+})()
+
+/**
+ * `argv` with submit's words split into known options and the command (after `--`), so that an
+ * unknown option is refused rather than run as the command; other commands' words unchanged.
+ */
+export const submitArgv = (argv: ReadonlyArray<string>): Either.Either<ReadonlyArray<string>, UsageError> =>
+  Either.mapLeft(
+    splitSubcommandArgv(argv, optionTable(Command.getUsage(rootCommand)), { submit: submitOptionTable }),
+    (message) => new UsageError({ message })
+  )
