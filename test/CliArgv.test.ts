@@ -10,7 +10,14 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { submitArgv, submitOptionTable } from "../src/cli/commands/submit.js"
 import type { OptionTable } from "../src/cli/Input.js"
-import { closestOption, nonEmptyIds, optionTable, parseDependency, splitCommandLine } from "../src/cli/Input.js"
+import {
+  closestOption,
+  nonEmptyIds,
+  optionTable,
+  parseDependency,
+  schedulerWalltime,
+  splitCommandLine
+} from "../src/cli/Input.js"
 import type { JobRecord } from "../src/Domain.js"
 import { bin } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
@@ -140,6 +147,29 @@ describe("dependencies", () => {
   })
 })
 
+describe("schedulerWalltime", () => {
+  it("reads an ambiguous A:B as the scheduler does, and says so", () => {
+    for (const kind of ["slurm", "sge", "pbs"]) {
+      expect(schedulerWalltime("30:00", kind)).toEqual({
+        walltime: "00:30:00",
+        shown: `walltime 0:30:00 (30:00 read as minutes:seconds, as ${kind} does)`
+      })
+    }
+    for (const kind of ["lsf", "local"]) {
+      expect(schedulerWalltime("30:00", kind)).toEqual({
+        walltime: "30:00:00",
+        shown: `walltime 30:00:00 (30:00 read as hours:minutes, as ${kind} does)`
+      })
+    }
+  })
+
+  it("leaves unambiguous and unreadable values as given", () => {
+    for (const input of ["1:30:00", "2-00:00:00", "90m", "90", "1:75", "soon"]) {
+      expect(schedulerWalltime(input, "slurm")).toEqual({ walltime: input })
+    }
+  })
+})
+
 const freshDir = tempDirs("cluster-api-argv-")
 const cli = (args: ReadonlyArray<string>, cwd: string): Promise<BinResult> =>
   runBin(bin, args, { cwd, env: isolatedEnv(cwd), killAfterMs: 60_000 })
@@ -186,6 +216,13 @@ describe.concurrent("submit through the built bin", { timeout: 90_000 }, () => {
     expect(job?.jobId).toBe(r.stdout.trim())
     expect(job?.command).toBe("echo hi")
     expect(job?.spec.resources).toMatchObject({ memory: "100M", walltime: "00:01:00", extraArgs: ["-H"] })
+  })
+
+  it("an ambiguous --walltime is echoed back as it was read", async () => {
+    const dir = freshDir()
+    const r = await cli(["submit", "--walltime", "30:00", "--", "true"], dir)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Submitted job \S+ \(capi-true\); walltime 30:00:00 \(30:00 read as hours:minutes, as local does\)$/m)
   })
 
   it("--dependency afterok:ID holds the job until ID is done", async () => {

@@ -6,7 +6,7 @@ import { Duration, Either, Option } from "effect"
 import type { Dependency, FailureKind, JobStatus } from "../Domain.js"
 import { FailureKind as FailureKindSchema, JobStatus as JobStatusSchema } from "../Domain.js"
 import { shellQuote } from "../Script.js"
-import { parseWalltime } from "../Units.js"
+import { formatHMS, parseSlurmTime, parseWalltime } from "../Units.js"
 
 /**
  * Parses a timeout: a number of seconds ("600"), a duration in words ("10 minutes", "2 hours"),
@@ -254,3 +254,27 @@ export const nonEmptyIds = (option: string, ids: ReadonlyArray<string>): Either.
   ids.some((id) => id.trim().length === 0)
     ? Either.left(`${option} was given an empty job id (an unset shell variable?): give the id of the job to wait for`)
     : Either.right(ids.map((id) => id.trim()))
+
+/** Schedulers whose own time limits read `A:B` as minutes:seconds (Slurm, SGE h_rt, PBS walltime). */
+const minutesSecondsSchedulers: ReadonlySet<string> = new Set(["slurm", "sge", "pbs"])
+
+/**
+ * A `--walltime` as the scheduler `kind` would read it: an ambiguous `A:B` is minutes:seconds on
+ * Slurm, SGE and PBS, and hours:minutes on LSF and the local executor (LSF's `-W`). Such a value
+ * comes back as an unambiguous `HH:MM:SS`, with the words that tell the user how it was read;
+ * any other value comes back as given (and is checked where every walltime is).
+ */
+export const schedulerWalltime = (
+  input: string,
+  kind: string
+): { readonly walltime: string; readonly shown?: string } => {
+  if (!/^\s*\d+:\d\d?\s*$/.test(input)) return { walltime: input }
+  const minutesSeconds = minutesSecondsSchedulers.has(kind)
+  const parsed = minutesSeconds ? parseSlurmTime(input) : parseWalltime(input)
+  if (Either.isLeft(parsed)) return { walltime: input }
+  const walltime = formatHMS(parsed.right)
+  return {
+    walltime,
+    shown: `walltime ${walltime.replace(/^0(\d)/, "$1")} (${input.trim()} read as ${minutesSeconds ? "minutes:seconds" : "hours:minutes"}, as ${kind} does)`
+  }
+}

@@ -3,7 +3,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option, Ref } from "effect"
-import type { Dependency, JobSpec, ResourceSpec } from "../../Domain.js"
+import type { Dependency, JobRecord, JobSpec, ResourceSpec } from "../../Domain.js"
 import { FailureKind as FailureKindSchema } from "../../Domain.js"
 import { Executor } from "../../Executor.js"
 import { parseArraySpec } from "../../JobOptions.js"
@@ -19,6 +19,7 @@ import {
   parseDependency,
   parseEnv,
   parseFailureKinds,
+  schedulerWalltime,
   splitSubcommandArgv
 } from "../Input.js"
 import { atLeast, dependencyOption, fromEither, optionalText, timeoutOption } from "../Options.js"
@@ -198,7 +199,12 @@ export const submitCommand = Command.make(
       if (Option.isSome(o.walltime) && Option.isSome(o.time)) {
         return yield* new UsageError({ message: "submit: give --walltime or --time, not both" })
       }
-      set("walltime", Option.orElse(o.walltime, () => o.time))
+      const walltime = Option.map(o.walltime, (w) => schedulerWalltime(w, executor.kind))
+      set("walltime", Option.orElse(Option.map(walltime, (w) => w.walltime), () => o.time))
+      const readAs = Option.getOrUndefined(Option.flatMapNullable(walltime, (w) => w.shown))
+      const submittedLine = (r: JobRecord) =>
+        `Submitted job ${r.jobId} (${r.name})${readAs === undefined ? "" : `; ${readAs}`}`
+      const quiet = g.json || o.parsable
       set("queue", o.queue)
       set("account", o.account)
       set("workDir", o.workDir)
@@ -241,20 +247,22 @@ export const submitCommand = Command.make(
       const local = executor.kind === "local"
       if (!o.wait && !local) {
         const record = yield* executor.submit(spec)
+        if (quiet && readAs !== undefined) yield* Console.error(`cluster-api: ${readAs}`)
         yield* o.parsable
           ? Console.log(record.jobId)
           : g.json
           ? printJson(encodeRecord(record))
-          : Console.log(`Submitted job ${record.jobId} (${record.name})`)
+          : Console.log(submittedLine(record))
         return
       }
       const submitted = yield* Ref.make<ReadonlyArray<string>>([])
-      const finals = yield* withProgress(g.json || o.parsable, [], (progress) =>
+      const finals = yield* withProgress(quiet, [], (progress) =>
         Effect.gen(function*() {
           const record = yield* executor.submit(spec)
           yield* Ref.set(submitted, [record.jobId])
+          if (quiet && readAs !== undefined) yield* Console.error(`cluster-api: ${readAs}`)
           if (o.parsable) yield* Console.log(record.jobId)
-          else if (!g.json) yield* progress.log(`Submitted job ${record.jobId} (${record.name})`)
+          else if (!g.json) yield* progress.log(submittedLine(record))
           if (!o.wait && !o.parsable) yield* Console.error(`${localNote}: waiting for the job to end (Ctrl-C cancels it).`)
           return yield* awaitJobs(progress, [record], o.timeout)
         }).pipe(Interrupt.whenInterrupted(Ref.get(submitted), interruptOptions(g, o.cancelOnInterrupt, progress))))
