@@ -95,6 +95,18 @@ describe("splitCommandLine", () => {
     }
   )
 
+  it("the README's table of submit's options lists every one", () => {
+    const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    const section = readme.slice(readme.indexOf("**Submit's options.**"), readme.indexOf("**Ctrl-C and SIGTERM.**"))
+    const listed = new Set(
+      section.split("\n").filter((line) => line.startsWith("| `")).flatMap((line) =>
+        [...(line.split("|")[1] ?? "").matchAll(/`(-{1,2}[\w-]+)/g)].map((m) => m[1]!)
+      )
+    )
+    const known = [...submitOptionTable.valued, ...submitOptionTable.flags].filter((n) => !["--help", "-h", "--wizard", "--version"].includes(n))
+    expect(known.filter((n) => !listed.has(n))).toEqual([])
+  })
+
   it("closest option", () => {
     expect(closestOption("--partiton", submitOptionTable.valued)).toBe("--partition")
     expect(closestOption("--nonsense-here", submitOptionTable.valued)).toBeUndefined()
