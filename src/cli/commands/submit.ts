@@ -56,7 +56,11 @@ const submitOptions = {
     memory: optionalText("memory", "SIZE", `Memory per job, e.g. "8 GB", "512M" (K/M/G are 1024-based; sbatch --mem)`).pipe(
       Options.withAlias("mem")
     ),
-    walltime: optionalText("walltime", "TIME", `Run-time limit: "04:00" (4 hours), "1:30:00", "2-00:00:00", "90m"`),
+    walltime: optionalText(
+      "walltime",
+      "TIME",
+      `Run-time limit: "1:30:00", "2-00:00:00", "90m", "4h"; an A:B such as "30:00" is read as the scheduler reads its own limits (minutes:seconds on Slurm, SGE and PBS; hours:minutes on LSF and local)`
+    ),
     time: Options.text("time").pipe(
       Options.withPseudoName("TIME"),
       Options.withDescription(
@@ -108,7 +112,7 @@ const submitOptions = {
     ),
     extraArg: Options.text("extra-arg").pipe(
       Options.withPseudoName("ARG"),
-      Options.withDescription("Extra argument for the scheduler's submit command (repeatable; write --extra-arg=-x)"),
+      Options.withDescription("Extra argument for the scheduler's submit command (repeatable; --extra-arg=-x or --extra-arg -x)"),
       Options.repeated
     ),
     array: Options.text("array").pipe(
@@ -271,7 +275,7 @@ export const submitCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Submit a job. Put -- before a command that has options of its own: cluster-api submit --cpus 4 -- python train.py --epochs 3. On the local executor (the default) it always waits, since local jobs end with cluster-api."
+    "Submit a job. Options come first and each must be known; the command starts after -- or at the first word that is not an option, so a command that starts with - needs --: cluster-api submit --cpus 4 -- python train.py --epochs 3. On the local executor (the default) it always waits, since local jobs end with cluster-api."
   ),
   Command.provide((o) => services(o.globals)),
   reported
