@@ -130,7 +130,7 @@ describe("submitArgv", () => {
   })
 
   it("knows sbatch's and bsub's spellings", () => {
-    for (const name of ["--mem", "--time", "--cpus-per-task", "-c", "--partition", "-p", "--account", "-A", "--gpus", "--dependency", "--array", "--job-name", "-J", "-o", "-e", "--output", "--error"]) {
+    for (const name of ["--mem", "--time", "--cpus-per-task", "-c", "--partition", "-p", "--account", "-A", "--gpus", "--dependency", "-d", "--array", "-a", "--job-name", "-J", "-o", "-e", "--output", "--error", "-t", "-N", "-G", "--chdir", "-D"]) {
       expect(submitOptionTable.valued.has(name), name).toBe(true)
     }
     expect(submitOptionTable.flags.has("--parsable")).toBe(true)

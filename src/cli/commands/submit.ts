@@ -42,12 +42,14 @@ const submitOptions = {
       Options.optional
     ),
     gpus: Options.integer("gpus").pipe(
+      Options.withAlias("G"),
       Options.withPseudoName("N"),
       Options.withDescription("GPUs per job"),
       Options.mapEffect(atLeast("gpus", 0)),
       Options.optional
     ),
     nodes: Options.integer("nodes").pipe(
+      Options.withAlias("N"),
       Options.withPseudoName("N"),
       Options.withDescription("Nodes per job"),
       Options.mapEffect(atLeast("nodes", 1)),
@@ -62,6 +64,7 @@ const submitOptions = {
       `Run-time limit: "1:30:00", "2-00:00:00", "90m", "4h"; an A:B such as "30:00" is read as the scheduler reads its own limits (minutes:seconds on Slurm, SGE and PBS; hours:minutes on LSF and local)`
     ),
     time: Options.text("time").pipe(
+      Options.withAlias("t"),
       Options.withPseudoName("TIME"),
       Options.withDescription(
         `Run-time limit as sbatch --time reads it: MM, MM:SS ("30:00" is 30 minutes), HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS`
@@ -82,7 +85,10 @@ const submitOptions = {
     account: optionalText("account", "NAME", "Account or project the job is charged to (sbatch --account, -A)").pipe(
       Options.withAlias("A")
     ),
-    workDir: optionalText("work-dir", "DIR", "Directory the job runs in (must exist); its script and logs go there too"),
+    workDir: optionalText("work-dir", "DIR", "Directory the job runs in (must exist); its script and logs go there too (sbatch --chdir, -D)").pipe(
+      Options.withAlias("chdir"),
+      Options.withAlias("D")
+    ),
     stdout: optionalText("stdout", "FILE", "File for the job's stdout (default: stdout.<id>.log in the log directory; sbatch --output, -o)").pipe(
       Options.withAlias("output"),
       Options.withAlias("o")
@@ -116,6 +122,7 @@ const submitOptions = {
       Options.repeated
     ),
     array: Options.text("array").pipe(
+      Options.withAlias("a"),
       Options.withPseudoName("SPEC"),
       Options.withDescription(
         "Array job START-END[:STEP][%MAX], e.g. 1-10%2: elements 1 to 10, at most 2 at once; each element reads its index from $ARRAY_INDEX (local)"
@@ -160,6 +167,7 @@ const submitOptions = {
     afterNotOk: dependencyOption("after-not-ok", "failed or was killed"),
     afterAny: dependencyOption("after-any", "ended, however it ended"),
     dependency: Options.text("dependency").pipe(
+      Options.withAlias("d"),
       Options.withPseudoName("TYPE:ID[:ID][,TYPE:ID]"),
       Options.withDescription(
         "Dependencies as sbatch --dependency writes them, TYPE one of afterok, afternotok, afterany (repeatable; all must hold)"
