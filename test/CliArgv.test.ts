@@ -72,6 +72,7 @@ describe("splitCommandLine", () => {
 
   it("refuses a missing value, an empty one and a value given to a flag", () => {
     expect(split("--mem")).toEqual(Either.left("submit: option --mem needs a value"))
+    expect(split("--mem", "--", "true")).toEqual(Either.left("submit: option --mem needs a value"))
     expect(split("--extra-arg", "", "--", "true")).toMatchObject({ left: expect.stringContaining("option --extra-arg was given an empty value") })
     expect(split("--mem=", "true")).toMatchObject({ left: expect.stringContaining("option --mem was given an empty value") })
     expect(split("--wait=yes", "true")).toMatchObject({ left: expect.stringContaining("--wait takes no value") })

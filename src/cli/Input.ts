@@ -177,7 +177,9 @@ export const splitCommandLine = (
     const attached = eq >= 0 ? word.slice(eq + 1) : !long && word.length > 2 ? word.slice(2) : undefined
     if (table.valued.has(name)) {
       const value = attached ?? words[++i]
-      if (value === undefined) return Either.left(`${who}: option ${name} needs a value`)
+      if (value === undefined || (attached === undefined && value === "--")) {
+        return Either.left(`${who}: option ${name} needs a value`)
+      }
       // An empty word would vanish before the options are read, and the option with it.
       if (value.trim().length === 0) {
         return Either.left(`${who}: option ${name} was given an empty value (an unset shell variable?): give it a value or leave it out`)
