@@ -8,6 +8,7 @@ import {
   formatSlurmTime,
   memoryInMegabytes,
   parseMemory,
+  parseSlurmTime,
   parseWalltime,
   toSeconds
 } from "../src/Units.js"
@@ -205,6 +206,59 @@ describe("parseWalltime", () => {
     ([x, y, space]) => {
       FastCheck.pre(x + y > 0)
       expect(seconds(`${x}h${space}${y}m`)).toStrictEqual(Either.right((x * 60 + y) * 60))
+    }
+  )
+})
+
+describe("parseSlurmTime (sbatch --time)", () => {
+  const slurm = (input: string) => Either.map(parseSlurmTime(input), (d) => Duration.toMillis(d) / 1000)
+
+  it.each([
+    ["30", 30 * 60],
+    ["30:00", 30 * 60],
+    ["1:30", 90],
+    ["90:15", 90 * 60 + 15],
+    ["1:00:00", 3600],
+    ["100:00:00", 100 * 3600],
+    ["2-12", (2 * 24 + 12) * 3600],
+    ["2-12:30", (2 * 24 + 12) * 3600 + 1800],
+    ["1-00:00:01", 86_400 + 1],
+    [" 45 ", 45 * 60]
+  ])("%s is %i seconds", (input, expected) => {
+    expect(slurm(input)).toStrictEqual(Either.right(expected))
+  })
+
+  it("reads MM:SS where parseWalltime reads HH:MM", () => {
+    expect(slurm("30:00")).toStrictEqual(Either.right(1800))
+    expect(seconds("30:00")).toStrictEqual(Either.right(30 * 3600))
+  })
+
+  it.each(["", "0", "0:00", "1:60", "1:60:00", "1:00:60", "1-24", "1-00:60", "infinite", "UNLIMITED", "1h", "-1", "1:2:3:4"])(
+    "refuses %j",
+    (input) => {
+      expect(failure(parseSlurmTime(input))).toStrictEqual({ tag: "InvalidWalltime", input })
+    }
+  )
+
+  it.prop("never throws on any string", [FastCheck.string()], ([s]) => {
+    expect(Either.isEither(parseSlurmTime(s))).toBe(true)
+  })
+
+  it.prop(
+    "D-HH:MM:SS is what it says, and formatSlurmTime writes it back",
+    [
+      FastCheck.integer({ min: 0, max: 365 }),
+      FastCheck.integer({ min: 0, max: 23 }),
+      FastCheck.integer({ min: 0, max: 59 }),
+      FastCheck.integer({ min: 0, max: 59 })
+    ],
+    ([d, h, m, s]) => {
+      FastCheck.pre(d + h + m + s > 0)
+      const pad = (n: number) => String(n).padStart(2, "0")
+      const parsed = parseSlurmTime(`${d}-${pad(h)}:${pad(m)}:${pad(s)}`)
+      expect(Either.map(parsed, toSeconds)).toStrictEqual(Either.right(((d * 24 + h) * 60 + m) * 60 + s))
+      const again = Either.flatMap(Either.map(parsed, formatSlurmTime), parseWalltime)
+      expect(Either.map(again, toSeconds)).toStrictEqual(Either.map(parsed, toSeconds))
     }
   )
 })

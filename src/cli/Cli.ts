@@ -31,7 +31,7 @@ import { retryCommand } from "./commands/retry.js"
 import { runCommand } from "./commands/run.js"
 import { showCommand } from "./commands/show.js"
 import { statusCommand } from "./commands/status.js"
-import { submitCommand } from "./commands/submit.js"
+import { submitArgv, submitCommand } from "./commands/submit.js"
 import { trackCommand } from "./commands/track.js"
 import { waitCommand } from "./commands/wait.js"
 
@@ -87,7 +87,7 @@ const stderrLogger = Logger.make(({ cause, logLevel, message }) => {
 export const run = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const status = yield* Ref.make(0)
-    yield* cli(argv).pipe(
+    yield* Effect.flatMap(submitArgv(argv), cli).pipe(
       Effect.provideService(ExitStatus, status),
       Effect.catchAll((error) =>
         // @effect/cli has already printed its own validation errors (with help where it helps).

@@ -21,13 +21,12 @@ export const configDescription =
 export const rootCommand = Command.make("cluster-api", {
   json: Options.boolean("json").pipe(Options.withDescription(jsonDescription)),
   profile: Options.text("profile").pipe(
-    Options.withAlias("p"),
+    Options.withAlias("P"),
     Options.withPseudoName("NAME"),
     Options.withDescription(profileDescription),
     Options.optional
   ),
   config: Options.text("config").pipe(
-    Options.withAlias("c"),
     Options.withPseudoName("PATH"),
     Options.withDescription(configDescription),
     Options.optional

@@ -6,7 +6,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import type { JobStatus } from "../Domain.js"
 import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
-import { nameGlobs, parseStatuses, parseTimeout } from "./Input.js"
+import { nameGlobs, nonEmptyIds, parseStatuses, parseTimeout } from "./Input.js"
 
 export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -32,7 +32,8 @@ export const dependencyOption = (name: string, meaning: string) =>
   Options.text(name).pipe(
     Options.withPseudoName("ID"),
     Options.withDescription(`Start only after job ID ${meaning} (repeatable)`),
-    Options.repeated
+    Options.repeated,
+    Options.mapEffect((ids) => fromEither(nonEmptyIds(`--${name}`, ids)))
   )
 
 /** `--since WHEN` and its kin: an age ("2h", "3d") or an ISO date/time, read against the clock. */
