@@ -187,8 +187,37 @@ describe.concurrent("cluster-api", { timeout: 60_000 }, () => {
   })
 })
 
-describe("output on a terminal, and the built bin", { timeout: 60_000 }, () => {
+describe("help and output without ANSI escapes", { timeout: 60_000 }, () => {
   const escape = "\u001b["
+
+  it("on a terminal, help keeps its styles", async () => {
+    const r = await cli(["--help"], freshDir(), { isTTY: true })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(escape)
+  })
+
+  it("help through a pipe has no ANSI escapes", async () => {
+    const r = await cli(["--help"], freshDir(), { isTTY: false })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^USAGE$/m)
+    expect(r.stdout).not.toContain(escape)
+    const sub = await cli(["submit", "--help"], freshDir(), { isTTY: false })
+    expect(sub.stdout).toContain("--array")
+    expect(sub.stdout).not.toContain(escape)
+  })
+
+  it("NO_COLOR (any non-empty value) takes the styles out of help on a terminal", async () => {
+    for (const value of ["1", "0", "yes"]) {
+      const r = await cli(["--help"], freshDir(), { isTTY: true, env: { NO_COLOR: value } })
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/^USAGE$/m)
+      expect(r.stdout).not.toContain(escape)
+    }
+    const sub = await cli(["config", "show", "--help"], freshDir(), { isTTY: true, env: { NO_COLOR: "1" } })
+    expect(sub.stdout).toContain("--profile")
+    expect(sub.stdout).not.toContain(escape)
+  })
+
 
   it("on a terminal, a wait redraws its summary in place and ends with the result table", async () => {
     const r = await cli(["submit", "--wait", "--name", "drawn", "sleep 0.3"], freshDir(), { isTTY: true, columns: 60 })
@@ -197,12 +226,13 @@ describe("output on a terminal, and the built bin", { timeout: 60_000 }, () => {
     expect(r.stdout).toMatch(new RegExp(`${jobIdOf(r.stdout)}\\s+capi-drawn\\s+Done`))
   })
 
-  it("the built bin, piped: --help exits 0 and lists the subcommands", async () => {
+  it("the built bin, piped: --help exits 0, lists the subcommands, and has no ANSI escapes", async () => {
     expect(distIsFresh()).toBe(true)
     const cwd = freshDir()
     const r = await runBin(bin, ["--help"], { cwd, env: isolatedEnv(cwd), killAfterMs: 45_000 })
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/- submit\b/)
+    expect(r.stdout).not.toContain(escape)
   })
 })
 

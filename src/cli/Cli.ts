@@ -17,6 +17,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { Cause, Console, Effect, Logger, Ref } from "effect"
 import { inspect } from "node:util"
+import { withColorChoice } from "./Color.js"
 import { ExitStatus, report, setExitCode } from "./Exit.js"
 import { rootCommand } from "./Globals.js"
 import { cancelCommand } from "./commands/cancel.js"
@@ -86,7 +87,8 @@ const stderrLogger = Logger.withConsoleError(Logger.make(({ cause, logLevel, mes
 /**
  * Runs the command line (`process.argv`: the first two entries are node and the script) and
  * returns the exit code. Needs FileSystem, Path, Terminal and CommandExecutor (NodeContext.layer).
- * It prints only through the Console (lines) and the Terminal (progress, logs, export); it reads
+ * It prints only through the Console (lines) and the Terminal (progress, logs, export), without
+ * ANSI escapes unless stdout is a terminal and NO_COLOR is not set (Color.ts); it reads
  * HOME and CLUSTER_API_CONFIG from the ConfigProvider; relative paths start from the
  * WorkingDirectory (the process's current directory unless provided).
  */
@@ -109,7 +111,8 @@ export const run = (argv: ReadonlyArray<string>) =>
             Ref.set(status, 1)
           )
       ),
-      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger))
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
+      withColorChoice
     )
     return yield* Ref.get(status)
   })
