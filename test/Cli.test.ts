@@ -174,6 +174,24 @@ describe.concurrent("cluster-api", { timeout: 60_000 }, () => {
     expect(r.stderr).toContain("give job ids, --name PATTERN, or --all")
   })
 
+  it("logs, export to stdout and logged warnings are printed through the Console and the Terminal", async () => {
+    const dir = freshDir()
+    fs.writeFileSync(path.join(dir, "cluster-api.yaml"), "executor: local\npoll_intervall: 1\n")
+    const shown = await cli(["config", "show"], dir)
+    expect(shown.code).toBe(0)
+    expect(shown.stderr).toContain("cluster-api: warning: Unknown config key poll_intervall")
+    const submitted = await cli(["submit", "--wait", "printf 'one\\ntwo\\n'"], dir)
+    expect(submitted.code).toBe(0)
+    const id = jobIdOf(submitted.stdout)
+    const logs = await cli(["logs", id], dir)
+    expect(logs.code).toBe(0)
+    expect(logs.stdout).toBe("one\ntwo\n")
+    const exported = await cli(["export"], dir)
+    expect(exported.code).toBe(0)
+    expect((JSON.parse(exported.stdout) as { jobs: Array<{ record: JobRecord }> }).jobs.map((j) => j.record.jobId))
+      .toEqual([id])
+  })
+
   it("a wait that times out exits 3 and ends the local job", async () => {
     const dir = freshDir()
     const started = Date.now()
