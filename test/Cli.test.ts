@@ -192,6 +192,24 @@ describe.concurrent("cluster-api", { timeout: 60_000 }, () => {
       .toEqual([id])
   })
 
+  it("relative paths given to export --output, import and demo --dir start from the working directory", async () => {
+    const dir = freshDir()
+    const submitted = await cli(["submit", "--wait", "echo ok"], dir)
+    expect(submitted.code).toBe(0)
+    const exported = await cli(["export", "--output", "jobs.json"], dir)
+    expect(exported.code, exported.stderr).toBe(0)
+    expect(exported.stdout).toContain(`Exported 1 job to ${path.join(dir, "jobs.json")}`)
+    const other = freshDir()
+    fs.copyFileSync(path.join(dir, "jobs.json"), path.join(other, "copied.json"))
+    const imported = await cli(["import", "copied.json"], other)
+    expect(imported.code, imported.stderr).toBe(0)
+    const listed = await cli(["list"], other)
+    expect(listed.stdout).toContain(jobIdOf(submitted.stdout))
+    const demo = await cli(["demo", "--dir", "demo-files"], dir)
+    expect(demo.code, demo.stderr).toBe(0)
+    expect(demo.stdout).toContain(`Scripts and logs: ${path.join(dir, "demo-files")}`)
+  })
+
   it("a wait that times out exits 3 and ends the local job", async () => {
     const dir = freshDir()
     const started = Date.now()
