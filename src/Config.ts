@@ -232,8 +232,10 @@ export interface LoadOptions {
   readonly configPath?: string | undefined
   /** Options that beat the file and the profile, with the YAML's keys (e.g. from CLI flags). */
   readonly overrides?: Readonly<Record<string, unknown>> | undefined
-  /** Where `./cluster-api.yaml` is looked for and relative paths start; default the
-   * working directory (WorkingDirectory.ts). */
+  /**
+   * Where `./cluster-api.yaml` is looked for and relative paths start; default the working
+   * directory (WorkingDirectory.ts: the process's current directory unless provided).
+   */
   readonly cwd?: string | undefined
   /**
    * How `executor: auto` is resolved, run only when the merged executor is `auto`; default

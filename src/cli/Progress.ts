@@ -553,7 +553,8 @@ export const start = (
     const draw = output.withPermits(1)(
       Effect.gen(function*() {
         if (mode !== "tty" || finished) return
-        const lines = frameLines(yield* SubscriptionRef.get(state), yield* now, yield* (options.width ?? Effect.succeed(100)))
+        const width = options.width === undefined ? 100 : yield* options.width
+        const lines = frameLines(yield* SubscriptionRef.get(state), yield* now, width)
         yield* write(redraw(drawn, lines))
         drawn = lines.length
       })
