@@ -26,6 +26,7 @@ import { arrayIndexVariable } from "./schedulers/Local.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import { applyObservation, cancelled } from "./Transition.js"
+import * as WorkingDirectory from "./WorkingDirectory.js"
 
 export { dependencyVerdict } from "./Domain.js"
 
@@ -442,7 +443,7 @@ export const make = (dialect: Dialect) =>
     const path = yield* Path.Path
     const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
     const writeNextScript = yield* makeScriptWriter
-    const baseDir = process.cwd()
+    const baseDir = yield* WorkingDirectory.current
     const timeout = Duration.seconds(options.command_timeout)
     const now = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms)))
     const context: StatusContext = { user: currentUser() }

@@ -33,6 +33,7 @@ import * as SlurmExecutor from "./SlurmExecutor.js"
 import * as SqliteJobStore from "./SqliteJobStore.js"
 import type { Rule, SpawnRule } from "./TestCommandRunner.js"
 import { TestCommandRunner } from "./TestCommandRunner.js"
+import * as WorkingDirectory from "./WorkingDirectory.js"
 
 /** Every service a program gets from `ClusterApi.layer`. */
 export type Services = ClusterConfig | CommandRunner | JobStore | Executor | Monitor.Monitor
@@ -86,7 +87,7 @@ export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platf
     const { options } = yield* ClusterConfig
     const path = yield* Path.Path
     const fs = yield* FileSystem.FileSystem
-    const file = resolveStatePath(options, process.cwd(), path.resolve)
+    const file = resolveStatePath(options, yield* WorkingDirectory.current, path.resolve)
     if (file === inMemoryState) return layerMemory
     yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
       Effect.mapError((e) =>

@@ -27,6 +27,7 @@ import {
   templateNamePattern,
   unitProblems
 } from "./JobOptions.js"
+import * as WorkingDirectory from "./WorkingDirectory.js"
 
 export { suggest } from "./JobOptions.js"
 
@@ -231,7 +232,10 @@ export interface LoadOptions {
   readonly configPath?: string | undefined
   /** Options that beat the file and the profile, with the YAML's keys (e.g. from CLI flags). */
   readonly overrides?: Readonly<Record<string, unknown>> | undefined
-  /** Where `./cluster-api.yaml` is looked for and relative paths start; default `process.cwd()`. */
+  /**
+   * Where `./cluster-api.yaml` is looked for and relative paths start; default the working
+   * directory (WorkingDirectory.ts: the process's current directory unless provided).
+   */
   readonly cwd?: string | undefined
   /**
    * How `executor: auto` is resolved, run only when the merged executor is `auto`; default
@@ -441,7 +445,7 @@ export const loadConfig: (
   Effect.fn("ClusterConfig.load")(function*(options: LoadOptions = {}) {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const cwd = path.resolve(options.cwd ?? process.cwd())
+    const cwd = path.resolve(options.cwd ?? (yield* WorkingDirectory.current))
     const file = Option.getOrUndefined(yield* findConfigFile(options, cwd))
     const profile = options.profile === "" ? undefined : options.profile
 

@@ -58,6 +58,7 @@ import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local
 import { makeScriptWriter } from "./Script.js"
 import { applyObservation, cancelled } from "./Transition.js"
 import { parseWalltime } from "./Units.js"
+import * as WorkingDirectory from "./WorkingDirectory.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)
@@ -147,7 +148,7 @@ export const make = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => recordProgramEnd)
   const fibers = yield* FiberMap.make<string>()
   const host = hostname()
-  const baseDir = process.cwd()
+  const baseDir = yield* WorkingDirectory.current
   // Ids are `{pid of this process}-{n}`: unique among the processes alive on this machine (and
   // checked against the store, which may hold the jobs of an earlier program with this pid).
   const idPrefix = `${process.pid}-`

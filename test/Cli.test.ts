@@ -1,49 +1,32 @@
 /**
- * The `cluster-api` command line, run for real: the built bin (dist/src/cli/bin.js) as a child
- * process, in a fresh temporary directory with HOME pointing there and no CLUSTER_API_CONFIG, so
- * that only the config files a test writes are read. Local jobs are real (short) processes.
+ * The `cluster-api` command line, run in-process (test/support/CliInProcess.ts): `run(argv)` with
+ * a Console and Terminal that collect what it prints, in a fresh temporary directory that is also
+ * its HOME, without CLUSTER_API_CONFIG, so that only the config files a test writes are read.
+ * Local jobs are real (short) processes. One smoke test runs the built bin (dist/src/cli/bin.js).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll } from "vitest"
 import type { JobRecord } from "../src/Domain.js"
 import { demoProblems } from "../src/cli/commands/demo.js"
 import { exitCodeFor } from "../src/cli/Exit.js"
 import { commandLine, defaultJobName, parseEnv, parseTimeout } from "../src/cli/Input.js"
 import { bin, distIsFresh } from "./globalSetup.js"
-import type { BinResult } from "./support/RunBin.js"
-import { runBin } from "./support/RunBin.js"
-import { removeDir } from "./support/TempDirs.js"
+import type { CliResult, CliRunOptions } from "./support/CliInProcess.js"
+import { runCli } from "./support/CliInProcess.js"
+import { isolatedEnv, runBin } from "./support/RunBin.js"
+import { tempDirs } from "./support/TempDirs.js"
 
-// test/globalSetup.ts has built dist/ before any test file runs.
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-cli-test-"))
-
-beforeAll(() => {
-  if (!distIsFresh()) throw new Error(`${bin} is missing or older than src/: the global setup should have built it`)
-})
-
-afterAll(() => {
-  removeDir(scratch)
-})
-
-let dirs = 0
 /** A new empty directory to run in (also the HOME the CLI sees). */
-const freshDir = (): string => {
-  dirs += 1
-  const dir = path.join(scratch, `run-${dirs}`)
-  fs.mkdirSync(dir)
-  return dir
-}
+const freshDir = tempDirs("cluster-api-cli-test-")
 
-const cli = (args: ReadonlyArray<string>, cwd: string = freshDir()): Promise<BinResult> => {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
-  delete env.CLUSTER_API_CONFIG
-  return runBin(bin, args, { cwd, env, killAfterMs: 45_000 })
-}
+const cli = (
+  args: ReadonlyArray<string>,
+  cwd: string = freshDir(),
+  options: Omit<CliRunOptions, "cwd"> = {}
+): Promise<CliResult> => runCli(args, { ...options, cwd })
 
 const jobIdOf = (stdout: string): string => {
   const m = /Submitted job (\S+) \(/.exec(stdout)
@@ -51,9 +34,8 @@ const jobIdOf = (stdout: string): string => {
   return m[1]!
 }
 
-// Each run spends most of its time starting node and loading modules: run them side by side.
-// On a loaded machine a run can take several seconds, hence the generous limits.
-describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
+// Most runs wait for short local jobs: run them side by side.
+describe.concurrent("cluster-api", { timeout: 60_000 }, () => {
   it("--help exits 0 and lists the subcommands", async () => {
     const r = await cli(["--help"])
     expect(r.code).toBe(0)
@@ -192,6 +174,42 @@ describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
     expect(r.stderr).toContain("give job ids, --name PATTERN, or --all")
   })
 
+  it("logs, export to stdout and logged warnings are printed through the Console and the Terminal", async () => {
+    const dir = freshDir()
+    fs.writeFileSync(path.join(dir, "cluster-api.yaml"), "executor: local\npoll_intervall: 1\n")
+    const shown = await cli(["config", "show"], dir)
+    expect(shown.code).toBe(0)
+    expect(shown.stderr).toContain("cluster-api: warning: Unknown config key poll_intervall")
+    const submitted = await cli(["submit", "--wait", "printf 'one\\ntwo\\n'"], dir)
+    expect(submitted.code).toBe(0)
+    const id = jobIdOf(submitted.stdout)
+    const logs = await cli(["logs", id], dir)
+    expect(logs.code).toBe(0)
+    expect(logs.stdout).toBe("one\ntwo\n")
+    const exported = await cli(["export"], dir)
+    expect(exported.code).toBe(0)
+    expect((JSON.parse(exported.stdout) as { jobs: Array<{ record: JobRecord }> }).jobs.map((j) => j.record.jobId))
+      .toEqual([id])
+  })
+
+  it("relative paths given to export --output, import and demo --dir start from the working directory", async () => {
+    const dir = freshDir()
+    const submitted = await cli(["submit", "--wait", "echo ok"], dir)
+    expect(submitted.code).toBe(0)
+    const exported = await cli(["export", "--output", "jobs.json"], dir)
+    expect(exported.code, exported.stderr).toBe(0)
+    expect(exported.stdout).toContain(`Exported 1 job to ${path.join(dir, "jobs.json")}`)
+    const other = freshDir()
+    fs.copyFileSync(path.join(dir, "jobs.json"), path.join(other, "copied.json"))
+    const imported = await cli(["import", "copied.json"], other)
+    expect(imported.code, imported.stderr).toBe(0)
+    const listed = await cli(["list"], other)
+    expect(listed.stdout).toContain(jobIdOf(submitted.stdout))
+    const demo = await cli(["demo", "--dir", "demo-files"], dir)
+    expect(demo.code, demo.stderr).toBe(0)
+    expect(demo.stdout).toContain(`Scripts and logs: ${path.join(dir, "demo-files")}`)
+  })
+
   it("a wait that times out exits 3 and ends the local job", async () => {
     const dir = freshDir()
     const started = Date.now()
@@ -202,6 +220,55 @@ describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
     expect(fs.readFileSync(path.join(dir, "logs", `stdout.${jobIdOf(r.stdout)}.log`), "utf8")).toBe("")
     // No process of the job (its script lives in this test's directory) outlived the CLI
     expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("")
+  })
+})
+
+describe("help and output without ANSI escapes", { timeout: 60_000 }, () => {
+  const escape = "\u001b["
+
+  it("on a terminal, help keeps its styles", async () => {
+    const r = await cli(["--help"], freshDir(), { isTTY: true })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(escape)
+  })
+
+  it("help through a pipe has no ANSI escapes", async () => {
+    const r = await cli(["--help"], freshDir(), { isTTY: false })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^USAGE$/m)
+    expect(r.stdout).not.toContain(escape)
+    const sub = await cli(["submit", "--help"], freshDir(), { isTTY: false })
+    expect(sub.stdout).toContain("--array")
+    expect(sub.stdout).not.toContain(escape)
+  })
+
+  it("NO_COLOR (any non-empty value) takes the styles out of help on a terminal", async () => {
+    for (const value of ["1", "0", "yes"]) {
+      const r = await cli(["--help"], freshDir(), { isTTY: true, env: { NO_COLOR: value } })
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/^USAGE$/m)
+      expect(r.stdout).not.toContain(escape)
+    }
+    const sub = await cli(["config", "show", "--help"], freshDir(), { isTTY: true, env: { NO_COLOR: "1" } })
+    expect(sub.stdout).toContain("--profile")
+    expect(sub.stdout).not.toContain(escape)
+  })
+
+
+  it("on a terminal, a wait redraws its summary in place and ends with the result table", async () => {
+    const r = await cli(["submit", "--wait", "--name", "drawn", "sleep 0.3"], freshDir(), { isTTY: true, columns: 60 })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`${escape}2K`) // lines cleared and redrawn
+    expect(r.stdout).toMatch(new RegExp(`${jobIdOf(r.stdout)}\\s+capi-drawn\\s+Done`))
+  })
+
+  it("the built bin, piped: --help exits 0, lists the subcommands, and has no ANSI escapes", async () => {
+    expect(distIsFresh()).toBe(true)
+    const cwd = freshDir()
+    const r = await runBin(bin, ["--help"], { cwd, env: isolatedEnv(cwd), killAfterMs: 45_000 })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/- submit\b/)
+    expect(r.stdout).not.toContain(escape)
   })
 })
 

@@ -1,16 +1,15 @@
 /**
  * `run PIPELINE.yaml`, `retry`, and what `submit` and `show` gained for them (templates, retries,
- * expected outputs, log checks, attempts and failure evidence), through the built `cluster-api`
- * bin with real local processes. Each test runs in its own temporary directory, with a
+ * expected outputs, log checks, attempts and failure evidence), through the `cluster-api` command
+ * line run in-process (test/support/CliInProcess.ts) with real local processes. Each test runs in its own temporary directory, with a
  * `cluster-api.yaml` there that polls often and HOME pointing there.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { bin } from "./globalSetup.js"
-import type { BinResult } from "./support/RunBin.js"
-import { throttledBin } from "./support/RunBin.js"
+import type { CliResult } from "./support/CliInProcess.js"
+import { runCli } from "./support/CliInProcess.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const examplePipeline = fileURLToPath(new URL("../examples/pipeline.yaml", import.meta.url))
@@ -24,11 +23,11 @@ const freshDir = (config = ""): string => {
   return dir
 }
 
-const cli = throttledBin(bin)
+const cli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> => runCli(args, { cwd })
 
-const show = (r: BinResult): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
+const show = (r: CliResult): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
 
-const jobIdOf = (r: BinResult): string => {
+const jobIdOf = (r: CliResult): string => {
   const m = /Submitted job (\S+) \(/.exec(r.stdout)
   if (m === null) throw new Error(`no job id in:\n${show(r)}`)
   return m[1]!
@@ -57,7 +56,7 @@ const writeFile = (dir: string, name: string, text: string): string => {
 /** A progress line of `run`: `HH:MM:SS step status note`. */
 const stepLine = (step: string, rest: string): RegExp => new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${step}\\s+${rest}$`, "m")
 
-describe.concurrent("cluster-api run (the built bin)", { timeout: 120_000 }, () => {
+describe.concurrent("cluster-api run", { timeout: 120_000 }, () => {
   it("runs examples/pipeline.yaml: progress per step, train retried, exit 0; a second run keeps every step", async () => {
     const dir = freshDir()
     const first = await cli(["run", examplePipeline], dir)
@@ -206,7 +205,7 @@ steps:
   })
 })
 
-describe.concurrent("cluster-api retry, submit and show (the built bin)", { timeout: 120_000 }, () => {
+describe.concurrent("cluster-api retry, submit and show", { timeout: 120_000 }, () => {
   it("retry submits an ended job again as attempt 2, linked both ways; refused twice and for unknown ids", async () => {
     const dir = freshDir()
     const failed = await cli(["submit", "--", "sh", "-c", "exit 3"], dir)

@@ -1,8 +1,8 @@
 /**
- * The job store as the built `cluster-api` bin shows it: private files, environment values
- * hidden from `list`/`show`/`status` JSON unless `--show-env`, a private export file, a store
- * that can only be read still listed and shown, and a job whose row cannot be read skipped by
- * `list` and named by `show`. The store is the one a `submit` (another process) wrote; copies of
+ * The job store as the `cluster-api` command line shows it (run in-process): private files,
+ * environment values hidden from `list`/`show`/`status` JSON unless `--show-env`, a private export
+ * file, a store that can only be read still listed and shown, and a job whose row cannot be read
+ * skipped by `list` and named by `show`. The store is the one an earlier `submit` wrote; copies of
  * it are made read-only (chattr +i: the tests run as root, which file modes do not stop) or
  * edited by hand with better-sqlite3.
  */
@@ -14,9 +14,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import type { JobRecord } from "../src/Domain.js"
-import { bin, distIsFresh } from "./globalSetup.js"
-import type { BinResult } from "./support/RunBin.js"
-import { throttledBin } from "./support/RunBin.js"
+import type { CliResult } from "./support/CliInProcess.js"
+import { runCli } from "./support/CliInProcess.js"
 import { removeDir } from "./support/TempDirs.js"
 
 interface RawDb {
@@ -52,20 +51,19 @@ const copyOfStore = (): string => {
 
 const storeOf = (dir: string) => path.join(dir, "logs", "cluster-api.db")
 const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8)
-const cli = throttledBin(bin)
+const cli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> => runCli(args, { cwd })
 
 const work = freshDir()
 let secret = ""
 let plain = ""
 
-const jobIdOf = (r: BinResult): string => {
+const jobIdOf = (r: CliResult): string => {
   const m = /Submitted job (\S+) \(/.exec(r.stdout)
   if (m === null) throw new Error(`no job id in:\n${r.stdout}\n${r.stderr}`)
   return m[1]!
 }
 
 beforeAll(async () => {
-  if (!distIsFresh()) throw new Error(`${bin} is missing or older than src/: the global setup should have built it`)
   const first = await cli(["submit", "--name", "secret", "--env", "DB_PASSWORD=hunter2", "--", "true"], work)
   const second = await cli(["submit", "--name", "plain", "true"], work)
   expect([first.code, second.code], first.stderr + second.stderr).toEqual([0, 0])
@@ -73,7 +71,7 @@ beforeAll(async () => {
   plain = jobIdOf(second)
 }, 120_000)
 
-describe("cluster-api and the job store's privacy and condition (the built bin)", { timeout: 120_000 }, () => {
+describe("cluster-api and the job store's privacy and condition", { timeout: 120_000 }, () => {
   it("the store the CLI creates is private: its directory 0700, its file 0600", () => {
     expect(mode(path.join(work, "logs"))).toBe("700")
     expect(mode(storeOf(work))).toBe("600")

@@ -225,7 +225,7 @@ describe("start", () => {
   it.scoped("prints one line per event, in order, when not on a terminal", () =>
     Effect.gen(function*() {
       let out = ""
-      const progress = yield* start(Stream.fromIterable(events), { mode: "lines", write: (t) => (out += t) })
+      const progress = yield* start(Stream.fromIterable(events), { mode: "lines", write: (t) => Effect.sync(() => void (out += t)) })
       yield* progress.finish([final])
       yield* progress.log("after")
       expect(out).toBe(
@@ -242,7 +242,7 @@ describe("start", () => {
   it.scoped("redraws a summary on a terminal, prints log lines above it, and erases it at the end", () =>
     Effect.gen(function*() {
       let out = ""
-      const progress = yield* start(Stream.fromIterable(events), { mode: "tty", write: (t) => (out += t) })
+      const progress = yield* start(Stream.fromIterable(events), { mode: "tty", write: (t) => Effect.sync(() => void (out += t)) })
       yield* progress.finish([final])
       expect(out).toContain("\u001b[2K1 job: 1 Running")
       expect(out).toContain("\u001b[2K1 job: 1 Done")
@@ -254,7 +254,7 @@ describe("start", () => {
   it.scoped("prints nothing with --json", () =>
     Effect.gen(function*() {
       let out = ""
-      const progress = yield* start(Stream.fromIterable(events), { mode: "off", write: (t) => (out += t) })
+      const progress = yield* start(Stream.fromIterable(events), { mode: "off", write: (t) => Effect.sync(() => void (out += t)) })
       yield* progress.finish([final])
       expect(out).toBe("")
     }))

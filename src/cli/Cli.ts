@@ -17,6 +17,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { Cause, Console, Effect, Logger, Ref } from "effect"
 import { inspect } from "node:util"
+import { withColorChoice } from "./Color.js"
 import { ExitStatus, report, setExitCode } from "./Exit.js"
 import { rootCommand } from "./Globals.js"
 import { cancelCommand } from "./commands/cancel.js"
@@ -70,19 +71,26 @@ const cli = Command.run(command, { name: "cluster-api", version: "0.1.0" })
 
 const levelWord: Record<string, string> = { WARN: "warning", ERROR: "error", FATAL: "fatal", INFO: "info" }
 
-/** Logs go to stderr, so that stdout holds only what a command prints (JSON with --json). */
-const stderrLogger = Logger.make(({ cause, logLevel, message }) => {
+/**
+ * Logs go to the Console's error output (stderr), so that stdout holds only what a command prints
+ * (JSON with --json).
+ */
+const stderrLogger = Logger.withConsoleError(Logger.make(({ cause, logLevel, message }) => {
   const parts = (Array.isArray(message) ? message : [message]).map((m) =>
     typeof m === "string" ? m : inspect(m, { depth: 4 })
   )
   const label = levelWord[logLevel.label] ?? logLevel.label.toLowerCase()
   const detail = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
-  process.stderr.write(`cluster-api: ${label}: ${parts.join(" ")}${detail}\n`)
-})
+  return `cluster-api: ${label}: ${parts.join(" ")}${detail}`
+}))
 
 /**
  * Runs the command line (`process.argv`: the first two entries are node and the script) and
  * returns the exit code. Needs FileSystem, Path, Terminal and CommandExecutor (NodeContext.layer).
+ * It prints only through the Console (lines) and the Terminal (progress, logs, export), without
+ * ANSI escapes unless stdout is a terminal and NO_COLOR is not set (Color.ts); it reads
+ * HOME and CLUSTER_API_CONFIG from the ConfigProvider; relative paths start from the
+ * WorkingDirectory (the process's current directory unless provided).
  */
 export const run = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -103,7 +111,8 @@ export const run = (argv: ReadonlyArray<string>) =>
             Ref.set(status, 1)
           )
       ),
-      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger))
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
+      withColorChoice
     )
     return yield* Ref.get(status)
   })

@@ -10,6 +10,7 @@ import { JobStore } from "../JobStore.js"
 import type { MonitorOptions } from "../Monitor.js"
 import type { CliError } from "./Exit.js"
 import { report } from "./Exit.js"
+import * as WorkingDirectory from "../WorkingDirectory.js"
 
 export const jsonDescription = "Machine-readable output: JSON on stdout, no progress drawing"
 
@@ -97,7 +98,7 @@ export class StoreLocation extends Context.Tag("cluster-api/cli/StoreLocation")<
 export const statePath = Effect.gen(function*() {
   const { options } = yield* ClusterConfig
   const path = yield* Path.Path
-  return resolveStatePath(options, process.cwd(), path.resolve)
+  return resolveStatePath(options, yield* WorkingDirectory.current, path.resolve)
 })
 
 /**

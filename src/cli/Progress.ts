@@ -512,10 +512,10 @@ export type ProgressMode = "tty" | "lines" | "off"
 
 export interface ProgressOptions {
   readonly mode: ProgressMode
-  /** Where output goes (process.stdout.write). */
-  readonly write: (text: string) => void
+  /** Where output goes (the Terminal's display). */
+  readonly write: (text: string) => Effect.Effect<void>
   /** The terminal's width, read at each redraw. */
-  readonly width?: (() => number) | undefined
+  readonly width?: Effect.Effect<number> | undefined
   /** Jobs to show before any event about them arrives (e.g. jobs being waited for). */
   readonly initial?: ReadonlyArray<JobRecord> | undefined
   /** How often the summary is redrawn on a terminal, besides on each event. Default 200 ms. */
@@ -553,8 +553,9 @@ export const start = (
     const draw = output.withPermits(1)(
       Effect.gen(function*() {
         if (mode !== "tty" || finished) return
-        const lines = frameLines(yield* SubscriptionRef.get(state), yield* now, options.width?.() ?? 100)
-        write(redraw(drawn, lines))
+        const width = options.width === undefined ? 100 : yield* options.width
+        const lines = frameLines(yield* SubscriptionRef.get(state), yield* now, width)
+        yield* write(redraw(drawn, lines))
         drawn = lines.length
       })
     )
@@ -565,7 +566,7 @@ export const start = (
         const after = applyEvent(before, event)
         if (mode === "lines") {
           const line = eventLine(after, event)
-          if (line !== undefined) yield* output.withPermits(1)(Effect.sync(() => write(`${line}\n`)))
+          if (line !== undefined) yield* output.withPermits(1)(write(`${line}\n`))
         }
         yield* SubscriptionRef.set(state, after)
         if (mode === "tty") yield* draw
@@ -577,13 +578,13 @@ export const start = (
       : undefined
 
     const log = (line: string) =>
-      output.withPermits(1)(Effect.sync(() => {
+      output.withPermits(1)(Effect.suspend(() => {
         if (mode === "tty" && !finished) {
-          write(`${erase(drawn)}${line}\n`)
+          const erased = erase(drawn)
           drawn = 0
-        } else {
-          write(`${line}\n`)
+          return write(`${erased}${line}\n`)
         }
+        return write(`${line}\n`)
       })).pipe(Effect.zipRight(draw))
 
     const finish = (finals: ReadonlyArray<JobRecord>) =>
@@ -596,10 +597,11 @@ export const start = (
         )
         yield* Fiber.interrupt(follower)
         if (ticker !== undefined) yield* Fiber.interrupt(ticker)
-        yield* output.withPermits(1)(Effect.sync(() => {
-          if (mode === "tty") write(erase(drawn))
+        yield* output.withPermits(1)(Effect.suspend(() => {
+          const erased = mode === "tty" ? erase(drawn) : ""
           drawn = 0
           finished = true
+          return erased === "" ? Effect.void : write(erased)
         }))
       })
 

@@ -1,6 +1,7 @@
 /**
  * Waiting for jobs from the command line: live progress, and what Ctrl-C does meanwhile.
  */
+import { Terminal } from "@effect/platform"
 import { Duration, Effect, Option, Schedule } from "effect"
 import type { JobRecord } from "../Domain.js"
 import { Executor } from "../Executor.js"
@@ -29,7 +30,8 @@ export const pollLocalOften = Effect.gen(function*() {
 })
 
 /**
- * Runs `body` while progress is shown, subscribed to the Monitor's events before `body` submits
+ * Runs `body` while progress is shown on the Terminal (redrawn in place on a terminal, a line per
+ * event otherwise), subscribed to the Monitor's events before `body` submits
  * anything, local jobs polled often (`pollLocalOften`).
  */
 export const withProgress = <A, E, R>(
@@ -39,11 +41,13 @@ export const withProgress = <A, E, R>(
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const monitor = yield* Monitor
+    const terminal = yield* Terminal.Terminal
     const events = yield* monitor.subscribe
     const progress = yield* Progress.start(events, {
-      mode: json ? "off" : process.stdout.isTTY === true ? "tty" : "lines",
-      write: (text) => process.stdout.write(text),
-      width: () => (process.stdout.columns > 0 ? process.stdout.columns : 100),
+      mode: json ? "off" : (yield* terminal.isTTY) ? "tty" : "lines",
+      // Progress is a view of what happens: a stdout that can no longer be written stops no job.
+      write: (text) => Effect.ignore(terminal.display(text)),
+      width: Effect.map(terminal.columns, (columns) => (columns > 0 ? columns : 100)),
       initial
     })
     yield* pollLocalOften

@@ -6,6 +6,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { Console, Context, Deferred, Duration, Effect, Layer, Option } from "effect"
 import type { JobRecord, JobSpec } from "../../Domain.js"
 import { describeReason, failedElementIndices } from "../../Domain.js"
+import * as WorkingDirectory from "../../WorkingDirectory.js"
 import { Executor } from "../../Executor.js"
 import { Monitor } from "../../Monitor.js"
 import * as Progress from "../Progress.js"
@@ -25,7 +26,7 @@ export const demoDirectory = (dir: Option.Option<string>) =>
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
       if (Option.isNone(dir)) return yield* fs.makeTempDirectory({ prefix: "cluster-api-demo-" })
-      const full = path.resolve(dir.value)
+      const full = path.resolve(yield* WorkingDirectory.current, dir.value)
       yield* fs.makeDirectory(full, { recursive: true })
       return full
     }).pipe(Effect.orDie)

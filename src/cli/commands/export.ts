@@ -2,9 +2,10 @@
  * The `cluster-api export` command.
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem, Path } from "@effect/platform"
+import { FileSystem, Path, Terminal } from "@effect/platform"
 import { Console, Effect, Option } from "effect"
 import { ClusterConfig } from "../../Config.js"
+import * as WorkingDirectory from "../../WorkingDirectory.js"
 import * as JobQueries from "../../JobQueries.js"
 import type { JobFilter } from "../../JobStore.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
@@ -34,10 +35,13 @@ export const exportCommand = Command.make(
       }
       const document = yield* JobQueries.exportJobs(filter)
       const text = JSON.stringify(JobQueries.encodeExport(document), null, 2)
-      if (Option.isNone(o.output)) return yield* Effect.sync(() => void process.stdout.write(`${text}\n`))
+      if (Option.isNone(o.output)) {
+        const terminal = yield* Terminal.Terminal
+        return yield* Effect.orDie(terminal.display(`${text}\n`))
+      }
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
-      const file = path.resolve(o.output.value)
+      const file = path.resolve(yield* WorkingDirectory.current, o.output.value)
       // The export keeps the jobs' environment values (it moves them between stores): owner only.
       if (yield* fs.exists(file)) yield* fs.chmod(file, 0o600)
       yield* fs.writeFileString(file, `${text}\n`, { mode: 0o600 })

@@ -6,6 +6,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Either } from "effect"
 import { InvalidImport } from "../../Errors.js"
 import * as JobQueries from "../../JobQueries.js"
+import * as WorkingDirectory from "../../WorkingDirectory.js"
 import { StoreLocation, globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { printJson } from "../Output.js"
 
@@ -29,7 +30,7 @@ export const importCommand = Command.make(
       const g = yield* resolveGlobals(o.globals)
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
-      const source = o.file === "-" ? "stdin" : path.resolve(o.file)
+      const source = o.file === "-" ? "stdin" : path.resolve(yield* WorkingDirectory.current, o.file)
       const text = o.file === "-"
         ? yield* readStdin
         : yield* fs.readFileString(source).pipe(

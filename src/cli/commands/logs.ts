@@ -2,6 +2,7 @@
  * The `cluster-api logs` command.
  */
 import { Args, Command, Options } from "@effect/cli"
+import { Terminal } from "@effect/platform"
 import { Console, Duration, Effect, Either, Option } from "effect"
 import { ClusterConfig } from "../../Config.js"
 import type { JobRecord, JobStatus } from "../../Domain.js"
@@ -70,21 +71,30 @@ export const logsCommand = Command.make(
         onRight: Effect.succeed
       })
 
-      // Raw bytes on a terminal or pipe; with --json, text (as one object, or a line per chunk when following)
+      // Text as written on the Terminal; with --json, text (as one object, or a line per chunk when following)
+      const terminal = yield* Terminal.Terminal
       const decoder = new TextDecoder()
       let collected = ""
-      const emit = (chunk: Uint8Array): Effect.Effect<void> =>
-        Effect.sync(() => {
-          if (!g.json) process.stdout.write(chunk)
-          else if (!o.follow) collected += decoder.decode(chunk, { stream: true })
-          else process.stdout.write(`${JSON.stringify({ text: decoder.decode(chunk, { stream: true }) })}\n`)
-        })
+      const emit = (chunk: Uint8Array): Effect.Effect<void> => {
+        const text = decoder.decode(chunk, { stream: true })
+        return !g.json
+          ? Effect.orDie(terminal.display(text))
+          : !o.follow
+          ? Effect.sync(() => void (collected += text))
+          : Console.log(JSON.stringify({ text }))
+      }
+      // What the decoder holds back at the end (an incomplete character) is shown as U+FFFD.
+      const flush = Effect.suspend(() => {
+        const rest = decoder.decode()
+        return g.json || rest === "" ? Effect.void : Effect.orDie(terminal.display(rest))
+      })
       const size = yield* fileSize(file)
       let offset = Option.isSome(size) && Option.isSome(o.tail) ? yield* tailStart(file, size.value, o.tail.value) : 0
 
       if (!o.follow) {
         if (Option.isNone(size)) return yield* missingLog(record, stream, file, JobQueries.statusOf(record, index))
         yield* copyRange(file, offset, size.value, emit)
+        yield* flush
         if (g.json) {
           yield* printJson({
             jobId: record.jobId,
@@ -125,6 +135,7 @@ export const logsCommand = Command.make(
         if (ended) {
           const final = status !== undefined && isTerminalStatus(status) ? status : current.value.status
           if (!seenFile) return yield* missingLog(current.value, stream, file, final)
+          yield* flush
           return yield* setExitCode(final === "Done" ? 0 : 1)
         }
         yield* Effect.sleep(interval)
