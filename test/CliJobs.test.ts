@@ -126,7 +126,7 @@ describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 },
     expect(limited.stdout.trim().split("\n")).toHaveLength(3) // header, one job, the note
     expect(limited.stdout).toContain("(the newest 1 shown")
     expect(badSince.code).toBe(2)
-    expect(badSince.stderr).toContain("an age like 30m, 2h, 3d")
+    expect(badSince.stderr).toContain("an age (that long ago) as seconds (600), words")
     expect(badStatus.code).toBe(2)
     expect(badStatus.stderr).toContain("expected one of Pending, Running, Done, Failed, Killed, Unknown")
   })
