@@ -16,7 +16,7 @@ import { exitCodeFor } from "../src/cli/Exit.js"
 import { commandLine, defaultJobName, parseEnv, parseTimeout } from "../src/cli/Input.js"
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { BinResult } from "./support/RunBin.js"
-import { runBin } from "./support/RunBin.js"
+import { isolatedEnv, isolatedStore, runBin } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
 
 // test/globalSetup.ts has built dist/ before any test file runs.
@@ -40,9 +40,7 @@ const freshDir = (): string => {
 }
 
 const cli = (args: ReadonlyArray<string>, cwd: string = freshDir()): Promise<BinResult> => {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
-  delete env.CLUSTER_API_CONFIG
-  return runBin(bin, args, { cwd, env, killAfterMs: 45_000 })
+  return runBin(bin, args, { cwd, env: isolatedEnv(cwd), killAfterMs: 45_000 })
 }
 
 const jobIdOf = (stdout: string): string => {
@@ -183,7 +181,7 @@ describe.concurrent("cluster-api (the built bin)", { timeout: 60_000 }, () => {
     const dir = freshDir()
     const r = await cli(["status", "999"], dir)
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain(`No job 999 is in the job store: ${path.join(dir, "logs", "cluster-api.db")} has no record of it`)
+    expect(r.stderr).toContain(`No job 999 is in the job store: ${isolatedStore(dir)} has no record of it`)
   })
 
   it("cancel without ids, --name or --all is a usage error (exit 2)", async () => {
