@@ -134,6 +134,18 @@ describe("the scheduler's word without a watcher (the built bin, local jobs)", {
     expect(r).toMatchObject({ code: 0, stdout: "start\nend\n" })
   })
 
+  it("wait on a job that ended after its submitter was killed returns its end", async () => {
+    const { home, here, there } = fresh()
+    const gate = path.join(here, "go")
+    const id = await submitUnwatched(home, here, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
+    fs.writeFileSync(gate, "")
+    const exitFile = path.join(here, "logs", statusFileName("exit", id))
+    await until("the job's exit file", () => fs.existsSync(exitFile) && fs.readFileSync(exitFile, "utf8").trim() !== "")
+    const r = await runBin(bin, ["wait", "--json", id], { cwd: there, env: isolatedEnv(home), killAfterMs: 60_000 })
+    expect(r.code, r.stderr).toBe(1)
+    expect(JSON.parse(r.stdout)).toMatchObject([{ jobId: id, status: "Failed", exitCode: 3 }])
+  })
+
   it("a scheduler that cannot be asked gives a warning and the stored state; another executor's jobs are shown as stored, with a note", async () => {
     const { home, there } = fresh()
     fs.writeFileSync(path.join(there, "cluster-api.yaml"), "executor: slurm\npoll_interval: 0.2\ncommand_timeout: 5\n")

@@ -4,7 +4,7 @@
  * ended while nothing watched shows its true end. No job is adopted or taken over: a job another
  * live program owns stays its own (its Monitor announces the end from the store's change).
  */
-import { Clock, Console, Effect, Layer, Option } from "effect"
+import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { executorLayer } from "../ClusterApi.js"
 import * as CommandRunner from "../CommandRunner.js"
 import { ClusterConfig } from "../Config.js"
@@ -81,4 +81,23 @@ export const refreshed = (records: ReadonlyArray<JobRecord>) =>
       isTerminal(r) || r.executor !== options.executor
         ? Effect.succeed(r)
         : Effect.map(store.get(r), Option.getOrElse(() => r)))
+  })
+
+/**
+ * Asks about `records` every poll_interval (local files: every second at most) until none is
+ * unfinished, for a command that waits on jobs whose program may be gone without its Monitor
+ * having taken them over: what is learnt is written, and the waiters see it in the store.
+ */
+export const keepAsking = (records: ReadonlyArray<JobRecord>) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const { options } = yield* ClusterConfig
+    const every = Duration.seconds(options.executor === "local" ? Math.min(options.poll_interval, 1) : options.poll_interval)
+    while (true) {
+      yield* Effect.sleep(every)
+      const current = yield* Effect.forEach(records, (r) => store.get(r))
+      const open = current.flatMap((r) => Option.isSome(r) && !isTerminal(r.value) ? [r.value] : [])
+      if (open.length === 0) return
+      yield* refreshed(open)
+    }
   })
