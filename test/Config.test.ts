@@ -1,7 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Logger, Scope } from "effect"
+import { ConfigProvider, Effect, Either, FastCheck, Logger, Scope } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as YAML from "yaml"
@@ -752,6 +752,18 @@ describe("where the job store is", () => {
       )
       expect(resolveStatePath({ ...defaultOptions, state_path: ":memory:" }, "/home/u", resolve, "/d/jobs.db")).toBe(":memory:")
     }))
+
+  it.prop(
+    "whatever XDG_STATE_HOME holds, the default is an absolute jobs.db: under it when absolute, else under HOME",
+    [FastCheck.option(FastCheck.string(), { nil: undefined })],
+    ([xdgStateHome]) => {
+      const file = defaultStatePath({ home: "/home/u", xdgStateHome }, posix)
+      expect(posix.isAbsolute(file)).toBe(true)
+      expect(file.endsWith("/cluster-api/jobs.db")).toBe(true)
+      const underXdg = xdgStateHome !== undefined && posix.isAbsolute(xdgStateHome)
+      expect(file).toBe(underXdg ? posix.join(xdgStateHome, "cluster-api", "jobs.db") : "/home/u/.local/state/cluster-api/jobs.db")
+    }
+  )
 
   test("statePathOf: state_path, else $CLUSTER_API_STATE, else the default; never the log directory", () =>
     Effect.gen(function*() {
