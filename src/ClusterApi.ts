@@ -17,7 +17,7 @@ import { Effect, Layer } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
 import type { CommandRunner } from "./CommandRunner.js"
 import type { ConfigOptions, LoadOptions } from "./Config.js"
-import { ClusterConfig, defaultOptions, inMemoryState, resolveStatePath, withDetection } from "./Config.js"
+import { ClusterConfig, defaultOptions, inMemoryState, statePathOf, withDetection } from "./Config.js"
 import * as Detect from "./Detect.js"
 import type { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import { StoreError } from "./Errors.js"
@@ -33,7 +33,6 @@ import * as SlurmExecutor from "./SlurmExecutor.js"
 import * as SqliteJobStore from "./SqliteJobStore.js"
 import type { Rule, SpawnRule } from "./TestCommandRunner.js"
 import { TestCommandRunner } from "./TestCommandRunner.js"
-import * as WorkingDirectory from "./WorkingDirectory.js"
 
 /** Every service a program gets from `ClusterApi.layer`. */
 export type Services = ClusterConfig | CommandRunner | JobStore | Executor | Monitor.Monitor
@@ -79,22 +78,23 @@ export const executorLayer: Layer.Layer<
 type Platform = FileSystem.FileSystem | Path.Path
 
 /**
- * The store the config names: the SQLite file at `state_path` (default
- * `{log_directory}/cluster-api.db`, its directory created), or memory for `:memory:`.
+ * The store the config names: the SQLite file at `state_path` (default `$CLUSTER_API_STATE`, else
+ * the user's own `$XDG_STATE_HOME/cluster-api/jobs.db` or `~/.local/state/cluster-api/jobs.db`,
+ * its directory created 0700), or memory for `:memory:`.
  */
 export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platform> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
     const path = yield* Path.Path
     const fs = yield* FileSystem.FileSystem
-    const file = resolveStatePath(options, yield* WorkingDirectory.current, path.resolve)
+    const file = yield* statePathOf(options)
     if (file === inMemoryState) return layerMemory
     yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
       Effect.mapError((e) =>
         new StoreError({
           operation: "open",
           reason: "CantOpen",
-          detail: `cannot create the directory of the job store ${file}: ${e.message}; fix state_path or log_directory`,
+          detail: `cannot create the directory of the job store ${file}: ${e.message}; fix state_path (or $CLUSTER_API_STATE)`,
           cause: e
         })
       )

@@ -120,8 +120,10 @@ export const ConfigOptions = Schema.Struct({
   /** How many local jobs (or array elements) run at once; the rest wait, Pending. */
   max_local_jobs: PositiveInt,
   /**
-   * The SQLite file every job and transition is kept in; unset means
-   * `{log_directory}/cluster-api.db`, and `:memory:` keeps jobs in memory only (gone at exit).
+   * The SQLite file every job and transition is kept in; unset means `$CLUSTER_API_STATE`, else
+   * the user's own store (see {@link defaultStatePath}). Relative: in a config file, against the
+   * file's directory; given in code, against the current directory. `:memory:` keeps jobs in
+   * memory only (gone at exit).
    */
   state_path: Schema.optional(Schema.String)
 })
@@ -171,20 +173,70 @@ export const defaultOptions: ConfigOptions = {
 /** The value of `state_path` that keeps jobs in memory only. */
 export const inMemoryState = ":memory:"
 
+/** The environment variable naming the job store file; it beats the config file, not code. */
+export const stateEnvVar = "CLUSTER_API_STATE"
+
 /**
- * Where the job store lives: `state_path` (or `{log_directory}/cluster-api.db`) resolved against
- * `cwd`, or `:memory:`.
+ * The user's own job store, the same from every directory: `$XDG_STATE_HOME/cluster-api/jobs.db`,
+ * or `~/.local/state/cluster-api/jobs.db` when XDG_STATE_HOME is unset, empty or relative (the XDG
+ * base directory spec ignores relative values).
+ */
+export const defaultStatePath = (
+  env: { readonly home: string; readonly xdgStateHome?: string | undefined },
+  path: Pick<Path.Path, "join" | "isAbsolute">
+): string =>
+  env.xdgStateHome !== undefined && env.xdgStateHome !== "" && path.isAbsolute(env.xdgStateHome)
+    ? path.join(env.xdgStateHome, "cluster-api", "jobs.db")
+    : path.join(env.home, ".local", "state", "cluster-api", "jobs.db")
+
+/**
+ * Where the job store lives: `state_path` resolved against `cwd` (a config file's relative value
+ * was already resolved against the file's directory), else `defaultPath`; or `:memory:`.
  */
 export const resolveStatePath = (
   options: ConfigOptions,
   cwd: string,
-  resolve: (...segments: Array<string>) => string
+  resolve: (...segments: Array<string>) => string,
+  defaultPath: string
 ): string =>
   options.state_path === inMemoryState
     ? inMemoryState
     : options.state_path !== undefined
     ? resolve(cwd, options.state_path)
-    : resolve(cwd, options.log_directory, "cluster-api.db")
+    : defaultPath
+
+/** HOME (or the OS's idea of it when unset or empty). */
+const homeDirectory = Config.option(Config.string("HOME")).pipe(
+  Effect.map(Option.filter((h) => h.length > 0)),
+  Effect.map(Option.getOrElse(() => homedir())),
+  Effect.orDie
+)
+
+/** An environment variable's value, none when unset or empty. */
+const envValue = (name: string) =>
+  Config.option(Config.string(name)).pipe(Effect.map(Option.filter((v) => v.length > 0)), Effect.orDie)
+
+/** `~` or `~/…` expanded to `home`, then resolved against `base`; `:memory:` kept. */
+const expandPath = (path: Path.Path, home: string, base: string, p: string): string =>
+  p === inMemoryState
+    ? p
+    : path.resolve(base, p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p)
+
+/**
+ * The job store file of these options, the same from any directory: `state_path` (relative:
+ * against the current directory), else `$CLUSTER_API_STATE`, else {@link defaultStatePath}; or
+ * `:memory:`. Reads HOME, XDG_STATE_HOME and CLUSTER_API_STATE through Effect's ConfigProvider.
+ */
+export const statePathOf = Effect.fnUntraced(function*(options: ConfigOptions) {
+  const path = yield* Path.Path
+  const home = yield* homeDirectory
+  const cwd = yield* WorkingDirectory.current
+  const fromEnv = yield* envValue(stateEnvVar)
+  const fallback = Option.isSome(fromEnv)
+    ? expandPath(path, home, cwd, fromEnv.value)
+    : defaultStatePath({ home, xdgStateHome: Option.getOrUndefined(yield* envValue("XDG_STATE_HOME")) }, path)
+  return resolveStatePath(options, cwd, path.resolve, fallback)
+})
 
 /** Where the resolved config came from. */
 export interface ConfigSource {
@@ -403,11 +455,7 @@ export const parseYaml = (text: string): Either.Either<Record<string, unknown>, 
 const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const home = yield* Config.option(Config.string("HOME")).pipe(
-    Effect.map(Option.filter((h) => h.length > 0)),
-    Effect.map(Option.getOrElse(() => homedir())),
-    Effect.orDie
-  )
+  const home = yield* homeDirectory
   const resolve = (p: string): string =>
     path.resolve(cwd, p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p)
   // A path someone named must exist; an error other than "no such file" surfaces when reading.
@@ -430,6 +478,22 @@ const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: st
   if (Option.isSome(inCwd)) return inCwd
   return yield* searched(path.join(home, ".config", "cluster-api", "config.yaml"))
 })
+
+/**
+ * `state_path` as the file wrote it made absolute against the file's directory (where its writer
+ * meant it), or replaced by `$CLUSTER_API_STATE` (which beats the file, not the overrides).
+ */
+const fileStatePath = Effect.fnUntraced(
+  function*(merged: Record<string, unknown>, file: string | undefined, cwd: string, fromFile: boolean) {
+    const path = yield* Path.Path
+    const home = yield* homeDirectory
+    const fromEnv = yield* envValue(stateEnvVar)
+    if (Option.isSome(fromEnv)) merged.state_path = expandPath(path, home, cwd, fromEnv.value)
+    else if (file !== undefined && fromFile && typeof merged.state_path === "string") {
+      merged.state_path = expandPath(path, home, path.dirname(file), merged.state_path)
+    }
+  }
+)
 
 /**
  * Loads the configuration: the first of `configPath`, `$CLUSTER_API_CONFIG`,
@@ -499,6 +563,8 @@ export const loadConfig: (
     }
 
     const merged: Record<string, unknown> = { ...defaultOptions }
+    /** Whether the file (not the overrides) set or unset state_path last. */
+    let stateFromFile = false
     /** Options some layer set to a value (not left at, or set back to, the default). */
     const explicit = new Set<OptionKey>()
     for (const layer of layers) {
@@ -512,6 +578,7 @@ export const loadConfig: (
           )
           continue
         }
+        if (key === "state_path") stateFromFile = layer.origin !== "overrides"
         if (isUnset(key, value)) {
           if (isOptional(key)) delete merged[key]
           else merged[key] = defaultOptions[key]
@@ -537,6 +604,9 @@ export const loadConfig: (
       }
     }
     if (problems.length > 0) return yield* new ConfigInvalid({ file: origin, problems })
+    if (options.overrides?.["state_path"] === undefined) {
+      yield* fileStatePath(merged, file, cwd, stateFromFile)
+    }
 
     // Every value was checked above; this only builds the typed result.
     const decoded = Schema.decodeUnknownEither(ConfigOptions)(merged)

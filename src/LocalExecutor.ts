@@ -643,14 +643,40 @@ export const make = Effect.gen(function*() {
   }
 
   /**
+   * What the pid and exit files of a job another program runs (or ran) say, read only: nothing
+   * is started, watched or taken over. A process that ended is reported with its exit status, a
+   * live one Running, one never started Pending; one whose files say nothing sure (its pid gone
+   * with no exit file, or a pid of another host) is not reported, for its owner or the zombie
+   * timeout to judge.
+   */
+  const observeElsewhere = (record: JobRecord) =>
+    Effect.gen(function*() {
+      const script = record.scriptPath
+      if (script === undefined || record.executor !== "local" || isTerminal(record)) return undefined
+      if (record.execHost !== undefined && record.execHost !== host) return undefined
+      const at = yield* now
+      const elements = []
+      for (const { index, known } of processesOf(record)) {
+        const state = resumedState(yield* inspect(statusFiles(script, record.jobId, index), script), known, at, host)
+        if (state._tag !== "Vanished") elements.push(observe(state, index))
+      }
+      if (record.array !== undefined) return elements.length === 0 ? undefined : { jobId: record.jobId, elements }
+      const [only] = elements
+      if (only === undefined) return undefined
+      const { index: _index, ...seen } = only
+      return { jobId: record.jobId, ...seen } satisfies Observation
+    })
+
+  /**
    * What this executor sees of the given jobs. Held jobs among them are judged first (see
-   * `checkHolds`): started, or reported Failed(DependencyFailed) in this very poll.
+   * `checkHolds`): started, or reported Failed(DependencyFailed) in this very poll. Jobs it does
+   * not run are read from their files (see `observeElsewhere`).
    */
   const poll = Effect.fn("LocalExecutor.poll")(function*(jobs: ReadonlyArray<JobRecord>) {
     yield* checkHolds(jobs.filter((j) => !isTerminal(j) && holds.has(j.jobId)).map((j) => j.jobId))
     const out: Array<Observation> = []
     for (const job of jobs) {
-      const o = observeJob(job)
+      const o = tracked.has(job.jobId) ? observeJob(job) : yield* observeElsewhere(job)
       if (o !== undefined) out.push(o)
     }
     return out

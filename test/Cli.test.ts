@@ -16,7 +16,7 @@ import { commandLine, defaultJobName, parseEnv, parseTimeout } from "../src/cli/
 import { bin, distIsFresh } from "./globalSetup.js"
 import type { CliResult, CliRunOptions } from "./support/CliInProcess.js"
 import { runCli } from "./support/CliInProcess.js"
-import { isolatedEnv, runBin } from "./support/RunBin.js"
+import { isolatedEnv, isolatedStore, runBin } from "./support/RunBin.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 /** A new empty directory to run in (also the HOME the CLI sees). */
@@ -165,7 +165,7 @@ describe.concurrent("cluster-api", { timeout: 60_000 }, () => {
     const dir = freshDir()
     const r = await cli(["status", "999"], dir)
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain(`No job 999 is in the job store: ${path.join(dir, "logs", "cluster-api.db")} has no record of it`)
+    expect(r.stderr).toContain(`No job 999 is in the job store: ${isolatedStore(dir)} has no record of it`)
   })
 
   it("cancel without ids, --name or --all is a usage error (exit 2)", async () => {

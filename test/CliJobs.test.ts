@@ -20,14 +20,14 @@ import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { bin, distIsFresh } from "./globalSetup.js"
 import { slurmJob } from "./support/Records.js"
 import type { BinResult } from "./support/RunBin.js"
-import { isolatedEnv, throttledBin } from "./support/RunBin.js"
+import { isolatedEnv, isolatedStore, throttledBin } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-clijobs-"))
 afterAll(() => removeDir(scratch))
 
 let dirs = 0
-/** A new directory with a config that polls often (and the store in `logs/`, the default). */
+/** A new directory with a config that polls often (and, HOME being there, the store under it). */
 const freshDir = (config = "poll_interval: 0.2\n"): string => {
   dirs += 1
   const dir = path.join(scratch, `run-${dirs}`)
@@ -45,7 +45,10 @@ const jobIdOf = (r: BinResult): string => {
 }
 
 /** The store of a directory, opened by this process through the library. */
-const openStore = (dir: string) => ManagedRuntime.make(SqliteJobStore.layer(path.join(dir, "logs", "cluster-api.db")))
+const openStore = (dir: string) => {
+  fs.mkdirSync(path.dirname(isolatedStore(dir)), { recursive: true })
+  return ManagedRuntime.make(SqliteJobStore.layer(isolatedStore(dir)))
+}
 
 const runningRecord = (jobId: string, dir: string, over: Partial<JobRecord> = {}): JobRecord => ({
   jobId,
@@ -137,6 +140,7 @@ describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 },
     expect(r.code).toBe(0)
     expect(r.stdout).toContain("does not exist yet")
     expect(fs.existsSync(path.join(dir, "logs"))).toBe(false)
+    expect(fs.existsSync(path.join(dir, ".local"))).toBe(false)
   })
 
   it("status without ids shows the store's jobs; an unknown id names the store", async () => {
@@ -144,7 +148,7 @@ describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 },
     expect(all.code).toBe(0)
     for (const id of Object.values(ids)) expect(all.stdout).toContain(id)
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain(`No job 999 is in the job store: ${path.join(work, "logs", "cluster-api.db")} has no record of it`)
+    expect(unknown.stderr).toContain(`No job 999 is in the job store: ${isolatedStore(work)} has no record of it`)
   })
 
   it("show prints the job in full with its transitions", async () => {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll } from "vitest"
 import type { JobRecord } from "../src/Domain.js"
 import type { CliResult } from "./support/CliInProcess.js"
 import { runCli } from "./support/CliInProcess.js"
+import { isolatedStore } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
 
 interface RawDb {
@@ -44,12 +45,12 @@ const freshDir = (): string => {
 /** A new directory holding a copy of `work`'s store (closed: no -wal or -shm left beside it). */
 const copyOfStore = (): string => {
   const dir = freshDir()
-  fs.mkdirSync(path.join(dir, "logs"))
+  fs.mkdirSync(path.dirname(storeOf(dir)), { recursive: true })
   fs.copyFileSync(storeOf(work), storeOf(dir))
   return dir
 }
 
-const storeOf = (dir: string) => path.join(dir, "logs", "cluster-api.db")
+const storeOf = isolatedStore
 const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8)
 const cli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> => runCli(args, { cwd })
 
@@ -73,7 +74,7 @@ beforeAll(async () => {
 
 describe("cluster-api and the job store's privacy and condition", { timeout: 120_000 }, () => {
   it("the store the CLI creates is private: its directory 0700, its file 0600", () => {
-    expect(mode(path.join(work, "logs"))).toBe("700")
+    expect(mode(path.dirname(storeOf(work)))).toBe("700")
     expect(mode(storeOf(work))).toBe("600")
   })
 

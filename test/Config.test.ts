@@ -1,7 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Logger, Scope } from "effect"
+import { ConfigProvider, Effect, Either, FastCheck, Logger, Scope } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as YAML from "yaml"
@@ -13,8 +13,10 @@ import {
   defaultOptions,
   loadConfig,
   type LoadOptions,
+  defaultStatePath,
   renderConfig,
-  resolveStatePath
+  resolveStatePath,
+  statePathOf
 } from "../src/Config.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "../src/Errors.js"
 
@@ -732,18 +734,62 @@ describe("loadConfig", () => {
   })
 })
 
-describe("resolveStatePath", () => {
-  test("defaults to cluster-api.db in the log directory, resolves a given path, and keeps :memory:", () =>
+describe("where the job store is", () => {
+  const posix = path.posix
+  const withEnv = (env: Record<string, string>) =>
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+  test("by default the user's own file, the same from every directory: XDG_STATE_HOME when absolute, else ~/.local/state", () =>
     Effect.sync(() => {
-      const resolve = (...segments: Array<string>) => path.posix.resolve(...segments)
-      expect(resolveStatePath(defaultOptions, "/home/u/run", resolve)).toBe("/home/u/run/logs/cluster-api.db")
-      expect(resolveStatePath({ ...defaultOptions, log_directory: "/scratch/logs" }, "/home/u", resolve)).toBe(
-        "/scratch/logs/cluster-api.db"
-      )
-      expect(resolveStatePath({ ...defaultOptions, state_path: "state/jobs.db" }, "/home/u", resolve)).toBe(
+      expect(defaultStatePath({ home: "/home/u", xdgStateHome: "/xdg/state" }, posix)).toBe("/xdg/state/cluster-api/jobs.db")
+      for (const xdgStateHome of [undefined, "", "relative/state"]) {
+        expect(defaultStatePath({ home: "/home/u", xdgStateHome }, posix)).toBe("/home/u/.local/state/cluster-api/jobs.db")
+      }
+      const resolve = (...segments: Array<string>) => posix.resolve(...segments)
+      expect(resolveStatePath(defaultOptions, "/home/u/run", resolve, "/d/jobs.db")).toBe("/d/jobs.db")
+      expect(resolveStatePath({ ...defaultOptions, state_path: "state/jobs.db" }, "/home/u", resolve, "/d/jobs.db")).toBe(
         "/home/u/state/jobs.db"
       )
-      expect(resolveStatePath({ ...defaultOptions, state_path: ":memory:" }, "/home/u", resolve)).toBe(":memory:")
+      expect(resolveStatePath({ ...defaultOptions, state_path: ":memory:" }, "/home/u", resolve, "/d/jobs.db")).toBe(":memory:")
+    }))
+
+  it.prop(
+    "whatever XDG_STATE_HOME holds, the default is an absolute jobs.db: under it when absolute, else under HOME",
+    [FastCheck.option(FastCheck.string(), { nil: undefined })],
+    ([xdgStateHome]) => {
+      const file = defaultStatePath({ home: "/home/u", xdgStateHome }, posix)
+      expect(posix.isAbsolute(file)).toBe(true)
+      expect(file.endsWith("/cluster-api/jobs.db")).toBe(true)
+      const underXdg = xdgStateHome !== undefined && posix.isAbsolute(xdgStateHome)
+      expect(file).toBe(underXdg ? posix.join(xdgStateHome, "cluster-api", "jobs.db") : "/home/u/.local/state/cluster-api/jobs.db")
+    }
+  )
+
+  test("statePathOf: state_path, else $CLUSTER_API_STATE, else the default; never the log directory", () =>
+    Effect.gen(function*() {
+      const home = { HOME: "/home/u" }
+      expect(yield* statePathOf(defaultOptions).pipe(withEnv(home))).toBe("/home/u/.local/state/cluster-api/jobs.db")
+      expect(yield* statePathOf(defaultOptions).pipe(withEnv({ ...home, XDG_STATE_HOME: "/xdg" }))).toBe(
+        "/xdg/cluster-api/jobs.db"
+      )
+      expect(yield* statePathOf(defaultOptions).pipe(withEnv({ ...home, CLUSTER_API_STATE: "~/mine.db" }))).toBe(
+        "/home/u/mine.db"
+      )
+      expect(
+        yield* statePathOf({ ...defaultOptions, state_path: "/code/jobs.db" }).pipe(withEnv({ ...home, CLUSTER_API_STATE: "/env.db" }))
+      ).toBe("/code/jobs.db")
+    }))
+
+  test("a config file's relative state_path is its directory's; $CLUSTER_API_STATE beats the file, overrides beat both", () =>
+    Effect.gen(function*() {
+      const box = yield* sandbox
+      const configPath = yield* box.write("conf/c.yaml", "state_path: db/jobs.db\n")
+      expect((yield* box.loaded({ configPath })).options.state_path).toBe(path.join(box.root, "conf", "db", "jobs.db"))
+      const home = yield* box.write("home/.config/cluster-api/config.yaml", "state_path: ~/x.db\n")
+      expect((yield* box.loaded()).options.state_path).toBe(path.join(box.home, "x.db"))
+      expect((yield* box.loaded({}, { CLUSTER_API_STATE: "env.db" })).options.state_path).toBe(path.join(box.cwd, "env.db"))
+      expect((yield* box.loaded({ configPath: home, overrides: { state_path: "o.db" } }, { CLUSTER_API_STATE: "/env.db" }))
+        .options.state_path).toBe("o.db")
     }))
 })
 

@@ -428,7 +428,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(submitted.code, submitted.stderr).toBe(0)
       const id = /Submitted job (\d+) /.exec(submitted.stdout)![1]!
       try {
-        expect((fs.statSync(path.join(dir, "logs", "cluster-api.db")).mode & 0o777).toString(8)).toBe("600")
+        expect((fs.statSync(path.join(process.env.XDG_STATE_HOME!, "cluster-api", "jobs.db")).mode & 0o777).toString(8)).toBe("600")
         const waiting = startBin(bin, ["wait", "--config", config, id], { cwd: dir, killAfterMs: 150_000 })
         await waiting.printedMatch(/→ Running/, 120_000)
         waiting.child.kill("SIGTERM")

@@ -297,7 +297,7 @@ describe("the store's files are private", () => {
     Effect.gen(function*() {
       const logs = path.join(dir, "new-logs", "deeper")
       yield* open(ClusterApi.storeLayer).pipe(
-        Effect.provide(ClusterConfig.layerTest({ log_directory: logs })),
+        Effect.provide(ClusterConfig.layerTest({ state_path: path.join(logs, "cluster-api.db") })),
         Effect.provide(NodeContext.layer)
       )
       expect(mode(logs).toString(8)).toBe("700")

@@ -46,7 +46,7 @@ const command = rootCommand.pipe(
     )
   ),
   Command.withDescription(
-    "Submit jobs to a batch scheduler or to local processes, watch them and act when they end. Exit codes: 0 all jobs waited for ended Done, 1 a job failed or was killed (or an operation failed), 2 bad usage, config or job input, or an unknown job, 3 a wait timed out. Jobs are kept in the job store (state_path, default {log_directory}/cluster-api.db)."
+    "Submit jobs to a batch scheduler or to local processes, watch them and act when they end. Exit codes: 0 all jobs waited for ended Done, 1 a job failed or was killed (or an operation failed), 2 bad usage, config or job input, or an unknown job, 3 a wait timed out. Jobs are kept in the job store (state_path or $CLUSTER_API_STATE, default ~/.local/state/cluster-api/jobs.db or under $XDG_STATE_HOME, the same from every directory)."
   ),
   Command.withSubcommands([
     submitCommand,

@@ -2,15 +2,14 @@
  * The options every command takes (--config, --profile, --json) and the services they build.
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem, Path } from "@effect/platform"
+import { FileSystem } from "@effect/platform"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import * as ClusterApi from "../ClusterApi.js"
-import { ClusterConfig, inMemoryState, resolveStatePath } from "../Config.js"
+import { ClusterConfig, inMemoryState, statePathOf } from "../Config.js"
 import { JobStore } from "../JobStore.js"
 import type { MonitorOptions } from "../Monitor.js"
 import type { CliError } from "./Exit.js"
 import { report } from "./Exit.js"
-import * as WorkingDirectory from "../WorkingDirectory.js"
 
 export const jsonDescription = "Machine-readable output: JSON on stdout, no progress drawing"
 
@@ -94,12 +93,8 @@ export class StoreLocation extends Context.Tag("cluster-api/cli/StoreLocation")<
   readonly exists: boolean
 }>() {}
 
-/** The store file the config names, resolved against the current directory. */
-export const statePath = Effect.gen(function*() {
-  const { options } = yield* ClusterConfig
-  const path = yield* Path.Path
-  return resolveStatePath(options, yield* WorkingDirectory.current, path.resolve)
-})
+/** The store file the config names (or `$CLUSTER_API_STATE`, or the user's own). */
+export const statePath = Effect.flatMap(ClusterConfig, ({ options }) => statePathOf(options))
 
 /**
  * The config and the job store alone, for commands that read or tidy the store: no executor and

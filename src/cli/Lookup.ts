@@ -1,6 +1,7 @@
 /**
  * Jobs as a user names them on the command line (`52`, `slurm:52`), found in the job store.
  */
+import { FileSystem, Path } from "@effect/platform"
 import { Effect } from "effect"
 import { availableExecutors, inMemoryState } from "../Config.js"
 import { JobNotFound } from "../Errors.js"
@@ -10,14 +11,31 @@ import { keyString } from "../JobStore.js"
 import { UsageError } from "./Exit.js"
 import { statePath } from "./Globals.js"
 
-/** What is said about a job id the store (at `path`) has no record of. */
-export const notFoundHint = (path: string): string =>
+/** Where stores were kept before the default became the user's own: `./logs/cluster-api.db`. */
+export const legacyStoreFile = (cwd: string, join: (...segments: Array<string>) => string): string =>
+  join(cwd, "logs", "cluster-api.db")
+
+/**
+ * What is said about a job id the store (at `path`) has no record of; `legacy` is a store of the
+ * old default place found in the current directory.
+ */
+export const notFoundHint = (path: string, legacy?: string): string =>
   path === inMemoryState
     ? "state_path is :memory:, so jobs are known only to the program that submitted them"
-    : `${path} has no record of it (jobs submitted with another state_path, or from another directory with the default one, are in that store)`
+    : `${path} has no record of it (jobs submitted with another state_path or $CLUSTER_API_STATE are in that store)` +
+      (legacy === undefined
+        ? ""
+        : `; ${legacy} is a job store of an older cluster-api: to read it, give --config a file with state_path: ${legacy}, or set CLUSTER_API_STATE=${legacy}`)
 
 /** A job id the store does not have, with a hint about where it may be. */
-export const notFound = (jobId: string) => Effect.map(statePath, (path) => new JobNotFound({ jobId, hint: notFoundHint(path) }))
+export const notFound = (jobId: string) =>
+  Effect.gen(function*() {
+    const path = yield* statePath
+    const fs = yield* FileSystem.FileSystem
+    const legacy = legacyStoreFile(process.cwd(), (yield* Path.Path).join)
+    const found = legacy !== path && (yield* fs.exists(legacy).pipe(Effect.orElseSucceed(() => false)))
+    return new JobNotFound({ jobId, hint: notFoundHint(path, found ? legacy : undefined) })
+  })
 
 /**
  * The record of a job as the user named it (`52`, or `slurm:52` when jobs of several executors

@@ -3,6 +3,7 @@
  */
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
+import { join } from "node:path"
 
 export interface BinResult {
   readonly code: number | null
@@ -17,12 +18,21 @@ export const runBin = (
 ): Promise<BinResult> =>
   startBin(bin, args, options).exited.then(({ code, stderr, stdout }) => ({ code, stdout, stderr }))
 
-/** The environment a bin run in `cwd` gets: this one, with HOME there and no CLUSTER_API_CONFIG. */
+/**
+ * The environment a bin run in `cwd` gets: this one, with HOME there (so the job store is
+ * `cwd/.local/state/cluster-api/jobs.db`), and no CLUSTER_API_CONFIG, CLUSTER_API_STATE or
+ * XDG_STATE_HOME.
+ */
 export const isolatedEnv = (cwd: string): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd }
   delete env.CLUSTER_API_CONFIG
+  delete env.CLUSTER_API_STATE
+  delete env.XDG_STATE_HOME
   return env
 }
+
+/** The job store of a bin run with {@link isolatedEnv}`(home)`. */
+export const isolatedStore = (home: string): string => join(home, ".local", "state", "cluster-api", "jobs.db")
 
 /**
  * Runs `bin` in a directory with an isolated environment, at most `maxInFlight` at once: starting

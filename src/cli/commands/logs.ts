@@ -15,6 +15,7 @@ import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { lookupAll } from "../Lookup.js"
 import { atLeast } from "../Options.js"
 import { printJson } from "../Output.js"
+import { refreshed } from "../Refresh.js"
 
 export const { copyRange, fileSize, tailStart } = Diagnosis
 
@@ -111,8 +112,13 @@ export const logsCommand = Command.make(
       const interval = Duration.millis(Math.min(options.poll_interval, 1) * 1000)
       let announced = false
       let seenFile = false
-      while (true) {
-        const current = yield* store.get(record)
+      // The scheduler is asked every poll_interval (local files: every round) unless the job ended.
+      const askEvery = options.executor === "local" ? 1 : Math.ceil(options.poll_interval / Duration.toSeconds(interval))
+      for (let round = 0;; round++) {
+        const stored = yield* store.get(record)
+        const current = Option.isSome(stored) && round % askEvery === 0 && stored.value.executor === options.executor
+          ? Option.some((yield* refreshed([stored.value]))[0]!)
+          : stored
         if (Option.isNone(current)) {
           yield* Console.error(`Job ${record.jobId} was removed from the job store while its log was followed.`)
           return yield* setExitCode(1)

@@ -8,6 +8,7 @@ import { globalOptions, reported, resolveGlobals, services } from "../Globals.js
 import { bareId, lookupOwn } from "../Lookup.js"
 import { timeoutOption } from "../Options.js"
 import { printFinals } from "../Output.js"
+import { keepAsking } from "../Refresh.js"
 import { awaitJobs, interruptOptions, withProgress } from "../Watch.js"
 
 export const waitCommand = Command.make(
@@ -22,6 +23,8 @@ export const waitCommand = Command.make(
     Effect.gen(function*() {
       const g = yield* resolveGlobals(o.globals)
       const records = yield* Effect.forEach(o.ids, lookupOwn)
+      // Jobs whose program is gone, and that nobody took over, are asked about here (ends with this fiber).
+      yield* Effect.fork(keepAsking(records))
       const finals = yield* withProgress(g.json, records, (progress) =>
         awaitJobs(progress, records, o.timeout).pipe(
           Interrupt.whenInterrupted(Effect.succeed(records.map((r) => r.jobId)), interruptOptions(g, o.cancelOnInterrupt, progress))
