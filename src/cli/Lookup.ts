@@ -8,6 +8,7 @@ import { JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
 import * as JobQueries from "../JobQueries.js"
 import { keyString } from "../JobStore.js"
+import * as WorkingDirectory from "../WorkingDirectory.js"
 import { UsageError } from "./Exit.js"
 import { statePath } from "./Globals.js"
 
@@ -32,7 +33,7 @@ export const notFound = (jobId: string) =>
   Effect.gen(function*() {
     const path = yield* statePath
     const fs = yield* FileSystem.FileSystem
-    const legacy = legacyStoreFile(process.cwd(), (yield* Path.Path).join)
+    const legacy = legacyStoreFile(yield* WorkingDirectory.current, (yield* Path.Path).join)
     const found = legacy !== path && (yield* fs.exists(legacy).pipe(Effect.orElseSucceed(() => false)))
     return new JobNotFound({ jobId, hint: notFoundHint(path, found ? legacy : undefined) })
   })
