@@ -17,12 +17,13 @@ import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Either, Option, Stream } from "effect"
 import type { ConfigOptions } from "./Config.js"
-import type { ArrayElement, FailureReason, JobRecord, JobStatus, LogCheck, StaleOutput } from "./Domain.js"
+import type { ArrayElement, FailureReason, JobRecord, JobStatus, LogCheck, Observation, StaleOutput } from "./Domain.js"
 import {
   arrayIndices,
   attemptOf,
   describeReason,
   failedElementIndices,
+  hasDoneChecks,
   isTerminal,
   isTerminalStatus,
   LogErrors,
@@ -32,6 +33,7 @@ import { OutputNotFound } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
 import { regexProblem } from "./JobOptions.js"
 import { indexPlaceholder, logPath, statusOf } from "./JobQueries.js"
+import { applyObservation } from "./Transition.js"
 
 // ---------------------------------------------------------------------------------------------
 // Error lines (pure)
@@ -573,6 +575,37 @@ export const doneVerdict: (
   }
   return undefined
 })
+
+/**
+ * What a poll's observations (`seen`, by job id) make of `records`, with the Done checks: each job
+ * an observation ends Done whose spec asks for checks (expected outputs, log errors) is checked
+ * now, once. Returns the step to apply inside the store's `modify`: the record an observation
+ * makes of the current one, Failed by its verdict where its checks fail.
+ */
+export const observedWithChecks = (
+  records: ReadonlyArray<JobRecord>,
+  seen: ReadonlyMap<string, Observation>,
+  at: Date,
+  options: ConfigOptions
+) =>
+  Effect.gen(function*() {
+    const verdicts = new Map<string, FailureReason>()
+    for (const record of records) {
+      const o = seen.get(record.jobId)
+      if (o === undefined || !hasDoneChecks(record.spec)) continue
+      const next = applyObservation(record, o, at)
+      if (next.status !== "Done") continue
+      const verdict = yield* doneVerdict(next, options)
+      if (verdict !== undefined) verdicts.set(record.jobId, verdict)
+    }
+    return (current: JobRecord, o: Observation): JobRecord => {
+      const next = applyObservation(current, o, at)
+      const verdict = verdicts.get(current.jobId)
+      return verdict !== undefined && next.status === "Done" && current.status !== "Done"
+        ? { ...next, status: "Failed", reason: verdict }
+        : next
+    }
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Failure info

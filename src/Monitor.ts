@@ -57,9 +57,9 @@ import {
   Stream
 } from "effect"
 import { ClusterConfig } from "./Config.js"
-import { doneVerdict } from "./Diagnosis.js"
-import type { FailureReason, JobEvent, JobRecord, JobStatus, Observation } from "./Domain.js"
-import { hasDoneChecks, isTerminal } from "./Domain.js"
+import { observedWithChecks } from "./Diagnosis.js"
+import type { JobEvent, JobRecord, JobStatus, Observation } from "./Domain.js"
+import { isTerminal } from "./Domain.js"
 import { AwaitTimeout, JobNotFound } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import { Executor } from "./Executor.js"
@@ -67,7 +67,7 @@ import type { JobChange, JobKey } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
 import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
-import { applyObservation, isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "./Transition.js"
+import { isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "./Transition.js"
 
 /** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
 export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
@@ -539,24 +539,10 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
         const seen = yield* readable(result.right, new Set(active.map((r) => r.jobId)), at)
         observed = seen.size
         // A job about to end Done is first checked against its spec (expected outputs, log errors).
-        const verdicts = new Map<string, FailureReason>()
-        for (const record of active) {
-          const o = seen.get(record.jobId)
-          if (o === undefined || !hasDoneChecks(record.spec)) continue
-          const next = applyObservation(record, o, at)
-          if (next.status !== "Done") continue
-          const verdict = yield* doneVerdict(next, options).pipe(Effect.provide(platform))
-          if (verdict !== undefined) verdicts.set(record.jobId, verdict)
-        }
+        const withObservation = yield* observedWithChecks(active, seen, at, options).pipe(Effect.provide(platform))
         const changes = yield* store.modify(polledJobs, (current) => {
           const o = seen.get(current.jobId)
-          if (o !== undefined) {
-            const next = applyObservation(current, o, at)
-            const verdict = verdicts.get(current.jobId)
-            return verdict !== undefined && next.status === "Done" && current.status !== "Done"
-              ? { ...next, status: "Failed", reason: verdict }
-              : next
-          }
+          if (o !== undefined) return withObservation(current, o)
           return isZombie(current, at, zombieMillis) ? vanish(current, at) : current
         })
         changed = changes.length

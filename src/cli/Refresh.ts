@@ -8,12 +8,11 @@ import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { executorLayer } from "../ClusterApi.js"
 import * as CommandRunner from "../CommandRunner.js"
 import { ClusterConfig } from "../Config.js"
-import { doneVerdict } from "../Diagnosis.js"
-import type { FailureReason, JobRecord } from "../Domain.js"
-import { hasDoneChecks, isTerminal } from "../Domain.js"
+import { observedWithChecks } from "../Diagnosis.js"
+import type { JobRecord } from "../Domain.js"
+import { isTerminal } from "../Domain.js"
 import { Executor } from "../Executor.js"
 import { JobStore, keyString } from "../JobStore.js"
-import { applyObservation } from "../Transition.js"
 
 /** What a refresh says on stderr beside the table: jobs it could not ask about, and why. */
 export const otherExecutorNote = (others: ReadonlyArray<JobRecord>, configured: string): string => {
@@ -31,23 +30,10 @@ const pollAndWrite = (jobs: ReadonlyArray<JobRecord>) =>
     const at = new Date(yield* Clock.currentTimeMillis)
     const seen = new Map(observations.map((o) => [o.jobId, o] as const))
     // A job about to end Done is first checked against its spec (expected outputs, log errors).
-    const verdicts = new Map<string, FailureReason>()
-    for (const record of jobs) {
-      const o = seen.get(record.jobId)
-      if (o === undefined || !hasDoneChecks(record.spec)) continue
-      const next = applyObservation(record, o, at)
-      if (next.status !== "Done") continue
-      const verdict = yield* doneVerdict(next, options)
-      if (verdict !== undefined) verdicts.set(record.jobId, verdict)
-    }
+    const observed = yield* observedWithChecks(jobs, seen, at, options)
     yield* store.modify(jobs, (current) => {
       const o = seen.get(current.jobId)
-      if (o === undefined) return current
-      const next = applyObservation(current, o, at)
-      const verdict = verdicts.get(current.jobId)
-      return verdict !== undefined && next.status === "Done" && current.status !== "Done"
-        ? { ...next, status: "Failed", reason: verdict }
-        : next
+      return o === undefined ? current : observed(current, o)
     })
   }).pipe(Effect.provide(executorLayer.pipe(Layer.provide(CommandRunner.layer))), Effect.scoped)
 
