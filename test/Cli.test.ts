@@ -91,14 +91,29 @@ describe.concurrent("cluster-api", { timeout: 60_000 }, () => {
     expect(r.stdout).toMatch(new RegExp(`${id}\\[3\\] \\S+ → Done`))
   })
 
-  it("--json prints the final records as JSON on stdout and nothing else", async () => {
-    const r = await cli(["--json", "submit", "--wait", "--env", "GREETING=a=b", "echo $GREETING"])
-    expect(r.code).toBe(0)
-    const records = JSON.parse(r.stdout) as Array<JobRecord & { submitTime: string }>
-    expect(records).toHaveLength(1)
-    expect(records[0]).toMatchObject({ name: "capi-echo", status: "Done", exitCode: 0, executor: "local" })
-    expect(new Date(records[0]!.submitTime).getTime()).toBeGreaterThan(0)
-    expect(fs.readFileSync(records[0]!.stdoutPath!, "utf8")).toBe("a=b\n")
+  it("--json prints the final record as one JSON object on stdout and nothing else, with --wait or without", async () => {
+    const dir = freshDir()
+    for (const wait of [["--wait"], []]) {
+      const r = await cli(["--json", "submit", ...wait, "--env", "GREETING=a=b", "echo $GREETING"], dir)
+      expect(r.code).toBe(0)
+      const record = JSON.parse(r.stdout) as JobRecord & { submitTime: string }
+      expect(Array.isArray(record)).toBe(false)
+      expect(record).toMatchObject({ name: "capi-echo", status: "Done", exitCode: 0, executor: "local" })
+      expect(new Date(record.submitTime).getTime()).toBeGreaterThan(0)
+      expect(fs.readFileSync(record.stdoutPath!, "utf8")).toBe("a=b\n")
+    }
+  })
+
+  it("--job-exit-code passes the job's own exit code on (1 when it has none); without it a failed job is 1", async () => {
+    const dir = freshDir()
+    expect((await cli(["submit", "--wait", "--job-exit-code", "--", "sh", "-c", "exit 7"], dir)).code).toBe(7)
+    expect((await cli(["submit", "--wait", "--", "sh", "-c", "exit 7"], dir)).code).toBe(1)
+    expect((await cli(["submit", "--wait", "--job-exit-code", "--", "true"], dir)).code).toBe(0)
+    // A local job is always waited for.
+    expect((await cli(["submit", "--job-exit-code", "--", "sh", "-c", "exit 3"], dir)).code).toBe(3)
+    // An array keeps 0 or 1.
+    expect((await cli(["submit", "--wait", "--job-exit-code", "--array", "1-2", "--", "sh", "-c", "exit 5"], dir)).code)
+      .toBe(1)
   })
 
   it("a bad --memory exits 2 with the memory error (as JSON with --json)", async () => {

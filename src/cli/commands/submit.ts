@@ -181,9 +181,25 @@ const submitOptions = {
     wait: Options.boolean("wait").pipe(
       Options.withDescription("Wait for the job to end, showing progress; the exit code tells how it ended")
     ),
+    jobExitCode: Options.boolean("job-exit-code").pipe(
+      Options.withDescription(
+        "With a wait: exit with the job's own exit code, as sbatch --wait and bsub -K do (1 for a job that ended without one, e.g. killed; an array keeps 0 or 1)"
+      )
+    ),
     timeout: timeoutOption,
     cancelOnInterrupt: Interrupt.cancelOnInterruptOption
 }
+
+/**
+ * The exit code `--job-exit-code` passes through: the job's own (0 for Done), or 1 for a job that
+ * ended without one in 1..255 (killed, vanished, refused a dependency), as a shell would see it.
+ */
+export const jobExitCode = (record: JobRecord): number =>
+  record.status === "Done"
+    ? 0
+    : record.exitCode !== undefined && record.exitCode >= 1 && record.exitCode <= 255
+    ? record.exitCode
+    : 1
 
 export const submitCommand = Command.make(
   "submit",
@@ -257,6 +273,11 @@ export const submitCommand = Command.make(
       if (dependsOn.length > 0) spec = { ...spec, dependsOn }
 
       const local = executor.kind === "local"
+      if (o.jobExitCode && !o.wait && !local) {
+        return yield* new UsageError({
+          message: `submit: --job-exit-code passes on the exit code of a job waited for; add --wait (${executor.kind} jobs are not waited for without it)`
+        })
+      }
       if (!o.wait && !local) {
         const record = yield* executor.submit(spec)
         if (quiet && readAs !== undefined) yield* Console.error(`cluster-api: ${readAs}`)
@@ -279,7 +300,10 @@ export const submitCommand = Command.make(
           return yield* awaitJobs(progress, [record], o.timeout)
         }).pipe(Interrupt.whenInterrupted(Ref.get(submitted), interruptOptions(g, o.cancelOnInterrupt, progress))))
       if (o.parsable) yield* setExitCode(finals.every((r) => r.status === "Done") ? 0 : 1)
-      else yield* printFinals(finals, g.json, o.wait ? "array" : "object")
+      // One job, one object: with or without a wait.
+      else yield* printFinals(finals, g.json, "object")
+      const final = finals[0]
+      if (o.jobExitCode && final !== undefined && final.array === undefined) yield* setExitCode(jobExitCode(final))
     })
 ).pipe(
   Command.withDescription(
