@@ -90,7 +90,9 @@ describe.runIf(slurmUp || inCI)("real Slurm: cancel", () => {
     removeDir(scratch)
   })
 
-  describe.concurrent("records", { timeout: 180_000 }, () => {
+  // One after the other: a tick polls every tracked job, so a test running beside another would see
+  // its job polled (by the other's ticks) before its cancel, which is what each test rules out.
+  describe("records", { timeout: 180_000 }, () => {
     it("a running job cancelled before any poll saw it start gets its start time and host, and Slurm's end time, from the next polls", async () => {
       const { atCancel, final } = await run(Effect.gen(function*() {
         const executor = yield* Executor
