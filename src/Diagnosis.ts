@@ -174,12 +174,12 @@ export const fileSize = (file: string): Effect.Effect<Option.Option<number>, Pla
     ))
 
 /** Bytes `from` to `to` of a file, chunk by chunk, to `emit`. */
-export const copyRange = <R = never>(
+export const copyRange = <E = never, R = never>(
   file: string,
   from: number,
   to: number,
-  emit: (chunk: Uint8Array) => Effect.Effect<void, never, R>
-): Effect.Effect<void, PlatformError, FileSystem.FileSystem | R> =>
+  emit: (chunk: Uint8Array) => Effect.Effect<void, E, R>
+): Effect.Effect<void, PlatformError | E, FileSystem.FileSystem | R> =>
   to <= from
     ? Effect.void
     : Effect.flatMap(FileSystem.FileSystem, (fs) =>

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { JobRecord } from "../src/Domain.js"
@@ -284,6 +284,22 @@ describe("help and output without ANSI escapes", { timeout: 60_000 }, () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/- submit\b/)
     expect(r.stdout).not.toContain(escape)
+  })
+
+  it("the built bin, its reader gone (`logs ID | head -1`): stops quietly with 141, as a program killed by SIGPIPE", async () => {
+    const cwd = freshDir()
+    const submitted = await cli(["submit", "--wait", "--parsable", "--", "seq", "1", "300000"], cwd)
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const id = submitted.stdout.trim().split("\n")[0]!
+    const child = spawn(process.execPath, [bin, "logs", id], { cwd, env: isolatedEnv(cwd), stdio: ["ignore", "pipe", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => void (stderr += d.toString()))
+    // The reader takes the first piece and goes away, as `head -1` does.
+    child.stdout.once("data", () => child.stdout.destroy())
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once("exit", (c, s) => resolve([c, s]))
+    )
+    expect([code, signal, stderr]).toEqual([141, null, ""])
   })
 })
 

@@ -31,6 +31,19 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 /** A job's log file is not there (yet). */
 export class LogNotFound extends Data.TaggedError("LogNotFound")<{ readonly message: string }> {}
 
+/**
+ * Whatever read the command's output went away (`cluster-api logs ID | head`): the command stops
+ * without a word, with 141 as a program killed by SIGPIPE, instead of failing on each write.
+ */
+export class OutputClosed extends Data.TaggedError("OutputClosed")<{}> {
+  override get message(): string {
+    return "the reader of the output went away"
+  }
+}
+
+/** Exit code of a command whose output's reader went away: 128 + SIGPIPE, as a shell reports it. */
+export const outputClosedCode = 141
+
 /** Exit code of a submit the scheduler accepted but the job store could not record: the job runs. */
 export const submittedNotRecordedCode = 4
 
@@ -61,6 +74,7 @@ export type CliError =
   | Errors.PipelineInvalid
   | UsageError
   | LogNotFound
+  | OutputClosed
   | PlatformError.BadArgument
   | PlatformError.SystemError
 
@@ -99,6 +113,7 @@ const exitCodes: { readonly [Tag in CliError["_tag"]]: (error: Extract<CliError,
   PipelineInvalid: () => input,
   UsageError: () => input,
   LogNotFound: () => failure,
+  OutputClosed: () => outputClosedCode,
   // A file or directory a command reads or writes (export --output, import, logs).
   BadArgument: () => failure,
   SystemError: () => failure
@@ -115,7 +130,9 @@ export const exitCodeFor = (tag: CliError["_tag"]): number =>
 /** An error of a command, printed (as JSON with `--json`) and turned into the exit code. */
 export const report = (error: CliError, json: boolean) =>
   Effect.zipRight(
-    json
+    error._tag === "OutputClosed"
+      ? Effect.void
+      : json
       ? Console.error(JSON.stringify({ error: error._tag, message: error.message }))
       : Console.error(error.message),
     setExitCode(exitCodeOf(error))

@@ -2,6 +2,7 @@
  * How commands print jobs: tables, JSON (with environment values hidden), and a wait's final lines.
  */
 import { Options } from "@effect/cli"
+import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Schema } from "effect"
 import { inMemoryState } from "../Config.js"
 import type { JobRecord } from "../Domain.js"
@@ -10,10 +11,23 @@ import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
 import { JobStore } from "../JobStore.js"
 import * as Progress from "./Progress.js"
-import { setExitCode } from "./Exit.js"
+import { OutputClosed, setExitCode } from "./Exit.js"
 import { now } from "./Globals.js"
 
 export const encodeRecordSync = Schema.encodeSync(JobRecordSchema)
+
+/**
+ * Writes text to stdout as it is (logs, export). A closed pipe fails with OutputClosed (the command
+ * stops quietly); any other failed write fails as the Terminal reports it.
+ */
+export const display = (text: string) =>
+  Effect.flatMap(Terminal.Terminal, (terminal) => terminal.display(text)).pipe(
+    Effect.mapError((error) =>
+      error._tag === "BadArgument" && (error.cause as NodeJS.ErrnoException | undefined)?.code === "EPIPE"
+        ? new OutputClosed()
+        : error
+    )
+  )
 
 export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 

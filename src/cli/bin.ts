@@ -3,7 +3,9 @@
  * The `cluster-api` executable. Ctrl-C (SIGINT) or SIGTERM interrupts the program: a command that
  * waits for jobs says which are left queued or running (or cancels them), local jobs are
  * terminated as the services shut down, and the exit code is a shell's for that signal: 130 for
- * SIGINT, 143 for SIGTERM. A second signal ends the program at once.
+ * SIGINT, 143 for SIGTERM. A second signal ends the program at once. When whatever reads the output
+ * goes away (`cluster-api logs ID | head`), the command stops quietly with 141, as a program killed
+ * by SIGPIPE.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
@@ -25,6 +27,11 @@ const onSignal = (signal: NodeJS.Signals) => {
 }
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
+
+// A write to a closed pipe fails with EPIPE (Node ignores SIGPIPE): the write that failed reports
+// it to the command (OutputClosed, exit 141), and the stream's 'error' event, which would
+// otherwise crash the program, is heard here.
+process.stdout.on("error", () => {})
 
 run(process.argv).pipe(
   Effect.flatMap((code) => Effect.sync(() => {

@@ -2,7 +2,7 @@
  * The `cluster-api export` command.
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem, Path, Terminal } from "@effect/platform"
+import { FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Option } from "effect"
 import { ClusterConfig } from "../../Config.js"
 import * as WorkingDirectory from "../../WorkingDirectory.js"
@@ -10,7 +10,7 @@ import * as JobQueries from "../../JobQueries.js"
 import type { JobFilter } from "../../JobStore.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { atLeast, filterOptions, jobFilter, optionalText } from "../Options.js"
-import { printJson } from "../Output.js"
+import { display, printJson } from "../Output.js"
 
 export const exportCommand = Command.make(
   "export",
@@ -36,8 +36,7 @@ export const exportCommand = Command.make(
       const document = yield* JobQueries.exportJobs(filter)
       const text = JSON.stringify(JobQueries.encodeExport(document), null, 2)
       if (Option.isNone(o.output)) {
-        const terminal = yield* Terminal.Terminal
-        return yield* Effect.orDie(terminal.display(`${text}\n`))
+        return yield* display(`${text}\n`)
       }
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path

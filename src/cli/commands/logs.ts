@@ -2,7 +2,6 @@
  * The `cluster-api logs` command.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Terminal } from "@effect/platform"
 import { Console, Duration, Effect, Either, Option } from "effect"
 import { ClusterConfig } from "../../Config.js"
 import type { JobRecord, JobStatus } from "../../Domain.js"
@@ -14,7 +13,7 @@ import { LogNotFound, UsageError, setExitCode } from "../Exit.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { lookupAll } from "../Lookup.js"
 import { atLeast } from "../Options.js"
-import { printJson } from "../Output.js"
+import { display, printJson } from "../Output.js"
 import { refreshed } from "../Refresh.js"
 
 export const { copyRange, fileSize, tailStart } = Diagnosis
@@ -73,13 +72,12 @@ export const logsCommand = Command.make(
       })
 
       // Text as written on the Terminal; with --json, text (as one object, or a line per chunk when following)
-      const terminal = yield* Terminal.Terminal
       const decoder = new TextDecoder()
       let collected = ""
-      const emit = (chunk: Uint8Array): Effect.Effect<void> => {
+      const emit = (chunk: Uint8Array) => {
         const text = decoder.decode(chunk, { stream: true })
         return !g.json
-          ? Effect.orDie(terminal.display(text))
+          ? display(text)
           : !o.follow
           ? Effect.sync(() => void (collected += text))
           : Console.log(JSON.stringify({ text }))
@@ -87,7 +85,7 @@ export const logsCommand = Command.make(
       // What the decoder holds back at the end (an incomplete character) is shown as U+FFFD.
       const flush = Effect.suspend(() => {
         const rest = decoder.decode()
-        return g.json || rest === "" ? Effect.void : Effect.orDie(terminal.display(rest))
+        return g.json || rest === "" ? Effect.void : display(rest)
       })
       const size = yield* fileSize(file)
       let offset = Option.isSome(size) && Option.isSome(o.tail) ? yield* tailStart(file, size.value, o.tail.value) : 0
