@@ -7,6 +7,7 @@
  * edited by hand with better-sqlite3.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -15,7 +16,8 @@ import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import type { JobRecord } from "../src/Domain.js"
 import type { CliResult } from "./support/CliInProcess.js"
-import { runCli } from "./support/CliInProcess.js"
+import { runCli, runCliEffect } from "./support/CliInProcess.js"
+import * as Stdin from "../src/cli/Stdin.js"
 import { isolatedStore } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
 
@@ -108,6 +110,24 @@ describe("cluster-api and the job store's privacy and condition", { timeout: 120
     }
     expect((JSON.parse(submitted.stdout) as JobRecord).spec?.env).toEqual({ DB_PASSWORD: "<hidden>" })
     expect((JSON.parse(waited.stdout) as JobRecord).spec?.env).toEqual({ DB_PASSWORD: "<hidden>" })
+  })
+
+  it("import - reads an export from standard input: the jobs and their environment values arrive", async () => {
+    const exported = await cli(["export"], work)
+    expect(exported.code, exported.stderr).toBe(0)
+    const dir = freshDir()
+    const imported = await Effect.runPromise(
+      runCliEffect(["import", "-"], { cwd: dir }).pipe(Effect.provideService(Stdin.Stdin, Stdin.fromText(exported.stdout)))
+    )
+    expect(imported.code, imported.stderr).toBe(0)
+    const shown = await cli(["show", "--json", "--show-env", secret], dir)
+    expect(shown.code, shown.stderr).toBe(0)
+    expect((JSON.parse(shown.stdout) as { record: JobRecord }).record).toMatchObject({ name: "capi-secret", spec: { env: { DB_PASSWORD: "hunter2" } } })
+    const broken = await Effect.runPromise(
+      runCliEffect(["import", "-"], { cwd: freshDir() }).pipe(Effect.provideService(Stdin.Stdin, Stdin.fromText("{ not json")))
+    )
+    expect(broken.code).toBe(2)
+    expect(broken.stderr).toContain("stdin")
   })
 
   it("export --output writes a file only its owner may read, with the values (import needs them)", async () => {

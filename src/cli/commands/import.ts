@@ -9,15 +9,7 @@ import * as JobQueries from "../../JobQueries.js"
 import * as WorkingDirectory from "../../WorkingDirectory.js"
 import { StoreLocation, globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { printJson } from "../Output.js"
-
-export const readStdin = Effect.tryPromise({
-  try: async () => {
-    const chunks: Array<Buffer> = []
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-    return Buffer.concat(chunks).toString("utf8")
-  },
-  catch: (e) => new InvalidImport({ source: "stdin", problems: [`cannot read it: ${String(e)}`] })
-})
+import * as Stdin from "../Stdin.js"
 
 export const importCommand = Command.make(
   "import",
@@ -32,7 +24,7 @@ export const importCommand = Command.make(
       const path = yield* Path.Path
       const source = o.file === "-" ? "stdin" : path.resolve(yield* WorkingDirectory.current, o.file)
       const text = o.file === "-"
-        ? yield* readStdin
+        ? yield* Stdin.readAll
         : yield* fs.readFileString(source).pipe(
           Effect.mapError((e) => new InvalidImport({ source, problems: [`cannot read the file: ${e.message}`] }))
         )
