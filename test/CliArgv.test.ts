@@ -1,7 +1,8 @@
 /**
  * How `submit` reads its command line: every option known or refused, the command after `--` or
  * at the first word that is not an option, and sbatch's spellings beside the long names. Pure
- * tests of the splitting and the grammars, then the built bin run on the local executor.
+ * tests of the splitting and the grammars, then the command line run in-process on the local
+ * executor.
  */
 import { Options } from "@effect/cli"
 import { describe, expect, it } from "@effect/vitest"
@@ -19,9 +20,8 @@ import {
   splitCommandLine
 } from "../src/cli/Input.js"
 import type { JobRecord } from "../src/Domain.js"
-import { bin } from "./globalSetup.js"
-import type { BinResult } from "./support/RunBin.js"
-import { isolatedEnv, runBin, startBin } from "./support/RunBin.js"
+import type { CliResult, StartedCli } from "./support/CliInProcess.js"
+import { runCli, startCli } from "./support/CliInProcess.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const table: OptionTable = optionTable(
@@ -184,8 +184,7 @@ describe("schedulerWalltime", () => {
 })
 
 const freshDir = tempDirs("cluster-api-argv-")
-const cli = (args: ReadonlyArray<string>, cwd: string): Promise<BinResult> =>
-  runBin(bin, args, { cwd, env: isolatedEnv(cwd), killAfterMs: 60_000 })
+const cli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> => runCli(args, { cwd })
 
 /** What the job store holds, as `list --json` prints it. */
 const stored = async (dir: string): Promise<Array<JobRecord & { spec: { resources?: Record<string, unknown> } }>> => {
@@ -194,7 +193,7 @@ const stored = async (dir: string): Promise<Array<JobRecord & { spec: { resource
   return JSON.parse(r.stdout)
 }
 
-describe.concurrent("submit through the built bin", { timeout: 90_000 }, () => {
+describe.concurrent("submit through the command line", { timeout: 90_000 }, () => {
   it("an unknown option exits 2 naming it, and nothing is recorded", async () => {
     const dir = freshDir()
     const r = await cli(["submit", "--memroy", "8G", "--", "true"], dir)
@@ -240,24 +239,22 @@ describe.concurrent("submit through the built bin", { timeout: 90_000 }, () => {
 
   it("--dependency afterok:ID holds the job until ID is done", async () => {
     const dir = freshDir()
-    const first = startBin(bin, ["submit", "--", "sh", "-c", "while [ ! -f go ]; do sleep 0.05; done; echo a > a.txt"], {
-      cwd: dir,
-      env: isolatedEnv(dir),
-      killAfterMs: 60_000
-    })
-    await first.printedMatch(/Submitted job \S+/, 30_000)
-    const id = /Submitted job (\S+)/.exec(first.printed().stdout)![1]!
-    const second = startBin(bin, ["submit", "--parsable", "--dependency", `afterok:${id}`, "--", "cat", "a.txt"], {
-      cwd: dir,
-      env: isolatedEnv(dir),
-      killAfterMs: 60_000
-    })
-    // Printed once it is recorded: had it not been held, it would run now and find no a.txt.
-    await second.printedMatch(/^\S+\n/, 30_000)
-    fs.writeFileSync(path.join(dir, "go"), "")
-    expect((await first.exited).code).toBe(0)
-    const done = await second.exited
-    expect(done.code).toBe(0)
-    expect(fs.readFileSync(path.join(dir, "logs", `stdout.${done.stdout.trim()}.log`), "utf8")).toBe("a\n")
+    const first = startCli(["submit", "--", "sh", "-c", "while [ ! -f go ]; do sleep 0.05; done; echo a > a.txt"], { cwd: dir })
+    let second: StartedCli | undefined
+    try {
+      await first.printedMatch(/Submitted job \S+/, 30_000)
+      const id = /Submitted job (\S+)/.exec(first.printed().stdout)![1]!
+      second = startCli(["submit", "--parsable", "--dependency", `afterok:${id}`, "--", "cat", "a.txt"], { cwd: dir })
+      // Printed once it is recorded: had it not been held, it would run now and find no a.txt.
+      await second.printedMatch(/^\S+\n/, 30_000)
+      fs.writeFileSync(path.join(dir, "go"), "")
+      expect((await first.exited).code).toBe(0)
+      const done = await second.exited
+      expect(done.code).toBe(0)
+      expect(fs.readFileSync(path.join(dir, "logs", `stdout.${done.stdout.trim()}.log`), "utf8")).toBe("a\n")
+    } finally {
+      // Ended already unless an expectation failed: then the waiting submits (and their jobs) are ended.
+      await Promise.all([first.interrupt(), second?.interrupt()])
+    }
   })
 })

@@ -1,13 +1,12 @@
 /**
- * The job-store commands of the built `cluster-api` bin (list, show, logs, export, import,
- * cleanup, and status without ids), each run as its own process on the store that `submit` (another
- * process) wrote. Runs in a temporary directory with a `cluster-api.yaml` there and HOME pointing
- * there. Jobs that must still be running while a command looks at them are written into the store
+ * The job-store commands of the `cluster-api` command line (list, show, logs, export, import,
+ * cleanup, and status without ids), each run in-process as a program of its own on the store that
+ * `submit` (another run) wrote. Runs in a temporary directory with a `cluster-api.yaml` there and
+ * HOME pointing there. Jobs that must still be running while a command looks at them are written into the store
  * by this test through the library, with a log file the test grows itself.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, ManagedRuntime } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -17,11 +16,12 @@ import { detailElementLimit, jobDetailsText } from "../src/cli/Progress.js"
 import type { JobRecord } from "../src/Domain.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
-import { bin, distIsFresh } from "./globalSetup.js"
+import type { CliResult } from "./support/CliInProcess.js"
+import { runCli, startCli } from "./support/CliInProcess.js"
 import { slurmJob } from "./support/Records.js"
-import type { BinResult } from "./support/RunBin.js"
-import { isolatedEnv, isolatedStore, throttledBin } from "./support/RunBin.js"
+import { isolatedStore } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
+import { until } from "./support/Until.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-api-clijobs-"))
 afterAll(() => removeDir(scratch))
@@ -36,9 +36,9 @@ const freshDir = (config = "poll_interval: 0.2\n"): string => {
   return dir
 }
 
-const cli = throttledBin(bin)
+const cli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> => runCli(args, { cwd })
 
-const jobIdOf = (r: BinResult): string => {
+const jobIdOf = (r: CliResult): string => {
   const m = /Submitted job (\S+) \(/.exec(r.stdout)
   if (m === null) throw new Error(`no job id in:\n${r.stdout}\n${r.stderr}`)
   return m[1]!
@@ -66,38 +66,26 @@ const runningRecord = (jobId: string, dir: string, over: Partial<JobRecord> = {}
   ...over
 })
 
-/** Resolves once `predicate` holds, checking every 50 ms; rejects after `ms`. */
-const until = (what: string, predicate: () => boolean, ms = 30_000): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const started = Date.now()
-    const check = () => {
-      if (predicate()) resolve()
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`))
-      else setTimeout(check, 50)
-    }
-    check()
-  })
-
-// Three jobs submitted by `cluster-api submit` (each waits for its local job), side by side on one store.
+// Three jobs submitted by `cluster-api submit` (each waits for its local job), one store. One after
+// the other: the local executor's ids are `{pid}-{n}`, found free in the store and then inserted,
+// so two runs side by side in this one process could both take `{pid}-1`, which two programs
+// (two pids) never do.
 const work = freshDir()
 const ids = { hello: "", fail: "", arr: "" }
 
 beforeAll(async () => {
-  if (!distIsFresh()) throw new Error(`${bin} is missing or older than src/: the global setup should have built it`)
-  const [hello, fail, arr] = await Promise.all([
-    cli(["submit", "--name", "hello", "--", "sh", "-c", "echo one; echo two; echo oops >&2"], work),
-    cli(["submit", "--name", "fail", "echo bad; exit 3"], work),
-    cli(["submit", "--name", "arr", "--array", "1-2", "echo element $ARRAY_INDEX"], work)
-  ])
+  const hello = await cli(["submit", "--name", "hello", "--", "sh", "-c", "echo one; echo two; echo oops >&2"], work)
+  const fail = await cli(["submit", "--name", "fail", "echo bad; exit 3"], work)
+  const arr = await cli(["submit", "--name", "arr", "--array", "1-2", "echo element $ARRAY_INDEX"], work)
   expect([hello.code, fail.code, arr.code]).toEqual([0, 1, 0])
   ids.hello = jobIdOf(hello)
   ids.fail = jobIdOf(fail)
   ids.arr = jobIdOf(arr)
 }, 120_000)
 
-const listedIds = (r: BinResult): Array<string> => (JSON.parse(r.stdout) as Array<JobRecord>).map((j) => j.jobId)
+const listedIds = (r: CliResult): Array<string> => (JSON.parse(r.stdout) as Array<JobRecord>).map((j) => j.jobId)
 
-describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 }, () => {
+describe("cluster-api job-store commands", { timeout: 120_000 }, () => {
   it("--help lists the new commands", async () => {
     const r = await cli(["--help"], work)
     for (const sub of ["list", "show", "logs", "export", "import", "cleanup"]) {
@@ -240,7 +228,7 @@ describe("cluster-api job-store commands (the built bin)", { timeout: 120_000 },
   })
 })
 
-describe("cluster-api cleanup and logs --follow (the built bin)", { timeout: 120_000 }, () => {
+describe("cluster-api cleanup and logs --follow", { timeout: 120_000 }, () => {
   it("cleanup removes ended jobs' files and rows, and refuses a running job unless --force", async () => {
     const dir = freshDir()
     const submitted = await cli(["submit", "--name", "tidy", "echo tidy"], dir)
@@ -292,29 +280,24 @@ describe("cluster-api cleanup and logs --follow (the built bin)", { timeout: 120
     const log = job.stdoutPath!
     try {
       await store.runPromise(Effect.flatMap(JobStore, (s) => s.insert([job])))
-      const child = spawn(process.execPath, [bin, "logs", "--follow", "88"], { cwd: dir, env: isolatedEnv(dir) })
-      let stdout = ""
-      let stderr = ""
-      let exited: number | null | undefined
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-      const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(exited = code)))
-      const killer = setTimeout(() => child.kill("SIGKILL"), 50_000)
-
-      await until("the wait for the log to be announced", () => stderr.includes("Waiting for"))
-      expect(stderr).toContain(`Waiting for ${log}: job 88 has not written it yet (it is Pending)`)
-      await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify([slurmJob("88")], (r) => ({ ...r, status: "Running" }))))
-      fs.writeFileSync(log, "first\n")
-      await until("the first line", () => stdout.includes("first\n"))
-      fs.appendFileSync(log, "second\n")
-      await until("the second line", () => stdout.includes("second\n"))
-      expect(exited).toBeUndefined() // still following a running job
-      fs.appendFileSync(log, "third, written just before the end\n")
-      await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify([slurmJob("88")], (r) => ({ ...r, status: "Done", exitCode: 0 }))))
-      const code = await closed
-      clearTimeout(killer)
-      expect(code).toBe(0)
-      expect(stdout).toBe("first\nsecond\nthird, written just before the end\n")
+      const follow = startCli(["logs", "--follow", "88"], { cwd: dir })
+      try {
+        await until("the wait for the log to be announced", () => follow.printed().stderr.includes("Waiting for"))
+        expect(follow.printed().stderr).toContain(`Waiting for ${log}: job 88 has not written it yet (it is Pending)`)
+        await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify([slurmJob("88")], (r) => ({ ...r, status: "Running" }))))
+        fs.writeFileSync(log, "first\n")
+        await until("the first line", () => follow.printed().stdout.includes("first\n"))
+        fs.appendFileSync(log, "second\n")
+        await until("the second line", () => follow.printed().stdout.includes("second\n"))
+        expect(follow.printed().code).toBeUndefined() // still following a running job
+        fs.appendFileSync(log, "third, written just before the end\n")
+        await store.runPromise(Effect.flatMap(JobStore, (s) => s.modify([slurmJob("88")], (r) => ({ ...r, status: "Done", exitCode: 0 }))))
+        const { code, stdout } = await follow.exited
+        expect(code).toBe(0)
+        expect(stdout).toBe("first\nsecond\nthird, written just before the end\n")
+      } finally {
+        await follow.interrupt()
+      }
     } finally {
       await store.dispose()
     }

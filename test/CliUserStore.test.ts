@@ -1,27 +1,35 @@
 /**
- * The job store of the built `cluster-api` bin is the user's own (under HOME, here a temporary
- * directory), found from any directory; and the commands that show jobs ask the scheduler about
- * the unfinished ones, so a local job that ended while no program watched it (the program that
- * submitted it was killed) shows its true end.
+ * The job store of the `cluster-api` command line (run in-process) is the user's own (under HOME,
+ * here a temporary directory), found from any directory; and the commands that show jobs ask the
+ * scheduler about the unfinished ones, so a local job that ended while no program watched it (the
+ * program that submitted it was killed) shows its true end. Such a job is left as a killed
+ * program leaves it: its record and script in the store and its logs directory, its process
+ * running detached, and no program that has the store open.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { beforeAll } from "vitest"
+import { afterEach } from "vitest"
+import type { JobRecord } from "../src/Domain.js"
 import { JobStore } from "../src/JobStore.js"
 import { statusFileName } from "../src/schedulers/Local.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
-import { bin, distIsFresh } from "./globalSetup.js"
-import type { BinResult } from "./support/RunBin.js"
-import { isolatedEnv, isolatedStore, runBin, startBin } from "./support/RunBin.js"
+import type { CliResult } from "./support/CliInProcess.js"
+import { runCli, startCli } from "./support/CliInProcess.js"
+import { localRecord, startWrapped, writeJobScript } from "./support/LocalJobs.js"
 import { jobRecord } from "./support/Records.js"
+import { isolatedStore } from "./support/RunBin.js"
 import { tempDirs } from "./support/TempDirs.js"
+import { until } from "./support/Until.js"
 
 const tempDir = tempDirs("cluster-api-userstore-")
 
-beforeAll(() => {
-  if (!distIsFresh()) throw new Error(`${bin} is missing or older than src/: the global setup should have built it`)
+// The gates the unwatched jobs wait for, opened after each test (a test that failed first leaves
+// no job waiting forever).
+const gates: Array<string> = []
+afterEach(() => {
+  for (const gate of gates.splice(0)) fs.writeFileSync(gate, "")
 })
 
 /** A HOME and two working directories, neither of them HOME. */
@@ -36,8 +44,8 @@ const fresh = () => {
   return { home, here: mk("here"), there: mk("there") }
 }
 
-const cli = (home: string, cwd: string, args: ReadonlyArray<string>): Promise<BinResult> =>
-  runBin(bin, args, { cwd, env: isolatedEnv(home), killAfterMs: 60_000 })
+const cli = (home: string, cwd: string, args: ReadonlyArray<string>): Promise<CliResult> =>
+  runCli(args, { cwd, env: { HOME: home } })
 
 const jobIdOf = (stdout: string): string => {
   const m = /Submitted job (\S+) \(/.exec(stdout)
@@ -45,34 +53,38 @@ const jobIdOf = (stdout: string): string => {
   return m[1]!
 }
 
-/** Resolves once `predicate` holds (checked every 50 ms), or rejects after `ms`. */
-const until = (what: string, predicate: () => boolean, ms = 30_000): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const started = Date.now()
-    const check = () => {
-      if (predicate()) resolve()
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`))
-      else setTimeout(check, 50)
-    }
-    check()
-  })
+/** Writes `records` into the user's job store, and closes it again. */
+const insert = async (home: string, records: ReadonlyArray<JobRecord>): Promise<void> => {
+  fs.mkdirSync(path.dirname(isolatedStore(home)), { recursive: true })
+  const store = ManagedRuntime.make(SqliteJobStore.layer(isolatedStore(home)))
+  try {
+    await store.runPromise(Effect.flatMap(JobStore, (s) => s.insert(records)))
+  } finally {
+    await store.dispose()
+  }
+}
 
 /**
- * Submits `command` from `cwd` and kills the submitting program (SIGKILL, so it cannot end the
- * job) once the job's process has started: nothing watches the job from then on. Its id.
+ * A local job running `command`, submitted from `cwd` by a program that was killed once the job's
+ * process had started (SIGKILL, so it could not end the job): its record in the store, its script,
+ * pid file and logs in `cwd/logs`, its process running detached, and nothing watching it (the
+ * store is closed). The command waits for `gate` (opened after the test, if it has not been). Its id.
+ *
+ * A killed program is not run in-process: interrupting a run ends its local jobs and records
+ * them Killed, as Ctrl-C does, where SIGKILL leaves them running.
  */
-const submitUnwatched = async (home: string, cwd: string, command: string): Promise<string> => {
-  const submit = startBin(bin, ["submit", "--name", "unwatched", command], { cwd, env: isolatedEnv(home), killAfterMs: 60_000 })
-  await submit.printedMatch(/Submitted job \S+ \(/)
-  const id = jobIdOf(submit.printed().stdout)
-  const pidFile = path.join(cwd, "logs", statusFileName("pid", id))
-  await until("the job's pid file", () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "")
-  submit.child.kill("SIGKILL")
-  await submit.exited
+const unwatchedJob = async (home: string, cwd: string, gate: string, command: string): Promise<string> => {
+  gates.push(gate)
+  const id = "9-1"
+  const logs = path.join(cwd, "logs")
+  fs.mkdirSync(logs)
+  const script = writeJobScript(logs, "capi-unwatched.1", command)
+  await insert(home, [localRecord(logs, id, script, { name: "capi-unwatched", command, status: "Pending" })])
+  await startWrapped(logs, id, script)
   return id
 }
 
-describe("the user's job store, found from any directory (the built bin)", { timeout: 120_000 }, () => {
+describe("the user's job store, found from any directory", { timeout: 120_000 }, () => {
   it("a job submitted in one directory is found by status, list and logs run from another", async () => {
     const { home, here, there } = fresh()
     const submitted = await cli(home, here, ["submit", "--wait", "--name", "greeter", "echo hello from here"])
@@ -105,11 +117,11 @@ describe("the user's job store, found from any directory (the built bin)", { tim
   })
 })
 
-describe("the scheduler's word without a watcher (the built bin, local jobs)", { timeout: 120_000 }, () => {
+describe("the scheduler's word without a watcher (local jobs)", { timeout: 120_000 }, () => {
   it("status of a job that ended while nothing watched shows its true end and exit code", async () => {
     const { home, here, there } = fresh()
     const gate = path.join(here, "go")
-    const id = await submitUnwatched(home, here, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
+    const id = await unwatchedJob(home, here, gate, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
     fs.writeFileSync(gate, "")
     const exitFile = path.join(here, "logs", statusFileName("exit", id))
     await until("the job's exit file", () => fs.existsSync(exitFile) && fs.readFileSync(exitFile, "utf8").trim() !== "")
@@ -125,23 +137,27 @@ describe("the scheduler's word without a watcher (the built bin, local jobs)", {
   it("logs --follow of a job that ends while followed, with nothing else watching, returns", async () => {
     const { home, here, there } = fresh()
     const gate = path.join(here, "go")
-    const id = await submitUnwatched(home, here, `echo start; while [ ! -e ${gate} ]; do sleep 0.05; done; echo end`)
-    const follow = startBin(bin, ["logs", "--follow", id], { cwd: there, env: isolatedEnv(home), killAfterMs: 60_000 })
-    await follow.printedMatch(/start\n/)
-    fs.writeFileSync(gate, "")
-    const r = await follow.exited
-    expect(r.signal).toBeNull()
-    expect(r).toMatchObject({ code: 0, stdout: "start\nend\n" })
+    const id = await unwatchedJob(home, here, gate, `echo start; while [ ! -e ${gate} ]; do sleep 0.05; done; echo end`)
+    const follow = startCli(["logs", "--follow", id], { cwd: there, env: { HOME: home } })
+    try {
+      await follow.printedMatch(/start\n/)
+      fs.writeFileSync(gate, "")
+      // Ended on its own: `exited` rejects for a run that was interrupted.
+      const r = await follow.exited
+      expect(r).toMatchObject({ code: 0, stdout: "start\nend\n" })
+    } finally {
+      await follow.interrupt()
+    }
   })
 
   it("wait on a job that ended after its submitter was killed returns its end", async () => {
     const { home, here, there } = fresh()
     const gate = path.join(here, "go")
-    const id = await submitUnwatched(home, here, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
+    const id = await unwatchedJob(home, here, gate, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
     fs.writeFileSync(gate, "")
     const exitFile = path.join(here, "logs", statusFileName("exit", id))
     await until("the job's exit file", () => fs.existsSync(exitFile) && fs.readFileSync(exitFile, "utf8").trim() !== "")
-    const r = await runBin(bin, ["wait", "--json", id], { cwd: there, env: isolatedEnv(home), killAfterMs: 60_000 })
+    const r = await cli(home, there, ["wait", "--json", id])
     expect(r.code, r.stderr).toBe(1)
     expect(JSON.parse(r.stdout)).toMatchObject([{ jobId: id, status: "Failed", exitCode: 3 }])
   })
@@ -149,17 +165,14 @@ describe("the scheduler's word without a watcher (the built bin, local jobs)", {
   it("a scheduler that cannot be asked gives a warning and the stored state; another executor's jobs are shown as stored, with a note", async () => {
     const { home, there } = fresh()
     fs.writeFileSync(path.join(there, "cluster-api.yaml"), "executor: slurm\npoll_interval: 0.2\ncommand_timeout: 5\n")
-    fs.mkdirSync(path.dirname(isolatedStore(home)), { recursive: true })
-    const store = ManagedRuntime.make(SqliteJobStore.layer(isolatedStore(home)))
-    try {
-      await store.runPromise(Effect.flatMap(JobStore, (s) =>
-        s.insert([jobRecord("71", { status: "Running" }), jobRecord("72", { executor: "lsf", status: "Running" })])))
-    } finally {
-      await store.dispose()
-    }
-    // No squeue on this PATH: the poll fails.
-    const env = { ...isolatedEnv(home), PATH: path.join(home, "no-such-bin") }
-    const r = await runBin(bin, ["status", "--json", "71", "72"], { cwd: there, env, killAfterMs: 60_000 })
+    await insert(home, [jobRecord("71", { status: "Running" }), jobRecord("72", { executor: "lsf", status: "Running" })])
+    // No squeue on the PATH the command's subprocesses get (this file's process's: the tests here
+    // run one after the other): the poll fails.
+    const pathBefore = process.env.PATH ?? ""
+    process.env.PATH = path.join(home, "no-such-bin")
+    const r = await cli(home, there, ["status", "--json", "71", "72"]).finally(() => {
+      process.env.PATH = pathBefore
+    })
     expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject([{ jobId: "71", status: "Running" }, { jobId: "72", status: "Running" }])
     expect(r.stderr).toContain("warning: could not ask slurm about 1 unfinished job(s) (slurm:71); showing what the job store last saw")

@@ -3,13 +3,18 @@
  * Console and a Terminal that collect what it prints, a working directory and an environment of
  * the test's choosing (HOME is the working directory unless given, CLUSTER_API_CONFIG is unset
  * unless given), and the real file system and subprocesses (NodeContext). Nothing of the process
- * (its directory, environment, stdout) is changed, so runs can go side by side.
+ * (its directory, environment, stdout) is changed, so runs can go side by side. `runCli` waits
+ * for the run's end; `startCli` starts it in the background, for a test that acts once it has
+ * printed something (a `submit` that waits for its job, a `logs --follow`).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Terminal from "@effect/platform/Terminal"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import { Console as NodeConsole } from "node:console"
 import { Writable } from "node:stream"
 import { run } from "../../src/cli/Cli.js"
@@ -58,46 +63,117 @@ const effectConsole = (unsafe: Console.UnsafeConsole): Console.Console => ({
   unsafe
 })
 
+/** One run of the command line, not yet started: its effect, and what it has printed so far. */
+const prepare = (args: ReadonlyArray<string>, options: CliRunOptions) => {
+  let stdout = ""
+  let stderr = ""
+  const listeners = new Set<() => void>()
+  const changed = () => listeners.forEach((f) => f())
+  // Written synchronously: each write calls back at once, so nothing is buffered.
+  const collect = (append: (text: string) => void) =>
+    new Writable({
+      decodeStrings: false,
+      write: (chunk: string | Buffer, _encoding, done) => {
+        append(chunk.toString())
+        changed()
+        done()
+      }
+    })
+  const console = effectConsole(
+    new NodeConsole({
+      stdout: collect((t) => void (stdout += t)),
+      stderr: collect((t) => void (stderr += t)),
+      colorMode: false
+    })
+  )
+  const terminal = Terminal.Terminal.of({
+    columns: Effect.succeed(options.columns ?? 100),
+    rows: Effect.succeed(24),
+    isTTY: Effect.succeed(options.isTTY ?? false),
+    readInput: Effect.dieMessage("the command line read keys from the terminal"),
+    readLine: Effect.dieMessage("the command line read a line from the terminal"),
+    display: (text) =>
+      Effect.sync(() => {
+        stdout += text
+        changed()
+      })
+  })
+  const env = new Map(Object.entries({ HOME: options.cwd, ...options.env }))
+  const effect: Effect.Effect<CliResult> = run(["node", "cluster-api", ...args]).pipe(
+    Effect.map((code): CliResult => ({ code, stdout, stderr })),
+    Effect.provideService(WorkingDirectory.WorkingDirectory, { path: options.cwd }),
+    Effect.withConfigProvider(ConfigProvider.fromMap(env)),
+    Console.withConsole(console),
+    Effect.provideService(Terminal.Terminal, terminal),
+    Effect.provide(NodeContext.layer),
+    Effect.orDie
+  )
+  return { effect, printed: () => ({ stdout, stderr }), listeners }
+}
+
 /** Runs `cluster-api ...args` in-process; never fails (a defect or interruption is the test's failure). */
 export const runCliEffect = (args: ReadonlyArray<string>, options: CliRunOptions): Effect.Effect<CliResult> =>
-  Effect.suspend(() => {
-    let stdout = ""
-    let stderr = ""
-    // Written synchronously: each write calls back at once, so nothing is buffered.
-    const collect = (append: (text: string) => void) =>
-      new Writable({
-        decodeStrings: false,
-        write: (chunk: string | Buffer, _encoding, done) => {
-          append(chunk.toString())
-          done()
-        }
-      })
-    const console = effectConsole(
-      new NodeConsole({
-        stdout: collect((t) => void (stdout += t)),
-        stderr: collect((t) => void (stderr += t)),
-        colorMode: false
-      })
-    )
-    const terminal = Terminal.Terminal.of({
-      columns: Effect.succeed(options.columns ?? 100),
-      rows: Effect.succeed(24),
-      isTTY: Effect.succeed(options.isTTY ?? false),
-      readInput: Effect.dieMessage("the command line read keys from the terminal"),
-      readLine: Effect.dieMessage("the command line read a line from the terminal"),
-      display: (text) => Effect.sync(() => void (stdout += text))
-    })
-    const env = new Map(Object.entries({ HOME: options.cwd, ...options.env }))
-    return run(["node", "cluster-api", ...args]).pipe(
-      Effect.map((code): CliResult => ({ code, stdout, stderr })),
-      Effect.provideService(WorkingDirectory.WorkingDirectory, { path: options.cwd }),
-      Effect.withConfigProvider(ConfigProvider.fromMap(env)),
-      Console.withConsole(console),
-      Effect.provideService(Terminal.Terminal, terminal),
-      Effect.provide(NodeContext.layer),
-      Effect.orDie
-    )
-  })
+  Effect.suspend(() => prepare(args, options).effect)
 
 export const runCli = (args: ReadonlyArray<string>, options: CliRunOptions): Promise<CliResult> =>
   Effect.runPromise(runCliEffect(args, options))
+
+/** A run started in the background (a `submit` that waits, a `logs --follow`), to act on once it has printed something. */
+export interface StartedCli {
+  /** What it printed so far on stdout and stderr, and its exit code once it has ended. */
+  readonly printed: () => { readonly code: number | undefined; readonly stdout: string; readonly stderr: string }
+  /**
+   * Resolves once its stdout or stderr matches `pattern`; rejects if the run ends first, or when
+   * `timeoutMs` passes.
+   */
+  readonly printedMatch: (pattern: RegExp, timeoutMs?: number) => Promise<void>
+  /** Its end: the exit code and everything it printed. Rejects if the run was interrupted or died. */
+  readonly exited: Promise<CliResult>
+  /**
+   * Interrupts the run (as Ctrl-C would: its finalizers run, local jobs it started are ended) and
+   * resolves once it has ended. Nothing happens to a run that has already ended.
+   */
+  readonly interrupt: () => Promise<void>
+}
+
+/** Starts `cluster-api ...args` in-process, in a fiber of its own. */
+export const startCli = (args: ReadonlyArray<string>, options: CliRunOptions): StartedCli => {
+  const { effect, listeners, printed: output } = prepare(args, options)
+  const fiber = Effect.runFork(effect)
+  let ended: Exit.Exit<CliResult> | undefined
+  const exited = new Promise<CliResult>((resolve, reject) => {
+    fiber.addObserver((exit) => {
+      ended = exit
+      listeners.forEach((f) => f())
+      if (Exit.isSuccess(exit)) resolve(exit.value)
+      else {
+        const { stderr, stdout } = output()
+        reject(new Error(`cluster-api ${args.join(" ")} did not end on its own:\n${Cause.pretty(exit.cause)}\n${stdout}\n${stderr}`))
+      }
+    })
+  })
+  // A run the test interrupts on purpose need not be awaited.
+  exited.catch(() => undefined)
+  const printed = () => ({ code: ended !== undefined && Exit.isSuccess(ended) ? ended.value.code : undefined, ...output() })
+  const printedMatch = (pattern: RegExp, timeoutMs = 60_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const { stderr, stdout } = output()
+        if (pattern.test(stdout) || pattern.test(stderr)) done(resolve)
+        else if (ended !== undefined) done(() => reject(new Error(`it ended before printing ${pattern}:\n${stdout}\n${stderr}`)))
+      }
+      const giveUp = setTimeout(() => {
+        const { stderr, stdout } = output()
+        done(() => reject(new Error(`nothing matched ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`)))
+      }, timeoutMs)
+      const done = (then: () => void) => {
+        clearTimeout(giveUp)
+        listeners.delete(check)
+        then()
+      }
+      listeners.add(check)
+      check()
+    })
+  const interrupt = () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
+  return { printed, printedMatch, exited, interrupt }
+}
