@@ -93,6 +93,15 @@ interface Hold {
   warned: boolean
 }
 
+/**
+ * The last n given to a local job id `{pid}-{n}` by any local executor of this process. One count
+ * per process, not per executor: two executors in one program (two layers, or command lines run
+ * in-process) on one store would otherwise both pick `{pid}-1`. Ids are unique among the processes
+ * alive on this machine, and each is checked against the store, which may hold the jobs of an
+ * earlier program that had this pid.
+ */
+let lastLocalNumber = 0
+
 /** The processes of a job that have not ended as far as its record knows. */
 const processesOf = (record: JobRecord): ReadonlyArray<JobProcess & { readonly known: RecordedProcess }> => {
   if (record.array === undefined) {
@@ -149,10 +158,8 @@ export const make = Effect.gen(function*() {
   const fibers = yield* FiberMap.make<string>()
   const host = hostname()
   const baseDir = yield* WorkingDirectory.current
-  // Ids are `{pid of this process}-{n}`: unique among the processes alive on this machine (and
-  // checked against the store, which may hold the jobs of an earlier program with this pid).
+  // Ids are `{pid of this process}-{n}`, n counted for the whole process (see lastLocalNumber).
   const idPrefix = `${process.pid}-`
-  let counter = 0
   const hasProc = yield* fs.exists("/proc/self/cmdline").pipe(Effect.orElseSucceed(() => false))
   // How often a process started by another program is checked: the poll interval, within 50 ms–1 s.
   const watchInterval = Duration.max(
@@ -395,8 +402,8 @@ export const make = Effect.gen(function*() {
     )
     let jobId: string
     do {
-      counter += 1
-      jobId = `${idPrefix}${counter}`
+      lastLocalNumber += 1
+      jobId = `${idPrefix}${lastLocalNumber}`
     } while (Option.isSome(yield* store.get(keyOf(jobId))))
     const logPath = (stream: "stdout" | "stderr", given: string | undefined, index?: number | "{index}") =>
       given !== undefined ? path.resolve(runDir, given) : path.join(outDir, logFileName(stream, jobId, index))

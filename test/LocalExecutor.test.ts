@@ -13,7 +13,9 @@ import { ClusterConfig } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
 import { describeReason, failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
-import { JobStore } from "../src/JobStore.js"
+import { JobStore, layerMemory as memoryStore } from "../src/JobStore.js"
+import * as LocalExecutor from "../src/LocalExecutor.js"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Monitor } from "../src/Monitor.js"
 import { exitOutcome, processLogPath, statusFileName } from "../src/schedulers/Local.js"
 import { tempDirs } from "./support/TempDirs.js"
@@ -71,6 +73,42 @@ describe("how a local process's end reads (pure)", () => {
 })
 
 describe("local jobs", { timeout: 120_000 }, () => {
+  it.live("two local executors in one program, on one store, give their jobs different ids, even when both read the store before either writes", () => {
+    const dir = tempDir()
+    return Effect.gen(function*() {
+      const store = yield* JobStore
+      // A store whose reads answer late, as one reached over a network does: both submits have read
+      // before either writes (the two reads meet at a latch).
+      const bothRead = yield* Effect.makeLatch(false)
+      let reads = 0
+      const slow = JobStore.of({
+        ...store,
+        get: (key) =>
+          Effect.zipLeft(
+            store.get(key),
+            Effect.suspend(() => (reads += 1) >= 2 ? bothRead.open : bothRead.await)
+          )
+      })
+      const [a, b] = yield* Effect.all([LocalExecutor.make, LocalExecutor.make]).pipe(
+        Effect.provideService(JobStore, slow)
+      )
+      const jobs = yield* Effect.all([a.submit({ name: "a", command: "true" }), b.submit({ name: "b", command: "true" })], {
+        concurrency: "unbounded"
+      })
+      expect(jobs[0].jobId).not.toBe(jobs[1].jobId)
+      const stored = yield* Effect.forEach(jobs, (j) => store.get(j))
+      expect(stored.map((r) => Option.map(r, (x) => x.name))).toEqual([Option.some("test-a"), Option.some("test-b")])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(
+        memoryStore,
+        ClusterConfig.layerTest({ poll_interval: 0.05, job_name_prefix: "test", log_directory: dir }),
+        nodeRunner,
+        NodeContext.layer
+      ))
+    )
+  })
+
   it.live("runs a job to Done, with its stdout and stderr in stdout.{id}.log / stderr.{id}.log", () =>
     run((dir) =>
       Effect.gen(function*() {
