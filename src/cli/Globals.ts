@@ -18,38 +18,22 @@ export const profileDescription = "Profile of the config file to apply on top of
 export const configDescription =
   "Config file to read (default: $CLUSTER_API_CONFIG, ./cluster-api.yaml, ~/.config/cluster-api/config.yaml)"
 
+const json = Options.boolean("json").pipe(Options.withDescription(jsonDescription))
+const profile = Options.text("profile").pipe(Options.withPseudoName("NAME"), Options.withDescription(profileDescription))
+const config = Options.text("config").pipe(Options.withPseudoName("PATH"), Options.withDescription(configDescription))
+
+/** The root command, with the options given before a subcommand's name (`cluster-api -P gpu list`). */
 export const rootCommand = Command.make("cluster-api", {
-  json: Options.boolean("json").pipe(Options.withDescription(jsonDescription)),
-  profile: Options.text("profile").pipe(
-    Options.withAlias("P"),
-    Options.withPseudoName("NAME"),
-    Options.withDescription(profileDescription),
-    Options.optional
-  ),
-  config: Options.text("config").pipe(
-    Options.withPseudoName("PATH"),
-    Options.withDescription(configDescription),
-    Options.optional
-  )
+  json,
+  profile: profile.pipe(Options.withAlias("P"), Options.optional),
+  config: Options.optional(config)
 })
 
 /**
- * The same options after the subcommand name (`cluster-api status --json`), long forms only so
- * that `submit sh -c '...'` keeps its `-c`. Given in both places, these win.
+ * The same options after the subcommand name (`cluster-api status --json`), long forms only, so
+ * that no short form is taken from a subcommand's own options. Given in both places, these win.
  */
-export const globalOptions = {
-  json: Options.boolean("json").pipe(Options.withDescription(jsonDescription)),
-  profile: Options.text("profile").pipe(
-    Options.withPseudoName("NAME"),
-    Options.withDescription(profileDescription),
-    Options.optional
-  ),
-  config: Options.text("config").pipe(
-    Options.withPseudoName("PATH"),
-    Options.withDescription(configDescription),
-    Options.optional
-  )
-}
+export const globalOptions = { json, profile: Options.optional(profile), config: Options.optional(config) }
 
 export interface GlobalOptions {
   readonly json: boolean
