@@ -93,13 +93,13 @@ describe("submission tokens", () => {
       const submit = (args: ReadonlyArray<string>) => pbs(flavor, dir, ["qsub", ...args, "job.sh"]).trim()
       const single = submit(Pbs.tokenArgs("0123456789abcdef"))
       const array = submit([flavor === "pro" ? "-J" : "-t", "1-2", ...Pbs.tokenArgs("00112233aabbccdd")])
-      submit([])
+      const plain = submit([])
       const listing = pbs(flavor, dir, Pbs.tokenCommand(flavor)().argv)
       expect(Pbs.parseTokens(listing)).toEqual(Either.right([
         { token: "0123456789abcdef", jobId: single },
         { token: "00112233aabbccdd", jobId: array }
       ]))
-      pbs(flavor, dir, ["qdel", single, array])
+      pbs(flavor, dir, ["qdel", single, array, plain])
       removeDir(dir)
     })
   }
