@@ -16,7 +16,7 @@ import { userInfo } from "node:os"
 import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
-import type { SubmitFailureReason } from "./Errors.js"
+import type { CommandError, CommandFailed, PollFailureReason, SubmitFailureReason } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PathSource, PreparedJob } from "./Executor.js"
 import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
@@ -432,6 +432,14 @@ export const checkPaths = (
     }
   })
 
+/** What kind of failure a scheduler command's error is: it ran and failed, timed out, or could not be run. */
+const commandFailureReason = (e: CommandError): "Failed" | "Timeout" | "Unavailable" =>
+  e._tag === "CommandFailed" ? "Failed" : e._tag === "CommandTimeout" ? "Timeout" : "Unavailable"
+
+/** A cancel whose command failed, timed out or could not be run, keeping the command's error. */
+const commandCancelError = (jobId: string, e: CommandError) =>
+  new CancelError({ jobId, detail: e.message, reason: commandFailureReason(e), cause: e })
+
 export const make = (dialect: Dialect) =>
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
@@ -607,29 +615,35 @@ export const make = (dialect: Dialect) =>
     /**
      * Runs a command for its answer: a non-zero exit is an answer too when `readable` says so
      * (a scheduler that says "none of these jobs" by failing), and a CommandFailed otherwise.
+     * An answer read from a failed command keeps that CommandFailed (`failure`).
      */
     const answerOf = (invocation: Invocation, readable: (answer: CommandAnswer) => boolean) =>
       call(invocation).pipe(
-        Effect.map((r): CommandAnswer => r),
+        Effect.map((r): CommandAnswer & { readonly failure?: CommandFailed } => r),
         Effect.catchTag("CommandFailed", (e) => {
-          const answer: CommandAnswer = { exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr }
+          const answer = { exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr, failure: e }
           return readable(answer) ? Effect.succeed(answer) : Effect.fail(e)
         })
       )
 
-    const pollError = (detail: string) => new PollError({ executor: dialect.kind, detail })
+    const pollError = (detail: string, reason: PollFailureReason, cause?: unknown) =>
+      new PollError({ executor: dialect.kind, detail, reason, cause })
+
+    /** A PollError for a command that failed, timed out or could not be run, keeping its error. */
+    const commandPollError = (e: CommandError, prefix = "") =>
+      pollError(`${prefix}${e.message}`, commandFailureReason(e), e)
 
     /** What a dialect read from a command's output, or a PollError naming the command. */
     const parsed = <A>(invocation: Invocation, result: Either.Either<A, string>): Effect.Effect<A, PollError> =>
       Either.isRight(result)
         ? Effect.succeed(result.right)
-        : Effect.fail(pollError(`unreadable output from ${invocation.argv[0]}: ${result.left}`))
+        : Effect.fail(pollError(`unreadable output from ${invocation.argv[0]}: ${result.left}`, "Unreadable"))
 
     const runStatus = (jobs: ReadonlyArray<JobRecord>) => {
       const invocation = dialect.status(jobs, options, context)
       const usable = dialect.statusUsableOnFailure
       return answerOf(invocation, (a) => usable?.(a.exitCode, a.stdout, a.stderr) === true).pipe(
-        Effect.mapError((e) => pollError(e.message)),
+        Effect.mapError((e) => commandPollError(e)),
         Effect.flatMap((answer) => parsed(invocation, dialect.parseStatus(answer.stdout)))
       )
     }
@@ -643,18 +657,22 @@ export const make = (dialect: Dialect) =>
         const answer = yield* call(invocation).pipe(
           Effect.map((r) => ({ failure: undefined, stdout: r.stdout, stderr: r.stderr })),
           Effect.catchTag("CommandFailed", (e) => Effect.succeed({ failure: e, stdout: e.stdout, stderr: e.stderr })),
-          Effect.mapError((e) => pollError(e.message))
+          Effect.mapError((e) => commandPollError(e))
         )
         const fallback = accounting.fallback
         if (accounting.unavailable?.(answer.stdout, answer.stderr) === true) {
           if (fallback === undefined) {
-            return yield* pollError(`${invocation.argv[0]} says accounting is disabled: ${answer.stderr.trim()}`)
+            return yield* pollError(
+              `${invocation.argv[0]} says accounting is disabled: ${answer.stderr.trim()}`,
+              "Unavailable",
+              answer.failure
+            )
           }
           return { unavailable: true as const }
         }
         if (answer.failure !== undefined) {
           const failed: CommandAnswer = { exitCode: answer.failure.exitCode, stdout: answer.stdout, stderr: answer.stderr }
-          if (accounting.noRecord?.(failed) !== true) return yield* pollError(answer.failure.message)
+          if (accounting.noRecord?.(failed) !== true) return yield* commandPollError(answer.failure)
           return { unavailable: false as const, observations: [] }
         }
         const at = yield* now
@@ -715,7 +733,7 @@ export const make = (dialect: Dialect) =>
         const targets = Array.from(new Set(waiting.flatMap((j) => (j.dependsOn ?? []).map((d) => d.jobId))))
         const read = yield* withAttempts({ only: dialect.kind }, targets).pipe(
           Effect.provideService(JobStore, store),
-          Effect.mapError((e) => pollError(e.message))
+          Effect.mapError((e) => pollError(e.message, "Store", e))
         )
         // With this poll's observations; a job retried counts as its last attempt (Retry.ts).
         const stored = withObservations(read, (id) => byId.get(id), yield* now)
@@ -779,7 +797,7 @@ export const make = (dialect: Dialect) =>
           const answered = new Set(later.map((o) => o.jobId))
           const rest = missing.filter((j) => !answered.has(j.jobId))
           const invocation = accounting.fallback.command(rest, options)
-          const result = yield* call(invocation).pipe(Effect.mapError((e) => pollError(e.message)))
+          const result = yield* call(invocation).pipe(Effect.mapError((e) => commandPollError(e)))
           later.push(...(yield* parsed(invocation, accounting.fallback.parse(result.stdout, rest))))
         }
         return mergeObservations(live, later)
@@ -804,13 +822,14 @@ export const make = (dialect: Dialect) =>
         const open = records.filter((r) => !isTerminal(r))
         if (open.length === 0) return { changed: [], refused: [] }
         const ids = open.map((r) => r.jobId)
-        const failed = (detail: string) => new CancelError({ jobId: ids.join(","), detail })
         const answer = yield* answerOf(
           dialect.cancel(ids, cancelOptions?.done === true),
           () => dialect.cancelOutcome !== undefined
-        ).pipe(Effect.mapError((e) => failed(e.message)))
+        ).pipe(Effect.mapError((e) => commandCancelError(ids.join(","), e)))
         const outcome = dialect.cancelOutcome?.(ids, answer) ?? Either.right<CancelOutcome>({ ended: [], refused: [] })
-        if (Either.isLeft(outcome)) return yield* failed(outcome.left)
+        if (Either.isLeft(outcome)) {
+          return yield* new CancelError({ jobId: ids.join(","), detail: outcome.left, reason: "Failed", cause: answer.failure })
+        }
         const { ended, refused } = outcome.right
         const untouched = new Set([...ended, ...refused.map((r) => r.jobId)])
         const changed = yield* recordCancelled(ids.filter((id) => !untouched.has(id)), cancelOptions)
@@ -821,7 +840,8 @@ export const make = (dialect: Dialect) =>
     const refusalError = (refused: ReadonlyArray<CancelRefusal>) =>
       new CancelError({
         jobId: refused.map((r) => r.jobId).join(","),
-        detail: refused.map((r) => `job ${r.jobId}: ${r.detail}`).join("; ")
+        detail: refused.map((r) => `job ${r.jobId}: ${r.detail}`).join("; "),
+        reason: "Refused"
       })
 
     /** The scheduler's own cancel by name, reaching every job of this user whose name matches. */
@@ -832,10 +852,12 @@ export const make = (dialect: Dialect) =>
       cancelOptions?: CancelOptions
     ) =>
       Effect.gen(function*() {
-        const failed = (detail: string) => new CancelError({ jobId: invocation.argv.join(" "), detail })
-        const answer = yield* answerOf(invocation, () => true).pipe(Effect.mapError((e) => failed(e.message)))
+        const jobId = invocation.argv.join(" ")
+        const answer = yield* answerOf(invocation, () => true).pipe(Effect.mapError((e) => commandCancelError(jobId, e)))
         const ids = byName.cancelled(answer)
-        if (Either.isLeft(ids)) return yield* failed(ids.left)
+        if (Either.isLeft(ids)) {
+          return yield* new CancelError({ jobId, detail: ids.left, reason: "Failed", cause: answer.failure })
+        }
         // Tracked jobs the command did not name had already ended: they keep their true end.
         const named = new Set(ids.right)
         return yield* recordCancelled(tracked.filter((r) => named.has(r.jobId)).map((r) => r.jobId), cancelOptions)
@@ -858,13 +880,14 @@ export const make = (dialect: Dialect) =>
       const prefix = options.job_name_prefix
       if (prefix === undefined || prefix.length === 0) {
         return yield* pollError(
-          "reconnect finds jobs by their name prefix: set job_name_prefix (it was empty, and every job of yours would match)"
+          "reconnect finds jobs by their name prefix: set job_name_prefix (it was empty, and every job of yours would match)",
+          "Config"
         )
       }
       const invocation = list.command(options, context)
       const noJobs = list.noJobs
       const answer = yield* answerOf(invocation, (a) => noJobs?.(a) === true).pipe(
-        Effect.mapError((e) => pollError(e.message))
+        Effect.mapError((e) => commandPollError(e))
       )
       // A failed listing only got here by saying there are no jobs.
       const stdout = answer.exitCode === 0 ? answer.stdout : ""
@@ -898,7 +921,7 @@ export const make = (dialect: Dialect) =>
       if (intents.length === 0) return []
       const invocation = carrier.command(options, context)
       const answer = yield* answerOf(invocation, (a) => carrier.noJobs?.(a) === true).pipe(
-        Effect.mapError((e) => pollError(`could not look for the jobs of interrupted submissions: ${e.message}`))
+        Effect.mapError((e) => commandPollError(e, "could not look for the jobs of interrupted submissions: "))
       )
       const stdout = answer.exitCode === 0 ? answer.stdout : ""
       const listing = stdout.trim() === "" ? [] : yield* parsed(invocation, carrier.parse(stdout))
@@ -951,7 +974,10 @@ export const make = (dialect: Dialect) =>
         })
       }
       if (observation.unreadable !== undefined) {
-        return yield* pollError(`what ${dialect.kind} says of job ${jobId} is unreadable (${observation.unreadable}); track it again once it reads`)
+        return yield* pollError(
+          `what ${dialect.kind} says of job ${jobId} is unreadable (${observation.unreadable}); track it again once it reads`,
+          "Unreadable"
+        )
       }
       const record = recordFrom(dialect.kind, jobId, trackOptions?.name ?? observation.name ?? jobId, observation, at, trackOptions?.metadata)
       yield* store.insert([record])

@@ -174,18 +174,46 @@ export class SubmittedNotRecorded extends Schema.TaggedError<SubmittedNotRecorde
   }
 }
 
+/**
+ * Why job status could not be read: the scheduler's command ran and failed (`Failed`: it exited
+ * non-zero, as when its controller cannot be reached), timed out (`Timeout`), could not be run or
+ * asked a service that is switched off (`Unavailable`: not installed, not on PATH, accounting
+ * disabled), or answered in a form this program cannot read (`Unreadable`); the job store could not
+ * be read (`Store`); or the config does not allow it (`Config`: a reconnect with an empty
+ * job_name_prefix).
+ */
+export const PollFailureReason = Schema.Literal("Failed", "Timeout", "Unavailable", "Unreadable", "Store", "Config")
+export type PollFailureReason = typeof PollFailureReason.Type
+
 export class PollError extends Schema.TaggedError<PollError>("cluster-api/PollError")("PollError", {
   executor: Schema.String,
-  detail: Schema.String
+  detail: Schema.String,
+  reason: PollFailureReason,
+  /** The error under this one, as it was (the command's failure, the store's error), when there is one. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
-    return `Could not read job status from ${this.executor}: ${this.detail}. No job was changed; the next poll tries again.`
+    // A config that does not allow the read is not helped by polling again.
+    const then = this.reason === "Config" ? "No job was changed." : "No job was changed; the next poll tries again."
+    return `Could not read job status from ${this.executor}: ${this.detail}. ${then}`
   }
 }
 
+/**
+ * Why a cancel failed: the scheduler refused some jobs (`Refused`, each named in the detail: not
+ * yours, for one), or its cancel command failed as a whole (`Failed`: it exited non-zero without
+ * naming a job, as when its controller cannot be reached), timed out (`Timeout`) or could not be
+ * run (`Unavailable`).
+ */
+export const CancelFailureReason = Schema.Literal("Refused", "Failed", "Timeout", "Unavailable")
+export type CancelFailureReason = typeof CancelFailureReason.Type
+
 export class CancelError extends Schema.TaggedError<CancelError>("cluster-api/CancelError")("CancelError", {
   jobId: Schema.String,
-  detail: Schema.String
+  detail: Schema.String,
+  reason: CancelFailureReason,
+  /** The cancel command's failure, as it was, when there is one. */
+  cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
     return `Could not cancel job ${this.jobId}: ${this.detail}`

@@ -48,6 +48,7 @@ import {
   Duration,
   Effect,
   FiberSet,
+  Inspectable,
   Layer,
   Option,
   PubSub,
@@ -77,9 +78,18 @@ export type ExitCondition = "success" | "failure" | "killed" | "any"
 
 /**
  * A callback: a plain function (its result may be a Promise) or one returning an Effect. Its
- * failure or exception is logged and never stops the Monitor.
+ * failure or exception is logged, with its message and stack, and never stops the Monitor.
  */
-export type JobCallback = (record: JobRecord) => unknown
+export type JobCallback<Result = unknown> = (record: JobRecord) => Result
+
+/**
+ * The services a callback needs: those of the Effect it returns (none for a plain function or a
+ * Promise). Registering the callback requires them, and the callback runs with the services its
+ * registration was given.
+ */
+export type CallbackRequirements<Result> = 0 extends (1 & Result) ? never
+  : Result extends Effect.Effect<any, any, infer R> ? R
+  : never
 
 export type JobRef = string | { readonly jobId: string }
 
@@ -107,14 +117,24 @@ export interface TickReport {
 export interface MonitorShape {
   /** Runs one poll now (the fiber does this every `poll_interval`). */
   readonly tick: Effect.Effect<TickReport, StoreError>
-  /** Runs `callback` once the job has ended (its last attempt, when it is retried) as `condition` says. */
-  readonly onExit: (
+  /**
+   * Runs `callback` once the job has ended (its last attempt, when it is retried) as `condition`
+   * says. A callback that returns an Effect runs with the services of its registration, which
+   * requires what that Effect requires (`CallbackRequirements`).
+   */
+  readonly onExit: <Result>(
     job: JobRef,
-    callback: JobCallback,
+    callback: JobCallback<Result>,
     condition?: ExitCondition
-  ) => Effect.Effect<void, JobNotFound | StoreError>
-  readonly onSuccess: (job: JobRef, callback: JobCallback) => Effect.Effect<void, JobNotFound | StoreError>
-  readonly onFailure: (job: JobRef, callback: JobCallback) => Effect.Effect<void, JobNotFound | StoreError>
+  ) => Effect.Effect<void, JobNotFound | StoreError, CallbackRequirements<Result>>
+  readonly onSuccess: <Result>(
+    job: JobRef,
+    callback: JobCallback<Result>
+  ) => Effect.Effect<void, JobNotFound | StoreError, CallbackRequirements<Result>>
+  readonly onFailure: <Result>(
+    job: JobRef,
+    callback: JobCallback<Result>
+  ) => Effect.Effect<void, JobNotFound | StoreError, CallbackRequirements<Result>>
   /**
    * Waits until every given job has ended and returns their final records, in the order given.
    * A job its retry policy submits again is waited for until its last attempt has ended, and the
@@ -153,7 +173,7 @@ const conditionOf = (status: JobStatus): ExitCondition | undefined =>
 
 const idOf = (job: JobRef): string => typeof job === "string" ? job : job.jobId
 
-/** Runs a user callback as an Effect, whatever kind it is. */
+/** Runs a user callback as an Effect, whatever kind it is (its services are provided by the caller). */
 const runCallback = (callback: JobCallback, record: JobRecord): Effect.Effect<void, unknown> =>
   Effect.suspend(() => {
     const result = callback(record)
@@ -174,9 +194,18 @@ export interface MonitorOptions {
   readonly adopt?: "all" | "none" | ReadonlyArray<string> | undefined
 }
 
+/** What a callback failed with, in words: an Error's message, or the value itself. */
+const failureText = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.squash(cause)
+  if (failure instanceof Error) return failure.message === "" ? failure.name : failure.message
+  return typeof failure === "string" ? failure : Inspectable.toStringUnknown(failure, 0)
+}
+
 interface Registration {
   readonly condition: ExitCondition
   readonly callback: JobCallback
+  /** The services the callback was registered with: it runs with them. */
+  readonly services: Context.Context<never>
 }
 
 export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*() {
@@ -241,8 +270,10 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
     return FiberSet.run(
       callbackFibers,
       runCallback(registration.callback, record).pipe(
+        Effect.provide(registration.services),
+        // The cause itself, so that the log shows its stack (an Error alone prints as `{}`).
         Effect.catchAllCause((cause) =>
-          Effect.logWarning(`callback for job ${record.jobId} (${record.name}) failed`, Cause.squash(cause))
+          Effect.logWarning(`callback for job ${record.jobId} (${record.name}) failed: ${failureText(cause)}`, cause)
         ),
         Effect.ensuring(done)
       )
@@ -641,10 +672,12 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   /** Ended for good: terminal, and no next attempt is on its way. */
   const settled = (record: JobRecord) => isTerminal(record) && !retrying.has(record.jobId)
 
-  const onExit: MonitorShape["onExit"] = (job, callback, condition = "any") =>
+  const onExit: MonitorShape["onExit"] = <Result>(job: JobRef, callback: JobCallback<Result>, condition: ExitCondition = "any") =>
     lock.withPermits(1)(Effect.gen(function*() {
       const record = yield* lookup(idOf(job))
-      const registration: Registration = { condition, callback }
+      // What the callback's Effect requires is required here, and given to it when it runs.
+      const services: Context.Context<never> = yield* Effect.context<CallbackRequirements<Result>>()
+      const registration: Registration = { condition, callback, services }
       if (settled(record)) {
         yield* fire(registration, record)
         if (backlogIds.delete(record.jobId)) yield* deliver([record.jobId])

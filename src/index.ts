@@ -55,7 +55,7 @@ export * as JobQueries from "./JobQueries.js"
 export type { CleanedJob, CleanupOptions, CleanupReport, ImportReport, KeptJob } from "./JobQueries.js"
 
 export { Monitor } from "./Monitor.js"
-export type { ExitCondition, JobCallback, JobRef, MonitorOptions, MonitorShape, ResumeReport, TickReport } from "./Monitor.js"
+export type { CallbackRequirements, ExitCondition, JobCallback, JobRef, MonitorOptions, MonitorShape, ResumeReport, TickReport } from "./Monitor.js"
 
 export * as Diagnosis from "./Diagnosis.js"
 export type { FailureInfo } from "./Diagnosis.js"

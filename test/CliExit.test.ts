@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { ClusterConfig } from "../src/Config.js"
-import { CommandTimeout, InvalidMemory, JobNotFound, PollError, StoreError, SubmitError, SubmittedNotRecorded } from "../src/Errors.js"
+import { CancelError, CommandTimeout, InvalidMemory, JobNotFound, PollError, StoreError, SubmitError, SubmittedNotRecorded } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import type { Reply } from "../src/TestCommandRunner.js"
@@ -29,7 +29,7 @@ const submitFailure = (reply: Reply) =>
   )
 
 describe("exit codes", () => {
-  it("by error: 2 for bad input, 3 for a timed-out wait, 4 for a job submitted but not recorded, 1 for a failed operation", () => {
+  it("by error: 2 for bad input or config, 3 for a timed-out wait, 4 for a job submitted but not recorded, 1 for a failed operation", () => {
     const submit = (reason?: SubmitError["reason"]) =>
       new SubmitError({ name: "align", detail: "x", ...(reason === undefined ? {} : { reason }) })
     expect(exitCodeOf(new InvalidMemory({ input: "8X" }))).toBe(2)
@@ -40,7 +40,13 @@ describe("exit codes", () => {
       expect(exitCodeOf(submit(reason)), reason).toBe(1)
     }
     expect(exitCodeOf(submit())).toBe(1)
-    expect(exitCodeOf(new PollError({ executor: "slurm", detail: "down" }))).toBe(1)
+    for (const reason of ["Failed", "Timeout", "Unavailable", "Unreadable", "Store"] as const) {
+      expect(exitCodeOf(new PollError({ executor: "slurm", detail: "down", reason })), reason).toBe(1)
+    }
+    expect(exitCodeOf(new PollError({ executor: "slurm", detail: "set job_name_prefix", reason: "Config" }))).toBe(2)
+    for (const reason of ["Refused", "Failed", "Timeout", "Unavailable"] as const) {
+      expect(exitCodeOf(new CancelError({ jobId: "52", detail: "x", reason })), reason).toBe(1)
+    }
     expect(exitCodeOf(new StoreError({ operation: "list", detail: "busy", reason: "Busy" }))).toBe(1)
     expect(exitCodeOf(new LogNotFound({ message: "no log yet" }))).toBe(1)
     expect(exitCodeOf(new CommandTimeout({ argv: ["sbatch"], timeoutMillis: 5000, stdout: "", stderr: "" }))).toBe(1)

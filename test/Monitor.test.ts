@@ -2,12 +2,13 @@
  * The Monitor under TestClock: every poll, zombie and retention decision is driven by
  * `TestClock.adjust`, never by real sleeps. Scheduler answers come from TestCommandRunner rules.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Chunk, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Context, Deferred, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { JobEvent } from "../src/Domain.js"
+import type { JobNotFound, StoreError } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
@@ -59,6 +60,22 @@ const toyScheduler = Effect.gen(function*() {
       return n
     })
   return { rules, set, finish, forget }
+})
+
+/** A service that only a callback's registration is given. */
+class Greeter extends Context.Tag("test/Greeter")<Greeter, { readonly greet: (name: string) => Effect.Effect<void> }>() {}
+
+/**
+ * The Monitor's log lines about failed callbacks (`lines`), as Effect's own logger writes them
+ * (what a library user sees by default), once `logger` is provided.
+ */
+const callbackFailureLog = Effect.gen(function*() {
+  const lines = yield* Queue.unbounded<string>()
+  const logger = Logger.add(Logger.make((options) => {
+    const line = Logger.stringLogger.log(options)
+    if (line.includes("callback for job")) Queue.unsafeOffer(lines, line)
+  }))
+  return { lines, logger }
 })
 
 const toyLayer = (rules: ReadonlyArray<Rule>, config: Partial<ConfigOptions> = {}) =>
@@ -269,6 +286,69 @@ describe("callbacks", () => {
         expect(yield* Deferred.await(later)).toBe(b.jobId)
       })
     ))
+
+  it.effect("a callback that throws, fails or rejects is logged with its message and its stack", () =>
+    Effect.gen(function*() {
+      const { lines, logger } = yield* callbackFailureLog
+      yield* withToy((toy) =>
+        Effect.gen(function*() {
+          const executor = yield* Executor
+          const monitor = yield* Monitor
+          const a = yield* executor.submit({ name: "a", command: "true" })
+          yield* monitor.onExit(a, () => {
+            throw new Error("boom from a plain callback")
+          })
+          yield* monitor.onExit(a, () => Effect.fail("typed failure"))
+          yield* monitor.onExit(a, () => Promise.reject(new Error("rejected from a Promise callback")))
+          yield* toy.set(a.jobId, "CD|0")
+          yield* TestClock.adjust("10 seconds")
+          const logged = Chunk.toReadonlyArray(yield* Queue.takeN(lines, 3))
+          const all = logged.join("\n\n")
+          const find = (text: string) => logged.find((line) => line.includes(text)) ?? ""
+          const thrown = find("boom from a plain callback")
+          expect(thrown, all).toContain(`callback for job ${a.jobId} (capi-a) failed: boom from a plain callback`)
+          // A stack line of the throw, in this file.
+          expect(thrown, all).toMatch(/\n\s+at .*Monitor\.test\.ts/)
+          expect(find("typed failure"), all).toContain(`callback for job ${a.jobId} (capi-a) failed: typed failure`)
+          const rejected = find("rejected from a Promise callback")
+          expect(rejected, all).toContain(`callback for job ${a.jobId} (capi-a) failed: rejected from a Promise callback`)
+          expect(rejected, all).toMatch(/\n\s+at .*Monitor\.test\.ts/)
+        })
+      ).pipe(Effect.provide(logger))
+    }))
+
+  it.effect("a callback's Effect runs with the services of its registration, which requires them", () =>
+    Effect.gen(function*() {
+      const { lines, logger } = yield* callbackFailureLog
+      yield* withToy((toy) =>
+        Effect.gen(function*() {
+          const executor = yield* Executor
+          const monitor = yield* Monitor
+          const job = yield* executor.submit({ name: "a", command: "true" })
+          const register = monitor.onSuccess(job, (r) => Effect.flatMap(Greeter, (g) => g.greet(r.name)))
+          expectTypeOf(register).toEqualTypeOf<Effect.Effect<void, JobNotFound | StoreError, Greeter>>()
+          // @ts-expect-error a registration whose callback needs Greeter cannot run where Greeter is not given
+          const unprovided: Effect.Effect<void, JobNotFound | StoreError> = register
+          void unprovided
+          // Plain functions, Promises and Effects that need nothing require nothing.
+          type Registered = Effect.Effect<void, JobNotFound | StoreError>
+          expectTypeOf(monitor.onExit(job, () => 1)).toEqualTypeOf<Registered>()
+          expectTypeOf(monitor.onFailure(job, async () => {})).toEqualTypeOf<Registered>()
+          expectTypeOf(monitor.onExit(job, () => Effect.void, "killed")).toEqualTypeOf<Registered>()
+          expectTypeOf(monitor.onExit(job, (): unknown => undefined)).toEqualTypeOf<Registered>()
+          const greeted = yield* Deferred.make<string>()
+          yield* register.pipe(Effect.provideService(Greeter, { greet: (name) => Deferred.succeed(greeted, name) }))
+          yield* toy.set(job.jobId, "CD|0")
+          yield* TestClock.adjust("10 seconds")
+          // A callback run without Greeter fails, and its failure is logged: wait for either.
+          const outcome = yield* Effect.raceFirst(
+            Deferred.await(greeted).pipe(Effect.map((name) => `greeted ${name}`)),
+            Queue.take(lines)
+          )
+          expect(outcome).toBe("greeted capi-a")
+        })
+      ).pipe(Effect.provide(logger))
+    }))
 
   it.effect("a callback registered after the job ended fires at once, once", () =>
     withToy((toy) =>

@@ -85,7 +85,8 @@ const failure = 1
 /**
  * The exit code of each error, by tag: 4 for a job submitted but not recorded, 3 for a timed-out
  * wait, 2 for bad usage, config or job input (a job the scheduler refused is bad input; one it
- * did not answer about is not), 1 for anything else. An error added to `CliError` without a line
+ * did not answer about is not; a status read the config does not allow is config), 1 for anything
+ * else. An error added to `CliError` without a line
  * here does not compile.
  */
 const exitCodes: { readonly [Tag in CliError["_tag"]]: (error: Extract<CliError, { readonly _tag: Tag }>) => number } = {
@@ -101,7 +102,7 @@ const exitCodes: { readonly [Tag in CliError["_tag"]]: (error: Extract<CliError,
   InvalidJobSpec: () => input,
   SubmitError: (e) => (e.reason === "Rejected" ? input : failure),
   SubmittedNotRecorded: () => submittedNotRecordedCode,
-  PollError: () => failure,
+  PollError: (e) => (e.reason === "Config" ? input : failure),
   CancelError: () => failure,
   JobNotFound: () => input,
   AmbiguousJob: () => input,
@@ -123,9 +124,12 @@ const exitCodes: { readonly [Tag in CliError["_tag"]]: (error: Extract<CliError,
 export const exitCodeOf = (error: CliError): number =>
   (exitCodes[error._tag] as (e: CliError) => number)(error)
 
+/** The exit code of errors of a tag whose code depends on the error: what it is for most of its kind. */
+const typicalCodes: { readonly [Tag in CliError["_tag"]]?: number } = { SubmitError: input, PollError: failure }
+
 /** The exit code of an error of this tag (what it is for most of its kind: a refused submit is 2). */
 export const exitCodeFor = (tag: CliError["_tag"]): number =>
-  tag === "SubmitError" ? input : (exitCodes[tag] as (e?: CliError) => number)()
+  typicalCodes[tag] ?? (exitCodes[tag] as (e?: CliError) => number)()
 
 /** An error of a command, printed (as JSON with `--json`) and turned into the exit code. */
 export const report = (error: CliError, json: boolean) =>
