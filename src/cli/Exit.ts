@@ -85,9 +85,9 @@ const failure = 1
 /**
  * The exit code of each error, by tag: 4 for a job submitted but not recorded, 3 for a timed-out
  * wait, 2 for bad usage, config or job input (a job the scheduler refused is bad input; one it
- * did not answer about is not; a status read the config does not allow is config), 1 for anything
- * else. An error added to `CliError` without a line
- * here does not compile.
+ * did not answer about is not; a status read the config does not allow is config), 141 when the
+ * output's reader went away, 1 for anything else. An error added to `CliError` without a line here
+ * does not compile.
  */
 const exitCodes: { readonly [Tag in CliError["_tag"]]: (error: Extract<CliError, { readonly _tag: Tag }>) => number } = {
   CommandTimeout: () => failure,
