@@ -2,10 +2,12 @@
  * Ctrl-C (SIGINT) and SIGTERM on the built `cluster-api` bin: the exit code is a shell's (130,
  * 143), and a command that waits says which jobs are left queued or running and how to cancel
  * them, or cancels them with --cancel-on-interrupt. Batch jobs go to the LSF emulator
- * (test/support/lsf) on PATH; local jobs are real processes. Every signal is sent once the
- * program has printed what shows it is waiting.
+ * (test/support/lsf) on PATH, and to a real Slurm (scripts/slurm-setup.sh starts one on this host;
+ * in CI (CI=true) that test FAILS when Slurm is not up, elsewhere it is left out with a message);
+ * local jobs are real processes. Every signal is sent once the program has printed what shows it
+ * is waiting.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -13,7 +15,8 @@ import { fileURLToPath } from "node:url"
 import type { JobRecord } from "../src/Domain.js"
 import { commandFor, leftRunningText } from "../src/cli/Interrupt.js"
 import { bin } from "./globalSetup.js"
-import { isolatedEnv, runBin, startBin } from "./support/RunBin.js"
+import { failUnlessSlurmIsUp, inCI, slurmUpOrWarn } from "./support/RealSlurm.js"
+import { isolatedEnv, isolatedStore, runBin, startBin } from "./support/RunBin.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const emulatorBin = fileURLToPath(new URL("./support/lsf/bin", import.meta.url))
@@ -51,6 +54,8 @@ const onLsf = () => {
   }
   return { dir, env, cli, start, stateInLsf, stored, submitLong }
 }
+
+const slurmUp = slurmUpOrWarn("The real-Slurm signal test is left out")
 
 const submittedId = (stdout: string) => /Submitted job (\S+) \(/.exec(stdout)![1]!
 
@@ -167,6 +172,35 @@ describe.concurrent("signals on the built bin", { timeout: 120_000 }, () => {
     const status = await runBin(bin, ["status", "--json", id], { cwd: dir, env: isolatedEnv(dir), killAfterMs: 60_000 })
     expect((JSON.parse(status.stdout) as Array<JobRecord>)[0]!.status).toBe("Killed")
     expect(spawnSync("pgrep", ["-f", dir], { encoding: "utf8" }).stdout).toBe("")
+  })
+})
+
+describe.runIf(slurmUp || inCI)("signals on the built bin, on a real Slurm", { timeout: 240_000 }, () => {
+  beforeAll(failUnlessSlurmIsUp)
+
+  it("SIGTERM to `wait ID` on a running Slurm job exits 143, names the job and how to cancel it; the store file is 0600", async () => {
+    const dir = tempDir()
+    const env = isolatedEnv(dir)
+    const config = path.join(dir, "cluster-api.yaml")
+    fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
+    const cli = (args: ReadonlyArray<string>) => runBin(bin, args, { cwd: dir, env, killAfterMs: 150_000 })
+    const submitted = await cli(["submit", "--config", config, "--name", "cli-term", "sleep 600"])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const id = /Submitted job (\d+) /.exec(submitted.stdout)![1]!
+    try {
+      expect((fs.statSync(isolatedStore(dir)).mode & 0o777).toString(8)).toBe("600")
+      const waiting = startBin(bin, ["wait", "--config", config, id], { cwd: dir, env, killAfterMs: 150_000 })
+      await waiting.printedMatch(/→ Running/, 120_000)
+      waiting.child.kill("SIGTERM")
+      const r = await waiting.exited
+      expect([r.code, r.signal], r.stderr).toEqual([143, null])
+      expect(r.stderr).toMatch(new RegExp(`${id}\\s+capi-cli-term\\s+Running`))
+      expect(r.stderr).toContain(`cluster-api cancel`)
+      // The job is left running: the program was asked to stop, not to cancel.
+      expect(spawnSync("squeue", ["-h", "-j", id, "-o", "%T"], { encoding: "utf8" }).stdout.trim()).toBe("RUNNING")
+    } finally {
+      await cli(["cancel", "--config", config, id])
+    }
   })
 })
 

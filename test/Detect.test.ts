@@ -1,7 +1,8 @@
 /**
  * `executor: auto`: the pure decision over made-up facts, the gatherer against fake scheduler
  * commands (shell scripts in temporary directories that make up the whole PATH), loadConfig and
- * renderConfig with an injected detection, and `cluster-api config show` (the built bin).
+ * renderConfig with an injected detection, and `cluster-api config show` (the command line, in
+ * this process).
  *
  * The identity lines the fake qstat prints: `SGE 8.1.9` is what this machine's real SGE qstat
  * prints first for `qstat -help`; `pbs_version = 2022.1.0` (OpenPBS / PBS Professional) and
@@ -18,8 +19,7 @@ import * as ClusterApi from "../src/ClusterApi.js"
 import { ClusterConfig, defaultOptions, loadConfig, type LoadOptions, renderConfig } from "../src/Config.js"
 import { type DetectFacts, type Detection, decide, detect, pbsIdentity, sgeIdentity } from "../src/Detect.js"
 import { Executor } from "../src/Executor.js"
-import { bin } from "./globalSetup.js"
-import { runBin } from "./support/RunBin.js"
+import { runCli } from "./support/CliInProcess.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("cluster-api-detect-")
@@ -354,8 +354,25 @@ describe("ClusterApi with a config made in code saying executor: auto", () => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// cluster-api config show (the built bin; test/globalSetup.ts has built it)
+// cluster-api config show (the command line, run in this process)
 // ---------------------------------------------------------------------------------------------
+
+/** Runs `body` with these variables of this process's environment set (or unset), then restores them. */
+const withProcessEnv = async <A>(vars: Readonly<Record<string, string | undefined>>, body: () => Promise<A>): Promise<A> => {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
+  const assign = (values: Readonly<Record<string, string | undefined>>) => {
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+  assign(vars)
+  try {
+    return await body()
+  } finally {
+    assign(saved)
+  }
+}
 
 describe("cluster-api config show", { timeout: 60_000 }, () => {
   it("with executor: auto prints the detected executor and why", async () => {
@@ -364,9 +381,13 @@ describe("cluster-api config show", { timeout: 60_000 }, () => {
     const sge = toolDir({ qsub: noop, qstat: fakeQstat(log, { help: "echo 'SGE 8.1.9'" }) })
     const cwd = tempDir()
     fs.writeFileSync(path.join(cwd, "cluster-api.yaml"), "executor: auto\n")
-    const env: NodeJS.ProcessEnv = { HOME: cwd, PATH: [sge, slurm].join(path.delimiter) }
+    // Detection reads the process's environment: while this test runs (the file's tests run one
+    // at a time), PATH is only the two directories, and SGE_ROOT and PBS_CONF_FILE are unset.
     // Both are found; Slurm wins although SGE comes first on PATH.
-    const r = await runBin(bin, ["config", "show"], { cwd, env, killAfterMs: 45_000 })
+    const r = await withProcessEnv(
+      { PATH: [sge, slurm].join(path.delimiter), SGE_ROOT: undefined, PBS_CONF_FILE: undefined },
+      () => runCli(["config", "show"], { cwd })
+    )
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`# executor: auto → slurm: sbatch and squeue are on PATH (${slurm})`)

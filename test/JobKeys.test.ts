@@ -16,11 +16,10 @@ import type { StoreError } from "../src/Errors.js"
 import * as JobQueries from "../src/JobQueries.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
-import { bin } from "./globalSetup.js"
+import { runCli } from "./support/CliInProcess.js"
 import { oldStore } from "./support/OldStore.js"
-import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
+import { failUnlessSlurmIsUp, inCI, slurmUpOrWarn } from "./support/RealSlurm.js"
 import { jobRecord } from "./support/Records.js"
-import { isolatedEnv, runBin } from "./support/RunBin.js"
 import { removeDir, tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-keys-")
@@ -123,8 +122,7 @@ describe("a store written before jobs were keyed by executor", () => {
 // Real Slurm and the LSF emulator, one store, the same job id
 // ---------------------------------------------------------------------------------------------
 
-const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
-const slurmUp = slurmIsUp()
+const slurmUp = slurmUpOrWarn("The real-Slurm and LSF test of equal ids is left out")
 const lsfBin = fileURLToPath(new URL("./support/lsf/bin", import.meta.url))
 
 describe.runIf(slurmUp || inCI)("real Slurm and LSF jobs with equal ids, from the command line", { timeout: 180_000 }, () => {
@@ -132,8 +130,12 @@ describe.runIf(slurmUp || inCI)("real Slurm and LSF jobs with equal ids, from th
   const lsfDir = path.join(dir, "lsf")
   let slurmId = ""
   beforeAll(() => {
-    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
+    failUnlessSlurmIsUp()
     fs.mkdirSync(lsfDir)
+    // The command line runs in this process: the bsub and bjobs it starts (it reads neither
+    // variable itself) find the emulator and its cluster through the process's environment.
+    process.env.PATH = `${lsfBin}${path.delimiter}${process.env.PATH}`
+    process.env.LSF_EMULATOR_DIR = lsfDir
     fs.writeFileSync(
       path.join(dir, "cluster-api.yaml"),
       [
@@ -152,12 +154,7 @@ describe.runIf(slurmUp || inCI)("real Slurm and LSF jobs with equal ids, from th
     removeDir(dir)
   })
 
-  const cli = (args: ReadonlyArray<string>) =>
-    runBin(bin, args, {
-      cwd: dir,
-      env: { ...isolatedEnv(dir), PATH: `${lsfBin}${path.delimiter}${process.env.PATH}`, LSF_EMULATOR_DIR: lsfDir },
-      killAfterMs: 120_000
-    })
+  const cli = (args: ReadonlyArray<string>) => runCli(args, { cwd: dir })
   const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>
 
   it("stay two records; show, status and cancel ask which one, and slurm:ID / lsf:ID say it", async () => {

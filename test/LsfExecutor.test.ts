@@ -15,8 +15,7 @@ import { ClusterConfig } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
-import { bin } from "./globalSetup.js"
-import { runBin } from "./support/RunBin.js"
+import { runCli } from "./support/CliInProcess.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 // The emulator's commands come first on PATH for every command this file's runner starts.
@@ -212,6 +211,8 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
 
   it("the CLI tracks a job submitted with bsub by hand, by id or by prefix, and waits for its end", async () => {
     const dir = tempDir()
+    // The command line runs in this process: the bsub and bjobs it starts find this cluster.
+    process.env.LSF_EMULATOR_DIR = dir
     const env = { ...process.env, LSF_EMULATOR_DIR: dir }
     const bsub = (name: string, command: string) => {
       const r = spawnSync("bsub", ["-J", name, command], { env, encoding: "utf8" })
@@ -223,7 +224,7 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
     bsub("someone-else", "sleep 1")
     const config = `${dir}/cluster-api.yaml`
     writeFileSync(config, `executor: lsf\npoll_interval: 0.2\nlog_directory: ${dir}/logs\n`)
-    const cli = (args: ReadonlyArray<string>) => runBin(bin, [...args, "--json", "--config", config], { cwd: dir, env, killAfterMs: 60_000 })
+    const cli = (args: ReadonlyArray<string>) => runCli([...args, "--json", "--config", config], { cwd: dir })
 
     const tracked = await cli(["track", byHand])
     expect(tracked.code, tracked.stderr).toBe(0)

@@ -18,14 +18,10 @@ import type { JobRecord } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
-import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
+import { endSlurmRuntime, failUnlessSlurmIsUp, inCI, slurmUpOrWarn } from "./support/RealSlurm.js"
 import { removeDir } from "./support/TempDirs.js"
 
-const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
-const slurmUp = slurmIsUp()
-if (!slurmUp && !inCI) {
-  console.warn(`The real-Slurm cancel tests are left out: Slurm is not running here; ${howToStartSlurm}`)
-}
+const slurmUp = slurmUpOrWarn("The real-Slurm cancel tests are left out")
 
 const host = os.hostname()
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "capi-slurm-cancel-"))
@@ -80,13 +76,10 @@ const tickUntil = (jobId: string, done: (r: JobRecord) => boolean, what: string)
   })
 
 describe.runIf(slurmUp || inCI)("real Slurm: cancel", () => {
-  beforeAll(() => {
-    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
-  })
+  beforeAll(failUnlessSlurmIsUp)
 
   afterAll(async () => {
-    await runtime.runPromise(Effect.flatMap(Executor, (e) => e.cancelAll())).catch(() => undefined)
-    await runtime.dispose()
+    await endSlurmRuntime(runtime)
     removeDir(scratch)
   })
 

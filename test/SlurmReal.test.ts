@@ -8,6 +8,9 @@
  * The jobs of the first group run side by side (the test cluster has 8 slots) so the slow ones
  * (the time limit is a minute) overlap; the controller outage runs alone afterwards, since it stops
  * the controller every other test needs.
+ *
+ * The command line's tests here run it in this process; its signal test, which sends a real
+ * signal to the built bin, is in CliSignals.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
@@ -26,22 +29,17 @@ import type { JobChange } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import * as Pipeline from "../src/Pipeline.js"
-import { bin } from "./globalSetup.js"
-import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
+import { runCli } from "./support/CliInProcess.js"
+import { endSlurmRuntime, failUnlessSlurmIsUp, inCI, slurmIsUp, slurmUpOrWarn } from "./support/RealSlurm.js"
 import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
 import { killedDuringSubmit } from "./support/KilledSubmit.js"
 import { crashAndRestart } from "./support/Restart.js"
-import { runBin, startBin } from "./support/RunBin.js"
 import { removeDir } from "./support/TempDirs.js"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const setupScript = path.join(repoRoot, "scripts", "slurm-setup.sh")
-const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
 
-const slurmUp = slurmIsUp()
-if (!slurmUp && !inCI) {
-  console.warn(`The real-Slurm tests are left out: Slurm is not running here; ${howToStartSlurm}`)
-}
+const slurmUp = slurmUpOrWarn("The real-Slurm tests are left out")
 
 const host = os.hostname()
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "capi-real-slurm-"))
@@ -92,16 +90,14 @@ const backwardSteps = (changes: ReadonlyArray<JobChange>): ReadonlyArray<string>
     return steps
   })
 
-const cli = (args: ReadonlyArray<string>, cwd: string) => runBin(bin, args, { cwd, killAfterMs: 150_000 })
+/** The command line, run in this process in `cwd` (its job store there too). */
+const cli = (args: ReadonlyArray<string>, cwd: string) => runCli(args, { cwd })
 
 describe.runIf(slurmUp || inCI)("real Slurm", () => {
-  beforeAll(() => {
-    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
-  })
+  beforeAll(failUnlessSlurmIsUp)
 
   afterAll(async () => {
-    await runtime.runPromise(Effect.flatMap(Executor, (e) => e.cancelAll())).catch(() => undefined)
-    await runtime.dispose()
+    await endSlurmRuntime(runtime)
     removeDir(scratch)
   })
 
@@ -419,31 +415,6 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
     })
   })
 
-  describe("the command line under signals", { timeout: 240_000 }, () => {
-    it("SIGTERM to `wait ID` on a running Slurm job exits 143, names the job and how to cancel it; the store file is 0600", async () => {
-      const dir = fs.mkdtempSync(path.join(scratch, "cli-signal-"))
-      const config = path.join(dir, "cluster-api.yaml")
-      fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
-      const submitted = await cli(["submit", "--config", config, "--name", "cli-term", "sleep 600"], dir)
-      expect(submitted.code, submitted.stderr).toBe(0)
-      const id = /Submitted job (\d+) /.exec(submitted.stdout)![1]!
-      try {
-        expect((fs.statSync(path.join(process.env.XDG_STATE_HOME!, "cluster-api", "jobs.db")).mode & 0o777).toString(8)).toBe("600")
-        const waiting = startBin(bin, ["wait", "--config", config, id], { cwd: dir, killAfterMs: 150_000 })
-        await waiting.printedMatch(/→ Running/, 120_000)
-        waiting.child.kill("SIGTERM")
-        const r = await waiting.exited
-        expect([r.code, r.signal], r.stderr).toEqual([143, null])
-        expect(r.stderr).toMatch(new RegExp(`${id}\\s+capi-cli-term\\s+Running`))
-        expect(r.stderr).toContain(`cluster-api cancel`)
-        // The job is left running: the program was asked to stop, not to cancel.
-        expect(spawnSync("squeue", ["-h", "-j", id, "-o", "%T"], { encoding: "utf8" }).stdout.trim()).toBe("RUNNING")
-      } finally {
-        await cli(["cancel", "--config", config, id], dir)
-      }
-    })
-  })
-
   describe("restart", () => {
     it("a watching program killed with SIGKILL: the next adopts its Slurm jobs, reads how each ended, and delivers each end once", async () => {
       await crashAndRestart({ executor: "slurm", job_name_prefix: `capirs${process.pid}`, poll_interval: 1, scale: 3 })
@@ -491,9 +462,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
 })
 
 describe.runIf(slurmUp || inCI)("real Slurm, a program killed while sbatch runs", () => {
-  beforeAll(() => {
-    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
-  })
+  beforeAll(failUnlessSlurmIsUp)
 
   it("SIGKILL during sbatch: the job sbatch made carries the submission's token, and the next program adopts it and sees it end", async () => {
     await killedDuringSubmit({

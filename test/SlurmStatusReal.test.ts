@@ -7,14 +7,11 @@ import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { bin } from "./globalSetup.js"
-import { howToStartSlurm, slurmIsUp } from "./support/RealSlurm.js"
-import { isolatedEnv, runBin } from "./support/RunBin.js"
+import { runCli } from "./support/CliInProcess.js"
+import { failUnlessSlurmIsUp, inCI, slurmUpOrWarn } from "./support/RealSlurm.js"
 import { tempDirs } from "./support/TempDirs.js"
 
-const inCI = ["true", "1"].includes((process.env.CI ?? "").toLowerCase())
-const slurmUp = slurmIsUp()
-if (!slurmUp && !inCI) console.warn(`The real-Slurm status test is left out: Slurm is not running here; ${howToStartSlurm}`)
+const slurmUp = slurmUpOrWarn("The real-Slurm status test is left out")
 
 const tempDir = tempDirs("capi-slurm-status-")
 
@@ -37,14 +34,13 @@ const accountedEnded = (jobId: string): boolean => {
 }
 
 describe.runIf(slurmUp || inCI)("real Slurm, nothing watching", { timeout: 240_000 }, () => {
-  beforeAll(() => {
-    if (!slurmIsUp()) throw new Error(`CI needs a running Slurm and none answers \`scontrol ping\`; ${howToStartSlurm}`)
-  })
+  beforeAll(failUnlessSlurmIsUp)
 
   it("status of a job that ended after its submitter left shows its end and exit code, and writes it", async () => {
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "cluster-api.yaml"), `executor: slurm\npoll_interval: 1\njob_name_prefix: capis${process.pid}\n`)
-    const cli = (args: ReadonlyArray<string>) => runBin(bin, args, { cwd: dir, env: isolatedEnv(dir), killAfterMs: 150_000 })
+    // In this process, each run a program of its own: the status is read with nothing watching.
+    const cli = (args: ReadonlyArray<string>) => runCli(args, { cwd: dir })
     const submitted = await cli(["submit", "--name", "ends-alone", "exit 3"])
     expect(submitted.code, submitted.stderr).toBe(0)
     const id = /Submitted job (\d+) /.exec(submitted.stdout)![1]!
