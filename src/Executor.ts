@@ -24,7 +24,6 @@ import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
 import type { LoginShell } from "./Script.js"
 import {
   directiveLineProblem,
-  fullJobName,
   loginShebang,
   requireNoControlCharacters,
   shebangProblem,
@@ -32,7 +31,7 @@ import {
 } from "./Script.js"
 import { parseMemory, parseWalltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
-import { globToRegExp } from "./Glob.js"
+import * as JobName from "./JobName.js"
 import { applyTemplate, regexProblem } from "./JobOptions.js"
 
 export { globToRegExp } from "./Glob.js"
@@ -205,7 +204,7 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
       problem: `has the key "__proto__", which cannot be kept (it would become the object's prototype); use another name`
     })
   }
-  const name = fullJobName(options.job_name_prefix, own.name)
+  const name = JobName.full(options.job_name_prefix, own.name)
   const templated = applyTemplate(own, options.templates ?? {})
   if (Either.isLeft(templated)) {
     return yield* new InvalidJobSpecError({ name, field: templated.left.field, problem: templated.left.problem })
@@ -342,17 +341,3 @@ export const requirePlainPaths = (
 ): Effect.Effect<void, InvalidJobSpec> =>
   Effect.forEach(sources, (s) => requireNoControlCharacters(jobName, s.field, s.path), { discard: true })
 
-/** Whether a job's name matches a pattern, with or without the configured prefix. */
-export const nameMatches = (pattern: string, prefix: string | undefined) => {
-  const re = globToRegExp(pattern)
-  const strip = prefix !== undefined && prefix.length > 0 ? `${prefix}-` : undefined
-  return (name: string): boolean =>
-    re.test(name) || (strip !== undefined && name.startsWith(strip) && re.test(name.slice(strip.length)))
-}
-
-/**
- * A name pattern as the scheduler should match it against full job names: with the configured
- * prefix put in front (`align-*` → `capi-align-*`) unless it already starts with it.
- */
-export const fullNamePattern = (pattern: string, prefix: string | undefined): string =>
-  prefix === undefined || prefix.length === 0 || pattern.startsWith(`${prefix}-`) ? pattern : `${prefix}-${pattern}`

@@ -36,7 +36,8 @@ import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, Observation 
 import { arrayIndices, isTerminal, isTerminalStatus } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
-import { Executor, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
+import { Executor, jobDirectories, prepareJob, requirePlainPaths } from "./Executor.js"
+import * as JobName from "./JobName.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey } from "./JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
@@ -811,7 +812,7 @@ export const make = Effect.gen(function*() {
     cancelByName: (pattern, cancelOptions) =>
       store.list({ active: true, executor: "local" }).pipe(
         Effect.flatMap((active) => {
-          const matches = nameMatches(pattern, options.job_name_prefix)
+          const matches = JobName.matcher(options.job_name_prefix, pattern)
           return cancelMany(active.filter((r) => r.executor === "local" && matches(r.name)), cancelOptions)
         })
       ),
