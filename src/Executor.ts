@@ -5,14 +5,11 @@
  * reports what the scheduler says (`poll`) without changing anything: the Monitor turns
  * observations into transitions.
  */
-import type { Duration } from "effect"
-import { Context, Effect, Either, ParseResult, Schema } from "effect"
+import { Context, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import type { ArraySpec, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
 import type {
   CancelError,
   InvalidJobSpec,
-  InvalidMemory,
-  InvalidWalltime,
   JobNotFound,
   PollError,
   StoreError,
@@ -29,8 +26,8 @@ import {
   shebangProblem,
   validateEnv
 } from "./Script.js"
-import { parseMemory, parseWalltime } from "./Units.js"
-import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
+import { Memory, Walltime } from "./Units.js"
+import { InvalidJobSpec as InvalidJobSpecError, InvalidMemory, InvalidWalltime } from "./Errors.js"
 import * as JobName from "./JobName.js"
 import { applyTemplate, regexProblem } from "./JobOptions.js"
 
@@ -154,6 +151,41 @@ export interface PreparedJob {
 
 const orElse = <A>(job: A | undefined, config: A | undefined): A | undefined => job !== undefined ? job : config
 
+const decodeMemory = Schema.decodeEither(Memory)
+const decodeWalltime = Schema.decodeEither(Walltime)
+
+/**
+ * The memory a job asks for, in bytes: its own `resources.memory`, else the config's `memory`;
+ * undefined when neither names one. The one place a job's memory string becomes a number.
+ */
+export const memoryBytesOf = (
+  resources: ResourceSpec | undefined,
+  options: ConfigOptions
+): Either.Either<number | undefined, InvalidMemory> => {
+  const memory = orElse(resources?.memory, options.memory)
+  return memory === undefined
+    ? Either.right(undefined)
+    : Either.mapLeft(decodeMemory(memory), () => new InvalidMemory({ input: memory }))
+}
+
+/**
+ * The walltime a job is held to, in whole seconds: its own `resources.walltime`, else the
+ * config's `walltime`; undefined when neither names one. The one place a job's walltime string
+ * becomes a number.
+ */
+export const walltimeOf = (
+  resources: ResourceSpec | undefined,
+  options: ConfigOptions
+): Either.Either<Duration.Duration | undefined, InvalidWalltime> => {
+  const walltime = orElse(resources?.walltime, options.walltime)
+  return walltime === undefined
+    ? Either.right(undefined)
+    : Either.mapBoth(decodeWalltime(walltime), {
+      onLeft: () => new InvalidWalltime({ input: walltime }),
+      onRight: (seconds) => Duration.seconds(seconds)
+    })
+}
+
 const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, InvalidJobSpec> => {
   if (array.end < array.start) {
     return Effect.fail(
@@ -242,10 +274,8 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
     const problem = directiveLineProblem(line)
     if (problem !== undefined) return yield* new InvalidJobSpecError({ name, field: "extra_directives", problem })
   }
-  const memory = orElse(r.memory, options.memory)
-  const walltime = orElse(r.walltime, options.walltime)
-  const memoryBytes = memory === undefined ? undefined : yield* parseMemory(memory)
-  const wall = walltime === undefined ? undefined : yield* parseWalltime(walltime)
+  const memoryBytes = yield* memoryBytesOf(r, options)
+  const wall = yield* walltimeOf(r, options)
   const array = spec.array === undefined ? undefined : yield* checkArray(name, spec.array)
   for (const d of spec.dependsOn ?? []) {
     if (!/^[\w.\[\]-]+$/.test(d.jobId)) {
