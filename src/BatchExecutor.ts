@@ -18,7 +18,8 @@ import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
 import type { CommandError, CommandFailed, PollFailureReason, SubmitFailureReason } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PathSource, PreparedJob } from "./Executor.js"
-import { Executor, fullNamePattern, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
+import { Executor, jobDirectories, prepareJob, requirePlainPaths } from "./Executor.js"
+import * as JobName from "./JobName.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey, SubmitIntent } from "./JobStore.js"
 import type { TokenListing } from "./schedulers/Token.js"
@@ -898,7 +899,7 @@ export const make = (dialect: Dialect) =>
       const at = yield* now
       const found: Array<JobRecord> = []
       for (const { jobId, name, observation } of listing) {
-        if (!name.startsWith(`${prefix}-`) || tracked.has(jobId) || hasEnded(observation)) continue
+        if (!JobName.isOurs(prefix, name) || tracked.has(jobId) || hasEnded(observation)) continue
         if (observation.unreadable !== undefined) {
           yield* Effect.logWarning(`${dialect.kind} job ${jobId} not taken over: what ${dialect.kind} says of it is unreadable (${observation.unreadable})`)
           continue
@@ -998,11 +999,11 @@ export const make = (dialect: Dialect) =>
       cancelByName: (pattern, cancelOptions) =>
         Effect.gen(function*() {
           const active = yield* mine
-          const matches = nameMatches(pattern, options.job_name_prefix)
+          const matches = JobName.matcher(options.job_name_prefix, pattern)
           const matching = active.filter((r) => matches(r.name))
           const byName = dialect.cancelByName
           const invocation = byName?.command(
-            fullNamePattern(pattern, options.job_name_prefix),
+            JobName.withPrefix(options.job_name_prefix, pattern),
             cancelOptions?.done === true,
             options,
             context

@@ -5,14 +5,11 @@
  * reports what the scheduler says (`poll`) without changing anything: the Monitor turns
  * observations into transitions.
  */
-import type { Duration } from "effect"
-import { Context, Effect, Either, ParseResult, Schema } from "effect"
+import { Context, Duration, Effect, Either, ParseResult, Schema } from "effect"
 import type { ArraySpec, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
 import type {
   CancelError,
   InvalidJobSpec,
-  InvalidMemory,
-  InvalidWalltime,
   JobNotFound,
   PollError,
   StoreError,
@@ -24,15 +21,14 @@ import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
 import type { LoginShell } from "./Script.js"
 import {
   directiveLineProblem,
-  fullJobName,
   loginShebang,
   requireNoControlCharacters,
   shebangProblem,
   validateEnv
 } from "./Script.js"
-import { parseMemory, parseWalltime } from "./Units.js"
-import { InvalidJobSpec as InvalidJobSpecError } from "./Errors.js"
-import { globToRegExp } from "./Glob.js"
+import { Memory, Walltime } from "./Units.js"
+import { InvalidJobSpec as InvalidJobSpecError, InvalidMemory, InvalidWalltime } from "./Errors.js"
+import * as JobName from "./JobName.js"
 import { applyTemplate, regexProblem } from "./JobOptions.js"
 
 export { globToRegExp } from "./Glob.js"
@@ -155,6 +151,41 @@ export interface PreparedJob {
 
 const orElse = <A>(job: A | undefined, config: A | undefined): A | undefined => job !== undefined ? job : config
 
+const decodeMemory = Schema.decodeEither(Memory)
+const decodeWalltime = Schema.decodeEither(Walltime)
+
+/**
+ * The memory a job asks for, in bytes: its own `resources.memory`, else the config's `memory`;
+ * undefined when neither names one. The one place a job's memory string becomes a number.
+ */
+export const memoryBytesOf = (
+  resources: ResourceSpec | undefined,
+  options: ConfigOptions
+): Either.Either<number | undefined, InvalidMemory> => {
+  const memory = orElse(resources?.memory, options.memory)
+  return memory === undefined
+    ? Either.right(undefined)
+    : Either.mapLeft(decodeMemory(memory), () => new InvalidMemory({ input: memory }))
+}
+
+/**
+ * The walltime a job is held to, in whole seconds: its own `resources.walltime`, else the
+ * config's `walltime`; undefined when neither names one. The one place a job's walltime string
+ * becomes a number.
+ */
+export const walltimeOf = (
+  resources: ResourceSpec | undefined,
+  options: ConfigOptions
+): Either.Either<Duration.Duration | undefined, InvalidWalltime> => {
+  const walltime = orElse(resources?.walltime, options.walltime)
+  return walltime === undefined
+    ? Either.right(undefined)
+    : Either.mapBoth(decodeWalltime(walltime), {
+      onLeft: () => new InvalidWalltime({ input: walltime }),
+      onRight: (seconds) => Duration.seconds(seconds)
+    })
+}
+
 const checkArray = (name: string, array: ArraySpec): Effect.Effect<ArraySpec, InvalidJobSpec> => {
   if (array.end < array.start) {
     return Effect.fail(
@@ -205,7 +236,7 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
       problem: `has the key "__proto__", which cannot be kept (it would become the object's prototype); use another name`
     })
   }
-  const name = fullJobName(options.job_name_prefix, own.name)
+  const name = JobName.full(options.job_name_prefix, own.name)
   const templated = applyTemplate(own, options.templates ?? {})
   if (Either.isLeft(templated)) {
     return yield* new InvalidJobSpecError({ name, field: templated.left.field, problem: templated.left.problem })
@@ -243,10 +274,8 @@ export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobS
     const problem = directiveLineProblem(line)
     if (problem !== undefined) return yield* new InvalidJobSpecError({ name, field: "extra_directives", problem })
   }
-  const memory = orElse(r.memory, options.memory)
-  const walltime = orElse(r.walltime, options.walltime)
-  const memoryBytes = memory === undefined ? undefined : yield* parseMemory(memory)
-  const wall = walltime === undefined ? undefined : yield* parseWalltime(walltime)
+  const memoryBytes = yield* memoryBytesOf(r, options)
+  const wall = yield* walltimeOf(r, options)
   const array = spec.array === undefined ? undefined : yield* checkArray(name, spec.array)
   for (const d of spec.dependsOn ?? []) {
     if (!/^[\w.\[\]-]+$/.test(d.jobId)) {
@@ -342,17 +371,3 @@ export const requirePlainPaths = (
 ): Effect.Effect<void, InvalidJobSpec> =>
   Effect.forEach(sources, (s) => requireNoControlCharacters(jobName, s.field, s.path), { discard: true })
 
-/** Whether a job's name matches a pattern, with or without the configured prefix. */
-export const nameMatches = (pattern: string, prefix: string | undefined) => {
-  const re = globToRegExp(pattern)
-  const strip = prefix !== undefined && prefix.length > 0 ? `${prefix}-` : undefined
-  return (name: string): boolean =>
-    re.test(name) || (strip !== undefined && name.startsWith(strip) && re.test(name.slice(strip.length)))
-}
-
-/**
- * A name pattern as the scheduler should match it against full job names: with the configured
- * prefix put in front (`align-*` → `capi-align-*`) unless it already starts with it.
- */
-export const fullNamePattern = (pattern: string, prefix: string | undefined): string =>
-  prefix === undefined || prefix.length === 0 || pattern.startsWith(`${prefix}-`) ? pattern : `${prefix}-${pattern}`

@@ -7,10 +7,10 @@
  *
  * Pure functions only.
  */
-import { Either, Option, Schema } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 import type { ArraySpec, JobSpec, LogCheck, ResourceSpec, RetryPolicy } from "./Domain.js"
 import { FailureKind } from "./Domain.js"
-import { parseMemory, parseWalltime } from "./Units.js"
+import { Memory, Walltime } from "./Units.js"
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers shared with Config.ts
@@ -121,8 +121,13 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]*$/
 export const templateNamePattern = /^[\w.-]+$/
 export const TemplateName = Schema.String.pipe(Schema.pattern(templateNamePattern))
 
-const MemoryString = Schema.String.pipe(Schema.filter((s) => Either.isRight(parseMemory(s))))
-const WalltimeString = Schema.String.pipe(Schema.filter((s) => Either.isRight(parseWalltime(s))))
+/** A string kept as written, accepted when `schema` decodes it (the job's spec keeps the user's words). */
+const decodable = <A>(schema: Schema.Schema<A, string>) => {
+  const decode = Schema.decodeEither(schema)
+  return Schema.String.pipe(Schema.filter((s) => Either.isRight(decode(s))))
+}
+const MemoryString = decodable(Memory)
+const WalltimeString = decodable(Walltime)
 const Regex = Schema.String.pipe(Schema.filter((s) => regexProblem(s) === undefined))
 
 /** An environment variable's value: a string, or a number or boolean written unquoted (made a string). */
@@ -299,10 +304,10 @@ const checkStrings = (v: unknown, p: string): ReadonlyArray<string> =>
 /** A memory or walltime string that does not parse, as a problem at `path` (the config's too). */
 export const unitProblems = (key: "memory" | "walltime", value: unknown, path: string): ReadonlyArray<string> => {
   if (typeof value !== "string") return []
-  const problem: Option.Option<{ readonly message: string }> = key === "memory"
-    ? Either.getLeft(parseMemory(value))
-    : Either.getLeft(parseWalltime(value))
-  return Option.match(problem, { onNone: () => [], onSome: (e) => [`${path}: ${e.message}`] })
+  const decoded = Schema.decodeEither(key === "memory" ? Memory : Walltime)(value)
+  return Either.isRight(decoded)
+    ? []
+    : ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => `${path}: ${issue.message}`)
 }
 
 /** The patterns of a list at `path` that are not valid regular expressions, as problems (the config's too). */

@@ -36,7 +36,8 @@ import type { ArraySpec, Dependency, JobRecord, JobSpec, JobStatus, Observation 
 import { arrayIndices, isTerminal, isTerminalStatus } from "./Domain.js"
 import { InvalidJobSpec, JobNotFound, SubmitError } from "./Errors.js"
 import type { CancelOptions, ExecutorShape } from "./Executor.js"
-import { Executor, jobDirectories, nameMatches, prepareJob, requirePlainPaths } from "./Executor.js"
+import { Executor, jobDirectories, prepareJob, requirePlainPaths, walltimeOf } from "./Executor.js"
+import * as JobName from "./JobName.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey } from "./JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
@@ -57,7 +58,6 @@ import {
 import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
 import { makeScriptWriter } from "./Script.js"
 import { applyObservation, cancelled } from "./Transition.js"
-import { parseWalltime } from "./Units.js"
 import * as WorkingDirectory from "./WorkingDirectory.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
@@ -527,9 +527,7 @@ export const make = Effect.gen(function*() {
   const resumedWalltime = (record: JobRecord) =>
     Effect.gen(function*() {
       if (record.spec === undefined) return undefined
-      const given = record.spec.resources?.walltime ?? options.walltime
-      if (given === undefined) return undefined
-      const parsed = parseWalltime(given)
+      const parsed = walltimeOf(record.spec.resources, options)
       if (Either.isRight(parsed)) return parsed.right
       yield* Effect.logWarning(
         `local job ${record.jobId} is not held to its walltime: ${parsed.left.message}`
@@ -811,7 +809,7 @@ export const make = Effect.gen(function*() {
     cancelByName: (pattern, cancelOptions) =>
       store.list({ active: true, executor: "local" }).pipe(
         Effect.flatMap((active) => {
-          const matches = nameMatches(pattern, options.job_name_prefix)
+          const matches = JobName.matcher(options.job_name_prefix, pattern)
           return cancelMany(active.filter((r) => r.executor === "local" && matches(r.name)), cancelOptions)
         })
       ),

@@ -38,7 +38,7 @@ import { Executor, prepareJob } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import { Monitor } from "./Monitor.js"
 import { lastAttemptOf, planRetry } from "./Retry.js"
-import { fullJobName } from "./Script.js"
+import * as JobName from "./JobName.js"
 
 /** A dependency on another step of the same pipeline. */
 export interface StepDependency {
@@ -223,7 +223,7 @@ const endDecidedHere = (spec: JobSpec): boolean => (spec.retry?.maxRetries ?? 0)
 const previousRun = (pipeline: string, step: PlannedStep, executor: string, prefix: string | undefined) =>
   Effect.gen(function*() {
     const store = yield* JobStore
-    const candidates = yield* store.list({ names: [fullJobName(prefix, step.spec.name)], executor })
+    const candidates = yield* store.list({ names: [JobName.full(prefix, step.spec.name)], executor })
     const mine = candidates.filter((r) => r.metadata["pipeline"] === pipeline && r.metadata["step"] === step.name)
     const last = mine.at(-1)
     return last === undefined ? Option.none() : Option.some(yield* lastAttemptOf(last))

@@ -15,11 +15,11 @@ import { attemptOf, dependencyVerdict, hasDoneChecks, isTerminal } from "./Domai
 import { JobNotFound, RetryRefused } from "./Errors.js"
 import type { StoreError } from "./Errors.js"
 import type { SubmitFailure } from "./Executor.js"
-import { Executor } from "./Executor.js"
+import { Executor, memoryBytesOf, walltimeOf } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey } from "./JobStore.js"
 import { applyObservation } from "./Transition.js"
-import { formatHMS, memoryInMegabytes, parseMemory, parseWalltime } from "./Units.js"
+import { formatHMS, memoryInMegabytes } from "./Units.js"
 
 /** What a retry policy retries when it names no kinds: every failure but these. */
 export const notRetriedByDefault: ReadonlyArray<FailureKind> = ["Cancelled", "DependencyFailed", "NoArrayElements"]
@@ -62,16 +62,16 @@ export const escalate = (
   const escalated: Array<string> = []
   const memory = resources.memory ?? options.memory
   if (kind === "OutOfMemory" && policy.memoryFactor !== undefined && memory !== undefined) {
-    const bytes = parseMemory(memory)
-    if (Either.isRight(bytes)) {
+    const bytes = memoryBytesOf(spec.resources, options)
+    if (Either.isRight(bytes) && bytes.right !== undefined) {
       resources.memory = `${memoryInMegabytes(bytes.right * policy.memoryFactor)} MB`
       escalated.push(`memory ${memory} → ${resources.memory}`)
     }
   }
   const walltime = resources.walltime ?? options.walltime
   if (kind === "Timeout" && policy.walltimeFactor !== undefined && walltime !== undefined) {
-    const wall = parseWalltime(walltime)
-    if (Either.isRight(wall)) {
+    const wall = walltimeOf(spec.resources, options)
+    if (Either.isRight(wall) && wall.right !== undefined) {
       resources.walltime = formatHMS(Duration.times(wall.right, policy.walltimeFactor))
       escalated.push(`walltime ${walltime} → ${resources.walltime}`)
     }

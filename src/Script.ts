@@ -10,13 +10,7 @@ import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Either } from "effect"
 import { InvalidJobSpec } from "./Errors.js"
-
-/** Replaces every character outside `[A-Za-z0-9_.-]` with `-`. */
-export const sanitizeJobName = (name: string): string => name.replace(/[^\w.-]/g, "-")
-
-/** `{prefix}-{name}` (or the name alone without a prefix), made safe for every scheduler. */
-export const fullJobName = (prefix: string | undefined, name: string): string =>
-  sanitizeJobName(prefix !== undefined && prefix.length > 0 ? `${prefix}-${name}` : name)
+import * as JobName from "./JobName.js"
 
 /** Whether a value is one word that needs no quoting, in a shell or on a directive line. */
 export const isPlainWord = (value: string): boolean => /^[\w@%+=:,./-]+$/.test(value)
@@ -172,7 +166,7 @@ export const writeScript = Effect.fn("Script.write")(function*(
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   yield* fs.makeDirectory(dir, { recursive: true })
-  const safe = sanitizeJobName(name)
+  const safe = JobName.sanitize(name)
   for (let n = from;; n++) {
     const file = path.join(dir, `${safe}.${n}.sh`)
     const text = typeof content === "string" ? content : content(`${safe}.${n}`)
@@ -195,7 +189,7 @@ export const makeScriptWriter = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const next = new Map<string, number>()
   return Effect.fn("Script.writeNext")(function*(dir: string, name: string, content: ScriptContent) {
-    const safe = sanitizeJobName(name)
+    const safe = JobName.sanitize(name)
     const key = `${dir}\0${safe}`
     let from = next.get(key)
     if (from === undefined) {

@@ -2,7 +2,7 @@
  * Memory sizes and walltimes: parsed from what a user writes, rendered in what each scheduler
  * reads. Pure functions only; parsers return `Either`.
  */
-import { Duration, Either } from "effect"
+import { Duration, Either, ParseResult, Schema } from "effect"
 import { InvalidMemory, InvalidWalltime } from "./Errors.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -32,6 +32,20 @@ export const parseMemory = (input: string): Either.Either<number, InvalidMemory>
   const bytes = Math.ceil(Number(match[1]) * 1024 ** power)
   return bytes > 0 && Number.isSafeInteger(bytes) ? Either.right(bytes) : Either.left(new InvalidMemory({ input }))
 }
+
+/**
+ * Memory as a user writes it ("8 GB", "512M") decoded into whole bytes by `parseMemory`; bytes are
+ * encoded back as "{n} B". A value `parseMemory` refuses fails with its message.
+ */
+export const Memory = Schema.transformOrFail(Schema.String, Schema.Int.pipe(Schema.positive()), {
+  strict: true,
+  decode: (input, _, ast) =>
+    Either.match(parseMemory(input), {
+      onLeft: (e) => ParseResult.fail(new ParseResult.Type(ast, input, e.message)),
+      onRight: ParseResult.succeed
+    }),
+  encode: (bytes) => ParseResult.succeed(`${bytes} B`)
+}).annotations({ identifier: "Memory" })
 
 // ---------------------------------------------------------------------------------------------
 // Walltime
@@ -98,6 +112,21 @@ export const parseWalltime = (input: string): Either.Either<Duration.Duration, I
     ? Either.right(Duration.seconds(seconds))
     : Either.left(new InvalidWalltime({ input }))
 }
+
+/**
+ * A walltime as a user writes it ("04:00", "1:30:00", "90m") decoded into whole seconds by
+ * `parseWalltime`; seconds are encoded back as "HH:MM:SS". A value `parseWalltime` refuses fails
+ * with its message.
+ */
+export const Walltime = Schema.transformOrFail(Schema.String, Schema.Int.pipe(Schema.positive()), {
+  strict: true,
+  decode: (input, _, ast) =>
+    Either.match(parseWalltime(input), {
+      onLeft: (e) => ParseResult.fail(new ParseResult.Type(ast, input, e.message)),
+      onRight: (d) => ParseResult.succeed(toSeconds(d))
+    }),
+  encode: (seconds) => ParseResult.succeed(formatHMS(Duration.seconds(seconds)))
+}).annotations({ identifier: "Walltime" })
 
 /** Slurm's `--time` forms, and how their numeric groups make days/h/m/s (sbatch(1), "-t"). */
 const SLURM_FORMS: ReadonlyArray<readonly [RegExp, (g: ReadonlyArray<number>) => Parts | undefined]> = [

@@ -34,7 +34,7 @@ export type {
   TestCommandRunnerShape
 } from "./TestCommandRunner.js"
 
-export { Executor, globToRegExp, nameMatches, prepareJob } from "./Executor.js"
+export { Executor, globToRegExp, prepareJob } from "./Executor.js"
 export type { CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
 export * as BatchExecutor from "./BatchExecutor.js"
 export type { BatchListing, CommandAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
@@ -59,6 +59,7 @@ export type { CallbackRequirements, ExitCondition, JobCallback, JobRef, MonitorO
 
 export * as Diagnosis from "./Diagnosis.js"
 export type { FailureInfo } from "./Diagnosis.js"
+export * as JobName from "./JobName.js"
 export * as JobOptions from "./JobOptions.js"
 export * as Pipeline from "./Pipeline.js"
 export * as PipelineFile from "./PipelineFile.js"

@@ -6,11 +6,10 @@ import { execFileSync } from "node:child_process"
 import { ClusterConfig } from "../src/Config.js"
 import { prepareJob } from "../src/Executor.js"
 import { cleanEnvironment, renderLocalScript, wantsCleanEnv } from "../src/schedulers/Local.js"
+import * as JobName from "../src/JobName.js"
 import {
-  fullJobName,
   loginShebang,
   renderScript,
-  sanitizeJobName,
   shellQuote,
   skipDirectives,
   makeScriptWriter,
@@ -26,13 +25,13 @@ describe("job names", () => {
     ["test-myjob", "test-myjob"],
     ["x$(touch canary)`id`'\"\n", "x--touch-canary--id----"]
   ])("sanitizes %j to %j", (input, expected) => {
-    expect(sanitizeJobName(input)).toBe(expected)
+    expect(JobName.sanitize(input)).toBe(expected)
   })
 
   it("prefixes as {prefix}-{name}, or leaves the name alone without a prefix", () => {
-    expect(fullJobName("capi", "Demo App")).toBe("capi-Demo-App")
-    expect(fullJobName(undefined, "my-job")).toBe("my-job")
-    expect(fullJobName("", "my-job")).toBe("my-job")
+    expect(JobName.full("capi", "Demo App")).toBe("capi-Demo-App")
+    expect(JobName.full(undefined, "my-job")).toBe("my-job")
+    expect(JobName.full("", "my-job")).toBe("my-job")
   })
 })
 

@@ -1,15 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Either, FastCheck } from "effect"
+import { Duration, Either, FastCheck, Schema } from "effect"
 import {
   bytesIn,
   formatBytes,
   formatHM,
   formatHMS,
   formatSlurmTime,
+  Memory,
   memoryInMegabytes,
   parseMemory,
   parseSlurmTime,
   parseWalltime,
+  Walltime,
   toSeconds
 } from "../src/Units.js"
 
@@ -331,5 +333,41 @@ describe("renderers", () => {
 
   it.prop("formatHM parses back to the seconds rounded up to a minute", [wholeSeconds], ([s]) => {
     expect(seconds(formatHM(Duration.seconds(s)))).toStrictEqual(Either.right(Math.ceil(s / 60) * 60))
+  })
+})
+
+describe("the Memory and Walltime schemas", () => {
+  const memory = Schema.decodeEither(Memory)
+  const walltime = Schema.decodeEither(Walltime)
+
+  it("decode to whole bytes and seconds, as the parsers read them", () => {
+    expect(memory("8 GB")).toEqual(Either.right(8 * 1024 ** 3))
+    expect(memory("1.5 GiB")).toEqual(Either.right(1.5 * 1024 ** 3))
+    expect(walltime("04:00")).toEqual(Either.right(4 * 3600))
+    expect(walltime("1h30m")).toEqual(Either.right(5400))
+    expect(walltime("2-00:00:00")).toEqual(Either.right(2 * 86_400))
+  })
+
+  it("refuse what the parsers refuse, with their message", () => {
+    const badMemory = memory("8")
+    expect(Either.isLeft(badMemory) && badMemory.left.message).toContain(parseMemory("8").pipe(Either.flip, Either.getOrThrow).message)
+    const badWall = walltime("0")
+    expect(Either.isLeft(badWall) && badWall.left.message).toContain(parseWalltime("0").pipe(Either.flip, Either.getOrThrow).message)
+  })
+
+  it.prop("Memory decodes exactly when parseMemory reads, to the same bytes", [FastCheck.string()], ([s]) => {
+    expect(Either.getRight(memory(s))).toEqual(Either.getRight(parseMemory(s)))
+  })
+
+  it.prop("Walltime decodes exactly when parseWalltime reads, to its whole seconds", [FastCheck.string()], ([s]) => {
+    expect(Either.getRight(walltime(s))).toEqual(Either.getRight(Either.map(parseWalltime(s), toSeconds)))
+  })
+
+  it.prop("encoding gives back a string that decodes to the same number", [
+    FastCheck.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
+  ], ([n]) => {
+    expect(memory(Schema.encodeSync(Memory)(n))).toEqual(Either.right(n))
+    const seconds = n % (10_000 * 86_400) + 1
+    expect(walltime(Schema.encodeSync(Walltime)(seconds))).toEqual(Either.right(seconds))
   })
 })

@@ -5,6 +5,7 @@ import type * as Usage from "@effect/cli/Usage"
 import { Duration, Either, Option } from "effect"
 import type { Dependency, FailureKind, JobStatus } from "../Domain.js"
 import { FailureKind as FailureKindSchema, JobStatus as JobStatusSchema } from "../Domain.js"
+import * as JobName from "../JobName.js"
 import { shellQuote } from "../Script.js"
 import { durationForms, formatHMS, parseDuration, parseSlurmTime, parseWalltime } from "../Units.js"
 
@@ -75,7 +76,7 @@ export const parseStatuses = (inputs: ReadonlyArray<string>): Either.Either<Read
  * `job_name_prefix` in front (jobs are stored under their full name).
  */
 export const nameGlobs = (pattern: string, prefix: string | undefined): ReadonlyArray<string> =>
-  prefix === undefined || prefix.length === 0 ? [pattern] : [pattern, `${prefix}-${pattern}`]
+  JobName.globs(prefix, pattern)
 
 /** The options a command knows: those that take a value, and flags (which take none). */
 export interface OptionTable {

@@ -31,6 +31,7 @@ import type {
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
+import * as JobName from "../JobName.js"
 import { indexPlaceholder } from "../JobQueries.js"
 import { directiveQuote, directiveValue, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
@@ -423,7 +424,7 @@ export const statusUsableOnFailure = (_exitCode: number | undefined, stdout: str
  * is still running, so its range can be rebuilt (ended jobs are then left alone).
  */
 export const listCommand = (options: ConfigOptions): Invocation => {
-  const prefix = options.job_name_prefix
+  const pattern = JobName.listingPattern(options.job_name_prefix)
   return {
     argv: [
       "bjobs",
@@ -431,7 +432,7 @@ export const listCommand = (options: ConfigOptions): Invocation => {
       "-json",
       "-o",
       bjobsFields,
-      ...(prefix === undefined || prefix === "" ? [] : ["-J", `${prefix}-*`]),
+      ...(pattern === undefined ? [] : ["-J", pattern]),
       ...users(options)
     ]
   }
