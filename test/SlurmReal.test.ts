@@ -30,6 +30,7 @@ import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import * as Pipeline from "../src/Pipeline.js"
 import { runCli } from "./support/CliInProcess.js"
+import { until } from "./support/Until.js"
 import { endSlurmRuntime, failUnlessSlurmIsUp, inCI, slurmIsUp, slurmUpOrWarn } from "./support/RealSlurm.js"
 import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJobs.js"
 import { killedDuringSubmit } from "./support/KilledSubmit.js"
@@ -412,6 +413,41 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(fs.readFileSync(path.join(dir, "logs", `stdout.${id}.log`), "utf8")).toBe("round-trip\n")
       expect(bad.code, bad.stderr).toBe(1)
       expect(bad.stdout).toContain("exit code 5")
+    })
+
+    it("the CLI as an sbatch user types it: --mem 50M under a 400 MB allocation ends OutOfMemory; --dependency afterok:ID holds a job until ID is Done", async () => {
+      const dir = fs.mkdtempSync(path.join(scratch, "cli-habits-"))
+      const config = path.join(dir, "cluster-api.yaml")
+      fs.writeFileSync(config, `executor: slurm\npoll_interval: 1\nlog_directory: ${dir}/logs\n`)
+      const submit = (args: ReadonlyArray<string>) => cli(["submit", "--config", config, ...args], dir)
+      const oom = await submit([
+        "--wait", "--json", "--mem", "50M", "--", "python3", "-c", "import time; b = bytearray(400 * 1024 * 1024); time.sleep(5)"
+      ])
+      expect(oom.code, oom.stderr).toBe(1)
+      expect(JSON.parse(oom.stdout)).toMatchObject({ status: "Failed", reason: { _tag: "OutOfMemory" } })
+
+      // The first job runs until the test lets it end, so the second is seen held while it runs.
+      const first = await submit(["--parsable", "--", "sh", "-c", "while [ ! -f go ]; do sleep 0.2; done; date +%s%N > first.end"])
+      expect(first.code, first.stderr).toBe(0)
+      const firstId = first.stdout.trim()
+      const second = await submit(["--parsable", "--dependency", `afterok:${firstId}`, "--", "sh", "-c", "date +%s%N > second.start"])
+      expect(second.code, second.stderr).toBe(0)
+      const secondId = second.stdout.trim()
+      expect(secondId).toMatch(/^\d+$/)
+      try {
+        // Slurm gives the reason when it first looks at the job; the first job cannot end meanwhile.
+        const queued = () => spawnSync("squeue", ["-h", "-j", secondId, "-o", "%T %r"], { encoding: "utf8" }).stdout.trim()
+        await until("the second job's pending reason", () => queued() !== "PENDING None", 30_000)
+        expect(queued()).toBe("PENDING Dependency")
+        expect(fs.existsSync(path.join(dir, "second.start"))).toBe(false)
+      } finally {
+        fs.writeFileSync(path.join(dir, "go"), "")
+      }
+      const waited = await cli(["wait", "--config", config, "--json", secondId], dir)
+      expect(waited.code, waited.stderr).toBe(0)
+      expect(Number(fs.readFileSync(path.join(dir, "second.start"), "utf8"))).toBeGreaterThan(
+        Number(fs.readFileSync(path.join(dir, "first.end"), "utf8"))
+      )
     })
   })
 
