@@ -11,7 +11,7 @@
  * and qstat says it is Grid Engine or `SGE_ROOT` is set), PBS (`qsub` and `qstat`, and qstat says
  * PBS Pro/OpenPBS or TORQUE, or a PBS config file exists), else local.
  */
-import { Duration, Effect, Option } from "effect"
+import { Config, Duration, Effect, Option } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as CommandRunnerNode from "./CommandRunner.js"
@@ -194,7 +194,11 @@ export const decide = (facts: DetectFacts): Detection => {
 // ---------------------------------------------------------------------------------------------
 
 export interface DetectOptions {
-  /** The environment to judge: PATH, SGE_ROOT, PBS_CONF_FILE; qstat runs with it. Default `process.env`. */
+  /**
+   * The environment to judge: PATH, SGE_ROOT, PBS_CONF_FILE; qstat runs with it. Default: this
+   * process's environment, with those three as the ConfigProvider gives them (the same, unless a
+   * program provides another, as the command line run in-process does).
+   */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /** How long each `qstat` may run before it is killed and says nothing. Default 5 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
@@ -222,6 +226,20 @@ const findOnPath = (name: string, dirs: ReadonlyArray<string>): Effect.Effect<Op
 const nonEmpty = (value: string | undefined): string | undefined =>
   value === undefined || value.length === 0 ? undefined : value
 
+/** The variables detection judges, read through the ConfigProvider. */
+const judgedVariables = ["PATH", "SGE_ROOT", "PBS_CONF_FILE"] as const
+
+/** This process's environment with the judged variables as the ConfigProvider has them (or not). */
+const configuredEnvironment: Effect.Effect<Readonly<Record<string, string | undefined>>> = Effect.gen(function*() {
+  const env: Record<string, string | undefined> = { ...process.env }
+  for (const name of judgedVariables) {
+    const value = yield* Config.option(Config.string(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    if (Option.isSome(value)) env[name] = value.value
+    else delete env[name]
+  }
+  return env
+})
+
 /**
  * Collects the facts from this machine (or the given environment). Never fails: a command that
  * cannot run, fails without output or outlives the timeout says nothing.
@@ -230,7 +248,7 @@ export const gatherFacts: (options?: DetectOptions) => Effect.Effect<DetectFacts
   "Detect.gatherFacts"
 )(function*(options: DetectOptions = {}) {
   const runner = yield* CommandRunner
-  const env = options.env ?? process.env
+  const env = options.env ?? (yield* configuredEnvironment)
   const dirs = unique((env["PATH"] ?? "").split(NodePath.delimiter).filter((d) => d.length > 0))
   const onPath: Record<string, string> = {}
   for (const name of allCommands) {

@@ -357,23 +357,6 @@ describe("ClusterApi with a config made in code saying executor: auto", () => {
 // cluster-api config show (the command line, run in this process)
 // ---------------------------------------------------------------------------------------------
 
-/** Runs `body` with these variables of this process's environment set (or unset), then restores them. */
-const withProcessEnv = async <A>(vars: Readonly<Record<string, string | undefined>>, body: () => Promise<A>): Promise<A> => {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
-  const assign = (values: Readonly<Record<string, string | undefined>>) => {
-    for (const [k, v] of Object.entries(values)) {
-      if (v === undefined) delete process.env[k]
-      else process.env[k] = v
-    }
-  }
-  assign(vars)
-  try {
-    return await body()
-  } finally {
-    assign(saved)
-  }
-}
-
 describe("cluster-api config show", { timeout: 60_000 }, () => {
   it("with executor: auto prints the detected executor and why", async () => {
     const log = path.join(tempDir(), "qstat.log")
@@ -381,13 +364,10 @@ describe("cluster-api config show", { timeout: 60_000 }, () => {
     const sge = toolDir({ qsub: noop, qstat: fakeQstat(log, { help: "echo 'SGE 8.1.9'" }) })
     const cwd = tempDir()
     fs.writeFileSync(path.join(cwd, "cluster-api.yaml"), "executor: auto\n")
-    // Detection reads the process's environment: while this test runs (the file's tests run one
-    // at a time), PATH is only the two directories, and SGE_ROOT and PBS_CONF_FILE are unset.
-    // Both are found; Slurm wins although SGE comes first on PATH.
-    const r = await withProcessEnv(
-      { PATH: [sge, slurm].join(path.delimiter), SGE_ROOT: undefined, PBS_CONF_FILE: undefined },
-      () => runCli(["config", "show"], { cwd })
-    )
+    // Detection reads PATH, SGE_ROOT and PBS_CONF_FILE from the environment the command line is
+    // given: PATH is only the two directories, the other two are unset. Both are found; Slurm wins
+    // although SGE comes first on PATH.
+    const r = await runCli(["config", "show"], { cwd, env: { PATH: [sge, slurm].join(path.delimiter) } })
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`# executor: auto → slurm: sbatch and squeue are on PATH (${slurm})`)
