@@ -11,19 +11,18 @@ import { randomBytes } from "node:crypto"
 import type { CommandRunnerShape } from "./CommandRunner.js"
 import { CommandRunner } from "./CommandRunner.js"
 import { ClusterConfig } from "./Config.js"
-import type { ConfigOptions } from "./Config.js"
 import { userInfo } from "node:os"
-import type { Dependency, JobRecord, JobSpec, Observation } from "./Domain.js"
+import type { JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
 import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
 import type { CommandError, CommandFailed, PollFailureReason, SubmitFailureReason } from "./Errors.js"
-import type { CancelOptions, ExecutorShape, PathSource, PreparedJob } from "./Executor.js"
+import type { CancelOptions, ExecutorShape, PathSource } from "./Executor.js"
 import { Executor, jobDirectories, prepareJob, requirePlainPaths } from "./Executor.js"
 import * as JobName from "./JobName.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey, SubmitIntent } from "./JobStore.js"
-import type { TokenListing } from "./schedulers/Token.js"
-import { arrayIndexVariable } from "./schedulers/Local.js"
+import type { CancelOutcome, CancelRefusal, CommandAnswer, Dialect, Invocation, JobPaths, StatusContext } from "./Scheduler.js"
+import { arrayIndexVariable, scriptStemPlaceholder } from "./Scheduler.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import { applyObservation, cancelled } from "./Transition.js"
@@ -31,221 +30,18 @@ import * as WorkingDirectory from "./WorkingDirectory.js"
 
 export { dependencyVerdict } from "./Domain.js"
 
-/** A command to run: argv, and optionally text for its stdin and extra environment. */
-export interface Invocation {
-  readonly argv: ReadonlyArray<string>
-  readonly stdin?: string | undefined
-  readonly env?: Readonly<Record<string, string>> | undefined
-}
-
-/** Where a job's files go, as the dialect writes them into directives. */
-export interface JobPaths {
-  /** The directory the job runs in. */
-  readonly runDir: string
-  /** stdout and stderr as the scheduler should expand them (e.g. with `%j`). */
-  readonly stdout: string
-  readonly stderr: string
-}
-
-export interface SubmitRequest {
-  readonly job: PreparedJob
-  readonly options: ConfigOptions
-  readonly scriptPath: string
-  readonly script: string
-  readonly paths: JobPaths
-}
-
-/**
- * The submit command for a written script: `args` then the script's path, or `args` alone with
- * the script on stdin when `use_stdin` (the submit command reads the directives either way).
- */
-export const submitScript = (
-  args: ReadonlyArray<string>,
-  request: Omit<SubmitRequest, "paths">,
-  env?: Readonly<Record<string, string>>
-): Invocation => ({
-  ...(request.options.use_stdin ? { argv: args, stdin: request.script } : { argv: [...args, request.scriptPath] }),
-  ...(env === undefined ? {} : { env })
-})
-
-/** What a command answered, whatever its exit code. */
-export interface CommandAnswer {
-  readonly exitCode: number | undefined
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** A job the cancel command would not cancel, and why. */
-export interface CancelRefusal {
-  readonly jobId: string
-  readonly detail: string
-}
-
-/**
- * What a cancel command's answer says, job by job: the ids that had already ended (they keep
- * their true end, which the next poll reads) and those it refused (permission denied, …). Every
- * other id it was given was cancelled.
- */
-export interface CancelOutcome {
-  readonly ended: ReadonlyArray<string>
-  readonly refused: ReadonlyArray<CancelRefusal>
-}
-
-/** A job found in the scheduler's queue: its id, its name and what the queue says of it. */
-export interface BatchListing {
-  readonly jobId: string
-  readonly name: string
-  readonly observation: Observation
-}
-
-/**
- * What a log file name may hold for the stem of its job's script file (`{name}.{n}`), for
- * schedulers that cannot put the job id in a log path (PBS): each job's logs still get names of
- * their own.
- */
-export const scriptStemPlaceholder = "{script}"
-
-/** Who runs the commands, for schedulers whose status command lists a user's jobs (`qstat -u`). */
-export interface StatusContext {
-  readonly user: string
-}
-
-/** One scheduler's syntax. Every function is pure. */
-export interface Dialect {
-  /** The executor's name, written in each record's `executor`. */
-  readonly kind: string
-  /** Default log file names, with the scheduler's placeholders for the job id (and array index). */
-  readonly logFileName: (stream: "stdout" | "stderr", isArray: boolean) => string
-  /** Directive lines for the script header, prefixed (`#SBATCH …`); the job's extra directives too. */
-  readonly directives: (job: PreparedJob, paths: JobPaths, options: ConfigOptions) => ReadonlyArray<string>
-  /**
-   * What this scheduler cannot run as asked (SGE numbers array elements from 1), as the field
-   * and the problem of an InvalidJobSpec; undefined when the job is fine.
-   */
-  readonly validate?: ((job: PreparedJob, options: ConfigOptions) => { readonly field: string; readonly problem: string } | undefined) | undefined
-  /**
-   * Lines the script runs first, before the prologue: what the scheduler leaves to the script
-   * (PBS starts jobs in $HOME, so they `cd` to their directory).
-   */
-  readonly preamble?: ((job: PreparedJob, paths: JobPaths) => ReadonlyArray<string>) | undefined
-  /**
-   * What this scheduler cannot be given in a path: a character it expands there and has no escape
-   * for, or one it reads as a host or a list. `use` says where the path goes: the directory the
-   * job runs in (`dir`) or a log file (`log`, also the directory default logs go in). Undefined
-   * when the path is fine.
-   */
-  readonly pathProblem?: ((path: string, use: "dir" | "log") => string | undefined) | undefined
-  /** A literal path as a log path must say it, where the scheduler expands patterns (Slurm: `%` as `%%`). */
-  readonly escapeLogPath?: ((path: string) => string) | undefined
-  /** The submit command for a written script. */
-  readonly submit: (request: SubmitRequest) => Invocation
-  /** The job id from the submit command's stdout, or what is wrong with the output. */
-  readonly parseSubmit: (stdout: string) => Either.Either<string, string>
-  /** One status command for all the given jobs. */
-  readonly status: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions, context: StatusContext) => Invocation
-  /**
-   * The status command lists every job of the user whatever ids are tracked (`qstat -u`): it is
-   * run once per poll, never split by the command-line limit.
-   */
-  readonly statusListsAll?: boolean | undefined
-  /** Observations from the status command's output, or what is wrong with it. */
-  readonly parseStatus: (stdout: string) => Either.Either<ReadonlyArray<Observation>, string>
-  /** Whether a status command that exited non-zero still printed usable status on stdout. */
-  readonly statusUsableOnFailure?: ((exitCode: number | undefined, stdout: string, stderr: string) => boolean) | undefined
-  /**
-   * Asks the accounting tool about jobs that left the live queue (they are never assumed done),
-   * and about array elements the live queue stopped showing.
-   */
-  readonly accounting?: {
-    readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions, context: StatusContext) => Invocation
-    /**
-     * Observations of `jobs` (the ones asked about) from the accounting command's output, read at
-     * `now`; a job whose answer is not final yet gets no observation and is asked about again.
-     */
-    readonly parse: (
-      stdout: string,
-      jobs: ReadonlyArray<JobRecord>,
-      now: Date
-    ) => Either.Either<ReadonlyArray<Observation>, string>
-    /** Whether a failed answer only says the jobs have no record (yet): read as no observations. */
-    readonly noRecord?: ((answer: CommandAnswer) => boolean) | undefined
-    /** Whether the answer (successful or not) says the cluster keeps no accounting. */
-    readonly unavailable?: ((stdout: string, stderr: string) => boolean) | undefined
-    /** What to ask instead when there is no accounting (e.g. the controller's own memory). */
-    readonly fallback?: {
-      readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions) => Invocation
-      readonly parse: (stdout: string, jobs: ReadonlyArray<JobRecord>) => Either.Either<ReadonlyArray<Observation>, string>
-    } | undefined
-  } | undefined
-  /**
-   * How a job carries the token of its submission (JobStore.SubmitIntent), so that the next
-   * program finds a job whose submitter died before recording it: submit arguments giving the job
-   * the token, and ONE command listing this user's jobs with the tokens they carry.
-   */
-  readonly token?: {
-    readonly args: (token: string) => ReadonlyArray<string>
-    readonly command: (options: ConfigOptions, context: StatusContext) => Invocation
-    readonly parse: (stdout: string) => Either.Either<ReadonlyArray<TokenListing>, string>
-    /** Whether a list command that exited non-zero only says there are no such jobs. */
-    readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
-  } | undefined
-  /** Lists this user's queued jobs, to reconnect to them after a restart. */
-  readonly list?: {
-    readonly command: (options: ConfigOptions, context: StatusContext) => Invocation
-    readonly parse: (stdout: string) => Either.Either<ReadonlyArray<BatchListing>, string>
-    /** Whether a list command that exited non-zero only says there are no such jobs. */
-    readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
-  } | undefined
-  /**
-   * A log path with what is known once the job is submitted (its id, its name) filled in; what
-   * differs per array element (its index) stays a placeholder.
-   */
-  readonly resolveLogPath?: ((template: string, jobId: string, name: string, isArray: boolean) => string) | undefined
-  /**
-   * The submit command itself asks for a login shell (LSF's `-L`), so the script's shebang stays
-   * as configured; otherwise a login shell is the shebang's `-l`.
-   */
-  readonly loginShellOnSubmit?: boolean | undefined
-  /** The variable holding an array element's index in its script (also exported as ARRAY_INDEX). */
-  readonly arrayIndexVariable?: string | undefined
-  /**
-   * Dependencies the scheduler only orders by, whatever the other job's end (SGE's `-hold_jid`):
-   * a job with one of these is submitted held, and the executor releases it once every
-   * dependency is met, or cancels it and records it Failed(DependencyFailed) once one never can be.
-   */
-  readonly gate?: {
-    readonly gated: (dependency: Dependency) => boolean
-    /** Releases the hold of held jobs (`qrls -h u`). */
-    readonly release: (jobIds: ReadonlyArray<string>) => Invocation
-  } | undefined
-  /**
-   * A second question, asked once per job, about jobs the status answer says failed without
-   * saying why (SGE's error state `Eqw`: `qstat -j` holds the reason).
-   */
-  readonly explain?: {
-    readonly wanted: (observation: Observation) => boolean
-    readonly command: (jobIds: ReadonlyArray<string>) => Invocation
-    /** The reason text per job id. */
-    readonly parse: (stdout: string) => ReadonlyMap<string, string>
-  } | undefined
-  /** The cancel command for some jobs. */
-  readonly cancel: (jobIds: ReadonlyArray<string>, done: boolean) => Invocation
-  /**
-   * Reads the cancel command's answer (whatever its exit code) job by job, or says what went
-   * wrong with the command as a whole. Without it, a zero exit means every job was cancelled and
-   * any other exit is an error.
-   */
-  readonly cancelOutcome?: ((jobIds: ReadonlyArray<string>, answer: CommandAnswer) => Either.Either<CancelOutcome, string>) | undefined
-  /**
-   * The scheduler's own cancel by name (LSF's `bkill -J pattern 0`), for a glob over full job
-   * names; undefined when the scheduler cannot express this glob, and the tracked jobs that match
-   * are cancelled by id instead. `cancelled` reads which job ids the answer says it cancelled.
-   */
-  readonly cancelByName?: {
-    readonly command: (glob: string, done: boolean, options: ConfigOptions, context: StatusContext) => Invocation | undefined
-    readonly cancelled: (answer: CommandAnswer) => Either.Either<ReadonlyArray<string>, string>
-  } | undefined
-}
+export { scriptStemPlaceholder, submitScript } from "./Scheduler.js"
+export type {
+  BatchListing,
+  CancelOutcome,
+  CancelRefusal,
+  CommandAnswer,
+  Dialect,
+  Invocation,
+  JobPaths,
+  StatusContext,
+  SubmitRequest
+} from "./Scheduler.js"
 
 /**
  * A scheduler that says only that a job's dependency can never be met (not which) gets the job's

@@ -223,7 +223,8 @@ export const jobDetails: (key: JobKey) => Effect.Effect<JobHistory, JobNotFound 
   })
 
 /** The placeholder an array job's log paths hold where each element's index goes. */
-export const indexPlaceholder = "{index}"
+export { indexPlaceholder } from "./Scheduler.js"
+import { indexPlaceholder } from "./Scheduler.js"
 
 /** A log path template with an element's index filled in (`{index}`; Slurm's `%a` and `%%` too). */
 const fillPath = (record: JobRecordType, template: string, index: number | undefined): string => {

@@ -7,10 +7,11 @@ import type { ElementObservation, FailureReason, JobStatus } from "../Domain.js"
 import type { ConfigOptions } from "../Config.js"
 import type { PreparedJob } from "../Executor.js"
 import { renderScript, skipDirectives } from "../Script.js"
+import { arrayIndexVariable } from "../Scheduler.js"
 import { signalOfStatus } from "../Signals.js"
 
 /** The environment variable that holds an array element's index in a local array job. */
-export const arrayIndexVariable = "ARRAY_INDEX"
+export { arrayIndexVariable } from "../Scheduler.js"
 
 /** The variables cluster-api gives each local process: its job id, and an element's index. */
 export const jobEnvironment = (jobId: string, index: number | undefined): Record<string, string> =>

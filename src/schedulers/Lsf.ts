@@ -27,12 +27,12 @@ import type {
   Invocation,
   JobPaths,
   SubmitRequest
-} from "../BatchExecutor.js"
+} from "../Scheduler.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
 import * as JobName from "../JobName.js"
-import { indexPlaceholder } from "../JobQueries.js"
+import { indexPlaceholder } from "../Scheduler.js"
 import { directiveQuote, directiveValue, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
 import type { ObservedRow, StateOutcome } from "./Observed.js"

@@ -3,7 +3,7 @@
  * meaning, and rows about jobs or array elements gathered into one observation per job. Pure.
  */
 import { Either } from "effect"
-import type { BatchListing } from "../BatchExecutor.js"
+import type { BatchListing } from "../Scheduler.js"
 import type { ElementObservation, FailureReason, JobStatus, Observation } from "../Domain.js"
 import { isExitCode, observationProblem } from "../Transition.js"
 

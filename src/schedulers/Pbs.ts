@@ -37,12 +37,12 @@ import type {
   JobPaths,
   StatusContext,
   SubmitRequest
-} from "../BatchExecutor.js"
-import { scriptStemPlaceholder, submitScript } from "../BatchExecutor.js"
+} from "../Scheduler.js"
+import { scriptStemPlaceholder, submitScript } from "../Scheduler.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
-import { indexPlaceholder } from "../JobQueries.js"
+import { indexPlaceholder } from "../Scheduler.js"
 import { directiveValue as quotedValue, scriptShell, shellQuote, skipDirectives } from "../Script.js"
 import { signalName, signalOfStatus } from "../Signals.js"
 import { bytesIn, formatHMS } from "../Units.js"

@@ -37,12 +37,12 @@ import type {
   JobPaths,
   StatusContext,
   SubmitRequest
-} from "../BatchExecutor.js"
-import { submitScript } from "../BatchExecutor.js"
+} from "../Scheduler.js"
+import { submitScript } from "../Scheduler.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import type { PreparedJob } from "../Executor.js"
-import { indexPlaceholder } from "../JobQueries.js"
+import { indexPlaceholder } from "../Scheduler.js"
 import { directiveValue, scriptShell, skipDirectives } from "../Script.js"
 import { signalOfStatus } from "../Signals.js"
 import { formatHMS, parseMemory } from "../Units.js"

@@ -23,8 +23,8 @@ import type {
   Invocation,
   JobPaths,
   SubmitRequest
-} from "../BatchExecutor.js"
-import { submitScript } from "../BatchExecutor.js"
+} from "../Scheduler.js"
+import { submitScript } from "../Scheduler.js"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, ElementObservation, JobRecord, Observation } from "../Domain.js"
 import { formatArraySpec, isTerminalStatus } from "../Domain.js"

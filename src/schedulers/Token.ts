@@ -12,8 +12,4 @@ const markerPattern = /cluster-api:([0-9a-f]{8,64})\b/
 /** The token in a text the scheduler shows back (a comment, …); undefined when none is there. */
 export const tokenIn = (text: string): string | undefined => markerPattern.exec(text)?.[1]
 
-/** A job the scheduler listed with the token of the submission that made it. */
-export interface TokenListing {
-  readonly jobId: string
-  readonly token: string
-}
+export type { TokenListing } from "../Scheduler.js"
