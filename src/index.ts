@@ -45,7 +45,7 @@ export * as LsfExecutor from "./LsfExecutor.js"
 export * as Lsf from "./schedulers/Lsf.js"
 export * as SgeExecutor from "./SgeExecutor.js"
 export * as PbsExecutor from "./PbsExecutor.js"
-export * as Pbs from "./schedulers/Pbs.js"
+export * as Pbs from "./schedulers/pbs/index.js"
 export * as Sge from "./schedulers/Sge.js"
 
 export { JobStore, keyString } from "./JobStore.js"

@@ -36,7 +36,7 @@ import {
   submit,
   torqueDialect,
   validate
-} from "../src/schedulers/Pbs.js"
+} from "../src/schedulers/pbs/index.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 
