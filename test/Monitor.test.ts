@@ -384,7 +384,7 @@ describe("await", () => {
         const monitor = yield* Monitor
         const a = yield* executor.submit({ name: "a", command: "true" })
         const b = yield* executor.submit({ name: "b", command: "true" })
-        const waiting = yield* Effect.fork(monitor.await([a, b]))
+        const waiting = yield* Effect.fork(monitor.awaitAll([a, b]))
         yield* toy.set(a.jobId, "CD|0")
         yield* TestClock.adjust("10 seconds")
         expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
@@ -403,8 +403,8 @@ describe("await", () => {
         const a = yield* executor.submit({ name: "a", command: "true" })
         yield* toy.set(a.jobId, "CD|0")
         yield* TestClock.adjust("10 seconds")
-        const [r] = yield* monitor.await(a)
-        expect(r?.status).toBe("Done")
+        const r = yield* monitor.await(a)
+        expect(r.status).toBe("Done")
       })
     ))
 
