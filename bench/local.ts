@@ -36,7 +36,7 @@ export const benchLocal = (
       (i) => executor.submit({ name: `true-${i}`, command: "true" })
     )
     const submitMs = performance.now() - start
-    const ended = yield* monitor.await(submitted, { timeout: limit }).pipe(
+    const ended = yield* monitor.awaitAll(submitted, { timeout: limit }).pipe(
       Effect.map(Option.some),
       Effect.catchTag("AwaitTimeout", () => Effect.succeed(Option.none()))
     )

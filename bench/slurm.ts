@@ -75,7 +75,7 @@ const main = Effect.gen(function*() {
       for (const id of ids) if (!listed.has(id) && !gone.has(id)) gone.set(id, now)
       yield* Effect.sleep("100 millis")
     }
-    yield* monitor.await(ids, { timeout: "2 minutes" })
+    yield* monitor.awaitAll(ids, { timeout: "2 minutes" })
     yield* Effect.sleep("200 millis")
     const toCallback: Array<number> = []
     const toSlurm: Array<number> = []

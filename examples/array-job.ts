@@ -68,8 +68,7 @@ export const arrayJob = (failingIndex = 4) =>
     yield* Effect.log(`submitted array job ${job.jobId}; element logs: ${job.stdoutPath}`)
 
     // The array ends once every element has: Failed if any element failed.
-    const [record] = yield* monitor.await(job, { timeout: "1 minute" })
-    if (record === undefined) return yield* Effect.dieMessage("await returned no record for the one job it was given")
+    const record = yield* monitor.await(job, { timeout: "1 minute" })
 
     const outcome: ArrayOutcome = { record, failed: failedElementIndices(record) }
     yield* Console.log(renderArray(outcome))

@@ -85,7 +85,7 @@ export const quickStart = (runDir: string, options: { readonly noOutput?: boolea
     })
 
     // hk.monitor([job1, job2]): wait for both (process through its retries).
-    const [processed] = yield* monitor.await([processJob, analyze])
+    const [processed] = yield* monitor.awaitAll([processJob, analyze])
 
     const jobs = yield* store.list()
     for (const job of jobs) yield* Console.log(`${job.name}: ${job.status}`)

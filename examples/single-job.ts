@@ -57,10 +57,9 @@ export const program = Effect.gen(function*() {
       `job ${record.jobId} failed: ${record.reason === undefined ? record.status : describeReason(record.reason)}`
     ))
 
-  // `await` returns the final records of the jobs given, in order; with a timeout it fails with
-  // AwaitTimeout and leaves the job running.
-  const [final] = yield* monitor.await(job, { timeout: "1 minute" })
-  if (final === undefined) return yield* Effect.dieMessage("await returned no record for the one job it was given")
+  // `await` returns the job's final record (`awaitAll` the records of several, in order); with a
+  // timeout it fails with AwaitTimeout and leaves the job running.
+  const final = yield* monitor.await(job, { timeout: "1 minute" })
 
   yield* Console.log(renderRecord(final))
   return final

@@ -136,13 +136,22 @@ export interface MonitorShape {
     callback: JobCallback<Result>
   ) => Effect.Effect<void, JobNotFound | StoreError, CallbackRequirements<Result>>
   /**
-   * Waits until every given job has ended and returns their final records, in the order given.
-   * A job its retry policy submits again is waited for until its last attempt has ended, and the
-   * record returned is that attempt's (its `jobId` is the new one; `attempt` says which).
-   * With a timeout, fails with AwaitTimeout (the jobs are left running and tracked).
+   * Waits until the job has ended and returns its final record. A job its retry policy submits
+   * again is waited for until its last attempt has ended, and the record returned is that
+   * attempt's (its `jobId` is the new one; `attempt` says which).
+   * With a timeout, fails with AwaitTimeout (the job is left running and tracked).
    */
   readonly await: (
-    jobs: JobRef | ReadonlyArray<JobRef>,
+    job: JobRef,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<JobRecord, AwaitTimeout | JobNotFound | StoreError>
+  /**
+   * Waits until every given job has ended and returns their final records, in the order given
+   * (retried jobs as `await` says). With a timeout, fails with AwaitTimeout naming every given
+   * job when they have not all ended by then (the jobs are left running and tracked).
+   */
+  readonly awaitAll: (
+    jobs: ReadonlyArray<JobRef>,
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ) => Effect.Effect<ReadonlyArray<JobRecord>, AwaitTimeout | JobNotFound | StoreError>
   /**
@@ -688,8 +697,8 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
       else list.push(registration)
     }))
 
-  const awaitJobs: MonitorShape["await"] = (jobs, awaitOptions) => {
-    const ids = (Array.isArray(jobs) ? jobs as ReadonlyArray<JobRef> : [jobs as JobRef]).map(idOf)
+  const awaitAll: MonitorShape["awaitAll"] = (jobs, awaitOptions) => {
+    const ids = jobs.map(idOf)
     const registered: Array<readonly [string, Deferred.Deferred<JobRecord>]> = []
     const wait = Effect.gen(function*() {
       const pending = yield* lock.withPermits(1)(Effect.forEach(ids, (jobId) =>
@@ -737,7 +746,9 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
     onExit,
     onSuccess: (job, callback) => onExit(job, callback, "success"),
     onFailure: (job, callback) => onExit(job, callback, "failure"),
-    await: awaitJobs,
+    await: (job, awaitOptions) =>
+      awaitAll([job], awaitOptions).pipe(Effect.map((records) => records[0] as JobRecord)),
+    awaitAll,
     events: Stream.unwrapScoped(stream),
     subscribe: stream,
     consecutivePollFailures: Ref.get(failures),

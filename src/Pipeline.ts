@@ -257,7 +257,6 @@ export const run = (
     /** The current record of a job (its last attempt), once it has ended for good. */
     const finalRecord = (record: JobRecord) =>
       monitor.await(record.jobId).pipe(
-        Effect.map((records) => records[0]!),
         // Removed from the store meanwhile: what was last known of it.
         Effect.catchTags({ JobNotFound: () => Effect.succeed(record), AwaitTimeout: () => Effect.succeed(record) })
       )

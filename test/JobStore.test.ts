@@ -281,7 +281,7 @@ describe("SQLite store under the Monitor", () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const jobs = yield* Effect.forEach(["true", "exit 4"], (command, i) => executor.submit({ name: `j${i}`, command }))
-        yield* monitor.await(jobs, { timeout: "20 seconds" })
+        yield* monitor.awaitAll(jobs, { timeout: "20 seconds" })
         return jobs.map((j) => j.jobId)
       }).pipe(Effect.scoped, Effect.provide(services))
       const back = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(Effect.provide(SqliteJobStore.layer(file)))

@@ -34,7 +34,7 @@ const run = <A, E>(body: (dir: string) => Effect.Effect<A, E, ClusterApi.Service
 
 // A bound, not an expectation: the wait returns as soon as the jobs end (a busy machine is slow).
 const awaitAll = (records: ReadonlyArray<JobRecord>) =>
-  Effect.flatMap(Monitor, (monitor) => monitor.await(records, { timeout: "90 seconds" }))
+  Effect.flatMap(Monitor, (monitor) => monitor.awaitAll(records, { timeout: "90 seconds" }))
 
 /** `n` polls of the Monitor, run now (besides its own, every poll_interval). */
 const ticks = (n: number) => Effect.flatMap(Monitor, (monitor) => Effect.repeatN(monitor.tick, n - 1))

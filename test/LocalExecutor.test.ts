@@ -117,15 +117,15 @@ describe("local jobs", { timeout: 120_000 }, () => {
         const job = yield* executor.submit({ name: "hello", command: "echo hello" })
         expect(job.status).toBe("Pending")
         expect(job.name).toBe("test-hello")
-        const [done] = yield* monitor.await(job, bound)
-        expect(done?.status).toBe("Done")
-        expect(done?.exitCode).toBe(0)
-        expect(done?.execHost).toBeDefined()
-        expect(done?.startTime).toBeDefined()
-        expect(done?.stdoutPath).toBe(join(dir, `stdout.${job.jobId}.log`))
-        expect(read(done?.stdoutPath)).toBe("hello\n")
-        expect(read(done?.stderrPath)).toBe("")
-        expect(read(done?.scriptPath)).toContain("echo hello")
+        const done = yield* monitor.await(job, bound)
+        expect(done.status).toBe("Done")
+        expect(done.exitCode).toBe(0)
+        expect(done.execHost).toBeDefined()
+        expect(done.startTime).toBeDefined()
+        expect(done.stdoutPath).toBe(join(dir, `stdout.${job.jobId}.log`))
+        expect(read(done.stdoutPath)).toBe("hello\n")
+        expect(read(done.stderrPath)).toBe("")
+        expect(read(done.scriptPath)).toContain("echo hello")
       })
     ))
 
@@ -141,7 +141,7 @@ describe("local jobs", { timeout: 120_000 }, () => {
         const clean = yield* executor.submit({ name: "clean", command: probe, env: { OWN: "x" }, inheritEnv: false })
         // A login shell reads the profiles, which may set PATH as they like.
         const login = yield* executor.submit({ name: "login", command: probe, inheritEnv: false, loginShell: true })
-        const ends = yield* monitor.await([inherit, clean, login], bound)
+        const ends = yield* monitor.awaitAll([inherit, clean, login], bound)
         expect(ends.map((e) => e.status)).toEqual(["Done", "Done", "Done"])
         expect(read(ends[0]!.stdoutPath)).toMatch(/^leak=leaked own=x path=\S+ home=set\nplain\n$/)
         expect(read(ends[1]!.stdoutPath)).toBe("leak=none own=x path=/usr/local/bin:/usr/bin:/bin home=set\nplain\n")
@@ -157,11 +157,11 @@ describe("local jobs", { timeout: 120_000 }, () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "bad", command: "echo oops >&2; exit 42" })
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.status).toBe("Failed")
-        expect(r?.exitCode).toBe(42)
-        expect(r?.reason).toEqual({ _tag: "NonZeroExit", exitCode: 42 })
-        expect(read(r?.stderrPath)).toBe("oops\n")
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Failed")
+        expect(r.exitCode).toBe(42)
+        expect(r.reason).toEqual({ _tag: "NonZeroExit", exitCode: 42 })
+        expect(read(r.stderrPath)).toBe("oops\n")
       })
     ))
 
@@ -172,7 +172,7 @@ describe("local jobs", { timeout: 120_000 }, () => {
         const monitor = yield* Monitor
         const jobs = yield* Effect.forEach([1, 2, 3], (i) => executor.submit({ name: `j${i}`, command: "true" }))
         expect(new Set(jobs.map((j) => j.jobId)).size).toBe(3)
-        const done = yield* monitor.await(jobs, bound)
+        const done = yield* monitor.awaitAll(jobs, bound)
         expect(done.map((r) => r.status)).toEqual(["Done", "Done", "Done"])
         const store = yield* JobStore
         expect((yield* store.active).length).toBe(0)
@@ -189,7 +189,7 @@ describe("local jobs", { timeout: 120_000 }, () => {
         mkdirSync(work)
         const a = yield* executor.submit({ name: "pwd", command: "pwd", resources: { workDir: work } })
         const b = yield* executor.submit({ name: "pwd2", command: "pwd" })
-        const [ra, rb] = yield* monitor.await([a, b], bound)
+        const [ra, rb] = yield* monitor.awaitAll([a, b], bound)
         expect(read(ra?.stdoutPath).trim()).toBe(work)
         expect(ra?.scriptPath?.startsWith(work)).toBe(true)
         expect(read(rb?.stdoutPath).trim()).toBe(process.cwd())
@@ -225,8 +225,8 @@ describe("local jobs", { timeout: 120_000 }, () => {
         expect(alive(child)).toBe(false)
         const done = yield* executor.cancel(other.jobId, { done: true })
         expect(done.status).toBe("Done")
-        const [final] = yield* monitor.await(job, bound)
-        expect(final?.status).toBe("Killed")
+        const final = yield* monitor.await(job, bound)
+        expect(final.status).toBe("Killed")
       })
     ))
 
@@ -236,9 +236,9 @@ describe("local jobs", { timeout: 120_000 }, () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "slow", command: "sleep 30", resources: { walltime: "1s" } })
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.status).toBe("Failed")
-        expect(r?.reason).toEqual({ _tag: "Timeout" })
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Failed")
+        expect(r.reason).toEqual({ _tag: "Timeout" })
       })
     ))
 
@@ -250,7 +250,7 @@ describe("local jobs", { timeout: 120_000 }, () => {
         const log = join(dir, "log")
         const cmd = `echo start >> '${log}'; sleep 0.5; echo end >> '${log}'`
         const jobs = yield* Effect.forEach([1, 2, 3], (i) => executor.submit({ name: `c${i}`, command: cmd }))
-        yield* monitor.await(jobs, bound)
+        yield* monitor.awaitAll(jobs, bound)
         let running = 0
         let peak = 0
         for (const line of read(log).trim().split("\n")) {
@@ -282,7 +282,7 @@ describe("expected outputs left by an earlier run", { timeout: 120_000 }, () => 
         })
         const kept = yield* executor.submit(spec("kept", "echo computed"))
         const rewritten = yield* executor.submit(spec("rewritten", "echo computed > output.fits"))
-        const [k, r] = yield* monitor.await([kept, rewritten], bound)
+        const [k, r] = yield* monitor.awaitAll([kept, rewritten], bound)
         expect(k?.status).toBe("Failed")
         expect(k?.reason).toEqual({
           _tag: "MissingOutput",
@@ -326,10 +326,10 @@ describe("a local job's start time", { timeout: 120_000 }, () => {
         resources: { workDir: dir },
         expectedOutputs: ["output.fits"]
       })
-      const [done] = yield* monitor.await(job, bound)
-      expect(done?.reason).toBeUndefined()
-      expect(done?.status).toBe("Done")
-      expect(done!.startTime!.getTime()).toBeLessThanOrEqual(statSync(join(dir, "output.fits")).mtimeMs)
+      const done = yield* monitor.await(job, bound)
+      expect(done.reason).toBeUndefined()
+      expect(done.status).toBe("Done")
+      expect(done.startTime!.getTime()).toBeLessThanOrEqual(statSync(join(dir, "output.fits")).mtimeMs)
     }).pipe(Effect.provide(ClusterApi.compose({
       config: ClusterConfig.layerTest({ poll_interval: 0.05, job_name_prefix: "test", log_directory: dir }),
       runner: reportsLate
@@ -347,7 +347,7 @@ describe("pid and exit files", { timeout: 120_000 }, () => {
           [["ok", "true"], ["three", "exit 3"], ["killed", "kill -KILL $$"]] as const,
           ([name, command]) => executor.submit({ name, command })
         )
-        const [ok, three, killed] = yield* monitor.await(jobs, bound)
+        const [ok, three, killed] = yield* monitor.awaitAll(jobs, bound)
         const file = (r: typeof ok, kind: "pid" | "exit") =>
           join(dirname(r?.scriptPath ?? ""), statusFileName(kind, r?.jobId ?? ""))
         expect(ok?.status).toBe("Done")
@@ -368,8 +368,8 @@ describe("pid and exit files", { timeout: 120_000 }, () => {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submitArray({ name: "arr", command: "exit $ARRAY_INDEX" }, { start: 0, end: 2 })
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.reason).toEqual({ _tag: "ElementsFailed", indices: [1, 2] })
+        const r = yield* monitor.await(job, bound)
+        expect(r.reason).toEqual({ _tag: "ElementsFailed", indices: [1, 2] })
         for (const i of [0, 1, 2]) {
           expect(read(join(dir, `job.${job.jobId}.${i}.exit`))).toBe(`${i}\n`)
           expect(existsSync(join(dir, `job.${job.jobId}.${i}.pid`))).toBe(true)
@@ -403,9 +403,9 @@ describe("local arrays", { timeout: 120_000 }, () => {
           start: 5,
           end: 7
         })
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.status).toBe("Done")
-        expect(r?.elements?.map((e) => [e.index, e.status, e.exitCode])).toEqual([
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Done")
+        expect(r.elements?.map((e) => [e.index, e.status, e.exitCode])).toEqual([
           [5, "Done", 0],
           [6, "Done", 0],
           [7, "Done", 0]
@@ -439,10 +439,10 @@ describe("local arrays", { timeout: 120_000 }, () => {
           { name: "arr", command: "[ \"$ARRAY_INDEX\" != 2 ]" },
           { start: 1, end: 3, maxConcurrent: 2 }
         )
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.status).toBe("Failed")
-        expect(failedElementIndices(r!)).toEqual([2])
-        expect(r?.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Failed")
+        expect(failedElementIndices(r)).toEqual([2])
+        expect(r.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
       })
     ))
 
@@ -457,9 +457,9 @@ describe("local arrays", { timeout: 120_000 }, () => {
         yield* Effect.sleep("50 millis").pipe(Effect.repeat({ until: () => pidFiles.every((f) => existsSync(f)) }))
         const killed = yield* executor.cancel(job.jobId)
         expect(killed.status).toBe("Killed")
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.status).toBe("Killed")
-        expect(r?.elements?.every((e) => e.status === "Killed")).toBe(true)
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Killed")
+        expect(r.elements?.every((e) => e.status === "Killed")).toBe(true)
       }), { max_local_jobs: 3 }))
 })
 
@@ -479,13 +479,13 @@ describe("hostile input", { timeout: 120_000 }, () => {
           env: { EVIL: evil, MULTI: "line1\nline2 $(touch canary)" },
           resources: { workDir: work, stdoutPath: "out $(x).log" }
         })
-        const [r] = yield* monitor.await(job, bound)
-        expect(r?.status).toBe("Done")
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Done")
         expect(existsSync(canary)).toBe(false)
         expect(existsSync(join(work, "canary"))).toBe(false)
         expect(existsSync(join(process.cwd(), "canary"))).toBe(false)
         expect(read(join(work, "out $(x).log"))).toBe(`${evil}\nline1\nline2 $(touch canary)\n${work}\n`)
-        expect(r?.name).not.toMatch(/[$`'" ;]/)
+        expect(r.name).not.toMatch(/[$`'" ;]/)
       })
     ))
 

@@ -453,9 +453,9 @@ describe("the LSF executor on the emulator: paths that would open a line or hold
       dir,
       Effect.gen(function*() {
         const job = yield* Effect.flatMap(Executor, (e) => e.submit({ name: "j", command: "pwd", resources: { workDir: work } }))
-        const [end] = yield* Effect.flatMap(Monitor, (m) => m.await(job, { timeout: "30 seconds" }))
-        expect(end!.status).toBe("Done")
-        expect(fs.readFileSync(end!.stdoutPath!, "utf8")).toBe(`${work}\n`)
+        const end = yield* Effect.flatMap(Monitor, (m) => m.await(job, { timeout: "30 seconds" }))
+        expect(end.status).toBe("Done")
+        expect(fs.readFileSync(end.stdoutPath!, "utf8")).toBe(`${work}\n`)
         expect(pwned(dir)).toEqual([])
       })
     )

@@ -59,7 +59,7 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
         const monitor = yield* Monitor
         const ok = yield* executor.submit({ name: "ok", command: "echo hello from $LSB_JOBID" })
         const bad = yield* executor.submit({ name: "bad", command: "echo oops >&2; exit 3" })
-        const [okEnd, badEnd] = yield* monitor.await([ok, bad], { timeout: "30 seconds" })
+        const [okEnd, badEnd] = yield* monitor.awaitAll([ok, bad], { timeout: "30 seconds" })
         expect(okEnd!.status).toBe("Done")
         expect(okEnd!.exitCode).toBe(0)
         expect(okEnd!.execHost).toBeDefined()
@@ -80,10 +80,10 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
           { name: "arr", command: "sleep 0.3; [ \"$LSB_JOBINDEX\" != 2 ]" },
           { start: 1, end: 4, maxConcurrent: 2 }
         )
-        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
-        expect(end!.status).toBe("Failed")
-        expect(end!.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
-        expect(end!.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Done"])
+        const end = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end.status).toBe("Failed")
+        expect(end.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+        expect(end.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Done"])
       })
     ))
 
@@ -105,8 +105,8 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
         expect(started).toBe(true)
         const cancelled = yield* executor.cancel(job.jobId)
         expect(cancelled.status).toBe("Killed")
-        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
-        expect(end!.status).toBe("Killed")
+        const end = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end.status).toBe("Killed")
         const again = yield* executor.cancel(job.jobId)
         expect(again.status).toBe("Killed")
       })
@@ -127,7 +127,7 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
           inheritEnv: false,
           loginShell: true
         })
-        const ends = yield* monitor.await([inherit, clean], { timeout: "30 seconds" })
+        const ends = yield* monitor.awaitAll([inherit, clean], { timeout: "30 seconds" })
         expect(ends.map((e) => e.status)).toEqual(["Done", "Done"])
         expect(read(ends[0]!.stdoutPath)).toBe("leak=leaked own=a b\nplain\n")
         expect(read(ends[1]!.stdoutPath)).toBe("leak=none own=a b\nlogin\n")
@@ -158,7 +158,7 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
           const monitor = yield* Monitor
           const found = yield* executor.reconnect
           writeFileSync(`${dir}/go`, "")
-          const ends = yield* monitor.await(found, { timeout: "30 seconds" })
+          const ends = yield* monitor.awaitAll(found, { timeout: "30 seconds" })
           return { found, ends }
         }), {}, dir)
       // The job that had ended is left alone; the others are tracked and followed to their ends.
@@ -179,7 +179,7 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
         const other = yield* executor.submit({ name: "other", command: "sleep 1" })
         const cancelled = yield* executor.cancelByName("grp-*")
         expect(cancelled.map((r) => r.jobId).sort()).toEqual([a.jobId, b.jobId].sort())
-        const ends = yield* monitor.await([a, b, other], { timeout: "30 seconds" })
+        const ends = yield* monitor.awaitAll([a, b, other], { timeout: "30 seconds" })
         expect(ends.map((e) => e.status)).toEqual(["Killed", "Killed", "Done"])
       })
     ))
@@ -201,7 +201,7 @@ describe("LSF executor through the emulator", { timeout: 120_000 }, () => {
           command: `touch ${dir}/orphan-ran`,
           dependsOn: [{ type: "afterok", jobId: failing.jobId }]
         })
-        const ends = yield* monitor.await([first, second, failing, orphan], { timeout: "30 seconds" })
+        const ends = yield* monitor.awaitAll([first, second, failing, orphan], { timeout: "30 seconds" })
         expect(ends.map((e) => e.status)).toEqual(["Done", "Done", "Failed", "Failed"])
         expect(ends[3]!.reason).toEqual({ _tag: "DependencyFailed", dependencies: [failing.jobId] })
         expect(Number(read(`${dir}/second`))).toBeGreaterThan(Number(read(`${dir}/first`)))
@@ -263,7 +263,7 @@ describe("LSF executor through the emulator, default use_stdin and lsf.conf", { 
           command: `touch ${dir}/after-ran`,
           dependsOn: [{ type: "afterok", jobId: failing.jobId }]
         })
-        const ends = yield* monitor.await([failing, after], { timeout: "30 seconds" })
+        const ends = yield* monitor.awaitAll([failing, after], { timeout: "30 seconds" })
         expect(ends.map((e) => e.status)).toEqual(["Failed", "Failed"])
         expect(ends[1]!.reason).toEqual({ _tag: "DependencyFailed", dependencies: [failing.jobId] })
         expect(existsSync(`${dir}/after-ran`)).toBe(false)
@@ -280,10 +280,10 @@ describe("LSF executor through the emulator, default use_stdin and lsf.conf", { 
           { name: "arr", command: `${note}; [ "$LSB_JOBINDEX" != 2 ]` },
           { start: 1, end: 4, maxConcurrent: 2 }
         )
-        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
-        expect(end!.status).toBe("Failed")
-        expect(end!.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
-        expect(end!.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Done"])
+        const end = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end.status).toBe("Failed")
+        expect(end.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+        expect(end.elements?.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Done"])
         const events = read(`${dir}/trace`).trim().split("\n").map((l) => l.split(" ") as [string, string])
         expect(events.length).toBe(8)
         let running = 0
@@ -301,16 +301,16 @@ describe("LSF executor through the emulator, default use_stdin and lsf.conf", { 
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "named", command: "echo to-out; echo to-err >&2" })
-        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
-        expect(end!.status).toBe("Done")
+        const end = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end.status).toBe("Done")
         const bjobs = spawnSync("bjobs", ["-a", "-json", "-o", "jobid job_name", job.jobId], {
           env: { ...process.env, LSF_EMULATOR_DIR: dir },
           encoding: "utf8"
         })
         expect(JSON.parse(bjobs.stdout).RECORDS).toEqual([{ JOBID: job.jobId, JOB_NAME: "capi-named" }])
-        expect(end!.name).toBe("capi-named")
-        expect(read(end!.stdoutPath)).toBe("to-out\n")
-        expect(read(end!.stderrPath)).toBe("to-err\n")
+        expect(end.name).toBe("capi-named")
+        expect(read(end.stdoutPath)).toBe("to-out\n")
+        expect(read(end.stderrPath)).toBe("to-err\n")
         expect(read(job.scriptPath)).toContain("#BSUB -J capi-named")
       }), byDefault))
 })

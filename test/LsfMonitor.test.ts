@@ -246,7 +246,7 @@ describe("arrays (seeds §6 item 4)", () => {
         const ended = yield* get(arr)
         expect(ended.status).toBe("Failed")
         expect(ended.reason).toEqual({ _tag: "NoArrayElements", elements: 4 })
-        const [seen] = yield* Fiber.join(waited)
+        const seen = yield* Fiber.join(waited)
         expect(seen).toMatchObject({ status: "Failed", reason: { _tag: "NoArrayElements", elements: 4 } })
       })
     ))

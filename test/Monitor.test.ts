@@ -7,8 +7,8 @@ import type { Scope } from "effect"
 import { Chunk, Context, Deferred, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
-import type { JobEvent } from "../src/Domain.js"
-import type { JobNotFound, StoreError } from "../src/Errors.js"
+import type { JobEvent, JobRecord } from "../src/Domain.js"
+import type { AwaitTimeout, JobNotFound, StoreError } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
@@ -377,14 +377,33 @@ describe("callbacks", () => {
 })
 
 describe("await", () => {
-  it.effect("returns the final records once every job has ended", () =>
+  it.effect("await gives the one job's final record, once it has ended", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        expectTypeOf(monitor.await(a)).toEqualTypeOf<Effect.Effect<JobRecord, AwaitTimeout | JobNotFound | StoreError>>()
+        const waiting = yield* Effect.fork(monitor.await(a))
+        yield* toy.set(a.jobId, "R|")
+        yield* TestClock.adjust("10 seconds")
+        expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
+        yield* toy.set(a.jobId, "F|1")
+        yield* TestClock.adjust("10 seconds")
+        const record = yield* Fiber.join(waiting)
+        expect(Array.isArray(record)).toBe(false)
+        expect([record.jobId, record.status, record.exitCode]).toEqual([a.jobId, "Failed", 1])
+      })
+    ))
+
+  it.effect("awaitAll returns the final records once every job has ended", () =>
     withToy((toy) =>
       Effect.gen(function*() {
         const executor = yield* Executor
         const monitor = yield* Monitor
         const a = yield* executor.submit({ name: "a", command: "true" })
         const b = yield* executor.submit({ name: "b", command: "true" })
-        const waiting = yield* Effect.fork(monitor.await([a, b]))
+        const waiting = yield* Effect.fork(monitor.awaitAll([a, b]))
         yield* toy.set(a.jobId, "CD|0")
         yield* TestClock.adjust("10 seconds")
         expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
@@ -392,6 +411,31 @@ describe("await", () => {
         yield* TestClock.adjust("10 seconds")
         const records = yield* Fiber.join(waiting)
         expect(records.map((r) => [r.jobId, r.status])).toEqual([[a.jobId, "Done"], [b.jobId, "Failed"]])
+      })
+    ))
+
+  it.effect("awaitAll answers in the order given, not the order the jobs end, for records and ids alike", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "true" })
+        const c = yield* executor.submit({ name: "c", command: "true" })
+        const waiting = yield* Effect.fork(monitor.awaitAll([b, c.jobId, a]))
+        yield* toy.set(a.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        yield* toy.set(c.jobId, "F|2")
+        yield* TestClock.adjust("10 seconds")
+        expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
+        yield* toy.set(b.jobId, "F|3")
+        yield* TestClock.adjust("10 seconds")
+        const records = yield* Fiber.join(waiting)
+        expect(records.map((r) => [r.jobId, r.status, r.exitCode])).toEqual([
+          [b.jobId, "Failed", 3],
+          [c.jobId, "Failed", 2],
+          [a.jobId, "Done", 0]
+        ])
       })
     ))
 
@@ -403,8 +447,9 @@ describe("await", () => {
         const a = yield* executor.submit({ name: "a", command: "true" })
         yield* toy.set(a.jobId, "CD|0")
         yield* TestClock.adjust("10 seconds")
-        const [r] = yield* monitor.await(a)
-        expect(r?.status).toBe("Done")
+        const r = yield* monitor.await(a)
+        expect(r.status).toBe("Done")
+        expect((yield* monitor.awaitAll([a])).map((e) => e.status)).toEqual(["Done"])
       })
     ))
 
@@ -421,6 +466,35 @@ describe("await", () => {
         expect(error._tag).toBe("AwaitTimeout")
         expect(error.message).toContain(a.jobId)
         expect(yield* statusOf(a.jobId)).toEqual(Option.some("Running"))
+      })
+    ))
+
+  it.effect("awaitAll fails with AwaitTimeout naming every job given when one outlives the timeout", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const ended = yield* executor.submit({ name: "ended", command: "true" })
+        const running = yield* executor.submit({ name: "running", command: "sleep 1000" })
+        yield* toy.set(ended.jobId, "CD|0")
+        yield* toy.set(running.jobId, "R|")
+        const waiting = yield* Effect.fork(Effect.flip(monitor.awaitAll([ended, running], { timeout: "30 seconds" })))
+        yield* TestClock.adjust("29 seconds")
+        expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
+        yield* TestClock.adjust("2 seconds")
+        const error = yield* Fiber.join(waiting)
+        expect(error._tag).toBe("AwaitTimeout")
+        expect(error._tag === "AwaitTimeout" ? [error.jobIds, error.timeoutMillis] : error)
+          .toEqual([[ended.jobId, running.jobId], 30_000])
+        expect(yield* statusOf(ended.jobId)).toEqual(Option.some("Done"))
+        expect(yield* statusOf(running.jobId)).toEqual(Option.some("Running"))
+        // Still tracked: it ends, and a later wait sees the end.
+        yield* toy.set(running.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* monitor.awaitAll([running, ended])).map((r) => [r.jobId, r.status])).toEqual([
+          [running.jobId, "Done"],
+          [ended.jobId, "Done"]
+        ])
       })
     ))
 })

@@ -203,7 +203,7 @@ describe("programs sharing one store", () => {
       yield* TestClock.adjust("10 seconds")
       yield* TestClock.adjust("10 seconds")
       const result = yield* waiting.await
-      expect(result._tag === "Success" ? result.value.map((r) => r.status) : result).toEqual(["Done"])
+      expect(result._tag === "Success" ? result.value.status : result).toEqual("Done")
       // Only the owner asked the scheduler.
       const otherCalls = yield* Effect.flatMap(TestCommandRunner, (t) => t.callsMatching("toystat")).pipe(
         Effect.provide(other)

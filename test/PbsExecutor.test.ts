@@ -56,7 +56,7 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
         const monitor = yield* Monitor
         const ok = yield* executor.submit({ name: "ok", command: "echo hello from $PBS_JOBID in $(pwd)" })
         const bad = yield* executor.submit({ name: "bad", command: "echo oops >&2; exit 3" })
-        const [okEnd, badEnd] = yield* monitor.await([ok, bad], { timeout: "30 seconds" })
+        const [okEnd, badEnd] = yield* monitor.awaitAll([ok, bad], { timeout: "30 seconds" })
         expect(okEnd!.status).toBe("Done")
         expect(okEnd!.exitCode).toBe(0)
         expect(okEnd!.execHost).toBeDefined()
@@ -75,10 +75,10 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
           { name: "arr", command: "echo element $ARRAY_INDEX; [ \"$ARRAY_INDEX\" != 2 ]" },
           { start: 1, end: 3, maxConcurrent: 2 }
         )
-        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
-        expect(end!.status).toBe("Failed")
-        expect(end!.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
-        for (const i of [1, 2, 3]) expect(read(end!.stdoutPath!.replace("{index}", String(i)))).toBe(`element ${i}\n`)
+        const end = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end.status).toBe("Failed")
+        expect(end.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
+        for (const i of [1, 2, 3]) expect(read(end.stdoutPath!.replace("{index}", String(i)))).toBe(`element ${i}\n`)
       })))
 
   it.live("dependencies in one -W depend: afterok after a failed job ends Failed(DependencyFailed) and never runs", () =>
@@ -98,7 +98,7 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
           command: `touch ${dir}/blocked-ran`,
           dependsOn: [{ type: "afterok", jobId: bad.jobId }]
         })
-        const ends = yield* monitor.await([good, bad, after, blocked], { timeout: "30 seconds" })
+        const ends = yield* monitor.awaitAll([good, bad, after, blocked], { timeout: "30 seconds" })
         expect(ends.map((e) => e.status)).toEqual(["Done", "Failed", "Done", "Failed"])
         expect(ends[3]!.reason).toEqual({ _tag: "DependencyFailed", dependencies: [bad.jobId] })
         expect(() => read(`${dir}/blocked-ran`)).toThrow()
@@ -119,8 +119,8 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
         expect(seen.map((o) => o.status)).toEqual(["Running"])
         const cancelled = yield* executor.cancel(job.jobId)
         expect(cancelled.status, JSON.stringify(cancelled.reason)).toBe("Killed")
-        const [end] = yield* monitor.await(job, { timeout: "60 seconds" })
-        expect(end!.reason).toEqual({ _tag: "Cancelled" })
+        const end = yield* monitor.await(job, { timeout: "60 seconds" })
+        expect(end.reason).toEqual({ _tag: "Cancelled" })
       })))
 
   it.live("a job over its walltime is Timeout", () =>
@@ -129,8 +129,8 @@ describe.each(["pro", "torque"] as const)("PBS executor through the emulator (%s
         const executor = yield* Executor
         const monitor = yield* Monitor
         const job = yield* executor.submit({ name: "slow", command: "sleep 30", resources: { walltime: "0:00:01" } })
-        const [end] = yield* monitor.await(job, { timeout: "30 seconds" })
-        expect(end!.status).toBe("Failed")
-        expect(end!.reason).toEqual({ _tag: "Timeout" })
+        const end = yield* monitor.await(job, { timeout: "30 seconds" })
+        expect(end.status).toBe("Failed")
+        expect(end.reason).toEqual({ _tag: "Timeout" })
       })))
 })

@@ -118,8 +118,7 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
           { name: "arr", command: `echo "task $ARRAY_INDEX"; [ "$ARRAY_INDEX" != 2 ]`, resources: { workDir: scratch } },
           { start: 1, end: 3, maxConcurrent: 2 }
         )
-        const [done] = yield* monitor.await(job, { timeout: "2 minutes" })
-        return done!
+        return yield* monitor.await(job, { timeout: "2 minutes" })
       }))
       expect(final.status).toBe("Failed")
       expect(final.reason).toEqual({ _tag: "ElementsFailed", indices: [2] })
@@ -145,7 +144,7 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
         const second = yield* executor.submit(spec("second", "date +%s%N > second.start", [{ type: "afterok", jobId: first.jobId }]))
         const blocked = yield* executor.submit(spec("blocked", `touch ${marker}`, [{ type: "afterok", jobId: bad.jobId }]))
         const either = yield* executor.submit(spec("either", "true", [{ type: "afterany", jobId: bad.jobId }]))
-        return yield* monitor.await([first, bad, second, blocked, either], { timeout: "2 minutes" })
+        return yield* monitor.awaitAll([first, bad, second, blocked, either], { timeout: "2 minutes" })
       }))
       expect(finals.map((f) => f.status)).toEqual(["Done", "Failed", "Done", "Failed", "Done"])
       expect(finals[3]!.reason).toEqual({ _tag: "DependencyFailed", dependencies: [finals[1]!.jobId] })
@@ -164,13 +163,13 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
         const job = yield* executor.submit({ name: "long", command: "sleep 300", resources: { workDir: scratch } })
         yield* waitForStatus(job, "Running", "60 seconds")
         yield* executor.cancel(job.jobId)
-        const [final] = yield* monitor.await(job, { timeout: "30 seconds" })
+        const final = yield* monitor.await(job, { timeout: "30 seconds" })
         // qacct gets the record once execd reports the end.
         const accounted = yield* Effect.sync(() => qacct(job.jobId)).pipe(
           Effect.filterOrFail((m) => m.has("exit_status"), () => new Error(`qacct has no record of ${job.jobId}`)),
           Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 60 })
         )
-        return { final: final!, accounted }
+        return { final, accounted }
       }))
       expect(final.status).toBe("Killed")
       expect(final.reason).toEqual({ _tag: "Cancelled" })
@@ -196,8 +195,8 @@ describe.runIf(sgeUp || inCI)("real SGE", () => {
           resources: { memory: "100M", workDir: scratch },
           retry: { maxRetries: 1, on: ["OutOfMemory"], memoryFactor: 3 }
         })
-        const [final] = yield* monitor.await(job, { timeout: "2 minutes" })
-        return { first: Option.getOrThrow(yield* store.get(job)), final: final! }
+        const final = yield* monitor.await(job, { timeout: "2 minutes" })
+        return { first: Option.getOrThrow(yield* store.get(job)), final }
       }))
       expect(first.status).toBe("Failed")
       expect(first.reason).toEqual({ _tag: "OutOfMemory" })

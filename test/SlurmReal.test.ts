@@ -174,9 +174,9 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
           array: { start: 1, end: 4, maxConcurrent: 1 },
           resources: { workDir: scratch }
         })
-        const [final] = yield* monitor.await(job, { timeout: "3 minutes" })
+        const final = yield* monitor.await(job, { timeout: "3 minutes" })
         const changes = (yield* Queue.takeAll(writes)).pipe(Chunk.toReadonlyArray).filter((c) => c.after.jobId === job.jobId)
-        return { changes, final: final! }
+        return { changes, final }
       }))
       expect(backwardSteps(changes)).toEqual([])
       expect(final.status).toBe("Done")
@@ -206,7 +206,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
           resources: { workDir: scratch },
           dependsOn: [{ type: "afterok", jobId: bad.jobId }]
         })
-        const finals = yield* monitor.await([first, second, blocked], { timeout: "3 minutes" })
+        const finals = yield* monitor.awaitAll([first, second, blocked], { timeout: "3 minutes" })
         expect(finals[1]!.startTime!.getTime()).toBeGreaterThanOrEqual(finals[0]!.finishTime!.getTime())
         return [finals[1]!, finals[2]!] as const
       }))
@@ -262,9 +262,9 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
           resources: { memory: "100M", workDir: scratch },
           retry: { maxRetries: 1, on: ["OutOfMemory"], memoryFactor: 4 }
         })
-        const [final] = yield* monitor.await(job, { timeout: "3 minutes" })
+        const final = yield* monitor.await(job, { timeout: "3 minutes" })
         const first = yield* Effect.flatMap(JobStore, (store) => store.get(job))
-        return { final: final!, first: Option.getOrThrow(first) }
+        return { final, first: Option.getOrThrow(first) }
       }))
       expect(final.first.reason, JSON.stringify(final.first)).toEqual({ _tag: "OutOfMemory" })
       expect(final.final.status).toBe("Done")
@@ -279,10 +279,10 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
         const job = yield* executor.submit({ name: "long", command: "sleep 300", resources: { workDir: scratch } })
         yield* waitForStatus(job, "Running", "60 seconds")
         yield* executor.cancel(job.jobId)
-        const [final] = yield* monitor.await(job, { timeout: "30 seconds" })
+        const final = yield* monitor.await(job, { timeout: "30 seconds" })
         // Cancelling it again: it already ended, which is not an error.
         yield* executor.cancel(job.jobId)
-        return final!
+        return final
       }))
       expect(final.status).toBe("Killed")
       expect(final.reason?._tag).toBe("Cancelled")
@@ -481,7 +481,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
         const during = (yield* Ref.get(seen)).slice(before)
         const statuses = yield* Effect.forEach(jobs, (j) => store.get(j).pipe(Effect.map(Option.map((r) => r.status))))
         yield* Effect.sync(() => slurmctl("start-controller"))
-        const finals = yield* monitor.await(jobs, { timeout: "2 minutes" })
+        const finals = yield* monitor.awaitAll(jobs, { timeout: "2 minutes" })
         yield* Fiber.interrupt(collector)
         return { during, statuses, finals }
       })).finally(() => {

@@ -102,7 +102,8 @@ describe("a submission in flight", () => {
         yield* fake.account("1000", ended("1000"))
         const done = yield* Effect.fork(monitor.await("1000"))
         yield* TestClock.adjust("30 seconds")
-        expect((yield* Fiber.join(done)).map((r) => [r.jobId, r.status, r.exitCode])).toEqual([["1000", "Done", 0]])
+        const final = yield* Fiber.join(done)
+        expect([final.jobId, final.status, final.exitCode]).toEqual(["1000", "Done", 0])
       }).pipe(Effect.scoped, Effect.provide(program(fake, store, logs)))
     }))
 

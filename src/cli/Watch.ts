@@ -63,7 +63,7 @@ export const awaitJobs = (
   Effect.gen(function*() {
     const monitor = yield* Monitor
     const executor = yield* Executor
-    return yield* monitor.await(jobs, { timeout: Option.getOrUndefined(timeout) }).pipe(
+    return yield* monitor.awaitAll(jobs, { timeout: Option.getOrUndefined(timeout) }).pipe(
       Effect.tap((finals) => progress.finish(finals)),
       Effect.tapError(() => progress.finish([])),
       Effect.catchTag("AwaitTimeout", (error) =>

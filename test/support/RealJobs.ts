@@ -16,8 +16,7 @@ export const submitAndWait = (workDir: string, spec: JobSpec, timeout: Duration.
     const executor = yield* Executor
     const monitor = yield* Monitor
     const submitted = yield* executor.submit({ ...spec, resources: { workDir, ...spec.resources } })
-    const [final] = yield* monitor.await(submitted, { timeout })
-    return final!
+    return yield* monitor.await(submitted, { timeout })
   })
 
 /** Waits until the store records `job` with `status`, or fails after `timeout`. */
