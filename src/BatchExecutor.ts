@@ -788,6 +788,9 @@ export const make = (dialect: Dialect) =>
       // The scheduler is asked by job id: an adopted job is polled like any other.
       resume: () => Effect.void,
       kind: dialect.kind,
+      // The cluster runs the jobs, whoever submitted them and from wherever; a poll is a command
+      // the scheduler answers; the scheduler holds a job for its dependencies.
+      capabilities: { outlivesProgram: true, hostBound: false, cheapPoll: false, nativeDependencies: true },
       submit,
       submitArray: (spec, array) => submit({ ...spec, array }),
       poll,

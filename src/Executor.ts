@@ -53,9 +53,38 @@ export interface CancelOptions {
   readonly done?: boolean | undefined
 }
 
+/**
+ * What an executor's jobs are like, for the code outside the executor that acts on it (the
+ * Monitor, the command line): it asks these, never the executor's name.
+ */
+export interface Capabilities {
+  /**
+   * Its jobs keep running when the program that submitted them ends: batch schedulers' do; the
+   * local executor's are child processes of the program and end with it.
+   */
+  readonly outlivesProgram: boolean
+  /**
+   * A job can be watched only from the host that ran it (local jobs: their processes and status
+   * files are on that host), so a program on another host leaves them alone.
+   */
+  readonly hostBound: boolean
+  /**
+   * A poll costs next to nothing (the local executor reads this process's memory and a few
+   * files), so whoever watches may poll faster than `poll_interval`.
+   */
+  readonly cheapPoll: boolean
+  /**
+   * The scheduler itself holds a job until its dependencies are met (batch schedulers); without
+   * it, the executor starts a job only once its dependencies have ended as they must (local).
+   */
+  readonly nativeDependencies: boolean
+}
+
 export interface ExecutorShape {
   /** The executor's name, as written in `JobRecord.executor`. */
   readonly kind: string
+  /** What its jobs are like (see `Capabilities`): what code outside the executor decides by. */
+  readonly capabilities: Capabilities
   /** Submits a job (an array job when `spec.array` is set). The record is in the JobStore on return. */
   readonly submit: (spec: JobSpec) => Effect.Effect<JobRecord, SubmitFailure>
   /** Submits an array job over `array`'s indices. */

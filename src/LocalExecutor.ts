@@ -802,6 +802,9 @@ export const make = Effect.gen(function*() {
 
   const shape: ExecutorShape = {
     kind: "local",
+    // Jobs are this program's child processes: they end with it, are watched from this host
+    // only, a poll reads memory and a few files, and a job waits here for its dependencies.
+    capabilities: { outlivesProgram: false, hostBound: true, cheapPoll: true, nativeDependencies: false },
     submit,
     submitArray: (spec: JobSpec, array: ArraySpec) => submit({ ...spec, array }),
     poll,

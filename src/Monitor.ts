@@ -441,7 +441,8 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   )
   const adoptedFromStore = adopt === "none" ? { active: [], undelivered: [] } : yield* store.adopt({
     executor: executor.kind,
-    sameHostOnly: executor.kind === "local",
+    // Jobs watched only from the host that ran them are left to a program on that host.
+    sameHostOnly: executor.capabilities.hostBound,
     ids: adopt === "all" ? undefined : adopt
   })
   const adopted = {

@@ -35,7 +35,7 @@ export type {
 } from "./TestCommandRunner.js"
 
 export { Executor, globToRegExp, prepareJob } from "./Executor.js"
-export type { CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
+export type { Capabilities, CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
 export * as BatchExecutor from "./BatchExecutor.js"
 export type { BatchListing, CommandAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
 export * as LocalExecutor from "./LocalExecutor.js"

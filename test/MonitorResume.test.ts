@@ -249,6 +249,49 @@ describe("adoption in the store", () => {
     }))
 })
 
+describe("adoption by what the executor's jobs are like, not by its name", () => {
+  /** The toy scheduler with the local executor's capabilities: its jobs are watched from their host only. */
+  const hostBoundToy = Layer.effect(
+    Executor,
+    Effect.map(Executor, (toy) => ({
+      ...toy,
+      capabilities: { outlivesProgram: false, hostBound: true, cheapPoll: true, nativeDependencies: false }
+    }))
+  ).pipe(Layer.provide(toyExecutorLayer))
+
+  const programWith = (file: string, toy: Toy, executor: typeof toyExecutorLayer) =>
+    ClusterApi.compose({
+      config: ClusterConfig.layerTest({ poll_interval: 10, log_directory: join(dir, "logs") }),
+      runner: TestCommandRunner.layer({ rules: toy.rules }),
+      store: SqliteJobStore.layer(file),
+      executor
+    })
+
+  it.effect("a host-bound executor leaves the jobs a program on another host left; the same toy, not host-bound, takes them", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      const toy = toyScheduler()
+      yield* Effect.flatMap(JobStore, (s) => s.insert([jobRecord("7", { executor: "toy" })])).pipe(
+        Effect.provide(SqliteJobStore.layer(file))
+      )
+      // Left by a program on another host that ended.
+      yield* sqlOn(file, `UPDATE jobs SET owner = 'elsewhere:1:cc' WHERE job_id = '7'`)
+      toy.set("7", "R|")
+
+      const hostBound = yield* Effect.gen(function*() {
+        const executor = yield* Executor
+        return [executor.kind, executor.capabilities.hostBound, (yield* Monitor).resumed.adopted.map((r) => r.jobId)] as const
+      }).pipe(Effect.scoped, Effect.provide(programWith(file, toy, hostBoundToy)))
+      expect(hostBound).toEqual(["toy", true, []])
+
+      const batch = yield* Effect.gen(function*() {
+        const executor = yield* Executor
+        return [executor.kind, executor.capabilities.hostBound, (yield* Monitor).resumed.adopted.map((r) => r.jobId)] as const
+      }).pipe(Effect.scoped, Effect.provide(programWith(file, toy, toyExecutorLayer)))
+      expect(batch).toEqual(["toy", false, ["7"]])
+    }))
+})
+
 describe("a retry waiting for its backoff when the program ends", () => {
   it.effect("is submitted by the next program, once the rest of the backoff has passed, and linked to the failed job", () =>
     Effect.gen(function*() {

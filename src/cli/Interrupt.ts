@@ -112,7 +112,8 @@ const report = (jobIds: ReadonlyArray<string>, options: InterruptOptions) =>
     if (options.before !== undefined) yield* options.before
     const executor = yield* Executor
     const left = yield* unfinished(executor.kind, jobIds)
-    if (executor.kind === "local") return yield* Console.error(terminatedText(left))
+    // Jobs that end with this program: nothing to cancel or leave running, they are terminated.
+    if (!executor.capabilities.outlivesProgram) return yield* Console.error(terminatedText(left))
     if (!options.cancel || left.length === 0) return yield* Console.error(leftRunningText(executor.kind, left, options.globalArgs))
     // Newest first: a dependent cancelled after what it depends on could be failed by the
     // scheduler first (its dependency can no longer be met) rather than cancelled.

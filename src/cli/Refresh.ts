@@ -70,7 +70,8 @@ export const refreshed = (records: ReadonlyArray<JobRecord>) =>
   })
 
 /**
- * Asks about `records` every poll_interval (local files: every second at most) until none is
+ * Asks about `records` every poll_interval (every second at most when the configured executor's
+ * poll costs next to nothing, `capabilities.cheapPoll`: local files) until none is
  * unfinished, for a command that waits on jobs whose program may be gone without its Monitor
  * having taken them over: what is learnt is written, and the waiters see it in the store.
  */
@@ -78,7 +79,8 @@ export const keepAsking = (records: ReadonlyArray<JobRecord>) =>
   Effect.gen(function*() {
     const store = yield* JobStore
     const { options } = yield* ClusterConfig
-    const every = Duration.seconds(options.executor === "local" ? Math.min(options.poll_interval, 1) : options.poll_interval)
+    const { capabilities } = yield* Executor
+    const every = Duration.seconds(capabilities.cheapPoll ? Math.min(options.poll_interval, 1) : options.poll_interval)
     while (true) {
       yield* Effect.sleep(every)
       const current = yield* Effect.forEach(records, (r) => store.get(r))

@@ -14,14 +14,15 @@ import type { Globals } from "./Globals.js"
 export const localNote = "Local jobs run as child processes of cluster-api and end with it"
 
 /**
- * For the scope's life, local jobs are polled every 250 ms (a poll only reads this process's
- * memory), so that short jobs are not held up by a long `poll_interval`. Other executors are left
+ * For the scope's life, the jobs of an executor whose poll costs next to nothing
+ * (`capabilities.cheapPoll`: local jobs, a poll only reads this process's memory) are polled every
+ * 250 ms, so that short jobs are not held up by a long `poll_interval`. Other executors are left
  * to the Monitor's own `poll_interval`.
  */
 export const pollLocalOften = Effect.gen(function*() {
   const monitor = yield* Monitor
   const executor = yield* Executor
-  if (executor.kind !== "local") return
+  if (!executor.capabilities.cheapPoll) return
   yield* monitor.tick.pipe(
     Effect.catchAll((e) => Effect.logWarning(e.message)),
     Effect.repeat(Schedule.spaced(Duration.millis(250))),
@@ -66,8 +67,9 @@ export const awaitJobs = (
     return yield* monitor.awaitAll(jobs, { timeout: Option.getOrUndefined(timeout) }).pipe(
       Effect.tap((finals) => progress.finish(finals)),
       Effect.tapError(() => progress.finish([])),
+      // Jobs that end with this program are terminated on the way out: the timeout says so.
       Effect.catchTag("AwaitTimeout", (error) =>
-        executor.kind === "local"
+        !executor.capabilities.outlivesProgram
           ? Effect.fail(new LocalAwaitTimeout({ jobIds: error.jobIds, timeoutMillis: error.timeoutMillis }))
           : Effect.fail(error))
     )

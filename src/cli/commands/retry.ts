@@ -29,8 +29,9 @@ export const retryCommand = Command.make(
       const g = yield* resolveGlobals(o.globals)
       const executor = yield* Executor
       const submitted = (r: JobRecord) => `Submitted job ${r.jobId} (${r.name}), attempt ${r.attempt ?? 1} of job ${o.id}`
-      const local = executor.kind === "local"
-      if (!o.wait && !local) {
+      // Jobs that end with this program are always waited for (leaving would end them).
+      const endsWithProgram = !executor.capabilities.outlivesProgram
+      if (!o.wait && !endsWithProgram) {
         const record = yield* Retry.retry(yield* lookupJob(o.id))
         yield* g.json ? printJson(encodeRecord(record)) : Console.log(submitted(record))
         return

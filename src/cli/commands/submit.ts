@@ -272,13 +272,14 @@ export const submitCommand = Command.make(
       ]
       if (dependsOn.length > 0) spec = { ...spec, dependsOn }
 
-      const local = executor.kind === "local"
-      if (o.jobExitCode && !o.wait && !local) {
+      // Jobs that end with this program are always waited for (leaving would end them).
+      const endsWithProgram = !executor.capabilities.outlivesProgram
+      if (o.jobExitCode && !o.wait && !endsWithProgram) {
         return yield* new UsageError({
           message: `submit: --job-exit-code passes on the exit code of a job waited for; add --wait (${executor.kind} jobs are not waited for without it)`
         })
       }
-      if (!o.wait && !local) {
+      if (!o.wait && !endsWithProgram) {
         const record = yield* executor.submit(spec)
         if (quiet && readAs !== undefined) yield* Console.error(`cluster-api: ${readAs}`)
         yield* o.parsable
