@@ -27,15 +27,9 @@ import { hostname } from "node:os"
 import { FailureReason, JobRecord, JobStatus, isTerminal } from "./Domain.js"
 import { StoreError } from "./Errors.js"
 import { globToSqlite } from "./Glob.js"
-import type { Holder } from "./internal/sqliteStore.js"
-import {
-  busyDetail,
-  decodeProblem,
-  describeStoreFailure,
-  directoryProblem,
-  privateStoreFile,
-  storeError
-} from "./internal/sqliteStore.js"
+import type { Holder } from "./internal/sqlite/errors.js"
+import { busyDetail, decodeProblem, describeStoreFailure, storeError } from "./internal/sqlite/errors.js"
+import { directoryProblem, privateStoreFile } from "./internal/sqlite/file.js"
 import type { JobChange, JobFilter, JobKey, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
 import { applyModify, JobStore, keyString } from "./JobStore.js"
 

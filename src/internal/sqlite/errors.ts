@@ -1,15 +1,13 @@
 /**
- * What the SQLite job store says when something goes wrong, and how it keeps its file private.
+ * What the SQLite job store says when something goes wrong.
  *
  * Errors are classified from SQLite's own result codes (better-sqlite3's `SqliteError.code`,
  * found on the error or on the errors it wraps: @effect/sql's SqlError keeps it as `cause`), so a
  * store is called damaged only when SQLite says so.
  */
-import { Duration, Effect, ParseResult } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import type { StoreErrorReason } from "../Errors.js"
-import { StoreError } from "../Errors.js"
+import { Duration, ParseResult } from "effect"
+import type { StoreErrorReason } from "../../Errors.js"
+import { StoreError } from "../../Errors.js"
 
 /** The SQLite result code carried by an error or by one of its causes (`SQLITE_BUSY`, …). */
 export const sqliteCode = (e: unknown): string | undefined => {
@@ -103,58 +101,3 @@ export const decodeProblem = (e: ParseResult.ParseError): string =>
   ParseResult.ArrayFormatter.formatErrorSync(e)
     .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
     .join("; ")
-
-const otherBits = 0o077
-
-/**
- * Makes the store's file private before SQLite opens it: a new file is created 0600 (SQLite gives
- * its -wal and -shm files the database file's mode), and an existing one that other users may
- * read (it holds the jobs' environment values) is made 0600, with a warning; if that is not
- * allowed, the warning says how to do it. Other problems are left for SQLite to report.
- */
-export const privateStoreFile = (file: string): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const warnings: Array<string> = []
-    try {
-      fs.writeFileSync(file, "", { flag: "wx", mode: 0o600 })
-      return Effect.void
-    } catch {
-      // It exists (or cannot be created: SQLite says why when it opens it).
-    }
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-      let mode: number
-      try {
-        mode = fs.statSync(f).mode & 0o777
-      } catch {
-        continue
-      }
-      if ((mode & otherBits) === 0) continue
-      const shown = mode.toString(8).padStart(4, "0")
-      try {
-        fs.chmodSync(f, mode & 0o700)
-        warnings.push(
-          `the job store file ${f} was readable by other users (mode ${shown}); made it private (${
-            (mode & 0o700).toString(8).padStart(4, "0")
-          }): it holds the jobs' environment values`
-        )
-      } catch {
-        warnings.push(
-          `the job store file ${f} is readable by other users (mode ${shown}) and holds the jobs' environment values; make it private: chmod 600 ${f}`
-        )
-      }
-    }
-    return Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true })
-  })
-
-/** Why SQLite could not open the store, when its directory is the reason. */
-export const directoryProblem = (file: string): string | undefined => {
-  const dir = path.dirname(file)
-  try {
-    fs.accessSync(dir, fs.constants.W_OK)
-    return undefined
-  } catch {
-    return fs.existsSync(dir)
-      ? `its directory ${dir} is not writable by this user, and SQLite must create its -wal and -shm files there to read a store that no other program has open`
-      : `its directory ${dir} does not exist`
-  }
-}
