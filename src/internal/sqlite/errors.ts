@@ -8,6 +8,7 @@
 import { Duration, ParseResult } from "effect"
 import type { StoreErrorReason } from "../../Errors.js"
 import { StoreError } from "../../Errors.js"
+import type { Holder } from "./owners.js"
 
 /** The SQLite result code carried by an error or by one of its causes (`SQLITE_BUSY`, …). */
 export const sqliteCode = (e: unknown): string | undefined => {
@@ -69,13 +70,6 @@ export const storeError = (operation: string, path?: string) => (e: unknown): St
     ...(path === undefined ? {} : { path }),
     cause: e
   })
-}
-
-/** One program that has the store open, from its `owners` row. */
-export interface Holder {
-  readonly host: string
-  readonly pid: number
-  readonly started: number
 }
 
 /** A Busy error's detail: how long it waited and which programs have the store open. */

@@ -1,0 +1,82 @@
+/**
+ * Submissions in flight in the SQLite job store: an intent is written before a job is handed to
+ * its scheduler and settled (replaced by its jobs) after; the intents of a program that died are
+ * adopted by the next one, which finds out what became of them.
+ */
+import { Clock, Duration, Effect, Either } from "effect"
+import { StoreError } from "../../Errors.js"
+import type { JobChange, JobStoreShape, SubmitIntent } from "../../JobStore.js"
+import type { StoreContext } from "./context.js"
+import { storeError } from "./errors.js"
+import { liveOwners, ownerDeadAfter } from "./owners.js"
+import type { IntentRow } from "./rows.js"
+import { chunks, decode, encode, idsPerQuery } from "./rows.js"
+
+const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
+  Either.map(decode(row.record), (draft) => ({
+    token: row.token,
+    executor: row.executor,
+    name: row.name,
+    at: new Date(row.at),
+    draft
+  })).pipe(Either.mapLeft((e) =>
+    new StoreError({
+      operation: "intents",
+      reason: "Unreadable",
+      detail: `the submission ${row.token} is unreadable: ${e.message}`,
+      cause: e
+    })
+  ))
+
+export const intentOperations = (
+  ctx: StoreContext
+): Pick<JobStoreShape, "addIntent" | "settleIntent" | "intents" | "adoptIntents"> => {
+  const { lock, me, sql } = ctx
+
+  const addIntent: JobStoreShape["addIntent"] = (intent) =>
+    sql`INSERT INTO intents (token, executor, name, at, owner, record) VALUES (${intent.token}, ${intent.executor},
+      ${intent.name}, ${intent.at.getTime()}, ${me}, ${encode(intent.draft)})`.pipe(
+      Effect.asVoid,
+      Effect.mapError(storeError("addIntent"))
+    )
+
+  const settleIntent: JobStoreShape["settleIntent"] = (token, records) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      const out = records.map((after): JobChange => ({ before: undefined, after }))
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`DELETE FROM intents WHERE token = ${token}`
+        yield* ctx.writeNew(records)
+        yield* ctx.writeTransitions(out, at)
+      }))
+      yield* ctx.publish(out)
+    })).pipe(Effect.mapError(storeError("settleIntent")))
+
+  const intents: JobStoreShape["intents"] = sql<IntentRow>`SELECT token, executor, name, at, record FROM intents
+    ORDER BY at, rowid`.pipe(
+      Effect.mapError(storeError("intents")),
+      Effect.flatMap(Effect.forEach(intentOf))
+    )
+
+  /** Takes over, in one transaction, the intents of `executor` whose owner is gone (as `adopt` judges owners). */
+  const adoptIntents: JobStoreShape["adoptIntents"] = (executor) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      // Almost always none: then no write lock is taken, and opening a store costs nothing more.
+      const any = yield* sql`SELECT 1 FROM intents WHERE executor = ${executor} LIMIT 1`
+      if (any.length === 0) return []
+      const deadBefore = (yield* Clock.currentTimeMillis) - Duration.toMillis(ownerDeadAfter)
+      const rows = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* ctx.lockFile
+        const { alive } = yield* liveOwners(ctx, deadBefore)
+        const taken = (yield* sql<IntentRow & { owner: string | null }>`SELECT token, executor, name, at, owner, record
+          FROM intents WHERE executor = ${executor} ORDER BY at, rowid`).filter((r) => r.owner === null || !alive.has(r.owner))
+        for (const part of chunks(taken.map((r) => r.token), idsPerQuery)) {
+          yield* sql`UPDATE intents SET owner = ${me} WHERE ${sql.in("token", part)}`
+        }
+        return taken
+      }))
+      return yield* Effect.forEach(rows, intentOf)
+    })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("adoptIntents")(e)))
+
+  return { addIntent, settleIntent, intents, adoptIntents }
+}
