@@ -109,6 +109,37 @@ describe("SQLite store errors say what is true", () => {
       expect(Option.isSome(yield* store.get(slurmJob("2")))).toBe(true)
     }))
 
+  it.scoped("busy: a submission's intent, written or settled, says so as every other write does (the store, who has it open)", () =>
+    Effect.gen(function*() {
+      const file = yield* storeWith([jobRecord("1")])
+      const layer = SqliteJobStore.layer(file, { busyTimeout: "200 millis" })
+      yield* open(layer) // another program that has the store open
+      const store = yield* open(layer)
+      const draft = jobRecord("2")
+      const intent = { token: "0123456789abcdef", executor: draft.executor, name: draft.name, at: new Date(0), draft }
+      const lock = new Database(file)
+      lock.exec("BEGIN EXCLUSIVE")
+      const errors = yield* Effect.all([
+        Effect.flip(store.addIntent(intent)),
+        Effect.flip(store.settleIntent(intent.token, [draft]))
+      ]).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          lock.exec("ROLLBACK")
+          lock.close()
+        }))
+      )
+      for (const error of errors) {
+        expect(error.reason).toBe("Busy")
+        expect(error.message).toContain(`The job store ${file} is busy`)
+        expect(error.message).toContain(`pid ${process.pid} on ${hostname()}`)
+      }
+      // Once the lock is gone the same submission is written and settled.
+      yield* store.addIntent(intent)
+      yield* store.settleIntent(intent.token, [draft])
+      expect(Option.isSome(yield* store.get(draft))).toBe(true)
+      expect(yield* store.intents).toEqual([])
+    }))
+
   it.scopedLive("busy at open: a store locked by a tool that is no cluster-api program is called busy, not unusable", () =>
     Effect.gen(function*() {
       const file = yield* storeWith([jobRecord("1")])

@@ -7,7 +7,6 @@ import { Clock, Duration, Effect, Either } from "effect"
 import { StoreError } from "../../Errors.js"
 import type { JobChange, JobStoreShape, SubmitIntent } from "../../JobStore.js"
 import type { StoreContext } from "./context.js"
-import { storeError } from "./errors.js"
 import { liveOwners, ownerDeadAfter } from "./owners.js"
 import type { IntentRow } from "./rows.js"
 import { chunks, decode, encode, idsPerQuery } from "./rows.js"
@@ -37,24 +36,24 @@ export const intentOperations = (
     sql`INSERT INTO intents (token, executor, name, at, owner, record) VALUES (${intent.token}, ${intent.executor},
       ${intent.name}, ${intent.at.getTime()}, ${me}, ${encode(intent.draft)})`.pipe(
       Effect.asVoid,
-      Effect.mapError(storeError("addIntent"))
+      Effect.catchAll(ctx.failed("addIntent"))
     )
 
   const settleIntent: JobStoreShape["settleIntent"] = (token, records) =>
     lock.withPermits(1)(Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const out = records.map((after): JobChange => ({ before: undefined, after }))
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* ctx.transaction(Effect.gen(function*() {
         yield* sql`DELETE FROM intents WHERE token = ${token}`
         yield* ctx.writeNew(records)
         yield* ctx.writeTransitions(out, at)
       }))
       yield* ctx.publish(out)
-    })).pipe(Effect.mapError(storeError("settleIntent")))
+    })).pipe(Effect.catchAll(ctx.failed("settleIntent")))
 
   const intents: JobStoreShape["intents"] = sql<IntentRow>`SELECT token, executor, name, at, record FROM intents
     ORDER BY at, rowid`.pipe(
-      Effect.mapError(storeError("intents")),
+      Effect.catchAll(ctx.failed("intents")),
       Effect.flatMap(Effect.forEach(intentOf))
     )
 
@@ -65,7 +64,7 @@ export const intentOperations = (
       const any = yield* sql`SELECT 1 FROM intents WHERE executor = ${executor} LIMIT 1`
       if (any.length === 0) return []
       const deadBefore = (yield* Clock.currentTimeMillis) - Duration.toMillis(ownerDeadAfter)
-      const rows = yield* sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* ctx.transaction(Effect.gen(function*() {
         yield* ctx.lockFile
         const { alive } = yield* liveOwners(ctx, deadBefore)
         const taken = (yield* sql<IntentRow & { owner: string | null }>`SELECT token, executor, name, at, owner, record
@@ -76,7 +75,7 @@ export const intentOperations = (
         return taken
       }))
       return yield* Effect.forEach(rows, intentOf)
-    })).pipe(Effect.mapError((e) => e instanceof StoreError ? e : storeError("adoptIntents")(e)))
+    })).pipe(Effect.catchAll((e) => e instanceof StoreError ? Effect.fail(e) : ctx.failed("adoptIntents")(e)))
 
   return { addIntent, settleIntent, intents, adoptIntents }
 }
