@@ -6,23 +6,36 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
 
+/** Waits `ms` milliseconds, blocking (cleanup runs in synchronous hooks). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
 /**
  * Removes a directory tree that an emulator's background runner may still be writing into. The
- * tree is first moved aside (a rename in the same parent, atomic): from then on every path the
- * runner holds names nothing, so it can neither write a file into the tree while it is removed
- * nor put back the job file it exits without; what it wrote just before the move is removed on
- * the next try (ENOTEMPTY).
+ * tree is first moved aside (a rename in the same parent, atomic), so that no path naming the
+ * directory leads into it any more; a runner then ends at its next look (its state directory is
+ * gone). What it was writing at that moment may still appear in the moved tree (ENOTEMPTY), so the
+ * removal is tried again, for up to 30 seconds on a loaded machine, before it fails.
  */
 export const removeDir = (dir: string): void => {
   const aside = `${dir}.removing-${process.pid}-${Math.random().toString(36).slice(2)}`
+  let target = aside
   try {
     renameSync(dir, aside)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return
-    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
-    return
+    target = dir
   }
-  rmSync(aside, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    try {
+      rmSync(target, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
+      return
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if ((code !== "ENOTEMPTY" && code !== "EBUSY") || Date.now() > deadline) throw e
+      pause(200)
+    }
+  }
 }
 
 /** A maker of fresh directories named `{prefix}XXXXXX` under the system's temp directory. */
