@@ -14,7 +14,7 @@ import { withArguments } from "../src/BatchExecutor.js"
 import * as Lsf from "../src/schedulers/Lsf.js"
 import * as Pbs from "../src/schedulers/pbs/index.js"
 import * as Sge from "../src/schedulers/Sge.js"
-import * as Slurm from "../src/schedulers/Slurm.js"
+import * as Slurm from "../src/schedulers/slurm/index.js"
 import { tokenIn, tokenMarker } from "../src/schedulers/Token.js"
 import { removeDir } from "./support/TempDirs.js"
 
