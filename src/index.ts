@@ -46,7 +46,7 @@ export * as Lsf from "./schedulers/Lsf.js"
 export * as SgeExecutor from "./SgeExecutor.js"
 export * as PbsExecutor from "./PbsExecutor.js"
 export * as Pbs from "./schedulers/pbs/index.js"
-export * as Sge from "./schedulers/Sge.js"
+export * as Sge from "./schedulers/sge/index.js"
 
 export { JobStore, keyString } from "./JobStore.js"
 export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobKey, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
