@@ -23,7 +23,25 @@ import { parseStatus, status, statusUsableOnFailure } from "./status.js"
 import { directives, logFileName, parseSubmit, pathProblem, resolveLogPath, submit } from "./syntax.js"
 
 export * from "./syntax.js"
-export { stateTable, exitOutcome, field, parseTime, parseLsfMemory, maxArrayIndex, type LsfId, parseRecordId, bjobsFields, status, type LsfRow, parseRecords, readRecord, parseStatus, statusUsableOnFailure } from "./status.js"
+// status.ts's public names, one by one: the bjobs readers the reconnect listing shares are
+// exported to its siblings only, not to this namespace.
+export {
+  stateTable,
+  exitOutcome,
+  field,
+  parseTime,
+  parseLsfMemory,
+  maxArrayIndex,
+  type LsfId,
+  parseRecordId,
+  bjobsFields,
+  status,
+  type LsfRow,
+  parseRecords,
+  readRecord,
+  parseStatus,
+  statusUsableOnFailure
+} from "./status.js"
 export * from "./control.js"
 
 export const dialect: Dialect = {

@@ -20,7 +20,26 @@ import { parseStatus, status, statusUsableOnFailure } from "./status.js"
 import { directives, escapeLogPath, logFileName, parseSubmit, pathProblem, resolveLogPath, submit } from "./syntax.js"
 
 export * from "./syntax.js"
-export { stateTable, mapState, parseExitCode, parseTime, formatTime, parseSlurmMemory, maxArraySize, readIndices, expandIndices, type ParsedId, readJobId, parseJobId, squeueFormat, status, parseStatus, statusUsableOnFailure } from "./status.js"
+// status.ts's public names, one by one: the squeue readers that sacct and the reconnect
+// listing share are exported to its siblings only, not to this namespace.
+export {
+  stateTable,
+  mapState,
+  parseExitCode,
+  parseTime,
+  formatTime,
+  parseSlurmMemory,
+  maxArraySize,
+  readIndices,
+  expandIndices,
+  type ParsedId,
+  readJobId,
+  parseJobId,
+  squeueFormat,
+  status,
+  parseStatus,
+  statusUsableOnFailure
+} from "./status.js"
 export * from "./accounting.js"
 export * from "./control.js"
 
