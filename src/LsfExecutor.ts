@@ -1,9 +1,9 @@
 /**
  * The LSF executor: the shared batch machinery (BatchExecutor) speaking LSF's dialect
- * (schedulers/Lsf.ts).
+ * (schedulers/lsf/).
  */
 import * as BatchExecutor from "./BatchExecutor.js"
-import { dialect } from "./schedulers/Lsf.js"
+import { dialect } from "./schedulers/lsf/index.js"
 
 export const make = BatchExecutor.make(dialect)
 

@@ -1,9 +1,9 @@
 /**
  * The Grid Engine executor: the shared batch machinery (BatchExecutor) speaking SGE's dialect
- * (schedulers/Sge.ts).
+ * (schedulers/sge/).
  */
 import * as BatchExecutor from "./BatchExecutor.js"
-import { dialect } from "./schedulers/Sge.js"
+import { dialect } from "./schedulers/sge/index.js"
 
 export const make = BatchExecutor.make(dialect)
 

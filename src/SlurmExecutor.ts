@@ -1,9 +1,9 @@
 /**
  * The Slurm executor: the shared batch machinery (BatchExecutor) speaking Slurm's dialect
- * (schedulers/Slurm.ts).
+ * (schedulers/slurm/).
  */
 import * as BatchExecutor from "./BatchExecutor.js"
-import { slurmDialect } from "./schedulers/Slurm.js"
+import { slurmDialect } from "./schedulers/slurm/index.js"
 
 export const make = BatchExecutor.make(slurmDialect)
 

@@ -34,7 +34,7 @@ import {
   status,
   statusUsableOnFailure,
   submit
-} from "../src/schedulers/Lsf.js"
+} from "../src/schedulers/lsf/index.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 

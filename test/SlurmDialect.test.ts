@@ -30,7 +30,7 @@ import {
   status,
   statusUsableOnFailure,
   submit
-} from "../src/schedulers/Slurm.js"
+} from "../src/schedulers/slurm/index.js"
 import { mergeObservations } from "../src/BatchExecutor.js"
 import { applyObservation } from "../src/Transition.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
