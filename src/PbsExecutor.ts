@@ -1,6 +1,6 @@
 /**
  * The PBS executor: the shared batch machinery (BatchExecutor) speaking PBS's dialect
- * (schedulers/Pbs.ts), PBS Professional / OpenPBS or TORQUE as the config's `pbs_flavor` says.
+ * (schedulers/pbs/), PBS Professional / OpenPBS or TORQUE as the config's `pbs_flavor` says.
  */
 import { Effect, Layer } from "effect"
 import * as BatchExecutor from "./BatchExecutor.js"
