@@ -8,7 +8,7 @@
 import { Duration, ParseResult } from "effect"
 import type { StoreErrorReason } from "../../Errors.js"
 import { StoreError } from "../../Errors.js"
-import type { Holder } from "./owners.js"
+import type { Holder } from "./identity.js"
 
 /** The SQLite result code carried by an error or by one of its causes (`SQLITE_BUSY`, …). */
 export const sqliteCode = (e: unknown): string | undefined => {

@@ -6,8 +6,6 @@
  */
 import { Clock, Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
-import { randomBytes } from "node:crypto"
-import { hostname } from "node:os"
 import { isTerminal } from "../../Domain.js"
 import type { StoreError } from "../../Errors.js"
 import type { JobStoreShape } from "../../JobStore.js"
@@ -16,22 +14,9 @@ import { describeStoreFailure } from "./errors.js"
 import type { OwnedRow } from "./rows.js"
 import { chunks, idsPerQuery } from "./rows.js"
 
-/** One program that has the store open, from its `owners` row. */
-export interface Holder {
-  readonly host: string
-  readonly pid: number
-  readonly started: number
-}
-
-/** How often an open store renews its owner row, and how old a heartbeat makes its owner dead. */
-export const heartbeatEvery = Duration.seconds(15)
-export const ownerDeadAfter = Duration.minutes(1)
-
-/** A new owner id for this program (`host:pid:random`), and its host. */
-export const ownerId = (): { readonly host: string; readonly me: string } => {
-  const host = hostname()
-  return { host, me: `${host}:${process.pid}:${randomBytes(4).toString("hex")}` }
-}
+export { heartbeatEvery, ownerDeadAfter, ownerId } from "./identity.js"
+export type { Holder } from "./identity.js"
+import { heartbeatEvery, ownerDeadAfter } from "./identity.js"
 
 /** Whether a process runs on this host (a pid that exists but is not ours still counts). */
 const processAlive = (pid: number): boolean => {
