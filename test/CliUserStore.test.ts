@@ -84,6 +84,16 @@ const unwatchedJob = async (home: string, cwd: string, gate: string, command: st
   return id
 }
 
+/** An unwatched job (see `unwatchedJob`) that has ended with exit code 3: its exit file is written. Its id. */
+const endedUnwatchedJob = async (home: string, cwd: string): Promise<string> => {
+  const gate = path.join(cwd, "go")
+  const id = await unwatchedJob(home, cwd, gate, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
+  fs.writeFileSync(gate, "")
+  const exitFile = path.join(cwd, "logs", statusFileName("exit", id))
+  await until("the job's exit file", () => fs.existsSync(exitFile) && fs.readFileSync(exitFile, "utf8").trim() !== "")
+  return id
+}
+
 describe("the user's job store, found from any directory", { timeout: 120_000 }, () => {
   it("a job submitted in one directory is found by status, list and logs run from another", async () => {
     const { home, here, there } = fresh()
@@ -120,11 +130,7 @@ describe("the user's job store, found from any directory", { timeout: 120_000 },
 describe("the scheduler's word without a watcher (local jobs)", { timeout: 120_000 }, () => {
   it("status of a job that ended while nothing watched shows its true end and exit code", async () => {
     const { home, here, there } = fresh()
-    const gate = path.join(here, "go")
-    const id = await unwatchedJob(home, here, gate, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
-    fs.writeFileSync(gate, "")
-    const exitFile = path.join(here, "logs", statusFileName("exit", id))
-    await until("the job's exit file", () => fs.existsSync(exitFile) && fs.readFileSync(exitFile, "utf8").trim() !== "")
+    const id = await endedUnwatchedJob(home, here)
 
     const status = await cli(home, there, ["status", "--json", id])
     expect(status.code, status.stderr).toBe(0)
@@ -152,11 +158,7 @@ describe("the scheduler's word without a watcher (local jobs)", { timeout: 120_0
 
   it("wait on a job that ended after its submitter was killed returns its end", async () => {
     const { home, here, there } = fresh()
-    const gate = path.join(here, "go")
-    const id = await unwatchedJob(home, here, gate, `while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3`)
-    fs.writeFileSync(gate, "")
-    const exitFile = path.join(here, "logs", statusFileName("exit", id))
-    await until("the job's exit file", () => fs.existsSync(exitFile) && fs.readFileSync(exitFile, "utf8").trim() !== "")
+    const id = await endedUnwatchedJob(home, here)
     const r = await cli(home, there, ["wait", "--json", id])
     expect(r.code, r.stderr).toBe(1)
     expect(JSON.parse(r.stdout)).toMatchObject([{ jobId: id, status: "Failed", exitCode: 3 }])
