@@ -79,12 +79,31 @@ const hasStarted = (element: ArrayElement | undefined): boolean =>
   element !== undefined && element.status !== "Pending" && element.status !== "Unknown"
 
 /**
- * An element's next state. It never moves back: an ended element stays as it ended, and one that
- * started is not set back to Pending (the scheduler's tools disagree for a while: sacct's row of
- * an array's pending elements can still name elements that squeue showed running).
+ * An ended element as it ended, with the details it lacks (host, start, …) taken from a later
+ * observation: the answer that ended it may have spoken for several elements at once (sacct's row
+ * of an array's pending range, before the element's own row appears), and its own row comes later.
+ * The same element when the observation adds nothing.
+ */
+const filledIn = (current: ArrayElement, obs: ElementObservation): ArrayElement => {
+  let next: { -readonly [K in keyof ArrayElement]: ArrayElement[K] } | undefined
+  for (const key of details) {
+    const value = obs[key]
+    if (current[key] === undefined && value !== undefined) {
+      next ??= { ...current }
+      ;(next as Record<string, unknown>)[key] = value
+    }
+  }
+  return next ?? current
+}
+
+/**
+ * An element's next state. It never moves back: an ended element stays as it ended (only details
+ * it lacks are filled in), and one that started is not set back to Pending (the scheduler's tools
+ * disagree for a while: sacct's row of an array's pending elements can still name elements that
+ * squeue showed running).
  */
 const applyElement = (current: ArrayElement | undefined, obs: ElementObservation): ArrayElement => {
-  if (current !== undefined && isTerminalStatus(current.status)) return current
+  if (current !== undefined && isTerminalStatus(current.status)) return filledIn(current, obs)
   if (obs.status === "Pending" && hasStarted(current)) return current!
   const status = obs.status
   const exitCode = defined(obs.exitCode, current?.exitCode) ?? (status === "Done" ? 0 : undefined)

@@ -119,8 +119,12 @@ describe.runIf(slurmUp || inCI)("real Slurm: cancel", () => {
         const atCancel = yield* executor.cancel(job.jobId)
         const final = yield* tickUntil(
           job.jobId,
-          (r) => (r.elements ?? []).length === 4 && r.elements!.every((e) => e.finishTime !== undefined),
-          "every element ended"
+          // sacct's row of the range can end every element before the rows of the two that ran
+          // (with their host and start) appear: wait for those too.
+          (r) =>
+            (r.elements ?? []).length === 4 && r.elements!.every((e) => e.finishTime !== undefined) &&
+            r.elements!.filter((e) => e.execHost !== undefined && e.startTime !== undefined).length >= 2,
+          "every element ended, the two that ran with their host and start"
         )
         return { atCancel, final }
       }))

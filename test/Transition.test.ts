@@ -216,6 +216,33 @@ describe("arrays", () => {
     }
   )
 
+  it("an element ended by an answer without its details gets them from a later answer, and stays as it ended", () => {
+    // The first answer speaks for elements 1 and 2 at once (a range row): both ended, no details.
+    const ended = applyObservation(arrayRecord(1, 3), {
+      jobId: "1",
+      elements: [{ index: 1, status: "Failed", exitCode: 2 }, { index: 2, status: "Failed", exitCode: 2 }, { index: 3, status: "Running" }]
+    }, at(1))
+    expect(ended.status).toBe("Running")
+    // Element 1's own row comes later: it ran on node1, from 0:00:01 to 0:00:02; its status is not taken again.
+    const later = applyObservation(ended, {
+      jobId: "1",
+      elements: [{ index: 1, status: "Done", execHost: "node1", startTime: at(1), finishTime: at(2) }]
+    }, at(3))
+    expect(later.elements![0]).toEqual({
+      index: 1,
+      status: "Failed",
+      reason: { _tag: "NonZeroExit", exitCode: 2 },
+      exitCode: 2,
+      execHost: "node1",
+      startTime: at(1),
+      finishTime: at(2)
+    })
+    expect(later.elements![1]).toBe(ended.elements![1])
+    // Nothing new: the element is the same one (a host already known is not replaced).
+    const again = applyObservation(later, { jobId: "1", elements: [{ index: 1, status: "Failed", execHost: "node2" }] }, at(4))
+    expect(again.elements![0]).toBe(later.elements![0])
+  })
+
   it("counts a stepped range's elements", () => {
     const r = applyObservation(record({ array: { start: 1, end: 5, step: 2 } }), {
       jobId: "1",
