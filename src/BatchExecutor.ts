@@ -14,7 +14,7 @@ import { ClusterConfig } from "./Config.js"
 import { userInfo } from "node:os"
 import type { JobRecord, JobSpec, Observation } from "./Domain.js"
 import { isTerminal, isTerminalStatus } from "./Domain.js"
-import { CancelError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
+import { CancelError, HoldError, InvalidJobSpec, JobNotFound, PollError, SubmitError, SubmittedNotRecorded } from "./Errors.js"
 import type { CommandError, CommandFailed, PollFailureReason, SubmitFailureReason } from "./Errors.js"
 import type { CancelOptions, ExecutorShape, PathSource } from "./Executor.js"
 import { Executor, jobDirectories, prepareJob, requirePlainPaths } from "./Executor.js"
@@ -24,7 +24,6 @@ import type { JobKey, SubmitIntent } from "./JobStore.js"
 import type { CancelOutcome, CancelRefusal, CommandAnswer, Dialect, Invocation, JobPaths, StatusContext } from "./Scheduler.js"
 import { arrayIndexVariable, scriptStemPlaceholder } from "./Scheduler.js"
 import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
-import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
 import { applyObservation, cancelled } from "./Transition.js"
 import * as WorkingDirectory from "./WorkingDirectory.js"
 
@@ -199,18 +198,6 @@ export const lostSubmission = (intent: SubmitIntent, at: Date): JobRecord => ({
 
 /** How often a job's record is written again when the store fails right after the submit. */
 export const recordRetry = Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(4)))
-
-/** An observation of a job whose dependency `unmet` can never be met: it ended Failed without running. */
-const dependencyFailed = (o: Observation, unmet: ReadonlyArray<string>): Observation => {
-  const reason = { _tag: "DependencyFailed" as const, dependencies: unmet }
-  return {
-    ...o,
-    status: "Failed",
-    reason,
-    held: false,
-    ...(o.elements === undefined ? {} : { elements: o.elements.map((e) => ({ ...e, status: "Failed" as const, reason })) })
-  }
-}
 
 /**
  * Refuses, naming the field, a resolved path holding a control character or what the scheduler
@@ -480,10 +467,7 @@ export const make = (dialect: Dialect) =>
       })
 
     const poll: ExecutorShape["poll"] = (jobs) =>
-      observe(jobs).pipe(
-        Effect.flatMap((observations) => gateHeld(jobs, observations)),
-        Effect.map((observations) => nameDependencies(jobs, observations))
-      )
+      observe(jobs).pipe(Effect.map((observations) => nameDependencies(jobs, observations)))
 
     /**
      * Tracked jobs the status answer says failed without saying why get the scheduler's reason,
@@ -512,60 +496,31 @@ export const make = (dialect: Dialect) =>
         })
       })
 
-    /** Held jobs waiting on a dependency the gate watches, already told that it was unknown. */
-    const warnedUnknown = new Set<string>()
+    /** A HoldError for a release or withdraw command that failed, timed out or could not be run. */
+    const holdError = (action: "release" | "withdraw", jobIds: ReadonlyArray<string>) => (e: CommandError) =>
+      new HoldError({ executor: dialect.kind, action, jobIds, detail: e.message, reason: commandFailureReason(e), cause: e })
 
-    /**
-     * Jobs held for dependencies the scheduler only orders by (see `Dialect.gate`): released once
-     * every dependency is met, cancelled and recorded Failed(DependencyFailed) once one never can
-     * be. A dependency on a job the store does not hold keeps the job held, with a warning.
-     */
-    const gateHeld = (jobs: ReadonlyArray<JobRecord>, observations: ReadonlyArray<Observation>) =>
-      Effect.gen(function*() {
-        const gate = dialect.gate
-        if (gate === undefined) return observations
-        const byId = new Map(observations.map((o) => [o.jobId, o] as const))
-        const waiting = jobs.filter((j) => (j.dependsOn ?? []).some(gate.gated) && byId.get(j.jobId)?.held === true)
-        if (waiting.length === 0) return observations
-        const targets = Array.from(new Set(waiting.flatMap((j) => (j.dependsOn ?? []).map((d) => d.jobId))))
-        const read = yield* withAttempts({ only: dialect.kind }, targets).pipe(
-          Effect.provideService(JobStore, store),
-          Effect.mapError((e) => pollError(e.message, "Store", e))
-        )
-        // With this poll's observations; a job retried counts as its last attempt (Retry.ts).
-        const stored = withObservations(read, (id) => byId.get(id), yield* now)
-        const ready: Array<string> = []
-        const never = new Map<string, ReadonlyArray<string>>()
-        for (const job of waiting) {
-          const judged = judgeDependencies(job.dependsOn ?? [], stored, options)
-          if (judged.never.length > 0) never.set(job.jobId, judged.never)
-          else if (judged.ready) ready.push(job.jobId)
-          const unknown = judged.unknown
-          if (unknown.length > 0 && judged.never.length === 0 && !warnedUnknown.has(job.jobId)) {
-            warnedUnknown.add(job.jobId)
-            yield* Effect.logWarning(
-              `${dialect.kind} job ${job.jobId} stays held: it depends on ${unknown.join(", ")}, which the job store does not hold, so how it ended is unknown; track it (cluster-api track ID), or release or cancel job ${job.jobId} yourself`
-            )
-          }
-        }
-        if (ready.length > 0) {
-          const release = gate.release(ready)
-          yield* call(release).pipe(
-            Effect.catchAll((e) => Effect.logWarning(`could not release held jobs ${ready.join(", ")} (tried again next poll): ${e.message}`))
-          )
-        }
-        if (never.size === 0) return observations
-        const doomed = Array.from(never.keys())
-        yield* answerOf(dialect.cancel(doomed, false), () => true).pipe(
-          Effect.catchAll((e) =>
-            Effect.logWarning(`could not cancel jobs ${doomed.join(", ")} whose dependencies failed: ${e.message}`)
-          )
-        )
-        return observations.map((o) => {
-          const unmet = never.get(o.jobId)
-          return unmet === undefined ? o : dependencyFailed(o, unmet)
-        })
-      })
+    /** Dependencies the scheduler only orders by (see `Dialect.gate`), left to the Monitor's gate. */
+    const gatedDependencies: ExecutorShape["gatedDependencies"] = (job) => {
+      const gate = dialect.gate
+      return gate === undefined ? [] : (job.dependsOn ?? []).filter(gate.gated)
+    }
+
+    const release: ExecutorShape["release"] = (jobIds) => {
+      const gate = dialect.gate
+      if (gate === undefined || jobIds.length === 0) return Effect.void
+      return call(gate.release(jobIds)).pipe(Effect.asVoid, Effect.mapError(holdError("release", jobIds)))
+    }
+
+    /** Held jobs whose dependencies can never be met are cancelled at the scheduler. */
+    const withdraw: ExecutorShape["withdraw"] = (jobs) => {
+      const ids = jobs.map((j) => j.jobId)
+      if (ids.length === 0) return Effect.void
+      return answerOf(dialect.cancel(ids, false), () => true).pipe(
+        Effect.asVoid,
+        Effect.mapError(holdError("withdraw", ids))
+      )
+    }
 
     const observe = (jobs: ReadonlyArray<JobRecord>) =>
       Effect.gen(function*() {
@@ -794,6 +749,10 @@ export const make = (dialect: Dialect) =>
       submit,
       submitArray: (spec, array) => submit({ ...spec, array }),
       poll,
+      gatedDependencies,
+      dependencyLookup: "own",
+      release,
+      withdraw,
       cancel,
       cancelByName: (pattern, cancelOptions) =>
         Effect.gen(function*() {

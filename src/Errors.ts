@@ -220,6 +220,26 @@ export class CancelError extends Schema.TaggedError<CancelError>("cluster-api/Ca
   }
 }
 
+/**
+ * A held job could not be released (`"release"`), or one whose dependency can never be met could
+ * not be given up (`"withdraw"`). The Monitor logs it and tries again after the next tick.
+ */
+export class HoldError extends Schema.TaggedError<HoldError>("cluster-api/HoldError")("HoldError", {
+  executor: Schema.String,
+  action: Schema.Literal("release", "withdraw"),
+  jobIds: Schema.Array(Schema.String),
+  detail: Schema.String,
+  reason: CancelFailureReason,
+  /** The command's failure, as it was, when there is one. */
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    const what = this.action === "release" ? "release held" : "cancel held"
+    const why = this.action === "release" ? "" : " whose dependencies can never be met"
+    return `Could not ${what} ${this.executor} job${this.jobIds.length === 1 ? "" : "s"} ${this.jobIds.join(", ")}${why}: ${this.detail}`
+  }
+}
+
 export class JobNotFound extends Schema.TaggedError<JobNotFound>("cluster-api/JobNotFound")("JobNotFound", {
   jobId: Schema.String,
   hint: Schema.optional(Schema.String)

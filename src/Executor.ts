@@ -6,9 +6,10 @@
  * observations into transitions.
  */
 import { Context, Duration, Effect, Either, ParseResult, Schema } from "effect"
-import type { ArraySpec, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
+import type { ArraySpec, Dependency, JobRecord, JobSpec, Observation, ResourceSpec } from "./Domain.js"
 import type {
   CancelError,
+  HoldError,
   InvalidJobSpec,
   JobNotFound,
   PollError,
@@ -91,10 +92,37 @@ export interface ExecutorShape {
   readonly submitArray: (spec: JobSpec, array: ArraySpec) => Effect.Effect<JobRecord, SubmitFailure>
   /**
    * Asks the scheduler about all the given jobs at once (one status command for all of them, plus
-   * at most one accounting command for those that left the live queue). Changes nothing: a job
-   * the scheduler did not report gets no observation.
+   * at most one accounting command for those that left the live queue). Changes nothing (no
+   * job is started, released or cancelled: that is the Monitor's gate): a job the scheduler did
+   * not report gets no observation.
    */
   readonly poll: (jobs: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<Observation>, PollError>
+  /**
+   * The dependencies of a job that this executor leaves to the Monitor's gate, because the
+   * scheduler does not judge them itself (every dependency of a local job; SGE's `-hold_jid` on a
+   * job that must end Done): such a job is submitted held, and after each tick the Monitor judges
+   * them from the job store, then calls `release` or `withdraw`. Empty for a job the scheduler
+   * orders by itself. Pure: it reads the record only.
+   */
+  readonly gatedDependencies: (job: JobRecord) => ReadonlyArray<Dependency>
+  /**
+   * Where the gate looks the jobs named by gated dependencies up: `"own"`, among this executor's
+   * jobs only (a scheduler's job ids); `"any"`, among every executor's, this one's first.
+   */
+  readonly dependencyLookup: "own" | "any"
+  /**
+   * Lets held jobs whose gated dependencies are all met start (`qrls -h u`; a local job's processes
+   * are started). Jobs it does not hold are left alone.
+   */
+  readonly release: (jobIds: ReadonlyArray<string>) => Effect.Effect<void, HoldError>
+  /**
+   * Gives up held jobs one of whose gated dependencies can never be met (named in `unmet`): the
+   * scheduler's copy is cancelled, a local job is never started. Records nothing: the Monitor
+   * records them Failed(DependencyFailed).
+   */
+  readonly withdraw: (
+    jobs: ReadonlyArray<{ readonly jobId: string; readonly unmet: ReadonlyArray<string> }>
+  ) => Effect.Effect<void, HoldError>
   /** Cancels one job; a job that already ended is left as it is. */
   readonly cancel: (
     jobId: string,

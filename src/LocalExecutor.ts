@@ -6,12 +6,12 @@
  *
  * A job with dependencies (`dependsOn`) is held, as a batch scheduler would hold it: recorded
  * Pending, its processes not started and no slot taken, until every dependency is met. The check
- * is made when it is submitted and at every `poll` (the Monitor's tick), from the statuses the job
- * store holds for the jobs it depends on (with what this executor has just seen of its own jobs).
- * Once one dependency can never be met (an `afterok` on a job that failed, say) the job is never
- * started: it is reported Failed(DependencyFailed) naming those dependencies. A dependency on a job
- * the store does not hold keeps the job held, with one warning. Holding needs a program that polls
- * (the Monitor, or the CLI's `wait`).
+ * is made when it is submitted, and after every tick by the Monitor's gate (which calls `release`
+ * or `withdraw`), from the statuses the job store holds for the jobs it depends on. `poll` only
+ * reports such a job Pending and held. Once one dependency can never be met (an `afterok` on a job
+ * that failed, say) the job is never started: it is recorded Failed(DependencyFailed) naming those
+ * dependencies. A dependency on a job the store does not hold keeps the job held, with one
+ * warning. Holding needs a program that runs a Monitor (a library program, or the CLI's `wait`).
  *
  * Every process is started through a small shell wrapper (see schedulers/Local.ts) that leads its
  * process group and leaves two files beside the job script: its pid when it starts, and the
@@ -89,8 +89,6 @@ interface Hold {
   readonly dependsOn: ReadonlyArray<Dependency>
   readonly keys: ReadonlyArray<string>
   readonly run: Effect.Effect<void>
-  /** Whether the warning that a dependency is unknown to the store was logged. */
-  warned: boolean
 }
 
 /**
@@ -457,7 +455,7 @@ export const make = Effect.gen(function*() {
       yield* FiberMap.run(fibers, jobId, run)
     } else {
       for (const key of keys) states.set(key, { _tag: "Held", heldAt: submitTime })
-      holds.set(jobId, { dependsOn, keys, run, warned: false })
+      holds.set(jobId, { dependsOn, keys, run })
       // Dependencies that have already ended are judged at once: a met one starts the job now.
       yield* checkHolds([jobId])
     }
@@ -465,12 +463,13 @@ export const make = Effect.gen(function*() {
   })
 
   /**
-   * Judges the dependencies of the held jobs among `jobIds` (one store read for all of them): a
-   * job whose dependencies are all met is started; one with a dependency that can never be met
-   * will never start (its processes become `Unmet`, reported Failed(DependencyFailed)); the others
-   * stay held, with one warning for a dependency the store does not hold. A dependency this
-   * executor runs is judged by what it has seen of it, which may be ahead of the store. When the
-   * store cannot be read, the jobs stay held until the next check.
+   * Judges, once, the dependencies of the held jobs among `jobIds` (one store read for all of
+   * them), when they are submitted or taken over: a job whose dependencies have all ended as they
+   * must is started at once, one with a dependency that can never be met is never started (its
+   * processes become `Unmet`, reported Failed(DependencyFailed)); the others stay held for the
+   * Monitor's gate, which judges them after each tick and calls `release` or `withdraw`. A
+   * dependency this executor runs is judged by what it has seen of it, which may be ahead of the
+   * store. When the store cannot be read, the jobs stay held for the gate.
    */
   const checkHolds = (jobIds: ReadonlyArray<string>) =>
     Effect.gen(function*() {
@@ -485,7 +484,7 @@ export const make = Effect.gen(function*() {
         Effect.map(Option.some),
         Effect.catchAll((e) =>
           Effect.logWarning(
-            `could not read the dependencies of held local jobs (they stay held until the next poll): ${e.message}`
+            `could not read the dependencies of held local jobs (they stay held until the next tick): ${e.message}`
           ).pipe(Effect.as(Option.none<ReadonlyMap<string, JobRecord>>()))
         )
       )
@@ -499,7 +498,7 @@ export const make = Effect.gen(function*() {
       for (const [jobId, hold] of waiting) {
         // Cancelled (or judged) while the store was read.
         if (holds.get(jobId) !== hold) continue
-        const { never, ready, unknown } = judgeDependencies(hold.dependsOn, current, options)
+        const { never, ready } = judgeDependencies(hold.dependsOn, current, options)
         if (never.length > 0) {
           holds.delete(jobId)
           for (const key of hold.keys) states.set(key, { _tag: "Unmet", finishTime: at, dependencies: never })
@@ -510,12 +509,6 @@ export const make = Effect.gen(function*() {
           for (const key of hold.keys) states.set(key, { _tag: "Queued", queuedAt: at })
           yield* FiberMap.run(fibers, jobId, hold.run)
           continue
-        }
-        if (unknown.length > 0 && !hold.warned) {
-          hold.warned = true
-          yield* Effect.logWarning(
-            `local job ${jobId} stays held: it depends on ${unknown.join(", ")}, which the job store does not hold (a mistyped id, or a job recorded in another store), so how it ended is unknown; cancel job ${jobId} and submit it again depending on jobs this store holds`
-          )
         }
       }
     })
@@ -602,7 +595,7 @@ export const make = Effect.gen(function*() {
         queued.length === processesOf(record).length
       if (dependsOn.length > 0 && neverStarted) {
         for (const key of queued) states.set(key, { _tag: "Held", heldAt: at })
-        holds.set(record.jobId, { dependsOn, keys: queued, run, warned: false })
+        holds.set(record.jobId, { dependsOn, keys: queued, run })
         return
       }
       yield* FiberMap.run(fibers, record.jobId, run)
@@ -624,7 +617,7 @@ export const make = Effect.gen(function*() {
       const state = states.get(record.jobId)
       if (state === undefined) return undefined
       const { index: _index, ...seen } = observe(state)
-      return { jobId: record.jobId, ...seen }
+      return { jobId: record.jobId, ...seen, ...(state._tag === "Held" ? { held: true } : {}) }
     }
     const elements = []
     let unmet: Extract<ProcessState, { _tag: "Unmet" }> | undefined
@@ -637,7 +630,7 @@ export const make = Effect.gen(function*() {
     if (elements.length === 0) return undefined
     // Never started for its dependencies: the array failed for them, not for its elements.
     return unmet === undefined
-      ? { jobId: record.jobId, elements }
+      ? { jobId: record.jobId, elements, ...(holds.has(record.jobId) ? { held: true } : {}) }
       : {
         jobId: record.jobId,
         status: "Failed",
@@ -673,12 +666,11 @@ export const make = Effect.gen(function*() {
     })
 
   /**
-   * What this executor sees of the given jobs. Held jobs among them are judged first (see
-   * `checkHolds`): started, or reported Failed(DependencyFailed) in this very poll. Jobs it does
-   * not run are read from their files (see `observeElsewhere`).
+   * What this executor sees of the given jobs, changing nothing: a job held for its dependencies
+   * is reported Pending and held (the Monitor's gate judges it and calls `release` or
+   * `withdraw`). Jobs it does not run are read from their files (see `observeElsewhere`).
    */
   const poll = Effect.fn("LocalExecutor.poll")(function*(jobs: ReadonlyArray<JobRecord>) {
-    yield* checkHolds(jobs.filter((j) => !isTerminal(j) && holds.has(j.jobId)).map((j) => j.jobId))
     const out: Array<Observation> = []
     for (const job of jobs) {
       const o = tracked.has(job.jobId) ? observeJob(job) : yield* observeElsewhere(job)
@@ -686,6 +678,31 @@ export const make = Effect.gen(function*() {
     }
     return out
   })
+
+  /** Held jobs whose dependencies the Monitor's gate found met: their processes are started. */
+  const release: ExecutorShape["release"] = (jobIds) =>
+    Effect.gen(function*() {
+      const at = yield* now
+      for (const jobId of jobIds) {
+        const hold = holds.get(jobId)
+        if (hold === undefined) continue
+        holds.delete(jobId)
+        for (const key of hold.keys) states.set(key, { _tag: "Queued", queuedAt: at })
+        yield* FiberMap.run(fibers, jobId, hold.run)
+      }
+    })
+
+  /** Held jobs one of whose dependencies can never be met: never started, reported Failed(DependencyFailed). */
+  const withdraw: ExecutorShape["withdraw"] = (jobs) =>
+    Effect.gen(function*() {
+      const at = yield* now
+      for (const { jobId, unmet } of jobs) {
+        const hold = holds.get(jobId)
+        if (hold === undefined) continue
+        holds.delete(jobId)
+        for (const key of hold.keys) states.set(key, { _tag: "Unmet", finishTime: at, dependencies: unmet })
+      }
+    })
 
   /** Whether every process of a job this executor runs has already ended on its own. */
   const alreadyEnded = (record: JobRecord): boolean =>
@@ -808,6 +825,12 @@ export const make = Effect.gen(function*() {
     submit,
     submitArray: (spec: JobSpec, array: ArraySpec) => submit({ ...spec, array }),
     poll,
+    // No scheduler judges a local job's dependencies: every one is the gate's, and may name a job
+    // of any executor.
+    gatedDependencies: (job) => job.dependsOn ?? [],
+    dependencyLookup: "any",
+    release,
+    withdraw,
     cancel,
     cancelByName: (pattern, cancelOptions) =>
       store.list({ active: true, executor: "local" }).pipe(

@@ -58,6 +58,7 @@ import {
   Stream
 } from "effect"
 import { ClusterConfig } from "./Config.js"
+import * as Gate from "./internal/monitor/gate.js"
 import { observedWithChecks } from "./Diagnosis.js"
 import type { JobEvent, JobRecord, JobStatus, Observation } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
@@ -255,6 +256,8 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   /** Endings found at start, held for the first event stream; their jobs' ids. */
   let backlog: Array<JobEvent> = []
   const backlogIds = new Set<string>()
+  /** Held jobs the gate has warned about (a dependency the store does not hold). */
+  const warnedHeld = new Set<string>()
 
   const now = Clock.currentTimeMillis
   /** A job of this Monitor's executor, as the store knows it. */
@@ -586,7 +589,11 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
           if (o !== undefined) return withObservation(current, o)
           return isZombie(current, at, zombieMillis) ? vanish(current, at) : current
         })
-        changed = changes.length
+        // The gate, on the records as now written: held jobs released, or given up and recorded.
+        const current = new Map(polledJobs.map((r) => [r.jobId, r] as const))
+        for (const c of changes) current.set(c.after.jobId, c.after)
+        const gated = yield* Gate.run({ executor, store, options, jobs: current.values(), seen, at, warned: warnedHeld })
+        changed = changes.length + gated.length
         for (const r of cancelled) {
           const o = seen.get(r.jobId)
           if (o !== undefined && reportsEnd(r, o)) closing.delete(r.jobId)

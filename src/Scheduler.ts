@@ -200,8 +200,9 @@ export interface Dialect {
   readonly arrayIndexVariable?: string | undefined
   /**
    * Dependencies the scheduler only orders by, whatever the other job's end (SGE's `-hold_jid`):
-   * a job with one of these is submitted held, and the executor releases it once every
-   * dependency is met, or cancels it and records it Failed(DependencyFailed) once one never can be.
+   * a job with one of these is submitted held, and the Monitor's gate releases it once every
+   * dependency is met (`Executor.release`), or cancels it (`Executor.withdraw`) and records it
+   * Failed(DependencyFailed) once one never can be.
    */
   readonly gate?: {
     readonly gated: (dependency: Dependency) => boolean

@@ -222,6 +222,36 @@ describe("local dependencies", { timeout: 120_000 }, () => {
         expect(existsSync(join(dir, "doomed.ran"))).toBe(false)
       }), { poll_interval: 3600 }))
 
+  it.live("poll changes nothing: a held job whose dependency is now Done is started by the Monitor's gate, not by poll", () =>
+    run((dir) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const store = yield* JobStore
+        const monitor = yield* Monitor
+        yield* store.insert([foreign("7001", "Running")])
+        const started = join(dir, "child.start")
+        const child = yield* executor.submit({
+          name: "child",
+          command: mark(started),
+          dependsOn: [{ type: "afterok", jobId: "7001" }]
+        })
+        yield* store.modify([{ executor: "slurm", jobId: "7001" }], () => foreign("7001", "Done"))
+        // Asked directly, as `cluster-api status` asks: held, and not started.
+        const seen = yield* executor.poll([yield* stored(child.jobId)])
+        expect(seen).toEqual([{ jobId: child.jobId, status: "Pending", held: true }])
+        expect(existsSync(started)).toBe(false)
+        expect((yield* stored(child.jobId)).status).toBe("Pending")
+        // The Monitor's tick: the gate starts it (its fiber ticks once an hour here: the test ticks).
+        const ended = yield* monitor.tick.pipe(
+          Effect.zipRight(Effect.sleep("20 millis")),
+          Effect.zipRight(stored(child.jobId)),
+          Effect.repeat({ until: (r) => r.status === "Done" || r.status === "Failed" }),
+          Effect.timeout("60 seconds")
+        )
+        expect(ended.status).toBe("Done")
+        expect(existsSync(started)).toBe(true)
+      }), { poll_interval: 3600 }))
+
   it.live("an array gated on a job: no element starts before it ends; gated on a failed job, every element fails", () =>
     run((dir) =>
       Effect.gen(function*() {

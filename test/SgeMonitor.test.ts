@@ -260,6 +260,24 @@ describe("dependencies: -hold_jid orders, the executor gates afterok/afternotok"
         expect((yield* get(second.b)).reason?._tag).toBe("DependencyFailed")
       })))
 
+  it.effect("poll changes nothing: a held job whose dependency is Done is released by the Monitor's gate, never by poll", () =>
+    withSge((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const store = yield* JobStore
+        const { a, b } = yield* submitPair("afterok")
+        yield* fake.queue(b.jobId, [{ state: "hqw", name: b.name }])
+        yield* fake.end(a.jobId, [accounted(a.name, 0)])
+        yield* store.modify([a], (r) => ({ ...r, status: "Done", exitCode: 0 }))
+        // Asked directly, as `cluster-api status` asks: the answer says held, and nothing is released.
+        const seen = yield* executor.poll([yield* get(b)])
+        expect(seen.find((o) => o.jobId === b.jobId)?.held).toBe(true)
+        expect(yield* calls("qrls")).toBe(0)
+        expect(yield* calls("qdel")).toBe(0)
+        yield* TestClock.adjust("10 seconds")
+        expect((yield* callsOf("qrls")).map((c) => c.argv)).toEqual([["qrls", "-h", "u", b.jobId]])
+      })))
+
   it.effect("afterany needs no gate: -hold_jid alone, never held by cluster-api", () =>
     withSge(() =>
       Effect.gen(function*() {
