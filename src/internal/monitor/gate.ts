@@ -85,11 +85,23 @@ export const dependencyFailed = (o: Observation, unmet: ReadonlyArray<string>): 
 export const unknownWarning = (kind: string, jobId: string, unknown: ReadonlyArray<string>): string =>
   `${kind} job ${jobId} stays held: it depends on ${unknown.join(", ")}, which the job store does not hold (a mistyped id, or a job recorded in another store), so how it ended is unknown; track that job (cluster-api track ID), or cancel job ${jobId} and submit it again depending on jobs this store holds`
 
+/** What one run of the gate did. */
+export interface GateReport {
+  /** The changes it wrote (jobs recorded Failed(DependencyFailed)). */
+  readonly changes: ReadonlyArray<JobChange>
+  /** Jobs it warned about now (a dependency the store does not hold). */
+  readonly warned: ReadonlyArray<string>
+  /** Jobs it gave up (withdrawn). */
+  readonly givenUp: ReadonlyArray<string>
+}
+
+const nothing: GateReport = { changes: [], warned: [], givenUp: [] }
+
 /**
  * Runs the gate over `jobs` (the records this tick polled, as the store now holds them), with
- * this tick's observations. `warned` keeps the jobs already warned about. Returns the changes it
- * wrote (jobs recorded Failed(DependencyFailed)). A store that cannot be read leaves every job
- * held until the next tick; a release or withdraw that fails is logged and tried again then.
+ * this tick's observations. `warned` says which jobs were warned about already. A store that
+ * cannot be read leaves every job held until the next tick; a release or withdraw that fails is
+ * logged and tried again then.
  */
 export const run = (args: {
   readonly executor: ExecutorShape
@@ -98,12 +110,12 @@ export const run = (args: {
   readonly jobs: Iterable<JobRecord>
   readonly seen: ReadonlyMap<string, Observation>
   readonly at: Date
-  readonly warned: Set<string>
-}): Effect.Effect<ReadonlyArray<JobChange>> =>
+  readonly warned: (jobId: string) => boolean
+}): Effect.Effect<GateReport> =>
   Effect.gen(function*() {
     const { at, executor, seen, store, warned } = args
     const waiting = waitingJobs(executor, args.jobs, seen)
-    if (waiting.length === 0) return []
+    if (waiting.length === 0) return nothing
     const targets = Array.from(new Set(waiting.flatMap((w) => w.dependsOn.map((d) => d.jobId))))
     const scope = executor.dependencyLookup === "own" ? { only: executor.kind } : { prefer: executor.kind }
     const read = yield* withAttempts(scope, targets).pipe(
@@ -115,11 +127,12 @@ export const run = (args: {
         ).pipe(Effect.as(undefined))
       )
     )
-    if (read === undefined) return []
+    if (read === undefined) return nothing
     const verdicts = judge(waiting, read, args.options)
+    const warnedNow: Array<string> = []
     for (const [jobId, unknown] of verdicts.unknown) {
-      if (warned.has(jobId)) continue
-      warned.add(jobId)
+      if (warned(jobId)) continue
+      warnedNow.push(jobId)
       yield* Effect.logWarning(unknownWarning(executor.kind, jobId, unknown))
     }
     if (verdicts.ready.length > 0) {
@@ -127,11 +140,10 @@ export const run = (args: {
         Effect.catchAll((e) => Effect.logWarning(`${e.message} (tried again after the next tick)`))
       )
     }
-    if (verdicts.never.size === 0) return []
+    if (verdicts.never.size === 0) return { ...nothing, warned: warnedNow }
     const doomed = Array.from(verdicts.never, ([jobId, unmet]) => ({ jobId, unmet }))
     yield* executor.withdraw(doomed).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
-    for (const { jobId } of doomed) warned.delete(jobId)
-    return yield* store.modify(
+    const changes = yield* store.modify(
       doomed.map(({ jobId }) => ({ executor: executor.kind, jobId })),
       (current) => {
         const unmet = verdicts.never.get(current.jobId)
@@ -145,4 +157,5 @@ export const run = (args: {
         ).pipe(Effect.as([] as ReadonlyArray<JobChange>))
       )
     )
+    return { changes, warned: warnedNow, givenUp: doomed.map((d) => d.jobId) }
   })
