@@ -11,7 +11,7 @@ import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
 import { resourceDefaultFields } from "./Domain.js"
-import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./Script.js"
+import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./internal/script.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import type { JobOptions as JobOptionsType } from "./JobOptions.js"
 import {
@@ -27,7 +27,7 @@ import {
   templateNamePattern,
   unitProblems
 } from "./JobOptions.js"
-import * as WorkingDirectory from "./WorkingDirectory.js"
+import * as WorkingDirectory from "./internal/workingDirectory.js"
 
 export { suggest } from "./JobOptions.js"
 

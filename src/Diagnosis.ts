@@ -30,10 +30,10 @@ import {
   MissingOutput
 } from "./Domain.js"
 import { OutputNotFound } from "./Errors.js"
-import { globToRegExp } from "./Glob.js"
+import { globToRegExp } from "./internal/glob.js"
 import { regexProblem } from "./JobOptions.js"
 import { indexPlaceholder, logPath, statusOf } from "./JobQueries.js"
-import { applyObservation } from "./Transition.js"
+import { applyObservation } from "./internal/transition.js"
 
 // ---------------------------------------------------------------------------------------------
 // Error lines (pure)

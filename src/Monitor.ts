@@ -68,7 +68,7 @@ import type { JobChange, JobKey } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
 import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
-import { isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "./Transition.js"
+import { isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "./internal/transition.js"
 
 /** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
 export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
