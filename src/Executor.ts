@@ -29,7 +29,7 @@ import {
 import { Memory, Walltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError, InvalidMemory, InvalidWalltime } from "./Errors.js"
 import * as JobName from "./JobName.js"
-import { applyTemplate, regexProblem } from "./JobOptions.js"
+import { applyTemplate, regexProblem } from "./internal/jobOptions.js"
 
 export { globToRegExp } from "./internal/glob.js"
 

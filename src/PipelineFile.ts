@@ -32,7 +32,7 @@ import { Either } from "effect"
 import { parseYaml } from "./Config.js"
 import type { Dependency } from "./Domain.js"
 import { PipelineInvalid } from "./Errors.js"
-import { decodeJobOptions, isRecord, mergeUnder, showValue, toSpec } from "./JobOptions.js"
+import { decodeJobOptions, isRecord, mergeUnder, showValue, toSpec } from "./internal/jobOptions.js"
 import type { PipelineSpec, PipelineStep, StepDependency } from "./Pipeline.js"
 
 const dependencyTypes: ReadonlyArray<Dependency["type"]> = ["afterok", "afternotok", "afterany"]

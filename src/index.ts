@@ -60,7 +60,7 @@ export type { CallbackRequirements, ExitCondition, JobCallback, JobRef, MonitorO
 export * as Diagnosis from "./Diagnosis.js"
 export type { FailureInfo } from "./Diagnosis.js"
 export * as JobName from "./JobName.js"
-export * as JobOptions from "./JobOptions.js"
+export * as JobOptions from "./internal/jobOptions.js"
 export * as Pipeline from "./Pipeline.js"
 export * as PipelineFile from "./PipelineFile.js"
 export type { PipelineResult, PipelineSpec, PipelineStep, StepResult, StepUpdate } from "./Pipeline.js"

@@ -3,7 +3,7 @@
  * counted in full and the first few kept.
  */
 import { Either } from "effect"
-import { regexProblem } from "../../JobOptions.js"
+import { regexProblem } from "../jobOptions.js"
 
 /** How many lines from the end of each log are scanned for error lines. */
 export const scannedLines = 10_000
