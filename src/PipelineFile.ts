@@ -24,7 +24,7 @@
  * ```
  *
  * `steps` may also be a mapping of step names to their options. A step's options are the job
- * options of a template (JobOptions.ts), plus `depends_on` (step names, or `{ step, type }`) and
+ * options of a template (internal/jobOptions.ts), plus `depends_on` (step names, or `{ step, type }`) and
  * `dependency_type` (the type of the names listed plainly; default afterok). Every problem is
  * reported at once, with its place in the file.
  */
