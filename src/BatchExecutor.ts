@@ -23,9 +23,9 @@ import { JobStore } from "./JobStore.js"
 import type { JobKey, SubmitIntent } from "./JobStore.js"
 import type { CancelOutcome, CancelRefusal, CommandAnswer, Dialect, Invocation, JobPaths, StatusContext } from "./Scheduler.js"
 import { arrayIndexVariable, scriptStemPlaceholder } from "./Scheduler.js"
-import { makeScriptWriter, renderScript, skipDirectives } from "./Script.js"
-import { applyObservation, cancelled } from "./Transition.js"
-import * as WorkingDirectory from "./WorkingDirectory.js"
+import { makeScriptWriter, renderScript, skipDirectives } from "./internal/script.js"
+import { applyObservation, cancelled } from "./internal/transition.js"
+import * as WorkingDirectory from "./internal/workingDirectory.js"
 
 export { dependencyVerdict } from "./Domain.js"
 

@@ -11,9 +11,9 @@ import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
 import { resourceDefaultFields } from "./Domain.js"
-import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./Script.js"
+import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./internal/script.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
-import type { JobOptions as JobOptionsType } from "./JobOptions.js"
+import type { JobOptions as JobOptionsType } from "./internal/jobOptions.js"
 import {
   decodeJobOptions,
   isRecord,
@@ -26,10 +26,10 @@ import {
   TemplateName,
   templateNamePattern,
   unitProblems
-} from "./JobOptions.js"
-import * as WorkingDirectory from "./WorkingDirectory.js"
+} from "./internal/jobOptions.js"
+import * as WorkingDirectory from "./internal/workingDirectory.js"
 
-export { suggest } from "./JobOptions.js"
+export { suggest } from "./internal/jobOptions.js"
 
 /** Executors this version of cluster-api can run jobs on. */
 export const availableExecutors = ["local", "slurm", "lsf", "sge", "pbs"] as const

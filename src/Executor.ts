@@ -19,20 +19,20 @@ import type {
 } from "./Errors.js"
 import type { ConfigOptions } from "./Config.js"
 import { arraySize, JobSpec as JobSpecSchema, maxArraySize } from "./Domain.js"
-import type { LoginShell } from "./Script.js"
+import type { LoginShell } from "./internal/script.js"
 import {
   directiveLineProblem,
   loginShebang,
   requireNoControlCharacters,
   shebangProblem,
   validateEnv
-} from "./Script.js"
+} from "./internal/script.js"
 import { Memory, Walltime } from "./Units.js"
 import { InvalidJobSpec as InvalidJobSpecError, InvalidMemory, InvalidWalltime } from "./Errors.js"
 import * as JobName from "./JobName.js"
-import { applyTemplate, regexProblem } from "./JobOptions.js"
+import { applyTemplate, regexProblem } from "./internal/jobOptions.js"
 
-export { globToRegExp } from "./Glob.js"
+export { globToRegExp } from "./internal/glob.js"
 
 export type SubmitFailure =
   | SubmitError

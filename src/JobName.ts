@@ -7,7 +7,7 @@
  * The prefix is made safe like the rest of the name, so the head of every full name is
  * `{safe prefix}-` and a name is recognised by the same head it was given.
  */
-import { globToRegExp } from "./Glob.js"
+import { globToRegExp } from "./internal/glob.js"
 
 /** Replaces every character outside `[A-Za-z0-9_.-]` with `-`. */
 export const sanitize = (name: string): string => name.replace(/[^\w.-]/g, "-")

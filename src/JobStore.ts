@@ -19,7 +19,7 @@ import { Clock, Context, Effect, Fiber, Layer, Option, PubSub, Queue } from "eff
 import type { FailureReason, JobRecord, JobStatus } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
-import { globToRegExp } from "./Glob.js"
+import { globToRegExp } from "./internal/glob.js"
 
 /**
  * Which job a record is: the executor that submitted it and the id its scheduler gave it. Ids are

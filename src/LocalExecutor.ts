@@ -56,9 +56,9 @@ import {
   wrapperArgv
 } from "./schedulers/Local.js"
 import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
-import { makeScriptWriter } from "./Script.js"
-import { applyObservation, cancelled } from "./Transition.js"
-import * as WorkingDirectory from "./WorkingDirectory.js"
+import { makeScriptWriter } from "./internal/script.js"
+import { applyObservation, cancelled } from "./internal/transition.js"
+import * as WorkingDirectory from "./internal/workingDirectory.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)

@@ -3,7 +3,7 @@
  *
  * Started with its layer and stopped with the layer's scope, it polls every `poll_interval`:
  * ONE `Executor.poll` for all active jobs per tick, observations turned into transitions by the
- * pure functions in Transition.ts and written through the JobStore, and jobs nobody reported for
+ * pure functions in internal/transition.ts and written through the JobStore, and jobs nobody reported for
  * `zombie_timeout_minutes` marked Failed(Vanished). A poll that fails changes no job: it is
  * logged, published as a PollFailed event, and tried again on the next tick.
  *

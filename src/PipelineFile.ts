@@ -24,7 +24,7 @@
  * ```
  *
  * `steps` may also be a mapping of step names to their options. A step's options are the job
- * options of a template (JobOptions.ts), plus `depends_on` (step names, or `{ step, type }`) and
+ * options of a template (internal/jobOptions.ts), plus `depends_on` (step names, or `{ step, type }`) and
  * `dependency_type` (the type of the names listed plainly; default afterok). Every problem is
  * reported at once, with its place in the file.
  */
@@ -32,7 +32,7 @@ import { Either } from "effect"
 import { parseYaml } from "./Config.js"
 import type { Dependency } from "./Domain.js"
 import { PipelineInvalid } from "./Errors.js"
-import { decodeJobOptions, isRecord, mergeUnder, showValue, toSpec } from "./JobOptions.js"
+import { decodeJobOptions, isRecord, mergeUnder, showValue, toSpec } from "./internal/jobOptions.js"
 import type { PipelineSpec, PipelineStep, StepDependency } from "./Pipeline.js"
 
 const dependencyTypes: ReadonlyArray<Dependency["type"]> = ["afterok", "afternotok", "afterany"]

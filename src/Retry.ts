@@ -18,7 +18,7 @@ import type { SubmitFailure } from "./Executor.js"
 import { Executor, memoryBytesOf, walltimeOf } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey } from "./JobStore.js"
-import { applyObservation } from "./Transition.js"
+import { applyObservation } from "./internal/transition.js"
 import { formatHMS, memoryInMegabytes } from "./Units.js"
 
 /** What a retry policy retries when it names no kinds: every failure but these. */

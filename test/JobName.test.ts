@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
-import { globToRegExp } from "../src/Glob.js"
+import { globToRegExp } from "../src/internal/glob.js"
 import * as JobName from "../src/JobName.js"
 
 /** Any prefix, set or not ("" and undefined both mean none). */

@@ -5,8 +5,8 @@ import type { JobSpec } from "../src/Domain.js"
 import { ArraySpec, formatArraySpec } from "../src/Domain.js"
 import { InvalidJobSpec } from "../src/Errors.js"
 import { prepareJob } from "../src/Executor.js"
-import type { JobOptions } from "../src/JobOptions.js"
-import { applyTemplate, decodeJobOptions, jobOptionKeys, mergeUnder, parseArraySpec, toSpec } from "../src/JobOptions.js"
+import type { JobOptions } from "../src/internal/jobOptions.js"
+import { applyTemplate, decodeJobOptions, jobOptionKeys, mergeUnder, parseArraySpec, toSpec } from "../src/internal/jobOptions.js"
 
 /** The options of the README's gpu template, as YAML would give them. */
 const gpuYaml = {

@@ -9,7 +9,7 @@ import { defaultOptions } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { Observation } from "../src/Domain.js"
 import type { PreparedJob } from "../src/Executor.js"
-import { skipDirectives } from "../src/Script.js"
+import { skipDirectives } from "../src/internal/script.js"
 import {
   bjobsFields,
   cancel,

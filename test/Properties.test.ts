@@ -12,7 +12,7 @@ import { ClusterConfig, loadConfig } from "../src/Config.js"
 import { JobRecord, JobSpec, JobStatus } from "../src/Domain.js"
 import { prepareJob } from "../src/Executor.js"
 import { parseWhen } from "../src/JobQueries.js"
-import { aggregateArray, applyObservation, isCancelled } from "../src/Transition.js"
+import { aggregateArray, applyObservation, isCancelled } from "../src/internal/transition.js"
 import { parserCases } from "./support/Parsers.js"
 import { removeDir } from "./support/TempDirs.js"
 

@@ -14,7 +14,7 @@ import {
   skipDirectives,
   makeScriptWriter,
   writeScript
-} from "../src/Script.js"
+} from "../src/internal/script.js"
 
 describe("job names", () => {
   it.each([

@@ -32,7 +32,7 @@ import {
   submit
 } from "../src/schedulers/slurm/index.js"
 import { mergeObservations } from "../src/BatchExecutor.js"
-import { applyObservation } from "../src/Transition.js"
+import { applyObservation } from "../src/internal/transition.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 

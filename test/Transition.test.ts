@@ -12,7 +12,7 @@ import {
   observationProblem,
   reportsEnd,
   vanish
-} from "../src/Transition.js"
+} from "../src/internal/transition.js"
 
 const t0 = new Date("2026-01-01T00:00:00Z")
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000)

@@ -6,7 +6,7 @@ import { Duration, Either, Option } from "effect"
 import type { Dependency, FailureKind, JobStatus } from "../Domain.js"
 import { FailureKind as FailureKindSchema, JobStatus as JobStatusSchema } from "../Domain.js"
 import * as JobName from "../JobName.js"
-import { shellQuote } from "../Script.js"
+import { shellQuote } from "../internal/script.js"
 import { durationForms, formatHMS, parseDuration, parseSlurmTime, parseWalltime } from "../Units.js"
 
 /** Parses a timeout: a length of time in the one grammar of the command line (`parseDuration`), more than zero. */

@@ -15,7 +15,7 @@ import { isTerminal } from "../Domain.js"
 import { Executor } from "../Executor.js"
 import { JobStore } from "../JobStore.js"
 import { lastAttemptOf } from "../Retry.js"
-import { shellQuote } from "../Script.js"
+import { shellQuote } from "../internal/script.js"
 import { formatTable } from "./Progress.js"
 
 export const cancelOnInterruptOption = Options.boolean("cancel-on-interrupt").pipe(

@@ -8,7 +8,7 @@ import { JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
 import * as JobQueries from "../JobQueries.js"
 import { keyString } from "../JobStore.js"
-import * as WorkingDirectory from "../WorkingDirectory.js"
+import * as WorkingDirectory from "../internal/workingDirectory.js"
 import { UsageError } from "./Exit.js"
 import { statePath } from "./Globals.js"
 

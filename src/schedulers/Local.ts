@@ -6,9 +6,9 @@
 import type { ElementObservation, FailureReason, JobStatus } from "../Domain.js"
 import type { ConfigOptions } from "../Config.js"
 import type { PreparedJob } from "../Executor.js"
-import { renderScript, skipDirectives } from "../Script.js"
+import { renderScript, skipDirectives } from "../internal/script.js"
 import { arrayIndexVariable } from "../Scheduler.js"
-import { signalOfStatus } from "../Signals.js"
+import { signalOfStatus } from "../internal/signals.js"
 
 /** The environment variable that holds an array element's index in a local array job. */
 export { arrayIndexVariable } from "../Scheduler.js"

@@ -5,7 +5,7 @@
 import { Either } from "effect"
 import type { BatchListing } from "../Scheduler.js"
 import type { ElementObservation, FailureReason, JobStatus, Observation } from "../Domain.js"
-import { isExitCode, observationProblem } from "../Transition.js"
+import { isExitCode, observationProblem } from "../internal/transition.js"
 
 /** What a scheduler's state (or end) means here. */
 export interface StateOutcome {

@@ -18,7 +18,7 @@ import * as Fiber from "effect/Fiber"
 import { Console as NodeConsole } from "node:console"
 import { Writable } from "node:stream"
 import { run } from "../../src/cli/Cli.js"
-import * as WorkingDirectory from "../../src/WorkingDirectory.js"
+import * as WorkingDirectory from "../../src/internal/workingDirectory.js"
 
 export interface CliResult {
   readonly code: number

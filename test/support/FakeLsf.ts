@@ -6,7 +6,7 @@
  * it was told to.
  */
 import { Effect, Ref } from "effect"
-import { globToRegExp } from "../../src/Glob.js"
+import { globToRegExp } from "../../src/internal/glob.js"
 import type { RecordedCall, Reply, Rule } from "../../src/TestCommandRunner.js"
 
 /** One bjobs -json record, with the fields the dialect asks for. */

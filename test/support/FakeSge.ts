@@ -5,7 +5,7 @@
  * qstat; qdel deletes, or refuses the ids it was told to; qrls clears a hold.
  */
 import { Effect, Ref } from "effect"
-import { globToRegExp } from "../../src/Glob.js"
+import { globToRegExp } from "../../src/internal/glob.js"
 import type { RecordedCall, Reply, Rule } from "../../src/TestCommandRunner.js"
 
 /** One `job_list` entry of `qstat -xml`. */

@@ -17,7 +17,7 @@ import { parseMonthNameTime } from "../../src/schedulers/Observed.js"
 import * as Pbs from "../../src/schedulers/pbs/index.js"
 import * as Sge from "../../src/schedulers/sge/index.js"
 import * as Slurm from "../../src/schedulers/slurm/index.js"
-import { isExitCode, observationProblem } from "../../src/Transition.js"
+import { isExitCode, observationProblem } from "../../src/internal/transition.js"
 import { parseMemory, parseWalltime } from "../../src/Units.js"
 import { jobRecord } from "./Records.js"
 

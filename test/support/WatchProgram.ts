@@ -24,7 +24,7 @@ import type { ConfigOptions } from "../../src/Config.js"
 import { isTerminalStatus } from "../../src/Domain.js"
 import { Executor } from "../../src/Executor.js"
 import { Monitor } from "../../src/Monitor.js"
-import { shellQuote } from "../../src/Script.js"
+import { shellQuote } from "../../src/internal/script.js"
 
 export interface WatchConfig extends Partial<ConfigOptions> {
   readonly deliveries: string

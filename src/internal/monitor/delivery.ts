@@ -16,7 +16,7 @@ import type { JobChange, JobKey, JobStoreShape } from "../../JobStore.js"
 import { JobStore } from "../../JobStore.js"
 import type { RetryPlan } from "../../Retry.js"
 import { planRetry, submitAttempt } from "../../Retry.js"
-import { isCancelled } from "../../Transition.js"
+import { isCancelled } from "../transition.js"
 import * as State from "./state.js"
 
 /** What the Monitor's parts share: its services, its one state, its event hub and fibers. */

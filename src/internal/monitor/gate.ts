@@ -15,7 +15,7 @@ import type { ExecutorShape } from "../../Executor.js"
 import type { JobChange, JobStoreShape } from "../../JobStore.js"
 import { JobStore } from "../../JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "../../Retry.js"
-import { applyObservation } from "../../Transition.js"
+import { applyObservation } from "../transition.js"
 
 /** A held job and the dependencies the gate judges for it. */
 export interface Waiting {

@@ -8,7 +8,7 @@ import type { ConfigOptions } from "../../Config.js"
 import type { Dependency } from "../../Domain.js"
 import type { PreparedJob } from "../../Executor.js"
 import { indexPlaceholder } from "../../Scheduler.js"
-import { directiveQuote, directiveValue, skipDirectives } from "../../Script.js"
+import { directiveQuote, directiveValue, skipDirectives } from "../../internal/script.js"
 import { bytesIn, formatHM } from "../../Units.js"
 
 // ---------------------------------------------------------------------------------------------

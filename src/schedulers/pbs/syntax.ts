@@ -9,7 +9,7 @@ import type { ConfigOptions } from "../../Config.js"
 import type { Dependency } from "../../Domain.js"
 import type { PreparedJob } from "../../Executor.js"
 import { indexPlaceholder } from "../../Scheduler.js"
-import { directiveValue as quotedValue, scriptShell, shellQuote, skipDirectives } from "../../Script.js"
+import { directiveValue as quotedValue, scriptShell, shellQuote, skipDirectives } from "../../internal/script.js"
 import { bytesIn, formatHMS } from "../../Units.js"
 import { tokenMarker } from "../Token.js"
 

@@ -9,7 +9,7 @@ import type { ConfigOptions } from "../../Config.js"
 import type { Dependency } from "../../Domain.js"
 import type { PreparedJob } from "../../Executor.js"
 import { indexPlaceholder } from "../../Scheduler.js"
-import { directiveValue, scriptShell, skipDirectives } from "../../Script.js"
+import { directiveValue, scriptShell, skipDirectives } from "../../internal/script.js"
 import { formatHMS } from "../../Units.js"
 
 // ---------------------------------------------------------------------------------------------

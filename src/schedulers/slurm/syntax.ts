@@ -9,7 +9,7 @@ import type { ConfigOptions } from "../../Config.js"
 import type { Dependency } from "../../Domain.js"
 import { formatArraySpec } from "../../Domain.js"
 import type { PreparedJob } from "../../Executor.js"
-import { directiveValue } from "../../Script.js"
+import { directiveValue } from "../../internal/script.js"
 import { formatSlurmTime, memoryInMegabytes } from "../../Units.js"
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Either } from "effect"
-import { InvalidJobSpec } from "./Errors.js"
-import * as JobName from "./JobName.js"
+import { InvalidJobSpec } from "../Errors.js"
+import * as JobName from "../JobName.js"
 
 /** Whether a value is one word that needs no quoting, in a shell or on a directive line. */
 export const isPlainWord = (value: string): boolean => /^[\w@%+=:,./-]+$/.test(value)

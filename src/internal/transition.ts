@@ -2,8 +2,8 @@
  * The pure transition function: what a record becomes given one observation, or given that no
  * executor has reported it for a while. No time is read here: `now` is passed in.
  */
-import type { ArrayElement, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "./Domain.js"
-import { arraySize, isTerminalStatus } from "./Domain.js"
+import type { ArrayElement, ElementObservation, FailureReason, JobRecord, JobStatus, Observation } from "../Domain.js"
+import { arraySize, isTerminalStatus } from "../Domain.js"
 
 /** An exit code as recorded, after the scheduler's own encoding of signals: 0 to 255. */
 export const isExitCode = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= 255
