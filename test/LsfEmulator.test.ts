@@ -221,8 +221,9 @@ describe("LSF emulator", { timeout: 120_000 }, () => {
     const a = lsf.submit("exit 1\n", ["-J", "a"])
     const b = lsf.submit(`touch ${marker}\n`, ["-J", "b", "-ti", "-w", `done(${a}) && ended(${a})`])
     const c = lsf.submit(`touch ${marker}\n`, ["-J", "c", "-w", `done(${a})`])
-    await lsf.waitFor((rs) => rs.find((r) => r.JOBID === b)?.STAT === "EXIT")
-    await new Promise((r) => setTimeout(r, 500))
+    // d waits for a's end whatever it was: once d has run, the emulator has judged c against a's end.
+    const d = lsf.submit("true\n", ["-J", "d", "-w", `ended(${a})`])
+    await lsf.waitFor((rs) => rs.find((r) => r.JOBID === b)?.STAT === "EXIT" && rs.find((r) => r.JOBID === d)?.STAT === "DONE")
     const rs = lsf.records()
     expect(rs.find((r) => r.JOBID === a)).toMatchObject({ STAT: "EXIT", EXIT_CODE: "1" })
     expect(rs.find((r) => r.JOBID === b)).toMatchObject({

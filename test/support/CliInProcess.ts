@@ -19,6 +19,7 @@ import { Console as NodeConsole } from "node:console"
 import { Writable } from "node:stream"
 import { run } from "../../src/cli/Cli.js"
 import * as WorkingDirectory from "../../src/internal/workingDirectory.js"
+import { whenPrinted } from "./Until.js"
 
 export interface CliResult {
   readonly code: number
@@ -156,24 +157,7 @@ export const startCli = (args: ReadonlyArray<string>, options: CliRunOptions): S
   exited.catch(() => undefined)
   const printed = () => ({ code: ended !== undefined && Exit.isSuccess(ended) ? ended.value.code : undefined, ...output() })
   const printedMatch = (pattern: RegExp, timeoutMs = 60_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        const { stderr, stdout } = output()
-        if (pattern.test(stdout) || pattern.test(stderr)) done(resolve)
-        else if (ended !== undefined) done(() => reject(new Error(`it ended before printing ${pattern}:\n${stdout}\n${stderr}`)))
-      }
-      const giveUp = setTimeout(() => {
-        const { stderr, stdout } = output()
-        done(() => reject(new Error(`nothing matched ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`)))
-      }, timeoutMs)
-      const done = (then: () => void) => {
-        clearTimeout(giveUp)
-        listeners.delete(check)
-        then()
-      }
-      listeners.add(check)
-      check()
-    })
+    whenPrinted(listeners, output, () => ended !== undefined, pattern, timeoutMs)
   const interrupt = () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
   return { printed, printedMatch, exited, interrupt }
 }

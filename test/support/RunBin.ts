@@ -4,6 +4,7 @@
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import { join } from "node:path"
+import { whenPrinted } from "./Until.js"
 
 export interface BinResult {
   readonly code: number | null
@@ -91,24 +92,6 @@ export const startBin = (
     })
   })
   const printedMatch = (pattern: RegExp, timeoutMs = 60_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (pattern.test(stdout) || pattern.test(stderr)) done(resolve)
-        else if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`it ended before printing ${pattern}:\n${stdout}\n${stderr}`)))
-        }
-      }
-      const giveUp = setTimeout(
-        () => done(() => reject(new Error(`nothing matched ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))),
-        timeoutMs
-      )
-      const done = (then: () => void) => {
-        clearTimeout(giveUp)
-        listeners.delete(check)
-        then()
-      }
-      listeners.add(check)
-      check()
-    })
+    whenPrinted(listeners, () => ({ stdout, stderr }), () => child.exitCode !== null || child.signalCode !== null, pattern, timeoutMs)
   return { child, printed, printedMatch, exited }
 }

@@ -14,3 +14,33 @@ export const until = (what: string, predicate: () => boolean, ms = 30_000): Prom
     }
     check()
   })
+
+/**
+ * Resolves once `pattern` matches what a running command printed (checked whenever `listeners`
+ * are told of new output); rejects when it ended first (`ended()`), or after `timeoutMs`.
+ */
+export const whenPrinted = (
+  listeners: Set<() => void>,
+  output: () => { readonly stdout: string; readonly stderr: string },
+  ended: () => boolean,
+  pattern: RegExp,
+  timeoutMs = 60_000
+): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    const check = () => {
+      const { stderr, stdout } = output()
+      if (pattern.test(stdout) || pattern.test(stderr)) done(resolve)
+      else if (ended()) done(() => reject(new Error(`it ended before printing ${pattern}:\n${stdout}\n${stderr}`)))
+    }
+    const giveUp = setTimeout(() => {
+      const { stderr, stdout } = output()
+      done(() => reject(new Error(`nothing matched ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`)))
+    }, timeoutMs)
+    const done = (then: () => void) => {
+      clearTimeout(giveUp)
+      listeners.delete(check)
+      then()
+    }
+    listeners.add(check)
+    check()
+  })
