@@ -21,7 +21,7 @@ import type { StoreError } from "./Errors.js"
 import { AmbiguousJob, InvalidImport, JobNotFound } from "./Errors.js"
 import type { JobFilter, JobHistory, JobKey } from "./JobStore.js"
 import { JobStore, keyString } from "./JobStore.js"
-import { statusFileName } from "./schedulers/Local.js"
+import { statusFileName } from "./schedulers/local/files.js"
 import { durationForms, parseDuration } from "./Units.js"
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
  * the store does not hold keeps the job held, with one warning. Holding needs a program that polls
  * (the Monitor, or the CLI's `wait`).
  *
- * Every process is started through a small shell wrapper (see schedulers/Local.ts) that leads its
+ * Every process is started through a small shell wrapper (see schedulers/local/files.ts) that leads its
  * process group and leaves two files beside the job script: its pid when it starts, and the
  * script's exit status when the script ends. The processes do not need the program that started
  * them: when that program dies they run on, and the next program on the same store takes the jobs
@@ -41,21 +41,10 @@ import * as JobName from "./JobName.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey } from "./JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
-import {
-  cleanEnvironment,
-  hasEnded,
-  jobEnvironment,
-  logFileName,
-  observe,
-  parseStatusFile,
-  processLogPath,
-  renderLocalScript,
-  resumedState,
-  statusFileName,
-  wantsCleanEnv,
-  wrapperArgv
-} from "./schedulers/Local.js"
-import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
+import { parseStatusFile, statusFileName, wrapperArgv } from "./schedulers/local/files.js"
+import { cleanEnvironment, jobEnvironment, logFileName, processLogPath, renderLocalScript, wantsCleanEnv } from "./schedulers/local/script.js"
+import { hasEnded, observe, resumedState } from "./schedulers/local/status.js"
+import type { Findings, ProcessState, RecordedProcess } from "./schedulers/local/status.js"
 import { makeScriptWriter } from "./Script.js"
 import { applyObservation, cancelled } from "./Transition.js"
 import * as WorkingDirectory from "./WorkingDirectory.js"
