@@ -33,6 +33,8 @@ import { OutputNotFound } from "./Errors.js"
 import { globToRegExp } from "./Glob.js"
 import { regexProblem } from "./JobOptions.js"
 import { indexPlaceholder, logPath, statusOf } from "./JobQueries.js"
+import type { Registry } from "./Scheduler.js"
+import { Schedulers } from "./Scheduler.js"
 import { applyObservation } from "./Transition.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -291,11 +293,11 @@ export const readOutput: (
   record: JobRecord,
   stream: "stdout" | "stderr",
   options?: ReadOutputOptions
-) => Effect.Effect<string, OutputNotFound | PlatformError, FileSystem.FileSystem> = Effect.fn(
+) => Effect.Effect<string, OutputNotFound | PlatformError, FileSystem.FileSystem | Schedulers> = Effect.fn(
   "Diagnosis.readOutput"
 )(function*(record: JobRecord, stream: "stdout" | "stderr", options: ReadOutputOptions = {}) {
   const { index, tail } = options
-  const found = logPath(record, stream, index)
+  const found = logPath(yield* Schedulers, record, stream, index)
   if (Either.isLeft(found)) return yield* new OutputNotFound({ jobId: record.jobId, stream, problem: found.left })
   const file = found.right
   const size = yield* fileSize(file)
@@ -522,17 +524,17 @@ const scanFiles = (files: ReadonlyArray<string>, settings: ScanSettings) =>
   })
 
 /** A job's (or element's) stderr then stdout log paths, those it has. */
-const logFiles = (record: JobRecord, index: number | undefined): ReadonlyArray<string> =>
-  (["stderr", "stdout"] as const).flatMap((stream) => Either.match(logPath(record, stream, index), {
+const logFiles = (schedulers: Registry, record: JobRecord, index: number | undefined): ReadonlyArray<string> =>
+  (["stderr", "stdout"] as const).flatMap((stream) => Either.match(logPath(schedulers, record, stream, index), {
     onLeft: () => [],
     onRight: (file) => [file]
   }))
 
 /** Every log of a job: each element's, for an array job (stderr before stdout). */
-const allLogFiles = (record: JobRecord): ReadonlyArray<string> =>
+const allLogFiles = (schedulers: Registry, record: JobRecord): ReadonlyArray<string> =>
   record.array === undefined
-    ? logFiles(record, undefined)
-    : arrayIndices(record.array).flatMap((i) => logFiles(record, i))
+    ? logFiles(schedulers, record, undefined)
+    : arrayIndices(record.array).flatMap((i) => logFiles(schedulers, record, i))
 
 /**
  * Scans the last 10,000 lines of a job's stderr and then its stdout (every element's, for an
@@ -543,9 +545,9 @@ export const checkLogs: (
   record: JobRecord,
   check: LogCheck,
   options: ConfigOptions
-) => Effect.Effect<ScanResult, never, FileSystem.FileSystem> = Effect.fn("Diagnosis.checkLogs")(
+) => Effect.Effect<ScanResult, never, FileSystem.FileSystem | Schedulers> = Effect.fn("Diagnosis.checkLogs")(
   function*(record: JobRecord, check: LogCheck, options: ConfigOptions) {
-    return yield* scanFiles(allLogFiles(record), yield* scanSettings(check, options))
+    return yield* scanFiles(allLogFiles(yield* Schedulers, record), yield* scanSettings(check, options))
   }
 )
 
@@ -560,7 +562,7 @@ export const checkLogs: (
 export const doneVerdict: (
   record: JobRecord,
   options: ConfigOptions
-) => Effect.Effect<FailureReason | undefined, never, FileSystem.FileSystem | Path.Path> = Effect.fn(
+) => Effect.Effect<FailureReason | undefined, never, FileSystem.FileSystem | Path.Path | Schedulers> = Effect.fn(
   "Diagnosis.doneVerdict"
 )(function*(record: JobRecord, options: ConfigOptions) {
   const spec = record.spec
@@ -698,7 +700,7 @@ export const failureInfo: (
   record: JobRecord,
   options: ConfigOptions,
   infoOptions?: FailureInfoOptions
-) => Effect.Effect<FailureInfo, never, FileSystem.FileSystem | Path.Path> = Effect.fn("Diagnosis.failureInfo")(
+) => Effect.Effect<FailureInfo, never, FileSystem.FileSystem | Path.Path | Schedulers> = Effect.fn("Diagnosis.failureInfo")(
   function*(record: JobRecord, options: ConfigOptions, infoOptions: FailureInfoOptions = {}) {
     const tail = Math.max(0, Math.floor(infoOptions.tail ?? 20))
     const failed = record.array === undefined ? undefined : failedElementIndices(record)
@@ -709,7 +711,8 @@ export const failureInfo: (
     // The job's own reason; for an array, its element's where the job's says less.
     const reason = record.reason
     const detail = reason === undefined || reason._tag === "ElementsFailed" ? elementRecord?.reason ?? reason : reason
-    const path = (stream: "stdout" | "stderr") => Either.getOrUndefined(logPath(record, stream, element))
+    const schedulers = yield* Schedulers
+    const path = (stream: "stdout" | "stderr") => Either.getOrUndefined(logPath(schedulers, record, stream, element))
     const stdoutPath = path("stdout")
     const stderrPath = path("stderr")
     const tailOf = (file: string | undefined) =>
@@ -717,7 +720,7 @@ export const failureInfo: (
         ? Effect.succeed(undefined)
         : readTail(file, tail).pipe(Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
     const settings = yield* scanSettings(record.spec?.logCheck, options)
-    const scanned = yield* scanFiles(logFiles(record, element), settings)
+    const scanned = yield* scanFiles(logFiles(schedulers, record, element), settings)
     const expected = record.spec?.expectedOutputs
     const outputs = expected === undefined ? undefined : yield* expectedOutputs(record, expected)
     const exitCode = record.exitCode ?? (detail?._tag === "NonZeroExit" ? detail.exitCode : elementRecord?.exitCode)

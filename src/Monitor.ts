@@ -68,10 +68,14 @@ import type { JobChange, JobKey } from "./JobStore.js"
 import { JobStore } from "./JobStore.js"
 import type { RetryPlan } from "./Retry.js"
 import { lastAttemptOf, planRetry, submitAttempt } from "./Retry.js"
+import { Schedulers } from "./Scheduler.js"
 import { isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "./Transition.js"
 
-/** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
-export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
+/**
+ * What the Monitor needs: the config, the executor, the store, and files and the schedulers' log
+ * paths (for a job's output checks).
+ */
+export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path | Schedulers
 
 /** Which endings a callback is for. */
 export type ExitCondition = "success" | "failure" | "killed" | "any"
@@ -221,9 +225,9 @@ export const makeWith = (monitorOptions: MonitorOptions) => Effect.gen(function*
   const { options } = yield* ClusterConfig
   const executor = yield* Executor
   const store = yield* JobStore
-  const platform = Context.merge(
-    Context.make(FileSystem.FileSystem, yield* FileSystem.FileSystem),
-    Context.make(Path.Path, yield* Path.Path)
+  const platform = Context.make(FileSystem.FileSystem, yield* FileSystem.FileSystem).pipe(
+    Context.add(Path.Path, yield* Path.Path),
+    Context.add(Schedulers, yield* Schedulers)
   )
   const pollInterval = Duration.seconds(options.poll_interval)
   const zombieMillis = options.zombie_timeout_minutes * 60_000

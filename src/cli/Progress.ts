@@ -12,6 +12,7 @@ import type { FailureInfo } from "../Diagnosis.js"
 import type { ArrayElement, FailureReason, JobEvent, JobRecord, JobStatus } from "../Domain.js"
 import { arraySize, describeReason, failedElementIndices, formatArraySpec, isTerminalStatus } from "../Domain.js"
 import { shownLogPath } from "../JobQueries.js"
+import { builtin } from "../schedulers/builtin.js"
 import { formatBytes } from "../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -253,8 +254,8 @@ export const jobDetailsText = (
     ["Last seen", formatDateTime(record.lastSeen)],
     ["Work dir", record.workDir],
     ["Script", record.scriptPath],
-    ["Stdout", shownLogPath(record, "stdout")],
-    ["Stderr", shownLogPath(record, "stderr")],
+    ["Stdout", shownLogPath(builtin, record, "stdout")],
+    ["Stderr", shownLogPath(builtin, record, "stderr")],
     [
       "Array",
       record.array === undefined
