@@ -9,6 +9,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, TestClock } from "effect"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import * as BatchExecutor from "../src/BatchExecutor.js"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { Observation } from "../src/Domain.js"
@@ -96,4 +98,17 @@ describe("a scheduler a program adds", () => {
         Effect.scoped,
         Effect.provide(ClusterApi.layerTest({ config: { executor: scheduler.name, log_directory: tempDir() } }))
       )))
+
+  it.live("a config file may say executor: toy to ClusterApi.layer given the toy; the loader refuses it otherwise", () =>
+    Effect.gen(function*() {
+      const configPath = join(tempDir(), "cluster-api.yaml")
+      writeFileSync(configPath, `executor: toy\nstate_path: ":memory:"\nlog_directory: ${JSON.stringify(tempDir())}\n`)
+      const kind = yield* Effect.map(Executor, (e) => e.kind).pipe(
+        Effect.provide(ClusterApi.layer({ configPath, schedulers: [...builtin, toy] }))
+      )
+      expect(kind).toBe("toy")
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(ClusterApi.layer({ configPath }))))
+      expect(error._tag).toBe("ConfigInvalid")
+      expect(error.message).toContain(`executor: expected one of local, slurm, lsf, sge, pbs, auto, got "toy"`)
+    }))
 })
