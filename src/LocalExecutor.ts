@@ -13,7 +13,7 @@
  * the store does not hold keeps the job held, with one warning. Holding needs a program that polls
  * (the Monitor, or the CLI's `wait`).
  *
- * Every process is started through a small shell wrapper (see schedulers/local/files.ts) that leads its
+ * Every process is started through a small shell wrapper (see schedulers/Local.ts) that leads its
  * process group and leaves two files beside the job script: its pid when it starts, and the
  * script's exit status when the script ends. The processes do not need the program that started
  * them: when that program dies they run on, and the next program on the same store takes the jobs
