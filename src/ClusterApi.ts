@@ -13,65 +13,64 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
 import type { CommandRunner } from "./CommandRunner.js"
 import type { ConfigOptions, LoadOptions } from "./Config.js"
 import { ClusterConfig, defaultOptions, inMemoryState, statePathOf, withDetection } from "./Config.js"
 import * as Detect from "./Detect.js"
-import type { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
-import { StoreError } from "./Errors.js"
+import type { ConfigNotFound, UnknownProfile } from "./Errors.js"
+import { ConfigInvalid, StoreError } from "./Errors.js"
 import type { Executor } from "./Executor.js"
 import type { JobStore } from "./JobStore.js"
 import { layerMemory } from "./JobStore.js"
-import * as LocalExecutor from "./LocalExecutor.js"
-import * as LsfExecutor from "./LsfExecutor.js"
 import * as Monitor from "./Monitor.js"
-import * as PbsExecutor from "./PbsExecutor.js"
-import * as SgeExecutor from "./SgeExecutor.js"
-import * as SlurmExecutor from "./SlurmExecutor.js"
+import type { ExecutorRequirements, Registry } from "./Scheduler.js"
+import { schedulerNamed, Schedulers } from "./Scheduler.js"
+import { builtin, namesOf } from "./schedulers/builtin.js"
 import * as SqliteJobStore from "./SqliteJobStore.js"
 import type { Rule, SpawnRule } from "./TestCommandRunner.js"
 import { TestCommandRunner } from "./TestCommandRunner.js"
 
-/** Every service a program gets from `ClusterApi.layer`. */
-export type Services = ClusterConfig | CommandRunner | JobStore | Executor | Monitor.Monitor
+export { builtin } from "./schedulers/builtin.js"
 
-/** The executor the config names. */
-export const executorLayer: Layer.Layer<
-  Executor,
-  never,
-  ClusterConfig | CommandRunner | JobStore | FileSystem.FileSystem | Path.Path
-> = Layer.unwrapEffect(
-  Effect.map(ClusterConfig, ({ options }) => {
-    switch (options.executor) {
-      case "local":
-        return LocalExecutor.layer
-      case "slurm":
-        return SlurmExecutor.layer
-      case "lsf":
-        return LsfExecutor.layer
-      case "sge":
-        return SgeExecutor.layer
-      case "auto":
-        // A config made in code (a loaded one has auto resolved already): detect, then build the
-        // layer this switch picks for the detected executor, with the config saying so.
-        return Layer.unwrapEffect(
-          Effect.gen(function*() {
-            const config = yield* ClusterConfig
-            const detection = yield* Detect.detect()
-            yield* Effect.logDebug(`executor: auto → ${detection.executor}: ${detection.reason}`)
-            // Made in code, an explicit pbs_flavor cannot be told from the default: one that is
-            // not the default is kept.
-            const keepPbsFlavor = config.options.pbs_flavor !== defaultOptions.pbs_flavor
-            const resolved = withDetection(config, detection, { keepPbsFlavor })
-            // fresh: the memoized executorLayer is this very layer, still being built
-            return Layer.fresh(executorLayer).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
-          })
-        )
-      case "pbs":
-        return PbsExecutor.layer
+/** Every service a program gets from `ClusterApi.layer`. */
+export type Services = ClusterConfig | CommandRunner | JobStore | Executor | Monitor.Monitor | Schedulers
+
+/** The schedulers provided, else the built-in ones. */
+const knownSchedulers: Effect.Effect<Registry> = Effect.map(
+  Effect.serviceOption(Schedulers),
+  Option.getOrElse((): Registry => builtin)
+)
+
+/**
+ * The executor of the scheduler the config names, from the Schedulers provided (the built-in ones
+ * when none are). `auto` detects among them. A name none of them has fails with ConfigInvalid
+ * listing the names they have.
+ */
+export const executorLayer: Layer.Layer<Executor, ConfigInvalid, ExecutorRequirements> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const config = yield* ClusterConfig
+    const schedulers = yield* knownSchedulers
+    const { executor } = config.options
+    if (executor === "auto") {
+      // A config made in code (a loaded one has auto resolved already): detect, then build the
+      // detected scheduler's executor, with the config saying so.
+      const detection = yield* Detect.detect(undefined, schedulers)
+      yield* Effect.logDebug(`executor: auto → ${detection.executor}: ${detection.reason}`)
+      // Made in code, an explicit pbs_flavor cannot be told from the default: one that is
+      // not the default is kept.
+      const keepPbsFlavor = config.options.pbs_flavor !== defaultOptions.pbs_flavor
+      const resolved = withDetection(config, detection, { keepPbsFlavor })
+      // fresh: the memoized executorLayer is this very layer, still being built
+      return Layer.fresh(executorLayer).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
     }
+    const scheduler = schedulerNamed(schedulers, executor)
+    if (scheduler !== undefined) return scheduler.layer
+    return yield* new ConfigInvalid({
+      file: config.source.file ?? "made in code",
+      problems: [`executor: expected one of ${namesOf(schedulers).join(", ")}, auto, got ${JSON.stringify(executor)}`]
+    })
   })
 )
 
@@ -103,33 +102,62 @@ export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platf
   })
 )
 
-/** Wires the services from a config layer, a command runner layer, a store and an executor. */
-export const compose = <E, R, ES = never>(parts: {
+/**
+ * Wires the services from a config layer, a command runner layer, a store and an executor, with
+ * the schedulers the program knows.
+ */
+export const compose = <E, R, ES = never, EE = never>(parts: {
   readonly config: Layer.Layer<ClusterConfig, E, Platform>
   readonly runner: Layer.Layer<R | CommandRunner>
   /** Default: in memory. */
   readonly store?: Layer.Layer<JobStore, ES, ClusterConfig | Platform> | undefined
-  /** Default: the executor the config names. */
-  readonly executor?: Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | Platform> | undefined
+  /** Default: the executor of the scheduler the config names. */
+  readonly executor?: Layer.Layer<Executor, EE, ExecutorRequirements> | undefined
   /** How the Monitor starts (default: it adopts every unfinished job left by an earlier program). */
   readonly monitor?: Monitor.MonitorOptions | undefined
-}): Layer.Layer<Services | R, E | ES | StoreError> =>
-  Monitor.layerWith(parts.monitor ?? {}).pipe(
-    Layer.provideMerge(parts.executor ?? executorLayer),
+  /** The schedulers the program knows (default: the built-in ones). */
+  readonly schedulers?: Registry | undefined
+}): Layer.Layer<Services | R, E | ES | EE | ConfigInvalid | StoreError> => {
+  const executor: Layer.Layer<Executor, EE | ConfigInvalid, ExecutorRequirements> = parts.executor ?? executorLayer
+  return Monitor.layerWith(parts.monitor ?? {}).pipe(
+    Layer.provideMerge(executor),
     Layer.provideMerge(Layer.mergeAll(parts.runner, parts.store ?? layerMemory)),
     Layer.provideMerge(parts.config),
+    Layer.provideMerge(Schedulers.layer(parts.schedulers ?? builtin)),
     Layer.provide(NodeContext.layer)
   )
+}
 
 export type LayerError = ConfigNotFound | ConfigInvalid | UnknownProfile | StoreError
+
+/** What `layer` loads the config with, and the schedulers the program knows. */
+export interface LayerOptions extends LoadOptions {
+  /**
+   * The schedulers the program knows, the first that detection finds winning `executor: auto`
+   * (default: the built-in ones, `builtin`; give `[...builtin, mine]` to add one).
+   */
+  readonly schedulers?: Registry | undefined
+}
 
 /**
  * Everything, for real: the config from YAML (`profile`, `configPath`, `overrides` as in
  * `ClusterConfig.layer`), real processes, the store `state_path` names (SQLite by default), and
  * a Monitor that takes over what an earlier program left unfinished (`monitor` says otherwise).
  */
-export const layer = (options?: LoadOptions, monitor?: Monitor.MonitorOptions): Layer.Layer<Services, LayerError> =>
-  compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layer, store: storeLayer, monitor })
+export const layer = (options: LayerOptions = {}, monitor?: Monitor.MonitorOptions): Layer.Layer<Services, LayerError> => {
+  const { schedulers = builtin, ...load } = options
+  return compose({
+    config: ClusterConfig.layer({
+      ...load,
+      executors: load.executors ?? namesOf(schedulers),
+      detect: load.detect ?? Detect.detect(undefined, schedulers)
+    }),
+    runner: CommandRunnerNode.layer,
+    store: storeLayer,
+    monitor,
+    schedulers
+  })
+}
 
 /**
  * Everything for tests: a config made in code, a TestCommandRunner answering from rules (exposed
@@ -140,12 +168,15 @@ export const layerTest = (
     readonly config?: Partial<ConfigOptions> | undefined
     readonly rules?: ReadonlyArray<Rule> | undefined
     readonly spawnRules?: ReadonlyArray<SpawnRule> | undefined
-    /** Default: the executor the config names. */
-    readonly executor?: Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | Platform> | undefined
+    /** Default: the executor of the scheduler the config names. */
+    readonly executor?: Layer.Layer<Executor, never, ExecutorRequirements> | undefined
+    /** The schedulers the program knows (default: the built-in ones). */
+    readonly schedulers?: Registry | undefined
   } = {}
-): Layer.Layer<Services | TestCommandRunner, StoreError> =>
+): Layer.Layer<Services | TestCommandRunner, StoreError | ConfigInvalid> =>
   compose({
     config: ClusterConfig.layerTest(options.config),
     runner: TestCommandRunner.layer({ rules: options.rules ?? [], spawnRules: options.spawnRules ?? [] }),
-    executor: options.executor
+    executor: options.executor,
+    schedulers: options.schedulers
   })

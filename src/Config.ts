@@ -31,10 +31,19 @@ import * as WorkingDirectory from "./internal/workingDirectory.js"
 
 export { suggest } from "./internal/jobOptions.js"
 
-/** Executors this version of cluster-api can run jobs on. */
+/**
+ * The names of the schedulers built into cluster-api, what `executor` may be when a config is
+ * loaded on its own. schedulers/builtin.ts holds the schedulers themselves, in this order (the
+ * compiler checks that the two agree); a program that adds schedulers passes every name it knows
+ * in `LoadOptions.executors`.
+ */
 export const availableExecutors = ["local", "slurm", "lsf", "sge", "pbs"] as const
-/** `auto` picks the scheduler whose tools are on PATH, else local (see Detect.ts). */
-export const ConfigExecutor = Schema.Literal(...availableExecutors, "auto")
+/**
+ * A scheduler's name, or `auto`: the scheduler whose tools are on PATH, else local (see
+ * Detect.ts). Which names are known is checked when the config is loaded, and again when the
+ * executor is built.
+ */
+export const ConfigExecutor = Schema.String.pipe(Schema.pattern(/^[A-Za-z][\w.-]*$/))
 
 export const LsfUnits = Schema.Literal("KB", "MB", "GB", "TB")
 /** PBS Professional / OpenPBS, or TORQUE: their qsub and qstat differ. */
@@ -294,6 +303,8 @@ export interface LoadOptions {
    * `Detect.detect()` (the commands on this machine's PATH).
    */
   readonly detect?: Effect.Effect<Detection> | undefined
+  /** The schedulers' names `executor` may be besides `auto`; default {@link availableExecutors}. */
+  readonly executors?: ReadonlyArray<string> | undefined
 }
 
 type OptionKey = keyof ConfigOptions
@@ -308,9 +319,12 @@ const isOptional = (key: OptionKey): boolean => Schema.isPropertySignature(Confi
 const decodeOne = (key: OptionKey, value: unknown): boolean =>
   Either.isRight(Schema.decodeUnknownEither(ConfigOptions.pick(key))({ [key]: value }))
 
+/** What `executor` must be, in the words of a problem report. */
+const executorExpected = (known: ReadonlyArray<string>): string => `one of ${known.join(", ")}, auto`
+
 /** What each option's value must be, in the words of a problem report: `expected …`. */
 const expected: { readonly [K in OptionKey]: string } = {
-  executor: `one of ${availableExecutors.join(", ")}, auto`,
+  executor: executorExpected(availableExecutors),
   ...resourceExpected,
   poll_interval: "a positive number",
   log_directory: "a string",
@@ -373,7 +387,15 @@ const lineKeys: ReadonlySet<OptionKey> = new Set<OptionKey>([
 ])
 
 /** Problems with one present value, each naming its key path and what was expected. */
-const checkValue = (path: string, key: OptionKey, value: unknown): ReadonlyArray<string> => {
+const checkValue = (
+  path: string,
+  key: OptionKey,
+  value: unknown,
+  executors: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  if (key === "executor" && (typeof value !== "string" || (value !== "auto" && !executors.includes(value)))) {
+    return [`${path}: expected ${executorExpected(executors)}, got ${show(value)}`]
+  }
   if (!decodeOne(key, value)) {
     const quoteHint = (key === "memory" || key === "walltime") && typeof value === "number"
       ? " (quote it)"
@@ -595,7 +617,7 @@ export const loadConfig: (
           }
           continue
         }
-        const found = checkValue(`${layer.prefix}${key}`, key, value)
+        const found = checkValue(`${layer.prefix}${key}`, key, value, options.executors ?? availableExecutors)
         problems.push(...found)
         if (found.length === 0) {
           merged[key] = value
@@ -633,7 +655,7 @@ export const withDetection = (
   options: {
     ...config.options,
     executor: detection.executor,
-    ...(detection.executor === "pbs" && detection.pbsFlavor !== undefined && !keepPbsFlavor
+    ...(detection.pbsFlavor !== undefined && !keepPbsFlavor
       ? { pbs_flavor: detection.pbsFlavor }
       : {})
   },

@@ -23,13 +23,31 @@ export type DetectedPbsFlavor = "pro" | "torque"
 
 /** One scheduler whose commands were seen, and what showed it. */
 export interface Found {
-  readonly executor: Exclude<DetectedExecutor, "local">
+  /** The scheduler's name (`slurm`, …; a scheduler a program adds may be found too). */
+  readonly executor: string
   /** Short, e.g. `sbatch and squeue in /usr/bin` or `qstat -help says "SGE 8.1.9"`. */
   readonly evidence: string
 }
 
+/** What shows one scheduler on this machine: what a scheduler's `detect` answers. */
+export interface Sighting {
+  /** Short, e.g. `sbatch and squeue in /usr/bin` or `qstat -help says "SGE 8.1.9"`. */
+  readonly evidence: string
+  /** One sentence: why this scheduler. */
+  readonly reason: string
+  /** For PBS: the flavor qstat showed (it becomes the config's `pbs_flavor`). */
+  readonly pbsFlavor?: DetectedPbsFlavor | undefined
+}
+
+/** A scheduler as detection asks it: its name and whether the facts show it. */
+export interface Detector {
+  readonly name: string
+  readonly detect?: ((facts: DetectFacts) => Option.Option<Sighting>) | undefined
+}
+
 export interface Detection {
-  readonly executor: DetectedExecutor
+  /** The picked scheduler's name (`local` when none was found). */
+  readonly executor: string
   /** Set when `executor` is pbs. */
   readonly pbsFlavor?: DetectedPbsFlavor
   /** One sentence: why this executor. */
@@ -102,14 +120,17 @@ const flavorName = (flavor: DetectedPbsFlavor): string =>
 
 const unique = (items: ReadonlyArray<string>): ReadonlyArray<string> => [...new Set(items)]
 
-/** Picks the executor from the facts: see the module's comment for the precedence. */
-export const decide = (facts: DetectFacts): Detection => {
+/** A built-in scheduler seen in the facts. */
+type BuiltinSighting = Sighting & { readonly executor: Exclude<DetectedExecutor, "local"> }
+
+/** The built-in schedulers the facts show, in order of precedence (see the module's comment). */
+export const sightings = (facts: DetectFacts): ReadonlyArray<BuiltinSighting> => {
   const dir = (name: string): string | undefined => facts.onPath[name]
   const both = (pair: readonly [string, string]): boolean => pair.every((n) => dir(n) !== undefined)
   const where = (pair: readonly [string, string]): string => unique(pair.map((n) => dir(n) ?? "")).join(", ")
   const onPathIn = (pair: readonly [string, string]): string => `${pair[0]} and ${pair[1]} are on PATH (${where(pair)})`
 
-  const candidates: Array<Found & { readonly reason: string; readonly pbsFlavor?: DetectedPbsFlavor }> = []
+  const candidates: Array<BuiltinSighting> = []
 
   const slurm = schedulerCommands.slurm
   if (both(slurm)) {
@@ -121,27 +142,25 @@ export const decide = (facts: DetectFacts): Detection => {
   }
 
   const qsub = schedulerCommands.qsub
-  const hasQsub = both(qsub)
+  if (!both(qsub)) return candidates
   const said = (command: "qstat -help" | "qstat --version", line: string) => `${command} says "${line}"`
   let sge: string | undefined
   let pbs: { readonly flavor: DetectedPbsFlavor; readonly evidence: string } | undefined
-  if (hasQsub) {
-    const fromHelp = facts.qstatHelp === undefined ? undefined : sgeIdentity(facts.qstatHelp)
-    const fromVersion = facts.qstatVersion === undefined ? undefined : sgeIdentity(facts.qstatVersion)
-    const pbsFromVersion = facts.qstatVersion === undefined ? undefined : pbsIdentity(facts.qstatVersion)
-    const pbsFromHelp = facts.qstatHelp === undefined ? undefined : pbsIdentity(facts.qstatHelp)
-    if (fromHelp !== undefined) sge = said("qstat -help", fromHelp)
-    else if (fromVersion !== undefined) sge = said("qstat --version", fromVersion)
-    else if (pbsFromVersion !== undefined) {
-      pbs = { flavor: pbsFromVersion.flavor, evidence: said("qstat --version", pbsFromVersion.line) }
-    } else if (pbsFromHelp !== undefined) {
-      pbs = { flavor: pbsFromHelp.flavor, evidence: said("qstat -help", pbsFromHelp.line) }
-    } else if (facts.sgeRoot !== undefined) {
-      // qstat said nothing of itself: SGE_ROOT is the next best sign, then a PBS config file.
-      sge = `SGE_ROOT is set (${facts.sgeRoot})`
-    } else if (facts.pbsConf !== undefined) {
-      pbs = { flavor: "pro", evidence: `${facts.pbsConf} exists` }
-    }
+  const fromHelp = facts.qstatHelp === undefined ? undefined : sgeIdentity(facts.qstatHelp)
+  const fromVersion = facts.qstatVersion === undefined ? undefined : sgeIdentity(facts.qstatVersion)
+  const pbsFromVersion = facts.qstatVersion === undefined ? undefined : pbsIdentity(facts.qstatVersion)
+  const pbsFromHelp = facts.qstatHelp === undefined ? undefined : pbsIdentity(facts.qstatHelp)
+  if (fromHelp !== undefined) sge = said("qstat -help", fromHelp)
+  else if (fromVersion !== undefined) sge = said("qstat --version", fromVersion)
+  else if (pbsFromVersion !== undefined) {
+    pbs = { flavor: pbsFromVersion.flavor, evidence: said("qstat --version", pbsFromVersion.line) }
+  } else if (pbsFromHelp !== undefined) {
+    pbs = { flavor: pbsFromHelp.flavor, evidence: said("qstat -help", pbsFromHelp.line) }
+  } else if (facts.sgeRoot !== undefined) {
+    // qstat said nothing of itself: SGE_ROOT is the next best sign, then a PBS config file.
+    sge = `SGE_ROOT is set (${facts.sgeRoot})`
+  } else if (facts.pbsConf !== undefined) {
+    pbs = { flavor: "pro", evidence: `${facts.pbsConf} exists` }
   }
   if (sge !== undefined) {
     candidates.push({ executor: "sge", evidence: sge, reason: `qsub and qstat are on PATH and ${sge}` })
@@ -154,40 +173,58 @@ export const decide = (facts: DetectFacts): Detection => {
       reason: `qsub and qstat are on PATH and ${pbs.evidence} (${flavorName(pbs.flavor)})`
     })
   }
+  return candidates
+}
 
-  const found: ReadonlyArray<Found> = candidates.map(({ evidence, executor }) => ({ executor, evidence }))
-  const picked = candidates[0]
-  if (picked !== undefined) {
-    return {
-      executor: picked.executor,
-      ...(picked.pbsFlavor === undefined ? {} : { pbsFlavor: picked.pbsFlavor }),
-      reason: picked.reason,
-      found
-    }
-  }
+/** Whether the facts show this built-in scheduler: a built-in scheduler's `detect`. */
+export const sightingOf = (executor: Exclude<DetectedExecutor, "local">) => (facts: DetectFacts): Option.Option<Sighting> =>
+  Option.map(
+    Option.fromNullable(sightings(facts).find((s) => s.executor === executor)),
+    ({ evidence, pbsFlavor, reason }) => (pbsFlavor === undefined ? { evidence, reason } : { evidence, reason, pbsFlavor })
+  )
 
+/** Why no scheduler was picked: local, with what was seen of the schedulers' commands. */
+const localReason = (facts: DetectFacts): string => {
+  const dir = (name: string): string | undefined => facts.onPath[name]
+  const qsub = schedulerCommands.qsub
   const local = "running jobs as local processes"
-  if (hasQsub) {
-    return {
-      executor: "local",
-      reason: `${onPathIn(qsub)} but cannot be told apart: neither qstat -help nor qstat --version names SGE or PBS, ` +
-        `SGE_ROOT is not set and there is no PBS config file ($PBS_CONF_FILE or /etc/pbs.conf); ${local}. ` +
-        `Set executor: sge, or executor: pbs with pbs_flavor: pro or torque, to use them`,
-      found
-    }
+  if (qsub.every((n) => dir(n) !== undefined)) {
+    const where = unique(qsub.map((n) => dir(n) ?? "")).join(", ")
+    return `${qsub[0]} and ${qsub[1]} are on PATH (${where}) but cannot be told apart: neither qstat -help nor qstat --version names SGE or PBS, ` +
+      `SGE_ROOT is not set and there is no PBS config file ($PBS_CONF_FILE or /etc/pbs.conf); ${local}. ` +
+      `Set executor: sge, or executor: pbs with pbs_flavor: pro or torque, to use them`
   }
   const halves = Object.values(schedulerCommands).flatMap(([a, b]) =>
     dir(a) !== undefined ? [`${a} without ${b}`] : dir(b) !== undefined ? [`${b} without ${a}`] : []
   )
   const lookedFor = Object.values(schedulerCommands).map(([a]) => a).join(", ")
+  return halves.length > 0
+    ? `no scheduler has both its commands on PATH (found ${halves.join(", ")}): ${local}`
+    : `no scheduler's commands are on PATH (looked for ${lookedFor}): ${local}`
+}
+
+/**
+ * Picks the first of `detectors` the facts show (they are asked in order: the order is the
+ * precedence), listing every one they show; none: local.
+ */
+export const decideAmong = (facts: DetectFacts, detectors: ReadonlyArray<Detector>): Detection => {
+  const seen = detectors.flatMap(({ detect, name }) =>
+    detect === undefined ? [] : Option.toArray(Option.map(detect(facts), (s) => ({ ...s, executor: name })))
+  )
+  const found: ReadonlyArray<Found> = seen.map(({ evidence, executor }) => ({ executor, evidence }))
+  const picked = seen[0]
+  if (picked === undefined) return { executor: "local", reason: localReason(facts), found }
   return {
-    executor: "local",
-    reason: halves.length > 0
-      ? `no scheduler has both its commands on PATH (found ${halves.join(", ")}): ${local}`
-      : `no scheduler's commands are on PATH (looked for ${lookedFor}): ${local}`,
+    executor: picked.executor,
+    ...(picked.pbsFlavor === undefined ? {} : { pbsFlavor: picked.pbsFlavor }),
+    reason: picked.reason,
     found
   }
 }
+
+/** Picks the built-in executor from the facts: see the module's comment for the precedence. */
+export const decide = (facts: DetectFacts): Detection =>
+  decideAmong(facts, sightings(facts).map((s) => ({ name: s.executor, detect: () => Option.some(s) })))
 
 // ---------------------------------------------------------------------------------------------
 // Gathering the facts from this machine
@@ -292,10 +329,16 @@ export const gatherFacts: (options?: DetectOptions) => Effect.Effect<DetectFacts
   } satisfies DetectFacts
 })
 
-/** Gathers the facts with the given CommandRunner and decides. */
-export const detectWith = (options?: DetectOptions): Effect.Effect<Detection, never, CommandRunner> =>
-  Effect.map(gatherFacts(options), decide)
+/** Gathers the facts with the given CommandRunner and decides (among `detectors`, if given). */
+export const detectWith = (
+  options?: DetectOptions,
+  detectors?: ReadonlyArray<Detector>
+): Effect.Effect<Detection, never, CommandRunner> =>
+  Effect.map(gatherFacts(options), (facts) => detectors === undefined ? decide(facts) : decideAmong(facts, detectors))
 
-/** Detects the executor of this machine (real processes). */
-export const detect = (options?: DetectOptions): Effect.Effect<Detection> =>
-  detectWith(options).pipe(Effect.provide(CommandRunnerNode.layer))
+/**
+ * Detects the executor of this machine (real processes): among the built-in schedulers, or among
+ * `detectors` (a program's list of schedulers), the first that the facts show.
+ */
+export const detect = (options?: DetectOptions, detectors?: ReadonlyArray<Detector>): Effect.Effect<Detection> =>
+  detectWith(options, detectors).pipe(Effect.provide(CommandRunnerNode.layer))

@@ -21,7 +21,8 @@ import type { StoreError } from "./Errors.js"
 import { AmbiguousJob, InvalidImport, JobNotFound } from "./Errors.js"
 import type { JobFilter, JobHistory, JobKey } from "./JobStore.js"
 import { JobStore, keyString } from "./JobStore.js"
-import { statusFileName } from "./schedulers/Local.js"
+import type { LogPathRule, Registry } from "./Scheduler.js"
+import { schedulerNamed, Schedulers } from "./Scheduler.js"
 import { durationForms, parseDuration } from "./Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -226,19 +227,23 @@ export const jobDetails: (key: JobKey) => Effect.Effect<JobHistory, JobNotFound 
 export { indexPlaceholder } from "./Scheduler.js"
 import { indexPlaceholder } from "./Scheduler.js"
 
-/** A log path template with an element's index filled in (`{index}`; Slurm's `%a` and `%%` too). */
-const fillPath = (record: JobRecordType, template: string, index: number | undefined): string => {
+/** The log path rule of a job's scheduler, if it has one. */
+const ruleOf = (schedulers: Registry, record: JobRecordType): LogPathRule | undefined =>
+  schedulerNamed(schedulers, record.executor)?.logPath
+
+/** A log path template with an element's index filled in (`{index}`, then the scheduler's own patterns). */
+const fillPath = (rule: LogPathRule | undefined, template: string, index: number | undefined): string => {
   const filled = index === undefined ? template : template.split(indexPlaceholder).join(String(index))
-  if (record.executor !== "slurm") return filled
-  // sbatch's own patterns: `%a` is the element's index, `%%` a percent sign.
-  return filled.replace(/%(%|a)/g, (_, c: string) => (c === "%" ? "%" : index === undefined ? "%a" : String(index)))
+  return rule === undefined ? filled : rule.fill(filled, index)
 }
 
 /**
  * Where a job's stdout or stderr goes; for an array job, where element `index`'s goes (an array
- * job needs an index, a single job takes none). Left: why there is no such path.
+ * job needs an index, a single job takes none). `schedulers` say how their own patterns in a path
+ * read (Slurm's `%a`). Left: why there is no such path.
  */
 export const logPath = (
+  schedulers: Registry,
   record: JobRecordType,
   stream: "stdout" | "stderr",
   index?: number
@@ -247,7 +252,7 @@ export const logPath = (
   if (template === undefined) return Either.left(`job ${record.jobId} has no ${stream} log recorded`)
   if (record.array === undefined) {
     return index === undefined
-      ? Either.right(fillPath(record, template, undefined))
+      ? Either.right(fillPath(ruleOf(schedulers, record), template, undefined))
       : Either.left(`job ${record.jobId} is not an array job: it has no element ${index}`)
   }
   const first = record.array.start
@@ -259,7 +264,7 @@ export const logPath = (
   if (index < first || index > record.array.end || (index - first) % step !== 0) {
     return Either.left(`job ${record.jobId} has no element ${index} (its elements are ${range})`)
   }
-  return Either.right(fillPath(record, template, index))
+  return Either.right(fillPath(ruleOf(schedulers, record), template, index))
 }
 
 /**
@@ -267,11 +272,15 @@ export const logPath = (
  * array job, the path with `{index}` where each element's index goes, whatever the scheduler's
  * own pattern for it (Slurm's `%a`). Undefined when no such log is recorded.
  */
-export const shownLogPath = (record: JobRecordType, stream: "stdout" | "stderr"): string | undefined => {
+export const shownLogPath = (
+  schedulers: Registry,
+  record: JobRecordType,
+  stream: "stdout" | "stderr"
+): string | undefined => {
   const template = stream === "stdout" ? record.stdoutPath : record.stderrPath
   if (template === undefined) return undefined
-  if (record.array === undefined || record.executor !== "slurm") return fillPath(record, template, undefined)
-  return template.replace(/%(%|a)/g, (_, c: string) => (c === "%" ? "%" : indexPlaceholder))
+  const rule = ruleOf(schedulers, record)
+  return record.array === undefined || rule === undefined ? fillPath(rule, template, undefined) : rule.shown(template)
 }
 
 /** The status of a job, or of one of its array elements (undefined: the element was never seen). */
@@ -291,12 +300,12 @@ const elementIndices = (record: JobRecordType): ReadonlyArray<number> | undefine
 
 /**
  * Every file a job may have left: its script, its stdout and stderr logs (each element's, for an
- * array), and the local executor's `job.{id}[.{index}].pid` / `.exit` files beside the script.
+ * array), and the files its scheduler says its jobs leave (the local wrapper's pid and exit files).
  */
 export const jobFiles = (
+  schedulers: Registry,
   record: JobRecordType,
-  dirname: (path: string) => string,
-  join: (...parts: Array<string>) => string
+  path: Pick<Path.Path, "dirname" | "join">
 ): ReadonlyArray<string> => {
   const files: Array<string> = []
   if (record.scriptPath !== undefined) files.push(record.scriptPath)
@@ -305,15 +314,10 @@ export const jobFiles = (
     if (Either.isRight(found)) files.push(found.right)
   }
   for (const stream of ["stdout", "stderr"] as const) {
-    if (indices === undefined) add(logPath(record, stream))
-    else for (const i of indices) add(logPath(record, stream, i))
+    if (indices === undefined) add(logPath(schedulers, record, stream))
+    else for (const i of indices) add(logPath(schedulers, record, stream, i))
   }
-  if (record.executor === "local" && record.scriptPath !== undefined) {
-    const dir = dirname(record.scriptPath)
-    for (const index of indices ?? [undefined]) {
-      files.push(join(dir, statusFileName("pid", record.jobId, index)), join(dir, statusFileName("exit", record.jobId, index)))
-    }
-  }
+  files.push(...(schedulerNamed(schedulers, record.executor)?.jobFiles?.(record, path) ?? []))
   return Array.from(new Set(files))
 }
 
@@ -350,7 +354,7 @@ export interface CleanupReport {
 }
 
 /**
- * Deletes ended jobs' files (see {@link jobFiles}; missing files are fine, anything that is not a
+ * Deletes ended jobs' files (see {@link jobFiles}, as the Schedulers service's say; missing files are fine, anything that is not a
  * regular file is left alone) and then their records and transitions. A job that has not ended
  * is refused unless `force`; a job one of whose files could not be deleted stays in the store.
  */
@@ -359,6 +363,7 @@ export const cleanupJobs = Effect.fn("JobQueries.cleanupJobs")(function*(
   options: CleanupOptions = {}
 ) {
   const store = yield* JobStore
+  const schedulers = yield* Schedulers
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const removed: Array<CleanedJob> = []
@@ -372,7 +377,7 @@ export const cleanupJobs = Effect.fn("JobQueries.cleanupJobs")(function*(
     }
     const deleted: Array<string> = []
     const problems: Array<string> = []
-    for (const file of jobFiles(record, path.dirname, path.join)) {
+    for (const file of jobFiles(schedulers, record, path)) {
       const outcome = yield* fs.stat(file).pipe(
         Effect.flatMap((info) =>
           info.type === "File" ? Effect.as(fs.remove(file), "deleted" as const) : Effect.succeed("kept" as const)

@@ -41,21 +41,10 @@ import * as JobName from "./JobName.js"
 import { JobStore } from "./JobStore.js"
 import type { JobKey } from "./JobStore.js"
 import { judgeDependencies, withAttempts, withObservations } from "./Retry.js"
-import {
-  cleanEnvironment,
-  hasEnded,
-  jobEnvironment,
-  logFileName,
-  observe,
-  parseStatusFile,
-  processLogPath,
-  renderLocalScript,
-  resumedState,
-  statusFileName,
-  wantsCleanEnv,
-  wrapperArgv
-} from "./schedulers/Local.js"
-import type { Findings, ProcessState, RecordedProcess } from "./schedulers/Local.js"
+import { parseStatusFile, statusFileName, wrapperArgv } from "./schedulers/local/files.js"
+import { cleanEnvironment, jobEnvironment, logFileName, processLogPath, renderLocalScript, wantsCleanEnv } from "./schedulers/local/script.js"
+import { hasEnded, observe, resumedState } from "./schedulers/local/status.js"
+import type { Findings, ProcessState, RecordedProcess } from "./schedulers/local/status.js"
 import { makeScriptWriter } from "./internal/script.js"
 import { applyObservation, cancelled } from "./internal/transition.js"
 import * as WorkingDirectory from "./internal/workingDirectory.js"

@@ -3,7 +3,7 @@
  * (schedulers/lsf/).
  */
 import * as BatchExecutor from "./BatchExecutor.js"
-import { dialect } from "./schedulers/lsf/index.js"
+import { dialect } from "./schedulers/lsf/dialect.js"
 
 export const make = BatchExecutor.make(dialect)
 

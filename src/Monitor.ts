@@ -70,11 +70,15 @@ import * as Tick from "./internal/monitor/tick.js"
 import type { TickReport } from "./internal/monitor/tick.js"
 import { JobStore } from "./JobStore.js"
 import { lastAttemptOf } from "./Retry.js"
+import { Schedulers } from "./Scheduler.js"
 
 export type { ExitCondition, ResumeReport, TickReport }
 
-/** What the Monitor needs: the config, the executor, the store, and files (for a job's output checks). */
-export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path
+/**
+ * What the Monitor needs: the config, the executor, the store, and files and the schedulers' log
+ * paths (for a job's output checks).
+ */
+export type Requirements = ClusterConfig | Executor | JobStore | FileSystem.FileSystem | Path.Path | Schedulers
 
 /**
  * A callback: a plain function (its result may be a Promise) or one returning an Effect. Its
@@ -240,9 +244,9 @@ export const makeWith = (monitorOptions: MonitorOptions) =>
       options,
       executor: yield* Executor,
       store: yield* JobStore,
-      platform: Context.merge(
-        Context.make(FileSystem.FileSystem, yield* FileSystem.FileSystem),
-        Context.make(Path.Path, yield* Path.Path)
+      platform: Context.make(FileSystem.FileSystem, yield* FileSystem.FileSystem).pipe(
+        Context.add(Path.Path, yield* Path.Path),
+        Context.add(Schedulers, yield* Schedulers)
       ),
       state: yield* SynchronizedRef.make(State.empty),
       events,

@@ -7,7 +7,7 @@ import * as BatchExecutor from "./BatchExecutor.js"
 import { currentUser } from "./BatchExecutor.js"
 import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
-import { dialect } from "./schedulers/pbs/index.js"
+import { dialect } from "./schedulers/pbs/dialect.js"
 
 /** The dialect the config asks for: its flavour, reconnecting to this user's jobs unless `poll_all_users`. */
 export const dialectFor = (options: ConfigOptions) =>

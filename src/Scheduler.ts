@@ -1,13 +1,20 @@
 /**
- * The contract between cluster-api and a batch scheduler: a `Dialect` is the scheduler's whole
- * syntax as pure functions (argv and text in, data out), and the few shapes and conventions every
- * scheduler shares. The executor that runs a dialect is BatchExecutor; a scheduler's own module
- * (src/schedulers/) imports only this contract, never the executor.
+ * The contract between cluster-api and a scheduler: a `Dialect` is a batch scheduler's whole
+ * syntax as pure functions (argv and text in, data out), with the few shapes and conventions every
+ * scheduler shares; a `Scheduler` describes one scheduler to the rest of cluster-api (its name,
+ * capabilities, detection, extra job files, log paths and Executor layer), and `Schedulers` is the
+ * list of them a program knows. The executor that runs a dialect is BatchExecutor; a scheduler's
+ * dialect files (src/schedulers/NAME/) import only this contract, its index.ts also its executor.
  */
-import type { Either } from "effect"
-import type { ConfigOptions } from "./Config.js"
+import type { FileSystem, Path } from "@effect/platform"
+import type { Either, Option } from "effect"
+import { Context, Layer } from "effect"
+import type { CommandRunner } from "./CommandRunner.js"
+import type { ClusterConfig, ConfigOptions } from "./Config.js"
+import type { DetectFacts, Sighting } from "./Detect.js"
 import type { Dependency, JobRecord, Observation } from "./Domain.js"
-import type { PreparedJob } from "./Executor.js"
+import type { Capabilities, Executor, PreparedJob } from "./Executor.js"
+import type { JobStore } from "./JobStore.js"
 
 /** A job's array index in a log path template, filled in per element (`stdout.{id}.{index}.log`). */
 export const indexPlaceholder = "{index}"
@@ -236,4 +243,71 @@ export interface Dialect {
     readonly command: (glob: string, done: boolean, options: ConfigOptions, context: StatusContext) => Invocation | undefined
     readonly cancelled: (answer: CommandAnswer) => Either.Either<ReadonlyArray<string>, string>
   } | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scheduler descriptor and the registry
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How a scheduler's own patterns in a recorded log path read (Slurm's `%a`, `%%`). cluster-api's
+ * `{index}` is filled in before `fill` is called.
+ */
+export interface LogPathRule {
+  /** The path with the scheduler's own patterns filled in for element `index` (undefined: a single job). */
+  readonly fill: (path: string, index: number | undefined) => string
+  /** An array job's path as shown to a person: the scheduler's index pattern written as `{index}`. */
+  readonly shown: (path: string) => string
+}
+
+export type { Sighting } from "./Detect.js"
+
+/** What an Executor layer of a scheduler needs. */
+export type ExecutorRequirements =
+  | ClusterConfig
+  | CommandRunner
+  | JobStore
+  | FileSystem.FileSystem
+  | Path.Path
+
+/**
+ * One scheduler as cluster-api knows it: its name, what its jobs are like, how `executor: auto`
+ * finds it, the files its jobs leave besides their script and logs, how its log paths read, and
+ * the layer of its Executor. `schedulers/builtin.ts` lists the built-in ones; a program may add
+ * its own to the list it gives ClusterApi.
+ */
+export interface Scheduler<Name extends string = string> {
+  /** The name in each record's `executor` and the config's `executor:`. */
+  readonly name: Name
+  /** What its jobs are like (the same as its Executor's `capabilities`). */
+  readonly capabilities: Capabilities
+  /** Whether the facts gathered on this machine show this scheduler. */
+  readonly detect?: ((facts: DetectFacts) => Option.Option<Sighting>) | undefined
+  /** Files a job leaves besides its script and logs (the local wrapper's pid and exit files), for cleanup. */
+  readonly jobFiles?: ((record: JobRecord, path: Pick<Path.Path, "dirname" | "join">) => ReadonlyArray<string>) | undefined
+  /** How its own patterns in a log path read; without it, a log path holds only `{index}`. */
+  readonly logPath?: LogPathRule | undefined
+  /** Its Executor. */
+  readonly layer: Layer.Layer<Executor, never, ExecutorRequirements>
+}
+
+/** What a batch scheduler's jobs are like (BatchExecutor's capabilities). */
+export const batchCapabilities: Capabilities = {
+  outlivesProgram: true,
+  hostBound: false,
+  cheapPoll: false,
+  nativeDependencies: true
+}
+
+/** The schedulers a program knows, in order of precedence for `executor: auto`. */
+export type Registry = ReadonlyArray<Scheduler>
+
+/** The scheduler of this name in the list, if any. */
+export const schedulerNamed = (registry: Registry, name: string): Scheduler | undefined =>
+  registry.find((s) => s.name === name)
+
+/** The list of schedulers a program knows: what ClusterApi builds executors from. */
+export class Schedulers extends Context.Tag("cluster-api/Schedulers")<Schedulers, Registry>() {
+  /** A layer of this list of schedulers. */
+  static readonly layer = (registry: Registry): Layer.Layer<Schedulers> => Layer.succeed(Schedulers, registry)
 }

@@ -3,7 +3,7 @@
  * (schedulers/sge/).
  */
 import * as BatchExecutor from "./BatchExecutor.js"
-import { dialect } from "./schedulers/sge/index.js"
+import { dialect } from "./schedulers/sge/dialect.js"
 
 export const make = BatchExecutor.make(dialect)
 

@@ -3,7 +3,7 @@
  * (schedulers/slurm/).
  */
 import * as BatchExecutor from "./BatchExecutor.js"
-import { slurmDialect } from "./schedulers/slurm/index.js"
+import { slurmDialect } from "./schedulers/slurm/dialect.js"
 
 export const make = BatchExecutor.make(slurmDialect)
 

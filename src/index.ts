@@ -47,6 +47,8 @@ export * as SgeExecutor from "./SgeExecutor.js"
 export * as PbsExecutor from "./PbsExecutor.js"
 export * as Pbs from "./schedulers/pbs/index.js"
 export * as Sge from "./schedulers/sge/index.js"
+export { batchCapabilities, schedulerNamed, Schedulers } from "./Scheduler.js"
+export type { ExecutorRequirements, LogPathRule, Registry, Scheduler, Sighting } from "./Scheduler.js"
 
 export { JobStore, keyString } from "./JobStore.js"
 export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobKey, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"

@@ -13,6 +13,8 @@ import { defaultOptions } from "../src/Config.js"
 import * as Diagnosis from "../src/Diagnosis.js"
 import { describeReason } from "../src/Domain.js"
 import type { JobRecord, JobSpec } from "../src/Domain.js"
+import { Schedulers } from "../src/Scheduler.js"
+import { builtin } from "../src/schedulers/builtin.js"
 import { jobRecord } from "./support/Records.js"
 import { tempDirs } from "./support/TempDirs.js"
 
@@ -128,7 +130,8 @@ describe("error patterns and scanning", () => {
 })
 
 describe("reading the end of a file", () => {
-  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext | Schedulers>) =>
+    effect.pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin))
 
   it.effect("last N lines, with and without a final newline; 0 lines; more lines than the file; a missing file", () =>
     run(Effect.gen(function*() {
@@ -161,7 +164,8 @@ describe("reading the end of a file", () => {
 })
 
 describe("a job's output", () => {
-  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext | Schedulers>) =>
+    effect.pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin))
 
   const arrayJob = (dir: string, over: Partial<JobRecord> = {}) =>
     jobRecord("40", {
@@ -217,7 +221,8 @@ describe("a job's output", () => {
 })
 
 describe("expected outputs", () => {
-  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext | Schedulers>) =>
+    effect.pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin))
 
   it.effect("plain paths, globs in any segment, {index} per element, relative to the work directory", () =>
     run(Effect.gen(function*() {
@@ -271,7 +276,8 @@ describe("expected outputs", () => {
 })
 
 describe("expected outputs left by an earlier run", () => {
-  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext | Schedulers>) =>
+    effect.pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin))
 
   // The job started at 10:00:00.700; its start is compared as 10:00:00 (see expectedOutputs).
   const started = new Date(Date.UTC(2026, 11, 7, 10, 0, 0, 700))
@@ -407,7 +413,8 @@ describe("expected outputs left by an earlier run", () => {
 })
 
 describe("the verdict on a job that ended Done", () => {
-  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext | Schedulers>) =>
+    effect.pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin))
 
   const doneJob = (dir: string, s: JobSpec | undefined) =>
     jobRecord("60", {
@@ -479,7 +486,8 @@ describe("the verdict on a job that ended Done", () => {
 })
 
 describe("failure info", () => {
-  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext | Schedulers>) =>
+    effect.pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin))
 
   it.effect("a job that exited non-zero: its reason in words, its stderr's last lines, the error lines", () =>
     run(Effect.gen(function*() {

@@ -15,6 +15,8 @@ import type { StoreError } from "../src/Errors.js"
 import * as JobQueries from "../src/JobQueries.js"
 import type { JobStoreShape } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
+import { Schedulers } from "../src/Scheduler.js"
+import { builtin } from "../src/schedulers/builtin.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
 import { removeDir } from "./support/TempDirs.js"
@@ -207,7 +209,7 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
       const forced = yield* JobQueries.cleanupJobs([running], { force: true }).pipe(on(store))
       expect(forced.removed.map((r) => [r.jobId, r.files])).toEqual([["12", runningFiles]])
       expect(yield* store.list()).toEqual([])
-    }).pipe(Effect.provide(NodeContext.layer)))
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provideService(Schedulers, builtin)))
 })
 
 describe("log paths", () => {
@@ -219,25 +221,25 @@ describe("log paths", () => {
   })
 
   it("a job's log, an array element's log, and why there is none", () => {
-    expect(JobQueries.logPath(single, "stderr")).toEqual(Either.right("/l/stderr.7.log"))
-    expect(JobQueries.logPath(array, "stdout", 4)).toEqual(Either.right("/l/stdout.8.4.log"))
-    expect(Either.getLeft(JobQueries.logPath(array, "stdout"))).toEqual(
+    expect(JobQueries.logPath(builtin, single, "stderr")).toEqual(Either.right("/l/stderr.7.log"))
+    expect(JobQueries.logPath(builtin, array, "stdout", 4)).toEqual(Either.right("/l/stdout.8.4.log"))
+    expect(Either.getLeft(JobQueries.logPath(builtin, array, "stdout"))).toEqual(
       Option.some(expect.stringContaining("is an array job (elements 0-8:2)"))
     )
-    expect(Either.getLeft(JobQueries.logPath(array, "stdout", 3))).toEqual(
+    expect(Either.getLeft(JobQueries.logPath(builtin, array, "stdout", 3))).toEqual(
       Option.some(expect.stringContaining("has no element 3"))
     )
-    expect(Either.getLeft(JobQueries.logPath(single, "stdout", 1))).toEqual(
+    expect(Either.getLeft(JobQueries.logPath(builtin, single, "stdout", 1))).toEqual(
       Option.some(expect.stringContaining("not an array job"))
     )
-    expect(Either.getLeft(JobQueries.logPath(array, "stderr", 2))).toEqual(
+    expect(Either.getLeft(JobQueries.logPath(builtin, array, "stderr", 2))).toEqual(
       Option.some(expect.stringContaining("no stderr log recorded"))
     )
   })
 
   it("Slurm's own patterns: %a is the element, %% a percent sign", () => {
     const slurm = jobRecord("9", { array: { start: 1, end: 2 }, stdoutPath: "/l/out.9_%a.100%%.log" })
-    expect(JobQueries.logPath(slurm, "stdout", 2)).toEqual(Either.right("/l/out.9_2.100%.log"))
+    expect(JobQueries.logPath(builtin, slurm, "stdout", 2)).toEqual(Either.right("/l/out.9_2.100%.log"))
   })
 
   it("a log path as shown: a single job's real path, an array's with {index} (never Slurm's %a or %%)", () => {
@@ -246,14 +248,14 @@ describe("log paths", () => {
       stdoutPath: "/l/100%%/out.9_%a.log",
       stderrPath: "/l/100%%/err.9_%a.log"
     })
-    expect(JobQueries.shownLogPath(slurmArray, "stdout")).toBe("/l/100%/out.9_{index}.log")
-    expect(JobQueries.shownLogPath(slurmArray, "stderr")).toBe("/l/100%/err.9_{index}.log")
+    expect(JobQueries.shownLogPath(builtin, slurmArray, "stdout")).toBe("/l/100%/out.9_{index}.log")
+    expect(JobQueries.shownLogPath(builtin, slurmArray, "stderr")).toBe("/l/100%/err.9_{index}.log")
     const slurmSingle = jobRecord("8", { stdoutPath: "/l/100%%/out.8.log" })
-    expect(JobQueries.shownLogPath(slurmSingle, "stdout")).toBe("/l/100%/out.8.log")
-    expect(JobQueries.shownLogPath(slurmSingle, "stderr")).toBeUndefined()
+    expect(JobQueries.shownLogPath(builtin, slurmSingle, "stdout")).toBe("/l/100%/out.8.log")
+    expect(JobQueries.shownLogPath(builtin, slurmSingle, "stderr")).toBeUndefined()
     // Other schedulers already record {index}; a % of theirs is a plain character.
     const lsfArray = jobRecord("7", { executor: "lsf", array: { start: 1, end: 2 }, stdoutPath: "/l/a%a/out.7.{index}.log" })
-    expect(JobQueries.shownLogPath(lsfArray, "stdout")).toBe("/l/a%a/out.7.{index}.log")
+    expect(JobQueries.shownLogPath(builtin, lsfArray, "stdout")).toBe("/l/a%a/out.7.{index}.log")
   })
 })
 

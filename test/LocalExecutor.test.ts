@@ -17,7 +17,7 @@ import { JobStore, layerMemory as memoryStore } from "../src/JobStore.js"
 import * as LocalExecutor from "../src/LocalExecutor.js"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Monitor } from "../src/Monitor.js"
-import { exitOutcome, processLogPath, statusFileName } from "../src/schedulers/Local.js"
+import { exitOutcome, processLogPath, statusFileName } from "../src/schedulers/local/index.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-local-")

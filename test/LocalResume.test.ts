@@ -17,7 +17,7 @@ import { JobStore, makeMemory } from "../src/JobStore.js"
 import type { JobStoreShape } from "../src/JobStore.js"
 import { programEnded } from "../src/LocalExecutor.js"
 import { Monitor } from "../src/Monitor.js"
-import { resumedState } from "../src/schedulers/Local.js"
+import { resumedState } from "../src/schedulers/local/index.js"
 import { alive, deadPid, localRecord, startWrapped, statusFile, writeJobScript } from "./support/LocalJobs.js"
 import { tempDirs } from "./support/TempDirs.js"
 

@@ -16,6 +16,7 @@ import type { JobSpec } from "../src/Domain.js"
 import { describeReason } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { logPath } from "../src/JobQueries.js"
+import { builtin } from "../src/schedulers/builtin.js"
 import { parseAccounting } from "../src/schedulers/slurm/index.js"
 import { signalName } from "../src/internal/signals.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
@@ -127,7 +128,7 @@ describe("each scheduler's expansions in paths", () => {
         const escaped = dir.replaceAll("%", "%%")
         expect(script).toContain(`#SBATCH --output="${escaped}/stdout.%j.log"\n`)
         expect(script).toContain(`#SBATCH --error="${escaped}/stderr.%j.log"\n`)
-        expect(logPath(record, "stdout")).toEqual(Either.right(join(dir, `stdout.${record.jobId}.log`)))
+        expect(logPath(builtin, record, "stdout")).toEqual(Either.right(join(dir, `stdout.${record.jobId}.log`)))
         expect(record.scriptPath!.startsWith(dir)).toBe(true)
       }),
       { log_directory: dir }
@@ -145,8 +146,8 @@ describe("each scheduler's expansions in paths", () => {
         const script = readFileSync(record.scriptPath!, "utf8")
         expect(script).toContain(`#SBATCH --chdir=${work}\n`)
         expect(script).toContain(`#SBATCH --output=${work.replace("%", "%%")}/out%%j.log\n`)
-        expect(logPath(record, "stdout")).toEqual(Either.right(join(work, "out%j.log")))
-        expect(logPath(record, "stderr")).toEqual(Either.right(join(work, `stderr.${record.jobId}.log`)))
+        expect(logPath(builtin, record, "stdout")).toEqual(Either.right(join(work, "out%j.log")))
+        expect(logPath(builtin, record, "stderr")).toEqual(Either.right(join(work, `stderr.${record.jobId}.log`)))
       })
     )
   })

@@ -25,6 +25,7 @@ import type { JobEvent, JobSpec, JobStatus } from "../src/Domain.js"
 import { describeReason, isTerminalStatus } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { logPath } from "../src/JobQueries.js"
+import { builtin } from "../src/schedulers/builtin.js"
 import type { JobChange } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
@@ -182,7 +183,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       expect(final.status).toBe("Done")
       expect(final.elements?.map((e) => e.status)).toEqual(["Done", "Done", "Done", "Done"])
       for (const index of [1, 2, 3, 4]) {
-        const file = Either.getOrThrow(logPath(final, "stdout", index))
+        const file = Either.getOrThrow(logPath(builtin, final, "stdout", index))
         expect(path.basename(file)).toBe(`stdout.${final.jobId}_${index}.log`)
         expect(fs.readFileSync(file, "utf8")).toBe(`element ${index}\n`)
       }
@@ -359,7 +360,7 @@ describe.runIf(slurmUp || inCI)("real Slurm", () => {
       const final = await run(submitAndWait({ name: "pct", command: "echo hi-pct; pwd", resources: { workDir: work } }))
       expect(final.status).toBe("Done")
       expect(final.workDir).toBe(work)
-      const stdout = Either.getOrThrow(logPath(final, "stdout"))
+      const stdout = Either.getOrThrow(logPath(builtin, final, "stdout"))
       expect(stdout).toBe(path.join(work, `stdout.${final.jobId}.log`))
       expect(fs.readFileSync(stdout, "utf8")).toBe(`hi-pct\n${work}\n`)
     })

@@ -17,6 +17,8 @@
 import { Command, ValidationError } from "@effect/cli"
 import { Cause, Console, Effect, Logger, Ref } from "effect"
 import { inspect } from "node:util"
+import { Schedulers } from "../Scheduler.js"
+import { builtin } from "../schedulers/builtin.js"
 import { withColorChoice } from "./Color.js"
 import { ExitStatus, report, setExitCode } from "./Exit.js"
 import { rootCommand } from "./Globals.js"
@@ -97,6 +99,7 @@ export const run = (argv: ReadonlyArray<string>) =>
     const status = yield* Ref.make(0)
     yield* Effect.flatMap(submitArgv(argv), cli).pipe(
       Effect.provideService(ExitStatus, status),
+      Effect.provideService(Schedulers, builtin),
       Effect.catchAll((error) =>
         // @effect/cli has already printed its own validation errors (with help where it helps).
         ValidationError.isValidationError(error)

@@ -3,11 +3,12 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Effect } from "effect"
-import { availableExecutors, inMemoryState } from "../Config.js"
+import { inMemoryState } from "../Config.js"
 import { JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
 import * as JobQueries from "../JobQueries.js"
 import { keyString } from "../JobStore.js"
+import { builtin, namesOf } from "../schedulers/builtin.js"
 import * as WorkingDirectory from "../internal/workingDirectory.js"
 import { UsageError } from "./Exit.js"
 import { statePath } from "./Globals.js"
@@ -65,7 +66,7 @@ export const lookupOwn = (input: string) =>
 /** The executor a job named `executor:id` names, when it is one. */
 export const executorNamed = (input: string): string | undefined => {
   const named = input.slice(0, Math.max(0, input.indexOf(":")))
-  return (availableExecutors as ReadonlyArray<string>).includes(named) ? named : undefined
+  return namesOf(builtin).includes(named) ? named : undefined
 }
 
 /** The id part of a job as the user named it (`slurm:52` gives `52`). */

@@ -6,6 +6,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import type { JobStatus } from "../Domain.js"
 import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
+import { builtin, namesOf } from "../schedulers/builtin.js"
 import { nameGlobs, nonEmptyIds, parseStatuses, parseTimeout } from "./Input.js"
 
 export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -64,7 +65,7 @@ export const statusOption = (description: string) =>
 export const filterOptions = {
   status: statusOption("Only jobs in this state"),
   name: optionalText("name", "GLOB", `Only jobs whose name matches a glob ("train-*"), with or without the job_name_prefix`),
-  executor: optionalText("executor", "NAME", `Only jobs of this executor ("local", "slurm")`),
+  executor: optionalText("executor", "NAME", `Only jobs of this executor (${namesOf(builtin).join(", ")})`),
   since: whenOption("since", "Only jobs submitted at or after WHEN"),
   until: whenOption("until", "Only jobs submitted before WHEN")
 }

@@ -12,6 +12,7 @@ import type { JobFilter } from "../JobStore.js"
 import { JobStore } from "../JobStore.js"
 import * as Progress from "./Progress.js"
 import { OutputClosed, setExitCode } from "./Exit.js"
+import { builtin } from "../schedulers/builtin.js"
 import { now } from "./Globals.js"
 
 export const encodeRecordSync = Schema.encodeSync(JobRecordSchema)
@@ -85,8 +86,8 @@ export const printFinals = (finals: ReadonlyArray<JobRecord>, json: boolean, sha
       yield* Console.log(Progress.resultTable(finals, yield* now))
       if (finals.length === 1) {
         const r = finals[0]!
-        const stdout = JobQueries.shownLogPath(r, "stdout")
-        const stderr = JobQueries.shownLogPath(r, "stderr")
+        const stdout = JobQueries.shownLogPath(builtin, r, "stdout")
+        const stderr = JobQueries.shownLogPath(builtin, r, "stderr")
         if (stdout !== undefined) yield* Console.log(`stdout: ${stdout}`)
         if (stderr !== undefined && stderr !== stdout) yield* Console.log(`stderr: ${stderr}`)
       }

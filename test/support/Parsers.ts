@@ -11,7 +11,7 @@ import type { BatchListing, CancelOutcome, CommandAnswer } from "../../src/Batch
 import type { JobRecord, Observation } from "../../src/Domain.js"
 import { JobStatus } from "../../src/Domain.js"
 import { parseAge, parseWhen } from "../../src/JobQueries.js"
-import * as Local from "../../src/schedulers/Local.js"
+import * as Local from "../../src/schedulers/local/index.js"
 import * as Lsf from "../../src/schedulers/lsf/index.js"
 import { parseMonthNameTime } from "../../src/schedulers/Observed.js"
 import * as Pbs from "../../src/schedulers/pbs/index.js"

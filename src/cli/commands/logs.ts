@@ -8,6 +8,7 @@ import type { JobRecord, JobStatus } from "../../Domain.js"
 import { isTerminalStatus } from "../../Domain.js"
 import * as JobQueries from "../../JobQueries.js"
 import { JobStore } from "../../JobStore.js"
+import { schedulerNamed, Schedulers } from "../../Scheduler.js"
 import * as Diagnosis from "../../Diagnosis.js"
 import { LogNotFound, UsageError, setExitCode } from "../Exit.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
@@ -56,6 +57,7 @@ export const logsCommand = Command.make(
       const g = yield* resolveGlobals(o.globals)
       const store = yield* JobStore
       const { options } = yield* ClusterConfig
+      const schedulers = yield* Schedulers
       const stream = o.stderr ? "stderr" : "stdout"
       const index = Option.getOrUndefined(o.index)
       // One id in, one record out (or JobNotFound).
@@ -63,7 +65,7 @@ export const logsCommand = Command.make(
       if ((o.stderr ? record.stderrPath : record.stdoutPath) === undefined) {
         return yield* new LogNotFound({ message: `Job ${record.jobId} has no ${stream} log recorded.` })
       }
-      const file = yield* Either.match(JobQueries.logPath(record, stream, index), {
+      const file = yield* Either.match(JobQueries.logPath(schedulers, record, stream, index), {
         onLeft: (m) =>
           Effect.fail(
             new UsageError({ message: `logs: ${m}${record.array !== undefined && index === undefined ? " with --index I" : ""}` })
@@ -110,8 +112,10 @@ export const logsCommand = Command.make(
       const interval = Duration.millis(Math.min(options.poll_interval, 1) * 1000)
       let announced = false
       let seenFile = false
-      // The scheduler is asked every poll_interval (local files: every round) unless the job ended.
-      const askEvery = options.executor === "local" ? 1 : Math.ceil(options.poll_interval / Duration.toSeconds(interval))
+      // The scheduler is asked every poll_interval (one whose poll is cheap, local files: every
+      // round) unless the job ended.
+      const cheapPoll = schedulerNamed(schedulers, options.executor)?.capabilities.cheapPoll === true
+      const askEvery = cheapPoll ? 1 : Math.ceil(options.poll_interval / Duration.toSeconds(interval))
       for (let round = 0;; round++) {
         const stored = yield* store.get(record)
         const current = Option.isSome(stored) && round % askEvery === 0 && stored.value.executor === options.executor

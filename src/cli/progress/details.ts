@@ -3,6 +3,7 @@ import type { FailureInfo } from "../../Diagnosis.js"
 import type { ArrayElement, FailureReason, JobRecord, JobStatus } from "../../Domain.js"
 import { describeReason, formatArraySpec } from "../../Domain.js"
 import { shownLogPath } from "../../JobQueries.js"
+import { builtin } from "../../schedulers/builtin.js"
 import { formatBytes } from "../../Units.js"
 import { elementCounts, formatElementCounts } from "./state.js"
 import { formatTable, truncate } from "./tables.js"
@@ -86,8 +87,8 @@ export const jobDetailsText = (
     ["Last seen", formatDateTime(record.lastSeen)],
     ["Work dir", record.workDir],
     ["Script", record.scriptPath],
-    ["Stdout", shownLogPath(record, "stdout")],
-    ["Stderr", shownLogPath(record, "stderr")],
+    ["Stdout", shownLogPath(builtin, record, "stdout")],
+    ["Stderr", shownLogPath(builtin, record, "stderr")],
     [
       "Array",
       record.array === undefined

@@ -5,6 +5,7 @@ import type { ConfigOptions } from "../../Config.js"
 import type { ArrayElement, FailureReason, JobRecord, JobStatus, StaleOutput } from "../../Domain.js"
 import { arrayIndices, attemptOf, describeReason, failedElementIndices } from "../../Domain.js"
 import { logPath } from "../../JobQueries.js"
+import { Schedulers } from "../../Scheduler.js"
 import { expectedOutputs } from "./expected.js"
 import { logFiles, scanFiles, scanSettings } from "./logs.js"
 import { readTail } from "./tail.js"
@@ -96,7 +97,7 @@ export const failureInfo: (
   record: JobRecord,
   options: ConfigOptions,
   infoOptions?: FailureInfoOptions
-) => Effect.Effect<FailureInfo, never, FileSystem.FileSystem | Path.Path> = Effect.fn("Diagnosis.failureInfo")(
+) => Effect.Effect<FailureInfo, never, FileSystem.FileSystem | Path.Path | Schedulers> = Effect.fn("Diagnosis.failureInfo")(
   function*(record: JobRecord, options: ConfigOptions, infoOptions: FailureInfoOptions = {}) {
     const tail = Math.max(0, Math.floor(infoOptions.tail ?? 20))
     const failed = record.array === undefined ? undefined : failedElementIndices(record)
@@ -107,7 +108,8 @@ export const failureInfo: (
     // The job's own reason; for an array, its element's where the job's says less.
     const reason = record.reason
     const detail = reason === undefined || reason._tag === "ElementsFailed" ? elementRecord?.reason ?? reason : reason
-    const path = (stream: "stdout" | "stderr") => Either.getOrUndefined(logPath(record, stream, element))
+    const schedulers = yield* Schedulers
+    const path = (stream: "stdout" | "stderr") => Either.getOrUndefined(logPath(schedulers, record, stream, element))
     const stdoutPath = path("stdout")
     const stderrPath = path("stderr")
     const tailOf = (file: string | undefined) =>
@@ -115,7 +117,7 @@ export const failureInfo: (
         ? Effect.succeed(undefined)
         : readTail(file, tail).pipe(Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
     const settings = yield* scanSettings(record.spec?.logCheck, options)
-    const scanned = yield* scanFiles(logFiles(record, element), settings)
+    const scanned = yield* scanFiles(logFiles(schedulers, record, element), settings)
     const expected = record.spec?.expectedOutputs
     const outputs = expected === undefined ? undefined : yield* expectedOutputs(record, expected)
     const exitCode = record.exitCode ?? (detail?._tag === "NonZeroExit" ? detail.exitCode : elementRecord?.exitCode)

@@ -9,6 +9,8 @@ import type { JobRecord, LogCheck } from "../../Domain.js"
 import { arrayIndices } from "../../Domain.js"
 import { regexProblem } from "../jobOptions.js"
 import { logPath } from "../../JobQueries.js"
+import type { Registry } from "../../Scheduler.js"
+import { Schedulers } from "../../Scheduler.js"
 import type { ScanResult } from "./scan.js"
 import { compilePatterns, lineScanner, scannedLines } from "./scan.js"
 import { tailLines } from "./tail.js"
@@ -51,17 +53,17 @@ export const scanFiles = (files: ReadonlyArray<string>, settings: ScanSettings) 
   })
 
 /** A job's (or element's) stderr then stdout log paths, those it has. */
-export const logFiles = (record: JobRecord, index: number | undefined): ReadonlyArray<string> =>
-  (["stderr", "stdout"] as const).flatMap((stream) => Either.match(logPath(record, stream, index), {
+export const logFiles = (schedulers: Registry, record: JobRecord, index: number | undefined): ReadonlyArray<string> =>
+  (["stderr", "stdout"] as const).flatMap((stream) => Either.match(logPath(schedulers, record, stream, index), {
     onLeft: () => [],
     onRight: (file) => [file]
   }))
 
 /** Every log of a job: each element's, for an array job (stderr before stdout). */
-const allLogFiles = (record: JobRecord): ReadonlyArray<string> =>
+const allLogFiles = (schedulers: Registry, record: JobRecord): ReadonlyArray<string> =>
   record.array === undefined
-    ? logFiles(record, undefined)
-    : arrayIndices(record.array).flatMap((i) => logFiles(record, i))
+    ? logFiles(schedulers, record, undefined)
+    : arrayIndices(record.array).flatMap((i) => logFiles(schedulers, record, i))
 
 /**
  * Scans the last 10,000 lines of a job's stderr and then its stdout (every element's, for an
@@ -72,8 +74,8 @@ export const checkLogs: (
   record: JobRecord,
   check: LogCheck,
   options: ConfigOptions
-) => Effect.Effect<ScanResult, never, FileSystem.FileSystem> = Effect.fn("Diagnosis.checkLogs")(
+) => Effect.Effect<ScanResult, never, FileSystem.FileSystem | Schedulers> = Effect.fn("Diagnosis.checkLogs")(
   function*(record: JobRecord, check: LogCheck, options: ConfigOptions) {
-    return yield* scanFiles(allLogFiles(record), yield* scanSettings(check, options))
+    return yield* scanFiles(allLogFiles(yield* Schedulers, record), yield* scanSettings(check, options))
   }
 )

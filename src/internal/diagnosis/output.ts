@@ -6,6 +6,7 @@ import type { JobRecord, JobStatus } from "../../Domain.js"
 import { isTerminal, isTerminalStatus } from "../../Domain.js"
 import { OutputNotFound } from "../../Errors.js"
 import { logPath, statusOf } from "../../JobQueries.js"
+import { Schedulers } from "../../Scheduler.js"
 import { fileSize, readRange, tailStart } from "./tail.js"
 
 export interface ReadOutputOptions {
@@ -39,11 +40,11 @@ export const readOutput: (
   record: JobRecord,
   stream: "stdout" | "stderr",
   options?: ReadOutputOptions
-) => Effect.Effect<string, OutputNotFound | PlatformError, FileSystem.FileSystem> = Effect.fn(
+) => Effect.Effect<string, OutputNotFound | PlatformError, FileSystem.FileSystem | Schedulers> = Effect.fn(
   "Diagnosis.readOutput"
 )(function*(record: JobRecord, stream: "stdout" | "stderr", options: ReadOutputOptions = {}) {
   const { index, tail } = options
-  const found = logPath(record, stream, index)
+  const found = logPath(yield* Schedulers, record, stream, index)
   if (Either.isLeft(found)) return yield* new OutputNotFound({ jobId: record.jobId, stream, problem: found.left })
   const file = found.right
   const size = yield* fileSize(file)

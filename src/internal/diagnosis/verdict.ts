@@ -11,6 +11,7 @@ import { applyObservation } from "../transition.js"
 import { expectedOutputs } from "./expected.js"
 import { checkLogs } from "./logs.js"
 import { verdictLines } from "./scan.js"
+import type { Schedulers } from "../../Scheduler.js"
 
 /**
  * Whether a job that just ended Done really succeeded, judged from the spec it was submitted
@@ -23,7 +24,7 @@ import { verdictLines } from "./scan.js"
 export const doneVerdict: (
   record: JobRecord,
   options: ConfigOptions
-) => Effect.Effect<FailureReason | undefined, never, FileSystem.FileSystem | Path.Path> = Effect.fn(
+) => Effect.Effect<FailureReason | undefined, never, FileSystem.FileSystem | Path.Path | Schedulers> = Effect.fn(
   "Diagnosis.doneVerdict"
 )(function*(record: JobRecord, options: ConfigOptions) {
   const spec = record.spec

@@ -17,6 +17,7 @@ import { JobStore } from "../../JobStore.js"
 import type { RetryPlan } from "../../Retry.js"
 import { planRetry, submitAttempt } from "../../Retry.js"
 import { isCancelled } from "../transition.js"
+import type { Schedulers } from "../../Scheduler.js"
 import * as State from "./state.js"
 
 /** What the Monitor's parts share: its services, its one state, its event hub and fibers. */
@@ -24,7 +25,7 @@ export interface MonitorContext {
   readonly options: ConfigOptions
   readonly executor: ExecutorShape
   readonly store: JobStoreShape
-  readonly platform: Context.Context<FileSystem.FileSystem | Path.Path>
+  readonly platform: Context.Context<FileSystem.FileSystem | Path.Path | Schedulers>
   readonly state: SynchronizedRef.SynchronizedRef<State.MonitorState>
   readonly events: PubSub.PubSub<JobEvent>
   readonly callbackFibers: FiberSet.FiberSet

@@ -17,10 +17,10 @@
  * LSF prints times without a zone (`Jan  5 10:00:00 2024`, sometimes with a trailing ` L`); they
  * are LSF's local time and are read as this process's local time.
  */
-import type { Dialect } from "../../Scheduler.js"
-import { cancel, cancelByNameCommand, cancelOutcome, cancelledByName, listCommand, listNoJobs, parseListing, parseTokens, tokenArgs, tokenCommand, tokenNoJobs } from "./control.js"
-import { parseStatus, status, statusUsableOnFailure } from "./status.js"
-import { directives, logFileName, parseSubmit, pathProblem, resolveLogPath, submit } from "./syntax.js"
+import { sightingOf } from "../../Detect.js"
+import { batchCapabilities } from "../../Scheduler.js"
+import type { Scheduler } from "../../Scheduler.js"
+import * as LsfExecutor from "../../LsfExecutor.js"
 
 export * from "./syntax.js"
 // status.ts's public names, one by one: the bjobs readers the reconnect listing shares are
@@ -43,23 +43,12 @@ export {
   statusUsableOnFailure
 } from "./status.js"
 export * from "./control.js"
+export * from "./dialect.js"
 
-export const dialect: Dialect = {
-  kind: "lsf",
-  logFileName,
-  directives,
-  pathProblem,
-  submit,
-  parseSubmit,
-  status,
-  parseStatus,
-  statusUsableOnFailure,
-  list: { command: listCommand, parse: parseListing, noJobs: listNoJobs },
-  token: { args: tokenArgs, command: tokenCommand, parse: parseTokens, noJobs: tokenNoJobs },
-  arrayIndexVariable: "LSB_JOBINDEX",
-  loginShellOnSubmit: true,
-  resolveLogPath,
-  cancel,
-  cancelOutcome,
-  cancelByName: { command: cancelByNameCommand, cancelled: cancelledByName }
+/** LSF: the shared batch machinery speaking this dialect. */
+export const lsf: Scheduler<"lsf"> = {
+  name: "lsf",
+  capabilities: batchCapabilities,
+  detect: sightingOf("lsf"),
+  layer: LsfExecutor.layer
 }

@@ -13,11 +13,11 @@
  *
  * Times without a zone are Slurm's local time and are read as this process's local time.
  */
-import type { Dialect } from "../../Scheduler.js"
-import { accountingCommand, accountingUnavailable, fallbackCommand, parseAccounting, parseScontrol } from "./accounting.js"
-import { cancel, cancelOutcome, listCommand, parseListing, parseTokens, tokenArgs, tokenCommand } from "./control.js"
-import { parseStatus, status, statusUsableOnFailure } from "./status.js"
-import { directives, escapeLogPath, logFileName, parseSubmit, pathProblem, resolveLogPath, submit } from "./syntax.js"
+import { sightingOf } from "../../Detect.js"
+import { batchCapabilities } from "../../Scheduler.js"
+import type { Scheduler } from "../../Scheduler.js"
+import * as SlurmExecutor from "../../SlurmExecutor.js"
+import { fillLogPath, showLogPath } from "./syntax.js"
 
 export * from "./syntax.js"
 // status.ts's public names, one by one: the squeue readers that sacct and the reconnect
@@ -42,28 +42,13 @@ export {
 } from "./status.js"
 export * from "./accounting.js"
 export * from "./control.js"
+export * from "./dialect.js"
 
-export const slurmDialect: Dialect = {
-  kind: "slurm",
-  logFileName,
-  directives,
-  pathProblem,
-  escapeLogPath,
-  submit,
-  parseSubmit,
-  status,
-  parseStatus,
-  statusUsableOnFailure,
-  accounting: {
-    command: accountingCommand,
-    parse: parseAccounting,
-    unavailable: accountingUnavailable,
-    fallback: { command: fallbackCommand, parse: parseScontrol }
-  },
-  list: { command: listCommand, parse: parseListing },
-  token: { args: tokenArgs, command: tokenCommand, parse: parseTokens },
-  arrayIndexVariable: "SLURM_ARRAY_TASK_ID",
-  resolveLogPath,
-  cancel,
-  cancelOutcome
+/** Slurm: the shared batch machinery speaking this dialect. */
+export const slurm: Scheduler<"slurm"> = {
+  name: "slurm",
+  capabilities: batchCapabilities,
+  detect: sightingOf("slurm"),
+  logPath: { fill: fillLogPath, shown: showLogPath },
+  layer: SlurmExecutor.layer
 }

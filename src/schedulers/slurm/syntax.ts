@@ -90,6 +90,17 @@ export const launchFailureDetail =
 export const resolveLogPath = (template: string, jobId: string, name: string): string =>
   template.replace(/%(%|[jJAx])/g, (_, c: string) => c === "%" ? "%%" : c === "x" ? name : jobId)
 
+/**
+ * A recorded log path with sbatch's remaining patterns read: `%a` is element `index`'s index
+ * (kept as `%a` without one), `%%` a percent sign.
+ */
+export const fillLogPath = (path: string, index: number | undefined): string =>
+  path.replace(/%(%|a)/g, (_, c: string) => (c === "%" ? "%" : index === undefined ? "%a" : String(index)))
+
+/** An array job's recorded log path as shown to a person: `%a` as `{index}`, `%%` as a percent sign. */
+export const showLogPath = (path: string): string =>
+  path.replace(/%(%|a)/g, (_, c: string) => (c === "%" ? "%" : "{index}"))
+
 export const submit = (
   request: Omit<SubmitRequest, "paths">
 ): Invocation => {
