@@ -38,7 +38,7 @@ import { TestCommandRunner } from "./TestCommandRunner.js"
 export type Services = ClusterConfig | CommandRunner | JobStore | Executor | Monitor.Monitor
 
 /** The executor the config names. */
-export const executorLayer: Layer.Layer<
+export const layerExecutor: Layer.Layer<
   Executor,
   never,
   ClusterConfig | CommandRunner | JobStore | FileSystem.FileSystem | Path.Path
@@ -65,8 +65,8 @@ export const executorLayer: Layer.Layer<
             // not the default is kept.
             const keepPbsFlavor = config.options.pbs_flavor !== defaultOptions.pbs_flavor
             const resolved = withDetection(config, detection, { keepPbsFlavor })
-            // fresh: the memoized executorLayer is this very layer, still being built
-            return Layer.fresh(executorLayer).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
+            // fresh: the memoized layerExecutor is this very layer, still being built
+            return Layer.fresh(layerExecutor).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
           })
         )
       case "pbs":
@@ -82,7 +82,7 @@ type Platform = FileSystem.FileSystem | Path.Path
  * the user's own `$XDG_STATE_HOME/cluster-api/jobs.db` or `~/.local/state/cluster-api/jobs.db`,
  * its directory created 0700), or memory for `:memory:`.
  */
-export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platform> = Layer.unwrapEffect(
+export const layerStore: Layer.Layer<JobStore, StoreError, ClusterConfig | Platform> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
     const path = yield* Path.Path
@@ -115,7 +115,7 @@ export const compose = <E, R, ES = never>(parts: {
   readonly monitor?: Monitor.MonitorOptions | undefined
 }): Layer.Layer<Services | R, E | ES | StoreError> =>
   Monitor.layerWith(parts.monitor ?? {}).pipe(
-    Layer.provideMerge(parts.executor ?? executorLayer),
+    Layer.provideMerge(parts.executor ?? layerExecutor),
     Layer.provideMerge(Layer.mergeAll(parts.runner, parts.store ?? layerMemory)),
     Layer.provideMerge(parts.config),
     Layer.provide(NodeContext.layer)
@@ -129,7 +129,7 @@ export type LayerError = ConfigNotFound | ConfigInvalid | UnknownProfile | Store
  * a Monitor that takes over what an earlier program left unfinished (`monitor` says otherwise).
  */
 export const layer = (options?: LoadOptions, monitor?: Monitor.MonitorOptions): Layer.Layer<Services, LayerError> =>
-  compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layer, store: storeLayer, monitor })
+  compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layerNode, store: layerStore, monitor })
 
 /**
  * Everything for tests: a config made in code, a TestCommandRunner answering from rules (exposed

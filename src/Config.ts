@@ -6,6 +6,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import type { ConfigError } from "effect"
 import { availableParallelism, homedir } from "node:os"
 import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
@@ -271,6 +272,9 @@ export class ClusterConfig extends Context.Tag("cluster-api/ClusterConfig")<Clus
     options?: LoadOptions
   ): Layer.Layer<ClusterConfig, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =>
     layer(options)
+
+  /** A layer of the config loaded with the profile and file `effect/Config` names: see {@link layerConfig}. */
+  static readonly layerConfig = (config?: Config.Config.Wrap<ConfigLocation>) => layerConfig(config)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -645,6 +649,31 @@ export const layer = (
   options?: LoadOptions
 ): Layer.Layer<ClusterConfig, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =>
   Layer.effect(ClusterConfig, loadConfig(options))
+
+/** Which profile and file to load, as `effect/Config` can give them. */
+export interface ConfigLocation {
+  readonly profile?: string | undefined
+  readonly configPath?: string | undefined
+}
+
+/** `CLUSTER_API_PROFILE`, when set and not empty; the file is found as {@link loadConfig} says. */
+const locationFromEnv: Config.Config<ConfigLocation> = Config.string("CLUSTER_API_PROFILE").pipe(
+  Config.option,
+  Config.map((profile) => ({ profile: Option.getOrUndefined(Option.filter(profile, (p) => p.length > 0)) }))
+)
+
+/**
+ * A ClusterConfig layer from {@link loadConfig}, with the profile and file read through
+ * `effect/Config` (so from the environment, or any ConfigProvider): by default the profile in
+ * `CLUSTER_API_PROFILE` and the file the loader finds (`$CLUSTER_API_CONFIG` first).
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<ConfigLocation> = locationFromEnv
+): Layer.Layer<
+  ClusterConfig,
+  ConfigNotFound | ConfigInvalid | UnknownProfile | ConfigError.ConfigError,
+  FileSystem.FileSystem | Path.Path
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), (location) => layer(location)))
 
 /**
  * The resolved options as YAML (what `cluster-api config show` prints), after comment lines

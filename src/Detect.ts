@@ -298,4 +298,4 @@ export const detectWith = (options?: DetectOptions): Effect.Effect<Detection, ne
 
 /** Detects the executor of this machine (real processes). */
 export const detect = (options?: DetectOptions): Effect.Effect<Detection> =>
-  detectWith(options).pipe(Effect.provide(CommandRunnerNode.layer))
+  detectWith(options).pipe(Effect.provide(CommandRunnerNode.layerNode))

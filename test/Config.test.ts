@@ -1,7 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, FastCheck, Logger, Scope } from "effect"
+import { Config, ConfigProvider, Effect, Either, FastCheck, Logger, Scope } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as YAML from "yaml"
@@ -730,6 +730,37 @@ describe("loadConfig", () => {
         )
         expect(config.options).toMatchObject({ poll_interval: 4, cpus: 2 })
         expect(config.source.profile).toBe("dev")
+      }))
+  })
+
+  describe("ClusterConfig.layerConfig", () => {
+    test("by default loads the profile in CLUSTER_API_PROFILE from the file in CLUSTER_API_CONFIG", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        const file = yield* box.write("elsewhere/site.yaml", "poll_interval: 4\nprofiles:\n  dev:\n    cpus: 2\n")
+        const env = new Map([["HOME", box.home], ["CLUSTER_API_CONFIG", file], ["CLUSTER_API_PROFILE", "dev"]])
+        const config: ClusterConfigShape = yield* ClusterConfig.pipe(
+          Effect.provide(ClusterConfig.layerConfig()),
+          Effect.withConfigProvider(ConfigProvider.fromMap(env))
+        )
+        expect(config.options).toMatchObject({ poll_interval: 4, cpus: 2 })
+        expect(config.source).toMatchObject({ file, profile: "dev" })
+      }))
+
+    test("reads the profile and file from the Config it is given; a profile the file lacks fails", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        const file = yield* box.write("elsewhere/site.yaml", "profiles:\n  big:\n    memory: 64 GB\n")
+        const location = { profile: Config.string("PROFILE"), configPath: Config.string("FILE") }
+        const withEnv = (profile: string) =>
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["HOME", box.home], ["FILE", file], ["PROFILE", profile]])))
+        const config: ClusterConfigShape = yield* ClusterConfig.pipe(
+          Effect.provide(ClusterConfig.layerConfig(location)),
+          withEnv("big")
+        )
+        expect(config.options.memory).toBe("64 GB")
+        const error = yield* ClusterConfig.pipe(Effect.provide(ClusterConfig.layerConfig(location)), withEnv("small"), Effect.flip)
+        expect(error._tag).toBe("UnknownProfile")
       }))
   })
 })

@@ -274,7 +274,7 @@ describe("SQLite store under the Monitor", () => {
       const logs = mkdtempSync(join(dir, "logs-"))
       const services = ClusterApi.compose({
         config: ClusterConfig.layerTest({ poll_interval: 0.1, log_directory: logs }),
-        runner: CommandRunnerNode.layer,
+        runner: CommandRunnerNode.layerNode,
         store: SqliteJobStore.layer(file)
       })
       const ids = yield* Effect.gen(function*() {

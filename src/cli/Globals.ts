@@ -94,7 +94,7 @@ export const storeServices = (local: GlobalOptions, create: boolean) =>
         const exists = path === inMemoryState || create ||
           (yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))
         return Layer.merge(
-          exists ? ClusterApi.storeLayer : JobStore.layerMemory,
+          exists ? ClusterApi.layerStore : JobStore.layerMemory,
           Layer.succeed(StoreLocation, { path, exists })
         )
       })).pipe(Layer.provideMerge(ClusterConfig.layer({ profile: g.profile, configPath: g.configPath }))))
