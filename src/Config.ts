@@ -7,7 +7,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import type { ConfigError } from "effect"
-import { availableParallelism, homedir } from "node:os"
+import { availableParallelism } from "node:os"
 import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
@@ -29,8 +29,10 @@ import {
   unitProblems
 } from "./JobOptions.js"
 import * as WorkingDirectory from "./WorkingDirectory.js"
+import { fileStatePath, homeDirectory } from "./internal/config/statePath.js"
+import { parseYaml } from "./internal/config/yaml.js"
 
-export { suggest } from "./JobOptions.js"
+export { inMemoryState, stateEnvVar } from "./internal/config/statePath.js"
 
 /** Executors this version of cluster-api can run jobs on. */
 export const availableExecutors = ["local", "slurm", "lsf", "sge", "pbs"] as const
@@ -170,74 +172,6 @@ export const defaultOptions: ConfigOptions = {
   whitelist_threshold: 3,
   max_local_jobs: Math.max(1, availableParallelism())
 }
-
-/** The value of `state_path` that keeps jobs in memory only. */
-export const inMemoryState = ":memory:"
-
-/** The environment variable naming the job store file; it beats the config file, not code. */
-export const stateEnvVar = "CLUSTER_API_STATE"
-
-/**
- * The user's own job store, the same from every directory: `$XDG_STATE_HOME/cluster-api/jobs.db`,
- * or `~/.local/state/cluster-api/jobs.db` when XDG_STATE_HOME is unset, empty or relative (the XDG
- * base directory spec ignores relative values).
- */
-export const defaultStatePath = (
-  env: { readonly home: string; readonly xdgStateHome?: string | undefined },
-  path: Pick<Path.Path, "join" | "isAbsolute">
-): string =>
-  env.xdgStateHome !== undefined && env.xdgStateHome !== "" && path.isAbsolute(env.xdgStateHome)
-    ? path.join(env.xdgStateHome, "cluster-api", "jobs.db")
-    : path.join(env.home, ".local", "state", "cluster-api", "jobs.db")
-
-/**
- * Where the job store lives: `state_path` resolved against `cwd` (a config file's relative value
- * was already resolved against the file's directory), else `defaultPath`; or `:memory:`.
- */
-export const resolveStatePath = (
-  options: ConfigOptions,
-  cwd: string,
-  resolve: (...segments: Array<string>) => string,
-  defaultPath: string
-): string =>
-  options.state_path === inMemoryState
-    ? inMemoryState
-    : options.state_path !== undefined
-    ? resolve(cwd, options.state_path)
-    : defaultPath
-
-/** HOME (or the OS's idea of it when unset or empty). */
-const homeDirectory = Config.option(Config.string("HOME")).pipe(
-  Effect.map(Option.filter((h) => h.length > 0)),
-  Effect.map(Option.getOrElse(() => homedir())),
-  Effect.orDie
-)
-
-/** An environment variable's value, none when unset or empty. */
-const envValue = (name: string) =>
-  Config.option(Config.string(name)).pipe(Effect.map(Option.filter((v) => v.length > 0)), Effect.orDie)
-
-/** `~` or `~/…` expanded to `home`, then resolved against `base`; `:memory:` kept. */
-const expandPath = (path: Path.Path, home: string, base: string, p: string): string =>
-  p === inMemoryState
-    ? p
-    : path.resolve(base, p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p)
-
-/**
- * The job store file of these options, the same from any directory: `state_path` (relative:
- * against the current directory), else `$CLUSTER_API_STATE`, else {@link defaultStatePath}; or
- * `:memory:`. Reads HOME, XDG_STATE_HOME and CLUSTER_API_STATE through Effect's ConfigProvider.
- */
-export const statePathOf = Effect.fnUntraced(function*(options: ConfigOptions) {
-  const path = yield* Path.Path
-  const home = yield* homeDirectory
-  const cwd = yield* WorkingDirectory.current
-  const fromEnv = yield* envValue(stateEnvVar)
-  const fallback = Option.isSome(fromEnv)
-    ? expandPath(path, home, cwd, fromEnv.value)
-    : defaultStatePath({ home, xdgStateHome: Option.getOrUndefined(yield* envValue("XDG_STATE_HOME")) }, path)
-  return resolveStatePath(options, cwd, path.resolve, fallback)
-})
 
 /** Where the resolved config came from. */
 export interface ConfigSource {
@@ -432,29 +366,6 @@ const checkTemplates = (
   return problems.length > 0 ? Either.left(problems) : Either.right(templates)
 }
 
-/** Parses a config file's text: the top-level mapping, or problems (YAML syntax with line/column). */
-export const parseYaml = (text: string): Either.Either<Record<string, unknown>, ReadonlyArray<string>> => {
-  const lineCounter = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false })
-  if (doc.errors.length > 0) {
-    return Either.left(doc.errors.map((error) => {
-      const { line, col } = lineCounter.linePos(error.pos[0])
-      return `YAML syntax error at line ${line}, column ${col}: ${error.message}`
-    }))
-  }
-  let value: unknown
-  try {
-    value = doc.toJS()
-  } catch (error) {
-    return Either.left([`cannot read the YAML: ${error instanceof Error ? error.message : String(error)}`])
-  }
-  if (value === null || value === undefined) return Either.right({})
-  if (!isRecord(value)) {
-    return Either.left([`the top level must be a mapping of option names to values, got ${kindOf(value)}`])
-  }
-  return Either.right(value)
-}
-
 /** The file to read, or none; an explicitly named file that is missing is an error. */
 const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: string) {
   const fs = yield* FileSystem.FileSystem
@@ -482,22 +393,6 @@ const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: st
   if (Option.isSome(inCwd)) return inCwd
   return yield* searched(path.join(home, ".config", "cluster-api", "config.yaml"))
 })
-
-/**
- * `state_path` as the file wrote it made absolute against the file's directory (where its writer
- * meant it), or replaced by `$CLUSTER_API_STATE` (which beats the file, not the overrides).
- */
-const fileStatePath = Effect.fnUntraced(
-  function*(merged: Record<string, unknown>, file: string | undefined, cwd: string, fromFile: boolean) {
-    const path = yield* Path.Path
-    const home = yield* homeDirectory
-    const fromEnv = yield* envValue(stateEnvVar)
-    if (Option.isSome(fromEnv)) merged.state_path = expandPath(path, home, cwd, fromEnv.value)
-    else if (file !== undefined && fromFile && typeof merged.state_path === "string") {
-      merged.state_path = expandPath(path, home, path.dirname(file), merged.state_path)
-    }
-  }
-)
 
 /**
  * Loads the configuration: the first of `configPath`, `$CLUSTER_API_CONFIG`,

@@ -13,11 +13,9 @@ import {
   defaultOptions,
   loadConfig,
   type LoadOptions,
-  defaultStatePath,
-  renderConfig,
-  resolveStatePath,
-  statePathOf
+  renderConfig
 } from "../src/Config.js"
+import { defaultStatePath, resolveStatePath, statePathOf } from "../src/internal/config/statePath.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "../src/Errors.js"
 
 const exampleFile = fileURLToPath(new URL("../cluster-api.yaml", import.meta.url))
