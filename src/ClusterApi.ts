@@ -2,21 +2,24 @@
  * The one layer users provide: config → command runner → job store → executor → monitor.
  *
  * ```ts
+ * import { ClusterApi, Executor, Monitor } from "cluster-api"
+ *
  * const program = Effect.gen(function*() {
- *   const executor = yield* Executor
- *   const monitor = yield* Monitor
+ *   const executor = yield* Executor.Executor
+ *   const monitor = yield* Monitor.Monitor
  *   const job = yield* executor.submit({ name: "hello", command: "echo hello" })
  *   yield* monitor.await(job)
  * })
- * program.pipe(Effect.provide(ClusterApi.layer({ profile: "local_dev" })), NodeRuntime.runMain)
+ * program.pipe(Effect.provide(ClusterApi.layer()), NodeRuntime.runMain)
  * ```
  */
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
+import type { Config, ConfigError } from "effect"
 import { Effect, Layer } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
 import type { CommandRunner } from "./CommandRunner.js"
-import type { ConfigOptions, LoadOptions } from "./Config.js"
+import type { ConfigLocation, ConfigOptions, LoadOptions } from "./Config.js"
 import { ClusterConfig, defaultOptions, inMemoryState, withDetection } from "./Config.js"
 import { statePathOf } from "./internal/config/statePath.js"
 import * as Detect from "./Detect.js"
@@ -131,6 +134,16 @@ export type LayerError = ConfigNotFound | ConfigInvalid | UnknownProfile | Store
  */
 export const layer = (options?: LoadOptions, monitor?: Monitor.MonitorOptions): Layer.Layer<Services, LayerError> =>
   compose({ config: ClusterConfig.layer(options), runner: CommandRunnerNode.layerNode, store: layerStore, monitor })
+
+/**
+ * Everything, for real, as `layer` does, with the profile and config file read through
+ * `effect/Config` (by default the profile in `CLUSTER_API_PROFILE`): see `ClusterConfig.layerConfig`.
+ */
+export const layerConfig = (
+  config?: Config.Config.Wrap<ConfigLocation>,
+  monitor?: Monitor.MonitorOptions
+): Layer.Layer<Services, LayerError | ConfigError.ConfigError> =>
+  compose({ config: ClusterConfig.layerConfig(config), runner: CommandRunnerNode.layerNode, store: layerStore, monitor })
 
 /**
  * Everything for tests: a config made in code, a TestCommandRunner answering from rules (exposed

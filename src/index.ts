@@ -18,12 +18,13 @@
  *
  * What each namespace is:
  * - ClusterApi: the one layer a program provides (`layer`, `layerTest`, `compose`).
- * - ClusterConfig: the resolved configuration (file + profile + overrides): `ClusterConfig` Tag,
- *   `layer`, `layerConfig` (from `effect/Config`), `layerTest`, `load`, `render`.
- * - CommandRunner: runs one argv (never a shell string); `layer` runs real processes.
+ * - ClusterConfig: the resolved configuration (file + profile + overrides): the `ClusterConfig`
+ *   Tag (with `layerTest`), `layer`, `layerConfig` (from `effect/Config`), `loadConfig`,
+ *   `renderConfig`, the options' Schema and defaults.
+ * - CommandRunner: runs one argv (never a shell string); `layerNode` runs real processes.
  * - TestCommandRunner: a CommandRunner answering from rules, recording every call.
  * - Executor: the Executor Tag: submit, poll, release, cancel, track, reconnect, resume.
- * - JobStore: the store of every record and transition; `layerMemory`.
+ * - JobStore: the store of every record and transition; `layerMemory`, `keyString`.
  * - SqliteJobStore: the SQLite store (`layer`, `layerConfig`).
  * - Monitor: the Monitor Tag: polling, callbacks, `await`/`awaitAll`, the events stream.
  * - Job: the data: JobSpec, JobRecord, statuses, failure reasons, events (`describeReason`).
@@ -36,7 +37,8 @@
  * - JobName: the one "{prefix}-{name}" rule.
  * - Detect: which scheduler this machine has.
  * - Scheduler: the contract a scheduler's dialect implements (for writing one).
- * - Local, Slurm, Lsf, Sge, Pbs: each scheduler's executor (`layer`; the batch ones' `dialect`).
+ * - Local, Slurm, Lsf, Sge, Pbs: each scheduler's executor (`layer`, `make`); `ClusterApi.layer`
+ *   picks the one the config names.
  */
 export * as ClusterApi from "./ClusterApi.js"
 export * as ClusterConfig from "./Config.js"

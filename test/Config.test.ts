@@ -16,6 +16,7 @@ import {
   renderConfig
 } from "../src/Config.js"
 import { defaultStatePath, resolveStatePath, statePathOf } from "../src/internal/config/statePath.js"
+import * as ClusterApi from "../src/ClusterApi.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "../src/Errors.js"
 
 const exampleFile = fileURLToPath(new URL("../cluster-api.yaml", import.meta.url))
@@ -759,6 +760,17 @@ describe("loadConfig", () => {
         expect(config.options.memory).toBe("64 GB")
         const error = yield* ClusterConfig.pipe(Effect.provide(ClusterConfig.layerConfig(location)), withEnv("small"), Effect.flip)
         expect(error._tag).toBe("UnknownProfile")
+      }))
+
+    test("ClusterApi.layerConfig builds every service on the config so loaded", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        const file = yield* box.write("elsewhere/site.yaml", "profiles:\n  quick:\n    poll_interval: 3\n    state_path: \":memory:\"\n")
+        const options = yield* Effect.map(ClusterConfig, (c) => c.options).pipe(
+          Effect.provide(ClusterApi.layerConfig({ profile: Config.string("PROFILE"), configPath: Config.succeed(file) })),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["HOME", box.home], ["PROFILE", "quick"]])))
+        )
+        expect(options).toMatchObject({ executor: "local", poll_interval: 3, state_path: ":memory:" })
       }))
   })
 })
