@@ -5,7 +5,7 @@
 import { Duration, Effect, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import * as ClusterApi from "../src/ClusterApi.js"
-import { layer as nodeRunner } from "../src/CommandRunner.js"
+import { layerNode as nodeRunner } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"

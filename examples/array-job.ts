@@ -11,15 +11,12 @@
  * Scripts and logs go to a temporary directory that is removed when the program ends.
  */
 import { Console, Effect, Stream } from "effect"
-import type { JobRecord } from "../src/Domain.js"
-import { describeReason, failedElementIndices, formatArraySpec } from "../src/Domain.js"
-import { Executor } from "../src/Executor.js"
-import { Monitor } from "../src/Monitor.js"
+import { Executor, Job, Monitor } from "cluster-api"
 import { ExampleLayer, runIfMain } from "./support.js"
 
 export interface ArrayOutcome {
   /** The array's final record; `elements` holds one entry per element. */
-  readonly record: JobRecord
+  readonly record: Job.JobRecord
   /** The indices of the elements that failed (or were killed). */
   readonly failed: ReadonlyArray<number>
 }
@@ -27,10 +24,10 @@ export interface ArrayOutcome {
 /** One line per element, then the failed indices. */
 export const renderArray = ({ failed, record }: ArrayOutcome): string =>
   [
-    `array job ${record.jobId} (${record.name}) ${record.array === undefined ? "" : formatArraySpec(record.array)}: ${record.status}`,
+    `array job ${record.jobId} (${record.name}) ${record.array === undefined ? "" : Job.formatArraySpec(record.array)}: ${record.status}`,
     ...(record.elements ?? []).map((e) =>
       `  element ${e.index}: ${e.status}${
-        e.reason === undefined ? `, exit code ${e.exitCode ?? "none"}` : ` (${describeReason(e.reason)})`
+        e.reason === undefined ? `, exit code ${e.exitCode ?? "none"}` : ` (${Job.describeReason(e.reason)})`
       }`
     ),
     `failed elements: ${failed.length === 0 ? "none" : failed.join(", ")}`
@@ -39,8 +36,8 @@ export const renderArray = ({ failed, record }: ArrayOutcome): string =>
 /** The array job, with the element that fails as a parameter. */
 export const arrayJob = (failingIndex = 4) =>
   Effect.gen(function*() {
-    const executor = yield* Executor
-    const monitor = yield* Monitor
+    const executor = yield* Executor.Executor
+    const monitor = yield* Monitor.Monitor
 
     // Subscribe before submitting, so no event is missed; the subscription lives as long as the
     // enclosing scope (Effect.scoped below).
@@ -70,7 +67,7 @@ export const arrayJob = (failingIndex = 4) =>
     // The array ends once every element has: Failed if any element failed.
     const record = yield* monitor.await(job, { timeout: "1 minute" })
 
-    const outcome: ArrayOutcome = { record, failed: failedElementIndices(record) }
+    const outcome: ArrayOutcome = { record, failed: Job.failedElementIndices(record) }
     yield* Console.log(renderArray(outcome))
     return outcome
   }).pipe(Effect.scoped)

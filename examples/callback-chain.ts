@@ -13,10 +13,7 @@
  * Scripts and logs go to a temporary directory that is removed when the program ends.
  */
 import { Console, Data, Deferred, Duration, Effect, Option, Ref } from "effect"
-import type { JobRecord, JobSpec } from "../src/Domain.js"
-import { describeReason } from "../src/Domain.js"
-import { Executor } from "../src/Executor.js"
-import { Monitor } from "../src/Monitor.js"
+import { Executor, Job, Monitor } from "cluster-api"
 import { ExampleLayer, runIfMain } from "./support.js"
 
 export type Step = "A" | "B" | "C"
@@ -26,7 +23,7 @@ export class ChainStepFailed extends Data.TaggedError("ChainStepFailed")<{
   readonly step: Step
   readonly detail: string
   /** The step's final record, when its job ran. */
-  readonly record?: JobRecord | undefined
+  readonly record?: Job.JobRecord | undefined
 }> {
   override get message(): string {
     return `step ${this.step} failed: ${this.detail}`
@@ -52,24 +49,24 @@ export interface ChainOptions {
 }
 
 /** The three final records, A first. */
-export type ChainResult = readonly [a: JobRecord, b: JobRecord, c: JobRecord]
+export type ChainResult = readonly [a: Job.JobRecord, b: Job.JobRecord, c: Job.JobRecord]
 
 const endFor = (step: Step, failAt: Step | undefined): string => step === failAt ? "; exit 7" : ""
 
 /** The job of each step. B and C get the previous step's output file in `$INPUT`. */
 const specs = {
-  A: (failAt: Step | undefined): JobSpec => ({
+  A: (failAt: Step | undefined): Job.JobSpec => ({
     name: "chain-a",
     command: `echo "A says: $MESSAGE"${endFor("A", failAt)}`,
     env: { MESSAGE: "the answer is 42" }
   }),
-  B: (input: string, failAt: Step | undefined): JobSpec => ({
+  B: (input: string, failAt: Step | undefined): Job.JobSpec => ({
     name: "chain-b",
     // The path goes through the environment, not into the command line: no quoting to get wrong.
     command: `sed 's/^/B read: /' "$INPUT"${endFor("B", failAt)}`,
     env: { INPUT: input }
   }),
-  C: (input: string, failAt: Step | undefined): JobSpec => ({
+  C: (input: string, failAt: Step | undefined): Job.JobSpec => ({
     name: "chain-c",
     command: `sed 's/^/C read: /' "$INPUT"${endFor("C", failAt)}`,
     env: { INPUT: input }
@@ -84,8 +81,8 @@ export const renderChain = (records: ChainResult): string =>
 /** The chain; fails with the step that failed, or with a timeout naming the step it waited on. */
 export const chain = (options: ChainOptions = {}) =>
   Effect.gen(function*() {
-    const executor = yield* Executor
-    const monitor = yield* Monitor
+    const executor = yield* Executor.Executor
+    const monitor = yield* Monitor.Monitor
     const failAt = options.failAt
     const timeout = Duration.decode(options.timeout ?? "2 minutes")
 
@@ -93,14 +90,14 @@ export const chain = (options: ChainOptions = {}) =>
     const finished = yield* Deferred.make<ChainResult, ChainStepFailed>()
     const current = yield* Ref.make<Step>("A")
 
-    const submitStep = (step: Step, spec: JobSpec) =>
+    const submitStep = (step: Step, spec: Job.JobSpec) =>
       Ref.set(current, step).pipe(
         Effect.zipRight(executor.submit(spec)),
         Effect.tap((job) => Effect.log(`step ${step}: submitted job ${job.jobId}`)),
         Effect.mapError((e) => new ChainStepFailed({ step, detail: `not submitted: ${e.message}` }))
       )
 
-    const outputOf = (step: Step, record: JobRecord) =>
+    const outputOf = (step: Step, record: Job.JobRecord) =>
       record.stdoutPath === undefined
         ? Effect.fail(new ChainStepFailed({ step, detail: "its record names no stdout file", record }))
         : Effect.succeed(record.stdoutPath)
@@ -111,16 +108,16 @@ export const chain = (options: ChainOptions = {}) =>
      */
     const whenEnded = (
       step: Step,
-      job: JobRecord,
-      next: (done: JobRecord) => Effect.Effect<void, ChainStepFailed>
+      job: Job.JobRecord,
+      next: (done: Job.JobRecord) => Effect.Effect<void, ChainStepFailed>
     ): Effect.Effect<void, ChainStepFailed> => {
-      const stop = (record: JobRecord) =>
+      const stop = (record: Job.JobRecord) =>
         Effect.logWarning(`step ${step}: job ${record.jobId} ended ${record.status}`).pipe(
           Effect.zipRight(Deferred.fail(
             finished,
             new ChainStepFailed({
               step,
-              detail: record.reason === undefined ? record.status : describeReason(record.reason),
+              detail: record.reason === undefined ? record.status : Job.describeReason(record.reason),
               record
             })
           ))

@@ -23,13 +23,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Console, Effect } from "effect"
-import { ClusterConfig } from "../src/Config.js"
-import type { FailureInfo } from "../src/Diagnosis.js"
-import * as Diagnosis from "../src/Diagnosis.js"
-import type { JobRecord } from "../src/Domain.js"
-import { Executor } from "../src/Executor.js"
-import { JobStore } from "../src/JobStore.js"
-import { Monitor } from "../src/Monitor.js"
+import { ClusterConfig, Diagnosis, Executor, Job, JobStore, Monitor } from "cluster-api"
 import { ExampleLayer, runIfMain } from "./support.js"
 
 /** The lines housekeeper's error whitelist example lets through (config: error_whitelist). */
@@ -42,9 +36,9 @@ export const errorWhitelist = [
 
 export interface QuickStartResult {
   /** Every job in the store, oldest first (as `list_jobs` prints them). */
-  readonly jobs: ReadonlyArray<JobRecord>
+  readonly jobs: ReadonlyArray<Job.JobRecord>
   /** Why `process` failed, when it did. */
-  readonly failure?: FailureInfo | undefined
+  readonly failure?: Diagnosis.FailureInfo | undefined
 }
 
 /**
@@ -55,10 +49,10 @@ export const quickStart = (runDir: string, options: { readonly noOutput?: boolea
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const executor = yield* Executor
-    const monitor = yield* Monitor
-    const store = yield* JobStore
-    const { options: config } = yield* ClusterConfig
+    const executor = yield* Executor.Executor
+    const monitor = yield* Monitor.Monitor
+    const store = yield* JobStore.JobStore
+    const { options: config } = yield* ClusterConfig.ClusterConfig
     const subdir = (name: string) =>
       fs.makeDirectory(path.join(runDir, name), { recursive: true }).pipe(Effect.as(path.join(runDir, name)))
 

@@ -23,9 +23,7 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Console, Effect } from "effect"
-import * as Diagnosis from "../src/Diagnosis.js"
-import type { PipelineResult, PipelineSpec } from "../src/Pipeline.js"
-import * as Pipeline from "../src/Pipeline.js"
+import { Diagnosis, Pipeline } from "cluster-api"
 import { ExampleLayer, runIfMain } from "./support.js"
 
 export type StepName = "preprocess" | "train" | "evaluate"
@@ -34,7 +32,7 @@ export type StepName = "preprocess" | "train" | "evaluate"
  * The pipeline, its files in `dir`. `fail` makes that step exit 3. Training fails on its first
  * attempt (no checkpoint yet) and is retried once.
  */
-export const mlPipeline = (dir: string, fail?: StepName): PipelineSpec => {
+export const mlPipeline = (dir: string, fail?: StepName): Pipeline.PipelineSpec => {
   const end = (step: StepName) => (step === fail ? "; exit 3" : "")
   return {
     name: "ml",
@@ -66,7 +64,7 @@ export const mlPipeline = (dir: string, fail?: StepName): PipelineSpec => {
 }
 
 /** One line per step: its status, its job and attempt, and its exit code. */
-export const renderResult = (result: PipelineResult): string =>
+export const renderResult = (result: Pipeline.PipelineResult): string =>
   result.steps.map((s) =>
     `${s.step.padEnd(11)} ${s.summary.padEnd(40)} job ${s.record?.jobId ?? "-"}` +
     ` attempt ${s.record?.attempt ?? 1} exit code ${s.record?.exitCode ?? "none"}`

@@ -11,17 +11,14 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Console, Effect } from "effect"
-import type { JobRecord } from "../src/Domain.js"
-import { describeReason } from "../src/Domain.js"
-import { Executor } from "../src/Executor.js"
-import { Monitor } from "../src/Monitor.js"
+import { Executor, Job, Monitor } from "cluster-api"
 import { ExampleLayer, runIfMain } from "./support.js"
 
 /** A record as a few lines for people (a pure function: no effect needed to render). */
-export const renderRecord = (record: JobRecord): string =>
+export const renderRecord = (record: Job.JobRecord): string =>
   [
     `job ${record.jobId} (${record.name})`,
-    `  status:    ${record.status}${record.reason === undefined ? "" : ` (${describeReason(record.reason)})`}`,
+    `  status:    ${record.status}${record.reason === undefined ? "" : ` (${Job.describeReason(record.reason)})`}`,
     `  exit code: ${record.exitCode ?? "none"}`,
     `  host:      ${record.execHost ?? "unknown"}`,
     `  script:    ${record.scriptPath ?? "none"}`,
@@ -34,8 +31,8 @@ export const renderRecord = (record: JobRecord): string =>
  * record (so a test can check it, and a caller can act on it).
  */
 export const program = Effect.gen(function*() {
-  const executor = yield* Executor
-  const monitor = yield* Monitor
+  const executor = yield* Executor.Executor
+  const monitor = yield* Monitor.Monitor
 
   // Resources a job leaves out come from the config. On the local executor `cpus` and `memory`
   // are recorded but not enforced; `walltime` is: "00:10" is hours:minutes, ten minutes, after
@@ -54,7 +51,7 @@ export const program = Effect.gen(function*() {
   yield* monitor.onSuccess(job, (record) => Effect.log(`job ${record.jobId} succeeded on ${record.execHost}`))
   yield* monitor.onFailure(job, (record) =>
     Effect.logWarning(
-      `job ${record.jobId} failed: ${record.reason === undefined ? record.status : describeReason(record.reason)}`
+      `job ${record.jobId} failed: ${record.reason === undefined ? record.status : Job.describeReason(record.reason)}`
     ))
 
   // `await` returns the job's final record (`awaitAll` the records of several, in order); with a

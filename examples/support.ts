@@ -8,7 +8,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import type { Effect } from "effect"
 import { Effect as E, Layer } from "effect"
 import { pathToFileURL } from "node:url"
-import * as ClusterApi from "../src/ClusterApi.js"
+import { ClusterApi } from "cluster-api"
 
 export const ExampleLayer = Layer.unwrapScoped(
   E.gen(function*() {

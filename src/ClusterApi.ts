@@ -2,22 +2,26 @@
  * The one layer users provide: config → command runner → job store → executor → monitor.
  *
  * ```ts
+ * import { ClusterApi, Executor, Monitor } from "cluster-api"
+ *
  * const program = Effect.gen(function*() {
- *   const executor = yield* Executor
- *   const monitor = yield* Monitor
+ *   const executor = yield* Executor.Executor
+ *   const monitor = yield* Monitor.Monitor
  *   const job = yield* executor.submit({ name: "hello", command: "echo hello" })
  *   yield* monitor.await(job)
  * })
- * program.pipe(Effect.provide(ClusterApi.layer({ profile: "local_dev" })), NodeRuntime.runMain)
+ * program.pipe(Effect.provide(ClusterApi.layer()), NodeRuntime.runMain)
  * ```
  */
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
+import type { Config, ConfigError } from "effect"
 import { Effect, Layer, Option } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
 import type { CommandRunner } from "./CommandRunner.js"
-import type { ConfigOptions, LoadOptions } from "./Config.js"
-import { ClusterConfig, defaultOptions, inMemoryState, statePathOf, withDetection } from "./Config.js"
+import type { ConfigLocation, ConfigOptions, LoadOptions } from "./Config.js"
+import { ClusterConfig, defaultOptions, inMemoryState, withDetection } from "./Config.js"
+import { statePathOf } from "./internal/config/statePath.js"
 import * as Detect from "./Detect.js"
 import type { ConfigNotFound, UnknownProfile } from "./Errors.js"
 import { ConfigInvalid, StoreError } from "./Errors.js"
@@ -48,7 +52,7 @@ const knownSchedulers: Effect.Effect<Registry> = Effect.map(
  * when none are). `auto` detects among them. A name none of them has fails with ConfigInvalid
  * listing the names they have.
  */
-export const executorLayer: Layer.Layer<Executor, ConfigInvalid, ExecutorRequirements> = Layer.unwrapEffect(
+export const layerExecutor: Layer.Layer<Executor, ConfigInvalid, ExecutorRequirements> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* ClusterConfig
     const schedulers = yield* knownSchedulers
@@ -62,8 +66,8 @@ export const executorLayer: Layer.Layer<Executor, ConfigInvalid, ExecutorRequire
       // not the default is kept.
       const keepPbsFlavor = config.options.pbs_flavor !== defaultOptions.pbs_flavor
       const resolved = withDetection(config, detection, { keepPbsFlavor })
-      // fresh: the memoized executorLayer is this very layer, still being built
-      return Layer.fresh(executorLayer).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
+      // fresh: the memoized layerExecutor is this very layer, still being built
+      return Layer.fresh(layerExecutor).pipe(Layer.provide(Layer.succeed(ClusterConfig, resolved)))
     }
     const scheduler = schedulerNamed(schedulers, executor)
     if (scheduler !== undefined) return scheduler.layer
@@ -81,7 +85,7 @@ type Platform = FileSystem.FileSystem | Path.Path
  * the user's own `$XDG_STATE_HOME/cluster-api/jobs.db` or `~/.local/state/cluster-api/jobs.db`,
  * its directory created 0700), or memory for `:memory:`.
  */
-export const storeLayer: Layer.Layer<JobStore, StoreError, ClusterConfig | Platform> = Layer.unwrapEffect(
+export const layerStore: Layer.Layer<JobStore, StoreError, ClusterConfig | Platform> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const { options } = yield* ClusterConfig
     const path = yield* Path.Path
@@ -118,7 +122,7 @@ export const compose = <E, R, ES = never, EE = never>(parts: {
   /** The schedulers the program knows (default: the built-in ones). */
   readonly schedulers?: Registry | undefined
 }): Layer.Layer<Services | R, E | ES | EE | ConfigInvalid | StoreError> => {
-  const executor: Layer.Layer<Executor, EE | ConfigInvalid, ExecutorRequirements> = parts.executor ?? executorLayer
+  const executor: Layer.Layer<Executor, EE | ConfigInvalid, ExecutorRequirements> = parts.executor ?? layerExecutor
   return Monitor.layerWith(parts.monitor ?? {}).pipe(
     Layer.provideMerge(executor),
     Layer.provideMerge(Layer.mergeAll(parts.runner, parts.store ?? layerMemory)),
@@ -152,12 +156,22 @@ export const layer = (options: LayerOptions = {}, monitor?: Monitor.MonitorOptio
       executors: load.executors ?? namesOf(schedulers),
       detect: load.detect ?? Detect.detect(undefined, schedulers)
     }),
-    runner: CommandRunnerNode.layer,
-    store: storeLayer,
+    runner: CommandRunnerNode.layerNode,
+    store: layerStore,
     monitor,
     schedulers
   })
 }
+
+/**
+ * Everything, for real, as `layer` does, with the profile and config file read through
+ * `effect/Config` (by default the profile in `CLUSTER_API_PROFILE`): see `ClusterConfig.layerConfig`.
+ */
+export const layerConfig = (
+  config?: Config.Config.Wrap<ConfigLocation>,
+  monitor?: Monitor.MonitorOptions
+): Layer.Layer<Services, LayerError | ConfigError.ConfigError> =>
+  compose({ config: ClusterConfig.layerConfig(config), runner: CommandRunnerNode.layerNode, store: layerStore, monitor })
 
 /**
  * Everything for tests: a config made in code, a TestCommandRunner answering from rules (exposed

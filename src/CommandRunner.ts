@@ -80,9 +80,9 @@ export interface CommandRunnerShape {
 }
 
 export class CommandRunner extends Context.Tag("cluster-api/CommandRunner")<CommandRunner, CommandRunnerShape>() {
-  /** The Node implementation with everything it needs (same as the module's `layer`). */
-  static get layer(): Layer.Layer<CommandRunner> {
-    return layer
+  /** The Node implementation with everything it needs (same as the module's `layerNode`). */
+  static get layerNode(): Layer.Layer<CommandRunner> {
+    return layerNode
   }
 }
 
@@ -474,8 +474,8 @@ export const make: Effect.Effect<CommandRunnerShape, never, CommandExecutor.Comm
   }
 )
 
-/** The Node layer, with the executor and file system it needs. */
-export const layer: Layer.Layer<CommandRunner> = Layer.effect(CommandRunner, make).pipe(
+/** The CommandRunner on Node: real processes, with the executor and file system it needs. */
+export const layerNode: Layer.Layer<CommandRunner> = Layer.effect(CommandRunner, make).pipe(
   Layer.provide(NodeCommandExecutor.layer),
   Layer.provide(NodeFileSystem.layer)
 )

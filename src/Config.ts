@@ -6,7 +6,8 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
-import { availableParallelism, homedir } from "node:os"
+import type { ConfigError } from "effect"
+import { availableParallelism } from "node:os"
 import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
@@ -28,8 +29,10 @@ import {
   unitProblems
 } from "./internal/jobOptions.js"
 import * as WorkingDirectory from "./internal/workingDirectory.js"
+import { fileStatePath, homeDirectory } from "./internal/config/statePath.js"
+import { parseYaml } from "./internal/config/yaml.js"
 
-export { suggest } from "./internal/jobOptions.js"
+export { inMemoryState, stateEnvVar } from "./internal/config/statePath.js"
 
 /**
  * The names of the schedulers built into cluster-api, what `executor` may be when a config is
@@ -179,74 +182,6 @@ export const defaultOptions: ConfigOptions = {
   max_local_jobs: Math.max(1, availableParallelism())
 }
 
-/** The value of `state_path` that keeps jobs in memory only. */
-export const inMemoryState = ":memory:"
-
-/** The environment variable naming the job store file; it beats the config file, not code. */
-export const stateEnvVar = "CLUSTER_API_STATE"
-
-/**
- * The user's own job store, the same from every directory: `$XDG_STATE_HOME/cluster-api/jobs.db`,
- * or `~/.local/state/cluster-api/jobs.db` when XDG_STATE_HOME is unset, empty or relative (the XDG
- * base directory spec ignores relative values).
- */
-export const defaultStatePath = (
-  env: { readonly home: string; readonly xdgStateHome?: string | undefined },
-  path: Pick<Path.Path, "join" | "isAbsolute">
-): string =>
-  env.xdgStateHome !== undefined && env.xdgStateHome !== "" && path.isAbsolute(env.xdgStateHome)
-    ? path.join(env.xdgStateHome, "cluster-api", "jobs.db")
-    : path.join(env.home, ".local", "state", "cluster-api", "jobs.db")
-
-/**
- * Where the job store lives: `state_path` resolved against `cwd` (a config file's relative value
- * was already resolved against the file's directory), else `defaultPath`; or `:memory:`.
- */
-export const resolveStatePath = (
-  options: ConfigOptions,
-  cwd: string,
-  resolve: (...segments: Array<string>) => string,
-  defaultPath: string
-): string =>
-  options.state_path === inMemoryState
-    ? inMemoryState
-    : options.state_path !== undefined
-    ? resolve(cwd, options.state_path)
-    : defaultPath
-
-/** HOME (or the OS's idea of it when unset or empty). */
-const homeDirectory = Config.option(Config.string("HOME")).pipe(
-  Effect.map(Option.filter((h) => h.length > 0)),
-  Effect.map(Option.getOrElse(() => homedir())),
-  Effect.orDie
-)
-
-/** An environment variable's value, none when unset or empty. */
-const envValue = (name: string) =>
-  Config.option(Config.string(name)).pipe(Effect.map(Option.filter((v) => v.length > 0)), Effect.orDie)
-
-/** `~` or `~/…` expanded to `home`, then resolved against `base`; `:memory:` kept. */
-const expandPath = (path: Path.Path, home: string, base: string, p: string): string =>
-  p === inMemoryState
-    ? p
-    : path.resolve(base, p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p)
-
-/**
- * The job store file of these options, the same from any directory: `state_path` (relative:
- * against the current directory), else `$CLUSTER_API_STATE`, else {@link defaultStatePath}; or
- * `:memory:`. Reads HOME, XDG_STATE_HOME and CLUSTER_API_STATE through Effect's ConfigProvider.
- */
-export const statePathOf = Effect.fnUntraced(function*(options: ConfigOptions) {
-  const path = yield* Path.Path
-  const home = yield* homeDirectory
-  const cwd = yield* WorkingDirectory.current
-  const fromEnv = yield* envValue(stateEnvVar)
-  const fallback = Option.isSome(fromEnv)
-    ? expandPath(path, home, cwd, fromEnv.value)
-    : defaultStatePath({ home, xdgStateHome: Option.getOrUndefined(yield* envValue("XDG_STATE_HOME")) }, path)
-  return resolveStatePath(options, cwd, path.resolve, fallback)
-})
-
 /** Where the resolved config came from. */
 export interface ConfigSource {
   /** The YAML file read, if any. */
@@ -280,6 +215,9 @@ export class ClusterConfig extends Context.Tag("cluster-api/ClusterConfig")<Clus
     options?: LoadOptions
   ): Layer.Layer<ClusterConfig, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =>
     layer(options)
+
+  /** A layer of the config loaded with the profile and file `effect/Config` names: see {@link layerConfig}. */
+  static readonly layerConfig = (config?: Config.Config.Wrap<ConfigLocation>) => layerConfig(config)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,29 +388,6 @@ const checkTemplates = (
   return problems.length > 0 ? Either.left(problems) : Either.right(templates)
 }
 
-/** Parses a config file's text: the top-level mapping, or problems (YAML syntax with line/column). */
-export const parseYaml = (text: string): Either.Either<Record<string, unknown>, ReadonlyArray<string>> => {
-  const lineCounter = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false })
-  if (doc.errors.length > 0) {
-    return Either.left(doc.errors.map((error) => {
-      const { line, col } = lineCounter.linePos(error.pos[0])
-      return `YAML syntax error at line ${line}, column ${col}: ${error.message}`
-    }))
-  }
-  let value: unknown
-  try {
-    value = doc.toJS()
-  } catch (error) {
-    return Either.left([`cannot read the YAML: ${error instanceof Error ? error.message : String(error)}`])
-  }
-  if (value === null || value === undefined) return Either.right({})
-  if (!isRecord(value)) {
-    return Either.left([`the top level must be a mapping of option names to values, got ${kindOf(value)}`])
-  }
-  return Either.right(value)
-}
-
 /** The file to read, or none; an explicitly named file that is missing is an error. */
 const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: string) {
   const fs = yield* FileSystem.FileSystem
@@ -500,22 +415,6 @@ const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: st
   if (Option.isSome(inCwd)) return inCwd
   return yield* searched(path.join(home, ".config", "cluster-api", "config.yaml"))
 })
-
-/**
- * `state_path` as the file wrote it made absolute against the file's directory (where its writer
- * meant it), or replaced by `$CLUSTER_API_STATE` (which beats the file, not the overrides).
- */
-const fileStatePath = Effect.fnUntraced(
-  function*(merged: Record<string, unknown>, file: string | undefined, cwd: string, fromFile: boolean) {
-    const path = yield* Path.Path
-    const home = yield* homeDirectory
-    const fromEnv = yield* envValue(stateEnvVar)
-    if (Option.isSome(fromEnv)) merged.state_path = expandPath(path, home, cwd, fromEnv.value)
-    else if (file !== undefined && fromFile && typeof merged.state_path === "string") {
-      merged.state_path = expandPath(path, home, path.dirname(file), merged.state_path)
-    }
-  }
-)
 
 /**
  * Loads the configuration: the first of `configPath`, `$CLUSTER_API_CONFIG`,
@@ -667,6 +566,31 @@ export const layer = (
   options?: LoadOptions
 ): Layer.Layer<ClusterConfig, ConfigNotFound | ConfigInvalid | UnknownProfile, FileSystem.FileSystem | Path.Path> =>
   Layer.effect(ClusterConfig, loadConfig(options))
+
+/** Which profile and file to load, as `effect/Config` can give them. */
+export interface ConfigLocation {
+  readonly profile?: string | undefined
+  readonly configPath?: string | undefined
+}
+
+/** `CLUSTER_API_PROFILE`, when set and not empty; the file is found as {@link loadConfig} says. */
+const locationFromEnv: Config.Config<ConfigLocation> = Config.string("CLUSTER_API_PROFILE").pipe(
+  Config.option,
+  Config.map((profile) => ({ profile: Option.getOrUndefined(Option.filter(profile, (p) => p.length > 0)) }))
+)
+
+/**
+ * A ClusterConfig layer from {@link loadConfig}, with the profile and file read through
+ * `effect/Config` (so from the environment, or any ConfigProvider): by default the profile in
+ * `CLUSTER_API_PROFILE` and the file the loader finds (`$CLUSTER_API_CONFIG` first).
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<ConfigLocation> = locationFromEnv
+): Layer.Layer<
+  ClusterConfig,
+  ConfigNotFound | ConfigInvalid | UnknownProfile | ConfigError.ConfigError,
+  FileSystem.FileSystem | Path.Path
+> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), (location) => layer(location)))
 
 /**
  * The resolved options as YAML (what `cluster-api config show` prints), after comment lines

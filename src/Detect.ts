@@ -341,4 +341,4 @@ export const detectWith = (
  * `detectors` (a program's list of schedulers), the first that the facts show.
  */
 export const detect = (options?: DetectOptions, detectors?: ReadonlyArray<Detector>): Effect.Effect<Detection> =>
-  detectWith(options, detectors).pipe(Effect.provide(CommandRunnerNode.layer))
+  detectWith(options, detectors).pipe(Effect.provide(CommandRunnerNode.layerNode))

@@ -10,7 +10,7 @@ import type { ConfigOptions } from "./Config.js"
 import { dialect } from "./schedulers/pbs/dialect.js"
 
 /** The dialect the config asks for: its flavour, reconnecting to this user's jobs unless `poll_all_users`. */
-export const dialectFor = (options: ConfigOptions) =>
+const dialectFor = (options: ConfigOptions) =>
   dialect(options.pbs_flavor, { user: currentUser() }, options)
 
 export const make = Effect.flatMap(ClusterConfig, ({ options }) => BatchExecutor.make(dialectFor(options)))

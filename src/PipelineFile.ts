@@ -29,7 +29,7 @@
  * reported at once, with its place in the file.
  */
 import { Either } from "effect"
-import { parseYaml } from "./Config.js"
+import { parseYaml } from "./internal/config/yaml.js"
 import type { Dependency } from "./Domain.js"
 import { PipelineInvalid } from "./Errors.js"
 import { decodeJobOptions, isRecord, mergeUnder, showValue, toSpec } from "./internal/jobOptions.js"

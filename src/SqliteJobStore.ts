@@ -18,9 +18,23 @@
  *
  * The implementation lives in internal/sqlite/ (store, migrations, owners, intents, errors).
  */
+import { Config, Effect, Layer } from "effect"
+import type { ConfigError } from "effect"
+import type { StoreError } from "./Errors.js"
+import type { JobStore } from "./JobStore.js"
+import type { LayerOptions } from "./internal/sqlite/open.js"
+import { layer } from "./internal/sqlite/open.js"
+
 export type { MakeOptions } from "./internal/sqlite/context.js"
-export { migrations } from "./internal/sqlite/migrations.js"
 export type { LayerOptions } from "./internal/sqlite/open.js"
-export { defaultBusyTimeout, layer } from "./internal/sqlite/open.js"
-export { heartbeatEvery, ownerDeadAfter } from "./internal/sqlite/owners.js"
+export { layer } from "./internal/sqlite/open.js"
 export { make } from "./internal/sqlite/store.js"
+
+/**
+ * The SQLite store whose file (and options) come from `effect/Config`, e.g.
+ * `SqliteJobStore.layerConfig({ filename: Config.string("JOBS_DB") })`.
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<{ readonly filename: string } & LayerOptions>
+): Layer.Layer<JobStore, StoreError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), ({ filename, ...options }) => layer(filename, options)))

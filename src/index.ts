@@ -1,73 +1,66 @@
 /**
  * cluster-api: submit executables to batch schedulers or local processes, watch them, and act
  * when they end, as Effect services.
+ *
+ * Namespaces only, as in `@effect/platform`: a service is its module, the Tag inside it.
+ *
+ * ```ts
+ * import { ClusterApi, Executor, Monitor } from "cluster-api"
+ *
+ * const program = Effect.gen(function*() {
+ *   const executor = yield* Executor.Executor
+ *   const monitor = yield* Monitor.Monitor
+ *   const job = yield* executor.submit({ name: "hello", command: "echo hello" })
+ *   return yield* monitor.await(job)
+ * })
+ * program.pipe(Effect.provide(ClusterApi.layer()), NodeRuntime.runMain)
+ * ```
+ *
+ * What each namespace is:
+ * - ClusterApi: the one layer a program provides (`layer`, `layerTest`, `compose`).
+ * - ClusterConfig: the resolved configuration (file + profile + overrides): the `ClusterConfig`
+ *   Tag (with `layerTest`), `layer`, `layerConfig` (from `effect/Config`), `loadConfig`,
+ *   `renderConfig`, the options' Schema and defaults.
+ * - CommandRunner: runs one argv (never a shell string); `layerNode` runs real processes.
+ * - TestCommandRunner: a CommandRunner answering from rules, recording every call.
+ * - Executor: the Executor Tag: submit, poll, release, cancel, track, reconnect, resume.
+ * - JobStore: the store of every record and transition; `layerMemory`, `keyString`.
+ * - SqliteJobStore: the SQLite store (`layer`, `layerConfig`).
+ * - Monitor: the Monitor Tag: polling, callbacks, `await`/`awaitAll`, the events stream.
+ * - Job: the data: JobSpec, JobRecord, statuses, failure reasons, events (`describeReason`).
+ * - Errors: every tagged error a program can meet.
+ * - Diagnosis: why a job failed, from its record and logs.
+ * - JobQueries: reading, exporting, importing and cleaning up the store's jobs.
+ * - Pipeline, PipelineFile: steps with dependencies, in code or from a YAML file.
+ * - Retry: retry plans and resubmission.
+ * - Units: memory and walltime parsing.
+ * - JobName: the one "{prefix}-{name}" rule.
+ * - Detect: which scheduler this machine has.
+ * - Scheduler: the contract a scheduler's dialect implements (for writing one).
+ * - Local, Slurm, Lsf, Sge, Pbs: each scheduler's executor (`layer`, `make`); `ClusterApi.layer`
+ *   picks the one the config names.
  */
-export * from "./Domain.js"
-export * from "./Errors.js"
-
 export * as ClusterApi from "./ClusterApi.js"
-export type { Services } from "./ClusterApi.js"
-
-export { availableExecutors, ClusterConfig, ConfigOptions, defaultOptions, loadConfig, renderConfig } from "./Config.js"
-export type { ClusterConfigShape, ConfigSource, LoadOptions } from "./Config.js"
-export * as Detect from "./Detect.js"
-
-export { CommandRunner } from "./CommandRunner.js"
-export type {
-  CommandResult,
-  CommandRunnerShape,
-  CommandSpec,
-  ProcessExit,
-  SpawnedProcess,
-  SpawnSpec
-} from "./CommandRunner.js"
-export { matches, TestCommandRunner } from "./TestCommandRunner.js"
-export type {
-  Matcher,
-  RecordedCall,
-  Reply,
-  Rule,
-  SentSignal,
-  SpawnReply,
-  SpawnRule,
-  TestCommandRunnerOptions,
-  TestCommandRunnerShape
-} from "./TestCommandRunner.js"
-
-export { Executor, globToRegExp, prepareJob } from "./Executor.js"
-export type { Capabilities, CancelOptions, ExecutorShape, PreparedJob, ResolvedResources, SubmitFailure } from "./Executor.js"
-export * as BatchExecutor from "./BatchExecutor.js"
-export type { BatchListing, CommandAnswer, Dialect, Invocation, JobPaths, SubmitRequest } from "./BatchExecutor.js"
-export * as LocalExecutor from "./LocalExecutor.js"
-export * as SlurmExecutor from "./SlurmExecutor.js"
-export * as Slurm from "./schedulers/slurm/index.js"
-export * as LsfExecutor from "./LsfExecutor.js"
-export * as Lsf from "./schedulers/lsf/index.js"
-export * as SgeExecutor from "./SgeExecutor.js"
-export * as PbsExecutor from "./PbsExecutor.js"
-export * as Pbs from "./schedulers/pbs/index.js"
-export * as Sge from "./schedulers/sge/index.js"
-export { batchCapabilities, schedulerNamed, Schedulers } from "./Scheduler.js"
-export type { ExecutorRequirements, LogPathRule, Registry, Scheduler, Sighting } from "./Scheduler.js"
-
-export { JobStore, keyString } from "./JobStore.js"
-export type { AdoptOptions, Adopted, JobChange, JobFilter, JobHistory, JobKey, JobStoreShape, SubmitIntent, TransitionEntry } from "./JobStore.js"
+export * as ClusterConfig from "./Config.js"
+export * as CommandRunner from "./CommandRunner.js"
+export * as TestCommandRunner from "./TestCommandRunner.js"
+export * as Executor from "./Executor.js"
+export * as JobStore from "./JobStore.js"
 export * as SqliteJobStore from "./SqliteJobStore.js"
-export * as JobQueries from "./JobQueries.js"
-export type { CleanedJob, CleanupOptions, CleanupReport, ImportReport, KeptJob } from "./JobQueries.js"
-
-export { Monitor } from "./Monitor.js"
-export type { CallbackRequirements, ExitCondition, JobCallback, JobRef, MonitorOptions, MonitorShape, ResumeReport, TickReport } from "./Monitor.js"
-
+export * as Monitor from "./Monitor.js"
+export * as Job from "./Domain.js"
+export * as Errors from "./Errors.js"
 export * as Diagnosis from "./Diagnosis.js"
-export type { FailureInfo } from "./Diagnosis.js"
-export * as JobName from "./JobName.js"
-export * as JobOptions from "./internal/jobOptions.js"
+export * as JobQueries from "./JobQueries.js"
 export * as Pipeline from "./Pipeline.js"
 export * as PipelineFile from "./PipelineFile.js"
-export type { PipelineResult, PipelineSpec, PipelineStep, StepResult, StepUpdate } from "./Pipeline.js"
 export * as Retry from "./Retry.js"
-export type { RetryPlan } from "./Retry.js"
-export * as Script from "./internal/script.js"
-export * as Transition from "./internal/transition.js"
 export * as Units from "./Units.js"
+export * as JobName from "./JobName.js"
+export * as Detect from "./Detect.js"
+export * as Scheduler from "./Scheduler.js"
+export * as Local from "./LocalExecutor.js"
+export * as Slurm from "./SlurmExecutor.js"
+export * as Lsf from "./LsfExecutor.js"
+export * as Sge from "./SgeExecutor.js"
+export * as Pbs from "./PbsExecutor.js"

@@ -8,7 +8,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { afterAll } from "vitest"
-import { CommandRunner, layer } from "../src/CommandRunner.js"
+import { CommandRunner, layerNode } from "../src/CommandRunner.js"
 import { removeDir } from "./support/TempDirs.js"
 
 const tmpRoot = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "cluster-api-runner-"))
@@ -53,21 +53,21 @@ describe("CommandRunner (Node) run", () => {
       const runner = yield* CommandRunner
       const result = yield* runner.run({ argv: ["sh", "-c", "echo out; echo err >&2"] })
       expect(result).toEqual({ argv: ["sh", "-c", "echo out; echo err >&2"], exitCode: 0, stdout: "out\n", stderr: "err\n" })
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("passes arguments without a shell", () =>
     Effect.gen(function*() {
       const runner = yield* CommandRunner
       const result = yield* runner.run({ argv: ["printf", "%s|", "a b", "$HOME", "'q'"] })
       expect(result.stdout).toBe("a b|$HOME|'q'|")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("feeds stdin to cat", () =>
     Effect.gen(function*() {
       const runner = yield* CommandRunner
       const result = yield* runner.run({ argv: ["cat"], stdin: "#!/bin/sh\necho hi\n" })
       expect(result.stdout).toBe("#!/bin/sh\necho hi\n")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("without stdin, cat sees EOF at once", () =>
     Effect.gen(function*() {
@@ -75,14 +75,14 @@ describe("CommandRunner (Node) run", () => {
       const [result, ms] = yield* elapsed(runner.run({ argv: ["cat"], timeout: "5 seconds" }))
       expect(result.stdout).toBe("")
       expect(ms).toBeLessThan(3000)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a child that does not read a large stdin still completes", () =>
     Effect.gen(function*() {
       const runner = yield* CommandRunner
       const result = yield* runner.run({ argv: ["sh", "-c", "echo done"], stdin: "x".repeat(1 << 20), timeout: "10 seconds" })
       expect(result.stdout).toBe("done\n")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("passes env on top of this process's environment", () =>
     Effect.gen(function*() {
@@ -91,7 +91,7 @@ describe("CommandRunner (Node) run", () => {
       const lines = result.stdout.split("\n")
       expect(lines).toContain("CLUSTER_API_TEST_VAR=hello world")
       expect(lines.some((l) => l.startsWith("PATH="))).toBe(true)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("extendEnv: false shows the command only the given env", () =>
     Effect.gen(function*() {
@@ -101,7 +101,7 @@ describe("CommandRunner (Node) run", () => {
       const result = yield* runner.run({ argv: ["/usr/bin/env"], env: { ONLY: "1" }, extendEnv: false })
       expect(result.stdout).toBe("ONLY=1\n")
       expect(result.stdout).not.toContain(`${inherited}=`)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("runs in cwd", () =>
     Effect.gen(function*() {
@@ -109,7 +109,7 @@ describe("CommandRunner (Node) run", () => {
       const dir = tmpDir()
       const result = yield* runner.run({ argv: ["pwd"], cwd: dir })
       expect(NodeFs.realpathSync(result.stdout.trim())).toBe(NodeFs.realpathSync(dir))
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("non-zero exit fails with CommandFailed keeping stdout and stderr", () =>
     Effect.gen(function*() {
@@ -123,7 +123,7 @@ describe("CommandRunner (Node) run", () => {
       expect(error.stderr).toBe("bad thing\n")
       expect(error.message).toContain("exited with code 3")
       expect(error.message).toContain("bad thing")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a missing program fails with CommandNotFound", () =>
     Effect.gen(function*() {
@@ -131,7 +131,7 @@ describe("CommandRunner (Node) run", () => {
       const error = yield* Effect.flip(runner.run({ argv: ["cluster-api-no-such-program", "x"] }))
       expect(error._tag).toBe("CommandNotFound")
       expect(error.argv).toEqual(["cluster-api-no-such-program", "x"])
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a missing cwd fails with CommandSpawnFailed naming the directory", () =>
     Effect.gen(function*() {
@@ -141,7 +141,7 @@ describe("CommandRunner (Node) run", () => {
       expect(error._tag).toBe("CommandSpawnFailed")
       if (error._tag !== "CommandSpawnFailed") return
       expect(error.detail).toContain(`working directory ${missing} does not exist`)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a program without execute permission fails with CommandSpawnFailed", () =>
     Effect.gen(function*() {
@@ -152,7 +152,7 @@ describe("CommandRunner (Node) run", () => {
       expect(error._tag).toBe("CommandSpawnFailed")
       if (error._tag !== "CommandSpawnFailed") return
       expect(error.detail).toContain("permission denied")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("death by signal fails with CommandFailed and the signal", () =>
     Effect.gen(function*() {
@@ -163,7 +163,7 @@ describe("CommandRunner (Node) run", () => {
       expect(error.signal).toBe("SIGKILL")
       expect(error.exitCode).toBeUndefined()
       expect(error.stdout).toBe("before\n")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("1 MiB on stderr does not hang", () =>
     Effect.gen(function*() {
@@ -174,7 +174,7 @@ describe("CommandRunner (Node) run", () => {
       })
       expect(result.stderr.length).toBe(1048576)
       expect(result.stdout).toBe("ok\n")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("timeout kills the whole process group", () =>
     Effect.gen(function*() {
@@ -190,7 +190,7 @@ describe("CommandRunner (Node) run", () => {
       expect(ms).toBeLessThan(4000)
       const pid = yield* readPid(NodePath.join(dir, "pidfile"))
       expect(yield* waitDead(pid)).toBe(true)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a child ignoring SIGTERM is killed after killGrace", () =>
     Effect.gen(function*() {
@@ -201,7 +201,7 @@ describe("CommandRunner (Node) run", () => {
       expect(error._tag).toBe("CommandTimeout")
       expect(ms).toBeGreaterThanOrEqual(450)
       expect(ms).toBeLessThan(3000)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 })
 
 describe("CommandRunner (Node) spawn", () => {
@@ -226,7 +226,7 @@ describe("CommandRunner (Node) spawn", () => {
       expect(lines.slice(0, 2)).toEqual(["to-out", "v1"])
       expect(NodeFs.realpathSync(lines[2]!)).toBe(NodeFs.realpathSync(dir))
       expect(NodeFs.readFileSync(err, "utf8")).toBe("to-err\n")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("stdout and stderr may share one file", () =>
     Effect.gen(function*() {
@@ -239,7 +239,7 @@ describe("CommandRunner (Node) spawn", () => {
       })
       expect(yield* proc.exit).toEqual({ exitCode: 0 })
       expect(NodeFs.readFileSync(log, "utf8")).toBe("one\ntwo\nthree\n")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("reports death by signal", () =>
     Effect.gen(function*() {
@@ -251,7 +251,7 @@ describe("CommandRunner (Node) spawn", () => {
         stderrFile: NodePath.join(dir, "e")
       })
       expect(yield* proc.exit).toEqual({ signal: "SIGKILL" })
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("kill signals the process group", () =>
     Effect.gen(function*() {
@@ -265,7 +265,7 @@ describe("CommandRunner (Node) spawn", () => {
       yield* proc.kill("SIGINT")
       expect(yield* proc.exit.pipe(Effect.timeout("5 seconds"))).toEqual({ signal: "SIGINT" })
       yield* proc.kill() // after the end: no error
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("terminate kills the whole tree, grandchildren included", () =>
     Effect.gen(function*() {
@@ -283,7 +283,7 @@ describe("CommandRunner (Node) spawn", () => {
       expect(exit).toEqual({ signal: "SIGTERM" })
       expect(ms).toBeLessThan(4000)
       expect(yield* waitDead(grandchild)).toBe(true)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("terminate escalates to SIGKILL after the grace period", () =>
     Effect.gen(function*() {
@@ -302,7 +302,7 @@ describe("CommandRunner (Node) spawn", () => {
       expect(exit).toEqual({ signal: "SIGKILL" })
       expect(ms).toBeGreaterThanOrEqual(250)
       expect(ms).toBeLessThan(3000)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a missing program fails with CommandNotFound", () =>
     Effect.gen(function*() {
@@ -314,7 +314,7 @@ describe("CommandRunner (Node) spawn", () => {
         stderrFile: NodePath.join(dir, "e")
       }))
       expect(error._tag).toBe("CommandNotFound")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("a missing cwd fails with CommandSpawnFailed, not CommandNotFound", () =>
     Effect.gen(function*() {
@@ -329,7 +329,7 @@ describe("CommandRunner (Node) spawn", () => {
       expect(error._tag).toBe("CommandSpawnFailed")
       if (error._tag !== "CommandSpawnFailed") return
       expect(error.detail).toContain("does not exist")
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 
   it.live("an unwritable log file fails with CommandSpawnFailed naming it", () =>
     Effect.gen(function*() {
@@ -344,5 +344,5 @@ describe("CommandRunner (Node) spawn", () => {
       expect(error._tag).toBe("CommandSpawnFailed")
       if (error._tag !== "CommandSpawnFailed") return
       expect(error.detail).toContain(bad)
-    }).pipe(Effect.provide(layer)))
+    }).pipe(Effect.provide(layerNode)))
 })

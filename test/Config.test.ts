@@ -1,7 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, FastCheck, Logger, Scope } from "effect"
+import { Config, ConfigProvider, Effect, Either, FastCheck, Logger, Scope } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as YAML from "yaml"
@@ -13,11 +13,10 @@ import {
   defaultOptions,
   loadConfig,
   type LoadOptions,
-  defaultStatePath,
-  renderConfig,
-  resolveStatePath,
-  statePathOf
+  renderConfig
 } from "../src/Config.js"
+import { defaultStatePath, resolveStatePath, statePathOf } from "../src/internal/config/statePath.js"
+import * as ClusterApi from "../src/ClusterApi.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "../src/Errors.js"
 
 const exampleFile = fileURLToPath(new URL("../cluster-api.yaml", import.meta.url))
@@ -730,6 +729,48 @@ describe("loadConfig", () => {
         )
         expect(config.options).toMatchObject({ poll_interval: 4, cpus: 2 })
         expect(config.source.profile).toBe("dev")
+      }))
+  })
+
+  describe("ClusterConfig.layerConfig", () => {
+    test("by default loads the profile in CLUSTER_API_PROFILE from the file in CLUSTER_API_CONFIG", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        const file = yield* box.write("elsewhere/site.yaml", "poll_interval: 4\nprofiles:\n  dev:\n    cpus: 2\n")
+        const env = new Map([["HOME", box.home], ["CLUSTER_API_CONFIG", file], ["CLUSTER_API_PROFILE", "dev"]])
+        const config: ClusterConfigShape = yield* ClusterConfig.pipe(
+          Effect.provide(ClusterConfig.layerConfig()),
+          Effect.withConfigProvider(ConfigProvider.fromMap(env))
+        )
+        expect(config.options).toMatchObject({ poll_interval: 4, cpus: 2 })
+        expect(config.source).toMatchObject({ file, profile: "dev" })
+      }))
+
+    test("reads the profile and file from the Config it is given; a profile the file lacks fails", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        const file = yield* box.write("elsewhere/site.yaml", "profiles:\n  big:\n    memory: 64 GB\n")
+        const location = { profile: Config.string("PROFILE"), configPath: Config.string("FILE") }
+        const withEnv = (profile: string) =>
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["HOME", box.home], ["FILE", file], ["PROFILE", profile]])))
+        const config: ClusterConfigShape = yield* ClusterConfig.pipe(
+          Effect.provide(ClusterConfig.layerConfig(location)),
+          withEnv("big")
+        )
+        expect(config.options.memory).toBe("64 GB")
+        const error = yield* ClusterConfig.pipe(Effect.provide(ClusterConfig.layerConfig(location)), withEnv("small"), Effect.flip)
+        expect(error._tag).toBe("UnknownProfile")
+      }))
+
+    test("ClusterApi.layerConfig builds every service on the config so loaded", () =>
+      Effect.gen(function*() {
+        const box = yield* sandbox
+        const file = yield* box.write("elsewhere/site.yaml", "profiles:\n  quick:\n    poll_interval: 3\n    state_path: \":memory:\"\n")
+        const options = yield* Effect.map(ClusterConfig, (c) => c.options).pipe(
+          Effect.provide(ClusterApi.layerConfig({ profile: Config.string("PROFILE"), configPath: Config.succeed(file) })),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["HOME", box.home], ["PROFILE", "quick"]])))
+        )
+        expect(options).toMatchObject({ executor: "local", poll_interval: 3, state_path: ":memory:" })
       }))
   })
 })

@@ -348,7 +348,7 @@ describe("ClusterApi with a config made in code saying executor: auto", () => {
       const executor = yield* Executor
       const config = yield* ClusterConfig
       expect(config.options.executor).toBe("auto")
-      // PBS has no executor of its own yet: it runs as the pbs case of executorLayer says.
+      // PBS has no executor of its own yet: it runs as the pbs case of layerExecutor says.
       if (detection.executor !== "pbs") expect(executor.kind).toBe(detection.executor)
     }).pipe(Effect.provide(ClusterApi.layerTest({ config: { executor: "auto" } }))))
 })

@@ -4,7 +4,7 @@ import { ClusterConfig } from "../src/Config.js"
 import type { JobSpec } from "../src/Domain.js"
 import { ArraySpec, formatArraySpec } from "../src/Domain.js"
 import { InvalidJobSpec } from "../src/Errors.js"
-import { prepareJob } from "../src/Executor.js"
+import { prepareJob } from "../src/internal/prepare.js"
 import type { JobOptions } from "../src/internal/jobOptions.js"
 import { applyTemplate, decodeJobOptions, jobOptionKeys, mergeUnder, parseArraySpec, toSpec } from "../src/internal/jobOptions.js"
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
-import { Chunk, Effect, Option, Queue, TestClock } from "effect"
+import { Chunk, Config, ConfigProvider, Effect, Option, Queue, TestClock } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -148,6 +148,23 @@ describe.each(stores)("JobStore (%s)", (_, makeLayer) => {
 })
 
 describe("SQLite store", () => {
+  it.effect("layerConfig opens the file its Config names; a layer on the same file reads what it wrote", () =>
+    Effect.gen(function*() {
+      const file = freshFile()
+      yield* Effect.flatMap(JobStore, (s) => s.insert([record("9")])).pipe(
+        Effect.provide(SqliteJobStore.layerConfig({ filename: Config.string("JOBS_DB") })),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["JOBS_DB", file]])))
+      )
+      const back = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(Effect.provide(SqliteJobStore.layer(file)))
+      expect(back.map((r) => r.jobId)).toEqual(["9"])
+      const missing = yield* Effect.flatMap(JobStore, (s) => s.list()).pipe(
+        Effect.provide(SqliteJobStore.layerConfig({ filename: Config.string("JOBS_DB") })),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map())),
+        Effect.flip
+      )
+      expect(missing._tag).toBe("ConfigError")
+    }))
+
   it.effect("records outlive the layer: a new one on the same file reads them back whole", () =>
     Effect.gen(function*() {
       const file = freshFile()
@@ -274,7 +291,7 @@ describe("SQLite store under the Monitor", () => {
       const logs = mkdtempSync(join(dir, "logs-"))
       const services = ClusterApi.compose({
         config: ClusterConfig.layerTest({ poll_interval: 0.1, log_directory: logs }),
-        runner: CommandRunnerNode.layer,
+        runner: CommandRunnerNode.layerNode,
         store: SqliteJobStore.layer(file)
       })
       const ids = yield* Effect.gen(function*() {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { execFileSync } from "node:child_process"
 import { ClusterConfig } from "../src/Config.js"
-import { prepareJob } from "../src/Executor.js"
+import { prepareJob } from "../src/internal/prepare.js"
 import { cleanEnvironment, renderLocalScript, wantsCleanEnv } from "../src/schedulers/local/index.js"
 import * as JobName from "../src/JobName.js"
 import {

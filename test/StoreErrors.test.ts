@@ -327,7 +327,7 @@ describe("the store's files are private", () => {
   it.scoped("the directory the store creates is 0700", () =>
     Effect.gen(function*() {
       const logs = path.join(dir, "new-logs", "deeper")
-      yield* open(ClusterApi.storeLayer).pipe(
+      yield* open(ClusterApi.layerStore).pipe(
         Effect.provide(ClusterConfig.layerTest({ state_path: path.join(logs, "cluster-api.db") })),
         Effect.provide(NodeContext.layer)
       )

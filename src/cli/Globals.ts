@@ -5,7 +5,8 @@ import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import * as ClusterApi from "../ClusterApi.js"
-import { ClusterConfig, inMemoryState, statePathOf } from "../Config.js"
+import { ClusterConfig, inMemoryState } from "../Config.js"
+import { statePathOf } from "../internal/config/statePath.js"
 import { JobStore } from "../JobStore.js"
 import type { MonitorOptions } from "../Monitor.js"
 import type { CliError } from "./Exit.js"
@@ -94,7 +95,7 @@ export const storeServices = (local: GlobalOptions, create: boolean) =>
         const exists = path === inMemoryState || create ||
           (yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))
         return Layer.merge(
-          exists ? ClusterApi.storeLayer : JobStore.layerMemory,
+          exists ? ClusterApi.layerStore : JobStore.layerMemory,
           Layer.succeed(StoreLocation, { path, exists })
         )
       })).pipe(Layer.provideMerge(ClusterConfig.layer({ profile: g.profile, configPath: g.configPath }))))

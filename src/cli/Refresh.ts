@@ -5,7 +5,7 @@
  * live program owns stays its own (its Monitor announces the end from the store's change).
  */
 import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
-import { executorLayer } from "../ClusterApi.js"
+import { layerExecutor } from "../ClusterApi.js"
 import * as CommandRunner from "../CommandRunner.js"
 import { ClusterConfig } from "../Config.js"
 import { observedWithChecks } from "../Diagnosis.js"
@@ -35,7 +35,7 @@ const pollAndWrite = (jobs: ReadonlyArray<JobRecord>) =>
       const o = seen.get(current.jobId)
       return o === undefined ? current : observed(current, o)
     })
-  }).pipe(Effect.provide(executorLayer.pipe(Layer.provide(CommandRunner.layer))), Effect.scoped)
+  }).pipe(Effect.provide(layerExecutor.pipe(Layer.provide(CommandRunner.layerNode))), Effect.scoped)
 
 /**
  * `records` as the scheduler now has them: the unfinished ones of the configured executor polled

@@ -8,7 +8,7 @@ import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
 import { JobRecord } from "../../src/Domain.js"
-import { migrations } from "../../src/SqliteJobStore.js"
+import { migrations } from "../../src/internal/sqlite/migrations.js"
 
 const encode = Schema.encodeSync(Schema.parseJson(JobRecord))
 

@@ -88,8 +88,8 @@ const main = Effect.gen(function*() {
   Effect.scoped,
   Effect.provide(ClusterApi.compose({
     config: ClusterConfig.layerTest(options),
-    runner: CommandRunnerNode.layer,
-    store: ClusterApi.storeLayer
+    runner: CommandRunnerNode.layerNode,
+    store: ClusterApi.layerStore
   }))
 )
 

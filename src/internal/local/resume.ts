@@ -7,7 +7,7 @@
 import { Effect, Either, FiberMap } from "effect"
 import type { JobRecord } from "../../Domain.js"
 import { isTerminal } from "../../Domain.js"
-import { walltimeOf } from "../../Executor.js"
+import { walltimeOf } from "../prepare.js"
 import { jobEnvironment, logFileName, processLogPath, wantsCleanEnv } from "../../schedulers/local/script.js"
 import { resumedState } from "../../schedulers/local/status.js"
 import type { LocalContext } from "./context.js"
