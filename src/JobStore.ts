@@ -19,47 +19,12 @@ import { Clock, Context, Effect, Fiber, Layer, Option, PubSub, Queue } from "eff
 import type { FailureReason, JobRecord, JobStatus } from "./Domain.js"
 import { isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
+import type { JobChange, JobFilter, JobKey } from "./internal/store.js"
 import { applyModify, keyString, matchesFilter } from "./internal/store.js"
 
 export { keyString } from "./internal/store.js"
-
-/**
- * Which job a record is: the executor that submitted it and the id its scheduler gave it. Ids are
- * unique within one scheduler only (Slurm's job 52 and LSF's job 52 are different jobs), so the
- * store holds and finds records by both. Every JobRecord is a JobKey.
- */
-export interface JobKey {
-  readonly executor: string
-  readonly jobId: string
-}
-
-/** One write that changed a job's status or an element's status; `before` is absent for an insert. */
-export interface JobChange {
-  readonly before: JobRecord | undefined
-  readonly after: JobRecord
-}
-
-/** Which jobs `list` returns; every field given must hold. Results come in submission order. */
-export interface JobFilter {
-  /** Only jobs that are not terminal (true) or only terminal ones (false). */
-  readonly active?: boolean | undefined
-  /** Only jobs in one of these states. */
-  readonly status?: ReadonlyArray<JobStatus> | undefined
-  /** Only jobs of this executor ("local", "slurm", …). */
-  readonly executor?: string | undefined
-  /** Only jobs whose full name matches one of these globs (`*`, `?`, `[...]`, `[!...]`). */
-  readonly names?: ReadonlyArray<string> | undefined
-  /** Only these job ids (of any executor unless `executor` is given). */
-  readonly ids?: ReadonlyArray<string> | undefined
-  /** Only jobs submitted at or after this time. */
-  readonly submittedAfter?: Date | undefined
-  /** Only jobs submitted before this time. */
-  readonly submittedBefore?: Date | undefined
-  /** Only jobs this program owns (it submitted or adopted them). */
-  readonly owned?: boolean | undefined
-  /** At most this many, the most recently submitted ones (still returned oldest first). */
-  readonly limit?: number | undefined
-}
+/** Which job a record is, one write that changed a job, and which jobs `list` returns. */
+export type { JobChange, JobFilter, JobKey } from "./internal/store.js"
 
 /** One status change of a job, as written. `from` is absent for the submission. */
 export interface TransitionEntry {

@@ -13,7 +13,7 @@
  * dependencies. A dependency on a job the store does not hold keeps the job held, with one
  * warning. Holding needs a program that runs a Monitor (a library program, or the CLI's `wait`).
  *
- * Every process is started through a small shell wrapper (see schedulers/Local.ts) that leads its
+ * Every process is started through a small shell wrapper (see schedulers/local/files.ts) that leads its
  * process group and leaves two files beside the job script: its pid when it starts, and the
  * script's exit status when the script ends. The processes do not need the program that started
  * them: when that program dies they run on, and the next program on the same store takes the jobs
@@ -36,13 +36,13 @@ import { JobNotFound } from "./Errors.js"
 import type { ExecutorShape } from "./Executor.js"
 import { Executor } from "./Executor.js"
 import { JobStore } from "./JobStore.js"
-import * as Cancel from "./internal/local/cancel.js"
-import type { LocalContext } from "./internal/local/context.js"
-import { keyOf } from "./internal/local/context.js"
-import * as Holds from "./internal/local/holds.js"
-import * as Observe from "./internal/local/observe.js"
-import * as Resume from "./internal/local/resume.js"
-import * as Submit from "./internal/local/submit.js"
+import * as Cancel from "./schedulers/local/executor/cancel.js"
+import type { LocalContext } from "./schedulers/local/executor/context.js"
+import { keyOf } from "./schedulers/local/executor/context.js"
+import * as Holds from "./schedulers/local/executor/holds.js"
+import * as Observe from "./schedulers/local/executor/observe.js"
+import * as Resume from "./schedulers/local/executor/resume.js"
+import * as Submit from "./schedulers/local/executor/submit.js"
 import { makeScriptWriter } from "./internal/script.js"
 import * as WorkingDirectory from "./internal/workingDirectory.js"
 
@@ -50,10 +50,10 @@ import * as WorkingDirectory from "./internal/workingDirectory.js"
  * `killGrace`: how long a cancelled or timed-out local job gets between SIGTERM and SIGKILL.
  * `programEnded`: whom a job is recorded as cancelled by when the program running it ends before it does.
  */
-export { killGrace, programEnded } from "./internal/local/context.js"
+export { killGrace, programEnded } from "./schedulers/local/executor/context.js"
 
 /**
- * The local executor over its parts (src/internal/local/): the context they share is built here,
+ * The local executor over its parts (schedulers/local/executor/): the context they share is built here,
  * once, and each method is a function of it.
  */
 export const make = Effect.gen(function*() {

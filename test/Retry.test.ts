@@ -17,6 +17,7 @@ import { Executor } from "../src/Executor.js"
 import { JobStore } from "../src/JobStore.js"
 import { Monitor } from "../src/Monitor.js"
 import * as Retry from "../src/Retry.js"
+import * as Dependencies from "../src/internal/dependencies.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { eventually, toyAccountingScheduler, toyExecutorLayer } from "./support/ToyDialect.js"
 import { tempDirs } from "./support/TempDirs.js"
@@ -138,17 +139,17 @@ describe("a dependency on a retried or checked job (pure)", () => {
       ["4", rec("4", "Failed", { attempt: 2 })],
       ["5", rec("5", "Failed", { retriedBy: "6" })]
     ])
-    expect(Retry.dependencyStatus("1", records, defaultOptions)).toBe("Done")
-    expect(Retry.dependencyStatus("3", records, defaultOptions)).toBe("Pending")
-    expect(Retry.dependencyStatus("4", records, defaultOptions)).toBe("Failed")
-    expect(Retry.dependencyStatus("5", records, defaultOptions)).toBe("Pending")
-    expect(Retry.dependencyStatus("9", records, defaultOptions)).toBeUndefined()
+    expect(Dependencies.dependencyStatus("1", records, defaultOptions)).toBe("Done")
+    expect(Dependencies.dependencyStatus("3", records, defaultOptions)).toBe("Pending")
+    expect(Dependencies.dependencyStatus("4", records, defaultOptions)).toBe("Failed")
+    expect(Dependencies.dependencyStatus("5", records, defaultOptions)).toBe("Pending")
+    expect(Dependencies.dependencyStatus("9", records, defaultOptions)).toBeUndefined()
   })
 
   it("a job seen ending Done whose spec asks for checks is not Done until the Monitor recorded it", () => {
     const checked = rec("1", "Running", { spec: { name: "x", command: "x", expectedOutputs: ["out"] } })
     const plain = rec("2", "Running", { spec: { name: "y", command: "y" } })
-    const seen = Retry.withObservations(
+    const seen = Dependencies.withObservations(
       new Map([["1", checked], ["2", plain]]),
       (id) => ({ jobId: id, status: "Done", exitCode: 0 }),
       new Date(0)

@@ -2,10 +2,47 @@
  * The rules every JobStore implementation shares: how a job is keyed, what `modify` does to the
  * current records, which writes are status changes, and which records a filter keeps.
  */
-import type { JobRecord } from "../Domain.js"
+import type { JobRecord, JobStatus } from "../Domain.js"
 import { isTerminal } from "../Domain.js"
 import { globToRegExp } from "./glob.js"
-import type { JobChange, JobFilter, JobKey } from "../JobStore.js"
+
+/**
+ * Which job a record is: the executor that submitted it and the id its scheduler gave it. Ids are
+ * unique within one scheduler only (Slurm's job 52 and LSF's job 52 are different jobs), so the
+ * store holds and finds records by both. Every JobRecord is a JobKey.
+ */
+export interface JobKey {
+  readonly executor: string
+  readonly jobId: string
+}
+
+/** One write that changed a job's status or an element's status; `before` is absent for an insert. */
+export interface JobChange {
+  readonly before: JobRecord | undefined
+  readonly after: JobRecord
+}
+
+/** Which jobs `list` returns; every field given must hold. Results come in submission order. */
+export interface JobFilter {
+  /** Only jobs that are not terminal (true) or only terminal ones (false). */
+  readonly active?: boolean | undefined
+  /** Only jobs in one of these states. */
+  readonly status?: ReadonlyArray<JobStatus> | undefined
+  /** Only jobs of this executor ("local", "slurm", …). */
+  readonly executor?: string | undefined
+  /** Only jobs whose full name matches one of these globs (`*`, `?`, `[...]`, `[!...]`). */
+  readonly names?: ReadonlyArray<string> | undefined
+  /** Only these job ids (of any executor unless `executor` is given). */
+  readonly ids?: ReadonlyArray<string> | undefined
+  /** Only jobs submitted at or after this time. */
+  readonly submittedAfter?: Date | undefined
+  /** Only jobs submitted before this time. */
+  readonly submittedBefore?: Date | undefined
+  /** Only jobs this program owns (it submitted or adopted them). */
+  readonly owned?: boolean | undefined
+  /** At most this many, the most recently submitted ones (still returned oldest first). */
+  readonly limit?: number | undefined
+}
 
 /** `executor:jobId`, as the CLI takes and prints a job that needs its executor named. */
 export const keyString = (key: JobKey): string => `${key.executor}:${key.jobId}`

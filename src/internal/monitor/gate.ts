@@ -14,7 +14,7 @@ import { isTerminal } from "../../Domain.js"
 import type { ExecutorShape } from "../../Executor.js"
 import type { JobChange, JobStoreShape } from "../../JobStore.js"
 import { JobStore } from "../../JobStore.js"
-import { judgeDependencies, withAttempts, withObservations } from "../../Retry.js"
+import { judgeDependencies, withAttempts, withObservations } from "../dependencies.js"
 import { applyObservation } from "../transition.js"
 
 /** A held job and the dependencies the gate judges for it. */

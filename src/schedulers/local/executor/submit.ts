@@ -3,11 +3,11 @@
  * processes queued for a slot, or held for its dependencies.
  */
 import { Effect, FiberMap, Option } from "effect"
-import type { JobRecord, JobSpec } from "../../Domain.js"
-import { arrayIndices } from "../../Domain.js"
-import { InvalidJobSpec, SubmitError } from "../../Errors.js"
-import { jobDirectories, prepareJob, requirePlainPaths } from "../prepare.js"
-import { jobEnvironment, logFileName, renderLocalScript } from "../../schedulers/local/script.js"
+import type { JobRecord, JobSpec } from "../../../Domain.js"
+import { arrayIndices } from "../../../Domain.js"
+import { InvalidJobSpec, SubmitError } from "../../../Errors.js"
+import { jobDirectories, prepareJob, requirePlainPaths } from "../../../internal/prepare.js"
+import { jobEnvironment, logFileName, renderLocalScript } from "../script.js"
 import type { LocalContext } from "./context.js"
 import { elementKey, keyOf, now } from "./context.js"
 import { checkHolds } from "./holds.js"

@@ -4,9 +4,9 @@
  * process this program did not start.
  */
 import { Effect, Option } from "effect"
-import { terminateGroup } from "../../CommandRunner.js"
-import { parseStatusFile, statusFileName } from "../../schedulers/local/files.js"
-import type { Findings } from "../../schedulers/local/status.js"
+import { terminateGroup } from "../../../CommandRunner.js"
+import { parseStatusFile, statusFileName } from "../files.js"
+import type { Findings } from "../status.js"
 import type { LocalContext, StatusFiles } from "./context.js"
 import { killGrace, now } from "./context.js"
 

@@ -3,10 +3,10 @@
  * of their processes, the others from their pid and exit files.
  */
 import { Effect } from "effect"
-import type { JobRecord, Observation } from "../../Domain.js"
-import { arrayIndices, isTerminal } from "../../Domain.js"
-import { observe, resumedState } from "../../schedulers/local/status.js"
-import type { ProcessState } from "../../schedulers/local/status.js"
+import type { JobRecord, Observation } from "../../../Domain.js"
+import { arrayIndices, isTerminal } from "../../../Domain.js"
+import { observe, resumedState } from "../status.js"
+import type { ProcessState } from "../status.js"
 import type { LocalContext } from "./context.js"
 import { elementKey, now, processesOf } from "./context.js"
 import { inspect, statusFiles } from "./files.js"

@@ -5,11 +5,11 @@
  * held.
  */
 import { Effect, Either, FiberMap } from "effect"
-import type { JobRecord } from "../../Domain.js"
-import { isTerminal } from "../../Domain.js"
-import { walltimeOf } from "../prepare.js"
-import { jobEnvironment, logFileName, processLogPath, wantsCleanEnv } from "../../schedulers/local/script.js"
-import { resumedState } from "../../schedulers/local/status.js"
+import type { JobRecord } from "../../../Domain.js"
+import { isTerminal } from "../../../Domain.js"
+import { walltimeOf } from "../../../internal/prepare.js"
+import { jobEnvironment, logFileName, processLogPath, wantsCleanEnv } from "../script.js"
+import { resumedState } from "../status.js"
 import type { LocalContext } from "./context.js"
 import { now, processesOf } from "./context.js"
 import { inspect, statusFiles } from "./files.js"

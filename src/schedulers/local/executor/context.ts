@@ -7,13 +7,13 @@
 import type { FileSystem, Path } from "@effect/platform"
 import type { Context, FiberMap } from "effect"
 import { Clock, Duration, Effect, Option, Queue } from "effect"
-import type { CommandRunnerShape } from "../../CommandRunner.js"
-import type { ConfigOptions } from "../../Config.js"
-import type { Dependency, JobRecord, JobStatus } from "../../Domain.js"
-import { arrayIndices, isTerminalStatus } from "../../Domain.js"
-import type { JobKey, JobStoreShape } from "../../JobStore.js"
-import type { ProcessState, RecordedProcess } from "../../schedulers/local/status.js"
-import type { makeScriptWriter } from "../script.js"
+import type { CommandRunnerShape } from "../../../CommandRunner.js"
+import type { ConfigOptions } from "../../../Config.js"
+import type { Dependency, JobRecord, JobStatus } from "../../../Domain.js"
+import { arrayIndices, isTerminalStatus } from "../../../Domain.js"
+import type { JobKey, JobStoreShape } from "../../../JobStore.js"
+import type { ProcessState, RecordedProcess } from "../status.js"
+import type { makeScriptWriter } from "../../../internal/script.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)

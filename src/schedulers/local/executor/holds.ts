@@ -4,10 +4,10 @@
  * or `withdraw` (never start them).
  */
 import { Effect, FiberMap, Option } from "effect"
-import type { JobRecord } from "../../Domain.js"
-import type { ExecutorShape } from "../../Executor.js"
-import { JobStore } from "../../JobStore.js"
-import { judgeDependencies, withAttempts, withObservations } from "../../Retry.js"
+import type { JobRecord } from "../../../Domain.js"
+import type { ExecutorShape } from "../../../Executor.js"
+import { JobStore } from "../../../JobStore.js"
+import { judgeDependencies, withAttempts, withObservations } from "../../../internal/dependencies.js"
 import type { LocalContext } from "./context.js"
 import { now } from "./context.js"
 import { observeJob } from "./observe.js"
