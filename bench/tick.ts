@@ -7,7 +7,7 @@
  * before anything is measured, so the double's own work is a map lookup.
  */
 import { Effect, Stream } from "effect"
-import { chunkJobs } from "../src/BatchExecutor.js"
+import { chunkJobs } from "../src/internal/batch/observe.js"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { JobRecord } from "../src/Domain.js"
 import { JobStore } from "../src/JobStore.js"

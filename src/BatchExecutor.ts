@@ -21,25 +21,6 @@ import * as Submit from "./internal/batch/submit.js"
 import type { JobStore } from "./JobStore.js"
 import type { Dialect } from "./Scheduler.js"
 
-export { dependencyVerdict } from "./Domain.js"
-export { currentUser } from "./internal/batch/context.js"
-export { argvBudget, chunkJobs, mergeObservations, nameDependencies, needsAccounting } from "./internal/batch/observe.js"
-export { hasEnded, lostSubmission, recordFrom } from "./internal/batch/reconnect.js"
-export { checkPaths, recordRetry, submittedRecord, withArguments } from "./internal/batch/submit.js"
-
-export { scriptStemPlaceholder, submitScript } from "./Scheduler.js"
-export type {
-  BatchListing,
-  CancelOutcome,
-  CancelRefusal,
-  CommandAnswer,
-  Dialect,
-  Invocation,
-  JobPaths,
-  StatusContext,
-  SubmitRequest
-} from "./Scheduler.js"
-
 export const make = (dialect: Dialect) =>
   Effect.gen(function*() {
     const ctx = yield* makeContext(dialect)

@@ -4,7 +4,7 @@
  */
 import { Effect, Layer } from "effect"
 import * as BatchExecutor from "./BatchExecutor.js"
-import { currentUser } from "./BatchExecutor.js"
+import { currentUser } from "./internal/batch/context.js"
 import { ClusterConfig } from "./Config.js"
 import type { ConfigOptions } from "./Config.js"
 import { dialect } from "./schedulers/pbs/dialect.js"

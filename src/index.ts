@@ -36,7 +36,10 @@
  * - Units: memory and walltime parsing.
  * - JobName: the one "{prefix}-{name}" rule.
  * - Detect: which scheduler this machine has.
- * - Scheduler: the contract a scheduler's dialect implements (for writing one).
+ * - Scheduler: the contract a scheduler's dialect implements, and the descriptor and
+ *   `Schedulers` registry that name it (for writing one).
+ * - BatchExecutor: the executor shared by batch schedulers, built from a dialect (`layer`, `make`):
+ *   what a scheduler a program writes itself plugs into.
  * - Local, Slurm, Lsf, Sge, Pbs: each scheduler's executor (`layer`, `make`); `ClusterApi.layer`
  *   picks the one the config names.
  */
@@ -59,6 +62,7 @@ export * as Units from "./Units.js"
 export * as JobName from "./JobName.js"
 export * as Detect from "./Detect.js"
 export * as Scheduler from "./Scheduler.js"
+export * as BatchExecutor from "./BatchExecutor.js"
 export * as Local from "./LocalExecutor.js"
 export * as Slurm from "./SlurmExecutor.js"
 export * as Lsf from "./LsfExecutor.js"

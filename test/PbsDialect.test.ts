@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
-import type { CommandAnswer } from "../src/BatchExecutor.js"
-import { scriptStemPlaceholder } from "../src/BatchExecutor.js"
+import type { CommandAnswer } from "../src/Scheduler.js"
+import { scriptStemPlaceholder } from "../src/Scheduler.js"
 import { defaultOptions } from "../src/Config.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { Dependency, Observation } from "../src/Domain.js"

@@ -31,7 +31,7 @@ import {
   statusUsableOnFailure,
   submit
 } from "../src/schedulers/slurm/index.js"
-import { mergeObservations } from "../src/BatchExecutor.js"
+import { mergeObservations } from "../src/internal/batch/observe.js"
 import { applyObservation } from "../src/internal/transition.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"

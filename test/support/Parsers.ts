@@ -7,7 +7,7 @@
  * `bench/fuzz.ts`.
  */
 import { Duration, Either, FastCheck as fc } from "effect"
-import type { BatchListing, CancelOutcome, CommandAnswer } from "../../src/BatchExecutor.js"
+import type { BatchListing, CancelOutcome, CommandAnswer } from "../../src/Scheduler.js"
 import type { JobRecord, Observation } from "../../src/Domain.js"
 import { JobStatus } from "../../src/Domain.js"
 import { parseAge, parseWhen } from "../../src/JobQueries.js"

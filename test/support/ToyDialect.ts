@@ -7,7 +7,7 @@
  * recorded from the real thing.
  */
 import { Effect, Either, Ref } from "effect"
-import type { Dialect } from "../../src/BatchExecutor.js"
+import type { Dialect } from "../../src/Scheduler.js"
 import { layer } from "../../src/BatchExecutor.js"
 import type { FailureReason, JobStatus, Observation } from "../../src/Domain.js"
 import type { RecordedCall, Rule } from "../../src/TestCommandRunner.js"
