@@ -43,8 +43,7 @@ import * as Holds from "./schedulers/local/executor/holds.js"
 import * as Observe from "./schedulers/local/executor/observe.js"
 import * as Resume from "./schedulers/local/executor/resume.js"
 import * as Submit from "./schedulers/local/executor/submit.js"
-import { makeScriptWriter } from "./internal/script.js"
-import * as WorkingDirectory from "./internal/workingDirectory.js"
+import { executorServices } from "./internal/executorServices.js"
 
 /**
  * `killGrace`: how long a cancelled or timed-out local job gets between SIGTERM and SIGKILL.
@@ -57,18 +56,12 @@ export { killGrace, programEnded } from "./schedulers/local/executor/context.js"
  * once, and each method is a function of it.
  */
 export const make = Effect.gen(function*() {
-  const { options } = yield* ClusterConfig
-  const runner = yield* CommandRunner
-  const store = yield* JobStore
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
-  const writeNextScript = yield* makeScriptWriter
+  const services = yield* executorServices
+  const { fs, options, store } = services
   // Slots are tokens in a queue: waiting jobs get them first come, first served, so array
   // elements start in index order.
   const slots = yield* Queue.bounded<void>(options.max_local_jobs)
   yield* Queue.offerAll(slots, Array.from({ length: options.max_local_jobs }, () => undefined))
-  const baseDir = yield* WorkingDirectory.current
   const hasProc = yield* fs.exists("/proc/self/cmdline").pipe(Effect.orElseSucceed(() => false))
   // Added before the fibers' own finalizer so that it runs after it, once every process it
   // interrupted has been terminated. Before the context is built no job was started: nothing to record.
@@ -76,20 +69,13 @@ export const make = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => built === undefined ? Effect.void : Cancel.recordProgramEnd(built))
   const fibers = yield* FiberMap.make<string>()
   const ctx: LocalContext = {
-    options,
-    runner,
-    store,
-    fs,
-    path,
-    platform,
-    writeNextScript,
+    ...services,
     slots,
     states: new Map(),
     holds: new Map(),
     tracked: new Set(),
     fibers,
     host: hostname(),
-    baseDir,
     // Ids are `{pid of this process}-{n}`, n counted for the whole process (see submit.ts).
     idPrefix: `${process.pid}-`,
     hasProc,

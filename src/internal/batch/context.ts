@@ -3,21 +3,14 @@
  * the command runner and the store, files and paths, and the helpers that run a scheduler command
  * with the configured timeout and turn its failures into the executor's errors.
  */
-import { FileSystem, Path } from "@effect/platform"
-import type { Context } from "effect"
 import { Clock, Duration, Effect, Either, Ref } from "effect"
 import { userInfo } from "node:os"
-import type { CommandRunnerShape } from "../../CommandRunner.js"
-import { CommandRunner } from "../../CommandRunner.js"
-import type { ConfigOptions } from "../../Config.js"
-import { ClusterConfig } from "../../Config.js"
 import { CancelError, PollError } from "../../Errors.js"
 import type { CommandError, CommandFailed, PollFailureReason } from "../../Errors.js"
-import type { JobKey, JobStoreShape } from "../../JobStore.js"
-import { JobStore } from "../../JobStore.js"
+import type { JobKey } from "../../JobStore.js"
 import type { CommandAnswer, Dialect, Invocation, StatusContext } from "../../Scheduler.js"
-import { makeScriptWriter } from "../script.js"
-import * as WorkingDirectory from "../workingDirectory.js"
+import type { ExecutorServices } from "../executorServices.js"
+import { executorServices } from "../executorServices.js"
 
 /** The name this process runs as (for `qstat -u`, and whose jobs a reconnect keeps). */
 export const currentUser = (): string => {
@@ -28,20 +21,9 @@ export const currentUser = (): string => {
   }
 }
 
-type ScriptWriter = Effect.Effect.Success<typeof makeScriptWriter>
-
 /** One batch executor's dialect, services and per-executor state. */
-export interface BatchContext {
+export interface BatchContext extends ExecutorServices {
   readonly dialect: Dialect
-  readonly options: ConfigOptions
-  readonly runner: CommandRunnerShape
-  readonly store: JobStoreShape
-  readonly fs: FileSystem.FileSystem
-  readonly path: Path.Path
-  readonly platform: Context.Context<FileSystem.FileSystem | Path.Path>
-  readonly writeNextScript: ScriptWriter
-  /** The directory relative paths of a job resolve against. */
-  readonly baseDir: string
   readonly timeout: Duration.Duration
   readonly now: Effect.Effect<Date>
   /** What the dialect's listing and status commands are told (whose jobs). */
@@ -53,25 +35,11 @@ export interface BatchContext {
 /** The context of the executor speaking `dialect`, from the services its layer is given. */
 export const makeContext = (dialect: Dialect) =>
   Effect.gen(function*() {
-    const { options } = yield* ClusterConfig
-    const runner: CommandRunnerShape = yield* CommandRunner
-    const store = yield* JobStore
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const platform = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
-    const writeNextScript = yield* makeScriptWriter
-    const baseDir = yield* WorkingDirectory.current
+    const services = yield* executorServices
     const ctx: BatchContext = {
+      ...services,
       dialect,
-      options,
-      runner,
-      store,
-      fs,
-      path,
-      platform,
-      writeNextScript,
-      baseDir,
-      timeout: Duration.seconds(options.command_timeout),
+      timeout: Duration.seconds(services.options.command_timeout),
       now: Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms))),
       statusContext: { user: currentUser() },
       warnedUnavailable: yield* Ref.make(false)

@@ -16,6 +16,7 @@ import { arrayIndexVariable, scriptStemPlaceholder } from "../../Scheduler.js"
 import { renderScript, skipDirectives } from "../script.js"
 import type { BatchContext } from "./context.js"
 import { call } from "./context.js"
+import { scriptNotWritten } from "../executorServices.js"
 
 /** The submit command with more options (a submission's token): before the script's path, or last. */
 export const withArguments = (invocation: Invocation, args: ReadonlyArray<string>, scriptPath: string): Invocation => {
@@ -112,14 +113,7 @@ export const submit = (ctx: BatchContext) =>
     const { pathsFor, scriptFor } = layout(ctx, job, outDir, runDir)
     const written = yield* ctx.writeNextScript(outDir, job.name, (stem) => scriptFor(pathsFor(stem))).pipe(
       Effect.provide(ctx.platform),
-      Effect.mapError((e) =>
-        new SubmitError({
-          name: job.name,
-          detail: `could not write the job script in ${outDir}: ${e.message}`,
-          reason: "Io",
-          cause: e
-        })
-      )
+      Effect.mapError(scriptNotWritten(job.name, outDir))
     )
     const paths = pathsFor(path.basename(written.path, ".sh"))
     const script = written.content

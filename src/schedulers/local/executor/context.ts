@@ -4,16 +4,13 @@
  * slots), and the small helpers over it. The machinery (processes, holds, resume, observe,
  * cancel) is module-level functions of this context.
  */
-import type { FileSystem, Path } from "@effect/platform"
-import type { Context, FiberMap } from "effect"
+import type { FiberMap } from "effect"
 import { Clock, Duration, Effect, Option, Queue } from "effect"
-import type { CommandRunnerShape } from "../../../CommandRunner.js"
-import type { ConfigOptions } from "../../../Config.js"
 import type { Dependency, JobRecord, JobStatus } from "../../../Domain.js"
 import { arrayIndices, isTerminalStatus } from "../../../Domain.js"
-import type { JobKey, JobStoreShape } from "../../../JobStore.js"
+import type { ExecutorServices } from "../../../internal/executorServices.js"
+import type { JobKey } from "../../../JobStore.js"
 import type { ProcessState, RecordedProcess } from "../status.js"
-import type { makeScriptWriter } from "../../../internal/script.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)
@@ -51,14 +48,7 @@ export interface Hold {
 }
 
 /** Everything one local executor shares among its parts; built once by its `make`. */
-export interface LocalContext {
-  readonly options: ConfigOptions
-  readonly runner: CommandRunnerShape
-  readonly store: JobStoreShape
-  readonly fs: FileSystem.FileSystem
-  readonly path: Path.Path
-  readonly platform: Context.Context<FileSystem.FileSystem | Path.Path>
-  readonly writeNextScript: Effect.Effect.Success<typeof makeScriptWriter>
+export interface LocalContext extends ExecutorServices {
   /**
    * Slots are tokens in a queue: waiting jobs get them first come, first served, so array
    * elements start in index order.
@@ -71,7 +61,6 @@ export interface LocalContext {
   readonly tracked: Set<string>
   readonly fibers: FiberMap.FiberMap<string>
   readonly host: string
-  readonly baseDir: string
   /** Ids are `{pid of this process}-{n}`, n counted for the whole process (see submit.ts). */
   readonly idPrefix: string
   readonly hasProc: boolean

@@ -5,7 +5,7 @@
 import { Effect, FiberMap, Option } from "effect"
 import type { JobRecord, JobSpec } from "../../../Domain.js"
 import { arrayIndices } from "../../../Domain.js"
-import { InvalidJobSpec, SubmitError } from "../../../Errors.js"
+import { InvalidJobSpec } from "../../../Errors.js"
 import { jobDirectories, prepareJob, requirePlainPaths } from "../../../internal/prepare.js"
 import { jobEnvironment, logFileName, renderLocalScript } from "../script.js"
 import type { LocalContext } from "./context.js"
@@ -13,6 +13,7 @@ import { elementKey, keyOf, now } from "./context.js"
 import { checkHolds } from "./holds.js"
 import type { Launch } from "./processes.js"
 import { runProcess } from "./processes.js"
+import { scriptNotWritten } from "../../../internal/executorServices.js"
 
 /**
  * The last n given to a local job id `{pid}-{n}` by any local executor of this process. One count
@@ -41,14 +42,7 @@ export const submit = Effect.fn("LocalExecutor.submit")(function*(ctx: LocalCont
   }
   const script = yield* ctx.writeNextScript(outDir, job.name, renderLocalScript(job, options)).pipe(
     Effect.provide(ctx.platform),
-    Effect.mapError((e) =>
-      new SubmitError({
-        name: job.name,
-        detail: `could not write the job script in ${outDir}: ${e.message}`,
-        reason: "Io",
-        cause: e
-      })
-    )
+    Effect.mapError(scriptNotWritten(job.name, outDir))
   )
   let jobId: string
   do {
