@@ -40,8 +40,9 @@
  *   `Schedulers` registry that name it (for writing one).
  * - BatchExecutor: the executor shared by batch schedulers, built from a dialect (`layer`, `make`):
  *   what a scheduler a program writes itself plugs into.
- * - Local, Slurm, Lsf, Sge, Pbs: each scheduler's executor (`layer`, `make`); `ClusterApi.layer`
- *   picks the one the config names.
+ * - Local, Slurm, Lsf, Sge, Pbs: each scheduler's folder: its descriptor (`Slurm.slurm`, for a
+ *   program's own list of schedulers), its executor (`make`, `layer`) and, for batch schedulers,
+ *   its `dialect`; `ClusterApi.layer` picks the one the config names.
  */
 export * as ClusterApi from "./ClusterApi.js"
 export * as ClusterConfig from "./Config.js"
@@ -63,8 +64,8 @@ export * as JobName from "./JobName.js"
 export * as Detect from "./Detect.js"
 export * as Scheduler from "./Scheduler.js"
 export * as BatchExecutor from "./BatchExecutor.js"
-export * as Local from "./LocalExecutor.js"
-export * as Slurm from "./SlurmExecutor.js"
-export * as Lsf from "./LsfExecutor.js"
-export * as Sge from "./SgeExecutor.js"
-export * as Pbs from "./PbsExecutor.js"
+export * as Local from "./schedulers/local/index.js"
+export * as Slurm from "./schedulers/slurm/index.js"
+export * as Lsf from "./schedulers/lsf/index.js"
+export * as Sge from "./schedulers/sge/index.js"
+export * as Pbs from "./schedulers/pbs/index.js"

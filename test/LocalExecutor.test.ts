@@ -14,10 +14,10 @@ import type { ConfigOptions } from "../src/Config.js"
 import { describeReason, failedElementIndices } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
 import { JobStore, layerMemory as memoryStore } from "../src/JobStore.js"
-import * as LocalExecutor from "../src/LocalExecutor.js"
+import * as LocalExecutor from "../src/schedulers/local/index.js"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Monitor } from "../src/Monitor.js"
-import { exitOutcome, processLogPath, statusFileName } from "../src/schedulers/local/index.js"
+import { exitOutcome, processLogPath, statusFileName } from "./support/parts/local.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-local-")

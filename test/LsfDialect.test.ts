@@ -34,7 +34,7 @@ import {
   status,
   statusUsableOnFailure,
   submit
-} from "../src/schedulers/lsf/index.js"
+} from "./support/parts/lsf.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 

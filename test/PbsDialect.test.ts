@@ -36,7 +36,7 @@ import {
   submit,
   torqueDialect,
   validate
-} from "../src/schedulers/pbs/index.js"
+} from "./support/parts/pbs.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 import { jobRecord } from "./support/Records.js"
 

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { parseStatus } from "../src/schedulers/pbs/index.js"
+import { parseStatus } from "./support/parts/pbs.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const BIN = fileURLToPath(new URL("./support/pbs/bin", import.meta.url))

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { cancelOutcome, parseListing, parseStatus, parseSubmit, parseTokens, statusUsableOnFailure } from "../src/schedulers/pbs/index.js"
+import { cancelOutcome, parseListing, parseStatus, parseSubmit, parseTokens, statusUsableOnFailure } from "./support/parts/pbs.js"
 import { byId, fixtures, right } from "./support/Dialects.js"
 
 const fixture = fixtures("pbs")

@@ -5,7 +5,7 @@ import { Effect, Either } from "effect"
 import { execFileSync } from "node:child_process"
 import { ClusterConfig } from "../src/Config.js"
 import { prepareJob } from "../src/internal/prepare.js"
-import { cleanEnvironment, renderLocalScript, wantsCleanEnv } from "../src/schedulers/local/index.js"
+import { cleanEnvironment, renderLocalScript, wantsCleanEnv } from "./support/parts/local.js"
 import * as JobName from "../src/JobName.js"
 import {
   loginShebang,

@@ -29,7 +29,7 @@ import {
   stateOutcome,
   status,
   validate
-} from "../src/schedulers/sge/index.js"
+} from "./support/parts/sge.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"
 
 const fixture = fixtures("sge")

@@ -30,7 +30,7 @@ import {
   status,
   statusUsableOnFailure,
   submit
-} from "../src/schedulers/slurm/index.js"
+} from "./support/parts/slurm.js"
 import { mergeObservations } from "../src/internal/batch/observe.js"
 import { applyObservation } from "../src/internal/transition.js"
 import { byId, fixtures, preparedJob, right } from "./support/Dialects.js"

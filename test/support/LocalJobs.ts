@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { JobRecord } from "../../src/Domain.js"
-import { logFileName, statusFileName, wrapperArgv } from "../../src/schedulers/local/index.js"
+import { logFileName, statusFileName, wrapperArgv } from "./parts/local.js"
 
 /** Writes an executable job script `{dir}/{name}.sh` running `command`; returns its path. */
 export const writeJobScript = (dir: string, name: string, command: string): string => {

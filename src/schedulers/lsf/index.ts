@@ -17,38 +17,24 @@
  * LSF prints times without a zone (`Jan  5 10:00:00 2024`, sometimes with a trailing ` L`); they
  * are LSF's local time and are read as this process's local time.
  */
+import * as BatchExecutor from "../../BatchExecutor.js"
 import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
-import * as LsfExecutor from "../../LsfExecutor.js"
+import { dialect } from "./dialect.js"
 
-export * from "./syntax.js"
-// status.ts's public names, one by one: the bjobs readers the reconnect listing shares are
-// exported to its siblings only, not to this namespace.
-export {
-  stateTable,
-  exitOutcome,
-  field,
-  parseTime,
-  parseLsfMemory,
-  maxArrayIndex,
-  type LsfId,
-  parseRecordId,
-  bjobsFields,
-  status,
-  type LsfRow,
-  parseRecords,
-  readRecord,
-  parseStatus,
-  statusUsableOnFailure
-} from "./status.js"
-export * from "./control.js"
-export * from "./dialect.js"
+/** The dialect, as BatchExecutor speaks it (for tests and programs that build on it). */
+export { dialect }
+
+/** The executor: the shared batch machinery (BatchExecutor) speaking this dialect. */
+export const make = BatchExecutor.make(dialect)
+
+export const layer = BatchExecutor.layer(dialect)
 
 /** LSF: the shared batch machinery speaking this dialect. */
 export const lsf: Scheduler<"lsf"> = {
   name: "lsf",
   capabilities: batchCapabilities,
   detect: sightingOf("lsf"),
-  layer: LsfExecutor.layer
+  layer
 }

@@ -25,20 +25,33 @@
  * stem (`scriptStemPlaceholder`), unique per job. Pro times are local-time text
  * (`Fri Nov 11 17:57:05 2016`), read as this process's local time; TORQUE's are epoch seconds.
  */
+import { Effect, Layer } from "effect"
+import * as BatchExecutor from "../../BatchExecutor.js"
+import { ClusterConfig } from "../../Config.js"
+import type { ConfigOptions } from "../../Config.js"
 import { sightingOf } from "../../Detect.js"
+import { currentUser } from "../../internal/batch/context.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
-import * as PbsExecutor from "../../PbsExecutor.js"
+import { dialect } from "./dialect.js"
 
-export * from "./control.js"
-export * from "./status.js"
-export * from "./syntax.js"
-export * from "./dialect.js"
+/** The dialect of a flavour (for tests and programs that build on it). */
+export { dialect }
+
+/** The dialect the config asks for: its flavour, reconnecting to this user's jobs unless `poll_all_users`. */
+const dialectFor = (options: ConfigOptions) => dialect(options.pbs_flavor, { user: currentUser() }, options)
+
+/** The executor for the configured flavour: the shared batch machinery speaking its dialect. */
+export const make = Effect.flatMap(ClusterConfig, ({ options }) => BatchExecutor.make(dialectFor(options)))
+
+export const layer = Layer.unwrapEffect(
+  Effect.map(ClusterConfig, ({ options }) => BatchExecutor.layer(dialectFor(options)))
+)
 
 /** PBS (Professional, OpenPBS or TORQUE, as `pbs_flavor` says): the shared batch machinery speaking this dialect. */
 export const pbs: Scheduler<"pbs"> = {
   name: "pbs",
   capabilities: batchCapabilities,
   detect: sightingOf("pbs"),
-  layer: PbsExecutor.layer
+  layer
 }

@@ -25,21 +25,24 @@
  * SGE prints times without a zone; they are the cluster's local time and are read as this
  * process's local time.
  */
+import * as BatchExecutor from "../../BatchExecutor.js"
 import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
-import * as SgeExecutor from "../../SgeExecutor.js"
+import { dialect } from "./dialect.js"
 
-export * from "./syntax.js"
-export * from "./status.js"
-export * from "./accounting.js"
-export * from "./control.js"
-export * from "./dialect.js"
+/** The dialect, as BatchExecutor speaks it (for tests and programs that build on it). */
+export { dialect }
+
+/** The executor: the shared batch machinery (BatchExecutor) speaking this dialect. */
+export const make = BatchExecutor.make(dialect)
+
+export const layer = BatchExecutor.layer(dialect)
 
 /** Grid Engine: the shared batch machinery speaking this dialect. */
 export const sge: Scheduler<"sge"> = {
   name: "sge",
   capabilities: batchCapabilities,
   detect: sightingOf("sge"),
-  layer: SgeExecutor.layer
+  layer
 }

@@ -13,36 +13,20 @@
  *
  * Times without a zone are Slurm's local time and are read as this process's local time.
  */
+import * as BatchExecutor from "../../BatchExecutor.js"
 import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
-import * as SlurmExecutor from "../../SlurmExecutor.js"
+import { slurmDialect } from "./dialect.js"
 import { fillLogPath, showLogPath } from "./syntax.js"
 
-export * from "./syntax.js"
-// status.ts's public names, one by one: the squeue readers that sacct and the reconnect
-// listing share are exported to its siblings only, not to this namespace.
-export {
-  stateTable,
-  mapState,
-  parseExitCode,
-  parseTime,
-  formatTime,
-  parseSlurmMemory,
-  maxArraySize,
-  readIndices,
-  expandIndices,
-  type ParsedId,
-  readJobId,
-  parseJobId,
-  squeueFormat,
-  status,
-  parseStatus,
-  statusUsableOnFailure
-} from "./status.js"
-export * from "./accounting.js"
-export * from "./control.js"
-export * from "./dialect.js"
+/** The dialect, as BatchExecutor speaks it (for tests and programs that build on it). */
+export { slurmDialect as dialect }
+
+/** The executor: the shared batch machinery (BatchExecutor) speaking this dialect. */
+export const make = BatchExecutor.make(slurmDialect)
+
+export const layer = BatchExecutor.layer(slurmDialect)
 
 /** Slurm: the shared batch machinery speaking this dialect. */
 export const slurm: Scheduler<"slurm"> = {
@@ -50,5 +34,5 @@ export const slurm: Scheduler<"slurm"> = {
   capabilities: batchCapabilities,
   detect: sightingOf("slurm"),
   logPath: { fill: fillLogPath, shown: showLogPath },
-  layer: SlurmExecutor.layer
+  layer
 }

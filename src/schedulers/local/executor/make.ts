@@ -29,27 +29,27 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Duration, Effect, FiberMap, Layer, Option, Queue } from "effect"
 import { hostname } from "node:os"
-import { CommandRunner } from "./CommandRunner.js"
-import { ClusterConfig } from "./Config.js"
-import type { ArraySpec, JobSpec } from "./Domain.js"
-import { JobNotFound } from "./Errors.js"
-import type { ExecutorShape } from "./Executor.js"
-import { Executor } from "./Executor.js"
-import { JobStore } from "./JobStore.js"
-import * as Cancel from "./schedulers/local/executor/cancel.js"
-import type { LocalContext } from "./schedulers/local/executor/context.js"
-import { keyOf } from "./schedulers/local/executor/context.js"
-import * as Holds from "./schedulers/local/executor/holds.js"
-import * as Observe from "./schedulers/local/executor/observe.js"
-import * as Resume from "./schedulers/local/executor/resume.js"
-import * as Submit from "./schedulers/local/executor/submit.js"
-import { executorServices } from "./internal/executorServices.js"
+import { CommandRunner } from "../../../CommandRunner.js"
+import { ClusterConfig } from "../../../Config.js"
+import type { ArraySpec, JobSpec } from "../../../Domain.js"
+import { JobNotFound } from "../../../Errors.js"
+import type { ExecutorShape } from "../../../Executor.js"
+import { Executor } from "../../../Executor.js"
+import { JobStore } from "../../../JobStore.js"
+import * as Cancel from "./cancel.js"
+import type { LocalContext } from "./context.js"
+import { keyOf } from "./context.js"
+import * as Holds from "./holds.js"
+import * as Observe from "./observe.js"
+import * as Resume from "./resume.js"
+import * as Submit from "./submit.js"
+import { executorServices } from "../../../internal/executorServices.js"
 
 /**
  * `killGrace`: how long a cancelled or timed-out local job gets between SIGTERM and SIGKILL.
  * `programEnded`: whom a job is recorded as cancelled by when the program running it ends before it does.
  */
-export { killGrace, programEnded } from "./schedulers/local/executor/context.js"
+export { killGrace, programEnded } from "./context.js"
 
 /**
  * The local executor over its parts (schedulers/local/executor/): the context they share is built here,
