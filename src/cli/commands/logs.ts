@@ -9,15 +9,14 @@ import { isTerminalStatus } from "../../Domain.js"
 import * as JobQueries from "../../JobQueries.js"
 import { JobStore } from "../../JobStore.js"
 import { schedulerNamed, Schedulers } from "../../Scheduler.js"
-import * as Diagnosis from "../../Diagnosis.js"
+import { endedAt } from "../../internal/diagnosis/output.js"
+import { copyRange, fileSize, tailStart } from "../../internal/diagnosis/tail.js"
 import { LogNotFound, UsageError, setExitCode } from "../Exit.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { lookupAll } from "../Lookup.js"
 import { atLeast } from "../Options.js"
 import { display, printJson } from "../Output.js"
 import { refreshed } from "../Refresh.js"
-
-export const { copyRange, fileSize, tailStart } = Diagnosis
 
 export const missingLog = (record: JobRecord, stream: string, file: string, status: JobStatus | undefined) =>
   new LogNotFound({
@@ -126,7 +125,7 @@ export const logsCommand = Command.make(
           return yield* setExitCode(1)
         }
         const status = JobQueries.statusOf(current.value, index)
-        const ended = Diagnosis.endedAt(current.value, index)
+        const ended = endedAt(current.value, index)
         const length = yield* fileSize(file)
         if (Option.isSome(length)) {
           seenFile = true
