@@ -17,6 +17,7 @@ import { lookupAll } from "../Lookup.js"
 import { atLeast } from "../Options.js"
 import { display, printJson } from "../Output.js"
 import { refreshed } from "../Refresh.js"
+import { logPath } from "../../internal/queries/files.js"
 
 export const missingLog = (record: JobRecord, stream: string, file: string, status: JobStatus | undefined) =>
   new LogNotFound({
@@ -64,7 +65,7 @@ export const logsCommand = Command.make(
       if ((o.stderr ? record.stderrPath : record.stdoutPath) === undefined) {
         return yield* new LogNotFound({ message: `Job ${record.jobId} has no ${stream} log recorded.` })
       }
-      const file = yield* Either.match(JobQueries.logPath(schedulers, record, stream, index), {
+      const file = yield* Either.match(logPath(schedulers, record, stream, index), {
         onLeft: (m) =>
           Effect.fail(
             new UsageError({ message: `logs: ${m}${record.array !== undefined && index === undefined ? " with --index I" : ""}` })
