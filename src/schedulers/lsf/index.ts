@@ -17,10 +17,10 @@
  * LSF prints times without a zone (`Jan  5 10:00:00 2024`, sometimes with a trailing ` L`); they
  * are LSF's local time and are read as this process's local time.
  */
-import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
 import * as LsfExecutor from "../../LsfExecutor.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 
 export * from "./syntax.js"
 // status.ts's public names, one by one: the bjobs readers the reconnect listing shares are

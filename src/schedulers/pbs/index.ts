@@ -25,10 +25,10 @@
  * stem (`scriptStemPlaceholder`), unique per job. Pro times are local-time text
  * (`Fri Nov 11 17:57:05 2016`), read as this process's local time; TORQUE's are epoch seconds.
  */
-import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
 import * as PbsExecutor from "../../PbsExecutor.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 
 export * from "./control.js"
 export * from "./status.js"

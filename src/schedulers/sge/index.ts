@@ -25,10 +25,10 @@
  * SGE prints times without a zone; they are the cluster's local time and are read as this
  * process's local time.
  */
-import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
 import * as SgeExecutor from "../../SgeExecutor.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 
 export * from "./syntax.js"
 export * from "./status.js"

@@ -13,11 +13,11 @@
  *
  * Times without a zone are Slurm's local time and are read as this process's local time.
  */
-import { sightingOf } from "../../Detect.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
 import * as SlurmExecutor from "../../SlurmExecutor.js"
 import { fillLogPath, showLogPath } from "./syntax.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 
 export * from "./syntax.js"
 // status.ts's public names, one by one: the squeue readers that sacct and the reconnect
