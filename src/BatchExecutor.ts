@@ -21,7 +21,7 @@ import * as Submit from "./internal/batch/submit.js"
 import type { JobStore } from "./JobStore.js"
 import type { Dialect } from "./Scheduler.js"
 
-export { dependencyVerdict } from "./Domain.js"
+export { dependencyVerdict } from "./internal/jobRules.js"
 export { currentUser } from "./internal/batch/context.js"
 export { argvBudget, chunkJobs, mergeObservations, nameDependencies, needsAccounting } from "./internal/batch/observe.js"
 export { hasEnded, lostSubmission, recordFrom } from "./internal/batch/reconnect.js"

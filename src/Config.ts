@@ -11,7 +11,6 @@ import { availableParallelism } from "node:os"
 import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
-import { resourceDefaultFields } from "./Domain.js"
 import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./internal/script.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import type { JobOptions as JobOptionsType } from "./internal/jobOptions.js"
@@ -31,6 +30,7 @@ import {
 import * as WorkingDirectory from "./internal/workingDirectory.js"
 import { fileStatePath, homeDirectory } from "./internal/config/statePath.js"
 import { parseYaml } from "./internal/config/yaml.js"
+import { resourceDefaultFields } from "./internal/resourceFields.js"
 
 export { inMemoryState, stateEnvVar } from "./internal/config/statePath.js"
 
