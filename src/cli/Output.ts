@@ -4,7 +4,6 @@
 import { Options } from "@effect/cli"
 import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Schema } from "effect"
-import { inMemoryState } from "../Config.js"
 import type { JobRecord } from "../Domain.js"
 import { JobRecord as JobRecordSchema } from "../Domain.js"
 import type { JobFilter } from "../JobStore.js"
@@ -14,6 +13,7 @@ import { OutputClosed, setExitCode } from "./Exit.js"
 import { builtin } from "../schedulers/builtin.js"
 import { now } from "./Globals.js"
 import { shownLogPath } from "../internal/queries/files.js"
+import { inMemoryState } from "../internal/config/statePath.js"
 
 export const encodeRecordSync = Schema.encodeSync(JobRecordSchema)
 
