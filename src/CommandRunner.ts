@@ -17,6 +17,7 @@ import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { CommandFailed, CommandNotFound, CommandSpawnFailed, CommandTimeout } from "./Errors.js"
+import { defaultKillGrace, errnoCode, groupExists, signalGroup, stopGroup } from "./internal/processGroup.js"
 
 export interface CommandSpec {
   /** The program and its arguments. Nothing is interpreted by a shell. */
@@ -93,96 +94,7 @@ export class CommandRunner extends Context.Tag("cluster-api/CommandRunner")<Comm
 
 /** Default `CommandSpec.timeout`. */
 export const defaultTimeout: Duration.Duration = Duration.seconds(100)
-/** Default `CommandSpec.killGrace`. */
-export const defaultKillGrace: Duration.Duration = Duration.seconds(5)
-
-const errnoCode = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
-    ? error.code
-    : undefined
-
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
-
-/**
- * Sends `signal` to the process group led by `pid` (children are spawned detached, so the group id
- * is the leader's pid). Returns false when the group no longer exists.
- */
-const signalGroup = (pid: number, signal: NodeJS.Signals): boolean => {
-  try {
-    process.kill(-pid, signal)
-    return true
-  } catch (error) {
-    if (errnoCode(error) === "ESRCH") return false
-    // EPERM: some member of the group is not ours to signal; try at least the leader.
-    try {
-      process.kill(pid, signal)
-    } catch {
-      // gone or not ours either
-    }
-    return true
-  }
-}
-
-/**
- * True while any process is left in the group led by `pid`. Zombies count: a killed grandchild
- * orphaned to init stays in the group until init reaps it (up to ~2 s in some containers).
- */
-const groupExists = (pid: number): boolean => {
-  try {
-    process.kill(-pid, 0)
-    return true
-  } catch {
-    // EPERM: members exist that we could not kill anyway, so waiting for them is pointless.
-    return false
-  }
-}
-
-const waitGroupGone = (pid: number): Effect.Effect<void> =>
-  Effect.suspend(() => groupExists(pid) ? Effect.zipRight(Effect.sleep("25 millis"), waitGroupGone(pid)) : Effect.void)
-
-/**
- * SIGTERM to the whole group; once the leader has exited and the group is empty we are done,
- * otherwise SIGKILL to the group after `grace`, then wait for the leader to be reaped.
- *
- * Run from finalizers (uninterruptible): the waiting part is made `interruptible` so that
- * `timeoutTo` can actually stop it when the grace period is over.
- */
-const stopGroup = (
-  pid: number,
-  leaderExited: Effect.Effect<unknown>,
-  grace: Duration.Duration
-): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (!signalGroup(pid, "SIGTERM")) return yield* leaderExited.pipe(Effect.asVoid)
-    const ended = yield* leaderExited.pipe(
-      Effect.zipRight(waitGroupGone(pid)),
-      Effect.interruptible,
-      Effect.timeoutTo({ duration: grace, onSuccess: () => true, onTimeout: () => false })
-    )
-    if (!ended) {
-      yield* Effect.logDebug(`process group ${pid} still running ${Duration.format(grace)} after SIGTERM; sending SIGKILL`)
-      signalGroup(pid, "SIGKILL")
-      yield* leaderExited
-    }
-  })
-
-/**
- * Ends a process group whose leader is not this program's child (it cannot be waited for):
- * SIGTERM to the group, SIGKILL after `grace` if anything of it is left, then waits up to `grace`
- * more for the group to empty. Whether the group is gone.
- */
-export const terminateGroup = (pid: number, grace: Duration.DurationInput): Effect.Effect<boolean> =>
-  Effect.gen(function*() {
-    const limit = Duration.decode(grace)
-    const emptied = waitGroupGone(pid).pipe(
-      Effect.timeoutTo({ duration: limit, onSuccess: () => true, onTimeout: () => false })
-    )
-    if (!signalGroup(pid, "SIGTERM")) return true
-    if (yield* emptied) return true
-    yield* Effect.logDebug(`process group ${pid} still running ${Duration.format(limit)} after SIGTERM; sending SIGKILL`)
-    signalGroup(pid, "SIGKILL")
-    return yield* emptied
-  })
 
 /** What is wrong with `cwd`, in words a user can act on; undefined when it is usable. */
 const cwdProblem = (cwd: string): Effect.Effect<string | undefined> =>

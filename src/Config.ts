@@ -11,7 +11,6 @@ import { availableParallelism } from "node:os"
 import * as YAML from "yaml"
 import type { Detection } from "./Detect.js"
 import { detect as detectExecutor } from "./Detect.js"
-import { resourceDefaultFields } from "./Domain.js"
 import { controlCharacterProblem, directiveLineProblem, shebangProblem } from "./internal/script.js"
 import { ConfigInvalid, ConfigNotFound, UnknownProfile } from "./Errors.js"
 import type { JobOptions as JobOptionsType } from "./internal/jobOptions.js"
@@ -29,10 +28,11 @@ import {
   unitProblems
 } from "./internal/jobOptions.js"
 import * as WorkingDirectory from "./internal/workingDirectory.js"
-import { fileStatePath, homeDirectory } from "./internal/config/statePath.js"
+import { detectionLines, withDetection } from "./internal/config/detection.js"
+import { findConfigFile } from "./internal/config/find.js"
+import { fileStatePath } from "./internal/config/statePath.js"
 import { parseYaml } from "./internal/config/yaml.js"
-
-export { inMemoryState, stateEnvVar } from "./internal/config/statePath.js"
+import { resourceDefaultFields } from "./internal/resourceFields.js"
 
 /**
  * The names of the schedulers built into cluster-api, what `executor` may be when a config is
@@ -388,34 +388,6 @@ const checkTemplates = (
   return problems.length > 0 ? Either.left(problems) : Either.right(templates)
 }
 
-/** The file to read, or none; an explicitly named file that is missing is an error. */
-const findConfigFile = Effect.fnUntraced(function*(options: LoadOptions, cwd: string) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const home = yield* homeDirectory
-  const resolve = (p: string): string =>
-    path.resolve(cwd, p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p)
-  // A path someone named must exist; an error other than "no such file" surfaces when reading.
-  const named = (p: string, source: string) =>
-    fs.exists(resolve(p)).pipe(
-      Effect.orElseSucceed(() => true),
-      Effect.flatMap((exists) =>
-        exists ? Effect.succeed(resolve(p)) : Effect.fail(new ConfigNotFound({ path: resolve(p), source }))
-      )
-    )
-  const searched = (p: string) =>
-    fs.exists(p).pipe(Effect.orElseSucceed(() => false), Effect.map((exists) => (exists ? Option.some(p) : Option.none())))
-
-  if (options.configPath !== undefined) return Option.some(yield* named(options.configPath, "configPath"))
-  const fromEnv = yield* Config.option(Config.string("CLUSTER_API_CONFIG")).pipe(Effect.orDie)
-  if (Option.isSome(fromEnv) && fromEnv.value.length > 0) {
-    return Option.some(yield* named(fromEnv.value, "$CLUSTER_API_CONFIG"))
-  }
-  const inCwd = yield* searched(path.join(cwd, "cluster-api.yaml"))
-  if (Option.isSome(inCwd)) return inCwd
-  return yield* searched(path.join(home, ".config", "cluster-api", "config.yaml"))
-})
-
 /**
  * Loads the configuration: the first of `configPath`, `$CLUSTER_API_CONFIG`,
  * `{cwd}/cluster-api.yaml`, `~/.config/cluster-api/config.yaml` (or none: defaults), then the
@@ -431,7 +403,7 @@ export const loadConfig: (
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const cwd = path.resolve(options.cwd ?? (yield* WorkingDirectory.current))
-    const file = Option.getOrUndefined(yield* findConfigFile(options, cwd))
+    const file = Option.getOrUndefined(yield* findConfigFile(options.configPath, cwd))
     const profile = options.profile === "" ? undefined : options.profile
 
     // The file: top level and profiles
@@ -541,26 +513,6 @@ export const loadConfig: (
     return withDetection({ options: decoded.right, source }, detection, { keepPbsFlavor: explicit.has("pbs_flavor") })
   })
 
-/**
- * The config with `executor: auto` resolved by `detection`: `executor` the detected one, and for
- * PBS `pbs_flavor` the detected flavor unless `keepPbsFlavor` (it was set explicitly);
- * `source.detection` records it.
- */
-export const withDetection = (
-  config: ClusterConfigShape,
-  detection: Detection,
-  { keepPbsFlavor }: { readonly keepPbsFlavor: boolean }
-): ClusterConfigShape => ({
-  options: {
-    ...config.options,
-    executor: detection.executor,
-    ...(detection.pbsFlavor !== undefined && !keepPbsFlavor
-      ? { pbs_flavor: detection.pbsFlavor }
-      : {})
-  },
-  source: { ...config.source, detection }
-})
-
 /** A ClusterConfig layer from {@link loadConfig}. */
 export const layer = (
   options?: LoadOptions
@@ -608,15 +560,4 @@ export const renderConfig = (config: ClusterConfigShape): string => {
     ...(source.detection === undefined ? [] : detectionLines(source.detection))
   ]
   return `${header.join("\n")}\n${YAML.stringify(options)}`
-}
-
-/** `config show`'s account of `executor: auto`: what was picked and why, and what else was seen. */
-const detectionLines = (detection: Detection): ReadonlyArray<string> => {
-  const others = detection.found.filter((f) => f.executor !== detection.executor)
-  return [
-    `# executor: auto → ${detection.executor}: ${detection.reason}`,
-    ...(others.length > 0
-      ? [`# also found: ${others.map((f) => `${f.executor} (${f.evidence})`).join("; ")}`]
-      : [])
-  ]
 }

@@ -13,23 +13,12 @@
  * Everything that touches files goes through `@effect/platform`'s FileSystem (and Path), so it
  * runs on any platform layer (NodeContext.layer in programs and tests).
  */
-export { checkExpectedOutputs, expectedOutputs, outputsSince } from "./internal/diagnosis/expected.js"
+export { checkExpectedOutputs, expectedOutputs } from "./internal/diagnosis/expected.js"
 export type { ExpectedOutputs } from "./internal/diagnosis/expected.js"
-export { failureInfo, schedulerReasonOf } from "./internal/diagnosis/failureInfo.js"
+export { failureInfo } from "./internal/diagnosis/failureInfo.js"
 export type { FailureInfo, FailureInfoOptions } from "./internal/diagnosis/failureInfo.js"
 export { checkLogs } from "./internal/diagnosis/logs.js"
-export { endedAt, readOutput } from "./internal/diagnosis/output.js"
+export { readOutput } from "./internal/diagnosis/output.js"
 export type { ReadOutputOptions } from "./internal/diagnosis/output.js"
-export {
-  compilePatterns,
-  defaultMaxKept,
-  defaultMaxLength,
-  isWhitelisted,
-  scanLines,
-  scannedLines,
-  splitLines,
-  verdictLines
-} from "./internal/diagnosis/scan.js"
-export type { ScanOptions, ScanResult } from "./internal/diagnosis/scan.js"
-export { copyRange, fileSize, readTail, tailStart } from "./internal/diagnosis/tail.js"
-export { doneVerdict, observedWithChecks } from "./internal/diagnosis/verdict.js"
+export type { ScanResult } from "./internal/diagnosis/scan.js"
+export { doneVerdict } from "./internal/diagnosis/verdict.js"

@@ -5,6 +5,7 @@
  * persistent JobStore and decoded back without loss.
  */
 import { Schema } from "effect"
+import { resourceDefaultFields } from "./internal/resourceFields.js"
 
 // ---------------------------------------------------------------------------------------------
 // Status
@@ -178,17 +179,6 @@ export const describeReason = (reason: FailureReason): string => {
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 
-/** Resources a job may ask for that the config can give defaults for (same names in both). */
-export const resourceDefaultFields = {
-  cpus: Schema.optional(PositiveInt),
-  gpus: Schema.optional(NonNegativeInt),
-  nodes: Schema.optional(PositiveInt),
-  memory: Schema.optional(Schema.String),
-  walltime: Schema.optional(Schema.String),
-  queue: Schema.optional(Schema.String),
-  account: Schema.optional(Schema.String)
-}
-
 /**
  * Resources for one job. Every field is optional: what a job leaves out comes from the config.
  * `memory` ("8 GB", "512M", "2TiB") and `walltime` ("04:00", "1:30:00", "2-00:00:00", "90m")
@@ -250,26 +240,6 @@ export const Dependency = Schema.Struct({
   jobId: Schema.String
 })
 export type Dependency = typeof Dependency.Type
-
-/**
- * Whether a dependency of `type` on a job now in `status` is met, must still wait, can never be
- * met, or cannot be judged (`status` undefined: the job is not known).
- */
-export const dependencyVerdict = (
-  type: Dependency["type"],
-  status: JobStatus | undefined
-): "met" | "wait" | "never" | "unknown" => {
-  if (status === undefined) return "unknown"
-  if (!isTerminalStatus(status)) return "wait"
-  switch (type) {
-    case "afterok":
-      return status === "Done" ? "met" : "never"
-    case "afternotok":
-      return status === "Done" ? "never" : "met"
-    case "afterany":
-      return "met"
-  }
-}
 
 const PositiveNumber = Schema.Number.pipe(Schema.finite(), Schema.positive())
 
@@ -424,10 +394,6 @@ export const JobRecord = Schema.Struct({
   retriedBy: Schema.optional(Schema.String)
 })
 export type JobRecord = typeof JobRecord.Type
-
-/** Whether a job's spec asks for checks once it ends Done (expected outputs, log errors). */
-export const hasDoneChecks = (spec: JobSpec | undefined): boolean =>
-  (spec?.expectedOutputs?.length ?? 0) > 0 || spec?.logCheck !== undefined
 
 /** Which attempt a record is (1 when it says nothing). */
 export const attemptOf = (record: JobRecord): number => record.attempt ?? 1

@@ -31,7 +31,7 @@ import type { Scope } from "effect"
 import { Deferred, Effect, Either, Option, Stream } from "effect"
 import { ClusterConfig } from "./Config.js"
 import type { Dependency, FailureReason, JobRecord, JobSpec, JobStatus } from "./Domain.js"
-import { dependencyVerdict, describeReason, hasDoneChecks, isTerminal } from "./Domain.js"
+import { describeReason, isTerminal } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
 import { PipelineInvalid } from "./Errors.js"
 import { Executor } from "./Executor.js"
@@ -40,6 +40,7 @@ import { JobStore } from "./JobStore.js"
 import { Monitor } from "./Monitor.js"
 import { lastAttemptOf, planRetry } from "./Retry.js"
 import * as JobName from "./JobName.js"
+import { dependencyVerdict, hasDoneChecks } from "./internal/jobRules.js"
 
 /** A dependency on another step of the same pipeline. */
 export interface StepDependency {

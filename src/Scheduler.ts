@@ -11,7 +11,7 @@ import type { Either, Option } from "effect"
 import { Context, Layer } from "effect"
 import type { CommandRunner } from "./CommandRunner.js"
 import type { ClusterConfig, ConfigOptions } from "./Config.js"
-import type { DetectFacts, Sighting } from "./Detect.js"
+import type { DetectFacts, Sighting } from "./internal/detect/types.js"
 import type { Dependency, JobRecord, Observation } from "./Domain.js"
 import type { Capabilities, Executor, PreparedJob } from "./Executor.js"
 import type { JobStore } from "./JobStore.js"
@@ -260,7 +260,7 @@ export interface LogPathRule {
   readonly shown: (path: string) => string
 }
 
-export type { Sighting } from "./Detect.js"
+export type { Sighting } from "./internal/detect/types.js"
 
 /** What an Executor layer of a scheduler needs. */
 export type ExecutorRequirements =

@@ -17,10 +17,11 @@ import * as path from "node:path"
 import * as YAML from "yaml"
 import * as ClusterApi from "../src/ClusterApi.js"
 import { ClusterConfig, defaultOptions, loadConfig, type LoadOptions, renderConfig } from "../src/Config.js"
-import { type DetectFacts, type Detection, decide, detect, pbsIdentity, sgeIdentity } from "../src/Detect.js"
+import { type DetectFacts, type Detection, decide, detect } from "../src/Detect.js"
 import { Executor } from "../src/Executor.js"
 import { runCli } from "./support/CliInProcess.js"
 import { tempDirs } from "./support/TempDirs.js"
+import { pbsIdentity, sgeIdentity } from "../src/internal/detect/identity.js"
 
 const tempDir = tempDirs("cluster-api-detect-")
 

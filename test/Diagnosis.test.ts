@@ -13,6 +13,9 @@ import { defaultOptions } from "../src/Config.js"
 import * as Diagnosis from "../src/Diagnosis.js"
 import { describeReason } from "../src/Domain.js"
 import type { JobRecord, JobSpec } from "../src/Domain.js"
+import { schedulerReasonOf } from "../src/internal/diagnosis/failureInfo.js"
+import { compilePatterns, isWhitelisted, scanLines } from "../src/internal/diagnosis/scan.js"
+import { fileSize, readTail, tailStart } from "../src/internal/diagnosis/tail.js"
 import { Schedulers } from "../src/Scheduler.js"
 import { builtin } from "../src/schedulers/builtin.js"
 import { jobRecord } from "./support/Records.js"
@@ -29,53 +32,53 @@ const withFiles = (dir: string, files: Record<string, string>): string => {
   return dir
 }
 
-const defaults = Either.getOrThrow(Diagnosis.compilePatterns(defaultOptions.error_patterns))
+const defaults = Either.getOrThrow(compilePatterns(defaultOptions.error_patterns))
 const scan = (lines: ReadonlyArray<string>, whitelist: ReadonlyArray<string> = [], threshold = 3) =>
-  Diagnosis.scanLines(lines, { patterns: defaults, whitelist, threshold })
+  scanLines(lines, { patterns: defaults, whitelist, threshold })
 
 const spec = (over: Partial<JobSpec> = {}): JobSpec => ({ command: "run", name: "run", ...over })
 
 describe("whitelist", () => {
   it("a one-word entry matches a line holding that word, whatever the threshold (housekeeper never matched it)", () => {
-    expect(Diagnosis.isWhitelisted("WARN: disk nearly full", ["WARN"], 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("warn: disk nearly full", ["WARN"], 10)).toBe(true)
-    expect(Diagnosis.isWhitelisted("ERROR: disk full", ["WARN"], 3)).toBe(false)
+    expect(isWhitelisted("WARN: disk nearly full", ["WARN"], 3)).toBe(true)
+    expect(isWhitelisted("warn: disk nearly full", ["WARN"], 10)).toBe(true)
+    expect(isWhitelisted("ERROR: disk full", ["WARN"], 3)).toBe(false)
   })
 
   it("an entry of more words than the threshold needs `threshold` of them, in any order", () => {
     const entry = ["disk quota exceeded on scratch"]
-    expect(Diagnosis.isWhitelisted("error: scratch quota, disk", entry, 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("error: disk quota", entry, 3)).toBe(false)
-    expect(Diagnosis.isWhitelisted("error: disk quota", entry, 2)).toBe(true)
+    expect(isWhitelisted("error: scratch quota, disk", entry, 3)).toBe(true)
+    expect(isWhitelisted("error: disk quota", entry, 3)).toBe(false)
+    expect(isWhitelisted("error: disk quota", entry, 2)).toBe(true)
     // Words are whole words: "disks" is not "disk"
-    expect(Diagnosis.isWhitelisted("error: disks quotas on scratch", entry, 3)).toBe(false)
+    expect(isWhitelisted("error: disks quotas on scratch", entry, 3)).toBe(false)
   })
 
   it("an entry of fewer words than the threshold needs all of them", () => {
     const entry = ["Connection reset"]
-    expect(Diagnosis.isWhitelisted("failed: reset of the connection", entry, 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("failed: connection lost", entry, 3)).toBe(false)
+    expect(isWhitelisted("failed: reset of the connection", entry, 3)).toBe(true)
+    expect(isWhitelisted("failed: connection lost", entry, 3)).toBe(false)
   })
 
   it("housekeeper's example entry matches its text, and another line sharing 3 of its words in any order", () => {
     const entry = ["Leap second table TAI_UTC seems out-of-date"]
-    expect(Diagnosis.isWhitelisted("WARNING: Leap second table TAI_UTC seems out-of-date (2019)", entry, 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("ERROR: TAI_UTC table seems stale", entry, 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("ERROR: the table seems broken", entry, 3)).toBe(false)
+    expect(isWhitelisted("WARNING: Leap second table TAI_UTC seems out-of-date (2019)", entry, 3)).toBe(true)
+    expect(isWhitelisted("ERROR: TAI_UTC table seems stale", entry, 3)).toBe(true)
+    expect(isWhitelisted("ERROR: the table seems broken", entry, 3)).toBe(false)
     // "out-of-date" is three words
-    expect(Diagnosis.isWhitelisted("error: data out of date", entry, 3)).toBe(true)
+    expect(isWhitelisted("error: data out of date", entry, 3)).toBe(true)
   })
 
   it("ignores case, both ways of matching; blank entries match nothing", () => {
-    expect(Diagnosis.isWhitelisted("KNOWN ERROR in module x", ["known error"], 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("Module X: error KNOWN", ["known error"], 3)).toBe(true)
-    expect(Diagnosis.isWhitelisted("error", ["", "   "], 1)).toBe(false)
+    expect(isWhitelisted("KNOWN ERROR in module x", ["known error"], 3)).toBe(true)
+    expect(isWhitelisted("Module X: error KNOWN", ["known error"], 3)).toBe(true)
+    expect(isWhitelisted("error", ["", "   "], 1)).toBe(false)
   })
 })
 
 describe("error patterns and scanning", () => {
   it("an invalid pattern is refused, naming it and what to fix", () => {
-    const result = Diagnosis.compilePatterns(["\\berror\\b", "(unclosed"])
+    const result = compilePatterns(["\\berror\\b", "(unclosed"])
     expect(Either.isLeft(result)).toBe(true)
     const message = Either.getLeft(result).pipe(Option.getOrThrow)
     expect(message).toContain("\"(unclosed\"")
@@ -124,7 +127,7 @@ describe("error patterns and scanning", () => {
     expect(result.lines[49]).toBe("error 49")
     expect(result.lines).not.toContain("WARN: error budget low")
 
-    const small = Diagnosis.scanLines(lines, { patterns: defaults, whitelist: [], threshold: 3, maxKept: 2, maxLength: 10 })
+    const small = scanLines(lines, { patterns: defaults, whitelist: [], threshold: 3, maxKept: 2, maxLength: 10 })
     expect(small).toEqual({ count: 61, lines: ["error: xxx...", "error 1"] })
   })
 })
@@ -136,14 +139,14 @@ describe("reading the end of a file", () => {
   it.effect("last N lines, with and without a final newline; 0 lines; more lines than the file; a missing file", () =>
     run(Effect.gen(function*() {
       const dir = withFiles(freshDir(), { "nl.log": "a\nb\nc\n", "no-nl.log": "a\nb\nc", "empty.log": "" })
-      expect(yield* Diagnosis.readTail(join(dir, "nl.log"), 2)).toEqual(Option.some("b\nc\n"))
-      expect(yield* Diagnosis.readTail(join(dir, "no-nl.log"), 2)).toEqual(Option.some("b\nc"))
-      expect(yield* Diagnosis.readTail(join(dir, "nl.log"), 1)).toEqual(Option.some("c\n"))
-      expect(yield* Diagnosis.readTail(join(dir, "nl.log"), 0)).toEqual(Option.some(""))
-      expect(yield* Diagnosis.readTail(join(dir, "nl.log"), 10)).toEqual(Option.some("a\nb\nc\n"))
-      expect(yield* Diagnosis.readTail(join(dir, "no-nl.log"), 3)).toEqual(Option.some("a\nb\nc"))
-      expect(yield* Diagnosis.readTail(join(dir, "empty.log"), 3)).toEqual(Option.some(""))
-      expect(yield* Diagnosis.readTail(join(dir, "absent.log"), 3)).toEqual(Option.none())
+      expect(yield* readTail(join(dir, "nl.log"), 2)).toEqual(Option.some("b\nc\n"))
+      expect(yield* readTail(join(dir, "no-nl.log"), 2)).toEqual(Option.some("b\nc"))
+      expect(yield* readTail(join(dir, "nl.log"), 1)).toEqual(Option.some("c\n"))
+      expect(yield* readTail(join(dir, "nl.log"), 0)).toEqual(Option.some(""))
+      expect(yield* readTail(join(dir, "nl.log"), 10)).toEqual(Option.some("a\nb\nc\n"))
+      expect(yield* readTail(join(dir, "no-nl.log"), 3)).toEqual(Option.some("a\nb\nc"))
+      expect(yield* readTail(join(dir, "empty.log"), 3)).toEqual(Option.some(""))
+      expect(yield* readTail(join(dir, "absent.log"), 3)).toEqual(Option.none())
     })))
 
   it.effect("a file bigger than the 64 KiB chunks, multi-byte text included", () =>
@@ -153,13 +156,13 @@ describe("reading the end of a file", () => {
       expect(Buffer.byteLength(text)).toBeGreaterThan(3 * 64 * 1024)
       const dir = withFiles(freshDir(), { "big.log": text })
       const file = join(dir, "big.log")
-      const tail = Option.getOrThrow(yield* Diagnosis.readTail(file, 20_000))
+      const tail = Option.getOrThrow(yield* readTail(file, 20_000))
       expect(tail).toBe(`${lines.slice(-20_000).join("\n")}\n`)
-      expect(Option.getOrThrow(yield* Diagnosis.readTail(file, 3))).toBe(`${lines.slice(-3).join("\n")}\n`)
-      expect(Option.getOrThrow(yield* Diagnosis.readTail(file, 40_000))).toBe(text)
-      const size = Option.getOrThrow(yield* Diagnosis.fileSize(file))
+      expect(Option.getOrThrow(yield* readTail(file, 3))).toBe(`${lines.slice(-3).join("\n")}\n`)
+      expect(Option.getOrThrow(yield* readTail(file, 40_000))).toBe(text)
+      const size = Option.getOrThrow(yield* fileSize(file))
       expect(size).toBe(Buffer.byteLength(text))
-      expect(yield* Diagnosis.tailStart(file, size, 1)).toBe(size - Buffer.byteLength(`${lines[29_999]}\n`))
+      expect(yield* tailStart(file, size, 1)).toBe(size - Buffer.byteLength(`${lines[29_999]}\n`))
     })))
 })
 
@@ -578,11 +581,11 @@ describe("failure info", () => {
     })))
 
   it("names what the scheduler decided in a plain word", () => {
-    expect(Diagnosis.schedulerReasonOf({ _tag: "Timeout" })).toBe("timeout")
-    expect(Diagnosis.schedulerReasonOf({ _tag: "OutOfMemory" })).toBe("out_of_memory")
-    expect(Diagnosis.schedulerReasonOf({ _tag: "Cancelled", by: "alice" })).toBe("cancelled by alice")
-    expect(Diagnosis.schedulerReasonOf({ _tag: "Cancelled" })).toBe("cancelled")
-    expect(Diagnosis.schedulerReasonOf({ _tag: "NonZeroExit", exitCode: 2 })).toBeUndefined()
-    expect(Diagnosis.schedulerReasonOf({ _tag: "NoArrayElements", elements: 4 })).toBe("no_array_elements")
+    expect(schedulerReasonOf({ _tag: "Timeout" })).toBe("timeout")
+    expect(schedulerReasonOf({ _tag: "OutOfMemory" })).toBe("out_of_memory")
+    expect(schedulerReasonOf({ _tag: "Cancelled", by: "alice" })).toBe("cancelled by alice")
+    expect(schedulerReasonOf({ _tag: "Cancelled" })).toBe("cancelled")
+    expect(schedulerReasonOf({ _tag: "NonZeroExit", exitCode: 2 })).toBeUndefined()
+    expect(schedulerReasonOf({ _tag: "NoArrayElements", elements: 4 })).toBe("no_array_elements")
   })
 })

@@ -20,6 +20,9 @@ import { builtin } from "../src/schedulers/builtin.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
 import { jobRecord } from "./support/Records.js"
 import { removeDir } from "./support/TempDirs.js"
+import { encodeExport, parseExport, parseJson } from "../src/internal/queries/exportDocument.js"
+import { logPath, shownLogPath } from "../src/internal/queries/files.js"
+import { parseAge, parseWhen } from "../src/internal/queries/when.js"
 
 const dir = fs.mkdtempSync(join(tmpdir(), "capi-queries-"))
 afterAll(() => removeDir(dir))
@@ -65,7 +68,7 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
       const document = yield* JobQueries.exportJobs().pipe(on(source))
       expect(document.jobs.map((j) => j.record.jobId)).toEqual(["1", "2"])
       // Through JSON text, as the CLI writes and reads it
-      const text = JSON.stringify(JobQueries.encodeExport(document))
+      const text = JSON.stringify(encodeExport(document))
       expect(JSON.parse(text)).toMatchObject({ format: "cluster-api-jobs", version: 1 })
       const report = yield* JobQueries.importJobs(JSON.parse(text), "export.json").pipe(on(target))
       expect(report).toEqual({ imported: ["local:1", "slurm:2"], skipped: [] })
@@ -101,7 +104,7 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
   it.scoped("a bad export is refused with what is wrong and where, and nothing is written", () =>
     Effect.gen(function*() {
       const store = yield* open(makeLayer)
-      const good = JobQueries.encodeExport({
+      const good = encodeExport({
         format: "cluster-api-jobs",
         version: 1,
         exportedAt: new Date(0),
@@ -135,8 +138,8 @@ describe.each(stores)("JobQueries (%s)", (_, makeLayer) => {
       expect(yield* problems({ ...good, jobs: [{ transitions: [] }] })).toContain("jobs[0].record: is missing")
       // Every problem in one go, and none of the good jobs written
       expect(yield* store.list()).toEqual([])
-      expect(JobQueries.parseJson("{", "jobs.json")).toMatchObject({ _tag: "Left" })
-      expect(Either.getLeft(JobQueries.parseExport("{", "jobs.json")).pipe(Option.map((e) => e.problems[0])))
+      expect(parseJson("{", "jobs.json")).toMatchObject({ _tag: "Left" })
+      expect(Either.getLeft(parseExport("{", "jobs.json")).pipe(Option.map((e) => e.problems[0])))
         .toEqual(Option.some(expect.stringContaining("not JSON")))
     }))
 
@@ -221,25 +224,25 @@ describe("log paths", () => {
   })
 
   it("a job's log, an array element's log, and why there is none", () => {
-    expect(JobQueries.logPath(builtin, single, "stderr")).toEqual(Either.right("/l/stderr.7.log"))
-    expect(JobQueries.logPath(builtin, array, "stdout", 4)).toEqual(Either.right("/l/stdout.8.4.log"))
-    expect(Either.getLeft(JobQueries.logPath(builtin, array, "stdout"))).toEqual(
+    expect(logPath(builtin, single, "stderr")).toEqual(Either.right("/l/stderr.7.log"))
+    expect(logPath(builtin, array, "stdout", 4)).toEqual(Either.right("/l/stdout.8.4.log"))
+    expect(Either.getLeft(logPath(builtin, array, "stdout"))).toEqual(
       Option.some(expect.stringContaining("is an array job (elements 0-8:2)"))
     )
-    expect(Either.getLeft(JobQueries.logPath(builtin, array, "stdout", 3))).toEqual(
+    expect(Either.getLeft(logPath(builtin, array, "stdout", 3))).toEqual(
       Option.some(expect.stringContaining("has no element 3"))
     )
-    expect(Either.getLeft(JobQueries.logPath(builtin, single, "stdout", 1))).toEqual(
+    expect(Either.getLeft(logPath(builtin, single, "stdout", 1))).toEqual(
       Option.some(expect.stringContaining("not an array job"))
     )
-    expect(Either.getLeft(JobQueries.logPath(builtin, array, "stderr", 2))).toEqual(
+    expect(Either.getLeft(logPath(builtin, array, "stderr", 2))).toEqual(
       Option.some(expect.stringContaining("no stderr log recorded"))
     )
   })
 
   it("Slurm's own patterns: %a is the element, %% a percent sign", () => {
     const slurm = jobRecord("9", { array: { start: 1, end: 2 }, stdoutPath: "/l/out.9_%a.100%%.log" })
-    expect(JobQueries.logPath(builtin, slurm, "stdout", 2)).toEqual(Either.right("/l/out.9_2.100%.log"))
+    expect(logPath(builtin, slurm, "stdout", 2)).toEqual(Either.right("/l/out.9_2.100%.log"))
   })
 
   it("a log path as shown: a single job's real path, an array's with {index} (never Slurm's %a or %%)", () => {
@@ -248,20 +251,20 @@ describe("log paths", () => {
       stdoutPath: "/l/100%%/out.9_%a.log",
       stderrPath: "/l/100%%/err.9_%a.log"
     })
-    expect(JobQueries.shownLogPath(builtin, slurmArray, "stdout")).toBe("/l/100%/out.9_{index}.log")
-    expect(JobQueries.shownLogPath(builtin, slurmArray, "stderr")).toBe("/l/100%/err.9_{index}.log")
+    expect(shownLogPath(builtin, slurmArray, "stdout")).toBe("/l/100%/out.9_{index}.log")
+    expect(shownLogPath(builtin, slurmArray, "stderr")).toBe("/l/100%/err.9_{index}.log")
     const slurmSingle = jobRecord("8", { stdoutPath: "/l/100%%/out.8.log" })
-    expect(JobQueries.shownLogPath(builtin, slurmSingle, "stdout")).toBe("/l/100%/out.8.log")
-    expect(JobQueries.shownLogPath(builtin, slurmSingle, "stderr")).toBeUndefined()
+    expect(shownLogPath(builtin, slurmSingle, "stdout")).toBe("/l/100%/out.8.log")
+    expect(shownLogPath(builtin, slurmSingle, "stderr")).toBeUndefined()
     // Other schedulers already record {index}; a % of theirs is a plain character.
     const lsfArray = jobRecord("7", { executor: "lsf", array: { start: 1, end: 2 }, stdoutPath: "/l/a%a/out.7.{index}.log" })
-    expect(JobQueries.shownLogPath(builtin, lsfArray, "stdout")).toBe("/l/a%a/out.7.{index}.log")
+    expect(shownLogPath(builtin, lsfArray, "stdout")).toBe("/l/a%a/out.7.{index}.log")
   })
 })
 
 describe("times users type", () => {
   const now = new Date(2026, 4, 10, 12, 0, 0)
-  const when = (s: string) => Either.map(JobQueries.parseWhen(s, now), (d) => d.getTime())
+  const when = (s: string) => Either.map(parseWhen(s, now), (d) => d.getTime())
   const hour = 3_600_000
 
   it("ages count back from now", () => {
@@ -271,7 +274,7 @@ describe("times users type", () => {
     expect(when("1d12h")).toEqual(Either.right(now.getTime() - 36 * hour))
     expect(when("90s")).toEqual(Either.right(now.getTime() - 90_000))
     expect(when(" 1.5H ")).toEqual(Either.right(now.getTime() - 1.5 * hour))
-    expect(JobQueries.parseAge("30m")).toBe(1_800_000)
+    expect(parseAge("30m")).toBe(1_800_000)
   })
 
   it("an age is written as every length of time on the command line: words, units, seconds or a clock", () => {
@@ -292,7 +295,7 @@ describe("times users type", () => {
 
   it("anything else is refused with the accepted forms", () => {
     for (const bad of ["yesterday", "2h ago", "2026-02-30", "2026-13-01", "2026-05-01T25:00", "", "-2h", "1:75:00"]) {
-      const result = JobQueries.parseWhen(bad, now)
+      const result = parseWhen(bad, now)
       expect(Either.isLeft(result), bad).toBe(true)
       expect(Either.getLeft(result)).toEqual(Option.some(expect.stringContaining("an age (that long ago) as seconds (600), words")))
     }

@@ -11,10 +11,10 @@ import { join } from "node:path"
 import { ClusterConfig, loadConfig } from "../src/Config.js"
 import { JobRecord, JobSpec, JobStatus } from "../src/Domain.js"
 import { prepareJob } from "../src/internal/prepare.js"
-import { parseWhen } from "../src/JobQueries.js"
 import { aggregateArray, applyObservation, isCancelled } from "../src/internal/transition.js"
 import { parserCases } from "./support/Parsers.js"
 import { removeDir } from "./support/TempDirs.js"
+import { parseWhen } from "../src/internal/queries/when.js"
 
 /** True when the exit is a success or a failure made only of typed errors (no defect, no interrupt). */
 const typedOnly = <A, E>(exit: Exit.Exit<A, E>): boolean =>

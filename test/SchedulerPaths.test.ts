@@ -15,7 +15,6 @@ import type { ConfigOptions } from "../src/Config.js"
 import type { JobSpec } from "../src/Domain.js"
 import { describeReason } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
-import { logPath } from "../src/JobQueries.js"
 import { builtin } from "../src/schedulers/builtin.js"
 import { parseAccounting } from "./support/parts/slurm.js"
 import { signalName } from "../src/internal/signals.js"
@@ -23,6 +22,7 @@ import { TestCommandRunner } from "../src/TestCommandRunner.js"
 import { tempDirs } from "./support/TempDirs.js"
 import { configFor, fakeFor, schedulers } from "./support/EveryScheduler.js"
 import type { Scheduler } from "./support/EveryScheduler.js"
+import { logPath } from "../src/internal/queries/files.js"
 
 const tempDir = tempDirs("capi-paths-")
 

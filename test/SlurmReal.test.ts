@@ -24,7 +24,6 @@ import * as ClusterApi from "../src/ClusterApi.js"
 import type { JobEvent, JobSpec, JobStatus } from "../src/Domain.js"
 import { describeReason, isTerminalStatus } from "../src/Domain.js"
 import { Executor } from "../src/Executor.js"
-import { logPath } from "../src/JobQueries.js"
 import { builtin } from "../src/schedulers/builtin.js"
 import type { JobChange } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
@@ -37,6 +36,7 @@ import { submitAndWait as submitInScratch, waitForStatus } from "./support/RealJ
 import { killedDuringSubmit } from "./support/KilledSubmit.js"
 import { crashAndRestart } from "./support/Restart.js"
 import { removeDir } from "./support/TempDirs.js"
+import { logPath } from "../src/internal/queries/files.js"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const setupScript = path.join(repoRoot, "scripts", "slurm-setup.sh")

@@ -5,15 +5,14 @@ import {
   formatBytes,
   formatHM,
   formatHMS,
-  formatSlurmTime,
   Memory,
   memoryInMegabytes,
   parseMemory,
-  parseSlurmTime,
   parseWalltime,
   Walltime,
   toSeconds
 } from "../src/Units.js"
+import { formatSlurmTime, parseSlurmTime } from "../src/internal/slurmTime.js"
 
 const KiB = 1024
 const MiB = 1024 ** 2

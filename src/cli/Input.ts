@@ -7,7 +7,8 @@ import type { Dependency, FailureKind, JobStatus } from "../Domain.js"
 import { FailureKind as FailureKindSchema, JobStatus as JobStatusSchema } from "../Domain.js"
 import * as JobName from "../JobName.js"
 import { shellQuote } from "../internal/script.js"
-import { durationForms, formatHMS, parseDuration, parseSlurmTime, parseWalltime } from "../Units.js"
+import { durationForms, formatHMS, parseDuration, parseWalltime } from "../Units.js"
+import { parseSlurmTime } from "../internal/slurmTime.js"
 
 /** Parses a timeout: a length of time in the one grammar of the command line (`parseDuration`), more than zero. */
 export const parseTimeout = (input: string): Either.Either<Duration.Duration, string> =>

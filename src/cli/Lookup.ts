@@ -3,7 +3,6 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Effect } from "effect"
-import { inMemoryState } from "../Config.js"
 import { JobNotFound } from "../Errors.js"
 import { Executor } from "../Executor.js"
 import * as JobQueries from "../JobQueries.js"
@@ -12,6 +11,7 @@ import { builtin, namesOf } from "../schedulers/builtin.js"
 import * as WorkingDirectory from "../internal/workingDirectory.js"
 import { UsageError } from "./Exit.js"
 import { statePath } from "./Globals.js"
+import { inMemoryState } from "../internal/config/statePath.js"
 
 /** Where stores were kept before the default became the user's own: `./logs/cluster-api.db`. */
 export const legacyStoreFile = (cwd: string, join: (...segments: Array<string>) => string): string =>

@@ -4,10 +4,10 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Clock, Effect, Either, Option } from "effect"
 import type { JobStatus } from "../Domain.js"
-import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
 import { builtin, namesOf } from "../schedulers/builtin.js"
 import { nameGlobs, nonEmptyIds, parseStatuses, parseTimeout } from "./Input.js"
+import { parseWhen, whenForms } from "../internal/queries/when.js"
 
 export const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -41,11 +41,11 @@ export const dependencyOption = (name: string, meaning: string) =>
 export const whenOption = (name: string, description: string) =>
   Options.text(name).pipe(
     Options.withPseudoName("WHEN"),
-    Options.withDescription(`${description}: ${JobQueries.whenForms}`),
+    Options.withDescription(`${description}: ${whenForms}`),
     Options.mapEffect((s) =>
       Effect.flatMap(
         Clock.currentTimeMillis,
-        (ms) => fromEither(Either.mapLeft(JobQueries.parseWhen(s, new Date(ms)), (m) => `Invalid --${name}: ${m}`))
+        (ms) => fromEither(Either.mapLeft(parseWhen(s, new Date(ms)), (m) => `Invalid --${name}: ${m}`))
       )
     ),
     Options.optional

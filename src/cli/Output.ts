@@ -4,16 +4,16 @@
 import { Options } from "@effect/cli"
 import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Schema } from "effect"
-import { inMemoryState } from "../Config.js"
 import type { JobRecord } from "../Domain.js"
 import { JobRecord as JobRecordSchema } from "../Domain.js"
-import * as JobQueries from "../JobQueries.js"
 import type { JobFilter } from "../JobStore.js"
 import { JobStore } from "../JobStore.js"
 import * as Progress from "./Progress.js"
 import { OutputClosed, setExitCode } from "./Exit.js"
 import { builtin } from "../schedulers/builtin.js"
 import { now } from "./Globals.js"
+import { shownLogPath } from "../internal/queries/files.js"
+import { inMemoryState } from "../internal/config/statePath.js"
 
 export const encodeRecordSync = Schema.encodeSync(JobRecordSchema)
 
@@ -86,8 +86,8 @@ export const printFinals = (finals: ReadonlyArray<JobRecord>, json: boolean, sha
       yield* Console.log(Progress.resultTable(finals, yield* now))
       if (finals.length === 1) {
         const r = finals[0]!
-        const stdout = JobQueries.shownLogPath(builtin, r, "stdout")
-        const stderr = JobQueries.shownLogPath(builtin, r, "stderr")
+        const stdout = shownLogPath(builtin, r, "stdout")
+        const stderr = shownLogPath(builtin, r, "stderr")
         if (stdout !== undefined) yield* Console.log(`stdout: ${stdout}`)
         if (stderr !== undefined && stderr !== stdout) yield* Console.log(`stderr: ${stderr}`)
       }

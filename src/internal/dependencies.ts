@@ -6,11 +6,12 @@
 import { Effect, Option } from "effect"
 import type { ConfigOptions } from "../Config.js"
 import type { Dependency, JobRecord, Observation } from "../Domain.js"
-import { dependencyVerdict, hasDoneChecks, isTerminal } from "../Domain.js"
+import { isTerminal } from "../Domain.js"
 import type { StoreError } from "../Errors.js"
 import { JobStore } from "../JobStore.js"
 import { planRetry } from "../Retry.js"
 import { applyObservation } from "./transition.js"
+import { dependencyVerdict, hasDoneChecks } from "./jobRules.js"
 
 /**
  * The records of `jobIds` and of every later attempt of theirs, by id (one store read per

@@ -10,7 +10,6 @@ import { Duration, Either, FastCheck as fc } from "effect"
 import type { BatchListing, CancelOutcome, CommandAnswer } from "../../src/Scheduler.js"
 import type { JobRecord, Observation } from "../../src/Domain.js"
 import { JobStatus } from "../../src/Domain.js"
-import { parseAge, parseWhen } from "../../src/JobQueries.js"
 import * as Local from "./parts/local.js"
 import * as Lsf from "./parts/lsf.js"
 import { parseMonthNameTime } from "../../src/schedulers/Observed.js"
@@ -20,6 +19,7 @@ import * as Slurm from "./parts/slurm.js"
 import { isExitCode, observationProblem } from "../../src/internal/transition.js"
 import { parseMemory, parseWalltime } from "../../src/Units.js"
 import { jobRecord } from "./Records.js"
+import { parseAge, parseWhen } from "../../src/internal/queries/when.js"
 
 /** What a parser returned: a typed error, a valid value, or what is wrong with it. */
 export type Verdict = { readonly _tag: "Error" } | { readonly _tag: "Valid" } | { readonly _tag: "WrongType"; readonly problem: string }

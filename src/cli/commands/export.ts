@@ -11,6 +11,7 @@ import type { JobFilter } from "../../JobStore.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { atLeast, filterOptions, jobFilter, optionalText } from "../Options.js"
 import { display, printJson } from "../Output.js"
+import { encodeExport } from "../../internal/queries/exportDocument.js"
 
 export const exportCommand = Command.make(
   "export",
@@ -34,7 +35,7 @@ export const exportCommand = Command.make(
         ...(Option.isSome(o.limit) ? { limit: o.limit.value } : {})
       }
       const document = yield* JobQueries.exportJobs(filter)
-      const text = JSON.stringify(JobQueries.encodeExport(document), null, 2)
+      const text = JSON.stringify(encodeExport(document), null, 2)
       if (Option.isNone(o.output)) {
         return yield* display(`${text}\n`)
       }

@@ -10,6 +10,7 @@ import * as WorkingDirectory from "../../internal/workingDirectory.js"
 import { StoreLocation, globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { printJson } from "../Output.js"
 import * as Stdin from "../Stdin.js"
+import { parseJson } from "../../internal/queries/exportDocument.js"
 
 export const importCommand = Command.make(
   "import",
@@ -28,7 +29,7 @@ export const importCommand = Command.make(
         : yield* fs.readFileString(source).pipe(
           Effect.mapError((e) => new InvalidImport({ source, problems: [`cannot read the file: ${e.message}`] }))
         )
-      const json = yield* Either.match(JobQueries.parseJson(text, source), {
+      const json = yield* Either.match(parseJson(text, source), {
         onLeft: Effect.fail,
         onRight: Effect.succeed
       })

@@ -9,15 +9,15 @@ import { isTerminalStatus } from "../../Domain.js"
 import * as JobQueries from "../../JobQueries.js"
 import { JobStore } from "../../JobStore.js"
 import { schedulerNamed, Schedulers } from "../../Scheduler.js"
-import * as Diagnosis from "../../Diagnosis.js"
+import { endedAt } from "../../internal/diagnosis/output.js"
+import { copyRange, fileSize, tailStart } from "../../internal/diagnosis/tail.js"
 import { LogNotFound, UsageError, setExitCode } from "../Exit.js"
 import { globalOptions, resolveGlobals, storeCommand } from "../Globals.js"
 import { lookupAll } from "../Lookup.js"
 import { atLeast } from "../Options.js"
 import { display, printJson } from "../Output.js"
 import { refreshed } from "../Refresh.js"
-
-export const { copyRange, fileSize, tailStart } = Diagnosis
+import { logPath } from "../../internal/queries/files.js"
 
 export const missingLog = (record: JobRecord, stream: string, file: string, status: JobStatus | undefined) =>
   new LogNotFound({
@@ -65,7 +65,7 @@ export const logsCommand = Command.make(
       if ((o.stderr ? record.stderrPath : record.stdoutPath) === undefined) {
         return yield* new LogNotFound({ message: `Job ${record.jobId} has no ${stream} log recorded.` })
       }
-      const file = yield* Either.match(JobQueries.logPath(schedulers, record, stream, index), {
+      const file = yield* Either.match(logPath(schedulers, record, stream, index), {
         onLeft: (m) =>
           Effect.fail(
             new UsageError({ message: `logs: ${m}${record.array !== undefined && index === undefined ? " with --index I" : ""}` })
@@ -126,7 +126,7 @@ export const logsCommand = Command.make(
           return yield* setExitCode(1)
         }
         const status = JobQueries.statusOf(current.value, index)
-        const ended = Diagnosis.endedAt(current.value, index)
+        const ended = endedAt(current.value, index)
         const length = yield* fileSize(file)
         if (Option.isSome(length)) {
           seenFile = true

@@ -7,7 +7,6 @@ import type { Dependency, JobRecord, JobSpec, ResourceSpec } from "../../Domain.
 import { FailureKind as FailureKindSchema } from "../../Domain.js"
 import { Executor } from "../../Executor.js"
 import { parseArraySpec } from "../../internal/jobOptions.js"
-import { formatSlurmTime, parseSlurmTime } from "../../Units.js"
 import * as Interrupt from "../Interrupt.js"
 import { setExitCode, UsageError } from "../Exit.js"
 import { globalOptions, reported, resolveGlobals, rootCommand, services } from "../Globals.js"
@@ -25,6 +24,7 @@ import {
 import { atLeast, dependencyOption, fromEither, optionalText, timeoutOption } from "../Options.js"
 import { encodeRecord, printFinals, printJson } from "../Output.js"
 import { awaitJobs, interruptOptions, localNote, withProgress } from "../Watch.js"
+import { formatSlurmTime, parseSlurmTime } from "../../internal/slurmTime.js"
 
 /** Submit's options (the command words are not among them). */
 const submitOptions = {

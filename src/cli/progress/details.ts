@@ -2,12 +2,12 @@
 import type { FailureInfo } from "../../Diagnosis.js"
 import type { ArrayElement, FailureReason, JobRecord, JobStatus } from "../../Domain.js"
 import { describeReason, formatArraySpec } from "../../Domain.js"
-import { shownLogPath } from "../../JobQueries.js"
 import { builtin } from "../../schedulers/builtin.js"
 import { formatBytes } from "../../Units.js"
 import { elementCounts, formatElementCounts } from "./state.js"
 import { formatTable, truncate } from "./tables.js"
 import { elapsedMillis, formatDateTime, formatElapsed, formatTime } from "./time.js"
+import { shownLogPath } from "../../internal/queries/files.js"
 
 /** One status change of a job, as `show` prints it (`from` absent: the submission). */
 export interface TransitionLine {

@@ -6,8 +6,8 @@ import { FileSystem, Path } from "@effect/platform"
 import { Effect, Option } from "effect"
 import type { JobRecord, StaleOutput } from "../../Domain.js"
 import { arrayIndices } from "../../Domain.js"
-import { indexPlaceholder } from "../../JobQueries.js"
 import { globToRegExp } from "../glob.js"
+import { indexPlaceholder } from "../../Scheduler.js"
 
 /** Whether a path segment holds glob syntax (`*`, `?`, or a `[...]` set as globToRegExp reads it). */
 const hasGlob = (segment: string): boolean => /[*?]|\[.+\]/.test(segment)

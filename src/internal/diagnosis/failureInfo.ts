@@ -4,11 +4,11 @@ import { Effect, Either, Option } from "effect"
 import type { ConfigOptions } from "../../Config.js"
 import type { ArrayElement, FailureReason, JobRecord, JobStatus, StaleOutput } from "../../Domain.js"
 import { arrayIndices, attemptOf, describeReason, failedElementIndices } from "../../Domain.js"
-import { logPath } from "../../JobQueries.js"
 import { Schedulers } from "../../Scheduler.js"
 import { expectedOutputs } from "./expected.js"
 import { logFiles, scanFiles, scanSettings } from "./logs.js"
 import { readTail } from "./tail.js"
+import { logPath } from "../queries/files.js"
 
 /**
  * Everything known about how a job ended, for people and tools (housekeeper's `failure_info`).

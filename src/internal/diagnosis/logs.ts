@@ -8,12 +8,12 @@ import type { ConfigOptions } from "../../Config.js"
 import type { JobRecord, LogCheck } from "../../Domain.js"
 import { arrayIndices } from "../../Domain.js"
 import { regexProblem } from "../jobOptions.js"
-import { logPath } from "../../JobQueries.js"
 import type { Registry } from "../../Scheduler.js"
 import { Schedulers } from "../../Scheduler.js"
 import type { ScanResult } from "./scan.js"
 import { compilePatterns, lineScanner, scannedLines } from "./scan.js"
 import { tailLines } from "./tail.js"
+import { logPath } from "../queries/files.js"
 
 interface ScanSettings {
   readonly patterns: ReadonlyArray<RegExp>

@@ -5,9 +5,9 @@ import { Effect, Either, Option } from "effect"
 import type { JobRecord, JobStatus } from "../../Domain.js"
 import { isTerminal, isTerminalStatus } from "../../Domain.js"
 import { OutputNotFound } from "../../Errors.js"
-import { logPath, statusOf } from "../../JobQueries.js"
 import { Schedulers } from "../../Scheduler.js"
 import { fileSize, readRange, tailStart } from "./tail.js"
+import { logPath, statusOf } from "../queries/files.js"
 
 export interface ReadOutputOptions {
   /** Only the last N lines (default: the whole file). */

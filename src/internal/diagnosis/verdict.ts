@@ -6,12 +6,13 @@ import type { FileSystem, Path } from "@effect/platform"
 import { Effect } from "effect"
 import type { ConfigOptions } from "../../Config.js"
 import type { FailureReason, JobRecord, Observation } from "../../Domain.js"
-import { hasDoneChecks, LogErrors, MissingOutput } from "../../Domain.js"
+import { LogErrors, MissingOutput } from "../../Domain.js"
 import { applyObservation } from "../transition.js"
 import { expectedOutputs } from "./expected.js"
 import { checkLogs } from "./logs.js"
 import { verdictLines } from "./scan.js"
 import type { Schedulers } from "../../Scheduler.js"
+import { hasDoneChecks } from "../jobRules.js"
 
 /**
  * Whether a job that just ended Done really succeeded, judged from the spec it was submitted

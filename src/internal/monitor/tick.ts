@@ -4,7 +4,7 @@
  * run on the records as written, ends another program wrote caught up, ended jobs purged.
  */
 import { Effect, PubSub, Ref, SynchronizedRef } from "effect"
-import { observedWithChecks } from "../../Diagnosis.js"
+import { observedWithChecks } from "../diagnosis/verdict.js"
 import type { JobRecord, Observation } from "../../Domain.js"
 import { isTerminal } from "../../Domain.js"
 import type { StoreError } from "../../Errors.js"

@@ -26,7 +26,7 @@
  * process's local time.
  */
 import * as BatchExecutor from "../../BatchExecutor.js"
-import { sightingOf } from "../../Detect.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
 import { dialect } from "./dialect.js"

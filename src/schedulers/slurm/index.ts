@@ -14,7 +14,7 @@
  * Times without a zone are Slurm's local time and are read as this process's local time.
  */
 import * as BatchExecutor from "../../BatchExecutor.js"
-import { sightingOf } from "../../Detect.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 import { batchCapabilities } from "../../Scheduler.js"
 import type { Scheduler } from "../../Scheduler.js"
 import { slurmDialect } from "./dialect.js"

@@ -10,7 +10,8 @@ import type { Dependency } from "../../Domain.js"
 import { formatArraySpec } from "../../Domain.js"
 import type { PreparedJob } from "../../Executor.js"
 import { directiveValue } from "../../internal/script.js"
-import { formatSlurmTime, memoryInMegabytes } from "../../Units.js"
+import { memoryInMegabytes } from "../../Units.js"
+import { formatSlurmTime } from "../../internal/slurmTime.js"
 
 // ---------------------------------------------------------------------------------------------
 // Submit

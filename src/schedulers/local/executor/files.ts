@@ -4,7 +4,7 @@
  * process this program did not start.
  */
 import { Effect, Option } from "effect"
-import { terminateGroup } from "../../../CommandRunner.js"
+import { terminateGroup } from "../../../internal/processGroup.js"
 import { parseStatusFile, statusFileName } from "../files.js"
 import type { Findings } from "../status.js"
 import type { LocalContext, StatusFiles } from "./context.js"
