@@ -93,6 +93,61 @@ describe("a cancelled Slurm job is completed by the polls after the cancel", () 
       })
     ))
 
+  it.effect("an array cancelled before any poll saw it, whose first sacct answer is one row for the whole range: still asked about until the rows of the elements that ran give their host, within a minute", () =>
+    withFakeScheduler(makeFakeSlurm(367), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submit({ name: "arrcancel2", command: "sleep 300", array: { start: 0, end: 3, maxConcurrent: 2 } })
+        yield* executor.cancel(job.jobId)
+        // slurmdbd has not split the elements that ran off the array's row yet: one row speaks for all four.
+        yield* fake.account(job.jobId, [
+          "367_[0-3%2]|367|CANCELLED by 0|0:0|JobArrayTaskLimit||100M|None assigned|2026-12-07T16:11:22|2026-12-07T16:11:23|2026-12-07T16:11:23|capi-arrcancel2"
+        ])
+        yield* TestClock.adjust("10 seconds")
+        const early = yield* getRecord(job)
+        expect(early.elements?.map((e) => [e.index, e.status, e.execHost])).toEqual([
+          [0, "Killed", undefined],
+          [1, "Killed", undefined],
+          [2, "Killed", undefined],
+          [3, "Killed", undefined]
+        ])
+        // Nothing says an element started: the next poll asks again, and the rows of those that ran are there.
+        yield* fake.account(job.jobId, lines("sacct-array-cancelled.txt", "367"))
+        yield* TestClock.adjust("10 seconds")
+        const final = yield* getRecord(job)
+        expect(final.elements?.map((e) => [e.index, e.status, e.execHost])).toEqual([
+          [0, "Killed", "vm"],
+          [1, "Killed", "vm"],
+          [2, "Killed", undefined],
+          [3, "Killed", undefined]
+        ])
+        // Now some element is known to have run: it is asked about no more.
+        const asked = yield* calls("sacct")
+        yield* TestClock.adjust("30 seconds")
+        expect(yield* calls("sacct")).toBe(asked)
+      })
+    ))
+
+  it.effect("an array cancelled before any of its elements ran is let go a minute after the cancel, its one range row being all sacct will say", () =>
+    withFakeScheduler(makeFakeSlurm(367), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const job = yield* executor.submit({ name: "arrcancel2", command: "sleep 300", array: { start: 0, end: 3, maxConcurrent: 2 } })
+        yield* executor.cancel(job.jobId)
+        yield* fake.account(job.jobId, [
+          "367_[0-3%2]|367|CANCELLED by 0|0:0|JobArrayTaskLimit||100M|None assigned|2026-12-07T16:11:22|2026-12-07T16:11:23|2026-12-07T16:11:23|capi-arrcancel2"
+        ])
+        yield* TestClock.adjust("30 seconds")
+        const during = yield* calls("sacct")
+        yield* TestClock.adjust("40 seconds")
+        const after = yield* calls("sacct")
+        expect(after).toBeGreaterThan(during)
+        yield* TestClock.adjust("60 seconds")
+        expect(yield* calls("sacct")).toBe(after)
+        expect((yield* getRecord(job)).elements?.every((e) => e.status === "Killed")).toBe(true)
+      })
+    ))
+
   it.effect("a running job cancelled before any poll saw it start gets its start, host, end and memory from sacct", () =>
     withFakeScheduler(makeFakeSlurm(12), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
       Effect.gen(function*() {

@@ -116,6 +116,14 @@ describe("ticks", () => {
     expect(State.entry(next, "old").closingSince).toBeUndefined()
   })
 
+  it("a cancelled array reported ended is done closing at once when what is known of it is complete, else after the settle", () => {
+    const s = State.claimEnd(State.own(State.empty, "a"), record("a", "Killed"), new Date(t), { retryAttempt: undefined, closing: true })[1]
+    expect(State.doneClosing(s, "a", t + 1, false, true)).toBe(false)
+    expect(State.doneClosing(s, "a", t + 1, true, true)).toBe(true)
+    expect(State.doneClosing(s, "a", t + 1, true, false)).toBe(false)
+    expect(State.doneClosing(s, "a", t + State.closingSettleMillis, true, false)).toBe(true)
+  })
+
   it("catches up watched jobs the tick did not find active, and other programs' jobs awaited here", () => {
     let s = State.sawUnfinished(State.own(State.empty, "mine"), record("mine", "Running"))
     s = State.sawUnfinished(State.own(s, "active"), record("active", "Running"))

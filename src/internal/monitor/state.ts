@@ -303,6 +303,31 @@ export const expireClosing = (
   return [{ expired, closing }, stopClosing(state, expired)]
 }
 
+/**
+ * How long after its cancel an array the scheduler reports ended is still asked about while no
+ * element is known to have started: sacct's row of a range speaks for several elements at once,
+ * and the rows of those that ran (their host and start) can come later. An array none of whose
+ * elements ran never gets such rows; this bounds the wait for it.
+ */
+export const closingSettleMillis = 60_000
+
+/**
+ * Whether a cancelled job the scheduler now reports ended (`reportsEnd`) is done closing: at once
+ * when what is known of it is `complete` (some element is known to have started, or it is no
+ * array), else once `closingSettleMillis` have passed since the cancel.
+ */
+export const doneClosing = (
+  state: MonitorState,
+  jobId: string,
+  nowMillis: number,
+  reportsEnd: boolean,
+  complete: boolean
+): boolean => {
+  if (!reportsEnd) return false
+  const since = entry(state, jobId).closingSince
+  return complete || since === undefined || nowMillis - since >= closingSettleMillis
+}
+
 /** Jobs no longer closing (their end was reported, or the store no longer holds them cancelled). */
 export const stopClosing = (state: MonitorState, jobIds: Iterable<string>): MonitorState => {
   let s = state

@@ -151,7 +151,12 @@ const apply = (
         State.gateWarned(s, gated.warned, gated.givenUp),
         cancelled.filter((r) => {
           const o = seen.get(r.jobId)
-          return o !== undefined && reportsEnd(r, o)
+          if (o === undefined) return false
+          // An array none of whose elements is known to have started, all ended at once (sacct's
+          // row of the whole range): the rows of those that ran may still come.
+          const started = (e: { readonly startTime?: Date | undefined }) => e.startTime !== undefined
+          const complete = r.array === undefined || (o.elements ?? []).some(started) || (r.elements ?? []).some(started)
+          return State.doneClosing(s, r.jobId, at.getTime(), reportsEnd(r, o), complete)
         }).map((r) => r.jobId)
       ))
     const vanished = changes.filter((c) => c.after.reason?._tag === "Vanished").length
