@@ -19,7 +19,8 @@ import * as Observe from "./internal/batch/observe.js"
 import * as Reconnect from "./internal/batch/reconnect.js"
 import * as Submit from "./internal/batch/submit.js"
 import type { JobStore } from "./JobStore.js"
-import type { Dialect } from "./Scheduler.js"
+import type { Dialect, Scheduler } from "./Scheduler.js"
+import { batchCapabilities } from "./Scheduler.js"
 
 export const make = (dialect: Dialect) =>
   Effect.gen(function*() {
@@ -54,3 +55,14 @@ export const layer = (
   dialect: Dialect
 ): Layer.Layer<Executor, never, ClusterConfig | CommandRunner | JobStore | FileSystem.FileSystem | Path.Path> =>
   Layer.effect(Executor, make(dialect))
+
+/**
+ * A batch scheduler's descriptor: `executor` (this machinery speaking its dialect) with the
+ * capabilities every batch scheduler has, and what `more` says (how `executor: auto` finds it, its
+ * own log-path placeholders).
+ */
+export const scheduler = <Name extends string>(
+  name: Name,
+  executor: Scheduler["layer"],
+  more: Pick<Scheduler<Name>, "detect" | "logPath"> = {}
+): Scheduler<Name> => ({ name, capabilities: batchCapabilities, layer: executor, ...more })

@@ -19,8 +19,6 @@
  */
 import * as BatchExecutor from "../../BatchExecutor.js"
 import { sightingOf } from "../../internal/detect/decide.js"
-import { batchCapabilities } from "../../Scheduler.js"
-import type { Scheduler } from "../../Scheduler.js"
 import { dialect } from "./dialect.js"
 
 /** The dialect, as BatchExecutor speaks it (for tests and programs that build on it). */
@@ -32,9 +30,4 @@ export const make = BatchExecutor.make(dialect)
 export const layer = BatchExecutor.layer(dialect)
 
 /** LSF: the shared batch machinery speaking this dialect. */
-export const lsf: Scheduler<"lsf"> = {
-  name: "lsf",
-  capabilities: batchCapabilities,
-  detect: sightingOf("lsf"),
-  layer
-}
+export const lsf = BatchExecutor.scheduler("lsf", layer, { detect: sightingOf("lsf") })

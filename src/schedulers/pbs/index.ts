@@ -27,12 +27,10 @@
  */
 import { Effect, Layer } from "effect"
 import * as BatchExecutor from "../../BatchExecutor.js"
+import { sightingOf } from "../../internal/detect/decide.js"
 import { ClusterConfig } from "../../Config.js"
 import type { ConfigOptions } from "../../Config.js"
-import { sightingOf } from "../../internal/detect/decide.js"
 import { currentUser } from "../../internal/batch/context.js"
-import { batchCapabilities } from "../../Scheduler.js"
-import type { Scheduler } from "../../Scheduler.js"
 import { dialect } from "./dialect.js"
 
 /** The dialect of a flavour (for tests and programs that build on it). */
@@ -49,9 +47,4 @@ export const layer = Layer.unwrapEffect(
 )
 
 /** PBS (Professional, OpenPBS or TORQUE, as `pbs_flavor` says): the shared batch machinery speaking this dialect. */
-export const pbs: Scheduler<"pbs"> = {
-  name: "pbs",
-  capabilities: batchCapabilities,
-  detect: sightingOf("pbs"),
-  layer
-}
+export const pbs = BatchExecutor.scheduler("pbs", layer, { detect: sightingOf("pbs") })

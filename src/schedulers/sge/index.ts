@@ -27,8 +27,6 @@
  */
 import * as BatchExecutor from "../../BatchExecutor.js"
 import { sightingOf } from "../../internal/detect/decide.js"
-import { batchCapabilities } from "../../Scheduler.js"
-import type { Scheduler } from "../../Scheduler.js"
 import { dialect } from "./dialect.js"
 
 /** The dialect, as BatchExecutor speaks it (for tests and programs that build on it). */
@@ -40,9 +38,4 @@ export const make = BatchExecutor.make(dialect)
 export const layer = BatchExecutor.layer(dialect)
 
 /** Grid Engine: the shared batch machinery speaking this dialect. */
-export const sge: Scheduler<"sge"> = {
-  name: "sge",
-  capabilities: batchCapabilities,
-  detect: sightingOf("sge"),
-  layer
-}
+export const sge = BatchExecutor.scheduler("sge", layer, { detect: sightingOf("sge") })

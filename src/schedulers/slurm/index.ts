@@ -15,8 +15,6 @@
  */
 import * as BatchExecutor from "../../BatchExecutor.js"
 import { sightingOf } from "../../internal/detect/decide.js"
-import { batchCapabilities } from "../../Scheduler.js"
-import type { Scheduler } from "../../Scheduler.js"
 import { slurmDialect } from "./dialect.js"
 import { fillLogPath, showLogPath } from "./syntax.js"
 
@@ -29,10 +27,7 @@ export const make = BatchExecutor.make(slurmDialect)
 export const layer = BatchExecutor.layer(slurmDialect)
 
 /** Slurm: the shared batch machinery speaking this dialect. */
-export const slurm: Scheduler<"slurm"> = {
-  name: "slurm",
-  capabilities: batchCapabilities,
+export const slurm = BatchExecutor.scheduler("slurm", layer, {
   detect: sightingOf("slurm"),
-  logPath: { fill: fillLogPath, shown: showLogPath },
-  layer
-}
+  logPath: { fill: fillLogPath, shown: showLogPath }
+})
