@@ -26,6 +26,21 @@ const slurm = fixtures("slurm")
 const lines = (name: string, id: string) =>
   slurm(name).split("\n").filter((l) => l.startsWith(`${id}|`) || l.startsWith(`${id}.`) || l.startsWith(`${id}_`))
 
+/**
+ * An array of 4 submitted and cancelled before any poll, whose sacct answer is, for now, one row
+ * for the whole range: slurmdbd has not split the elements that ran off the array's row yet.
+ */
+const cancelledArray = (fake: Effect.Effect.Success<ReturnType<typeof makeFakeSlurm>>) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const job = yield* executor.submit({ name: "arrcancel2", command: "sleep 300", array: { start: 0, end: 3, maxConcurrent: 2 } })
+    yield* executor.cancel(job.jobId)
+    yield* fake.account(job.jobId, [
+      "367_[0-3%2]|367|CANCELLED by 0|0:0|JobArrayTaskLimit||100M|None assigned|2026-12-07T16:11:22|2026-12-07T16:11:23|2026-12-07T16:11:23|capi-arrcancel2"
+    ])
+    return job
+  })
+
 /** Everything the Monitor publishes from now on, and how many times a callback for the job's end ran. */
 const watch = (jobId: string) =>
   Effect.gen(function*() {
@@ -96,13 +111,7 @@ describe("a cancelled Slurm job is completed by the polls after the cancel", () 
   it.effect("an array cancelled before any poll saw it, whose first sacct answer is one row for the whole range: still asked about until the rows of the elements that ran give their host, within a minute", () =>
     withFakeScheduler(makeFakeSlurm(367), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
       Effect.gen(function*() {
-        const executor = yield* Executor
-        const job = yield* executor.submit({ name: "arrcancel2", command: "sleep 300", array: { start: 0, end: 3, maxConcurrent: 2 } })
-        yield* executor.cancel(job.jobId)
-        // slurmdbd has not split the elements that ran off the array's row yet: one row speaks for all four.
-        yield* fake.account(job.jobId, [
-          "367_[0-3%2]|367|CANCELLED by 0|0:0|JobArrayTaskLimit||100M|None assigned|2026-12-07T16:11:22|2026-12-07T16:11:23|2026-12-07T16:11:23|capi-arrcancel2"
-        ])
+        const job = yield* cancelledArray(fake)
         yield* TestClock.adjust("10 seconds")
         const early = yield* getRecord(job)
         expect(early.elements?.map((e) => [e.index, e.status, e.execHost])).toEqual([
@@ -131,12 +140,7 @@ describe("a cancelled Slurm job is completed by the polls after the cancel", () 
   it.effect("an array cancelled before any of its elements ran is let go a minute after the cancel, its one range row being all sacct will say", () =>
     withFakeScheduler(makeFakeSlurm(367), { executor: "slurm" }, "capi-monitor-cancel-")((fake) =>
       Effect.gen(function*() {
-        const executor = yield* Executor
-        const job = yield* executor.submit({ name: "arrcancel2", command: "sleep 300", array: { start: 0, end: 3, maxConcurrent: 2 } })
-        yield* executor.cancel(job.jobId)
-        yield* fake.account(job.jobId, [
-          "367_[0-3%2]|367|CANCELLED by 0|0:0|JobArrayTaskLimit||100M|None assigned|2026-12-07T16:11:22|2026-12-07T16:11:23|2026-12-07T16:11:23|capi-arrcancel2"
-        ])
+        const job = yield* cancelledArray(fake)
         yield* TestClock.adjust("30 seconds")
         const during = yield* calls("sacct")
         yield* TestClock.adjust("40 seconds")
