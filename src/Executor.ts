@@ -83,6 +83,12 @@ export interface ExecutorShape {
    */
   readonly poll: (jobs: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<Observation>, PollError>
   /**
+   * Completes once one of this executor's jobs may have ended since it last completed (a local
+   * process exited), so that the Monitor ticks at once rather than after `poll_interval`. Absent
+   * where only a poll can tell (batch schedulers).
+   */
+  readonly ended?: Effect.Effect<void> | undefined
+  /**
    * The dependencies of a job that this executor leaves to the Monitor's gate, because the
    * scheduler does not judge them itself (every dependency of a local job; SGE's `-hold_jid` on a
    * job that must end Done): such a job is submitted held, and after each tick the Monitor judges

@@ -51,7 +51,6 @@ import {
   PubSub,
   Queue,
   Ref,
-  Schedule,
   Stream,
   SynchronizedRef
 } from "effect"
@@ -271,10 +270,14 @@ export const makeWith = (monitorOptions: MonitorOptions) =>
       Effect.forkScoped
     )
 
-    // The polling fiber: a failing tick (the store itself failing) is logged, never fatal.
+    // The polling fiber: a tick every poll_interval, or at once when the executor says one of its
+    // jobs has ended (a local process's exit). A failing tick (the store itself failing) is
+    // logged, never fatal.
+    const wake = ctx.executor.ended ?? Effect.never
     yield* tick.pipe(
       Effect.catchAllCause((cause) => Effect.logError("Monitor tick failed", cause)),
-      Effect.repeat(Schedule.spaced(pollInterval)),
+      Effect.zipRight(Effect.race(Effect.sleep(pollInterval), wake)),
+      Effect.forever,
       Effect.delay(started.resumed.adopted.length > 0 ? pollInterval : Duration.zero),
       Effect.forkScoped
     )

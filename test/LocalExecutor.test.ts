@@ -109,6 +109,19 @@ describe("local jobs", { timeout: 120_000 }, () => {
     )
   })
 
+  it.live("a process's exit wakes the Monitor: with an hour's poll_interval, await and awaitAll still end once the jobs do", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const a = yield* executor.submit({ name: "a", command: "true" })
+        const b = yield* executor.submit({ name: "b", command: "exit 4" })
+        // Bounds, not expectations: without the wake-up the first tick after submit is an hour away.
+        expect((yield* monitor.await(a, { timeout: "60 seconds" })).status).toBe("Done")
+        const both = yield* monitor.awaitAll([a, b], { timeout: "60 seconds" })
+        expect(both.map((r) => [r.status, r.exitCode])).toEqual([["Done", 0], ["Failed", 4]])
+      }), { poll_interval: 3600 }))
+
   it.live("runs a job to Done, with its stdout and stderr in stdout.{id}.log / stderr.{id}.log", () =>
     run((dir) =>
       Effect.gen(function*() {

@@ -66,6 +66,8 @@ export interface LocalContext extends ExecutorServices {
   readonly hasProc: boolean
   /** How often a process started by another program is checked: the poll interval, within 50 ms–1 s. */
   readonly watchInterval: Duration.Duration
+  /** Told each time a process of this executor's has ended (at most one telling kept): the Monitor's wake-up. */
+  readonly ended: Queue.Queue<void>
 }
 
 export const withSlot = <A, E>(ctx: LocalContext, effect: Effect.Effect<A, E>) =>

@@ -83,7 +83,8 @@ export const make = Effect.gen(function*() {
     watchInterval: Duration.max(
       Duration.millis(50),
       Duration.min(Duration.seconds(options.poll_interval), Duration.seconds(1))
-    )
+    ),
+    ended: yield* Queue.sliding<void>(1)
   }
   built = ctx
 
@@ -96,6 +97,8 @@ export const make = Effect.gen(function*() {
     submit,
     submitArray: (spec: JobSpec, array: ArraySpec) => submit({ ...spec, array }),
     poll: (jobs) => Observe.poll(ctx, jobs),
+    // A process's exit wakes the Monitor at once (what it records is then one poll away).
+    ended: Queue.take(ctx.ended),
     // No scheduler judges a local job's dependencies: every one is the gate's, and may name a job
     // of any executor.
     gatedDependencies: (job) => job.dependsOn ?? [],

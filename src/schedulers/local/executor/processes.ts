@@ -3,7 +3,7 @@
  * end or its walltime; one another program started, watched through its pid and exit files. Each
  * leaves its state in the context's `states`, which `poll` reports.
  */
-import { Duration, Effect, Exit, Option } from "effect"
+import { Duration, Effect, Exit, Option, Queue } from "effect"
 import type { ProcessExit, SpawnedProcess } from "../../../CommandRunner.js"
 import type { JobRecord } from "../../../Domain.js"
 import { isTerminal } from "../../../Domain.js"
@@ -108,7 +108,8 @@ export const runProcess = (ctx: LocalContext, launch: Launch) =>
           ctx.states.set(launch.key, { _tag: "NotStarted", finishTime, message: error.message })
         )
       )
-    )
+    ),
+    Effect.zipRight(Queue.offer(ctx.ended, undefined))
   )
 
 /** The process another program started that `watchProcess` watches. */
@@ -160,6 +161,7 @@ export const watchProcess = (ctx: LocalContext, watched: Watched) => {
         }
         const known = { status: "Running" as const, startTime: running.startTime, execHost: running.host, lastSeen }
         ctx.states.set(key, resumedState(found, known, at, ctx.host))
+        yield* Queue.offer(ctx.ended, undefined)
         return
       }
     }).pipe(Effect.onInterrupt(() => stopProcess(ctx, running.pid, script)))
