@@ -23,9 +23,8 @@ import { observeJob } from "./observe.js"
  */
 export const checkHolds = (ctx: LocalContext, jobIds: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const { holds, states } = ctx
     const waiting = jobIds.flatMap((id) => {
-      const hold = holds.get(id)
+      const hold = ctx.holds.get(id)
       return hold === undefined ? [] : [[id, hold] as const]
     })
     if (waiting.length === 0) return
@@ -40,28 +39,22 @@ export const checkHolds = (ctx: LocalContext, jobIds: ReadonlyArray<string>) =>
       )
     )
     if (Option.isNone(found)) return
-    const at = yield* now
-    // With what this executor sees of its own jobs now (Retry.withObservations).
+    // With what this executor sees of its own jobs now (withObservations).
     const current = withObservations(found.value, (id) => {
       const record = found.value.get(id)
       return record !== undefined && ctx.tracked.has(id) ? observeJob(ctx, record) : undefined
-    }, at)
+    }, yield* now)
+    const ready: Array<string> = []
+    const doomed: Array<{ readonly jobId: string; readonly unmet: ReadonlyArray<string> }> = []
     for (const [jobId, hold] of waiting) {
       // Cancelled (or judged) while the store was read.
-      if (holds.get(jobId) !== hold) continue
-      const { never, ready } = judgeDependencies(hold.dependsOn, current, ctx.options)
-      if (never.length > 0) {
-        holds.delete(jobId)
-        for (const key of hold.keys) states.set(key, { _tag: "Unmet", finishTime: at, dependencies: never })
-        continue
-      }
-      if (ready) {
-        holds.delete(jobId)
-        for (const key of hold.keys) states.set(key, { _tag: "Queued", queuedAt: at })
-        yield* FiberMap.run(ctx.fibers, jobId, hold.run)
-        continue
-      }
+      if (ctx.holds.get(jobId) !== hold) continue
+      const judged = judgeDependencies(hold.dependsOn, current, ctx.options)
+      if (judged.never.length > 0) doomed.push({ jobId, unmet: judged.never })
+      else if (judged.ready) ready.push(jobId)
     }
+    yield* withdraw(ctx, doomed)
+    yield* release(ctx, ready)
   })
 
 /** Held jobs whose dependencies the Monitor's gate found met: their processes are started. */
