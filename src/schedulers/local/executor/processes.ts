@@ -161,9 +161,12 @@ export const watchProcess = (ctx: LocalContext, watched: Watched) => {
         }
         const known = { status: "Running" as const, startTime: running.startTime, execHost: running.host, lastSeen }
         ctx.states.set(key, resumedState(found, known, at, ctx.host))
-        yield* Queue.offer(ctx.ended, undefined)
         return
       }
-    }).pipe(Effect.onInterrupt(() => stopProcess(ctx, running.pid, script)))
+    }).pipe(
+      Effect.onInterrupt(() => stopProcess(ctx, running.pid, script)),
+      // Ended (on its own, or at its walltime): the Monitor is told at once.
+      Effect.zipRight(Queue.offer(ctx.ended, undefined))
+    )
   )
 }
