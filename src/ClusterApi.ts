@@ -14,7 +14,7 @@
  * ```
  */
 import { FileSystem, Path } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import type { Config, ConfigError } from "effect"
 import { Effect, Layer, Option } from "effect"
 import * as CommandRunnerNode from "./CommandRunner.js"
