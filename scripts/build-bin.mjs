@@ -106,6 +106,8 @@ const result = await build({
   format: "cjs",
   target: "node20",
   minify: true,
+  // Classes and functions keep their names: in stack traces and in what util.inspect prints.
+  keepNames: true,
   legalComments: "none",
   // A native addon: loaded from node_modules, only by the commands that open the job store.
   external: ["better-sqlite3"],
