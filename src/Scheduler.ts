@@ -138,13 +138,30 @@ export interface Dialect {
   readonly submit: (request: SubmitRequest) => Invocation
   /** The job id from the submit command's stdout, or what is wrong with the output. */
   readonly parseSubmit: (stdout: string) => Either.Either<string, string>
-  /** One status command for all the given jobs. */
+  /**
+   * One status command for the given jobs, naming them; split into several by the command-line
+   * limit when they do not fit one and the dialect has no `statusByUser`.
+   */
   readonly status: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions, context: StatusContext) => Invocation
   /**
    * The status command lists every job of the user whatever ids are tracked (`qstat -u`): it is
    * run once per poll, never split by the command-line limit.
    */
   readonly statusListsAll?: boolean | undefined
+  /**
+   * ONE status command listing this user's jobs (everyone's with `poll_all_users`) instead of
+   * naming them, for when the tracked ids do not fit one command line: one call per poll at any
+   * number of jobs, where ids would need several (`squeue --me`, `bjobs` narrowed to the tracked
+   * jobs' shared name prefix). `jobs` are the tracked jobs. Its answer is read by `parseStatus`
+   * (and `statusUsableOnFailure`); observations of jobs not tracked are dropped, and a tracked
+   * job the answer leaves out is asked of accounting, as when an answer by id leaves one out.
+   * Without it, the ids are split into several commands that each fit.
+   */
+  readonly statusByUser?: {
+    readonly command: (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions, context: StatusContext) => Invocation
+    /** Whether an answer (whatever its exit code) only says there are no such jobs: read as none. */
+    readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
+  } | undefined
   /** Observations from the status command's output, or what is wrong with it. */
   readonly parseStatus: (stdout: string) => Either.Either<ReadonlyArray<Observation>, string>
   /** Whether a status command that exited non-zero still printed usable status on stdout. */

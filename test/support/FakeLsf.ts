@@ -2,8 +2,9 @@
  * A scripted LSF for executor tests under TestClock: TestCommandRunner rules for bsub, bjobs and
  * bkill that answer in LSF's formats (test/fixtures/lsf). The test says which bjobs records each
  * job id shows; bjobs answers the ids it is asked about (an `ERROR` record and exit 255 for an id
- * it does not know), or the records whose name matches `-J`; bkill terminates, or refuses the ids
- * it was told to.
+ * it does not know), or without ids lists this user's jobs (everyone's with `-u all`: jobs of other
+ * users are shown with `showOther`), those whose name matches `-J` when given; bkill terminates,
+ * or refuses the ids it was told to.
  */
 import { Effect, Ref } from "effect"
 import { globToRegExp } from "../../src/internal/glob.js"
@@ -29,6 +30,8 @@ export const record = (id: string, name: string, stat: string, over: Partial<Rec
 
 interface State {
   readonly records: ReadonlyMap<string, ReadonlyArray<LsfRecord>>
+  /** Jobs of other users: listed only with `-u all`, shown by id. */
+  readonly others: ReadonlyMap<string, ReadonlyArray<LsfRecord>>
   readonly down: boolean
   readonly refuse: ReadonlySet<string>
 }
@@ -38,25 +41,30 @@ const json = (records: ReadonlyArray<LsfRecord | Readonly<Record<string, string>
 
 export const makeFakeLsf = (firstId = 1000) =>
   Effect.gen(function*() {
-    const state = yield* Ref.make<State>({ records: new Map(), down: false, refuse: new Set() })
+    const state = yield* Ref.make<State>({ records: new Map(), others: new Map(), down: false, refuse: new Set() })
     let next = firstId
     const read = () => Effect.runSync(Ref.get(state))
 
     const bjobs = (call: RecordedCall): Reply => {
       const s = read()
       if (s.down) return { exitCode: 255, stderr: "LSF is down. Please wait ...\n" }
-      const j = call.argv.indexOf("-J")
-      if (j !== -1) {
-        const matches = globToRegExp(call.argv[j + 1] ?? "")
-        const found = Array.from(s.records.values()).flat().filter((r) => matches.test(r.JOB_NAME!.replace(/\[\d+\]$/, "")))
-        return found.length === 0 ? { exitCode: 255, stderr: "No matching job found\n" } : { stdout: json(found) }
-      }
       const o = call.argv.indexOf("-o")
       const ids = call.argv.slice(o + 2).filter((a) => /^\d+$/.test(a))
+      if (ids.length === 0) {
+        const j = call.argv.indexOf("-J")
+        const matches = j === -1 ? undefined : globToRegExp(call.argv[j + 1] ?? "")
+        const u = call.argv.indexOf("-u")
+        const everyone = u !== -1 && call.argv[u + 1] === "all"
+        const found = [...s.records.values(), ...(everyone ? s.others.values() : [])].flat().filter((r) =>
+          matches === undefined || matches.test(r.JOB_NAME!.replace(/\[\d+\]$/, ""))
+        )
+        if (found.length > 0) return { stdout: json(found) }
+        return { exitCode: 255, stderr: matches === undefined ? "No unfinished job found\n" : "No matching job found\n" }
+      }
       const found: Array<Readonly<Record<string, string>>> = []
       let unknown = false
       for (const id of ids) {
-        const rows = s.records.get(id)
+        const rows = s.records.get(id) ?? s.others.get(id)
         if (rows === undefined) {
           unknown = true
           found.push({ JOBID: id, ERROR: `Job <${id}> is not found` })
@@ -93,6 +101,12 @@ export const makeFakeLsf = (firstId = 1000) =>
           else map.set(jobId, records)
           return { ...s, records: map }
         }),
+      /** What bjobs shows of many jobs at once (`show` for each, in one update). */
+      showMany: (entries: Iterable<readonly [string, ReadonlyArray<LsfRecord>]>) =>
+        Ref.update(state, (s) => ({ ...s, records: new Map([...s.records, ...entries]) })),
+      /** What bjobs shows of another user's job: by id, or listed with `-u all`. */
+      showOther: (jobId: string, records: ReadonlyArray<LsfRecord>) =>
+        Ref.update(state, (s) => ({ ...s, others: new Map(s.others).set(jobId, records) })),
       setDown: (down: boolean) => Ref.update(state, (s) => ({ ...s, down })),
       /** bkill answers "User permission denied" for these ids. */
       refuse: (ids: ReadonlyArray<string>) => Ref.update(state, (s) => ({ ...s, refuse: new Set(ids) }))

@@ -2,7 +2,8 @@
  * A scripted Slurm for executor tests: TestCommandRunner rules for sbatch, squeue, sacct, scontrol
  * and scancel that answer in the exact formats recorded from the real Slurm (test/fixtures/slurm).
  * The test says what each command shows for each job id; the rules pick the lines for the ids
- * asked about, and answer as the real commands do when none of them is known.
+ * asked about, and answer as the real commands do when none of them is known. squeue without ids
+ * lists this user's jobs (`--me`) or everyone's (jobs of other users are shown with `queueOther`).
  */
 import { Effect, Ref } from "effect"
 import type { RecordedCall, Reply, Rule } from "../../src/TestCommandRunner.js"
@@ -10,6 +11,8 @@ import type { RecordedCall, Reply, Rule } from "../../src/TestCommandRunner.js"
 export interface FakeSlurmState {
   /** squeue lines per job id (an array's elements all under the array's id). */
   readonly queue: ReadonlyMap<string, ReadonlyArray<string>>
+  /** squeue lines of other users' jobs: shown by id, or listed without `--me`. */
+  readonly others: ReadonlyMap<string, ReadonlyArray<string>>
   /** sacct lines per job id (allocation and step rows). */
   readonly accounting: ReadonlyMap<string, ReadonlyArray<string>>
   /** `scontrol show job -o` lines per job id, answered when accounting is disabled. */
@@ -28,6 +31,7 @@ export const makeFakeSlurm = (firstId = 1000) =>
   Effect.gen(function*() {
     const state = yield* Ref.make<FakeSlurmState>({
       queue: new Map(),
+      others: new Map(),
       accounting: new Map(),
       controller: new Map(),
       accountingDisabled: false,
@@ -55,15 +59,19 @@ export const makeFakeSlurm = (firstId = 1000) =>
             "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n"
         }
       }
-      const ids = (argAfter(call.argv, "-j") ?? "").split(",").filter((x) => x.length > 0)
+      const asked = argAfter(call.argv, "-j")
+      const ids = (asked ?? "").split(",").filter((x) => x.length > 0)
       if (argAfter(call.argv, "-o") === "%F|%k") {
         // The jobs the controller holds, with their comments ("(null)" when none was given).
         return { stdout: Array.from(s.queue.keys(), (id) => `${id}|${comments.get(id) ?? "(null)"}\n`).join("") }
       }
-      const lines = call.argv.includes("--me")
-        ? Array.from(s.queue.values()).flat()
-        : linesFor(s.queue, ids)
-      if (!call.argv.includes("--me") && lines.length === 0) {
+      if (asked === undefined) {
+        // A listing: this user's jobs with --me, everyone's without.
+        const tables = call.argv.includes("--me") ? [s.queue] : [s.queue, s.others]
+        return { stdout: tables.flatMap((t) => Array.from(t.values()).flat()).map((l) => `${l}\n`).join("") }
+      }
+      const lines = ids.flatMap((id) => s.queue.get(id) ?? s.others.get(id) ?? [])
+      if (lines.length === 0) {
         return { exitCode: 1, stderr: "slurm_load_jobs error: Invalid job id specified\n" }
       }
       return { stdout: lines.map((l) => `${l}\n`).join("") }
@@ -109,6 +117,12 @@ export const makeFakeSlurm = (firstId = 1000) =>
       /** What squeue shows for a job (undefined: it left the queue). */
       queue: (id: string, lines: ReadonlyArray<string> | undefined) =>
         update((s) => ({ queue: withEntry(s.queue, id, lines) })),
+      /** What squeue shows for many jobs at once (`queue` for each, in one update). */
+      queueMany: (entries: Iterable<readonly [string, ReadonlyArray<string>]>) =>
+        update((s) => ({ queue: new Map([...s.queue, ...entries]) })),
+      /** What squeue shows for another user's job (undefined: it left the queue). */
+      queueOther: (id: string, lines: ReadonlyArray<string> | undefined) =>
+        update((s) => ({ others: withEntry(s.others, id, lines) })),
       account: (id: string, lines: ReadonlyArray<string> | undefined) =>
         update((s) => ({ accounting: withEntry(s.accounting, id, lines) })),
       controller: (id: string, lines: ReadonlyArray<string> | undefined) =>

@@ -1,14 +1,17 @@
 /**
- * A batch executor's poll, read-only: one status command for every tracked job (split only past
- * the command-line limit), one more to explain failures the status does not explain, and one
+ * A batch executor's poll, read-only: one status command for every tracked job (by id while the
+ * ids fit one command line, past it one listing of the user's jobs; split only when the scheduler
+ * has no such listing), one more to explain failures the status does not explain, and one
  * accounting command for the jobs that left the live queue (or the scheduler's fallback when the
  * cluster keeps no accounting).
  */
 import { Effect, Ref } from "effect"
+import type { ConfigOptions } from "../../Config.js"
 import type { JobRecord, Observation } from "../../Domain.js"
 import { isTerminalStatus } from "../../Domain.js"
 import type { ExecutorShape } from "../../Executor.js"
-import type { CommandAnswer, Dialect } from "../../Scheduler.js"
+import type { PollError } from "../../Errors.js"
+import type { CommandAnswer, Dialect, Invocation, StatusContext } from "../../Scheduler.js"
 import type { BatchContext } from "./context.js"
 import { answerOf, call, commandPollError, parsed, pollError } from "./context.js"
 
@@ -51,6 +54,54 @@ export const chunkJobs = (jobs: ReadonlyArray<JobRecord>, budget = argvBudget): 
 }
 
 /**
+ * How one poll asks the live queue about `jobs`: every id in one command while they fit the
+ * budget; past it, one command listing the user's jobs when the dialect has one
+ * (`statusByUser`, or a status command that always lists them all: `statusListsAll`), else the
+ * ids split into commands that each fit.
+ *
+ * The threshold is the budget itself. Within it both forms are one call, and the id form answers
+ * for the tracked jobs only, where a listing also carries every other job of the user (other
+ * programs, other prefixes, finished jobs the scheduler still shows) for this process to read
+ * and drop. Past it the id form costs a second call and more (squeue's filter compares every
+ * queued job with every id asked for), while the listing stays one call, for one user
+ * (`squeue --me` asks the controller for that user's jobs only).
+ */
+export type StatusPlan =
+  | { readonly _tag: "Ids"; readonly chunks: ReadonlyArray<ReadonlyArray<JobRecord>> }
+  | {
+    readonly _tag: "Listing"
+    readonly invocation: Invocation
+    readonly noJobs?: ((answer: CommandAnswer) => boolean) | undefined
+  }
+
+export const statusPlan = (
+  dialect: Dialect,
+  jobs: ReadonlyArray<JobRecord>,
+  options: ConfigOptions,
+  context: StatusContext,
+  budget = argvBudget
+): StatusPlan => {
+  if (dialect.statusListsAll === true) return { _tag: "Listing", invocation: dialect.status(jobs, options, context) }
+  const chunks = chunkJobs(jobs, budget)
+  const byUser = dialect.statusByUser
+  if (chunks.length <= 1 || byUser === undefined) return { _tag: "Ids", chunks }
+  return { _tag: "Listing", invocation: byUser.command(jobs, options, context), noJobs: byUser.noJobs }
+}
+
+/**
+ * The observations of tracked jobs only: a listing of the user's jobs also shows jobs this
+ * executor does not track, which are none of its business.
+ */
+export const trackedOnly = (
+  jobs: ReadonlyArray<JobRecord>,
+  observations: ReadonlyArray<Observation>
+): ReadonlyArray<Observation> => {
+  const tracked = new Set<string>()
+  for (const j of jobs) tracked.add(j.jobId)
+  return observations.filter((o) => tracked.has(o.jobId))
+}
+
+/**
  * Whether a job needs the accounting tool: the live queue did not show it, or it is an array
  * whose known unfinished elements the live queue no longer shows (they ended since).
  */
@@ -88,13 +139,31 @@ export const mergeObservations = (
   return Array.from(byId.values())
 }
 
-const runStatus = (ctx: BatchContext, jobs: ReadonlyArray<JobRecord>) => {
+/** Runs one status command and reads its answer (`noJobs`: an answer that only says there are none). */
+const runStatusCommand = (
+  ctx: BatchContext,
+  invocation: Invocation,
+  noJobs?: (answer: CommandAnswer) => boolean
+): Effect.Effect<ReadonlyArray<Observation>, PollError> => {
   const { dialect } = ctx
-  const invocation = dialect.status(jobs, ctx.options, ctx.statusContext)
   const usable = dialect.statusUsableOnFailure
-  return answerOf(ctx, invocation, (a) => usable?.(a.exitCode, a.stdout, a.stderr) === true).pipe(
+  const none = (a: CommandAnswer) => noJobs?.(a) === true
+  return answerOf(ctx, invocation, (a) => none(a) || usable?.(a.exitCode, a.stdout, a.stderr) === true).pipe(
     Effect.mapError((e) => commandPollError(ctx, e)),
-    Effect.flatMap((answer) => parsed(ctx, invocation, dialect.parseStatus(answer.stdout)))
+    Effect.flatMap((answer) => none(answer) ? Effect.succeed([]) : parsed(ctx, invocation, dialect.parseStatus(answer.stdout)))
+  )
+}
+
+/** What the live queue says of `jobs`, asked as `statusPlan` says: observations of tracked jobs only. */
+const runStatus = (ctx: BatchContext, jobs: ReadonlyArray<JobRecord>) => {
+  const { dialect, options, statusContext } = ctx
+  const plan = statusPlan(dialect, jobs, options, statusContext)
+  if (plan._tag === "Listing") {
+    return Effect.map(runStatusCommand(ctx, plan.invocation, plan.noJobs), (observations) => trackedOnly(jobs, observations))
+  }
+  return Effect.map(
+    Effect.forEach(plan.chunks, (chunk) => runStatusCommand(ctx, dialect.status(chunk, options, statusContext))),
+    (answers) => answers.flat()
   )
 }
 
@@ -165,12 +234,7 @@ const observe = (ctx: BatchContext, jobs: ReadonlyArray<JobRecord>) =>
   Effect.gen(function*() {
     if (jobs.length === 0) return []
     const { dialect, options } = ctx
-    const chunks = dialect.statusListsAll === true ? [jobs] : chunkJobs(jobs)
-    const live = yield* explained(
-      ctx,
-      jobs,
-      (yield* Effect.forEach(chunks, (chunk) => runStatus(ctx, chunk))).flat()
-    )
+    const live = yield* explained(ctx, jobs, yield* runStatus(ctx, jobs))
     const accounting = dialect.accounting
     if (accounting === undefined) return live
     const seen = new Map(live.map((o) => [o.jobId, o] as const))

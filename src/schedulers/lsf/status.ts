@@ -151,6 +151,15 @@ export const bjobsFields = "jobid job_name stat exit_code exit_reason exec_host 
 
 export const users = (options: ConfigOptions): Array<string> => options.poll_all_users ? ["-u", "all"] : []
 
+/**
+ * One bjobs for every job of this user (bjobs' default; everyone's with `poll_all_users`), only
+ * those whose name matches `pattern` (`capi-*`) when given: for more tracked jobs than one
+ * command line can name.
+ */
+export const statusByUser = (options: ConfigOptions, pattern: string | undefined): Invocation => ({
+  argv: ["bjobs", "-a", "-json", "-o", bjobsFields, ...users(options), ...(pattern === undefined ? [] : ["-J", pattern])]
+})
+
 /** One bjobs for every tracked job; an array's id covers all its elements. */
 export const status = (jobs: ReadonlyArray<JobRecord>, options: ConfigOptions): Invocation => ({
   argv: ["bjobs", "-a", "-json", "-o", bjobsFields, ...users(options), ...jobs.map((j) => j.jobId)]

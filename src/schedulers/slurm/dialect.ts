@@ -2,7 +2,7 @@
 import type { Dialect } from "../../Scheduler.js"
 import { accountingCommand, accountingUnavailable, fallbackCommand, parseAccounting, parseScontrol } from "./accounting.js"
 import { cancel, cancelOutcome, listCommand, parseListing, parseTokens, tokenArgs, tokenCommand } from "./control.js"
-import { parseStatus, status, statusUsableOnFailure } from "./status.js"
+import { parseStatus, status, statusByUser, statusUsableOnFailure } from "./status.js"
 import { directives, escapeLogPath, logFileName, parseSubmit, pathProblem, resolveLogPath, submit } from "./syntax.js"
 
 export const slurmDialect: Dialect = {
@@ -16,6 +16,8 @@ export const slurmDialect: Dialect = {
   status,
   parseStatus,
   statusUsableOnFailure,
+  // An empty listing is an empty answer with exit 0: no `noJobs` needed.
+  statusByUser: { command: (_jobs, options) => statusByUser(options.poll_all_users) },
   accounting: {
     command: accountingCommand,
     parse: parseAccounting,

@@ -254,6 +254,15 @@ export const splitFields = <const K extends string>(
 export const squeueFormat = "%i|%T|%r|%N|%V|%S|%j"
 const squeueFields = ["id", "state", "reason", "nodes", "submit", "start", "name"] as const
 
+/**
+ * One squeue for every job of this user (`--me`; everyone's with `poll_all_users`), for more
+ * tracked jobs than one command line can name. `-a` shows jobs in hidden partitions too, as an
+ * id list does; like it, no `-t`: the states squeue shows by default.
+ */
+export const statusByUser = (allUsers: boolean): Invocation => ({
+  argv: ["squeue", ...(allUsers ? [] : ["--me"]), "-a", "-h", "-o", squeueFormat]
+})
+
 export const status = (jobs: ReadonlyArray<JobRecord>): Invocation => ({
   argv: ["squeue", "-h", "-j", jobs.map((j) => j.jobId).join(","), "-o", squeueFormat]
 })
