@@ -37,7 +37,7 @@ export interface Part {
   readonly run: (ctx: PartContext) => Effect.Effect<ReadonlyArray<Figure>, unknown>
 }
 
-const tickIterations = (n: number) => n <= 1_000 ? 15 : n <= 10_000 ? 5 : 3
+const tickIterations = (n: number, quick: boolean) => n <= 1_000 ? 15 : n <= 10_000 && !quick ? 5 : 3
 /** Timed ticks stop early once a variant's took this long (slow code at 100k on a loaded machine). */
 const tickBudgetMillis = 20_000
 const ticksNote = (runs: ReadonlyArray<number>, changed?: number) =>
@@ -63,11 +63,11 @@ const tick: Part = {
           const variants: ReadonlyArray<TickVariant> = jobs <= 10_000 ? ["steady", "fresh", "changing"] : ["steady", "fresh"]
           // The memory figure comes from the LSF run at the largest size when both parts run.
           const measureMemory = ctx.parts.includes("memory") && dialect === "lsf" && jobs === Math.max(...ctx.sizes)
-          progress(`tick: ${dialect}, ${jobs} jobs (${variants.join(", ")}; ${tickIterations(jobs)} timed ticks each)`)
+          progress(`tick: ${dialect}, ${jobs} jobs (${variants.join(", ")}; ${tickIterations(jobs, ctx.quick)} timed ticks each)`)
           const r = yield* benchTick({
             dialect,
             jobs,
-            iterations: tickIterations(jobs),
+            iterations: tickIterations(jobs, ctx.quick),
             budgetMillis: tickBudgetMillis,
             variants,
             dir: ctx.tempDir("tick"),
@@ -114,7 +114,7 @@ const sqlite: Part = {
     Effect.gen(function*() {
       const figures: Array<Figure> = []
       for (const jobs of ctx.sizes.filter((n) => n >= 10_000)) {
-        const iterations = tickIterations(jobs)
+        const iterations = tickIterations(jobs, ctx.quick)
         progress(`sqlite: in-memory store, ${jobs} jobs, steady`)
         const budgetMillis = tickBudgetMillis
         const memory = yield* benchTick({ dialect: "lsf", jobs, iterations, budgetMillis, variants: ["steady"], dir: ctx.tempDir("mem") })
@@ -190,7 +190,7 @@ const parse: Part = {
           progress(`parse: ${dialect}, ${jobs} records`)
           const text = answerText(dialect, Array.from({ length: jobs }, (_, i) => i), "a")
           const floor = floorText(dialect, jobs)
-          const runs = jobs >= 100_000 ? 3 : tickIterations(jobs) + 2
+          const runs = jobs >= 100_000 ? 3 : tickIterations(jobs, ctx.quick) + 2
           const times: Array<number> = []
           for (let i = 0; i <= runs; i++) {
             const start = performance.now()
@@ -219,7 +219,7 @@ const local: Part = {
   about: "`true` jobs through the local executor (library and CLI array) vs xargs at the same concurrency",
   run: (ctx) =>
     Effect.gen(function*() {
-      const jobs = ctx.quick ? 200 : 1_000
+      const jobs = ctx.quick ? 100 : 1_000
       const p = defaultConcurrency
       progress(`local: ${jobs} jobs through the library (max_local_jobs ${p}, default config)`)
       const library = yield* benchLocal(jobs, ctx.tempDir("local"), "4 minutes")
@@ -319,7 +319,7 @@ const cold: Part = {
   about: "CLI cold start vs node -e 0 (paired), and status ID on a 100,000-row store",
   run: (ctx) =>
     Effect.gen(function*() {
-      const runs = ctx.quick ? 3 : 5
+      const runs = ctx.quick ? 2 : 5
       const setup = cliSetup(ctx.tempDir("cold"))
       const figures: Array<Figure> = []
       for (const [name, args] of [["cli.help", ["--help"]], ["cli.listJson", ["list", "--json"]]] as const) {
@@ -340,8 +340,8 @@ const cold: Part = {
       const statusSetup = cliSetup(ctx.tempDir("status"))
       const file = statusSetup.env.CLUSTER_API_STATE!
       const jobId = yield* fillStore(file, rows, statusSetup.dir)
-      progress(`cold: cluster-api status ${jobId} on ${rows} rows, 3 runs`)
-      const s = benchStatus(statusSetup, jobId, rows, 3)
+      progress(`cold: cluster-api status ${jobId} on ${rows} rows, ${runs === 2 ? 2 : 3} runs`)
+      const s = benchStatus(statusSetup, jobId, rows, runs === 2 ? 2 : 3)
       figures.push(figure({
         name: "cli.status",
         size: rows,
