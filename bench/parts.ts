@@ -40,8 +40,6 @@ export interface Part {
 const tickIterations = (n: number, quick: boolean) => n <= 1_000 ? 15 : n <= 10_000 && !quick ? 5 : 3
 /** Timed ticks stop early once a variant's took this long (slow code at 100k on a loaded machine). */
 const tickBudgetMillis = 20_000
-const ticksNote = (runs: ReadonlyArray<number>, changed?: number) =>
-  `median of ${runs.length} tick${runs.length === 1 ? "" : "s"}${changed === undefined ? "" : `, ${Math.round(changed)} status changes per tick`}`
 const dialects: ReadonlyArray<DialectName> = ["lsf", "slurm"]
 
 const jsonParseFloor = (dialect: DialectName) => ({
@@ -84,13 +82,14 @@ const tick: Part = {
               floor: { name: floor.name, value: r.jsonParseMs },
               // The issue's goal holds at 10k and 100k, for the ticks that change no status.
               goalRatio: jobs >= 10_000 && v.variant !== "changing" ? 2 : undefined,
-              note: `${ticksNote(v.runsMs, v.changedPerTick)}; ${
-                v.variant === "fresh"
-                  ? `fresh: every tick each job's start time differs from the last answer (status unchanged); ${floor.note}`
-                  : v.variant === "changing"
-                  ? "changing: every tick each job's status flips Running/Pending (a transition per job); no goal"
-                  : floor.note
-              }`
+              runs: v.runsMs.length,
+              note: v.variant === "fresh"
+                ? `every tick each job's start time differs from the last answer, no status changes (${
+                  Math.round(v.changedPerTick)
+                } reported); ${floor.note}`
+                : v.variant === "changing"
+                ? `every tick each job's status flips Running/Pending (${Math.round(v.changedPerTick)} changes reported); no goal`
+                : `the same answer every tick (${Math.round(v.changedPerTick)} status changes reported); ${floor.note}`
             }))
           }
           figures.push(figure({
@@ -139,7 +138,8 @@ const sqlite: Part = {
           unit: "ms",
           floor: { name: "in-memory store tick", value: memory.variants[0]?.medianMs ?? NaN },
           goalRatio: 1.5,
-          note: `${ticksNote(onDisk.variants[0]?.runsMs ?? [])} (in-memory: ${ticksNote(memory.variants[0]?.runsMs ?? [])})`
+          runs: onDisk.variants[0]?.runsMs.length,
+          note: "LSF dialect, steady; at most 5 timed ticks (3 at 100k or with --quick), fewer once they took 20 s"
         }))
         figures.push(figure({
           name: "sqlite.steadyTick.vsRawSelect",
@@ -205,6 +205,7 @@ const parse: Part = {
             value: median(times),
             unit: "ms",
             floor: { name: jsonParseFloor(dialect).name, value: median(timeJsonParse(floor, runs)) },
+            runs: times.length,
             note: `${jsonParseFloor(dialect).note}; no goal (the tick's goal covers it)`
           }))
           collectGarbage()
@@ -277,8 +278,8 @@ const latency: Part = {
       const r = yield* benchEndLatency(jobs, ctx.tempDir("latency"))
       const note = "time monitor.await returned minus the time the job wrote as its last act (date +%s%N); SQLite store"
       return [
-        figure({ name: "local.endSeen.median", size: jobs, value: r.medianMs, unit: "ms", goalValue: 50, note }),
-        figure({ name: "local.endSeen.p95", size: jobs, value: r.p95Ms, unit: "ms", note: `${note}; no goal` })
+        figure({ name: "local.endSeen.median", size: jobs, value: r.medianMs, unit: "ms", goalValue: 50, runs: jobs, note }),
+        figure({ name: "local.endSeen.p95", size: jobs, value: r.p95Ms, unit: "ms", note: `the 95th percentile of the same ${jobs}; no goal` })
       ]
     })
 }
@@ -332,6 +333,7 @@ const cold: Part = {
           floor: { name: "node -e 0", value: r.floorMedianMs },
           ratio: r.ratio,
           goalRatio: 4,
+          runs: r.runs,
           note: "node <package.json bin>, empty store in a temporary HOME; ratio: median of the per-pair ratios"
         }))
       }
@@ -349,6 +351,7 @@ const cold: Part = {
         unit: "ms",
         floor: { name: "node -e 0", value: s.floorMedianMs },
         goalValue: 500,
+        runs: s.runs,
         note: "status --json of one ended job; the store filled through SqliteJobStore.insert (99% ended jobs)"
       }))
       return figures

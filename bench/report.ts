@@ -27,6 +27,8 @@ export interface Figure {
   readonly better: Better
   /** Whether the goal is met; null when the figure has no goal. */
   readonly pass: boolean | null
+  /** How many measurements the value is the median of (null: one, or not a median). */
+  readonly runs: number | null
   /** How the figure was made, where the name does not say it. */
   readonly note: string | null
 }
@@ -42,6 +44,7 @@ export interface FigureInput {
   readonly goalRatio?: number | undefined
   readonly goalValue?: number | undefined
   readonly better?: Better | undefined
+  readonly runs?: number | undefined
   readonly note?: string | undefined
 }
 
@@ -69,6 +72,7 @@ export const figure = (input: FigureInput): Figure => {
     goalValue,
     better,
     pass: checks.length === 0 ? null : checks.every((c) => c),
+    runs: input.runs ?? null,
     note: input.note ?? null
   }
 }
@@ -135,20 +139,23 @@ export const renderText = (doc: BenchDocument): string => {
   const rows = doc.figures.map((f) => [
     f.name,
     f.size === null ? "" : f.size.toLocaleString("en-US"),
+    f.runs === null ? "" : String(f.runs),
     `${num(f.value)} ${f.unit}`,
     f.floorName === null ? "" : `${f.floorName} ${num(f.floorValue)}`,
     f.ratio === null ? "" : `${num(f.ratio)}×`,
     goalText(f),
     verdict(f)
   ])
-  const notes = doc.figures.filter((f) => f.note !== null).map((f) => `- ${f.name}${f.size === null ? "" : `@${f.size}`}: ${f.note}`)
-  const uniqueNotes = Array.from(new Set(notes.map((n) => n.replace(/@\d+:/, ":"))))
+  // One note per figure name (the same at every size).
+  const noted = new Map<string, string>()
+  for (const f of doc.figures) if (f.note !== null && !noted.has(f.name)) noted.set(f.name, f.note)
+  const uniqueNotes = Array.from(noted, ([name, note]) => `- ${name}: ${note}`)
   return [
     `cluster-api benchmark — node ${doc.node}, ${doc.cpus} CPUs (${doc.cpuModel}), load average ${num(doc.loadAverage.start)} at start, ${
       num(doc.loadAverage.end)
     } at end; ${doc.seconds.toFixed(0)} s${doc.quick ? " (--quick)" : ""}; parts: ${doc.parts.join(", ")}`,
     "",
-    table(["figure", "size", "value", "floor (same run)", "ratio", "goal", ""], rows),
+    table(["figure", "size", "runs", "value (median)", "floor (same run)", "ratio", "goal", ""], rows),
     "",
     `${doc.figures.filter((f) => f.pass === true).length} pass, ${doc.figures.filter((f) => f.pass === false).length} fail, ${
       doc.figures.filter((f) => f.pass === null).length
