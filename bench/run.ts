@@ -1,141 +1,125 @@
 /**
  * The benchmark: `npm run bench` (builds, then `node --expose-gc dist/bench/run.js`).
  *
- * - Monitor.tick with 1,000, 10,000 and 100,000 tracked jobs (toy dialect, scripted runner):
- *   time per tick, status commands per tick, heap per tracked job.
- * - Local throughput: 1,000 `true` jobs through the local executor, two at a time, against
- *   `xargs -P2` starting as many processes.
- * - Submit cost without processes: 300 jobs with distinct names, and 300 sharing one name.
+ *   npm run bench                        every part, 1k/10k/100k tracked jobs
+ *   npm run bench -- --quick             1k/10k only, fewer local jobs and runs
+ *   npm run bench -- --only tick,sqlite  some parts (see --help for their names)
+ *   npm run bench -- --json              one JSON document on stdout instead of the table
  *
- * Prints a report; progress goes to stderr. Everything it writes goes to a temporary directory.
+ * Every figure of the performance goals is printed beside its floor measured in the same run
+ * (JSON.parse of the same text, the in-memory store, a raw better-sqlite3 SELECT, xargs at the
+ * same concurrency, `node -e 0`), with the ratio and the goal. Progress goes to stderr. Everything
+ * it writes goes to a temporary directory, removed at the end.
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Option } from "effect"
-import { availableParallelism, cpus } from "node:os"
-import type { ThroughputResult } from "./local.js"
-import { benchLocal, benchXargs } from "./local.js"
-import { benchSubmit } from "./submit.js"
-import type { TickResult } from "./tick.js"
-import { benchTick } from "./tick.js"
+import { Effect } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { makeTempDirs, parts } from "./parts.js"
+import type { BenchDocument, Figure } from "./report.js"
+import { machine, progress, renderText } from "./report.js"
 
-const tickSizes = [
-  { jobs: 1_000, iterations: 50 },
-  { jobs: 10_000, iterations: 20 },
-  { jobs: 100_000, iterations: 5 }
-] as const
-
-const fixed = (x: number, digits: number) => x.toFixed(digits)
-
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join("  ")
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
+interface Args {
+  readonly json: boolean
+  /** Also write the JSON document to this file (the table still goes to stdout). */
+  readonly jsonFile: string | undefined
+  readonly quick: boolean
+  readonly only: ReadonlyArray<string> | undefined
 }
 
-const bytes = (b: number | undefined) => b === undefined ? "n/a (run with --expose-gc)" : fixed(b, 0)
+const usage = () =>
+  [
+    "usage: node --expose-gc dist/bench/run.js [--quick] [--json] [--json-file PATH] [--only PART,...]",
+    "",
+    "  --quick  tracked-job sizes 1k and 10k only (not 100k), fewer local jobs and paired runs",
+    "  --json   print one JSON document (stable keys) instead of the table",
+    "  --json-file PATH  print the table and write the JSON document to PATH",
+    "  --only   run only these parts, in the usual order:",
+    ...parts.map((p) => `             ${p.name.padEnd(8)} ${p.about}`)
+  ].join("\n")
 
-const progress = (message: string) => Console.error(`[bench] ${message}`)
-
-/** The run with the median time of three (the machine's noise hits a short baseline hardest). */
-const medianOf3 = <E>(run: Effect.Effect<ThroughputResult, E>) =>
-  Effect.map(Effect.all([run, run, run]), (results) => [...results].sort((a, b) => a.ms - b.ms)[1] ?? results[0])
-
-const main = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-api-bench-" })
-  if ((globalThis as { gc?: unknown }).gc === undefined) {
-    yield* progress("global.gc is not exposed: memory per job is not measured (run node --expose-gc)")
+const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
+  let json = false
+  let jsonFile: string | undefined
+  let quick = false
+  let only: Array<string> | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === "--json") json = true
+    else if (a === "--json-file" || a.startsWith("--json-file=")) {
+      jsonFile = a === "--json-file" ? argv[++i] : a.slice("--json-file=".length)
+      if (jsonFile === undefined || jsonFile === "") return "--json-file needs a path"
+    }    else if (a === "--quick") quick = true
+    else if (a === "--only" || a.startsWith("--only=")) {
+      const value = a === "--only" ? argv[++i] : a.slice("--only=".length)
+      if (value === undefined || value === "") return "--only needs a list of parts"
+      only = value.split(",").map((s) => s.trim()).filter((s) => s !== "")
+      const unknown = only.filter((name) => !parts.some((p) => p.name === name))
+      if (unknown.length > 0) return `unknown part ${unknown.join(", ")}; parts: ${parts.map((p) => p.name).join(", ")}`
+    } else if (a === "--help" || a === "-h") return ""
+    else return `unknown option ${a}`
   }
+  return { json, jsonFile, quick, only }
+}
 
-  // Local throughput first, while this process is small: every spawn forks it, and a fork
-  // costs more the more memory the parent maps. 1,000 jobs, or 200 if 1,000 take over 2 minutes.
-  let ours: ThroughputResult | undefined
-  for (const jobs of [1_000, 200]) {
-    yield* progress(`${jobs} local jobs, max_local_jobs 2`)
-    const result = yield* benchLocal(jobs, yield* fs.makeTempDirectory({ directory: dir }), "2 minutes")
-    if (Option.isSome(result)) {
-      ours = result.value
-      break
+const main = async () => {
+  const args = parseArgs(process.argv.slice(2))
+  if (typeof args === "string") {
+    if (args !== "") process.stderr.write(`${args}\n\n`)
+    process.stderr.write(`${usage()}\n`)
+    process.exitCode = args === "" ? 0 : 2
+    return
+  }
+  const selected = parts.filter((p) => args.only === undefined || args.only.includes(p.name))
+  const root = mkdtempSync(join(tmpdir(), "cluster-api-bench-"))
+  const started = performance.now()
+  const startedAt = new Date().toISOString()
+  const start = machine()
+  if ((globalThis as { gc?: unknown }).gc === undefined) progress("global.gc is not exposed: run node --expose-gc for the memory figure")
+  const figures: Array<Figure> = []
+  const problems: Array<string> = []
+  try {
+    const ctx = {
+      tempDir: makeTempDirs(root),
+      quick: args.quick,
+      sizes: args.quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
+      parts: selected.map((p) => p.name)
     }
-    yield* progress(`${jobs} local jobs took over 2 minutes`)
+    for (const part of selected) {
+      const partStart = performance.now()
+      // A part that fails is reported and the others still run.
+      const result = await Effect.runPromise(Effect.either(part.run(ctx)))
+      if (result._tag === "Right") figures.push(...result.right)
+      else {
+        const e = result.left
+        problems.push(`${part.name}: ${e instanceof Error ? e.message : String(e)}`)
+        progress(`${part.name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`)
+      }
+      progress(`${part.name}: ${((performance.now() - partStart) / 1000).toFixed(1)} s`)
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
   }
-  if (ours === undefined) return yield* Effect.fail(new Error("even 200 local jobs took over 2 minutes"))
-  yield* progress(`xargs -P2 with ${ours.jobs} processes (median of 3 runs each)`)
-  const xargsSh = yield* medianOf3(benchXargs(ours.jobs, "sh"))
-  const xargsBash = yield* medianOf3(benchXargs(ours.jobs, "bash"))
-
-  // Monitor.tick
-  const ticks: Array<TickResult> = []
-  for (const { iterations, jobs } of tickSizes) {
-    yield* progress(`Monitor.tick with ${jobs} tracked jobs (${iterations} timed ticks)`)
-    ticks.push(yield* benchTick(jobs, iterations, dir))
+  const doc: BenchDocument = {
+    bench: "cluster-api",
+    schema: 1,
+    node: start.node,
+    cpus: start.cpus,
+    cpuModel: start.cpuModel,
+    loadAverage: { start: start.load, end: machine().load },
+    quick: args.quick,
+    parts: selected.map((p) => p.name),
+    startedAt,
+    seconds: (performance.now() - started) / 1000,
+    figures,
+    problems
   }
+  if (args.jsonFile !== undefined) writeFileSync(args.jsonFile, `${JSON.stringify(doc, null, 2)}\n`)
+  process.stdout.write(`${args.json ? JSON.stringify(doc, null, 2) : renderText(doc)}\n`)
+  if (problems.length > 0) process.exitCode = 1
+}
 
-  // Submit cost, fake processes
-  const submitJobs = 300
-  yield* progress(`submitting ${submitJobs} jobs with distinct names, then ${submitJobs} with one name (fake processes)`)
-  const submits = [
-    yield* benchSubmit(submitJobs, false, yield* fs.makeTempDirectory({ directory: dir })),
-    yield* benchSubmit(submitJobs, true, yield* fs.makeTempDirectory({ directory: dir }))
-  ]
-
-  const [t1k, t10k, t100k] = ticks
-  if (t1k === undefined || t10k === undefined || t100k === undefined) return yield* Effect.dieMessage("missing tick result")
-  const ratio = ours.jobsPerSecond / xargsSh.jobsPerSecond
-
-  const report = [
-    `cluster-api benchmark — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"})`,
-    "",
-    "Monitor.tick (toy dialect, TestCommandRunner, all jobs Running, in-memory store)",
-    table(
-      ["tracked jobs", "ticks", "mean ms", "min ms", "max ms", "status calls/tick", "heap bytes/job"],
-      ticks.map((t) => [
-        String(t.jobs),
-        String(t.iterations),
-        fixed(t.meanMs, 2),
-        fixed(t.minMs, 2),
-        fixed(t.maxMs, 2),
-        fixed(t.statusCallsPerTick, 0),
-        bytes(t.bytesPerJob)
-      ])
-    ),
-    "",
-    `Local throughput (${ours.jobs} jobs running \`true\`, two at a time)`,
-    table(
-      ["runner", "jobs", "total s", "jobs/s"],
-      [
-        { label: `local executor (poll 0.05 s; submitting took ${fixed(ours.submitMs / 1000, 2)} s)`, r: ours },
-        { label: "xargs -P2 sh -c true", r: xargsSh },
-        { label: "xargs -P2 bash -c true", r: xargsBash }
-      ].map(({ label, r }) => [label, String(r.jobs), fixed(r.ms / 1000, 2), fixed(r.jobsPerSecond, 1)])
-    ),
-    "",
-    `Submit cost (${submitJobs} jobs, local executor with fake processes: validate, write script, store)`,
-    table(
-      ["job names", "jobs", "total ms", "ms/job", "ms/job, last 10%"],
-      submits.map((r) => [
-        r.sameName ? "all the same" : "distinct",
-        String(r.jobs),
-        fixed(r.ms, 0),
-        fixed(r.msPerJob, 2),
-        fixed(r.lastTenthMsPerJob, 2)
-      ])
-    ),
-    "",
-    "Summary",
-    `tick@1000: ${fixed(t1k.meanMs, 2)} ms`,
-    `tick@10000: ${fixed(t10k.meanMs, 2)} ms`,
-    `tick@100000: ${fixed(t100k.meanMs, 2)} ms`,
-    `tick-time ratio 100k/1k: ${fixed(t100k.meanMs / t1k.meanMs, 1)}`,
-    `status calls per tick: ${ticks.map((t) => `${fixed(t.statusCallsPerTick, 0)} @${t.jobs}`).join(", ")}`,
-    `memory per tracked job: ${bytes(t100k.bytesPerJob)} bytes (at 100000 jobs)`,
-    `local throughput: ${fixed(ours.jobsPerSecond, 1)} jobs/s vs xargs -P2 ${fixed(xargsSh.jobsPerSecond, 1)} jobs/s (ratio ${
-      fixed(ratio, 2)
-    })`
-  ]
-  yield* Console.log(report.join("\n"))
-}).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
-
-NodeRuntime.runMain(main)
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+  process.exitCode = 1
+})

@@ -32,6 +32,7 @@ import * as SqliteJobStore from "../src/SqliteJobStore.js"
 
 interface RawStatement {
   run(...params: ReadonlyArray<unknown>): unknown
+  all(...params: ReadonlyArray<unknown>): Array<unknown>
 }
 interface RawDatabase {
   pragma(source: string): unknown
@@ -41,7 +42,7 @@ interface RawDatabase {
   close(): unknown
 }
 type RawDatabaseConstructor = new(filename: string) => RawDatabase
-const Database = createRequire(import.meta.url)("better-sqlite3") as RawDatabaseConstructor
+export const Database = createRequire(import.meta.url)("better-sqlite3") as RawDatabaseConstructor
 
 // ---------------------------------------------------------------------------------------------
 // Results
@@ -238,7 +239,7 @@ type Mutable<A> = { -readonly [K in keyof A]: A[K] }
  * the in-memory baseline would then time megamorphic property reads (about 20× slower here),
  * not filtering.
  */
-const historyRecords = (n: number, end: number, dir: string): Array<JobRecord> => {
+export const historyRecords = (n: number, end: number, dir: string): Array<JobRecord> => {
   const next = random(42)
   const start = end - 30 * day
   const recent = n - Math.floor(n / 50)
