@@ -3,9 +3,11 @@
  * its scheduler and settled (replaced by its jobs) after; the intents of a program that died are
  * adopted by the next one, which finds out what became of them.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Duration, Effect, Either } from "effect"
+import type { JobRecord } from "../../Domain.js"
 import { StoreError } from "../../Errors.js"
-import type { JobChange, JobStoreShape, SubmitIntent } from "../../JobStore.js"
+import type { JobStoreShape, SubmitIntent } from "../../JobStore.js"
 import type { StoreContext } from "./context.js"
 import { liveOwners, ownerDeadAfter } from "./owners.js"
 import type { IntentRow } from "./rows.js"
@@ -28,7 +30,8 @@ const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
   ))
 
 export const intentOperations = (
-  ctx: StoreContext
+  ctx: StoreContext,
+  writeNewJobs: (token: string | undefined, records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
 ): Pick<JobStoreShape, "addIntent" | "settleIntent" | "intents" | "adoptIntents"> => {
   const { lock, me, sql } = ctx
 
@@ -39,17 +42,9 @@ export const intentOperations = (
       Effect.catchAll(ctx.failed("addIntent"))
     )
 
+  // In the transaction of the other new jobs written at the same time (group.ts).
   const settleIntent: JobStoreShape["settleIntent"] = (token, records) =>
-    lock.withPermits(1)(Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      const out = records.map((after): JobChange => ({ before: undefined, after }))
-      yield* ctx.transaction(Effect.gen(function*() {
-        yield* sql`DELETE FROM intents WHERE token = ${token}`
-        yield* ctx.writeNew(records)
-        yield* ctx.writeTransitions(out, at)
-      }))
-      yield* ctx.publish(out)
-    })).pipe(Effect.catchAll(ctx.failed("settleIntent")))
+    writeNewJobs(token, records).pipe(Effect.catchAll(ctx.failed("settleIntent")))
 
   const intents: JobStoreShape["intents"] = sql<IntentRow>`SELECT token, executor, name, at, record FROM intents
     ORDER BY at, rowid`.pipe(
