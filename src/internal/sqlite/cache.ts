@@ -18,40 +18,59 @@ import { keyString } from "../store.js"
 export interface RecordCache {
   /** Drops every entry when `version` (the connection's `data_version`) is not the one they were read at. */
   readonly sync: (version: number) => void
-  /** Whether the entries were read at `version`. */
-  readonly validAt: (version: number) => boolean
   /** The record of a job (by `keyString`), as last read. */
   readonly get: (key: string) => JobRecord | undefined
-  /** Keeps a record just read from its row (a terminal one is not kept). */
-  readonly keep: (record: JobRecord) => void
+  /** The record of the row `rowid` of `jobs`, as last read. */
+  readonly byRowid: (rowid: number) => JobRecord | undefined
+  /** Keeps a record just read from row `rowid` (a terminal one is not kept). */
+  readonly keep: (rowid: number, record: JobRecord) => void
   /** Drops the entries of jobs about to be written or deleted. */
   readonly forget: (keys: Iterable<JobKey>) => void
   readonly clear: () => void
-  readonly size: () => number
+}
+
+interface Entry {
+  readonly rowid: number
+  readonly record: JobRecord
 }
 
 export const makeRecordCache = (): RecordCache => {
-  const records = new Map<string, JobRecord>()
+  // The same entries by key and by rowid (the Monitor's list asks SQLite for rowids only).
+  const byKey = new Map<string, Entry>()
+  const byRowid = new Map<number, Entry>()
   let version: number | undefined
+  const drop = (key: string) => {
+    const entry = byKey.get(key)
+    if (entry === undefined) return
+    byKey.delete(key)
+    byRowid.delete(entry.rowid)
+  }
+  const clear = () => {
+    byKey.clear()
+    byRowid.clear()
+  }
   return {
     sync: (v) => {
       if (v === version) return
-      records.clear()
+      clear()
       version = v
     },
-    validAt: (v) => v === version,
-    get: (key) => records.get(key),
-    keep: (record) => {
-      if (isTerminal(record)) records.delete(keyString(record))
-      else records.set(keyString(record), record)
+    get: (key) => byKey.get(key)?.record,
+    byRowid: (rowid) => byRowid.get(rowid)?.record,
+    keep: (rowid, record) => {
+      const key = keyString(record)
+      drop(key)
+      if (isTerminal(record)) return
+      const entry = { rowid, record }
+      byKey.set(key, entry)
+      byRowid.set(rowid, entry)
     },
     forget: (keys) => {
-      for (const key of keys) records.delete(keyString(key))
+      for (const key of keys) drop(keyString(key))
     },
     clear: () => {
-      records.clear()
+      clear()
       version = undefined
-    },
-    size: () => records.size
+    }
   }
 }

@@ -14,7 +14,7 @@ import { makeRecordCache } from "./cache.js"
 import { busyDetail, describeStoreFailure, storeError } from "./errors.js"
 import type { Holder } from "./identity.js"
 import { ownerDeadAfter, ownerId } from "./identity.js"
-import type { Row } from "./rows.js"
+import type { Row, RowWithId } from "./rows.js"
 import { readableRows, select, writeNew, writeTransitions, writeUpdated } from "./rows.js"
 
 export interface MakeOptions {
@@ -51,7 +51,7 @@ export interface StoreContext {
    */
   readonly lockFile: Effect.Effect<unknown, SqlError>
   readonly publish: (out: ReadonlyArray<JobChange>) => Effect.Effect<void>
-  readonly select: (keys: ReadonlyArray<JobKey>) => Effect.Effect<Array<Row>, SqlError>
+  readonly select: (keys: ReadonlyArray<JobKey>) => Effect.Effect<Array<RowWithId>, SqlError>
   readonly writeNew: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
   readonly writeUpdated: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
   readonly writeTransitions: (changes: ReadonlyArray<JobChange>, at: number) => Effect.Effect<void, SqlError>

@@ -1,22 +1,31 @@
 /**
- * New jobs that arrive together are written in one transaction (group commit). Each `insert` and
- * `settleIntent` queues its write and waits for the store's lock; whoever gets the lock first
- * commits every write queued by then, in the order they came, and publishes their changes after
- * the commit. Submits made together (an array, a pipeline, several fibers) thus share one commit,
+ * New jobs that arrive together are written in one transaction (group commit). Each `insert`,
+ * `addIntent` and `settleIntent` queues its write and waits for it; one fiber of the store takes
+ * every write queued by then and commits them, in the order they came, in one transaction under
+ * the store's lock, and publishes their changes after the commit; writes queued meanwhile go in
+ * the next transaction. Submits made together (an array, a pipeline, several fibers) thus share one commit,
  * and the table and index pages they touch are written once, instead of once per job.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Deferred, Effect } from "effect"
+import type { Scope } from "effect"
+import { Chunk, Clock, Deferred, Effect, Queue } from "effect"
 import type { JobRecord } from "../../Domain.js"
-import type { JobChange } from "../../JobStore.js"
+import type { JobChange, SubmitIntent } from "../../JobStore.js"
 import type { StoreContext } from "./context.js"
-import { chunks, idsPerQuery } from "./rows.js"
+import { chunks, encode, idsPerQuery } from "./rows.js"
+
+/** Rows per multi-row INSERT of intents (six columns each). */
+const intentsPerStatement = 200
 
 interface Queued {
+  /** A submission in flight to write. */
+  readonly intent: SubmitIntent | undefined
   /** The submission in flight this write settles (its intent is deleted in the same transaction). */
   readonly token: string | undefined
   readonly records: ReadonlyArray<JobRecord>
   readonly done: Deferred.Deferred<void, SqlError>
+  /** Set when its caller was interrupted before a transaction took it: it is not written. */
+  withdrawn: boolean
 }
 
 /**
@@ -24,20 +33,66 @@ interface Queued {
  * whatever other such writes are waiting for the lock at the same time. When that transaction
  * fails, every write in it fails with the same error.
  */
-export const makeNewJobWriter = (ctx: StoreContext) => {
-  let queue: Array<Queued> = []
+export const makeNewJobWriter = (ctx: StoreContext): Effect.Effect<NewJobWriter, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<Queued>()
+    // The writes queued by the time the first one has been taken, and the fibers ready to run
+    // (other submits made at the same time) have had their turn to queue theirs.
+    const next = Queue.take(queue).pipe(
+      Effect.zipLeft(Effect.yieldNow()),
+      Effect.flatMap((first) =>
+        Effect.map(Queue.takeAll(queue), (more) => [first, ...Chunk.toReadonlyArray(more)].filter((q) => !q.withdrawn))
+      )
+    )
+    // Interrupted (the store closing) only while waiting: a batch taken is committed and answered.
+    yield* Effect.uninterruptibleMask((restore) =>
+      restore(next).pipe(Effect.flatMap((batch) => ctx.lock.withPermits(1)(commit(ctx, batch))))
+    ).pipe(Effect.forever, Effect.forkScoped)
+    return (write) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const done = yield* Deferred.make<void, SqlError>()
+          const mine: Queued = { intent: write.intent, token: write.token, records: write.records ?? [], done, withdrawn: false }
+          yield* Queue.offer(queue, mine)
+          return yield* restore(Deferred.await(done)).pipe(
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                mine.withdrawn = true
+              })
+            )
+          )
+        })
+      )
+  })
 
-  /** Every queued write in one transaction. Run under the lock, uninterrupted: others wait on it. */
-  const commit = Effect.suspend(() => {
-    const batch = queue
-    queue = []
+/** Writes new jobs (and the intent they settle, or a new intent), in the transaction of the writes queued with it. */
+export type NewJobWriter = (
+  write: { readonly intent?: SubmitIntent; readonly token?: string; readonly records?: ReadonlyArray<JobRecord> }
+) => Effect.Effect<void, SqlError>
+
+/** Every write of `batch` in one transaction. Run under the lock, uninterrupted: their callers wait on it. */
+const commit = (ctx: StoreContext, batch: ReadonlyArray<Queued>) =>
+  Effect.suspend(() => {
     if (batch.length === 0) return Effect.void
     const records = batch.flatMap((q) => q.records)
     const tokens = batch.flatMap((q) => (q.token === undefined ? [] : [q.token]))
+    const intents = batch.flatMap((q) => (q.intent === undefined ? [] : [q.intent]))
     const out = records.map((after): JobChange => ({ before: undefined, after }))
     return Clock.currentTimeMillis.pipe(
       Effect.flatMap((at) =>
         ctx.transaction(Effect.gen(function*() {
+          for (const part of chunks(intents, intentsPerStatement)) {
+            yield* ctx.sql`INSERT INTO intents ${
+              ctx.sql.insert(part.map((i) => ({
+                token: i.token,
+                executor: i.executor,
+                name: i.name,
+                at: i.at.getTime(),
+                owner: ctx.me,
+                record: encode(i.draft)
+              })))
+            }`
+          }
           for (const part of chunks(tokens, idsPerQuery)) {
             yield* ctx.sql`DELETE FROM intents WHERE ${ctx.sql.in("token", part)}`
           }
@@ -52,22 +107,3 @@ export const makeNewJobWriter = (ctx: StoreContext) => {
       Effect.flatMap((exit) => Effect.forEach(batch, (q) => Deferred.done(q.done, exit), { discard: true }))
     )
   })
-
-  return (token: string | undefined, records: ReadonlyArray<JobRecord>): Effect.Effect<void, SqlError> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<void, SqlError>()
-        const mine: Queued = { token, records, done }
-        queue.push(mine)
-        // Interrupted while waiting: withdrawn, unless a commit has already taken it.
-        yield* restore(ctx.lock.withPermits(1)(Effect.uninterruptible(commit))).pipe(
-          Effect.onInterrupt(() =>
-            Effect.sync(() => {
-              queue = queue.filter((q) => q !== mine)
-            })
-          )
-        )
-        return yield* Deferred.await(done)
-      })
-    )
-}

@@ -3,15 +3,14 @@
  * its scheduler and settled (replaced by its jobs) after; the intents of a program that died are
  * adopted by the next one, which finds out what became of them.
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Duration, Effect, Either } from "effect"
-import type { JobRecord } from "../../Domain.js"
 import { StoreError } from "../../Errors.js"
 import type { JobStoreShape, SubmitIntent } from "../../JobStore.js"
 import type { StoreContext } from "./context.js"
+import type { NewJobWriter } from "./group.js"
 import { liveOwners, ownerDeadAfter } from "./owners.js"
 import type { IntentRow } from "./rows.js"
-import { chunks, decode, encode, idsPerQuery } from "./rows.js"
+import { chunks, decode, idsPerQuery } from "./rows.js"
 
 const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
   Either.map(decode(row.record), (draft) => ({
@@ -31,20 +30,16 @@ const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
 
 export const intentOperations = (
   ctx: StoreContext,
-  writeNewJobs: (token: string | undefined, records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
+  writeNewJobs: NewJobWriter
 ): Pick<JobStoreShape, "addIntent" | "settleIntent" | "intents" | "adoptIntents"> => {
   const { lock, me, sql } = ctx
 
+  // Intents and new jobs written at the same time share one transaction (group.ts).
   const addIntent: JobStoreShape["addIntent"] = (intent) =>
-    sql`INSERT INTO intents (token, executor, name, at, owner, record) VALUES (${intent.token}, ${intent.executor},
-      ${intent.name}, ${intent.at.getTime()}, ${me}, ${encode(intent.draft)})`.pipe(
-      Effect.asVoid,
-      Effect.catchAll(ctx.failed("addIntent"))
-    )
+    writeNewJobs({ intent }).pipe(Effect.catchAll(ctx.failed("addIntent")))
 
-  // In the transaction of the other new jobs written at the same time (group.ts).
   const settleIntent: JobStoreShape["settleIntent"] = (token, records) =>
-    writeNewJobs(token, records).pipe(Effect.catchAll(ctx.failed("settleIntent")))
+    writeNewJobs({ token, records }).pipe(Effect.catchAll(ctx.failed("settleIntent")))
 
   const intents: JobStoreShape["intents"] = sql<IntentRow>`SELECT token, executor, name, at, record FROM intents
     ORDER BY at, rowid`.pipe(

@@ -3,7 +3,7 @@
  *
  * `list`, `active` and `get` take the records of active jobs from the cache of decoded records
  * (cache.ts) when no other program has committed since they were read: `list` asks SQLite only
- * which jobs match (their keys), and reads and decodes only the rows it does not hold. They run
+ * which rows match (their rowids), and reads and decodes only the rows the cache does not hold. They run
  * under the store's lock, so that no write of this program falls between the keys and the records.
  */
 import { Effect, Either, Option } from "effect"
@@ -14,8 +14,8 @@ import { globToSqlite } from "../glob.js"
 import { keyString } from "../store.js"
 import type { StoreContext } from "./context.js"
 import { decodeProblem } from "./errors.js"
-import type { Row } from "./rows.js"
-import { decode, decodeTransition, idsPerQuery } from "./rows.js"
+import type { Row, RowWithId } from "./rows.js"
+import { decode, decodeTransition } from "./rows.js"
 
 /** The SQL condition of a JobFilter (`owned` is judged against this program's owner id). */
 const where = (ctx: StoreContext, filter: JobFilter | undefined) => {
@@ -38,10 +38,6 @@ const where = (ctx: StoreContext, filter: JobFilter | undefined) => {
   return sql.and(clauses)
 }
 
-type KeyRow = Pick<Row, "executor" | "job_id">
-
-const rowKey = (row: KeyRow): string => keyString({ executor: row.executor, jobId: row.job_id })
-
 /** The rows a filter selects, with their records, in the order `list` returns them. */
 const filteredRows = (ctx: StoreContext, filter: JobFilter | undefined) =>
   filter?.limit === undefined
@@ -52,46 +48,49 @@ const filteredRows = (ctx: StoreContext, filter: JobFilter | undefined) =>
     } ORDER BY rowid DESC LIMIT ${filter.limit}
       ) ORDER BY r`
 
-/** The keys of the rows a filter selects, in the same order. */
-const filteredKeys = (ctx: StoreContext, filter: JobFilter | undefined) =>
-  filter?.limit === undefined
-    ? ctx.sql<KeyRow>`SELECT executor, job_id FROM jobs WHERE ${where(ctx, filter)} ORDER BY rowid`
-    : ctx.sql<KeyRow>`SELECT executor, job_id FROM (
-        SELECT rowid AS r, executor, job_id FROM jobs WHERE ${where(ctx, filter)} ORDER BY rowid DESC LIMIT ${filter.limit}
-      ) ORDER BY r`
+/**
+ * The rowids of the rows a filter selects, in the same order: one row holding a JSON array, built
+ * by SQLite (100,000 rows as objects cost more than their query).
+ */
+const filteredRowids = (ctx: StoreContext, filter: JobFilter | undefined) =>
+  (filter?.limit === undefined
+    ? ctx.sql<{ ids: string }>`SELECT json_group_array(rowid ORDER BY rowid) AS ids FROM jobs WHERE ${where(ctx, filter)}`
+    : ctx.sql<{ ids: string }>`SELECT json_group_array(r ORDER BY r) AS ids FROM (
+        SELECT rowid AS r FROM jobs WHERE ${where(ctx, filter)} ORDER BY rowid DESC LIMIT ${filter.limit}
+      )`).pipe(Effect.map((rows): ReadonlyArray<number> => JSON.parse(rows[0]?.ids ?? "[]")))
+
+/** The rows `rowids`, with their records. */
+const rowsById = (ctx: StoreContext, rowids: ReadonlyArray<number>) =>
+  ctx.sql<RowWithId>`SELECT rowid, executor, job_id, record FROM jobs
+    WHERE rowid IN (SELECT value FROM json_each(${JSON.stringify(rowids)}))`
 
 /**
- * The records a filter selects: the keys from SQLite, the records from the cache, and the rows
- * the cache does not hold read and decoded (by key when they are few, else with the keys' query).
- * When another program committed while this ran, the rows are read again in one statement.
+ * The records a filter selects: the rowids from SQLite, the records from the cache, and the rows
+ * the cache does not hold read and decoded. When another program committed while this ran, the
+ * rows are read again in one statement.
  */
 const cachedList = (ctx: StoreContext, filter: JobFilter | undefined) =>
   Effect.gen(function*() {
     const { cache } = ctx
     const version = yield* ctx.dataVersion
     cache.sync(version)
-    const keys = yield* filteredKeys(ctx, filter)
-    // A plain loop: this runs over every active job on every tick.
-    const missing: Array<KeyRow> = []
-    for (const k of keys) if (cache.get(rowKey(k)) === undefined) missing.push(k)
-    const rows = missing.length === 0
-      ? []
-      : missing.length <= Math.max(idsPerQuery, keys.length / 4)
-      ? yield* ctx.select(missing.map((k) => ({ executor: k.executor, jobId: k.job_id })))
-      : (yield* filteredRows(ctx, filter)).filter((r) => cache.get(rowKey(r)) === undefined)
+    const rowids = yield* filteredRowids(ctx, filter)
+    // Plain loops: these run over every active job on every tick.
+    const missing: Array<number> = []
+    for (const rowid of rowids) if (cache.byRowid(rowid) === undefined) missing.push(rowid)
+    const rows = missing.length === 0 ? [] : yield* rowsById(ctx, missing)
     if ((yield* ctx.dataVersion) !== version) {
       cache.clear()
       return yield* Effect.flatMap(filteredRows(ctx, filter), ctx.rowsToRecords)
     }
-    const read = new Map<string, JobRecord>()
+    const read = new Map<number, JobRecord>()
     for (const [row, record] of yield* ctx.readable(rows)) {
-      read.set(rowKey(row), record)
-      cache.keep(record)
+      read.set(row.rowid, record)
+      cache.keep(row.rowid, record)
     }
     const out: Array<JobRecord> = []
-    for (const k of keys) {
-      const key = rowKey(k)
-      const record = cache.get(key) ?? read.get(key)
+    for (const rowid of rowids) {
+      const record = cache.byRowid(rowid) ?? read.get(rowid)
       if (record !== undefined) out.push(record)
     }
     return out

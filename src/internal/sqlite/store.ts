@@ -10,6 +10,7 @@ import type { JobKey, JobStoreShape } from "../../JobStore.js"
 import { applyModify, keyString } from "../store.js"
 import type { MakeOptions, StoreContext } from "./context.js"
 import { makeContext } from "./context.js"
+import type { NewJobWriter } from "./group.js"
 import { makeNewJobWriter } from "./group.js"
 import { intentOperations } from "./intents.js"
 import { adopt, becomeOwner } from "./owners.js"
@@ -35,9 +36,9 @@ const currentRecords = (ctx: StoreContext, keys: ReadonlyArray<JobKey>) =>
       else current.set(k, record)
     }
     if (missing.length === 0) return current
-    for (const [, record] of yield* ctx.readable(yield* ctx.select(missing))) {
+    for (const [row, record] of yield* ctx.readable(yield* ctx.select(missing))) {
       current.set(keyString(record), record)
-      cache.keep(record)
+      cache.keep(row.rowid, record)
     }
     return current
   })
@@ -45,11 +46,11 @@ const currentRecords = (ctx: StoreContext, keys: ReadonlyArray<JobKey>) =>
 /** The store's writes: each under the lock, in one transaction, its changes published after the commit. */
 const writeOperations = (
   ctx: StoreContext,
-  writeNewJobs: ReturnType<typeof makeNewJobWriter>
+  writeNewJobs: NewJobWriter
 ): Pick<JobStoreShape, "insert" | "modify" | "restore" | "remove" | "markDelivered"> => {
   const { failed, lock, lockFile, publish, sql, transaction } = ctx
 
-  const insert: JobStoreShape["insert"] = (batch) => writeNewJobs(undefined, batch).pipe(Effect.catchAll(failed("insert")))
+  const insert: JobStoreShape["insert"] = (batch) => writeNewJobs({ records: batch }).pipe(Effect.catchAll(failed("insert")))
 
   const modify: JobStoreShape["modify"] = (keys, f) =>
     lock.withPermits(1)(Effect.gen(function*() {
@@ -128,7 +129,7 @@ export const make = (options: MakeOptions) =>
     const sql = yield* SqlClient.SqlClient
     const ctx = yield* makeContext(sql, options)
     if (options.writable) yield* becomeOwner(ctx)
-    const writeNewJobs = makeNewJobWriter(ctx)
+    const writeNewJobs = yield* makeNewJobWriter(ctx)
     const shape: JobStoreShape = {
       persistent: true,
       ...readOperations(ctx),
