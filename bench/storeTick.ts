@@ -39,6 +39,13 @@ export interface TickCase {
   /** SQLite median / in-memory median. */
   readonly ratio: number
   readonly sqliteRunsMs: ReadonlyArray<number>
+  /**
+   * CPU time (user + system) of this process per tick, medians: on a machine other programs load,
+   * wall time includes the time this process waited for a core.
+   */
+  readonly sqliteCpuMs: number
+  readonly memoryCpuMs: number
+  readonly cpuRatio: number
 }
 
 export interface SubmitCase {
@@ -137,12 +144,16 @@ const timeTicks = (store: JobStoreShape, jobs: number, ticks: number, every: num
   Effect.gen(function*() {
     if ((yield* tickOnce(store, 0, every)) !== jobs) return yield* Effect.fail(new Error("tick: wrong number of jobs"))
     const times: Array<number> = []
+    const cpu: Array<number> = []
     for (let t = 1; t <= ticks; t++) {
+      const startCpu = process.cpuUsage()
       const start = performance.now()
       yield* tickOnce(store, t, every)
       times.push(performance.now() - start)
+      const used = process.cpuUsage(startCpu)
+      cpu.push((used.user + used.system) / 1000)
     }
-    return times
+    return { times, cpu }
   })
 
 /** Fills each store once per size, then times both tick cases on it. */
@@ -152,7 +163,7 @@ const benchTicks = (dir: string, sizes: ReadonlyArray<number>) =>
     for (const jobs of sizes) {
       const ticks = jobs >= 100_000 ? 5 : 15
       const cases = [0, 100] as const
-      const results = new Map<string, ReadonlyArray<number>>()
+      const results = new Map<string, { readonly times: ReadonlyArray<number>; readonly cpu: ReadonlyArray<number> }>()
       for (const kind of ["memory", "sqlite"] as const) {
         yield* collect
         yield* progress(`steady tick: ${kind}, ${jobs} jobs`)
@@ -164,16 +175,19 @@ const benchTicks = (dir: string, sizes: ReadonlyArray<number>) =>
           }))
       }
       for (const every of cases) {
-        const sqlite = results.get(`sqlite:${every}`) ?? []
-        const memory = results.get(`memory:${every}`) ?? []
+        const sqlite = results.get(`sqlite:${every}`) ?? { times: [], cpu: [] }
+        const memory = results.get(`memory:${every}`) ?? { times: [], cpu: [] }
         out.push({
           jobs,
           changedPerTick: every === 0 ? 0 : Math.ceil(jobs / every),
           ticks,
-          sqliteMs: median(sqlite),
-          memoryMs: median(memory),
-          ratio: median(sqlite) / median(memory),
-          sqliteRunsMs: sqlite
+          sqliteMs: median(sqlite.times),
+          memoryMs: median(memory.times),
+          ratio: median(sqlite.times) / median(memory.times),
+          sqliteRunsMs: sqlite.times,
+          sqliteCpuMs: median(sqlite.cpu),
+          memoryCpuMs: median(memory.cpu),
+          cpuRatio: median(sqlite.cpu) / median(memory.cpu)
         })
       }
     }
@@ -283,15 +297,18 @@ export const renderStoreTick = (r: StoreTickResult): string =>
       fixed(r.loadAverage.start, 1)
     } at start and ${fixed(r.loadAverage.end, 1)} at end`,
     "",
-    "1. Steady tick: list({ active, owned, executor }) + modify(all of them); median ms",
+    "1. Steady tick: list({ active, owned, executor }) + modify(all of them); medians, wall and CPU ms",
     table(
-      ["jobs", "changed/tick", "sqlite ms", "memory ms", "× memory", "sqlite runs"],
+      ["jobs", "changed/tick", "sqlite ms", "memory ms", "× memory", "sqlite cpu", "memory cpu", "× memory", "sqlite runs"],
       r.ticks.map((t) => [
         String(t.jobs),
         String(t.changedPerTick),
         fixed(t.sqliteMs, 2),
         fixed(t.memoryMs, 2),
         fixed(t.ratio, 2),
+        fixed(t.sqliteCpuMs, 2),
+        fixed(t.memoryCpuMs, 2),
+        fixed(t.cpuRatio, 2),
         t.sqliteRunsMs.map((x) => fixed(x, 1)).join(" ")
       ])
     ),
