@@ -20,6 +20,8 @@ export interface RecordCache {
   readonly sync: (version: number) => void
   /** The record of a job (by `keyString`), as last read. */
   readonly get: (key: string) => JobRecord | undefined
+  /** Whether `key` is the very record kept for its job (the Monitor passes `modify` what `list` returned). */
+  readonly holds: (key: JobKey) => boolean
   /** The record of the row `rowid` of `jobs`, as last read. */
   readonly byRowid: (rowid: number) => JobRecord | undefined
   /** Keeps a record just read from row `rowid` (a terminal one is not kept). */
@@ -38,16 +40,19 @@ export const makeRecordCache = (): RecordCache => {
   // The same entries by key and by rowid (the Monitor's list asks SQLite for rowids only).
   const byKey = new Map<string, Entry>()
   const byRowid = new Map<number, Entry>()
+  const kept = new Set<JobKey>()
   let version: number | undefined
   const drop = (key: string) => {
     const entry = byKey.get(key)
     if (entry === undefined) return
     byKey.delete(key)
     byRowid.delete(entry.rowid)
+    kept.delete(entry.record)
   }
   const clear = () => {
     byKey.clear()
     byRowid.clear()
+    kept.clear()
   }
   return {
     sync: (v) => {
@@ -56,6 +61,7 @@ export const makeRecordCache = (): RecordCache => {
       version = v
     },
     get: (key) => byKey.get(key)?.record,
+    holds: (key) => kept.has(key),
     byRowid: (rowid) => byRowid.get(rowid)?.record,
     keep: (rowid, record) => {
       const key = keyString(record)
@@ -64,6 +70,7 @@ export const makeRecordCache = (): RecordCache => {
       const entry = { rowid, record }
       byKey.set(key, entry)
       byRowid.set(rowid, entry)
+      kept.add(record)
     },
     forget: (keys) => {
       for (const key of keys) drop(keyString(key))

@@ -36,10 +36,9 @@ interface Queued {
 export const makeNewJobWriter = (ctx: StoreContext): Effect.Effect<NewJobWriter, never, Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Queued>()
-    // The writes queued by the time the first one has been taken, and the fibers ready to run
-    // (other submits made at the same time) have had their turn to queue theirs.
+    // The writes queued by the time the first one has been taken: the fibers that were ready to
+    // run when it was queued (other submits made at the same time) have had their turn by then.
     const next = Queue.take(queue).pipe(
-      Effect.zipLeft(Effect.yieldNow()),
       Effect.flatMap((first) =>
         Effect.map(Queue.takeAll(queue), (more) => [first, ...Chunk.toReadonlyArray(more)].filter((q) => !q.withdrawn))
       )
@@ -48,6 +47,14 @@ export const makeNewJobWriter = (ctx: StoreContext): Effect.Effect<NewJobWriter,
     yield* Effect.uninterruptibleMask((restore) =>
       restore(next).pipe(Effect.flatMap((batch) => ctx.lock.withPermits(1)(commit(ctx, batch))))
     ).pipe(Effect.forever, Effect.forkScoped)
+    // The store closing: writes not yet taken are not written, and their callers are interrupted
+    // (as are those that queue one later) rather than left waiting.
+    yield* Effect.addFinalizer(() =>
+      Queue.takeAll(queue).pipe(
+        Effect.flatMap((left) => Effect.forEach(left, (q) => Deferred.interrupt(q.done), { discard: true })),
+        Effect.zipRight(Queue.shutdown(queue))
+      )
+    )
     return (write) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {

@@ -77,12 +77,18 @@ const cachedList = (ctx: StoreContext, filter: JobFilter | undefined) =>
     const rowids = yield* filteredRowids(ctx, filter)
     // Plain loops: these run over every active job on every tick.
     const missing: Array<number> = []
-    for (const rowid of rowids) if (cache.byRowid(rowid) === undefined) missing.push(rowid)
+    const kept: Array<JobRecord> = []
+    for (const rowid of rowids) {
+      const record = cache.byRowid(rowid)
+      if (record === undefined) missing.push(rowid)
+      else kept.push(record)
+    }
     const rows = missing.length === 0 ? [] : yield* rowsById(ctx, missing)
     if ((yield* ctx.dataVersion) !== version) {
       cache.clear()
       return yield* Effect.flatMap(filteredRows(ctx, filter), ctx.rowsToRecords)
     }
+    if (missing.length === 0) return kept
     const read = new Map<number, JobRecord>()
     for (const [row, record] of yield* ctx.readable(rows)) {
       read.set(row.rowid, record)
