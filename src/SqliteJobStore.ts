@@ -9,7 +9,13 @@
  * delivered, and the whole record as JSON (encoded by the JobRecord Schema). Every status change
  * is also a row of `transitions`, with its time. `modify` reads, applies and writes in one
  * transaction; its changes are published to this process's subscribers after the commit, in
- * write order.
+ * write order. A record `modify`'s function leaves as it is is neither encoded nor written.
+ *
+ * Reads are cheap when nothing changed: the records of active jobs are kept decoded, and taken
+ * as kept while `PRAGMA data_version` says no other program has written the file since (this
+ * program's writes drop what they replace), so a Monitor tick that finds nothing new asks SQLite
+ * only which rows match. Submissions made together (intents, settled jobs, inserts) are written
+ * in one transaction.
  *
  * Each open store is an owner (`host:pid:random`), a row of `owners` with a heartbeat renewed
  * every 15 s and deleted when the store's scope closes. An owner whose row is gone, whose

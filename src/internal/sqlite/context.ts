@@ -9,10 +9,12 @@ import { Clock, Duration, Effect, Option, PubSub } from "effect"
 import type { JobRecord } from "../../Domain.js"
 import { StoreError } from "../../Errors.js"
 import type { JobChange, JobKey } from "../../JobStore.js"
+import type { RecordCache } from "./cache.js"
+import { makeRecordCache } from "./cache.js"
 import { busyDetail, describeStoreFailure, storeError } from "./errors.js"
 import type { Holder } from "./identity.js"
 import { ownerDeadAfter, ownerId } from "./identity.js"
-import type { Row } from "./rows.js"
+import type { Row, RowWithId } from "./rows.js"
 import { readableRows, select, writeNew, writeTransitions, writeUpdated } from "./rows.js"
 
 export interface MakeOptions {
@@ -34,6 +36,10 @@ export interface StoreContext {
   /** Held by every write of this program, so its changes are published in write order. */
   readonly lock: Effect.Semaphore
   readonly changes: PubSub.PubSub<JobChange>
+  /** Decoded records of active jobs, as last read (see cache.ts). */
+  readonly cache: RecordCache
+  /** The connection's `PRAGMA data_version`: it changes when another connection commits. */
+  readonly dataVersion: Effect.Effect<number, SqlError>
   /** A StoreError for a failure of `operation`; a Busy one names the programs that have the store open. */
   readonly failed: (operation: string) => (e: unknown) => Effect.Effect<never, StoreError>
   readonly transaction: <A, E, R>(body: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
@@ -45,7 +51,7 @@ export interface StoreContext {
    */
   readonly lockFile: Effect.Effect<unknown, SqlError>
   readonly publish: (out: ReadonlyArray<JobChange>) => Effect.Effect<void>
-  readonly select: (keys: ReadonlyArray<JobKey>) => Effect.Effect<Array<Row>, SqlError>
+  readonly select: (keys: ReadonlyArray<JobKey>) => Effect.Effect<Array<RowWithId>, SqlError>
   readonly writeNew: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
   readonly writeUpdated: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
   readonly writeTransitions: (changes: ReadonlyArray<JobChange>, at: number) => Effect.Effect<void, SqlError>
@@ -116,6 +122,8 @@ export const makeContext = (sql: SqlClient.SqlClient, options: MakeOptions): Eff
       file: options.path,
       lock,
       changes,
+      cache: makeRecordCache(),
+      dataVersion: Effect.map(sql<{ data_version: number }>`PRAGMA data_version`, (rows) => rows[0]?.data_version ?? NaN),
       failed: failWith(sql, me, options),
       transaction: transactionOf(sql),
       readable,

@@ -5,11 +5,12 @@
  */
 import { Clock, Duration, Effect, Either } from "effect"
 import { StoreError } from "../../Errors.js"
-import type { JobChange, JobStoreShape, SubmitIntent } from "../../JobStore.js"
+import type { JobStoreShape, SubmitIntent } from "../../JobStore.js"
 import type { StoreContext } from "./context.js"
+import type { NewJobWriter } from "./group.js"
 import { liveOwners, ownerDeadAfter } from "./owners.js"
 import type { IntentRow } from "./rows.js"
-import { chunks, decode, encode, idsPerQuery } from "./rows.js"
+import { chunks, decode, idsPerQuery } from "./rows.js"
 
 const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
   Either.map(decode(row.record), (draft) => ({
@@ -28,28 +29,17 @@ const intentOf = (row: IntentRow): Either.Either<SubmitIntent, StoreError> =>
   ))
 
 export const intentOperations = (
-  ctx: StoreContext
+  ctx: StoreContext,
+  writeNewJobs: NewJobWriter
 ): Pick<JobStoreShape, "addIntent" | "settleIntent" | "intents" | "adoptIntents"> => {
   const { lock, me, sql } = ctx
 
+  // Intents and new jobs written at the same time share one transaction (group.ts).
   const addIntent: JobStoreShape["addIntent"] = (intent) =>
-    sql`INSERT INTO intents (token, executor, name, at, owner, record) VALUES (${intent.token}, ${intent.executor},
-      ${intent.name}, ${intent.at.getTime()}, ${me}, ${encode(intent.draft)})`.pipe(
-      Effect.asVoid,
-      Effect.catchAll(ctx.failed("addIntent"))
-    )
+    writeNewJobs({ intent }).pipe(Effect.catchAll(ctx.failed("addIntent")))
 
   const settleIntent: JobStoreShape["settleIntent"] = (token, records) =>
-    lock.withPermits(1)(Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      const out = records.map((after): JobChange => ({ before: undefined, after }))
-      yield* ctx.transaction(Effect.gen(function*() {
-        yield* sql`DELETE FROM intents WHERE token = ${token}`
-        yield* ctx.writeNew(records)
-        yield* ctx.writeTransitions(out, at)
-      }))
-      yield* ctx.publish(out)
-    })).pipe(Effect.catchAll(ctx.failed("settleIntent")))
+    writeNewJobs({ token, records }).pipe(Effect.catchAll(ctx.failed("settleIntent")))
 
   const intents: JobStoreShape["intents"] = sql<IntentRow>`SELECT token, executor, name, at, record FROM intents
     ORDER BY at, rowid`.pipe(

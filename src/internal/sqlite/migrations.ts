@@ -92,6 +92,13 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       (SELECT executor FROM jobs WHERE jobs.job_id = transitions.job_id), '')`
     yield* sql`DROP INDEX transitions_job`
     yield* sql`CREATE INDEX transitions_job ON transitions (executor, job_id, id)`
+  }),
+  "0005_owner_index": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // The Monitor's question every tick (this program's active jobs of one executor) answered from
+    // the index alone, in rowid order, without reading the rows (their records are most of the file).
+    yield* sql`DROP INDEX jobs_owner`
+    yield* sql`CREATE INDEX jobs_owner ON jobs (owner, active, executor)`
   })
 }
 

@@ -26,6 +26,11 @@ export interface Row {
   readonly record: string
 }
 
+/** A row of `jobs` with its rowid (the cache of decoded records knows rows by it). */
+export interface RowWithId extends Row {
+  readonly rowid: number
+}
+
 export interface IntentRow {
   readonly token: string
   readonly executor: string
@@ -134,6 +139,8 @@ export const writeTransitions = (sql: SqlClient.SqlClient) => (changes: Readonly
 /** The rows of jobs `keys` (those that exist). */
 export const select = (sql: SqlClient.SqlClient) => (keys: ReadonlyArray<JobKey>) =>
   Effect.forEach(byExecutor(keys), ([executor, part]) =>
-    sql<Row>`SELECT executor, job_id, record FROM jobs WHERE executor = ${executor} AND ${sql.in("job_id", part)}`).pipe(
+    sql<RowWithId>`SELECT rowid, executor, job_id, record FROM jobs WHERE executor = ${executor} AND ${
+      sql.in("job_id", part)
+    }`).pipe(
       Effect.map((r) => r.flat())
     )
