@@ -15,7 +15,8 @@
  * share a submit time (50 to a second); start times are spread over hours.
  *
  * Figures are medians over `runs` paired runs, after two warm-up runs; `ratio` is the median of the
- * per-run ratios parse / JSON.parse, so a load that slows both sides of one run cancels out.
+ * per-run ratios parse / JSON.parse, so a load that slows both sides of one run cancels out, and
+ * `cpuRatio` the same in CPU time (steadier on a loaded machine).
  */
 import * as Either from "effect/Either"
 import { pathToFileURL } from "node:url"
@@ -38,8 +39,13 @@ export interface ParseFigure {
   readonly jsonParseMs: number
   /** Median time of `parseStatus`. */
   readonly parseMs: number
-  /** Median of the per-run ratios `parseStatus` / `JSON.parse`. */
+  /** Median of the per-run ratios `parseStatus` / `JSON.parse`, in wall time. */
   readonly ratio: number
+  /**
+   * The same in CPU time of this process (GC threads included): steadier than `ratio` when other
+   * programs load the machine.
+   */
+  readonly cpuRatio: number
 }
 
 export interface Answer {
@@ -151,14 +157,16 @@ const median = (xs: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** Times `f` once, after a full collection when `gc` is exposed. */
-const timed = (f: () => unknown): number => {
+/** Times `f` once, after a full collection when `gc` is exposed: wall and CPU milliseconds. */
+const timed = (f: () => unknown): { readonly wall: number; readonly cpu: number } => {
   gc?.()
+  const cpu = process.cpuUsage()
   const start = process.hrtime.bigint()
   const out = f()
-  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  const wall = Number(process.hrtime.bigint() - start) / 1e6
+  const used = process.cpuUsage(cpu)
   if (out === undefined) throw new Error("nothing parsed")
-  return ms
+  return { wall, cpu: (used.user + used.system) / 1e3 }
 }
 
 /** One dialect at one size: `runs` paired runs after two warm-up runs. */
@@ -171,10 +179,11 @@ export const benchParseOne = (dialect: ParseDialect, records: number, runs = 7):
   const floorMs: Array<number> = []
   const parseMs: Array<number> = []
   const ratios: Array<number> = []
+  const cpuRatios: Array<number> = []
   for (let run = -2; run < runs; run++) {
     // Alternate which side goes first, so neither always runs right after the other's garbage.
-    let f: number
-    let p: number
+    let f: { readonly wall: number; readonly cpu: number }
+    let p: { readonly wall: number; readonly cpu: number }
     if (run % 2 === 0) {
       f = timed(() => JSON.parse(answer.floor))
       p = timed(() => parse(answer.text))
@@ -183,9 +192,10 @@ export const benchParseOne = (dialect: ParseDialect, records: number, runs = 7):
       f = timed(() => JSON.parse(answer.floor))
     }
     if (run < 0) continue
-    floorMs.push(f)
-    parseMs.push(p)
-    ratios.push(p / f)
+    floorMs.push(f.wall)
+    parseMs.push(p.wall)
+    ratios.push(p.wall / f.wall)
+    cpuRatios.push(p.cpu / f.cpu)
   }
   return {
     dialect,
@@ -195,7 +205,8 @@ export const benchParseOne = (dialect: ParseDialect, records: number, runs = 7):
     runs,
     jsonParseMs: median(floorMs),
     parseMs: median(parseMs),
-    ratio: median(ratios)
+    ratio: median(ratios),
+    cpuRatio: median(cpuRatios)
   }
 }
 
@@ -208,14 +219,15 @@ export const benchParse = (
 
 /** The figures as a table. */
 export const formatParse = (figures: ReadonlyArray<ParseFigure>): string => {
-  const header = ["dialect", "records", "MB", "JSON.parse ms", "parseStatus ms", "ratio"]
+  const header = ["dialect", "records", "MB", "JSON.parse ms", "parseStatus ms", "ratio", "CPU ratio"]
   const rows = figures.map((f) => [
     f.dialect,
     String(f.records),
     (f.bytes / 1e6).toFixed(1),
     f.jsonParseMs.toFixed(1),
     f.parseMs.toFixed(1),
-    `${f.ratio.toFixed(2)}x`
+    `${f.ratio.toFixed(2)}x`,
+    `${f.cpuRatio.toFixed(2)}x`
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ")
