@@ -13,6 +13,7 @@ import type { ObservedRow } from "../src/schedulers/Observed.js"
 import { groupRows, parseMonthNameTime } from "../src/schedulers/Observed.js"
 import * as Lsf from "../src/schedulers/lsf/status.js"
 import * as Slurm from "../src/schedulers/slurm/status.js"
+import { parseMemory } from "../src/Units.js"
 
 /** Values and key order both: what a reader of the observations, or of their JSON, would see. */
 const expectSame = (actual: Either.Either<ReadonlyArray<Observation>, string>, expected: typeof actual) => {
@@ -77,6 +78,32 @@ describe("times read by hand", () => {
     expect(Slurm.parseTime("2026-11-21 11:58:48")).toBeUndefined()
     expect(Slurm.parseTime("2026-1-21T11:58:48")).toBeUndefined()
   })
+})
+
+describe("memory read by hand", () => {
+  /** LSF's memory as it was read before, by regular expression alone. */
+  const reference = (text: string): number | undefined => {
+    const t = Lsf.field(text)
+    const m = t === undefined ? null : /^(\d+(?:\.\d+)?)\s*([KMGTP])(?:bytes|i?B)?$/i.exec(t)
+    if (m === null) return undefined
+    return Either.getOrUndefined(parseMemory(`${m[1]}${m[2]}`))
+  }
+
+  it.prop(
+    "parseLsfMemory reads every text as the regular expression did",
+    [
+      FastCheck.tuple(
+        FastCheck.constantFrom("0", "1", "512", "1.5", "007", "999999999999999", "9999999999999999", "", "x"),
+        FastCheck.constantFrom("", " ", "  ", "\t"),
+        FastCheck.constantFrom("K", "M", "G", "T", "P", "k", "m", "g", "X", "B", ""),
+        FastCheck.constantFrom("", "bytes", "BYTES", "Bytes", "B", "b", "iB", "IB", "ib", "byte", "bytess", "i", " ")
+      ).map((parts) => parts.join(""))
+    ],
+    ([text]) => {
+      expect(Lsf.parseLsfMemory(text)).toBe(reference(text))
+    },
+    { fastCheck: { numRuns: 2000 } }
+  )
 })
 
 describe("observations own their dates", () => {

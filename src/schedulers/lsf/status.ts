@@ -143,10 +143,20 @@ const scanMemory = (t: string): number | undefined => {
   while (t.charCodeAt(i) === 32) i++
   const power = unitPowers[t.charCodeAt(i) & ~32]
   if (power === undefined || !isLetterAt(t, i)) return undefined
-  const rest = t.length - i - 1
-  const suffix = rest === 0 ? "" : t.slice(i + 1).toLowerCase()
-  if (suffix !== "" && suffix !== "bytes" && suffix !== "b" && suffix !== "ib") return undefined
+  if (!unitSuffixAt(t, i + 1)) return undefined
   return Math.ceil(value * 1024 ** power)
+}
+
+/** Whether `t` from `at` is `bytes`, `B`, `iB` (any case) or nothing, compared in place. */
+const unitSuffixAt = (t: string, at: number): boolean => {
+  const rest = t.length - at
+  if (rest === 0) return true
+  if (rest === 1) return (t.charCodeAt(at) | 32) === 98
+  if (rest === 2) return (t.charCodeAt(at) | 32) === 105 && (t.charCodeAt(at + 1) | 32) === 98
+  if (rest !== 5) return false
+  // "bytes"
+  return (t.charCodeAt(at) | 32) === 98 && (t.charCodeAt(at + 1) | 32) === 121 && (t.charCodeAt(at + 2) | 32) === 116 &&
+    (t.charCodeAt(at + 3) | 32) === 101 && (t.charCodeAt(at + 4) | 32) === 115
 }
 
 const isLetterAt = (t: string, i: number): boolean => {
