@@ -38,46 +38,131 @@ export const unreadableRow = (jobId: string, problem: string): ObservedRow => ({
  * through.
  */
 export const groupRows = (rows: ReadonlyArray<ObservedRow>): ReadonlyArray<Observation> => {
-  const jobs = new Map<string, Observation>()
-  // Each job's element rows in the order given (a later row about an index wins).
-  const elements = new Map<string, Array<ElementObservation>>()
-  // Each job's name from its first row that gives one.
-  const names = new Map<string, string>()
-  // Jobs with an unreadable row: what was unreadable (the first problem).
-  const unreadable = new Map<string, string>()
-  for (const { indices, jobId, name, obs, unreadable: problem } of rows) {
-    if (name !== undefined && name !== "" && !names.has(jobId)) names.set(jobId, name)
-    const badIndex = indices?.find((i) => indexProblem(i) !== undefined)
-    const found = problem ?? observationProblem({ jobId, ...obs }) ?? (badIndex === undefined ? undefined : indexProblem(badIndex))
-    if (found !== undefined) {
-      if (!unreadable.has(jobId)) unreadable.set(jobId, found)
-      continue
+  const group = new Grouping()
+  for (const { indices, jobId, name, obs, unreadable } of rows) {
+    if (unreadable !== undefined) group.unreadable(jobId, name, unreadable)
+    else if (indices !== undefined) group.elements(jobId, indices, name, obs)
+    else group.plain(name !== undefined && name !== "" ? { jobId, ...obs, name } : { jobId, ...obs })
+  }
+  return group.done()
+}
+
+/**
+ * `groupRows` fed one row at a time, so a dialect can hand over each plain job's observation as it
+ * builds it: the observation is kept as given (not copied), unless the job has more rows. The
+ * result is `groupRows`'s: a job's rows after the first replace its observation (a later row about
+ * an element wins), element rows make an array's elements, any unreadable row makes the job
+ * unreadable, and a job takes the name of its first row that gives one. Jobs come in the order of
+ * their first plain row, then arrays with elements only, then jobs with unreadable rows only.
+ */
+export class Grouping {
+  /** Each job's observation: as given for a plain job with one row so far, its name included. */
+  private readonly jobs = new Map<string, Observation>()
+  private lists: Map<string, Array<ElementObservation>> | undefined
+  private problems: Map<string, string> | undefined
+  /** The name of each job with more than one row (until then its name is in its observation). */
+  private names: Map<string, string> | undefined
+
+  /** A row about job `observation.jobId` itself, with the row's name (if any) in `name`. */
+  plain(observation: Observation): void {
+    const jobId = observation.jobId
+    const problem = observationProblem(observation)
+    if (problem !== undefined) return this.unreadable(jobId, observation.name, problem)
+    if (!this.seen(jobId)) {
+      this.jobs.set(jobId, observation)
+      return
     }
-    if (indices === undefined) {
-      jobs.set(jobId, { jobId, ...obs })
-      continue
+    const name = this.nameOf(jobId, observation.name)
+    this.jobs.set(jobId, name === observation.name ? observation : { ...observation, name })
+  }
+
+  /** A row about elements `indices` (one index, or several) of array `jobId`. */
+  elements(
+    jobId: string,
+    indices: number | ReadonlyArray<number>,
+    name: string | undefined,
+    obs: Omit<ElementObservation, "index">
+  ): void {
+    let problem = detailsProblem(obs)
+    if (problem === undefined) {
+      if (typeof indices === "number") problem = indexProblem(indices)
+      else {
+        const bad = indices.find((i) => indexProblem(i) !== undefined)
+        if (bad !== undefined) problem = indexProblem(bad)
+      }
     }
-    const list = elements.get(jobId) ?? []
+    if (problem !== undefined) return this.unreadable(jobId, name, problem)
+    this.nameOf(jobId, name)
+    const lists = (this.lists ??= new Map())
+    let list = lists.get(jobId)
+    if (list === undefined) lists.set(jobId, list = [])
+    if (typeof indices === "number") {
+      list.push(elementOf(indices, obs))
+      return
+    }
     // One row may stand for many elements (a pending range): its fields are copied, not spread.
     const fields = definedFields(obs)
     for (const index of indices) list.push(Object.assign({ index }, fields))
-    elements.set(jobId, list)
   }
-  for (const [jobId, list] of elements) {
-    const sorted = byIndexOnce(list)
-    jobs.set(jobId, { jobId, elements: sorted })
+
+  /** A row about job `jobId` that could not be read, for `problem` (the first one is kept). */
+  unreadable(jobId: string, name: string | undefined, problem: string): void {
+    this.nameOf(jobId, name)
+    const problems = (this.problems ??= new Map())
+    if (!problems.has(jobId)) problems.set(jobId, problem)
   }
-  for (const [jobId, problem] of unreadable) jobs.set(jobId, { jobId, unreadable: problem })
-  return Array.from(jobs.values(), (o) => {
-    const name = names.get(o.jobId)
-    return name === undefined ? o : { ...o, name }
-  })
+
+  /** One observation per job. */
+  done(): ReadonlyArray<Observation> {
+    const jobs = this.jobs
+    if (this.lists !== undefined) for (const [jobId, list] of this.lists) jobs.set(jobId, { jobId, elements: byIndexOnce(list) })
+    if (this.problems !== undefined) for (const [jobId, problem] of this.problems) jobs.set(jobId, { jobId, unreadable: problem })
+    const names = this.names
+    if (names === undefined) return Array.from(jobs.values())
+    return Array.from(jobs.values(), (o) => {
+      const name = names.get(o.jobId)
+      return name === undefined || name === o.name ? o : { ...o, name }
+    })
+  }
+
+  private seen(jobId: string): boolean {
+    return this.jobs.has(jobId) || this.lists?.has(jobId) === true || this.problems?.has(jobId) === true
+  }
+
+  /** Job `jobId`'s name given one more row, named `name`: the first one given. */
+  private nameOf(jobId: string, name: string | undefined): string | undefined {
+    const names = (this.names ??= new Map())
+    let first = names.get(jobId)
+    if (first === undefined) {
+      // Until now the job had at most one plain row's observation, which holds its name.
+      first = this.jobs.get(jobId)?.name ?? (name === "" ? undefined : name)
+      if (first !== undefined) names.set(jobId, first)
+    }
+    return first
+  }
+}
+
+/** What makes a row's fields unfit (`observationProblem`, which reads no id, of the row's fields). */
+const detailsProblem = (obs: Omit<ElementObservation, "index">): string | undefined =>
+  observationProblem(obs as Omit<ElementObservation, "index"> & { readonly jobId: string })
+
+/** An element's observation: its index, then the fields of `obs` that are set. */
+const elementOf = (index: number, obs: Omit<ElementObservation, "index">): ElementObservation => {
+  const out: Record<string, unknown> = { index }
+  for (const key of Object.keys(obs)) {
+    const value = (obs as Record<string, unknown>)[key]
+    if (value !== undefined) out[key] = value
+  }
+  return out as unknown as ElementObservation
 }
 
 /** The fields of an observation that are set. */
 const definedFields = (obs: Omit<ElementObservation, "index">): Omit<ElementObservation, "index"> => {
   const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(obs)) if (value !== undefined) out[key] = value
+  for (const key of Object.keys(obs)) {
+    const value = (obs as Record<string, unknown>)[key]
+    if (value !== undefined) out[key] = value
+  }
   return out as Omit<ElementObservation, "index">
 }
 
@@ -102,12 +187,115 @@ const months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "
  * (qacct, PBS Pro), or without the weekday `Jan  5 10:00:00 2024` (bjobs). Undefined otherwise.
  */
 export const parseMonthNameTime = (text: string): Date | undefined => {
+  const fast = scanMonthNameTime(text, false)
+  if (fast !== undefined) return validDate(new Date(fast))
   const m = /^(?:[A-Za-z]{3}\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)\s+(\d{4})$/.exec(text.trim())
   if (m === null) return undefined
   const month = months.indexOf(m[1]!.toLowerCase())
   if (month < 0) return undefined
   const [d, h, mi, s, y] = m.slice(2).map(Number) as [number, number, number, number, number]
   return validDate(new Date(y, month, d, h, mi, s))
+}
+
+/**
+ * A time reader that remembers the last text it read, for one column of one scheduler answer:
+ * jobs submitted together are listed together and share their submit time, so most submit times
+ * are not read again. Each call returns a Date of its own, so no two observations share one.
+ */
+export const cachedTimes = (
+  read: (text: string | undefined) => Date | undefined
+): ((text: string | undefined) => Date | undefined) => {
+  let lastText: string | undefined
+  // NaN stands for a text that is no time.
+  let lastMs = NaN
+  return (text) => {
+    if (text === undefined) return read(text)
+    if (text !== lastText) {
+      lastMs = read(text)?.getTime() ?? NaN
+      lastText = text
+    }
+    return Number.isNaN(lastMs) ? undefined : new Date(lastMs)
+  }
+}
+
+/** Each month's three letters (lower case) as one number, to its month `0`–`11`. */
+const monthCodes = new Map(months.map((m, i) => [(m.charCodeAt(0) << 16) | (m.charCodeAt(1) << 8) | m.charCodeAt(2), i]))
+
+/** Month `0`–`11` of the three ASCII letters (any case) at the start of `t`, or -1. */
+const monthAt = (t: string): number => {
+  if (t.length < 3 || !isLetter(t.charCodeAt(0)) || !isLetter(t.charCodeAt(1)) || !isLetter(t.charCodeAt(2))) return -1
+  return monthCodes.get(((t.charCodeAt(0) | 32) << 16) | ((t.charCodeAt(1) | 32) << 8) | (t.charCodeAt(2) | 32)) ?? -1
+}
+
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+const isDigit = (c: number): boolean => c >= 48 && c <= 57
+
+/** The position past the ASCII spaces at `at` (at least one), or -1. */
+const spacesAt = (t: string, at: number): number => {
+  let i = at
+  while (t.charCodeAt(i) === 32) i++
+  return i === at ? -1 : i
+}
+
+/** Where the last `digitsAt` ended (a scratch value: the scanners below run for every time read). */
+let digitsEnd = 0
+
+/** The number written in `min` to `max` ASCII digits at `at`, no digit after them, or -1. */
+const digitsAt = (t: string, at: number, min: number, max: number): number => {
+  let value = 0
+  let i = at
+  for (; i < t.length && i - at < max && isDigit(t.charCodeAt(i)); i++) value = value * 10 + (t.charCodeAt(i) - 48)
+  if (i - at < min || isDigit(t.charCodeAt(i))) return -1
+  digitsEnd = i
+  return value
+}
+
+/**
+ * The commonest form of `parseMonthNameTime`'s text, read by hand: `Jan  5 10:00:00 2024` (ASCII
+ * spaces only), with (when `zone`) a trailing ` L` zone letter. Its time as `new Date(…)` reads
+ * it (NaN for an invalid date), or undefined for any other text: then the regular expressions
+ * decide. Plain loops, not a regular expression: it runs for every time of every poll.
+ */
+export const scanMonthNameTime = (t: string, zone: boolean): number | undefined => {
+  const month = monthAt(t)
+  if (month < 0) return undefined
+  let i = spacesAt(t, 3)
+  const day = i < 0 ? -1 : digitsAt(t, i, 1, 2)
+  if (day < 0) return undefined
+  i = spacesAt(t, digitsEnd)
+  const hour = i < 0 ? -1 : digitsAt(t, i, 1, 2)
+  if (hour < 0 || t.charCodeAt(digitsEnd) !== 58) return undefined
+  const minute = digitsAt(t, digitsEnd + 1, 2, 2)
+  if (minute < 0 || t.charCodeAt(digitsEnd) !== 58) return undefined
+  const second = digitsAt(t, digitsEnd + 1, 2, 2)
+  if (second < 0) return undefined
+  i = spacesAt(t, digitsEnd)
+  const year = i < 0 ? -1 : digitsAt(t, i, 4, 4)
+  if (year < 0) return undefined
+  if (digitsEnd !== t.length) {
+    // ` L`: spaces, one capital letter, the end.
+    const letter = zone ? spacesAt(t, digitsEnd) : -1
+    const c = t.charCodeAt(letter)
+    if (letter < 0 || c < 65 || c > 90 || letter + 1 !== t.length) return undefined
+  }
+  return new Date(year, month, day, hour, minute, second).getTime()
+}
+
+/**
+ * `2026-11-21T11:58:48` read by hand (exactly that layout), as `new Date(…)` reads it (NaN for an
+ * invalid date); undefined for any other text, which the regular expression then decides.
+ */
+export const scanIsoTime = (t: string): number | undefined => {
+  if (t.length !== 19 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 84) return undefined
+  if (t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined
+  const y = digitsAt(t, 0, 4, 4)
+  const mo = digitsAt(t, 5, 2, 2)
+  const d = digitsAt(t, 8, 2, 2)
+  const h = digitsAt(t, 11, 2, 2)
+  const mi = digitsAt(t, 14, 2, 2)
+  const s = digitsAt(t, 17, 2, 2)
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined
+  return new Date(y, mo - 1, d, h, mi, s).getTime()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,15 @@ import type { ConfigOptions } from "../../Config.js"
 import type { ElementObservation, JobRecord, Observation } from "../../Domain.js"
 import { signalOfStatus } from "../../internal/signals.js"
 import type { ObservedRow, StateOutcome } from "../Observed.js"
-import { exitCodeOf, groupRows, parseMonthNameTime, validDate, wholeNumber } from "../Observed.js"
+import {
+  cachedTimes,
+  exitCodeOf,
+  Grouping,
+  parseMonthNameTime,
+  scanMonthNameTime,
+  validDate,
+  wholeNumber
+} from "../Observed.js"
 import { parseMemory } from "../../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -71,6 +79,12 @@ export const exitOutcome = (exitReason: string | undefined, exitCode: number | u
 
 /** A field's text, undefined for LSF's empty values (`-`, ``, missing) and for anything but text or a number. */
 export const field = (v: unknown): string | undefined => {
+  // Hot path (every field of every record): text with nothing to trim is its own value, uncopied.
+  if (typeof v === "string" && v.length > 0) {
+    const first = v.charCodeAt(0)
+    const last = v.charCodeAt(v.length - 1)
+    if (first > 32 && first < 127 && last > 32 && last < 127) return v === "-" ? undefined : v
+  }
   // An object or list where a field's text belongs (wrong JSON) is no value.
   if (v === undefined || v === null || typeof v === "object") return undefined
   const t = String(v).trim()
@@ -82,7 +96,10 @@ export const field = (v: unknown): string | undefined => {
  * (`Feb  8 10:31:17 2026 L`), or `2024/01/05-10:00:00`. Undefined for `-` and anything else.
  */
 export const parseTime = (text: string | undefined): Date | undefined => {
-  const t = field(text)?.replace(/\s+[A-Z]$/, "")
+  const ascii = field(text)
+  const fast = ascii === undefined ? undefined : scanMonthNameTime(ascii, true)
+  if (fast !== undefined) return validDate(new Date(fast))
+  const t = ascii?.replace(/\s+[A-Z]$/, "")
   if (t === undefined) return undefined
   const named = parseMonthNameTime(t)
   if (named !== undefined) return named
@@ -97,10 +114,54 @@ export const parseTime = (text: string | undefined): Date | undefined => {
 /** Memory as bjobs prints it (`12 Mbytes`, `1.5 Gbytes`, `512 MB`): bytes, undefined for `-`/0. */
 export const parseLsfMemory = (text: string | undefined): number | undefined => {
   const t = field(text)
+  const fast = t === undefined ? undefined : scanMemory(t)
+  if (fast !== undefined) return fast > 0 && Number.isSafeInteger(fast) ? fast : undefined
   const m = t === undefined ? null : /^(\d+(?:\.\d+)?)\s*([KMGTP])(?:bytes|i?B)?$/i.exec(t)
   if (m === null) return undefined
   const parsed = parseMemory(`${m[1]}${m[2]}`)
   return Either.isRight(parsed) ? parsed.right : undefined
+}
+
+/** Power of 1024 of each unit letter bjobs prints, by its upper-case char code. */
+const unitPowers: ReadonlyArray<number | undefined> = Object.assign([], { 75: 1, 77: 2, 71: 3, 84: 4, 80: 5 })
+
+/**
+ * The commonest memory text, read by hand: whole digits, spaces, a unit letter, then `bytes`,
+ * `B`, `iB` or nothing (`512 Mbytes`, `3 GB`): its bytes as `parseMemory` counts them (rounded
+ * up), or undefined for anything else, which the regular expressions then decide. A plain loop:
+ * it runs for every record of every poll.
+ */
+const scanMemory = (t: string): number | undefined => {
+  let value = 0
+  let i = 0
+  for (; i < t.length && i < 16; i++) {
+    const c = t.charCodeAt(i)
+    if (c < 48 || c > 57) break
+    value = value * 10 + (c - 48)
+  }
+  if (i === 0 || i === 16) return undefined
+  while (t.charCodeAt(i) === 32) i++
+  const power = unitPowers[t.charCodeAt(i) & ~32]
+  if (power === undefined || !isLetterAt(t, i)) return undefined
+  if (!unitSuffixAt(t, i + 1)) return undefined
+  return Math.ceil(value * 1024 ** power)
+}
+
+/** Whether `t` from `at` is `bytes`, `B`, `iB` (any case) or nothing, compared in place. */
+const unitSuffixAt = (t: string, at: number): boolean => {
+  const rest = t.length - at
+  if (rest === 0) return true
+  if (rest === 1) return (t.charCodeAt(at) | 32) === 98
+  if (rest === 2) return (t.charCodeAt(at) | 32) === 105 && (t.charCodeAt(at + 1) | 32) === 98
+  if (rest !== 5) return false
+  // "bytes"
+  return (t.charCodeAt(at) | 32) === 98 && (t.charCodeAt(at + 1) | 32) === 121 && (t.charCodeAt(at + 2) | 32) === 116 &&
+    (t.charCodeAt(at + 3) | 32) === 101 && (t.charCodeAt(at + 4) | 32) === 115
+}
+
+const isLetterAt = (t: string, i: number): boolean => {
+  const c = t.charCodeAt(i)
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 }
 
 /** An exit code, undefined unless a whole number from 0 to 255. */
@@ -174,8 +235,8 @@ export interface LsfRow {
   readonly unreadable?: string | undefined
 }
 
-/** The records of a `bjobs -json` answer, or what is wrong with it. */
-export const parseRecords = (stdout: string): Either.Either<ReadonlyArray<Readonly<Record<string, unknown>>>, string> => {
+/** The RECORDS list of a `bjobs -json` answer as parsed, anything in it, or what is wrong with it. */
+const recordList = (stdout: string): Either.Either<ReadonlyArray<unknown>, string> => {
   const text = stdout.trim()
   if (text === "") return Either.right([])
   let data: unknown
@@ -186,44 +247,84 @@ export const parseRecords = (stdout: string): Either.Either<ReadonlyArray<Readon
   }
   const records = typeof data === "object" && data !== null ? (data as { RECORDS?: unknown }).RECORDS : undefined
   if (!Array.isArray(records)) return Either.left(`no RECORDS list in ${JSON.stringify(text.slice(0, 200))}`)
-  return Either.right(records.filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null))
+  return Either.right(records)
+}
+
+const isRecord = (r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null
+
+/** The records of a `bjobs -json` answer, or what is wrong with it. */
+export const parseRecords = (stdout: string): Either.Either<ReadonlyArray<Readonly<Record<string, unknown>>>, string> =>
+  Either.map(recordList(stdout), (records) => records.filter(isRecord))
+
+/** How a record's times and memory are read: as they are, or through one answer's caches. */
+interface Readers {
+  readonly submitTime: (text: string | undefined) => Date | undefined
+  readonly startTime: (text: string | undefined) => Date | undefined
+  readonly finishTime: (text: string | undefined) => Date | undefined
+  readonly memory: (text: string | undefined) => number | undefined
+}
+
+const plainReaders: Readers = { submitTime: parseTime, startTime: parseTime, finishTime: parseTime, memory: parseLsfMemory }
+
+/** A record's exit code: a number, undefined when it has none, or what is wrong with it. */
+const recordExitCode = (record: Readonly<Record<string, unknown>>): number | undefined | { readonly problem: string } => {
+  const text = field(record.EXIT_CODE)
+  if (text === undefined) return undefined
+  const exitCode = parseExitCode(text)
+  return exitCode ?? { problem: `unreadable EXIT_CODE ${JSON.stringify(text)} (a whole number from 0 to 255)` }
+}
+
+/** What a record's state means: EXIT's from its exit reason and code. */
+const outcomeOf = (record: Readonly<Record<string, unknown>>, stat: string, exitCode: number | undefined): StateOutcome =>
+  stat === "EXIT" ? exitOutcome(field(record.EXIT_REASON), exitCode) : stateTable[stat] ?? { status: "Unknown" }
+
+/** What a record says of its job or element, but whose it is. */
+const observationOf = (
+  record: Readonly<Record<string, unknown>>,
+  stat: string,
+  exitCode: number | undefined,
+  readers: Readers
+): Omit<ElementObservation, "index"> => {
+  const outcome = outcomeOf(record, stat, exitCode)
+  const started = outcome.status !== "Pending" && outcome.status !== "Unknown"
+  return {
+    status: outcome.status,
+    reason: outcome.reason,
+    // DONE with an empty exit code is a zero exit.
+    exitCode: stat === "DONE" ? exitCode ?? 0 : stat === "EXIT" ? exitCode : undefined,
+    execHost: started ? field(record.EXEC_HOST) : undefined,
+    maxMem: readers.memory(field(record.MAX_MEM)),
+    submitTime: readers.submitTime(field(record.SUBMIT_TIME)),
+    startTime: readers.startTime(field(record.START_TIME)),
+    finishTime: readers.finishTime(field(record.FINISH_TIME))
+  }
+}
+
+/** Why a record's id cannot be read. */
+const idProblem = (idText: string, name: string | undefined): string => {
+  const why = /^\d+/.test(idText) ? `: an element's index is a whole number up to ${maxArrayIndex}` : ""
+  return `unreadable job id ${JSON.stringify(idText)}${name === undefined ? "" : ` (name ${JSON.stringify(name)})`}${why}`
 }
 
 /** What one record says; undefined for a record to skip (an `ERROR` such as "Job <9> is not found"). */
-export const readRecord = (record: Readonly<Record<string, unknown>>): Either.Either<LsfRow | undefined, string> => {
+export const readRecord = (
+  record: Readonly<Record<string, unknown>>,
+  readers: Readers = plainReaders
+): Either.Either<LsfRow | undefined, string> => {
   if (field(record.ERROR) !== undefined) return Either.right(undefined)
   const idText = field(record.JOBID)
   if (idText === undefined) return Either.right(undefined)
   const name = field(record.JOB_NAME)
   const id = parseRecordId(idText, name)
-  if (id === undefined) {
-    const why = /^\d+/.test(idText) ? `: an element's index is a whole number up to ${maxArrayIndex}` : ""
-    return Either.left(`unreadable job id ${JSON.stringify(idText)}${name === undefined ? "" : ` (name ${JSON.stringify(name)})`}${why}`)
-  }
-  const stat = field(record.STAT) ?? ""
-  const exitCode = parseExitCode(field(record.EXIT_CODE))
-  if (exitCode === undefined && field(record.EXIT_CODE) !== undefined) {
-    return Either.left(`unreadable EXIT_CODE ${JSON.stringify(field(record.EXIT_CODE))} (a whole number from 0 to 255)`)
-  }
-  let outcome: StateOutcome = stateTable[stat] ?? { status: "Unknown" }
-  if (stat === "EXIT") outcome = exitOutcome(field(record.EXIT_REASON), exitCode)
-  const started = outcome.status !== "Pending" && outcome.status !== "Unknown"
-  return Either.right({
-    id,
-    name: baseName(name),
-    obs: {
-      status: outcome.status,
-      reason: outcome.reason,
-      // DONE with an empty exit code is a zero exit.
-      exitCode: stat === "DONE" ? exitCode ?? 0 : stat === "EXIT" ? exitCode : undefined,
-      execHost: started ? field(record.EXEC_HOST) : undefined,
-      maxMem: parseLsfMemory(field(record.MAX_MEM)),
-      submitTime: parseTime(field(record.SUBMIT_TIME)),
-      startTime: parseTime(field(record.START_TIME)),
-      finishTime: parseTime(field(record.FINISH_TIME))
-    }
-  })
+  if (id === undefined) return Either.left(idProblem(idText, name))
+  const exitCode = recordExitCode(record)
+  if (typeof exitCode === "object") return Either.left(exitCode.problem)
+  return Either.right({ id, name: baseName(name), obs: observationOf(record, field(record.STAT) ?? "", exitCode, readers) })
 }
+
+/** The job a record that cannot be read is about: its id's leading digits. */
+const leadingJobId = (record: Readonly<Record<string, unknown>>): string | undefined =>
+  /^\s*(\d+)/.exec(field(record.JOBID) ?? "")?.[1]
 
 export const parseRows = (stdout: string): Either.Either<ReadonlyArray<LsfRow>, string> =>
   Either.flatMap(parseRecords(stdout), (records) => {
@@ -235,7 +336,7 @@ export const parseRows = (stdout: string): Either.Either<ReadonlyArray<LsfRow>, 
         continue
       }
       // A record about a job that cannot be read leaves that job unread; one naming no job, the answer.
-      const jobId = /^\s*(\d+)/.exec(field(record.JOBID) ?? "")?.[1]
+      const jobId = leadingJobId(record)
       if (jobId === undefined) return Either.left(row.left)
       rows.push({ id: { jobId }, name: "", obs: { status: "Unknown" }, unreadable: row.left })
     }
@@ -251,14 +352,87 @@ export const observed = (row: LsfRow): ObservedRow & { readonly name: string } =
   unreadable: row.unreadable
 })
 
+/** Whether `text` is a job id of digits alone (`/^\d+$/`). */
+const isDigits = (text: string): boolean => {
+  // A plain loop: this runs for every record of every poll.
+  if (text.length === 0) return false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+/**
+ * Reads one record into `group` (as `parseRows` then `groupRows` would): a plain job's observation
+ * is built once, in its final shape; times and memory go through this answer's caches. Returns
+ * what makes the whole answer unreadable (a record that cannot be read and names no job).
+ */
+const readInto = (record: Readonly<Record<string, unknown>>, group: Grouping, readers: Readers): string | undefined => {
+  if (field(record.ERROR) !== undefined) return undefined
+  const idText = field(record.JOBID)
+  if (idText === undefined) return undefined
+  const name = field(record.JOB_NAME)
+  // A job's own record: digits, and no element's `[index]` at the end of its name.
+  const plain = isDigits(idText) && (name === undefined || name.charCodeAt(name.length - 1) !== 93)
+  const id = plain ? undefined : parseRecordId(idText, name)
+  const exitCode = plain || id !== undefined ? recordExitCode(record) : undefined
+  if ((!plain && id === undefined) || typeof exitCode === "object") {
+    const problem = typeof exitCode === "object" ? exitCode.problem : idProblem(idText, name)
+    const jobId = leadingJobId(record)
+    if (jobId === undefined) return problem
+    group.unreadable(jobId, "", problem)
+    return undefined
+  }
+  const stat = field(record.STAT) ?? ""
+  if (id !== undefined) {
+    const obs = observationOf(record, stat, exitCode, readers)
+    const base = baseName(name)
+    if (id.index === undefined) group.plain(base === "" ? { jobId: id.jobId, ...obs } : { jobId: id.jobId, ...obs, name: base })
+    else group.elements(id.jobId, id.index, base, obs)
+    return undefined
+  }
+  // The hot path: a plain job's observation, in the shape `groupRows` gives it.
+  const outcome = outcomeOf(record, stat, exitCode)
+  const started = outcome.status !== "Pending" && outcome.status !== "Unknown"
+  const status = outcome.status
+  const reason = outcome.reason
+  const code = stat === "DONE" ? exitCode ?? 0 : stat === "EXIT" ? exitCode : undefined
+  const execHost = started ? field(record.EXEC_HOST) : undefined
+  const maxMem = readers.memory(field(record.MAX_MEM))
+  const submitTime = readers.submitTime(field(record.SUBMIT_TIME))
+  const startTime = readers.startTime(field(record.START_TIME))
+  const finishTime = readers.finishTime(field(record.FINISH_TIME))
+  group.plain(
+    name === undefined
+      ? { jobId: idText, status, reason, exitCode: code, execHost, maxMem, submitTime, startTime, finishTime }
+      : { jobId: idText, status, reason, exitCode: code, execHost, maxMem, submitTime, startTime, finishTime, name }
+  )
+  return undefined
+}
+
 /**
  * One observation per job: elements grouped under their array's id (a record of the array itself
- * is dropped, its status comes from its elements); plain jobs pass through.
+ * is dropped, its status comes from its elements); plain jobs pass through. Read in one pass, each
+ * plain job's observation built once; times and memory texts repeated in the answer (jobs
+ * submitted together share their submit time) are read once.
  */
-const collect = (rows: ReadonlyArray<LsfRow>): ReadonlyArray<Observation> => groupRows(rows.map(observed))
-
 export const parseStatus = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> =>
-  Either.map(parseRows(stdout), collect)
+  Either.flatMap(recordList(stdout), (records) => {
+    const readers: Readers = {
+      submitTime: cachedTimes(parseTime),
+      startTime: cachedTimes(parseTime),
+      finishTime: cachedTimes(parseTime),
+      memory: parseLsfMemory
+    }
+    const group = new Grouping()
+    for (const record of records) {
+      if (!isRecord(record)) continue
+      const problem = readInto(record, group, readers)
+      if (problem !== undefined) return Either.left(problem)
+    }
+    return Either.right(group.done())
+  })
 
 /**
  * bjobs exits non-zero when any id it was given is unknown ("Job <200> is not found"), yet still

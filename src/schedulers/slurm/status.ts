@@ -6,7 +6,7 @@ import { Either } from "effect"
 import type { Invocation } from "../../Scheduler.js"
 import type { ElementObservation, JobRecord, Observation } from "../../Domain.js"
 import type { ObservedRow, StateOutcome } from "../Observed.js"
-import { exitCodeOf, expandRanges, groupRows, validDate } from "../Observed.js"
+import { cachedTimes, exitCodeOf, expandRanges, groupRows, Grouping, scanIsoTime, validDate } from "../Observed.js"
 import { parseMemory } from "../../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -99,6 +99,8 @@ export const parseExitCode = (text: string): { readonly rc: number; readonly sig
 
 /** A Slurm time (`2026-11-21T11:58:48`, local), or undefined for `Unknown`, `None`, `N/A`. */
 export const parseTime = (text: string | undefined): Date | undefined => {
+  const fast = text === undefined ? undefined : scanIsoTime(text)
+  if (fast !== undefined) return validDate(new Date(fast))
   const m = text === undefined ? null : /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)$/.exec(text.trim())
   if (m === null) return undefined
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
@@ -207,16 +209,34 @@ export const unreadableRow = (jobId: string, problem: string): IdRow => ({
  * started, even ended, since; their own rows (`26_3 RUNNING`) say where they are.
  */
 const withoutStaleRanges = (rows: ReadonlyArray<IdRow>): ReadonlyArray<IdRow> => {
-  const named = new Set<string>()
-  for (const { id } of rows) if (id._tag === "Elements" && id.indices.length === 1) named.add(`${id.jobId}_${id.indices[0]}`)
+  const named = namedElements(rows)
   return rows.flatMap((row): ReadonlyArray<IdRow> => {
-    const id = row.id
-    if (id._tag !== "Elements" || id.indices.length === 1) return [row]
-    const indices = id.indices.filter((i) => !named.has(`${id.jobId}_${i}`))
-    if (indices.length === id.indices.length) return [row]
-    return indices.length === 0 ? [] : [{ ...row, id: { ...id, indices } }]
+    const narrowed = narrowedRow(row, named)
+    return narrowed === undefined ? [] : [narrowed]
   })
 }
+
+/** `${jobId}_${index}` of each row about one element. */
+const namedElements = (rows: ReadonlyArray<Observation | IdRow>): ReadonlySet<string> => {
+  const named = new Set<string>()
+  for (const row of rows) {
+    if (!isIdRow(row)) continue
+    const id = row.id
+    if (id._tag === "Elements" && id.indices.length === 1) named.add(`${id.jobId}_${id.indices[0]}`)
+  }
+  return named
+}
+
+/** A row of several elements narrowed to those no row in `named` names (undefined: none left). */
+const narrowedRow = (row: IdRow, named: ReadonlySet<string>): IdRow | undefined => {
+  const id = row.id
+  if (id._tag !== "Elements" || id.indices.length === 1) return row
+  const indices = id.indices.filter((i) => !named.has(`${id.jobId}_${i}`))
+  if (indices.length === id.indices.length) return row
+  return indices.length === 0 ? undefined : { ...row, id: { ...id, indices } }
+}
+
+const isIdRow = (entry: Observation | IdRow): entry is IdRow => (entry as Partial<IdRow>).id !== undefined
 
 /**
  * Groups per-element observations under their array's id; plain jobs pass through. A range row
@@ -310,8 +330,102 @@ export const parseSqueueRows = (stdout: string): Either.Either<ReadonlyArray<IdR
   return Either.right(rows)
 }
 
-export const parseStatus = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> =>
-  Either.map(parseSqueueRows(stdout), collect)
+/** Whether `text` is a job id of digits alone (`/^\d+$/`). A plain loop: it runs for every line. */
+const isDigits = (text: string): boolean => {
+  if (text.length === 0) return false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+/**
+ * One squeue line as `readSqueueLine` reads it, but a plain job's line straight into its
+ * observation, in the shape `collect` gives it (`name` last when the line gives one); any other
+ * line as its row. Only the fields used are cut out of the line.
+ */
+const readSqueueLineFast = (
+  line: string,
+  submitTimeOf: (text: string | undefined) => Date | undefined,
+  startTimeOf: (text: string | undefined) => Date | undefined
+): Either.Either<Observation | IdRow, string> => {
+  const p1 = line.indexOf("|")
+  const p2 = p1 < 0 ? -1 : line.indexOf("|", p1 + 1)
+  const p3 = p2 < 0 ? -1 : line.indexOf("|", p2 + 1)
+  const p4 = p3 < 0 ? -1 : line.indexOf("|", p3 + 1)
+  const p5 = p4 < 0 ? -1 : line.indexOf("|", p4 + 1)
+  const p6 = p5 < 0 ? -1 : line.indexOf("|", p5 + 1)
+  if (p6 < 0) return readSqueueLine(line)
+  const idText = line.slice(0, p1)
+  const plain = isDigits(idText)
+  const id = plain ? undefined : readJobId(idText)
+  if (id !== undefined && Either.isLeft(id)) return Either.left(`${id.left} in ${JSON.stringify(line)}`)
+  const stateText = line.slice(p1 + 1, p2)
+  const outcome = Object.hasOwn(stateTable, stateText) ? stateTable[stateText] : mapState(stateText)
+  if (outcome === undefined) return Either.left(`unknown job state ${JSON.stringify(stateText)}`)
+  const started = outcome.status !== "Pending"
+  const status = outcome.status
+  const reason = outcome.reason
+  const execHost = started ? host(line.slice(p3 + 1, p4)) : undefined
+  const submitTime = submitTimeOf(line.slice(p4 + 1, p5))
+  // For a pending job %S is when Slurm expects to start it, not a start.
+  const startTime = started ? startTimeOf(line.slice(p5 + 1, p6)) : undefined
+  const name = line.slice(p6 + 1)
+  if (id !== undefined) return Either.right({ id: id.right, name, obs: { status, reason, execHost, submitTime, startTime } })
+  return Either.right(
+    name === ""
+      ? { jobId: idText, status, reason, execHost, submitTime, startTime }
+      : { jobId: idText, status, reason, execHost, submitTime, startTime, name }
+  )
+}
+
+/** A row as `collect` hands it to the shared grouping. */
+const addRow = (group: Grouping, { id, name, obs, unreadable }: IdRow): void => {
+  if (unreadable !== undefined) group.unreadable(id.jobId, name, unreadable)
+  else if (id._tag === "Elements") group.elements(id.jobId, id.indices, name, obs)
+  else group.plain(name !== undefined && name !== "" ? { jobId: id.jobId, ...obs, name } : { jobId: id.jobId, ...obs })
+}
+
+/**
+ * One observation per job, as `collect(parseSqueueRows(…))` gives them: read in one pass, each
+ * plain job's observation built once, each time text read once. Rows of several elements (pending
+ * ranges) are narrowed as `collect` narrows them, once every line is read.
+ */
+export const parseStatus = (stdout: string): Either.Either<ReadonlyArray<Observation>, string> => {
+  const submitTimeOf = cachedTimes(parseTime)
+  const startTimeOf = cachedTimes(parseTime)
+  const entries: Array<Observation | IdRow> = []
+  let ranges = false
+  for (let from = 0; from < stdout.length;) {
+    const newline = stdout.indexOf("\n", from)
+    const to = newline < 0 ? stdout.length : newline
+    const line = stdout.slice(from, to)
+    from = to + 1
+    const c = line.charCodeAt(0)
+    if (line.length === 0 || (!(c > 32 && c < 127) && line.trim().length === 0)) continue
+    const entry = readSqueueLineFast(line, submitTimeOf, startTimeOf)
+    if (Either.isLeft(entry)) {
+      const jobId = leadingJobId(line)
+      if (jobId === undefined) return Either.left(entry.left)
+      entries.push(unreadableRow(jobId, entry.left))
+      continue
+    }
+    const row = entry.right
+    if (isIdRow(row) && row.id._tag === "Elements" && row.id.indices.length !== 1) ranges = true
+    entries.push(row)
+  }
+  const group = new Grouping()
+  const named = ranges ? namedElements(entries) : undefined
+  for (const entry of entries) {
+    if (!isIdRow(entry)) group.plain(entry)
+    else {
+      const row = named === undefined ? entry : narrowedRow(entry, named)
+      if (row !== undefined) addRow(group, row)
+    }
+  }
+  return Either.right(group.done())
+}
 
 /**
  * squeue given only ids that have left the controller fails with "Invalid job id specified";
