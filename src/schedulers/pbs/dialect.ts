@@ -23,6 +23,9 @@ export const makeDialect = (flavor: Flavor, owner?: string): Dialect => ({
   status: status(flavor),
   parseStatus: parseStatus(flavor),
   statusUsableOnFailure: statusUsableOnFailure(flavor),
+  // No `statusByUser`: qstat's `-u` does not combine with `-f` (pro or TORQUE), which is what
+  // carries the exit status, and `qstat -f -x` without ids lists every user's jobs with the
+  // server's whole history. Past the command-line limit the ids are split instead.
   // An empty queue is an empty answer with exit 0: no `noJobs` needed.
   list: { command: listCommand(flavor), parse: parseListing(flavor, owner) },
   token: { args: tokenArgs, command: tokenCommand(flavor), parse: parseTokens },
