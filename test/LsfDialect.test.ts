@@ -385,6 +385,10 @@ describe("status parsing (seeds §6 item 5)", () => {
       expect(one(bjobs([{ JOBID: "1", STAT: stat, EXIT_CODE: "-" }])).status).toBe(stateTable[stat]!.status)
     }
     expect(one(bjobs([{ JOBID: "1", STAT: "NEWSTATE" }])).status).toBe("Unknown")
+    // A state that names an Object member is as unknown as any other.
+    for (const STAT of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+      expect(one(bjobs([{ JOBID: "1", STAT }])).status).toBe("Unknown")
+    }
   })
 
   it("reads why an EXIT job ended from its exit reason", () => {

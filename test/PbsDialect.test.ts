@@ -377,6 +377,9 @@ describe("status", () => {
     expect(pro("S")).toMatchObject({ status: "Running" })
     expect(pro("U")).toMatchObject({ status: "Running" })
     expect(pro("M")).toMatchObject({ status: "Unknown" })
+    // A state that names an Object member is as unknown as any other.
+    expect(pro("toString")).toMatchObject({ status: "Unknown" })
+    expect(pro("constructor")).toMatchObject({ status: "Unknown" })
     expect(pro("F", { Exit_status: -29, stime: "Fri Nov 11 17:57:05 2016" })).toMatchObject({ status: "Failed", reason: { _tag: "Timeout" } })
     expect(pro("F", { Exit_status: 265 })).toMatchObject({ status: "Failed", reason: { _tag: "Signalled", signal: "SIGKILL" } })
     const torque = (state: string, extra = "") =>

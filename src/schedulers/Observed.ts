@@ -25,6 +25,13 @@ export interface ObservedRow {
   readonly unreadable?: string | undefined
 }
 
+/**
+ * A scheduler's state text looked up in its state table: only the table's own entries count, so a
+ * state that happens to name an Object member (`toString`, `constructor`) is unknown like any other.
+ */
+export const stateIn = (table: Readonly<Record<string, StateOutcome>>, state: string): StateOutcome | undefined =>
+  Object.hasOwn(table, state) ? table[state] : undefined
+
 /** A row naming job `jobId` whose `problem` makes it unreadable. */
 export const unreadableRow = (jobId: string, problem: string): ObservedRow => ({
   jobId,

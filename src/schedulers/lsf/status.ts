@@ -14,6 +14,7 @@ import {
   Grouping,
   parseMonthNameTime,
   scanMonthNameTime,
+  stateIn,
   validDate,
   wholeNumber
 } from "../Observed.js"
@@ -276,7 +277,7 @@ const recordExitCode = (record: Readonly<Record<string, unknown>>): number | und
 
 /** What a record's state means: EXIT's from its exit reason and code. */
 const outcomeOf = (record: Readonly<Record<string, unknown>>, stat: string, exitCode: number | undefined): StateOutcome =>
-  stat === "EXIT" ? exitOutcome(field(record.EXIT_REASON), exitCode) : stateTable[stat] ?? { status: "Unknown" }
+  stat === "EXIT" ? exitOutcome(field(record.EXIT_REASON), exitCode) : stateIn(stateTable, stat) ?? { status: "Unknown" }
 
 /** What a record says of its job or element, but whose it is. */
 const observationOf = (

@@ -8,7 +8,7 @@ import type { BatchListing, Invocation } from "../../Scheduler.js"
 import type { ElementObservation, JobRecord, Observation } from "../../Domain.js"
 import { signalName, signalOfStatus } from "../../internal/signals.js"
 import type { ObservedRow, StateOutcome } from "../Observed.js"
-import { groupRows, listingFrom, parseMonthNameTime, validDate, wholeNumber } from "../Observed.js"
+import { groupRows, listingFrom, parseMonthNameTime, stateIn, validDate, wholeNumber } from "../Observed.js"
 import type { Flavor } from "./syntax.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ export const readJob = (
   const started = startTime !== undefined || execHost !== undefined
   const finished = isFinishedState(state, flavor)
   const outcome: StateOutcome = !finished
-    ? stateTable[state] ?? { status: "Unknown" }
+    ? stateIn(stateTable, state) ?? { status: "Unknown" }
     : !parsed.parent && killedAtWalltime(flavor, exitStatus, attrs)
     ? { status: "Failed", reason: { _tag: "Timeout" } }
     : parsed.parent
