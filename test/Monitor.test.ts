@@ -4,7 +4,7 @@
  */
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Chunk, Context, Deferred, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
+import { Chunk, Clock, Context, Deferred, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { JobEvent, JobRecord } from "../src/Domain.js"
@@ -222,6 +222,29 @@ describe("polling", () => {
         yield* Effect.yieldNow()
         expect(yield* Ref.get(fired)).toEqual(["Vanished"])
       }), { zombie_timeout_minutes: 1 }))
+
+  it.effect("counts the zombie timeout from a job's last sighting, though a report that changes nothing leaves its record as it is", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const store = yield* JobStore
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "R|")
+        // Seen Running on every poll for 20 minutes: its record's lastSeen is refreshed only
+        // now and then, a tenth of the zombie timeout apart at most.
+        yield* Effect.forEach(Array.from({ length: 125 }), () => TestClock.adjust("10 seconds"))
+        const lastSighting = new Date(yield* Clock.currentTimeMillis)
+        const written = Option.getOrThrow(yield* store.get(job)).lastSeen.getTime()
+        expect(lastSighting.getTime() - written).toBeGreaterThan(0)
+        expect(lastSighting.getTime() - written).toBeLessThanOrEqual(60_000)
+        yield* toy.forget(job.jobId)
+        // Ten minutes after the last sighting, not after the record's lastSeen.
+        yield* Effect.forEach(Array.from({ length: 60 }), () => TestClock.adjust("10 seconds"))
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Running"))
+        yield* TestClock.adjust("10 seconds")
+        const record = Option.getOrThrow(yield* store.get(job))
+        expect(record.reason).toEqual({ _tag: "Vanished", lastSeen: lastSighting })
+      }), { zombie_timeout_minutes: 10 }))
 
   it.effect("never turns a job into a zombie while polls fail", () =>
     withToy((toy) =>

@@ -50,6 +50,12 @@ export interface MonitorState {
   readonly jobs: HashMap.HashMap<string, JobEntry>
   /** Start-up announcements for the first event stream. */
   readonly backlog: ReadonlyArray<JobEvent>
+  /**
+   * When each active job was last reported (ms), for the zombie timeout: a report that changes
+   * nothing leaves the job's record as it is, `lastSeen` too, so the exact sighting is kept here.
+   * Rebuilt by each tick that polled (`sighted`): only the jobs that tick asked about.
+   */
+  readonly sightings: ReadonlyMap<string, number>
 }
 
 const blank: JobEntry = {
@@ -65,7 +71,7 @@ const blank: JobEntry = {
   warnedHeld: false
 }
 
-export const empty: MonitorState = { jobs: HashMap.empty(), backlog: [] }
+export const empty: MonitorState = { jobs: HashMap.empty(), backlog: [], sightings: new Map() }
 
 /** A job's entry, blank when the state holds none. */
 export const entry = (state: MonitorState, jobId: string): JobEntry =>
@@ -377,6 +383,30 @@ export const purgeDue = (
   let s = state
   for (const [id] of due) s = update(s, id, (e) => ({ ...e, endedAt: undefined, owned: false }))
   return [due.map(([id]) => id), s]
+}
+
+/**
+ * A poll answered at `atMillis` for the jobs `polled`: those in `seen` were sighted then, the
+ * others keep their last sighting. Jobs not polled are dropped (ended, or no longer tracked).
+ */
+export const sighted = (
+  state: MonitorState,
+  polled: ReadonlyArray<{ readonly jobId: string }>,
+  seen: ReadonlyMap<string, unknown>,
+  atMillis: number
+): MonitorState => {
+  const previous = state.sightings
+  const sightings = new Map<string, number>()
+  // A plain loop: it runs over every active job on every tick.
+  for (let i = 0; i < polled.length; i++) {
+    const id = polled[i]!.jobId
+    if (seen.has(id)) sightings.set(id, atMillis)
+    else {
+      const last = previous.get(id)
+      if (last !== undefined) sightings.set(id, last)
+    }
+  }
+  return { ...state, sightings }
 }
 
 /** The gate warned about these jobs; those it gave up need no warning any more. */
