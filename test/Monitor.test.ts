@@ -4,13 +4,14 @@
  */
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Chunk, Clock, Context, Deferred, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
+import { Chunk, Clock, Context, Deferred, Effect, Fiber, Layer, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { JobEvent, JobRecord } from "../src/Domain.js"
 import type { AwaitTimeout, JobNotFound, StoreError } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
-import { JobStore } from "../src/JobStore.js"
+import { JobStore, makeMemory } from "../src/JobStore.js"
+import { ClusterConfig } from "../src/Config.js"
 import { Monitor } from "../src/Monitor.js"
 import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
@@ -245,6 +246,45 @@ describe("polling", () => {
         const record = Option.getOrThrow(yield* store.get(job))
         expect(record.reason).toEqual({ _tag: "Vanished", lastSeen: lastSighting })
       }), { zombie_timeout_minutes: 10 }))
+
+  it.effect("records the delivery of every end one tick found in one store write", () =>
+    Effect.gen(function*() {
+      const toy = yield* toyScheduler
+      const marks = yield* Ref.make<Array<ReadonlyArray<string>>>([])
+      const fired = yield* Ref.make<Array<string>>([])
+      const counting = Layer.effect(
+        JobStore,
+        Effect.map(makeMemory, (store) => ({
+          ...store,
+          markDelivered: (keys: ReadonlyArray<{ readonly jobId: string }>) =>
+            Ref.update(marks, (xs) => [...xs, keys.map((k) => k.jobId)])
+        }))
+      )
+      yield* Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const jobs = yield* Effect.forEach(["a", "b", "c"], (name) => executor.submit({ name, command: "true" }))
+        for (const j of jobs) {
+          yield* toy.set(j.jobId, "R|")
+          yield* monitor.onExit(j, (r) => Ref.update(fired, (xs) => [...xs, r.jobId]))
+        }
+        yield* TestClock.adjust("10 seconds")
+        for (const j of jobs) yield* toy.set(j.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        yield* Effect.forEach(jobs, (j) => monitor.await(j))
+        yield* Effect.yieldNow()
+        expect(yield* Ref.get(marks)).toEqual([jobs.map((j) => j.jobId)])
+        expect([...(yield* Ref.get(fired))].sort()).toEqual(jobs.map((j) => j.jobId).sort())
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(ClusterApi.compose({
+          config: ClusterConfig.layerTest({ poll_interval: 10, log_directory: tempDir() }),
+          runner: TestCommandRunner.layer({ rules: toy.rules, spawnRules: [] }),
+          executor: toyExecutorLayer,
+          store: counting
+        }))
+      )
+    }))
 
   it.effect("never turns a job into a zombie while polls fail", () =>
     withToy((toy) =>

@@ -128,7 +128,7 @@ const apply = (
     const seen = yield* readable(ctx, observations, new Set(active.map((r) => r.jobId)), at)
     // A job about to end Done is first checked against its spec (expected outputs, log errors).
     const withObservation = yield* observedWithChecks(active, seen, at, options).pipe(Effect.provide(ctx.platform))
-    const sightings = (yield* SynchronizedRef.get(ctx.state)).sightings
+    const state0 = yield* SynchronizedRef.get(ctx.state)
     const atMillis = at.getTime()
     const changes = yield* store.modify(polledJobs, (current) => {
       const o = seen.get(current.jobId)
@@ -142,7 +142,7 @@ const apply = (
           ? next
           : { ...current, lastSeen: at }
       }
-      const sighted = sightings.get(current.jobId)
+      const sighted = State.sighting(state0, current.jobId)
       return isZombie(current, at, zombieMillis, sighted) ? vanish(current, at, sighted) : current
     })
     yield* SynchronizedRef.update(ctx.state, (s) => State.sighted(s, active, seen, atMillis))
