@@ -60,9 +60,12 @@ export const eventsOf = (change: JobChange, at: Date): Array<JobEvent> => {
   const { after, before } = change
   if (before === undefined) return [{ _tag: "JobSubmitted", record: after, at }]
   const out: Array<JobEvent> = []
-  const previous = new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
-  for (const e of after.elements ?? []) {
-    const from = previous.get(e.index)
+  // A plain job (no elements) skips the elements' comparison: this runs for every change.
+  const previous = after.elements === undefined || after.elements.length === 0 || after.elements === before.elements
+    ? undefined
+    : new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
+  for (const e of previous === undefined ? [] : after.elements ?? []) {
+    const from = previous?.get(e.index)
     if (from !== e.status) {
       out.push({
         _tag: "ArrayElementChanged",
