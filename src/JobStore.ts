@@ -166,7 +166,6 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   // A job's transitions: its submission alone (one entry, shared by the jobs one insert wrote
   // with the same status), or the list once it has changed.
   const history = new Map<string, TransitionEntry | Array<TransitionEntry>>()
-  const activeIds = new Set<string>()
   const changes = yield* PubSub.unbounded<JobChange>()
   // In one process, a submission's owner is the fiber that submits: once that fiber has ended
   // without settling it (interrupted, or failed to record the job), the submission is orphaned.
@@ -174,11 +173,9 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   // Writes and their publication happen under one permit, so subscribers see changes in write order.
   const lock = yield* Effect.makeSemaphore(1)
 
-  const put = (record: JobRecord) => {
-    const key = keyString(record)
+  // Keyed by one string per job, shared by `records` and `history`.
+  const put = (record: JobRecord, key = keyString(record)) => {
     records.set(key, record)
-    if (isTerminal(record)) activeIds.delete(key)
-    else activeIds.add(key)
   }
 
   const note = (change: JobChange, at: Date) => {
@@ -204,8 +201,8 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         const submitted = new Map<JobStatus, TransitionEntry>()
         for (const given of batch) {
           const record = compact(given)
-          put(record)
           const key = keyString(record)
+          put(record, key)
           if (record.reason === undefined) {
             let entry = submitted.get(record.status)
             if (entry === undefined) {
@@ -225,8 +222,8 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const modify = (keys: ReadonlyArray<JobKey>, f: (current: JobRecord) => JobRecord) =>
     lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const { changes: out, updated } = applyModify(keys, records, f)
-        for (const record of updated) put(record)
+        // applyModify writes the new records into `records` itself.
+        const { changes: out } = applyModify(keys, records, f)
         const at = new Date(ms) // one write, one time: shared by its transitions
         for (const change of out) note(change, at)
         return out.length === 0 ? Effect.succeed(out) : PubSub.publishAll(changes, out).pipe(Effect.as(out))
@@ -243,12 +240,10 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         const all = Array.from(records.values()).filter(keep)
         return filter?.limit === undefined || all.length <= filter.limit ? all : all.slice(all.length - filter.limit)
       }),
+    // A scan: only a cancel asks, and a set of active ids would cost every tracked job its bytes.
     active: Effect.sync(() => {
       const out: Array<JobRecord> = []
-      for (const id of activeIds) {
-        const r = records.get(id)
-        if (r !== undefined) out.push(r)
-      }
+      for (const r of records.values()) if (!isTerminal(r)) out.push(r)
       return out
     }),
     transitions: (key) =>
@@ -263,7 +258,6 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           const k = keyString(key)
           records.delete(k)
           history.delete(k)
-          activeIds.delete(k)
         }
       })),
     restore: (jobs) =>
