@@ -141,12 +141,31 @@ export class JobStore extends Context.Tag("cluster-api/JobStore")<JobStore, JobS
   }
 }
 
+/** The metadata of every record inserted with none: one object, not one per job. */
+const noMetadata: JobRecord["metadata"] = {}
+
+/**
+ * A record as the in-memory store keeps it: empty metadata shared, and a `lastSeen` equal to its
+ * `submitTime` the same Date (the bytes of each tracked job count when 100,000 are).
+ */
+const compact = (r: JobRecord): JobRecord => {
+  const sameDate = r.submitTime !== undefined && r.lastSeen !== r.submitTime &&
+    r.lastSeen.getTime() === r.submitTime.getTime()
+  const emptyMetadata = r.metadata !== noMetadata && Object.keys(r.metadata).length === 0
+  if (!sameDate && !emptyMetadata) return r
+  const out: { -readonly [K in keyof JobRecord]: JobRecord[K] } = { ...r }
+  if (sameDate) out.lastSeen = r.submitTime!
+  if (emptyMetadata) out.metadata = noMetadata
+  return out
+}
+
 /** Records held in memory. Terminal jobs stay until removed (the Monitor purges them). */
 export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   // By keyString: executor and id.
   const records = new Map<string, JobRecord>()
-  const history = new Map<string, Array<TransitionEntry>>()
-  const activeIds = new Set<string>()
+  // A job's transitions: its submission alone (one entry, shared by the jobs one insert wrote
+  // with the same status), or the list once it has changed.
+  const history = new Map<string, TransitionEntry | Array<TransitionEntry>>()
   const changes = yield* PubSub.unbounded<JobChange>()
   // In one process, a submission's owner is the fiber that submits: once that fiber has ended
   // without settling it (interrupted, or failed to record the job), the submission is orphaned.
@@ -154,11 +173,9 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   // Writes and their publication happen under one permit, so subscribers see changes in write order.
   const lock = yield* Effect.makeSemaphore(1)
 
-  const put = (record: JobRecord) => {
-    const key = keyString(record)
+  // Keyed by one string per job, shared by `records` and `history`.
+  const put = (record: JobRecord, key = keyString(record)) => {
     records.set(key, record)
-    if (isTerminal(record)) activeIds.delete(key)
-    else activeIds.add(key)
   }
 
   const note = (change: JobChange, at: Date) => {
@@ -170,20 +187,33 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
       reason: change.after.reason
     }
     const key = keyString(change.after)
-    const list = change.before === undefined ? undefined : history.get(key)
-    if (list === undefined) history.set(key, [entry])
-    else list.push(entry)
+    const known = change.before === undefined ? undefined : history.get(key)
+    if (known === undefined) history.set(key, [entry])
+    else if (Array.isArray(known)) known.push(entry)
+    else history.set(key, [known, entry])
   }
 
   const insert = (batch: ReadonlyArray<JobRecord>) =>
     lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
         const out: Array<JobChange> = []
-        for (const record of batch) {
-          put(record)
-          const change = { before: undefined, after: record }
-          note(change, new Date(ms))
-          out.push(change)
+        const at = new Date(ms) // one write, one time: shared by its transitions
+        const submitted = new Map<JobStatus, TransitionEntry>()
+        for (const given of batch) {
+          const record = compact(given)
+          const key = keyString(record)
+          put(record, key)
+          if (record.reason === undefined) {
+            let entry = submitted.get(record.status)
+            if (entry === undefined) {
+              entry = { at, from: undefined, to: record.status, reason: undefined }
+              submitted.set(record.status, entry)
+            }
+            history.set(key, entry)
+          } else {
+            history.set(key, [{ at, from: undefined, to: record.status, reason: record.reason }])
+          }
+          out.push({ before: undefined, after: record })
         }
         return PubSub.publishAll(changes, out)
       })
@@ -192,9 +222,10 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
   const modify = (keys: ReadonlyArray<JobKey>, f: (current: JobRecord) => JobRecord) =>
     lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-        const { changes: out, updated } = applyModify(keys, records, f)
-        for (const record of updated) put(record)
-        for (const change of out) note(change, new Date(ms))
+        // applyModify writes the new records into `records` itself.
+        const { changes: out } = applyModify(keys, records, f)
+        const at = new Date(ms) // one write, one time: shared by its transitions
+        for (const change of out) note(change, at)
         return out.length === 0 ? Effect.succeed(out) : PubSub.publishAll(changes, out).pipe(Effect.as(out))
       })
     )
@@ -209,15 +240,17 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
         const all = Array.from(records.values()).filter(keep)
         return filter?.limit === undefined || all.length <= filter.limit ? all : all.slice(all.length - filter.limit)
       }),
+    // A scan: only a cancel asks, and a set of active ids would cost every tracked job its bytes.
     active: Effect.sync(() => {
       const out: Array<JobRecord> = []
-      for (const id of activeIds) {
-        const r = records.get(id)
-        if (r !== undefined) out.push(r)
-      }
+      for (const r of records.values()) if (!isTerminal(r)) out.push(r)
       return out
     }),
-    transitions: (key) => Effect.sync(() => history.get(keyString(key))?.slice() ?? []),
+    transitions: (key) =>
+      Effect.sync(() => {
+        const known = history.get(keyString(key))
+        return known === undefined ? [] : Array.isArray(known) ? known.slice() : [known]
+      }),
     modify,
     remove: (keys) =>
       lock.withPermits(1)(Effect.sync(() => {
@@ -225,7 +258,6 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
           const k = keyString(key)
           records.delete(k)
           history.delete(k)
-          activeIds.delete(k)
         }
       })),
     restore: (jobs) =>

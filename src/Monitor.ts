@@ -41,6 +41,7 @@
 import { FileSystem, Path } from "@effect/platform"
 import type { Scope } from "effect"
 import {
+  Chunk,
   Clock,
   Context,
   Deferred,
@@ -261,10 +262,14 @@ export const makeWith = (monitorOptions: MonitorOptions) =>
 
     const started = yield* Startup.start(ctx, monitorOptions.adopt ?? "all", tick, now)
 
-    // Subscribe before anything else can be written, then follow the feed for the layer's life.
+    // Subscribe before anything else can be written, then follow the feed for the layer's life:
+    // every change waiting is handled at once (one store write's changes come together, so the
+    // ends one tick wrote have their deliveries recorded in one write).
     const feed = yield* ctx.store.subscribe
-    yield* Queue.take(feed).pipe(
-      Effect.flatMap((change) => now.pipe(Effect.flatMap((ms) => Delivery.handle(ctx, change, new Date(ms))))),
+    const waiting = Effect.flatMap(Queue.take(feed), (first) =>
+      Effect.map(Queue.takeAll(feed), (rest) => [first, ...Chunk.toReadonlyArray(rest)]))
+    yield* waiting.pipe(
+      Effect.flatMap((changes) => now.pipe(Effect.flatMap((ms) => Delivery.handleAll(ctx, changes, new Date(ms))))),
       Effect.catchAllCause((cause) => Effect.logError("Monitor could not handle a job change", cause)),
       Effect.forever,
       Effect.forkScoped

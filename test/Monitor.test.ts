@@ -4,13 +4,14 @@
  */
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Chunk, Context, Deferred, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
+import { Chunk, Clock, Context, Deferred, Effect, Fiber, Layer, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
 import * as ClusterApi from "../src/ClusterApi.js"
 import type { ConfigOptions } from "../src/Config.js"
 import type { JobEvent, JobRecord } from "../src/Domain.js"
 import type { AwaitTimeout, JobNotFound, StoreError } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
-import { JobStore } from "../src/JobStore.js"
+import { JobStore, makeMemory } from "../src/JobStore.js"
+import { ClusterConfig } from "../src/Config.js"
 import { Monitor } from "../src/Monitor.js"
 import type { RecordedCall, Rule } from "../src/TestCommandRunner.js"
 import { TestCommandRunner } from "../src/TestCommandRunner.js"
@@ -222,6 +223,68 @@ describe("polling", () => {
         yield* Effect.yieldNow()
         expect(yield* Ref.get(fired)).toEqual(["Vanished"])
       }), { zombie_timeout_minutes: 1 }))
+
+  it.effect("counts the zombie timeout from a job's last sighting, though a report that changes nothing leaves its record as it is", () =>
+    withToy((toy) =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const store = yield* JobStore
+        const job = yield* executor.submit({ name: "a", command: "true" })
+        yield* toy.set(job.jobId, "R|")
+        // Seen Running on every poll for 20 minutes: its record's lastSeen is refreshed only
+        // now and then, a tenth of the zombie timeout apart at most.
+        yield* Effect.forEach(Array.from({ length: 125 }), () => TestClock.adjust("10 seconds"))
+        const lastSighting = new Date(yield* Clock.currentTimeMillis)
+        const written = Option.getOrThrow(yield* store.get(job)).lastSeen.getTime()
+        expect(lastSighting.getTime() - written).toBeGreaterThan(0)
+        expect(lastSighting.getTime() - written).toBeLessThanOrEqual(60_000)
+        yield* toy.forget(job.jobId)
+        // Ten minutes after the last sighting, not after the record's lastSeen.
+        yield* Effect.forEach(Array.from({ length: 60 }), () => TestClock.adjust("10 seconds"))
+        expect(yield* statusOf(job.jobId)).toEqual(Option.some("Running"))
+        yield* TestClock.adjust("10 seconds")
+        const record = Option.getOrThrow(yield* store.get(job))
+        expect(record.reason).toEqual({ _tag: "Vanished", lastSeen: lastSighting })
+      }), { zombie_timeout_minutes: 10 }))
+
+  it.effect("records the delivery of every end one tick found in one store write", () =>
+    Effect.gen(function*() {
+      const toy = yield* toyScheduler
+      const marks = yield* Ref.make<Array<ReadonlyArray<string>>>([])
+      const fired = yield* Ref.make<Array<string>>([])
+      const counting = Layer.effect(
+        JobStore,
+        Effect.map(makeMemory, (store) => ({
+          ...store,
+          markDelivered: (keys: ReadonlyArray<{ readonly jobId: string }>) =>
+            Ref.update(marks, (xs) => [...xs, keys.map((k) => k.jobId)])
+        }))
+      )
+      yield* Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const jobs = yield* Effect.forEach(["a", "b", "c"], (name) => executor.submit({ name, command: "true" }))
+        for (const j of jobs) {
+          yield* toy.set(j.jobId, "R|")
+          yield* monitor.onExit(j, (r) => Ref.update(fired, (xs) => [...xs, r.jobId]))
+        }
+        yield* TestClock.adjust("10 seconds")
+        for (const j of jobs) yield* toy.set(j.jobId, "CD|0")
+        yield* TestClock.adjust("10 seconds")
+        yield* Effect.forEach(jobs, (j) => monitor.await(j))
+        yield* Effect.yieldNow()
+        expect(yield* Ref.get(marks)).toEqual([jobs.map((j) => j.jobId)])
+        expect([...(yield* Ref.get(fired))].sort()).toEqual(jobs.map((j) => j.jobId).sort())
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(ClusterApi.compose({
+          config: ClusterConfig.layerTest({ poll_interval: 10, log_directory: tempDir() }),
+          runner: TestCommandRunner.layer({ rules: toy.rules, spawnRules: [] }),
+          executor: toyExecutorLayer,
+          store: counting
+        }))
+      )
+    }))
 
   it.effect("never turns a job into a zombie while polls fail", () =>
     withToy((toy) =>

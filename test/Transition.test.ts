@@ -63,6 +63,41 @@ describe("applyObservation", () => {
     expect(observationProblem({ jobId: "1", status: "Failed", exitCode: 255, maxMem: 0 })).toBeUndefined()
   })
 
+  it("leaves a record the observation does not change as it is (the same object, lastSeen too); any change is a new record", () => {
+    const running = applyObservation(record(), {
+      jobId: "1",
+      status: "Running",
+      execHost: "node1",
+      startTime: at(2),
+      reason: { _tag: "Preempted" }
+    }, at(10))
+    const again = applyObservation(running, {
+      jobId: "1",
+      status: "Running",
+      execHost: "node1",
+      startTime: at(2),
+      reason: { _tag: "Preempted" }
+    }, at(20))
+    expect(again).toBe(running)
+    expect(applyObservation(running, { jobId: "1", status: "Running" }, at(20))).toBe(running)
+    const moved = applyObservation(running, { jobId: "1", status: "Running", execHost: "node2" }, at(30))
+    expect(moved).not.toBe(running)
+    expect([moved.execHost, moved.lastSeen]).toEqual(["node2", at(30)])
+    expect(applyObservation(running, { jobId: "1", status: "Running", maxMem: 1024 }, at(30)).maxMem).toBe(1024)
+
+    const array = applyObservation(arrayRecord(0, 1), {
+      jobId: "1",
+      elements: [{ index: 0, status: "Running", startTime: at(1) }, { index: 1, status: "Pending" }]
+    }, at(10))
+    const elements = [{ index: 1, status: "Pending" as const }, { index: 0, status: "Running" as const, startTime: at(1) }]
+    const same = applyObservation(array, { jobId: "1", elements }, at(20))
+    expect(same).toBe(array)
+    expect(mergeElements(array.elements, elements)).toBe(array.elements)
+    const started = applyObservation(array, { jobId: "1", elements: [{ index: 1, status: "Running" }] }, at(30))
+    expect(started.elements?.map((e) => e.status)).toEqual(["Running", "Running"])
+    expect(started.lastSeen).toEqual(at(30))
+  })
+
   it("moves Pending → Running → Done and fills the exit code 0", () => {
     const running = applyObservation(record(), { jobId: "1", status: "Running", execHost: "node1" }, at(10))
     expect(running.status).toBe("Running")

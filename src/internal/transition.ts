@@ -112,18 +112,28 @@ const applyElement = (current: ArrayElement | undefined, obs: ElementObservation
   if (reason !== undefined) next.reason = reason
   if (exitCode !== undefined) next.exitCode = exitCode
   carryDetails(next, obs, current)
-  return next
+  return current !== undefined && sameReason(current.reason, next.reason) && sameOutcome(current, next) ? current : next
 }
 
-/** Merges element observations into the elements already known, sorted by index. */
+/**
+ * Merges element observations into the elements already known, sorted by index: the same array
+ * (no copy) when the observations change no element.
+ */
 export const mergeElements = (
   current: ReadonlyArray<ArrayElement> | undefined,
   observed: ReadonlyArray<ElementObservation>
 ): ReadonlyArray<ArrayElement> => {
   const byIndex = new Map<number, ArrayElement>()
   for (const e of current ?? []) byIndex.set(e.index, e)
-  for (const o of observed) byIndex.set(o.index, applyElement(byIndex.get(o.index), o))
-  return Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
+  let changed = current === undefined
+  for (const o of observed) {
+    const before = byIndex.get(o.index)
+    const after = applyElement(before, o)
+    if (after === before) continue
+    byIndex.set(o.index, after)
+    changed = true
+  }
+  return !changed && current !== undefined ? current : Array.from(byIndex.values()).sort((a, b) => a.index - b.index)
 }
 
 /**
@@ -162,6 +172,11 @@ const endedWithoutElements = (
  * one only takes what the scheduler says of how it ended: `completeCancelled`), and no record
  * changes given an observation with a problem (`observationProblem`). An array that ends with no
  * element reported is Failed(NoArrayElements), never Done.
+ *
+ * A record the observation does not change (status, reason, exit code, host, memory, times and
+ * elements all as they were) is returned as it is, the same object, its `lastSeen` too: a store
+ * writes nothing for it. The Monitor keeps the exact time of each sighting itself (see
+ * `isZombie`) and refreshes `lastSeen` now and then.
  */
 export const applyObservation = (record: JobRecord, obs: Observation, now: Date): JobRecord => {
   if (observationProblem(obs) !== undefined) return record
@@ -186,6 +201,11 @@ export const applyObservation = (record: JobRecord, obs: Observation, now: Date)
   const exitCode = defined(obs.exitCode, record.exitCode) ?? (status === "Done" ? 0 : undefined)
   reason = reasonFor(status, reason, exitCode)
   const terminal = isTerminalStatus(status)
+  if (
+    !terminal && status === record.status && elements === record.elements && unchangedDetails(record, obs, exitCode) &&
+    sameReason(reason, record.reason) &&
+    (record.startTime !== undefined || elements === undefined || !elements.some((e) => e.startTime !== undefined))
+  ) return record
   const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = { ...record, status, lastSeen: now }
   if (reason !== undefined) next.reason = reason
   else delete next.reason
@@ -200,18 +220,66 @@ export const applyObservation = (record: JobRecord, obs: Observation, now: Date)
   return next
 }
 
-/** Whether a job unseen since `lastSeen` has outlived the zombie timeout at `now`. */
-export const isZombie = (record: JobRecord, now: Date, zombieTimeoutMillis: number): boolean =>
-  !isTerminalStatus(record.status) && now.getTime() - record.lastSeen.getTime() > zombieTimeoutMillis
+/**
+ * Whether the record already holds every detail the observation reports (host, memory, times)
+ * and `exitCode`: what `carryDetails` would write changes nothing. A plain loop, no allocation:
+ * it runs for every job on every tick.
+ */
+const unchangedDetails = (record: JobRecord, obs: Observation, exitCode: number | undefined): boolean => {
+  if (exitCode !== record.exitCode) return false
+  for (const key of details) {
+    const value = obs[key]
+    if (value === undefined) continue
+    const known = record[key]
+    if (value instanceof Date ? !(known instanceof Date && known.getTime() === value.getTime()) : known !== value) {
+      return false
+    }
+  }
+  return true
+}
 
-/** A job no executor has reported for longer than the zombie timeout: Failed, reason Vanished. */
-export const vanish = (record: JobRecord, now: Date): JobRecord => {
+/** Whether two values of plain data (a FailureReason, its fields) are equal: same tag and fields. */
+const sameData = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime()
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined)
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined)
+  return ka.length === kb.length &&
+    ka.every((k) => sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+}
+
+const sameReason = (a: FailureReason | undefined, b: FailureReason | undefined): boolean => sameData(a, b)
+
+/**
+ * When a job was last reported: the later of its record's `lastSeen` and `sightedMillis`, the
+ * Monitor's own note of its last sighting (the record's is refreshed only now and then).
+ */
+export const lastSighting = (record: JobRecord, sightedMillis?: number): number =>
+  sightedMillis === undefined ? record.lastSeen.getTime() : Math.max(sightedMillis, record.lastSeen.getTime())
+
+/**
+ * Whether a job unseen since its last sighting (`lastSighting`) has outlived the zombie timeout at
+ * `now`.
+ */
+export const isZombie = (record: JobRecord, now: Date, zombieTimeoutMillis: number, sightedMillis?: number): boolean =>
+  !isTerminalStatus(record.status) && now.getTime() - lastSighting(record, sightedMillis) > zombieTimeoutMillis
+
+/**
+ * A job no executor has reported for longer than the zombie timeout: Failed, reason Vanished,
+ * naming its last sighting (`lastSighting`).
+ */
+export const vanish = (record: JobRecord, now: Date, sightedMillis?: number): JobRecord => {
   if (isTerminalStatus(record.status)) return record
-  const reason: FailureReason = { _tag: "Vanished", lastSeen: record.lastSeen }
+  const last = lastSighting(record, sightedMillis)
+  const lastSeen = last === record.lastSeen.getTime() ? record.lastSeen : new Date(last)
+  const reason: FailureReason = { _tag: "Vanished", lastSeen }
   const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = {
     ...record,
     status: "Failed",
     reason,
+    lastSeen,
     finishTime: now,
     metadata: { ...record.metadata, zombie: true }
   }

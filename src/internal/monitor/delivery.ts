@@ -60,9 +60,12 @@ export const eventsOf = (change: JobChange, at: Date): Array<JobEvent> => {
   const { after, before } = change
   if (before === undefined) return [{ _tag: "JobSubmitted", record: after, at }]
   const out: Array<JobEvent> = []
-  const previous = new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
-  for (const e of after.elements ?? []) {
-    const from = previous.get(e.index)
+  // A plain job (no elements) skips the elements' comparison: this runs for every change.
+  const previous = after.elements === undefined || after.elements.length === 0 || after.elements === before.elements
+    ? undefined
+    : new Map((before.elements ?? []).map((e) => [e.index, e.status] as const))
+  for (const e of previous === undefined ? [] : after.elements ?? []) {
+    const from = previous?.get(e.index)
     if (from !== e.status) {
       out.push({
         _tag: "ArrayElementChanged",
@@ -114,13 +117,20 @@ const release = (waiters: ReadonlyArray<State.Waiter>, record: JobRecord) =>
   Effect.forEach(waiters, (d) => Deferred.succeed(d, record), { discard: true })
 
 /** A claimed end: callbacks fire and waiters are released. */
-export const settle = (ctx: MonitorContext, record: JobRecord) =>
+export const settle = (ctx: MonitorContext, record: JobRecord) => settleAll(ctx, [record])
+
+/** Claimed ends: their callbacks fire and their waiters are released, under one hold of the state. */
+export const settleAll = (ctx: MonitorContext, records: ReadonlyArray<JobRecord>) =>
   SynchronizedRef.modifyEffect(ctx.state, (state) =>
     Effect.gen(function*() {
-      const [settlement, next] = State.settle(state, record)
-      yield* fire(ctx, settlement.fire, record)
-      yield* release(settlement.release, record)
-      return [undefined, next] as const
+      let s = state
+      for (const record of records) {
+        const [settlement, next] = State.settle(s, record)
+        s = next
+        if (settlement.fire.length > 0) yield* fire(ctx, settlement.fire, record)
+        if (settlement.release.length > 0) yield* release(settlement.release, record)
+      }
+      return [undefined, s] as const
     }))
 
 /**
@@ -144,6 +154,16 @@ export const handOver = (ctx: MonitorContext, from: string, to: string) =>
       return [undefined, State.attach(taken, to, waiting.callbacks, waiting.release)] as const
     }))
 
+/** The JobRetrying event announcing a failed job's next attempt, `delayMillis` from `at`. */
+const retrying = (record: JobRecord, plan: RetryPlan, at: Date, delayMillis: number): JobEvent => ({
+  _tag: "JobRetrying",
+  record,
+  attempt: plan.attempt,
+  delayMillis,
+  escalated: plan.escalated,
+  at
+})
+
 /**
  * A failed job's next attempt: announced now, submitted after the policy's backoff (minus
  * `elapsedMillis` already waited), linked to it in the store; what waited on the failed job
@@ -153,14 +173,13 @@ export const handOver = (ctx: MonitorContext, from: string, to: string) =>
 export const scheduleRetry = (ctx: MonitorContext, record: JobRecord, plan: RetryPlan, at: Date, elapsedMillis = 0) =>
   Effect.gen(function*() {
     const delayMillis = Math.max(0, plan.delayMillis - elapsedMillis)
-    yield* PubSub.publish(ctx.events, {
-      _tag: "JobRetrying",
-      record,
-      attempt: plan.attempt,
-      delayMillis,
-      escalated: plan.escalated,
-      at
-    })
+    yield* PubSub.publish(ctx.events, retrying(record, plan, at, delayMillis))
+    yield* startRetry(ctx, record, plan, delayMillis)
+  })
+
+/** The retry `scheduleRetry` announced: logged, and submitted after `delayMillis` in its own fiber. */
+const startRetry = (ctx: MonitorContext, record: JobRecord, plan: RetryPlan, delayMillis: number) =>
+  Effect.gen(function*() {
     yield* Effect.logDebug(
       `job ${record.jobId} (${record.name}) failed; attempt ${plan.attempt} in ${delayMillis / 1000}s${
         plan.escalated.length > 0 ? ` with ${plan.escalated.join(", ")}` : ""
@@ -193,30 +212,73 @@ export const scheduleRetry = (ctx: MonitorContext, record: JobRecord, plan: Retr
     yield* FiberSet.run(ctx.retryFibers, Effect.sleep(Duration.millis(delayMillis)).pipe(Effect.zipRight(resubmit)))
   })
 
-/** Called for every status change, in write order. */
-export const handle = (ctx: MonitorContext, change: JobChange, at: Date) =>
-  Effect.gen(function*() {
+/** What handling a batch of changes does, decided in one step of the state. */
+interface Handling {
+  /** Every event of the batch, in write order. */
+  readonly events: Array<JobEvent>
+  /** Ends claimed now that a retry follows. */
+  readonly retries: Array<readonly [JobRecord, RetryPlan]>
+  /** Ends claimed now that are final: their callbacks fire, their waiters are released. */
+  readonly settled: Array<JobRecord>
+}
+
+/**
+ * The state step for `changes` (this executor's, in write order): new jobs owned, unfinished ones
+ * watched, ends claimed (once: the change feed and a tick's catch-up never both announce one end)
+ * with their retries planned; the events to publish and the ends to settle or retry.
+ */
+const decide = (
+  ctx: MonitorContext,
+  state: State.MonitorState,
+  changes: ReadonlyArray<JobChange>,
+  at: Date
+): readonly [Handling, State.MonitorState] => {
+  const out: Handling = { events: [], retries: [], settled: [] }
+  let s = state
+  for (const change of changes) {
     const { after, before } = change
-    // Another executor's job sharing the store (its own Monitor follows it).
-    if (after.executor !== ctx.executor.kind) return
+    if (before === undefined) s = State.own(s, after.jobId)
     if (!isTerminal(after)) {
-      yield* SynchronizedRef.update(ctx.state, (s) => State.sawUnfinished(before === undefined ? State.own(s, after.jobId) : s, after))
-      return yield* PubSub.publishAll(ctx.events, eventsOf(change, at))
+      s = State.sawUnfinished(s, after)
+      for (const e of eventsOf(change, at)) out.events.push(e)
+      continue
     }
-    const claimed = yield* SynchronizedRef.modify(ctx.state, (s0) => {
-      const s = before === undefined ? State.own(s0, after.jobId) : s0
-      const owned = State.isOwned(s, after.jobId)
-      const retry = owned ? planRetry(after, ctx.options) : Option.none<RetryPlan>()
-      const [ok, next] = State.claimEnd(s, after, at, {
-        retryAttempt: Option.isSome(retry) ? retry.value.attempt : undefined,
-        closing: owned && isCancelled(after)
-      })
-      return [ok ? Option.some(retry) : Option.none(), next] as const
+    const owned = State.isOwned(s, after.jobId)
+    const retry = owned ? planRetry(after, ctx.options) : Option.none<RetryPlan>()
+    const [claimed, next] = State.claimEnd(s, after, at, {
+      retryAttempt: Option.isSome(retry) ? retry.value.attempt : undefined,
+      closing: owned && isCancelled(after)
     })
-    if (Option.isNone(claimed)) return
-    yield* PubSub.publishAll(ctx.events, eventsOf(change, at))
-    const retry = claimed.value
-    if (Option.isSome(retry)) return yield* scheduleRetry(ctx, after, retry.value, at)
-    yield* settle(ctx, after)
-    yield* deliver(ctx, [after.jobId])
+    s = next
+    if (!claimed) continue
+    for (const e of eventsOf(change, at)) out.events.push(e)
+    if (Option.isSome(retry)) {
+      out.events.push(retrying(after, retry.value, at, Math.max(0, retry.value.delayMillis)))
+      out.retries.push([after, retry.value])
+    } else {
+      out.settled.push(after)
+    }
+  }
+  return [out, s]
+}
+
+/**
+ * Handles the status changes of one batch, in write order (all those one store write made come
+ * together): events published, retries started, ends settled (callbacks fired, waiters released),
+ * and then the delivery of every settled end recorded in one store write.
+ */
+export const handleAll = (ctx: MonitorContext, changes: ReadonlyArray<JobChange>, at: Date) =>
+  Effect.gen(function*() {
+    // Another executor's jobs sharing the store (its own Monitor follows them).
+    const mine = changes.filter((c) => c.after.executor === ctx.executor.kind)
+    if (mine.length === 0) return
+    const handling = yield* SynchronizedRef.modify(ctx.state, (s) => State.batch(s, (t) => decide(ctx, t, mine, at)))
+    if (handling.events.length > 0) yield* PubSub.publishAll(ctx.events, handling.events)
+    for (const [record, plan] of handling.retries) yield* startRetry(ctx, record, plan, Math.max(0, plan.delayMillis))
+    if (handling.settled.length === 0) return
+    yield* settleAll(ctx, handling.settled)
+    yield* deliver(ctx, handling.settled.map((r) => r.jobId))
   })
+
+/** Called for one status change. */
+export const handle = (ctx: MonitorContext, change: JobChange, at: Date) => handleAll(ctx, [change], at)

@@ -50,6 +50,14 @@ export interface MonitorState {
   readonly jobs: HashMap.HashMap<string, JobEntry>
   /** Start-up announcements for the first event stream. */
   readonly backlog: ReadonlyArray<JobEvent>
+  /**
+   * When the last answered poll was (ms), for the zombie timeout: a report that changes nothing
+   * leaves the job's record as it is, `lastSeen` too, so the exact sighting is kept here. Every
+   * job that poll asked about was seen then, except those in `missed`.
+   */
+  readonly lastPoll: number | undefined
+  /** Jobs the last answered poll asked about and did not see: their last sighting (ms), if any. */
+  readonly missed: ReadonlyMap<string, number>
 }
 
 const blank: JobEntry = {
@@ -65,7 +73,7 @@ const blank: JobEntry = {
   warnedHeld: false
 }
 
-export const empty: MonitorState = { jobs: HashMap.empty(), backlog: [] }
+export const empty: MonitorState = { jobs: HashMap.empty(), backlog: [], lastPoll: undefined, missed: new Map() }
 
 /** A job's entry, blank when the state holds none. */
 export const entry = (state: MonitorState, jobId: string): JobEntry =>
@@ -83,6 +91,19 @@ export const update = (state: MonitorState, jobId: string, f: (e: JobEntry) => J
     ...state,
     jobs: holdsAnything(next) ? HashMap.set(state.jobs, jobId, next) : HashMap.remove(state.jobs, jobId)
   }
+}
+
+/**
+ * Runs the steps `f` takes over many jobs at once on a transient copy of the jobs map (Effect's
+ * HashMap mutation: no path copied per job), sealed again before it is returned. `state` itself is
+ * not changed.
+ */
+export const batch = <A>(
+  state: MonitorState,
+  f: (s: MonitorState) => readonly [A, MonitorState]
+): readonly [A, MonitorState] => {
+  const [a, s] = f({ ...state, jobs: HashMap.beginMutation(state.jobs) })
+  return [a, { ...s, jobs: HashMap.endMutation(s.jobs) }]
 }
 
 /** The ids of the jobs whose entries satisfy `p`. */
@@ -156,8 +177,11 @@ export const own = (state: MonitorState, jobId: string): MonitorState =>
   update(state, jobId, (e) => ({ ...e, owned: true }))
 
 /** A change to an unfinished job: an owned one is watched as it now is. */
-export const sawUnfinished = (state: MonitorState, after: JobRecord): MonitorState =>
-  entry(state, after.jobId).owned ? update(state, after.jobId, (e) => ({ ...e, watched: after })) : state
+export const sawUnfinished = (state: MonitorState, after: JobRecord): MonitorState => {
+  // One lookup and one write: this runs for every change of every job.
+  const e = entry(state, after.jobId)
+  return e.owned ? { ...state, jobs: HashMap.set(state.jobs, after.jobId, { ...e, watched: after }) } : state
+}
 
 /**
  * Claims a job's end for announcement: true the first time only (the change feed and a tick's
@@ -205,6 +229,7 @@ const started = (state: MonitorState, jobId: string, n: number): MonitorState =>
 /** A settled end: its callbacks and waiters are taken, the matching callbacks counted as running. */
 export const settle = (state: MonitorState, record: JobRecord): readonly [Settlement, MonitorState] => {
   const e = entry(state, record.jobId)
+  if (e.callbacks.length === 0 && e.waiters.length === 0) return [{ fire: [], release: [] }, state]
   const fire = matching(e.callbacks, record)
   const s = update(state, record.jobId, (x) => ({ ...x, callbacks: [], waiters: [] }))
   return [{ fire, release: e.waiters }, started(s, record.jobId, fire.length)]
@@ -377,6 +402,36 @@ export const purgeDue = (
   let s = state
   for (const [id] of due) s = update(s, id, (e) => ({ ...e, endedAt: undefined, owned: false }))
   return [due.map(([id]) => id), s]
+}
+
+/**
+ * When the Monitor last saw `jobId` (ms): at the last answered poll unless that poll missed it,
+ * then its sighting before. Undefined when it knows of none: the job's record says (`lastSeen`);
+ * a job submitted after that poll has a record's `lastSeen` later than it, so the later of the two
+ * (`lastSighting`) is right for it too.
+ */
+export const sighting = (state: MonitorState, jobId: string): number | undefined => {
+  const missed = state.missed.get(jobId)
+  return missed !== undefined ? (Number.isFinite(missed) ? missed : undefined) : state.lastPoll
+}
+
+/**
+ * A poll answered at `atMillis` for the jobs `polled`: those in `seen` were sighted then; the
+ * others (`missed`) keep their last sighting. Nothing is kept per job that was seen.
+ */
+export const sighted = (
+  state: MonitorState,
+  polled: ReadonlyArray<{ readonly jobId: string }>,
+  seen: ReadonlyMap<string, unknown>,
+  atMillis: number
+): MonitorState => {
+  const missed = new Map<string, number>()
+  // A plain loop: it runs over every active job on every tick.
+  for (let i = 0; i < polled.length; i++) {
+    const id = polled[i]!.jobId
+    if (!seen.has(id)) missed.set(id, sighting(state, id) ?? -Infinity)
+  }
+  return { ...state, lastPoll: atMillis, missed }
 }
 
 /** The gate warned about these jobs; those it gave up need no warning any more. */

@@ -128,11 +128,24 @@ const apply = (
     const seen = yield* readable(ctx, observations, new Set(active.map((r) => r.jobId)), at)
     // A job about to end Done is first checked against its spec (expected outputs, log errors).
     const withObservation = yield* observedWithChecks(active, seen, at, options).pipe(Effect.provide(ctx.platform))
+    const state0 = yield* SynchronizedRef.get(ctx.state)
+    const atMillis = at.getTime()
     const changes = yield* store.modify(polledJobs, (current) => {
       const o = seen.get(current.jobId)
-      if (o !== undefined) return withObservation(current, o)
-      return isZombie(current, at, zombieMillis) ? vanish(current, at) : current
+      if (o !== undefined) {
+        const next = withObservation(current, o)
+        // Nothing changed: the record stays as it is (nothing is written), unless its lastSeen is
+        // older than a tenth of the zombie timeout. The exact sighting is the state's; the record's
+        // is what a program taking over after a restart judges from, so it never vanishes a job
+        // more than a tenth of the timeout early.
+        return next !== current || atMillis - current.lastSeen.getTime() <= zombieMillis / 10
+          ? next
+          : { ...current, lastSeen: at }
+      }
+      const sighted = State.sighting(state0, current.jobId)
+      return isZombie(current, at, zombieMillis, sighted) ? vanish(current, at, sighted) : current
     })
+    yield* SynchronizedRef.update(ctx.state, (s) => State.sighted(s, active, seen, atMillis))
     // The gate, on the records as now written: held jobs released, or given up and recorded.
     const current = new Map(polledJobs.map((r) => [r.jobId, r] as const))
     for (const c of changes) current.set(c.after.jobId, c.after)
