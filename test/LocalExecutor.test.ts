@@ -17,7 +17,7 @@ import { JobStore, layerMemory as memoryStore } from "../src/JobStore.js"
 import * as LocalExecutor from "../src/schedulers/local/index.js"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Monitor } from "../src/Monitor.js"
-import { exitOutcome, processLogPath, statusFileName } from "./support/parts/local.js"
+import { exitOutcome, parseStatusFile, processLogPath, statusFileName } from "./support/parts/local.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-local-")
@@ -61,6 +61,16 @@ describe("how a local process's end reads (pure)", () => {
     expect(exitOutcome({ signal: "SIGTERM" })).toEqual(exitOutcome({ exitCode: 143 }))
     expect(exitOutcome({ exitCode: 128 }).reason).toEqual({ _tag: "NonZeroExit", exitCode: 128 })
     expect(exitOutcome({ exitCode: 255 }).reason).toEqual({ _tag: "NonZeroExit", exitCode: 255 })
+  })
+
+  it("a pid or exit file reads only once whole: a number and its final newline", () => {
+    expect(parseStatusFile("4242\n")).toBe(4242)
+    expect(parseStatusFile("0\n")).toBe(0)
+    // Being written: empty, or the number without its newline yet.
+    expect(parseStatusFile("")).toBeUndefined()
+    expect(parseStatusFile("42")).toBeUndefined()
+    expect(parseStatusFile("x\n")).toBeUndefined()
+    expect(parseStatusFile("-1\n")).toBeUndefined()
   })
 
   it("names the pid and exit files, and each array element's log", () => {
