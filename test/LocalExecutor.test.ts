@@ -174,6 +174,27 @@ describe("local jobs", { timeout: 120_000 }, () => {
       }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LEAK_CHECK)))
     ))
 
+  it.live("a shebang naming a shell that is not there fails the job as the script would (127), not its start", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "noshell", command: "echo hi" })
+        const r = yield* monitor.await(job, bound)
+        expect([r.status, r.exitCode, r.reason]).toEqual(["Failed", 127, { _tag: "NonZeroExit", exitCode: 127 }])
+      }), { shebang: "#!/nonexistent/bin/bash" }))
+
+  it.live("a script with another interpreter is executed by the wrapper, as before", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "env", command: "echo \"via env $0 $#\"" })
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Done")
+        expect(read(r.stdoutPath)).toBe(`via env ${job.scriptPath} 0\n`)
+      }), { shebang: "#!/usr/bin/env bash" }))
+
   it.live("reports a non-zero exit as Failed with the code, stderr kept", () =>
     run(() =>
       Effect.gen(function*() {
