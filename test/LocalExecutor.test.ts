@@ -195,6 +195,41 @@ describe("local jobs", { timeout: 120_000 }, () => {
         expect(read(r.stdoutPath)).toBe(`via env ${job.scriptPath} 0\n`)
       }), { shebang: "#!/usr/bin/env bash" }))
 
+  it.live("jobs are started by one spawner process, not forked from this program each; this program's environment as it is at each start reaches the job", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const parent = `tr '\\0\\n' '  ' < /proc/$PPID/cmdline; echo; echo "late=\${CAPI_LATE_CHECK:-none} home=\${HOME:+set}"`
+        const first = yield* executor.submit({ name: "first", command: parent })
+        yield* monitor.await(first, bound)
+        process.env.CAPI_LATE_CHECK = "set after the first start"
+        const second = yield* executor.submit({ name: "second", command: parent })
+        const [a, b] = yield* monitor.awaitAll([first, second], bound)
+        expect([a?.status, b?.status]).toEqual(["Done", "Done"])
+        const [aParent, aEnv] = read(a?.stdoutPath).split("\n")
+        const [bParent, bEnv] = read(b?.stdoutPath).split("\n")
+        expect(aParent).toContain("cluster-api-local-spawner")
+        expect(bParent).toBe(aParent)
+        expect(aEnv).toBe("late=none home=set")
+        expect(bEnv).toBe("late=set after the first start home=set")
+      }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LATE_CHECK)))
+    ))
+
+  it.live("with its spawner gone, the executor starts its jobs itself", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const first = yield* executor.submit({ name: "first", command: "kill -KILL $(ps -o ppid= -p $PPID)" })
+        yield* monitor.await(first, bound)
+        const second = yield* executor.submit({ name: "second", command: "echo still here" })
+        const r = yield* monitor.await(second, bound)
+        expect(r.status).toBe("Done")
+        expect(read(r.stdoutPath)).toBe("still here\n")
+      })
+    ))
+
   it.live("reports a non-zero exit as Failed with the code, stderr kept", () =>
     run(() =>
       Effect.gen(function*() {
