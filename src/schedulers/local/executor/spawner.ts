@@ -118,6 +118,66 @@ const environmentChanges = (
 }
 
 /**
+ * A process the spawner started, as the executor handles it: its end is the spawner's answer (or
+ * the watcher's, once `watching` is told it was signalled); it is signalled and terminated as a
+ * group, as a process the runner started is.
+ */
+const spawnerProcess = (entry: Pending, pid: number, watching: () => void): SpawnedProcess => {
+  let groupGone = false
+  const exit = Deferred.await(entry.ended).pipe(
+    Effect.tap(() => Effect.sync(() => (groupGone = !groupExists(pid))))
+  )
+  const signalled = (signal: NodeJS.Signals) => {
+    entry.signal = signal
+    watching()
+  }
+  const kill = (signal: NodeJS.Signals = "SIGTERM") =>
+    Effect.sync(() => {
+      if (groupGone) return
+      signalled(signal)
+      if (!signalGroup(pid, signal)) groupGone = true
+    })
+  const terminate = (grace: Duration.DurationInput) =>
+    Effect.gen(function*() {
+      // stopGroup sends SIGTERM, then SIGKILL after the grace: watched from the first.
+      if (!groupGone) {
+        signalled("SIGTERM")
+        yield* stopGroup(pid, exit, Duration.decode(grace))
+      }
+      return yield* exit
+    })
+  return { pid, exit, kill, terminate }
+}
+
+/**
+ * Starts the spawner with `env`, its answers going to `answer`; `lost` is called once it is gone
+ * (or could not start). Undefined when it could not be started at all.
+ */
+const startChild = (
+  env: Record<string, string | undefined>,
+  answer: (a: SpawnAnswer) => void,
+  lost: () => void
+): SpawnerChild | undefined => {
+  try {
+    const child = ChildProcess.spawn("/bin/bash", ["-c", spawnerScript, spawnerName], {
+      detached: true,
+      env,
+      stdio: ["pipe", "pipe", "ignore"]
+    })
+    child.on("error", lost)
+    child.stdin.on("error", () => {})
+    child.stdout.on("close", lost)
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const a = parseSpawnAnswer(line)
+      if (a !== undefined) answer(a)
+    })
+    return child
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * The spawner of one executor, started at its first use and closed with `scope`.
  * `cleanEnvironment` gives the environment of a process that inherits none.
  */
@@ -220,26 +280,10 @@ export const make = (
       const env: Record<string, string | undefined> = { ...process.env }
       for (const name of spawnerUnsetVariables) delete env[name]
       base = env
-      try {
-        const started = ChildProcess.spawn("/bin/bash", ["-c", spawnerScript, spawnerName], {
-          detached: true,
-          env,
-          stdio: ["pipe", "pipe", "ignore"]
-        })
-        started.on("error", lost)
-        started.stdin.on("error", () => {})
-        started.stdout.on("close", lost)
-        createInterface({ input: started.stdout }).on("line", (line) => {
-          const a = parseSpawnAnswer(line)
-          if (a !== undefined) answer(a)
-        })
-        child = started
-        holdProgram(false)
-        return started
-      } catch {
-        broken = true
-        return undefined
-      }
+      child = startChild(env, answer, lost)
+      if (child === undefined) broken = true
+      else holdProgram(false)
+      return child
     }
 
     yield* Effect.addFinalizer(() =>
@@ -250,30 +294,6 @@ export const make = (
         holdProgram(false)
       })
     )
-
-    const spawnerProcess = (entry: Pending, pid: number): SpawnedProcess => {
-      let groupGone = false
-      const exit = Deferred.await(entry.ended).pipe(
-        Effect.tap(() => Effect.sync(() => (groupGone = !groupExists(pid))))
-      )
-      const signalled = (signal: NodeJS.Signals) => {
-        entry.signal = signal
-        watching()
-      }
-      const kill = (signal: NodeJS.Signals = "SIGTERM") =>
-        Effect.sync(() => {
-          if (groupGone) return
-          signalled(signal)
-          if (!signalGroup(pid, signal)) groupGone = true
-        })
-      const terminate = (grace: Duration.DurationInput) =>
-        Effect.gen(function*() {
-          // stopGroup sends SIGTERM, then SIGKILL after the grace: watched from the first.
-          if (!groupGone) yield* Effect.sync(() => signalled("SIGTERM")).pipe(Effect.zipRight(stopGroup(pid, exit, Duration.decode(grace))))
-          return yield* exit
-        })
-      return { pid, exit, kill, terminate }
-    }
 
     const spawn = (launch: SpawnerLaunch): Effect.Effect<Option.Option<SpawnedProcess>, CommandSpawnFailed> =>
       Effect.suspend(() => {
@@ -310,7 +330,7 @@ export const make = (
               if (entry.pid !== undefined) signalGroup(entry.pid, "SIGKILL")
             })
           ),
-          Effect.map((pid) => Option.some(spawnerProcess(entry, pid))),
+          Effect.map((pid) => Option.some(spawnerProcess(entry, pid, watching))),
           Effect.catchAll((what) =>
             what === gone
               ? Effect.succeed(Option.none<SpawnedProcess>())
