@@ -6,18 +6,19 @@
  * figure is the median of the rounds, and the ratios are jobs/s against xargs.
  *
  * `localThroughput` is what `npm run bench` calls; run alone after a build:
- *   node dist/bench/localThroughput.js [jobs=1000] [rounds=3] [--cli]
+ *   node dist/bench/localThroughput.js [jobs=1000] [rounds=3] [--cli] [--direct] [--json]
+ * (`--direct`: the library also with every process forked from this program, as before the spawner.)
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
-import { Console, Duration, Effect } from "effect"
+import { Console, Duration, Effect, Layer } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { dirname, join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
-import { layerNode as nodeRunner } from "../src/CommandRunner.js"
+import { CommandRunner, layerNode as nodeRunner } from "../src/CommandRunner.js"
 import { ClusterConfig } from "../src/Config.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
@@ -37,6 +38,8 @@ export interface LocalThroughput {
   /** Medians of the rounds. */
   readonly library: Run
   readonly cli: Run | undefined
+  /** The library with every process forked from this program (no spawner), when asked for. */
+  readonly direct: Run | undefined
   readonly xargs: Run
   /** library jobs/s ÷ xargs jobs/s (the goal is ≥ 0.8). */
   readonly libraryRatio: number
@@ -57,7 +60,13 @@ const median = (runs: ReadonlyArray<Run>): Run => {
  * default config (log directory aside): from the first submit to the last end `awaitAll` sees.
  * Fails if any job did not end Done or they did not all end within `limit`.
  */
-export const libraryRun = (jobs: number, dir: string, limit: Duration.DurationInput = "5 minutes") =>
+export const libraryRun = (
+  jobs: number,
+  dir: string,
+  limit: Duration.DurationInput = "5 minutes",
+  /** Start every process from this program (a runner that is not the Node runner itself gets no spawner). */
+  direct = false
+) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const monitor = yield* Monitor
@@ -76,7 +85,9 @@ export const libraryRun = (jobs: number, dir: string, limit: Duration.DurationIn
   }).pipe(
     Effect.provide(ClusterApi.compose({
       config: ClusterConfig.layerTest({ log_directory: dir }),
-      runner: nodeRunner
+      runner: direct
+        ? Layer.effect(CommandRunner, Effect.map(CommandRunner, (real) => ({ ...real }))).pipe(Layer.provide(nodeRunner))
+        : nodeRunner
     }))
   )
 
@@ -121,6 +132,8 @@ export const localThroughput = (options: {
   readonly jobs?: number | undefined
   readonly rounds?: number | undefined
   readonly cliBin?: string | undefined
+  /** Also run the library with every process forked from this program, for comparison. */
+  readonly direct?: boolean | undefined
   readonly progress?: ((message: string) => Effect.Effect<void>) | undefined
 }): Effect.Effect<LocalThroughput, Error, FileSystem.FileSystem> =>
   Effect.gen(function*() {
@@ -131,11 +144,16 @@ export const localThroughput = (options: {
     const progress = options.progress ?? (() => Effect.void)
     const library: Array<Run> = []
     const cli: Array<Run> = []
+    const direct: Array<Run> = []
     const xargs: Array<Run> = []
     const tempDir = fs.makeTempDirectory({ directory: options.dir }).pipe(Effect.mapError((e) => new Error(e.message)))
     for (let round = 1; round <= rounds; round++) {
       yield* progress(`round ${round}/${rounds}: ${jobs} local jobs through the library`)
       library.push(yield* libraryRun(jobs, yield* tempDir))
+      if (options.direct === true) {
+        yield* progress(`round ${round}/${rounds}: ${jobs} local jobs through the library, each forked from this program`)
+        direct.push(yield* libraryRun(jobs, yield* tempDir, "5 minutes", true))
+      }
       if (options.cliBin !== undefined) {
         yield* progress(`round ${round}/${rounds}: a ${jobs}-element array through the CLI`)
         cli.push(yield* cliRun(jobs, yield* tempDir, options.cliBin))
@@ -152,6 +170,7 @@ export const localThroughput = (options: {
       parallelism,
       library: l,
       cli: c,
+      direct: direct.length === 0 ? undefined : median(direct),
       xargs: x,
       libraryRatio: l.jobsPerSecond / x.jobsPerSecond,
       cliRatio: c === undefined ? undefined : c.jobsPerSecond / x.jobsPerSecond,
@@ -173,6 +192,7 @@ if (isMain) {
       jobs: numbers[0],
       rounds: numbers[1],
       cliBin: args.includes("--cli") ? bin : undefined,
+      direct: args.includes("--direct"),
       progress: (m) => Console.error(`[bench] ${m}`)
     })
     const line = (label: string, x: Run, ratio?: number) =>
@@ -182,6 +202,7 @@ if (isMain) {
       [
         `${r.jobs} \`true\` jobs, concurrency ${r.parallelism}, median of ${r.rounds} (rss ${(r.rssBytes / 2 ** 20).toFixed(0)} MB)`,
         line("library", r.library, r.libraryRatio),
+        ...(r.direct === undefined ? [] : [line("direct", r.direct, r.direct.jobsPerSecond / r.xargs.jobsPerSecond)]),
         ...(r.cli === undefined ? [] : [line("cli array", r.cli, r.cliRatio)]),
         line("xargs", r.xargs),
         ...(args.includes("--json") ? [JSON.stringify(r)] : [])
