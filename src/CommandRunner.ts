@@ -17,6 +17,7 @@ import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { CommandFailed, CommandNotFound, CommandSpawnFailed, CommandTimeout } from "./Errors.js"
+import { markNodeRunner } from "./internal/nodeRunner.js"
 import { defaultKillGrace, errnoCode, groupExists, signalGroup, stopGroup } from "./internal/processGroup.js"
 
 export interface CommandSpec {
@@ -382,7 +383,7 @@ export const make: Effect.Effect<CommandRunnerShape, never, CommandExecutor.Comm
       return result
     })
 
-    return CommandRunner.of({ run, spawn })
+    return markNodeRunner(CommandRunner.of({ run, spawn }))
   }
 )
 

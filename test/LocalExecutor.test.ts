@@ -17,7 +17,7 @@ import { JobStore, layerMemory as memoryStore } from "../src/JobStore.js"
 import * as LocalExecutor from "../src/schedulers/local/index.js"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Monitor } from "../src/Monitor.js"
-import { exitOutcome, processLogPath, statusFileName } from "./support/parts/local.js"
+import { exitOutcome, parseStatusFile, processLogPath, statusFileName } from "./support/parts/local.js"
 import { tempDirs } from "./support/TempDirs.js"
 
 const tempDir = tempDirs("capi-local-")
@@ -61,6 +61,16 @@ describe("how a local process's end reads (pure)", () => {
     expect(exitOutcome({ signal: "SIGTERM" })).toEqual(exitOutcome({ exitCode: 143 }))
     expect(exitOutcome({ exitCode: 128 }).reason).toEqual({ _tag: "NonZeroExit", exitCode: 128 })
     expect(exitOutcome({ exitCode: 255 }).reason).toEqual({ _tag: "NonZeroExit", exitCode: 255 })
+  })
+
+  it("a pid or exit file reads only once whole: a number and its final newline", () => {
+    expect(parseStatusFile("4242\n")).toBe(4242)
+    expect(parseStatusFile("0\n")).toBe(0)
+    // Being written: empty, or the number without its newline yet.
+    expect(parseStatusFile("")).toBeUndefined()
+    expect(parseStatusFile("42")).toBeUndefined()
+    expect(parseStatusFile("x\n")).toBeUndefined()
+    expect(parseStatusFile("-1\n")).toBeUndefined()
   })
 
   it("names the pid and exit files, and each array element's log", () => {
@@ -162,6 +172,62 @@ describe("local jobs", { timeout: 120_000 }, () => {
         expect(read(clean.scriptPath).split("\n")[0]).toBe("#!/bin/bash")
         expect(read(login.scriptPath).split("\n")[0]).toBe("#!/bin/bash -l")
       }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LEAK_CHECK)))
+    ))
+
+  it.live("a shebang naming a shell that is not there fails the job as the script would (127), not its start", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "noshell", command: "echo hi" })
+        const r = yield* monitor.await(job, bound)
+        expect([r.status, r.exitCode, r.reason]).toEqual(["Failed", 127, { _tag: "NonZeroExit", exitCode: 127 }])
+      }), { shebang: "#!/nonexistent/bin/bash" }))
+
+  it.live("a script with another interpreter is executed by the wrapper, as before", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const job = yield* executor.submit({ name: "env", command: "echo \"via env $0 $#\"" })
+        const r = yield* monitor.await(job, bound)
+        expect(r.status).toBe("Done")
+        expect(read(r.stdoutPath)).toBe(`via env ${job.scriptPath} 0\n`)
+      }), { shebang: "#!/usr/bin/env bash" }))
+
+  it.live("jobs are started by one spawner process, not forked from this program each; this program's environment as it is at each start reaches the job", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const parent = `tr '\\0\\n' '  ' < /proc/$PPID/cmdline; echo; echo "late=\${CAPI_LATE_CHECK:-none} home=\${HOME:+set}"`
+        const first = yield* executor.submit({ name: "first", command: parent })
+        yield* monitor.await(first, bound)
+        process.env.CAPI_LATE_CHECK = "set after the first start"
+        const second = yield* executor.submit({ name: "second", command: parent })
+        const [a, b] = yield* monitor.awaitAll([first, second], bound)
+        expect([a?.status, b?.status]).toEqual(["Done", "Done"])
+        const [aParent, aEnv] = read(a?.stdoutPath).split("\n")
+        const [bParent, bEnv] = read(b?.stdoutPath).split("\n")
+        expect(aParent).toContain("cluster-api-local-spawner")
+        expect(bParent).toBe(aParent)
+        expect(aEnv).toBe("late=none home=set")
+        expect(bEnv).toBe("late=set after the first start home=set")
+      }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.CAPI_LATE_CHECK)))
+    ))
+
+  it.live("with its spawner gone, the executor starts its jobs itself", () =>
+    run(() =>
+      Effect.gen(function*() {
+        const executor = yield* Executor
+        const monitor = yield* Monitor
+        const first = yield* executor.submit({ name: "first", command: "kill -KILL $(ps -o ppid= -p $PPID)" })
+        yield* monitor.await(first, bound)
+        const second = yield* executor.submit({ name: "second", command: "echo still here" })
+        const r = yield* monitor.await(second, bound)
+        expect(r.status).toBe("Done")
+        expect(read(r.stdoutPath)).toBe("still here\n")
+      })
     ))
 
   it.live("reports a non-zero exit as Failed with the code, stderr kept", () =>

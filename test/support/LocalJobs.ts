@@ -46,7 +46,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Starts a job process through the wrapper, detached, as an earlier program would have; resolves
- * with the wrapper's pid once it has written its pid file (waited for up to a minute, however slow
+ * with the wrapper's pid once it has written its pid file whole (waited for up to a minute, however slow
  * the machine: a test that went on without it would see a job with no file, one that vanished).
  */
 export const startWrapped = async (
@@ -71,7 +71,8 @@ export const startWrapped = async (
   closeSync(out)
   child.unref()
   const deadline = Date.now() + 60_000
-  while (!existsSync(pidFile)) {
+  // Whole once it ends with its newline (the wrapper writes it in place).
+  while (!(existsSync(pidFile) && readFileSync(pidFile, "utf8").endsWith("\n"))) {
     if (Date.now() > deadline) throw new Error(`the job process ${jobId} wrote no pid file ${pidFile} within a minute`)
     await sleep(10)
   }

@@ -18,11 +18,11 @@ export const statusFileName = (kind: "pid" | "exit", jobId: string, index?: numb
  * positional parameters (`$1` the pid file, `$2` the exit file, `$3` the job script), so no path
  * is ever parsed as shell. It writes its own pid (it leads the job's process group) to the pid
  * file, runs the script, writes the script's exit status to the exit file, and exits with that
- * status. Both files are written whole: to a temporary file in the same directory, then renamed.
- * A wrapper killed with its group (a cancel, a walltime) writes no exit file.
+ * status. Each file is written by one `printf` of a few bytes ending in a newline, one write with
+ * no other process to start: a reader takes a file without its final newline as not written yet
+ * (see `parseStatusFile`). A wrapper killed with its group (a cancel, a walltime) writes no exit file.
  */
-export const wrapperScript =
-  `echo $$ > "$1.tmp" && mv -f "$1.tmp" "$1"; "$3"; s=$?; echo $s > "$2.tmp" && mv -f "$2.tmp" "$2"; exit $s`
+export const wrapperScript = `printf '%d\\n' $$ > "$1"; "$3"; s=$?; printf '%d\\n' $s > "$2"; exit $s`
 
 /** The argv that starts a job script through the wrapper (`$0` names it in the shell's own messages). */
 export const wrapperArgv = (script: string, pidFile: string, exitFile: string): ReadonlyArray<string> => [
@@ -35,8 +35,14 @@ export const wrapperArgv = (script: string, pidFile: string, exitFile: string): 
   script
 ]
 
-/** Reads the number a pid or exit file holds; undefined unless it is one non-negative integer. */
+/**
+ * Reads the number a pid or exit file holds: undefined unless it is one non-negative integer
+ * followed by its final newline. The wrapper writes the number and its newline in one write, so a
+ * file read while it is being written (empty, or a number without its newline) reads as not
+ * written yet.
+ */
 export const parseStatusFile = (text: string): number | undefined => {
+  if (!text.endsWith("\n")) return undefined
   const t = text.trim()
   return /^\d{1,10}$/.test(t) ? Number(t) : undefined
 }

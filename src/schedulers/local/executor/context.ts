@@ -11,6 +11,7 @@ import { arrayIndices, isTerminalStatus } from "../../../Domain.js"
 import type { ExecutorServices } from "../../../internal/executorServices.js"
 import type { JobKey } from "../../../JobStore.js"
 import type { ProcessState, RecordedProcess } from "../status.js"
+import type { Spawner } from "./spawner.js"
 
 /** How long a cancelled or timed-out local job gets between SIGTERM and SIGKILL. */
 export const killGrace = Duration.seconds(5)
@@ -68,6 +69,8 @@ export interface LocalContext extends ExecutorServices {
   readonly watchInterval: Duration.Duration
   /** Told each time a process of this executor's has ended (at most one telling kept): the Monitor's wake-up. */
   readonly ended: Queue.Queue<void>
+  /** The spawner that starts this executor's processes, under the Node runner (see spawner.ts). */
+  readonly spawner: Spawner | undefined
 }
 
 export const withSlot = <A, E>(ctx: LocalContext, effect: Effect.Effect<A, E>) =>

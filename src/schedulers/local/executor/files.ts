@@ -6,6 +6,7 @@
 import { Effect, Option } from "effect"
 import { terminateGroup } from "../../../internal/processGroup.js"
 import { parseStatusFile, statusFileName } from "../files.js"
+import { spawnerName } from "../spawner.js"
 import type { Findings } from "../status.js"
 import type { LocalContext, StatusFiles } from "./context.js"
 import { killGrace, now } from "./context.js"
@@ -28,14 +29,39 @@ const readStatusFile = (ctx: LocalContext, file: string) =>
   }).pipe(Effect.orElseSucceed(() => undefined))
 
 /**
+ * Whether `pid`, a wrapper the spawner forked (its arguments are the spawner's), runs the job
+ * whose script is `script`: the script is its child. A wrapper with no child yet (about to start
+ * the script, or about to write its exit file) counts as the job's: its pid is a group leader's
+ * that the spawner gave a job.
+ */
+const isSpawnerWrapperOf = (ctx: LocalContext, pid: number, script: string): Effect.Effect<boolean> =>
+  ctx.fs.readFileString(`/proc/${pid}/task/${pid}/children`).pipe(
+    Effect.flatMap((text) => {
+      const children = text.split(" ").filter((c) => c.length > 0)
+      if (children.length === 0) return Effect.succeed(true)
+      return Effect.exists(children, (child) =>
+        ctx.fs.readFileString(`/proc/${child}/cmdline`).pipe(
+          Effect.map((cmdline) => cmdline.split("\0").includes(script)),
+          Effect.orElseSucceed(() => false)
+        ))
+    }),
+    Effect.orElseSucceed(() => true)
+  )
+
+/**
  * Whether `pid` is a running process of the job whose script is `script`: on Linux one of its
- * arguments is the script (not so for a pid reused by an unrelated process, nor for a zombie);
+ * arguments is the script, or it is a wrapper the spawner forked that runs it (not so for a pid
+ * reused by an unrelated process, nor for a zombie);
  * where there is no /proc, only that a process with this pid exists.
  */
 const isJobProcess = (ctx: LocalContext, pid: number, script: string): Effect.Effect<boolean> =>
   ctx.hasProc
     ? ctx.fs.readFileString(`/proc/${pid}/cmdline`).pipe(
-      Effect.map((cmdline) => cmdline.split("\0").includes(script)),
+      Effect.flatMap((cmdline) => {
+        const args = cmdline.split("\0")
+        if (args.includes(script)) return Effect.succeed(true)
+        return args.includes(spawnerName) ? isSpawnerWrapperOf(ctx, pid, script) : Effect.succeed(false)
+      }),
       Effect.orElseSucceed(() => false)
     )
     : Effect.sync(() => {

@@ -44,6 +44,9 @@ import * as Observe from "./observe.js"
 import * as Resume from "./resume.js"
 import * as Submit from "./submit.js"
 import { executorServices } from "../../../internal/executorServices.js"
+import { isNodeRunner } from "../../../internal/nodeRunner.js"
+import { cleanEnvironment } from "../script.js"
+import * as Spawner from "./spawner.js"
 
 /**
  * `killGrace`: how long a cancelled or timed-out local job gets between SIGTERM and SIGKILL.
@@ -67,6 +70,8 @@ export const make = Effect.gen(function*() {
   // interrupted has been terminated. Before the context is built no job was started: nothing to record.
   let built: LocalContext | undefined
   yield* Effect.addFinalizer(() => built === undefined ? Effect.void : Cancel.recordProgramEnd(built))
+  // Closed after the fibers' finalizer too: the processes it terminates are seen to end through it.
+  const spawner = isNodeRunner(services.runner) && hasProc ? yield* Spawner.make(cleanEnvironment) : undefined
   const fibers = yield* FiberMap.make<string>()
   const ctx: LocalContext = {
     ...services,
@@ -84,7 +89,8 @@ export const make = Effect.gen(function*() {
       Duration.millis(50),
       Duration.min(Duration.seconds(options.poll_interval), Duration.seconds(1))
     ),
-    ended: yield* Queue.sliding<void>(1)
+    ended: yield* Queue.sliding<void>(1),
+    spawner
   }
   built = ctx
 

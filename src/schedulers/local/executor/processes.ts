@@ -11,7 +11,7 @@ import { wrapperArgv } from "../files.js"
 import { cleanEnvironment } from "../script.js"
 import { resumedState } from "../status.js"
 import type { ProcessState } from "../status.js"
-import type { LocalContext } from "./context.js"
+import type { LocalContext, StatusFiles } from "./context.js"
 import { keyOf, killGrace, now, withSlot, withSlotIfFree } from "./context.js"
 import { inspect, statusFiles, stopProcess } from "./files.js"
 
@@ -28,6 +28,33 @@ export interface Launch {
   readonly stdoutFile: string
   readonly stderrFile: string
   readonly walltime: Duration.Duration | undefined
+}
+
+/**
+ * Starts one process: through the spawner when there is one and it takes it, else through the
+ * runner and the `/bin/sh` wrapper. Either way it leads its own process group and writes the same
+ * pid and exit files.
+ */
+const start = (ctx: LocalContext, launch: Launch, files: StatusFiles) => {
+  const direct = ctx.runner.spawn({
+    argv: wrapperArgv(launch.script, files.pid, files.exit),
+    env: launch.inheritEnv ? launch.env : { ...cleanEnvironment(process.env), ...launch.env },
+    extendEnv: launch.inheritEnv,
+    cwd: launch.cwd,
+    stdoutFile: launch.stdoutFile,
+    stderrFile: launch.stderrFile
+  })
+  if (ctx.spawner === undefined) return direct
+  return ctx.spawner.spawn({
+    script: launch.script,
+    cwd: launch.cwd,
+    stdoutFile: launch.stdoutFile,
+    stderrFile: launch.stderrFile,
+    pidFile: files.pid,
+    exitFile: files.exit,
+    env: launch.env,
+    inheritEnv: launch.inheritEnv
+  }).pipe(Effect.flatMap(Option.match({ onNone: () => direct, onSome: Effect.succeed })))
 }
 
 /**
@@ -60,14 +87,7 @@ export const runProcess = (ctx: LocalContext, launch: Launch) =>
       // judged against its start) before spawn returns.
       const startTime = yield* now
       yield* Effect.acquireUseRelease(
-        ctx.runner.spawn({
-          argv: wrapperArgv(script, files.pid, files.exit),
-          env: launch.inheritEnv ? launch.env : { ...cleanEnvironment(process.env), ...launch.env },
-          extendEnv: launch.inheritEnv,
-          cwd: launch.cwd,
-          stdoutFile: launch.stdoutFile,
-          stderrFile: launch.stderrFile
-        }).pipe(
+        start(ctx, launch, files).pipe(
           Effect.tap((proc) =>
             Effect.sync(() => states.set(key, { _tag: "Running", pid: proc.pid, startTime, host: ctx.host }))
           )
