@@ -303,8 +303,14 @@ export const JobSpec = Schema.Struct({
   command: Schema.String,
   name: Schema.String,
   resources: Schema.optional(ResourceSpec),
-  /** Environment variables exported in the job script; names must be shell identifiers. */
-  env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /**
+   * Environment variables exported in the job script; names must be shell identifiers, and not
+   * `__proto__` (an object built from it would take it as its prototype rather than keep it).
+   */
+  env: Schema.optional(Schema.Record({
+    key: Schema.String.pipe(Schema.filter((k) => k !== "__proto__", { message: () => `"__proto__" cannot be an env name; use another name` })),
+    value: Schema.String
+  })),
   /** Lines run before the command, after the config's `script_prologue`. */
   prologue: Schema.optional(Schema.Array(Schema.String)),
   /** Lines run after the command, after the config's `script_epilogue`. */

@@ -67,6 +67,14 @@ describe("random input", () => {
     if (Exit.isSuccess(exit)) expect(exit.value.name).toMatch(/^[\w.-]+$/)
   }, { fastCheck: { numRuns: 300 } })
 
+  it("an env name __proto__ is refused naming the field (it would be lost, as a prototype, before the script is written)", () => {
+    const env = JSON.parse(`{"__proto__": "x", "RUN": "1"}`) as Record<string, string>
+    const exit = Effect.runSyncExit(prepareJob({ name: "e", command: "true", env }, ClusterConfig.make().options))
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) as { _tag?: string; field?: string } : undefined
+    expect(error?._tag).toBe("InvalidJobSpec")
+    expect(String(error?.field)).toMatch(/^env/)
+  })
+
   it("a metadata key __proto__ is refused naming the field (it would be lost, as a prototype, on the way through the store)", () => {
     const metadata = JSON.parse(`{"__proto__": [], "run": 1}`) as Record<string, unknown>
     const exit = Effect.runSyncExit(prepareJob({ name: "m", command: "true", metadata }, ClusterConfig.make().options))

@@ -132,10 +132,13 @@ const decodeSpec = (input: JobSpec, name: string) =>
  */
 export const prepareJob = Effect.fn("Executor.prepareJob")(function*(input: JobSpec, options: ConfigOptions) {
   const own = yield* decodeSpec(input, typeof input?.name === "string" ? input.name : "(unnamed)")
-  if (input.metadata !== undefined && Object.hasOwn(input.metadata, "__proto__")) {
+  // Decoding drops such a key silently: refused here, before it is lost.
+  for (const field of ["metadata", "env"] as const) {
+    const value: unknown = input[field]
+    if (typeof value !== "object" || value === null || !Object.hasOwn(value, "__proto__")) continue
     return yield* new InvalidJobSpecError({
       name: own.name,
-      field: "metadata",
+      field,
       problem: `has the key "__proto__", which cannot be kept (it would become the object's prototype); use another name`
     })
   }

@@ -69,7 +69,8 @@ export const validateEnv = (
   jobName: string,
   env: Readonly<Record<string, string>> | undefined
 ): Effect.Effect<void, InvalidJobSpec> => {
-  const bad = Object.keys(env ?? {}).filter((k) => !envName.test(k))
+  // `__proto__` is a shell name, but an object built from it would take it as its prototype: lost.
+  const bad = Object.keys(env ?? {}).filter((k) => !envName.test(k) || k === "__proto__")
   return bad.length === 0 ? Effect.void : Effect.fail(
     new InvalidJobSpec({
       name: jobName,
