@@ -3,12 +3,12 @@
  * CLI's array form, beside `xargs -P<same>` starting as many processes; and how soon after a local
  * process exits `monitor.await` returns.
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import * as ClusterApi from "../src/ClusterApi.js"
-import { layerNode as nodeRunner } from "../src/CommandRunner.js"
+import { CommandRunner, layerNode as nodeRunner } from "../src/CommandRunner.js"
 import { ClusterConfig, defaultOptions } from "../src/Config.js"
 import { Executor } from "../src/Executor.js"
 import { Monitor } from "../src/Monitor.js"
@@ -30,12 +30,14 @@ export interface ThroughputResult {
 /**
  * `jobs` jobs through the library with the default config (concurrency, poll interval) and the
  * in-memory store; None if they did not all end within `limit` (the rest are killed when the
- * layer closes). Fails if any job did not end Done.
+ * layer closes). Fails if any job did not end Done. With `direct`, every process is forked from
+ * this program, as before the spawner (a runner other than the Node runner itself gets none).
  */
 export const benchLocal = (
   jobs: number,
   dir: string,
-  limit: Duration.DurationInput
+  limit: Duration.DurationInput,
+  direct = false
 ): Effect.Effect<Option.Option<ThroughputResult>, unknown> =>
   Effect.gen(function*() {
     const executor = yield* Executor
@@ -60,7 +62,9 @@ export const benchLocal = (
   }).pipe(
     Effect.provide(ClusterApi.compose({
       config: ClusterConfig.layerTest({ executor: "local", log_directory: dir }),
-      runner: nodeRunner
+      runner: direct
+        ? Layer.effect(CommandRunner, Effect.map(CommandRunner, (real) => ({ ...real }))).pipe(Layer.provide(nodeRunner))
+        : nodeRunner
     }))
   )
 

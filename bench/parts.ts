@@ -14,6 +14,9 @@ import type { Figure } from "./report.js"
 import { collectGarbage, figure, median, progress } from "./report.js"
 import type { DialectName } from "./schedulerText.js"
 import { answerText, floorText } from "./schedulerText.js"
+import { benchEnding } from "./ending.js"
+import { benchPoll } from "./poll.js"
+import { store } from "./storePart.js"
 import { benchSubmit } from "./submit.js"
 import type { TickResult, TickVariant } from "./tick.js"
 import { benchTick, timeJsonParse } from "./tick.js"
@@ -191,22 +194,45 @@ const parse: Part = {
           const text = answerText(dialect, Array.from({ length: jobs }, (_, i) => i), "a")
           const floor = floorText(dialect, jobs)
           const runs = jobs >= 100_000 ? 3 : tickIterations(jobs, ctx.quick) + 2
+          // Paired runs (JSON.parse of the floor, then parseStatus) after one untimed pair, so a
+          // load that slows one run slows both sides of its ratio.
           const times: Array<number> = []
+          const floors: Array<number> = []
+          const ratios: Array<number> = []
+          const cpuRatios: Array<number> = []
           for (let i = 0; i <= runs; i++) {
+            const floorCpu = process.cpuUsage()
+            const floorMs = timeJsonParse(floor, 1)[0] ?? NaN
+            const floorUsed = process.cpuUsage(floorCpu)
+            const cpu = process.cpuUsage()
             const start = performance.now()
             const parsed = parseStatus(text)
             const ms = performance.now() - start
+            const used = process.cpuUsage(cpu)
             if (parsed._tag !== "Right" || parsed.right.length !== jobs) throw new Error(`${dialect} parseStatus did not read ${jobs} jobs`)
-            if (i > 0) times.push(ms)
+            if (i === 0) continue
+            times.push(ms)
+            floors.push(floorMs)
+            ratios.push(ms / floorMs)
+            cpuRatios.push((used.user + used.system) / Math.max(1, floorUsed.user + floorUsed.system))
           }
+          const floorName = jsonParseFloor(dialect).name
           figures.push(figure({
             name: `parse.${dialect}`,
             size: jobs,
             value: median(times),
             unit: "ms",
-            floor: { name: jsonParseFloor(dialect).name, value: median(timeJsonParse(floor, runs)) },
+            floor: { name: floorName, value: median(floors) },
+            ratio: median(ratios),
             runs: times.length,
-            note: `${jsonParseFloor(dialect).note}; no goal (the tick's goal covers it)`
+            note: `${jsonParseFloor(dialect).note}; ratio: median of the per-pair ratios; no goal (the tick's goal covers it)`
+          }))
+          figures.push(figure({
+            name: `parse.${dialect}.cpu`,
+            size: jobs,
+            value: median(cpuRatios),
+            unit: "× CPU",
+            note: "the same pairs in CPU time of this process (GC threads included; steadier than wall time on a loaded machine): median of parseStatus CPU / JSON.parse CPU; no goal"
           }))
           collectGarbage()
         }
@@ -229,12 +255,17 @@ const local: Part = {
       const bash = benchXargs(jobs, p, "bash")
       progress(`local: cluster-api submit --array 1-${jobs} -- true`)
       const cli = benchCliArray(jobs, cliSetup(ctx.tempDir("cli-array")))
+      const directJobs = ctx.quick ? 50 : 200
+      progress(`local: ${directJobs} jobs through the library, every process forked from this program (no spawner)`)
+      const direct = yield* benchLocal(directJobs, ctx.tempDir("local-direct"), "4 minutes", true)
+      const throughput = (r: Option.Option<{ readonly jobsPerSecond: number }>) =>
+        Option.match(r, { onNone: () => NaN, onSome: (x) => x.jobsPerSecond })
       const shFloor = { name: `xargs -P${p} sh -c true`, value: sh.jobsPerSecond }
       return [
         figure({
           name: "local.library",
           size: jobs,
-          value: Option.match(library, { onNone: () => NaN, onSome: (r) => r.jobsPerSecond }),
+          value: throughput(library),
           unit: "jobs/s",
           floor: shFloor,
           goalRatio: 0.8,
@@ -263,6 +294,17 @@ const local: Part = {
           floor: shFloor,
           better: "higher",
           note: "bash instead of sh under the same xargs (one run; the floor is the median of 3); no goal"
+        }),
+        figure({
+          name: "local.direct",
+          size: directJobs,
+          value: throughput(direct),
+          unit: "jobs/s",
+          floor: { name: "the library (spawner)", value: throughput(library) },
+          better: "higher",
+          note: Option.isNone(direct)
+            ? "the jobs did not all end within 4 minutes"
+            : "the library with every process forked from this program (a runner other than the Node runner gets no spawner), as before the spawner; fewer jobs; no goal"
         })
       ]
     })
@@ -312,6 +354,76 @@ const written: Part = {
           note: "growth of the db, -wal and -shm files per job (a checkpoint can reuse the WAL: a lower bound); no goal"
         })
       ]
+    })
+}
+
+const poll: Part = {
+  name: "poll",
+  about: "one Executor.poll of N jobs (LSF, Slurm) asking by id vs by listing: status calls and time",
+  run: (ctx) =>
+    Effect.gen(function*() {
+      const figures: Array<Figure> = []
+      for (const dialect of dialects) {
+        for (const jobs of ctx.sizes.filter((n) => n >= 10_000)) {
+          progress(`poll: ${dialect}, ${jobs} jobs, by id and by listing`)
+          const runs = jobs >= 100_000 ? 3 : ctx.quick ? 5 : 7
+          const r = yield* benchPoll({ dialect, jobs, runs, dir: ctx.tempDir("poll") })
+          const floor = { name: jsonParseFloor(dialect).name, value: r.floorMs }
+          for (const m of r.results) {
+            figures.push(figure({
+              name: `poll.${dialect}.${m.mode}`,
+              size: jobs,
+              value: m.medianMs,
+              unit: "ms",
+              floor,
+              runs: m.runs,
+              note: m.mode === "ids"
+                ? `ids in argv, split by the argv budget (statusByUser removed): ${m.callsPerPoll} status call(s) per poll; no goal`
+                : `the user's jobs listed in one command (the dialect as it is): ${m.callsPerPoll} status call(s) per poll; no goal`
+            }))
+            figures.push(figure({
+              name: `poll.${dialect}.${m.mode}.calls`,
+              size: jobs,
+              value: m.callsPerPoll,
+              unit: "calls/poll",
+              goalValue: m.mode === "listing" ? 1 : undefined
+            }))
+          }
+          collectGarbage()
+        }
+      }
+      return figures
+    })
+}
+
+const ending: Part = {
+  name: "ending",
+  about: "every tracked job ending in one tick: until every end is announced and marked delivered",
+  run: (ctx) =>
+    Effect.gen(function*() {
+      const figures: Array<Figure> = []
+      for (const jobs of ctx.sizes.filter((n) => n >= 10_000)) {
+        progress(`ending: ${jobs} jobs end in one tick (toy dialect)`)
+        const r = yield* benchEnding(jobs, ctx.tempDir("ending"))
+        figures.push(figure({
+          name: "ending.allEnd",
+          size: jobs,
+          value: r.endingMs,
+          unit: "ms",
+          floor: { name: "JSON.parse of N {id, state}", value: r.floorMs },
+          runs: 1,
+          note: "from the tick's start until every JobStatusChanged is published and every end marked delivered; toy dialect, in-memory store; no goal"
+        }))
+        figures.push(figure({
+          name: "ending.markDeliveredCalls",
+          size: jobs,
+          value: r.markDeliveredCalls,
+          unit: "calls",
+          note: "JobStore.markDelivered calls for the tick's ends (one when the marks are batched); no goal"
+        }))
+        collectGarbage()
+      }
+      return figures
     })
 }
 
@@ -385,6 +497,6 @@ const submit: Part = {
  * Every part, in the order they run: the ones that spawn processes first, while this process is
  * small (every spawn forks it, at a cost that grows with its memory).
  */
-export const parts: ReadonlyArray<Part> = [cold, local, latency, written, submit, parse, tick, sqlite, memory]
+export const parts: ReadonlyArray<Part> = [cold, local, latency, written, submit, parse, poll, tick, ending, sqlite, store, memory]
 
 export const makeTempDirs = (root: string) => (label: string) => mkdtempSync(join(root, `${label}-`))

@@ -1,6 +1,5 @@
 /**
- * What the SQLite JobStore costs: `npm run bench:store` (builds, then
- * `node --expose-gc dist/bench/store.js`). Everything goes to a temporary directory, deleted at the end.
+ * What the SQLite JobStore costs (the `store` part of `npm run bench`, with bench/storeTick.ts).
  *
  * 1. Write cost per transition. 2,000 jobs inserted Pending, then moved Pending→Running→Done the
  *    way Monitor.tick writes: one `store.modify` per tick over a batch of ids (batches of 100),
@@ -12,19 +11,16 @@
  *    Failed or Killed, 1% Pending or Running among the most recent; several name families;
  *    submitted over 30 days, in submission order), then each query timed after one untimed
  *    warm-up. Baseline: the same query on the in-memory store holding the same records.
- *
- * Prints a table, then one JSON line with every figure. Progress goes to stderr.
  */
 import { Effect } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
-import { availableParallelism, loadavg, tmpdir } from "node:os"
+import { availableParallelism, loadavg } from "node:os"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 import type { JobRecord, JobStatus } from "../src/Domain.js"
 import type { JobFilter, JobKey, JobStoreShape } from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
 import * as SqliteJobStore from "../src/SqliteJobStore.js"
+import { collectGarbage, median, progress } from "./report.js"
 
 // ---------------------------------------------------------------------------------------------
 // better-sqlite3, the driver under @effect/sql-sqlite-node, used directly for the raw baseline
@@ -93,14 +89,7 @@ export interface StoreResult {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-const gc = (globalThis as { gc?: () => void }).gc
-const collect = Effect.sync(() => gc?.())
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2
-}
+const collect = Effect.sync(collectGarbage)
 
 const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -108,7 +97,7 @@ const chunks = <A>(xs: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> 
   return out
 }
 
-const progress = (message: string) => Effect.sync(() => process.stderr.write(`[bench:store] ${message}\n`))
+const step = (message: string) => Effect.sync(() => progress(`store: ${message}`))
 
 /** A deterministic pseudo-random sequence in [0, 1) (the same records on every run). */
 const random = (seed: number) => {
@@ -134,7 +123,7 @@ const record = (jobId: string, name: string, status: JobStatus, submitTime: Date
   metadata: {}
 })
 
-const withStore = <A, E>(layer: "memory" | string, use: (store: JobStoreShape) => Effect.Effect<A, E>) =>
+export const withStore = <A, E>(layer: "memory" | string, use: (store: JobStoreShape) => Effect.Effect<A, E>) =>
   Effect.flatMap(JobStore, use).pipe(
     Effect.provide(layer === "memory" ? JobStore.layerMemory : SqliteJobStore.layer(layer))
   )
@@ -196,7 +185,7 @@ const benchWrites = (dir: string, jobs: number, runs: number) =>
     const out: Array<WriteCase> = []
     for (const batch of [100, 1]) {
       for (const kind of ["sqlite", "memory", "raw"] as const) {
-        yield* progress(`writes: ${kind}, ${batch === 1 ? "one id" : `${batch} ids`} per call, ${runs} runs`)
+        yield* step(`writes: ${kind}, ${batch === 1 ? "one id" : `${batch} ids`} per call, ${runs} runs`)
         const results = []
         yield* collect
         for (let run = 0; run < runs; run++) {
@@ -335,19 +324,19 @@ const benchReads = (dir: string, n: number) =>
     const qs = queries(end, someJob)
     yield* collect
 
-    yield* progress(`reads: filling the in-memory store with ${n} jobs`)
+    yield* step(`reads: filling the in-memory store with ${n} jobs`)
     const memory = yield* withStore("memory", (store) =>
       Effect.gen(function*() {
         const fillMs = yield* fill(store, records)
-        yield* progress("reads: querying the in-memory store")
+        yield* step("reads: querying the in-memory store")
         return { fillMs, results: yield* Effect.forEach(qs, (q) => time(store, q)) }
       }))
     yield* collect
-    yield* progress(`reads: filling the SQLite store with ${n} jobs (inserts of 1,000)`)
+    yield* step(`reads: filling the SQLite store with ${n} jobs (inserts of 1,000)`)
     const sqlite = yield* withStore(join(dir, "reads.sqlite"), (store) =>
       Effect.gen(function*() {
         const fillMs = yield* fill(store, records)
-        yield* progress(`reads: querying the SQLite store (filled in ${(fillMs / 1000).toFixed(1)} s)`)
+        yield* step(`reads: querying the SQLite store (filled in ${(fillMs / 1000).toFixed(1)} s)`)
         return { fillMs, results: yield* Effect.forEach(qs, (q) => time(store, q)) }
       }))
 
@@ -390,79 +379,3 @@ export const benchStore = (
       ...reads
     } satisfies StoreResult
   })
-
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join("  ")
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
-}
-
-const fixed = (x: number | undefined, digits: number) => x === undefined ? "-" : x.toFixed(digits)
-const ms = (x: number) => x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(0)
-
-export const renderStore = (r: StoreResult): string => {
-  const find = (store: WriteCase["store"], batch: number) => r.writes.find((w) => w.store === store && w.batch === batch)
-  const writeRows = r.writes.map((w) => {
-    const memory = find("memory", w.batch)
-    const raw = find("raw", w.batch)
-    return [
-      w.store === "raw" ? "raw better-sqlite3 INSERT" : w.store === "sqlite" ? "SqliteJobStore" : "in-memory store",
-      w.batch === 1 ? "1" : String(w.batch),
-      fixed(w.usPerTransition, 1),
-      w.runsUsPerTransition.map((x) => fixed(x, 1)).join(" / "),
-      fixed(w.insertUsPerJob, 1),
-      w.store === "sqlite" && memory !== undefined ? fixed(w.usPerTransition / memory.usPerTransition, 1) : "",
-      w.store === "sqlite" && raw !== undefined ? fixed(w.usPerTransition / raw.usPerTransition, 1) : ""
-    ]
-  })
-  return [
-    `JobStore benchmark — node ${process.version}, ${r.cpus} CPUs, load average ${fixed(r.loadAverage.start, 1)} at start and ${
-      fixed(r.loadAverage.end, 1)
-    } at end, SQLite file in ${tmpdir()}${gc === undefined ? " (no --expose-gc)" : ""}`,
-    "",
-    `1. Write cost: ${r.writeJobs} jobs inserted Pending, then Pending→Running→Done through modify (${
-      2 * r.writeJobs
-    } transitions); median of ${r.writeRuns} runs, each on a fresh store`,
-    table(["store", "ids/call", "µs/transition", "runs", "insert µs/job", "× memory", "× raw"], writeRows),
-    "(raw: the same number of INSERTs into a one-table WAL file, one transaction per call-sized batch)",
-    "",
-    `2. Reads at ${r.listJobs} jobs (${r.activeJobs} active). Filled in inserts of 1,000: SQLite ${
-      (r.fillMs.sqlite / 1000).toFixed(1)
-    } s (${fixed((r.fillMs.sqlite * 1000) / r.listJobs, 1)} µs/job), memory ${fixed(r.fillMs.memory, 0)} ms`,
-    table(
-      ["query", "rows", "sqlite first ms", "median ms", "max ms", "memory median ms", "max ms", "× memory"],
-      r.queries.map((q) => [
-        q.query,
-        String(q.rows),
-        ms(q.sqlite.firstMs),
-        ms(q.sqlite.medianMs),
-        ms(q.sqlite.maxMs),
-        ms(q.memory.medianMs),
-        ms(q.memory.maxMs),
-        fixed(q.ratio, 1)
-      ])
-    ),
-    "(first: the untimed warm-up run; median and max over the timed runs that follow it)"
-  ].join("\n")
-}
-
-/** The figures as one JSON object, for the last line of the report. */
-export const storeJson = (r: StoreResult) => JSON.stringify({ bench: "store", ...r })
-
-// Run directly (`node dist/bench/store.js`): its own temporary directory, removed at the end.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const dir = mkdtempSync(join(tmpdir(), "cluster-api-bench-store-"))
-  const started = performance.now()
-  Effect.runPromise(benchStore(dir)).then(
-    (result) => {
-      console.log(renderStore(result))
-      console.log(storeJson(result))
-      process.stderr.write(`[bench:store] done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
-    },
-    (error: unknown) => {
-      console.error(error)
-      process.exitCode = 1
-    }
-  ).finally(() => rmSync(dir, { recursive: true, force: true }))
-}

@@ -1,7 +1,6 @@
 /**
  * What the SQLite JobStore adds to a Monitor tick and to a submit, against the in-memory store in
- * the same run: `npm run build && node --expose-gc dist/bench/storeTick.js [sizes…]`
- * (default sizes 10000 100000). Everything goes to a temporary directory, deleted at the end.
+ * the same run (the `store` part of `npm run bench`, with bench/store.ts).
  *
  * 1. Steady tick. N Running jobs of one executor, owned by this program; one tick is what the
  *    Monitor asks of its store: `list({ active: true, owned: true, executor })`, then
@@ -16,18 +15,15 @@
  * 3. A local job's lifecycle: K jobs inserted together, then each one's start and end written
  *    by its own `modify` (a local process's exit wakes the Monitor at once), then its end marked
  *    delivered: bytes written per job.
- *
- * Prints a table, then one JSON line with every figure. Progress goes to stderr.
  */
 import { Effect } from "effect"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { availableParallelism, loadavg, tmpdir } from "node:os"
+import { availableParallelism, loadavg } from "node:os"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 import type { JobRecord } from "../src/Domain.js"
 import type { JobKey, JobStoreShape, SubmitIntent } from "../src/JobStore.js"
-import { JobStore } from "../src/JobStore.js"
-import * as SqliteJobStore from "../src/SqliteJobStore.js"
+import { bytesWritten } from "./local.js"
+import { collectGarbage, median, progress } from "./report.js"
+import { withStore } from "./store.js"
 
 export interface TickCase {
   readonly jobs: number
@@ -66,32 +62,17 @@ export interface StoreTickResult {
   readonly lifecycle: { readonly jobs: number; readonly bytesPerJob: number | undefined }
 }
 
-const gc = (globalThis as { gc?: () => void }).gc
-const collect = Effect.sync(() => gc?.())
+const collect = Effect.sync(collectGarbage)
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2
-}
+const step = (message: string) => Effect.sync(() => progress(`store: ${message}`))
 
-const progress = (message: string) => Effect.sync(() => process.stderr.write(`[bench:storeTick] ${message}\n`))
-
-/** Bytes this process has handed to write(2) and friends so far, or undefined off Linux. */
-const written = (): number | undefined => {
-  try {
-    const m = /^wchar:\s*(\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))
-    return m?.[1] === undefined ? undefined : Number(m[1])
-  } catch {
-    return undefined
-  }
-}
+const written = bytesWritten
 
 const perJob = (before: number | undefined, after: number | undefined, jobs: number) =>
   before === undefined || after === undefined ? undefined : (after - before) / jobs
 
 /** Records like the ones the executors write, each with its own strings and dates. */
-const makeRecords = (n: number, dir: string, executor: string, status: JobRecord["status"], from = 1) => {
+export const makeRecords = (n: number, dir: string, executor: string, status: JobRecord["status"], from = 1) => {
   const out: Array<JobRecord> = []
   const base = Date.now()
   for (let i = from; i < from + n; i++) {
@@ -114,11 +95,6 @@ const makeRecords = (n: number, dir: string, executor: string, status: JobRecord
   }
   return out
 }
-
-const withStore = <A, E>(file: "memory" | string, use: (store: JobStoreShape) => Effect.Effect<A, E>) =>
-  Effect.flatMap(JobStore, use).pipe(
-    Effect.provide(file === "memory" ? JobStore.layerMemory : SqliteJobStore.layer(file))
-  )
 
 // ---------------------------------------------------------------------------------------------
 // 1. Steady tick
@@ -166,7 +142,7 @@ const benchTicks = (dir: string, sizes: ReadonlyArray<number>) =>
       const results = new Map<string, { readonly times: ReadonlyArray<number>; readonly cpu: ReadonlyArray<number> }>()
       for (const kind of ["memory", "sqlite"] as const) {
         yield* collect
-        yield* progress(`steady tick: ${kind}, ${jobs} jobs`)
+        yield* step(`steady tick: ${kind}, ${jobs} jobs`)
         yield* withStore(kind === "memory" ? "memory" : join(dir, `tick-${jobs}.sqlite`), (store) =>
           Effect.gen(function*() {
             const records = makeRecords(jobs, dir, "toy", "Running")
@@ -226,7 +202,7 @@ const benchSubmits = (dir: string, jobs: number) =>
     let n = 0
     for (const path of ["insert", "intent"] as const) {
       for (const together of [false, true]) {
-        yield* progress(`submits: ${path}, ${together ? "all at once" : "one after another"}, ${jobs} jobs`)
+        yield* step(`submits: ${path}, ${together ? "all at once" : "one after another"}, ${jobs} jobs`)
         const records = makeRecords(jobs, dir, "slurm", "Pending")
         const memory = yield* withStore("memory", (store) => timeSubmits(store, path, together, records))
         const sqlite = yield* withStore(join(dir, `submits-${n++}.sqlite`), (store) =>
@@ -244,7 +220,7 @@ const benchSubmits = (dir: string, jobs: number) =>
 const benchLifecycle = (dir: string, jobs: number) =>
   withStore(join(dir, "lifecycle.sqlite"), (store) =>
     Effect.gen(function*() {
-      yield* progress(`lifecycle: ${jobs} local jobs`)
+      yield* step(`lifecycle: ${jobs} local jobs`)
       const records = makeRecords(jobs, dir, "local", "Pending")
       const keys: ReadonlyArray<JobKey> = records
       const bytes = written()
@@ -281,70 +257,3 @@ export const benchStoreTick = (
       lifecycle
     } satisfies StoreTickResult
   })
-
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join("  ")
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
-}
-
-const fixed = (x: number | undefined, digits: number) => x === undefined || Number.isNaN(x) ? "-" : x.toFixed(digits)
-
-export const renderStoreTick = (r: StoreTickResult): string =>
-  [
-    `SQLite store against the in-memory store — node ${process.version}, ${r.cpus} CPUs, load average ${
-      fixed(r.loadAverage.start, 1)
-    } at start and ${fixed(r.loadAverage.end, 1)} at end`,
-    "",
-    "1. Steady tick: list({ active, owned, executor }) + modify(all of them); medians, wall and CPU ms",
-    table(
-      ["jobs", "changed/tick", "sqlite ms", "memory ms", "× memory", "sqlite cpu", "memory cpu", "× memory", "sqlite runs"],
-      r.ticks.map((t) => [
-        String(t.jobs),
-        String(t.changedPerTick),
-        fixed(t.sqliteMs, 2),
-        fixed(t.memoryMs, 2),
-        fixed(t.ratio, 2),
-        fixed(t.sqliteCpuMs, 2),
-        fixed(t.memoryCpuMs, 2),
-        fixed(t.cpuRatio, 2),
-        t.sqliteRunsMs.map((x) => fixed(x, 1)).join(" ")
-      ])
-    ),
-    "",
-    "2. Submits (SQLite; bytes = this process's wchar)",
-    table(
-      ["path", "submitted", "jobs", "µs/submit", "bytes/submit", "memory µs/submit"],
-      r.submits.map((s) => [
-        s.path === "insert" ? "insert([record])" : "addIntent + settleIntent",
-        s.together ? "all at once" : "one after another",
-        String(s.jobs),
-        fixed(s.usPerSubmit, 0),
-        fixed(s.bytesPerSubmit, 0),
-        fixed(s.memoryUsPerSubmit, 0)
-      ])
-    ),
-    "",
-    `3. Local job lifecycle (inserted together; start, end and delivery one job at a time): ${
-      fixed(r.lifecycle.bytesPerJob, 0)
-    } bytes written per job (${r.lifecycle.jobs} jobs)`
-  ].join("\n")
-
-export const storeTickJson = (r: StoreTickResult) => JSON.stringify({ bench: "storeTick", ...r })
-
-// Run directly (`node dist/bench/storeTick.js [sizes…]`): its own temporary directory, removed at the end.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const dir = mkdtempSync(join(tmpdir(), "cluster-api-bench-store-tick-"))
-  const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 0)
-  Effect.runPromise(benchStoreTick(dir, sizes.length === 0 ? {} : { sizes })).then(
-    (result) => {
-      console.log(renderStoreTick(result))
-      console.log(storeTickJson(result))
-    },
-    (error: unknown) => {
-      console.error(error)
-      process.exitCode = 1
-    }
-  ).finally(() => rmSync(dir, { recursive: true, force: true }))
-}
