@@ -23,6 +23,9 @@ export const nameDependencies = (
   jobs: ReadonlyArray<JobRecord>,
   observations: ReadonlyArray<Observation>
 ): ReadonlyArray<Observation> => {
+  // Most polls have no such observation: then no map of the jobs is built and the answer is kept.
+  const unnamed = (o: Observation) => o.reason?._tag === "DependencyFailed" && o.reason.dependencies.length === 0
+  if (!observations.some(unnamed)) return observations
   const byId = new Map(jobs.map((j) => [j.jobId, j] as const))
   return observations.map((o) => {
     const deps = byId.get(o.jobId)?.dependsOn
@@ -36,6 +39,10 @@ export const argvBudget = 100_000
 
 /** Splits jobs into groups whose ids fit in one command line. */
 export const chunkJobs = (jobs: ReadonlyArray<JobRecord>, budget = argvBudget): Array<Array<JobRecord>> => {
+  // The usual case, every id in one command: measured first, then one copy (no push per job).
+  let total = 0
+  for (let i = 0; i < jobs.length && total <= budget; i++) total += jobs[i]!.jobId.length + 1
+  if (total <= budget) return jobs.length === 0 ? [] : [jobs.slice()]
   const chunks: Array<Array<JobRecord>> = []
   let current: Array<JobRecord> = []
   let size = 0
@@ -211,8 +218,10 @@ const explained = (ctx: BatchContext, jobs: ReadonlyArray<JobRecord>, observatio
   Effect.gen(function*() {
     const explain = ctx.dialect.explain
     if (explain === undefined) return observations
+    const asked = observations.filter((o) => explain.wanted(o))
+    if (asked.length === 0) return observations
     const tracked = new Set(jobs.map((j) => j.jobId))
-    const wanted = observations.filter((o) => tracked.has(o.jobId) && explain.wanted(o)).map((o) => o.jobId)
+    const wanted = asked.filter((o) => tracked.has(o.jobId)).map((o) => o.jobId)
     if (wanted.length === 0) return observations
     const invocation = explain.command(wanted)
     const reasons = yield* answerOf(ctx, invocation, (a) => a.stdout.trim() !== "").pipe(
