@@ -95,7 +95,8 @@ export interface GateReport {
   readonly givenUp: ReadonlyArray<string>
 }
 
-const nothing: GateReport = { changes: [], warned: [], givenUp: [] }
+/** A run that did nothing. */
+export const nothing: GateReport = { changes: [], warned: [], givenUp: [] }
 
 /**
  * Runs the gate over `jobs` (the records this tick polled, as the store now holds them), with

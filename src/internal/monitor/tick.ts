@@ -8,6 +8,7 @@ import { observedWithChecks } from "../diagnosis/verdict.js"
 import type { JobRecord, Observation } from "../../Domain.js"
 import { isTerminal } from "../../Domain.js"
 import type { StoreError } from "../../Errors.js"
+import type { JobChange } from "../store.js"
 import { planRetry } from "../../Retry.js"
 import { isCancelled, isZombie, observationProblem, reportsEnd, vanish } from "../transition.js"
 import type { MonitorContext } from "./delivery.js"
@@ -29,26 +30,31 @@ export interface TickReport {
 }
 
 /**
- * The observations of a poll that can be applied, by job. One with a problem (an unreadable
+ * The observations of a poll that can be applied, by job, and whether any of them says its job is
+ * held (else the gate has nothing to judge). One with a problem (an unreadable
  * row, a value out of range) is left out, so its job stays as it was: logged, and published as
  * a PollFailed naming the job when the job is one of `tracked`.
  */
-const readable = (ctx: MonitorContext, observations: ReadonlyArray<Observation>, tracked: ReadonlySet<string>, at: Date) =>
+const readable = (ctx: MonitorContext, observations: ReadonlyArray<Observation>, active: ReadonlyArray<JobRecord>, at: Date) =>
   Effect.gen(function*() {
     const kind = ctx.executor.kind
     const seen = new Map<string, Observation>()
+    let held = false
+    let tracked: ReadonlySet<string> | undefined // built only when an observation has a problem
     for (const o of observations) {
       const problem = observationProblem(o)
       if (problem === undefined) {
         seen.set(o.jobId, o)
+        if (o.held === true) held = true
         continue
       }
+      tracked ??= new Set(active.map((r) => r.jobId))
       if (!tracked.has(o.jobId)) continue
       const message = `${kind} job ${o.jobId} left as it was: what ${kind} says of it is unreadable (${problem})`
       yield* Effect.logWarning(message)
       yield* PubSub.publish(ctx.events, { _tag: "PollFailed", executor: kind, jobId: o.jobId, message, consecutiveFailures: 0, at })
     }
-    return seen
+    return { seen, held }
   })
 
 /**
@@ -118,14 +124,14 @@ const apply = (
   ctx: MonitorContext,
   active: ReadonlyArray<JobRecord>,
   cancelled: ReadonlyArray<JobRecord>,
+  polledJobs: ReadonlyArray<JobRecord>,
   observations: ReadonlyArray<Observation>,
   at: Date
 ) =>
   Effect.gen(function*() {
-    const { executor, options, store } = ctx
-    const polledJobs = [...active, ...cancelled]
+    const { options, store } = ctx
     const zombieMillis = options.zombie_timeout_minutes * 60_000
-    const seen = yield* readable(ctx, observations, new Set(active.map((r) => r.jobId)), at)
+    const { held, seen } = yield* readable(ctx, observations, active, at)
     // A job about to end Done is first checked against its spec (expected outputs, log errors).
     const withObservation = yield* observedWithChecks(active, seen, at, options).pipe(Effect.provide(ctx.platform))
     const state0 = yield* SynchronizedRef.get(ctx.state)
@@ -146,19 +152,12 @@ const apply = (
       return isZombie(current, at, zombieMillis, sighted) ? vanish(current, at, sighted) : current
     })
     yield* SynchronizedRef.update(ctx.state, (s) => State.sighted(s, active, seen, atMillis))
-    // The gate, on the records as now written: held jobs released, or given up and recorded.
-    const current = new Map(polledJobs.map((r) => [r.jobId, r] as const))
-    for (const c of changes) current.set(c.after.jobId, c.after)
-    const state = yield* SynchronizedRef.get(ctx.state)
-    const gated = yield* Gate.run({
-      executor,
-      store,
-      options,
-      jobs: current.values(),
-      seen,
-      at,
-      warned: (id) => State.entry(state, id).warnedHeld
-    })
+    // The gate, on the records as now written: held jobs released, or given up and recorded. It
+    // judges only jobs this poll reports held: with none, it is not run (nothing built per job).
+    const gated = held ? yield* runGate(ctx, polledJobs, changes, seen, at) : Gate.nothing
+    if (cancelled.length === 0 && gated.warned.length === 0 && gated.givenUp.length === 0) {
+      return yield* finish(options, seen, changes, gated)
+    }
     yield* SynchronizedRef.update(ctx.state, (s) =>
       State.stopClosing(
         State.gateWarned(s, gated.warned, gated.givenUp),
@@ -172,6 +171,40 @@ const apply = (
           return State.doneClosing(s, r.jobId, at.getTime(), reportsEnd(r, o), complete)
         }).map((r) => r.jobId)
       ))
+    return yield* finish(options, seen, changes, gated)
+  })
+
+/** The gate over the polled jobs as the store now holds them (`changes` written over `polledJobs`). */
+const runGate = (
+  ctx: MonitorContext,
+  polledJobs: ReadonlyArray<JobRecord>,
+  changes: ReadonlyArray<JobChange>,
+  seen: ReadonlyMap<string, Observation>,
+  at: Date
+) =>
+  Effect.gen(function*() {
+    const current = new Map(polledJobs.map((r) => [r.jobId, r] as const))
+    for (const c of changes) current.set(c.after.jobId, c.after)
+    const state = yield* SynchronizedRef.get(ctx.state)
+    return yield* Gate.run({
+      executor: ctx.executor,
+      store: ctx.store,
+      options: ctx.options,
+      jobs: current.values(),
+      seen,
+      at,
+      warned: (id) => State.entry(state, id).warnedHeld
+    })
+  })
+
+/** What a tick's write did, the vanished jobs logged. */
+const finish = (
+  options: MonitorContext["options"],
+  seen: ReadonlyMap<string, Observation>,
+  changes: ReadonlyArray<JobChange>,
+  gated: Gate.GateReport
+) =>
+  Effect.gen(function*() {
     const vanished = changes.filter((c) => c.after.reason?._tag === "Vanished").length
     if (vanished > 0) {
       yield* Effect.logWarning(
@@ -189,7 +222,7 @@ export const tick = (ctx: MonitorContext, now: Effect.Effect<number>): Effect.Ef
     const startMillis = yield* now
     // Cancelled jobs are asked about with the active ones until the scheduler reports their end.
     const cancelled = yield* closingRecords(ctx, startMillis)
-    const polledJobs = [...active, ...cancelled]
+    const polledJobs = cancelled.length === 0 ? active : [...active, ...cancelled]
     let report = { polled: false, failed: false, observed: 0, changed: 0, vanished: 0 }
     if (polledJobs.length > 0) {
       const result = yield* Effect.either(executor.poll(polledJobs))
@@ -207,7 +240,7 @@ export const tick = (ctx: MonitorContext, now: Effect.Effect<number>): Effect.Ef
         report = { ...report, polled: true, failed: true }
       } else {
         yield* Ref.set(ctx.failures, 0)
-        report = { polled: true, failed: false, ...(yield* apply(ctx, active, cancelled, result.right, at)) }
+        report = { polled: true, failed: false, ...(yield* apply(ctx, active, cancelled, polledJobs, result.right, at)) }
       }
     }
     yield* catchUp(ctx, new Set(active.map((r) => r.jobId)), new Date(startMillis))
