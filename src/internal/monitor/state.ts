@@ -58,6 +58,12 @@ export interface MonitorState {
   readonly lastPoll: number | undefined
   /** Jobs the last answered poll asked about and did not see: their last sighting (ms), if any. */
   readonly missed: ReadonlyMap<string, number>
+  /**
+   * How many entries have a `closingSince`, and how many an `endedAt` (kept by `update`): a tick
+   * with none of either walks no entry for them.
+   */
+  readonly closingCount: number
+  readonly endedCount: number
 }
 
 const blank: JobEntry = {
@@ -73,7 +79,14 @@ const blank: JobEntry = {
   warnedHeld: false
 }
 
-export const empty: MonitorState = { jobs: HashMap.empty(), backlog: [], lastPoll: undefined, missed: new Map() }
+export const empty: MonitorState = {
+  jobs: HashMap.empty(),
+  backlog: [],
+  lastPoll: undefined,
+  missed: new Map(),
+  closingCount: 0,
+  endedCount: 0
+}
 
 /** A job's entry, blank when the state holds none. */
 export const entry = (state: MonitorState, jobId: string): JobEntry =>
@@ -86,12 +99,17 @@ const holdsAnything = (e: JobEntry): boolean =>
 
 /** The state with `f` applied to one job's entry. */
 export const update = (state: MonitorState, jobId: string, f: (e: JobEntry) => JobEntry): MonitorState => {
-  const next = f(entry(state, jobId))
+  const before = entry(state, jobId)
+  const next = f(before)
   return {
     ...state,
-    jobs: holdsAnything(next) ? HashMap.set(state.jobs, jobId, next) : HashMap.remove(state.jobs, jobId)
+    jobs: holdsAnything(next) ? HashMap.set(state.jobs, jobId, next) : HashMap.remove(state.jobs, jobId),
+    closingCount: state.closingCount + count(next.closingSince) - count(before.closingSince),
+    endedCount: state.endedCount + count(next.endedAt) - count(before.endedAt)
   }
 }
+
+const count = (x: number | undefined): number => x === undefined ? 0 : 1
 
 /**
  * Runs the steps `f` takes over many jobs at once on a transient copy of the jobs map (Effect's
@@ -320,6 +338,7 @@ export const expireClosing = (
 ): readonly [{ readonly expired: ReadonlyArray<string>; readonly closing: ReadonlyArray<string> }, MonitorState] => {
   const expired: Array<string> = []
   const closing: Array<string> = []
+  if (state.closingCount === 0) return [{ expired, closing }, state]
   for (const [id, e] of state.jobs) {
     if (e.closingSince === undefined) continue
     if (nowMillis - e.closingSince > zombieMillis) expired.push(id)
@@ -392,6 +411,7 @@ export const purgeDue = (
   nowMillis: number,
   retentionMillis: number
 ): readonly [ReadonlyArray<string>, MonitorState] => {
+  if (state.endedCount === 0) return [[], state]
   const due: Array<readonly [string, number]> = []
   for (const [id, e] of state.jobs) {
     if (e.endedAt === undefined || nowMillis - e.endedAt < retentionMillis) continue
