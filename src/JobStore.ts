@@ -237,7 +237,9 @@ export const makeMemory: Effect.Effect<JobStoreShape> = Effect.gen(function*() {
     list: (filter) =>
       Effect.sync(() => {
         const keep = matchesFilter(filter)
-        const all = Array.from(records.values()).filter(keep)
+        // One pass, no intermediate copy: the Monitor lists its active jobs on every tick.
+        const all: Array<JobRecord> = []
+        for (const r of records.values()) if (keep(r)) all.push(r)
         return filter?.limit === undefined || all.length <= filter.limit ? all : all.slice(all.length - filter.limit)
       }),
     // A scan: only a cancel asks, and a set of active ids would cost every tracked job its bytes.
