@@ -56,13 +56,16 @@ export const observedWithChecks = (
   Effect.gen(function*() {
     const verdicts = new Map<string, FailureReason>()
     for (const record of records) {
+      if (!hasDoneChecks(record.spec)) continue
       const o = seen.get(record.jobId)
-      if (o === undefined || !hasDoneChecks(record.spec)) continue
+      if (o === undefined) continue
       const next = applyObservation(record, o, at)
       if (next.status !== "Done") continue
       const verdict = yield* doneVerdict(next, options)
       if (verdict !== undefined) verdicts.set(record.jobId, verdict)
     }
+    // Usually no job is failed by its checks: then the step is the observation's alone.
+    if (verdicts.size === 0) return (current: JobRecord, o: Observation): JobRecord => applyObservation(current, o, at)
     return (current: JobRecord, o: Observation): JobRecord => {
       const next = applyObservation(current, o, at)
       const verdict = verdicts.get(current.jobId)
