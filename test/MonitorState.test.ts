@@ -116,6 +116,40 @@ describe("ticks", () => {
     expect(State.entry(next, "old").closingSince).toBeUndefined()
   })
 
+  it("keeps its counts of closing and ended jobs through every step, so a tick with none skips only what holds nothing", () => {
+    const truth = (st: State.MonitorState) => {
+      let closing = 0
+      let ended = 0
+      for (const [, e] of st.jobs) {
+        if (e.closingSince !== undefined) closing += 1
+        if (e.endedAt !== undefined) ended += 1
+      }
+      return { closing, ended }
+    }
+    const counts = (st: State.MonitorState) => ({ closing: st.closingCount, ended: st.endedCount })
+    let s = State.claimEnd(State.own(State.empty, "a"), record("a", "Killed"), new Date(t), { retryAttempt: undefined, closing: true })[1]
+    s = State.claimEnd(State.own(s, "b"), record("b", "Done", t + 10), at, { retryAttempt: undefined, closing: false })[1]
+    s = State.endedOnStart(s, record("c", "Killed"), at, { closing: true, retryAttempt: undefined })
+    expect(counts(s)).toEqual({ closing: 2, ended: 3 })
+    expect(counts(s)).toEqual(truth(s))
+    s = State.stopClosing(s, ["c", "c", "nobody"])
+    expect(counts(s)).toEqual({ closing: 1, ended: 3 })
+    const [{ expired }, s1] = State.expireClosing(s, t + 100, 60)
+    expect(expired).toEqual(["a"])
+    expect(counts(s1)).toEqual({ closing: 0, ended: 3 })
+    const [due, s2] = State.purgeDue(s1, t + 1_000, 100)
+    expect([...due].sort()).toEqual(["a", "b", "c"])
+    expect(counts(s2)).toEqual({ closing: 0, ended: 0 })
+    expect(counts(s2)).toEqual(truth(s2))
+    // Nothing closing nor ended: the walks find nothing, as they would.
+    expect(State.expireClosing(s2, t + 10_000_000, 60)[0]).toEqual({ expired: [], closing: [] })
+    expect(State.purgeDue(s2, t + 10_000_000, 0)[0]).toEqual([])
+    // A batch (transient map) keeps them too.
+    const [, s3] = State.batch(s2, (x) => [undefined, State.claimEnd(State.own(x, "d"), record("d", "Killed"), at, { retryAttempt: undefined, closing: true })[1]] as const)
+    expect(counts(s3)).toEqual({ closing: 1, ended: 1 })
+    expect(State.purgeDue(s3, t + 1_000, 100)[0]).toEqual(["d"])
+  })
+
   it("a cancelled array reported ended is done closing at once when what is known of it is complete, else after the settle", () => {
     const s = State.claimEnd(State.own(State.empty, "a"), record("a", "Killed"), new Date(t), { retryAttempt: undefined, closing: true })[1]
     expect(State.doneClosing(s, "a", t + 1, false, true)).toBe(false)
