@@ -53,7 +53,11 @@ export interface StoreContext {
   readonly publish: (out: ReadonlyArray<JobChange>) => Effect.Effect<void>
   readonly select: (keys: ReadonlyArray<JobKey>) => Effect.Effect<Array<RowWithId>, SqlError>
   readonly writeNew: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
-  readonly writeUpdated: (records: ReadonlyArray<JobRecord>) => Effect.Effect<void, SqlError>
+  /** `before`: a job's record as stored, when known (its indexes are then only written if they change). */
+  readonly writeUpdated: (
+    records: ReadonlyArray<JobRecord>,
+    before: (record: JobRecord) => JobRecord | undefined
+  ) => Effect.Effect<void, SqlError>
   readonly writeTransitions: (changes: ReadonlyArray<JobChange>, at: number) => Effect.Effect<void, SqlError>
 }
 

@@ -110,13 +110,34 @@ export const writeNew = (sql: SqlClient.SqlClient, me: string) => (records: Read
         finish_time = excluded.finish_time, record = excluded.record, owner = excluded.owner,
         delivered_at = NULL`, { discard: true })
 
-/** New states of jobs already stored (their owner and delivery record stay). */
-export const writeUpdated = (sql: SqlClient.SqlClient) => (records: ReadonlyArray<JobRecord>) =>
-  Effect.forEach(chunks(records, rowsPerStatement), (part) =>
-    sql`INSERT INTO jobs ${sql.insert(part.map(jobRow))}
-      ON CONFLICT (executor, job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
-        active = excluded.active, submit_time = excluded.submit_time, finish_time = excluded.finish_time,
-        record = excluded.record`, { discard: true })
+/**
+ * New states of jobs already stored (their owner and delivery record stay). `before` gives a job's
+ * stored record: a job whose indexed columns (`active`, `submit_time`) keep their values is written
+ * by a statement that does not set them, so SQLite leaves those indexes' pages alone (it rewrites an
+ * index entry for every column a statement sets, equal or not).
+ */
+export const writeUpdated = (sql: SqlClient.SqlClient) =>
+(records: ReadonlyArray<JobRecord>, before: (record: JobRecord) => JobRecord | undefined) => {
+  const same: Array<JobRecord> = []
+  const moved: Array<JobRecord> = []
+  // A plain loop: this runs over every changed job of a tick.
+  for (const r of records) {
+    const b = before(r)
+    const keeps = b !== undefined && isTerminal(b) === isTerminal(r) && b.submitTime?.getTime() === r.submitTime?.getTime()
+    ;(keeps ? same : moved).push(r)
+  }
+  return Effect.zipRight(
+    Effect.forEach(chunks(same, rowsPerStatement), (part) =>
+      sql`INSERT INTO jobs ${sql.insert(part.map(jobRow))}
+        ON CONFLICT (executor, job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+          finish_time = excluded.finish_time, record = excluded.record`, { discard: true }),
+    Effect.forEach(chunks(moved, rowsPerStatement), (part) =>
+      sql`INSERT INTO jobs ${sql.insert(part.map(jobRow))}
+        ON CONFLICT (executor, job_id) DO UPDATE SET name = excluded.name, status = excluded.status,
+          active = excluded.active, submit_time = excluded.submit_time, finish_time = excluded.finish_time,
+          record = excluded.record`, { discard: true })
+  )
+}
 
 /** A row of `transitions` for each change that changed a status, all at time `at`. */
 export const writeTransitions = (sql: SqlClient.SqlClient) => (changes: ReadonlyArray<JobChange>, at: number) =>

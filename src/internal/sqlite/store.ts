@@ -71,10 +71,16 @@ const writeOperations = (
       const at = yield* Clock.currentTimeMillis
       const out = yield* transaction(Effect.gen(function*() {
         yield* lockFile
-        const { changes: changed, updated } = applyModify(keys, yield* currentRecords(ctx, keys), f)
+        // The stored record of each job `f` changed, so its row is written with only what changed.
+        const stored = new Map<string, JobRecord>()
+        const { changes: changed, updated } = applyModify(keys, yield* currentRecords(ctx, keys), (before) => {
+          const after = f(before)
+          if (after !== before) stored.set(keyString(before), before)
+          return after
+        })
         // Records `f` left as they were are neither encoded nor written.
         ctx.cache.forget(updated)
-        yield* ctx.writeUpdated(updated)
+        yield* ctx.writeUpdated(updated, (r) => stored.get(keyString(r)))
         yield* ctx.writeTransitions(changed, at)
         return changed
       }))
