@@ -25,6 +25,16 @@ export interface ObservedRow {
   readonly unreadable?: string | undefined
 }
 
+/** Whether `text` is a job id of digits alone (`/^\d+$/`). A plain loop: it runs for every row of every poll. */
+export const isDigits = (text: string): boolean => {
+  if (text.length === 0) return false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
 /**
  * A scheduler's state text looked up in its state table: only the table's own entries count, so a
  * state that happens to name an Object member (`toString`, `constructor`) is unknown like any other.

@@ -12,6 +12,7 @@ import {
   cachedTimes,
   exitCodeOf,
   Grouping,
+  isDigits,
   parseMonthNameTime,
   scanMonthNameTime,
   stateIn,
@@ -353,16 +354,6 @@ export const observed = (row: LsfRow): ObservedRow & { readonly name: string } =
   unreadable: row.unreadable
 })
 
-/** Whether `text` is a job id of digits alone (`/^\d+$/`). */
-const isDigits = (text: string): boolean => {
-  // A plain loop: this runs for every record of every poll.
-  if (text.length === 0) return false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 48 || c > 57) return false
-  }
-  return true
-}
 
 /**
  * Reads one record into `group` (as `parseRows` then `groupRows` would): a plain job's observation

@@ -6,7 +6,7 @@ import { Either } from "effect"
 import type { Invocation } from "../../Scheduler.js"
 import type { ElementObservation, JobRecord, Observation } from "../../Domain.js"
 import type { ObservedRow, StateOutcome } from "../Observed.js"
-import { cachedTimes, exitCodeOf, expandRanges, groupRows, Grouping, scanIsoTime, validDate } from "../Observed.js"
+import { cachedTimes, exitCodeOf, expandRanges, groupRows, Grouping, isDigits, scanIsoTime, validDate } from "../Observed.js"
 import { parseMemory } from "../../Units.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -330,15 +330,6 @@ export const parseSqueueRows = (stdout: string): Either.Either<ReadonlyArray<IdR
   return Either.right(rows)
 }
 
-/** Whether `text` is a job id of digits alone (`/^\d+$/`). A plain loop: it runs for every line. */
-const isDigits = (text: string): boolean => {
-  if (text.length === 0) return false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 48 || c > 57) return false
-  }
-  return true
-}
 
 /**
  * One squeue line as `readSqueueLine` reads it, but a plain job's line straight into its
